@@ -50,9 +50,7 @@ def _suppressed(finding: Finding, lines: Sequence[str], function_lines: dict[str
     return False
 
 
-def analyze_source(
-    source: str | bytes, filename: str, *, settings: Settings | None = None
-) -> list[Finding]:
+def analyze_source(source: str | bytes, filename: str, *, settings: Settings | None = None) -> list[Finding]:
     """Analyse one file's text; raises `InputError` for binary, oversized or unparsable input."""
     settings = settings or Settings()
     if isinstance(source, bytes):
@@ -66,8 +64,7 @@ def analyze_source(
     return [
         finding
         for finding in findings
-        if settings.rule_enabled(finding.rule_id)
-        and not _suppressed(finding, lines, index.function_lines)
+        if settings.rule_enabled(finding.rule_id) and not _suppressed(finding, lines, index.function_lines)
     ]
 
 

@@ -1,13 +1,163 @@
-"""Temporary: replaced by the real index in the next commit."""
+"""One parse of a module, indexed for the checkers: imports, module state, functions, classes, positions."""
+
 from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
 import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+__all__ = ["ClassInfo", "ModuleIndex", "dotted_name"]
+
+
+def dotted_name(expr: cst.BaseExpression) -> str | None:
+    """`a.b.c` for a chain of names and attributes, else None."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        base = dotted_name(expr.value)
+        return f"{base}.{expr.attr.value}" if base else None
+    return None
+
+
+@dataclass
+class ClassInfo:
+    """A class defined at module level: its methods, class attributes and base classes."""
+
+    node: cst.ClassDef
+    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    attributes: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    bases: list[str] = field(default_factory=list)
+
 
 @dataclass
 class ModuleIndex:
+    """What the checkers need to know about one module, computed once per file."""
+
     module: cst.Module
+    lines: list[str]
+    positions: dict[cst.CSTNode, CodeRange]
+    imports: dict[str, str] = field(default_factory=dict)
+    assignments: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
     function_lines: dict[str, int] = field(default_factory=dict)
+    module_statements: list[cst.BaseStatement] = field(default_factory=list)
 
     @classmethod
-    def build(cls, module: cst.Module, source: str) -> "ModuleIndex":
-        return cls(module)
+    def build(cls, module: cst.Module, source: str) -> ModuleIndex:
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        positions = dict(wrapper.resolve(PositionProvider))
+        index = cls(module=module, lines=source.splitlines(), positions=positions)
+        index._collect(module.body)
+        return index
+
+    # -- positions and text -------------------------------------------------------------------
+    def line_of(self, node: cst.CSTNode) -> int:
+        return self.positions[node].start.line
+
+    def column_of(self, node: cst.CSTNode) -> int:
+        """1-based column (libcst's are 0-based)."""
+        return self.positions[node].start.column + 1
+
+    def code_at(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 1 <= line <= len(self.lines) else ""
+
+    # -- names ----------------------------------------------------------------------------------
+    def qualify(self, expr: cst.BaseExpression) -> str | None:
+        """The dotted name of `expr` with its first part resolved through the imports."""
+        name = dotted_name(expr)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        if head in self.imports:
+            head = self.imports[head]
+        return f"{head}.{rest}" if rest else head
+
+    # -- collection -----------------------------------------------------------------------------
+    def _collect(self, body: Sequence[cst.BaseStatement]) -> None:
+        for statement in body:
+            self.module_statements.append(statement)
+            if isinstance(statement, cst.FunctionDef):
+                self.functions[statement.name.value] = statement
+                self.function_lines[statement.name.value] = self.line_of(statement.name)
+            elif isinstance(statement, cst.ClassDef):
+                self._collect_class(statement)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    self._collect_small(small)
+            elif isinstance(statement, cst.If | cst.Try):
+                # `try: import x except ImportError: ...` and `if TYPE_CHECKING:` blocks.
+                self._collect(list(_nested_statements(statement)))
+
+    def _collect_small(self, small: cst.BaseSmallStatement) -> None:
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                full = dotted_name(alias.name) or ""
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.imports[alias.asname.name.value] = full
+                else:
+                    head = full.split(".")[0]
+                    self.imports[head] = head
+        elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            if small.relative or small.module is None:
+                return
+            package = dotted_name(small.module) or ""
+            for alias in small.names:
+                name = dotted_name(alias.name) or ""
+                local = name
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    local = alias.asname.name.value
+                self.imports[local] = f"{package}.{name}"
+        elif isinstance(small, cst.Assign):
+            for target in small.targets:
+                if isinstance(target.target, cst.Name):
+                    self.assignments[target.target.value] = small.value
+        elif (
+            isinstance(small, cst.AnnAssign)
+            and small.value is not None
+            and isinstance(small.target, cst.Name)
+        ):
+            self.assignments[small.target.value] = small.value
+
+    def _collect_class(self, node: cst.ClassDef) -> None:
+        info = ClassInfo(node=node, bases=[self.qualify(arg.value) or "" for arg in node.bases])
+        self.classes[node.name.value] = info
+        if not isinstance(node.body, cst.IndentedBlock):
+            return
+        for statement in node.body.body:
+            if isinstance(statement, cst.FunctionDef):
+                info.methods[statement.name.value] = statement
+                qualified = f"{node.name.value}.{statement.name.value}"
+                self.function_lines[qualified] = self.line_of(statement.name)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if isinstance(small, cst.Assign):
+                        for target in small.targets:
+                            if isinstance(target.target, cst.Name):
+                                info.attributes[target.target.value] = small.value
+                    elif (
+                        isinstance(small, cst.AnnAssign)
+                        and small.value is not None
+                        and isinstance(small.target, cst.Name)
+                    ):
+                        info.attributes[small.target.value] = small.value
+
+
+def _nested_statements(node: cst.If | cst.Try) -> list[cst.BaseStatement]:
+    blocks: list[cst.BaseSuite] = [node.body]
+    if isinstance(node, cst.If):
+        orelse = node.orelse
+        while orelse is not None:
+            blocks.append(orelse.body)
+            orelse = orelse.orelse if isinstance(orelse, cst.If) else None
+    else:
+        blocks.extend(handler.body for handler in node.handlers)
+        if node.orelse is not None:
+            blocks.append(node.orelse.body)
+    statements: list[cst.BaseStatement] = []
+    for block in blocks:
+        if isinstance(block, cst.IndentedBlock):
+            statements.extend(block.body)
+    return statements

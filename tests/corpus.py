@@ -1,0 +1,125 @@
+"""Reading the fixture corpus: `# racy: ID` / `# safe: ID` markers, and scoring findings against them.
+
+- `# racy: RC101` stands just above the line a finding must report (its first step).
+- `# safe: RC101` stands just above a `def` (or above the line after a decorator): no finding of
+  that rule may start inside that function.
+- `# todo-racy:` / `# todo-safe:` record known misses and false alarms: they are scored, not failed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from race_mcp import Finding, analyze_source
+
+MARKER = re.compile(r"#\s*(?P<kind>todo-racy|todo-safe|racy|safe):\s*(?P<ids>[A-Z0-9, ]+)")
+
+
+@dataclass
+class Expectations:
+    racy: set[tuple[str, int]] = field(default_factory=set)
+    todo_racy: set[tuple[str, int]] = field(default_factory=set)
+    safe_spans: list[tuple[str, int, int]] = field(default_factory=list)
+    todo_safe_spans: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def _next_code_line(lines: list[str], start: int) -> int:
+    """1-based number of the first line after `start` (0-based) that is not a comment or blank."""
+    for number in range(start + 1, len(lines)):
+        stripped = lines[number].strip()
+        if stripped and not stripped.startswith("#"):
+            return number + 1
+    raise ValueError(f"marker at line {start + 1} has no code after it")
+
+
+def _function_span(lines: list[str], def_line: int) -> tuple[int, int]:
+    """The lines of the function whose `def` (or decorator) is at `def_line` (1-based)."""
+    first = def_line
+    while not lines[first - 1].lstrip().startswith(("def ", "async def ")):
+        first += 1
+    indent = len(lines[first - 1]) - len(lines[first - 1].lstrip())
+    last = first
+    for number in range(first + 1, len(lines) + 1):
+        text = lines[number - 1]
+        if text.strip() and len(text) - len(text.lstrip()) <= indent and not text.strip().startswith("#"):
+            break
+        last = number
+    return def_line, last
+
+
+def read_expectations(source: str) -> Expectations:
+    lines = source.splitlines()
+    found = Expectations()
+    for index, text in enumerate(lines):
+        match = MARKER.search(text)
+        if match is None:
+            continue
+        target = _next_code_line(lines, index)
+        for rule_id in (part.strip() for part in match.group("ids").split(",")):
+            kind = match.group("kind")
+            if kind == "racy":
+                found.racy.add((rule_id, target))
+            elif kind == "todo-racy":
+                found.todo_racy.add((rule_id, target))
+            else:
+                start, end = _function_span(lines, target)
+                spans = found.safe_spans if kind == "safe" else found.todo_safe_spans
+                spans.append((rule_id, start, end))
+    return found
+
+
+@dataclass
+class Score:
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        expected = self.true_positives + self.false_negatives
+        return self.true_positives / expected if expected else 1.0
+
+    def add(self, other: Score) -> None:
+        self.true_positives += other.true_positives
+        self.false_positives += other.false_positives
+        self.false_negatives += other.false_negatives
+        self.problems.extend(other.problems)
+
+
+def _in_spans(finding: Finding, spans: list[tuple[str, int, int]]) -> bool:
+    return any(rule == finding.rule_id and start <= finding.line <= end for rule, start, end in spans)
+
+
+def score_file(path: Path) -> tuple[Score, Score]:
+    """(strict score, score counting todo markers as the truth) for one fixture file."""
+    source = path.read_text(encoding="utf-8")
+    expected = read_expectations(source)
+    findings = analyze_source(source, path.name)
+    strict, lenient = Score(), Score()
+    reported = {(f.rule_id, f.line) for f in findings}
+    for finding in findings:
+        key = (finding.rule_id, finding.line)
+        if key in expected.racy:
+            strict.true_positives += 1
+        elif key in expected.todo_racy:
+            lenient.true_positives += 1
+        elif _in_spans(finding, expected.todo_safe_spans):
+            lenient.false_positives += 1
+        else:
+            strict.false_positives += 1
+            strict.problems.append(
+                f"{path.name}:{finding.line}: unexpected {finding.rule_id}: {finding.message}"
+            )
+    for rule_id, line in sorted(expected.racy - reported):
+        strict.false_negatives += 1
+        strict.problems.append(f"{path.name}:{line}: missed {rule_id}")
+    lenient.false_negatives += len(expected.todo_racy - reported)
+    return strict, lenient
