@@ -5,6 +5,7 @@ Entry points: `analyze_source` for one text, `analyze_paths` for files and direc
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,13 +25,29 @@ _SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?
 
 
 def _parse(source: str, label: str) -> cst.Module:
+    """Parse with libcst, after CPython's own parser has vouched for the nesting depth.
+
+    CPython's parser refuses absurd nesting (over 200 brackets, 100 indents) with a SyntaxError,
+    while libcst's native parser can overflow its stack on such input and kill the process.
+    CPython's messages and positions are also the better ones to show.
+    """
+    try:
+        ast.parse(source, filename=label)
+        cpython_error: SyntaxError | None = None
+    except SyntaxError as exc:
+        cpython_error = exc
+        if "too many" in (exc.msg or ""):
+            raise InputError(f"{label}:{exc.lineno}: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise InputError(f"{label}: cannot be parsed: {type(exc).__name__}") from None
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        if cpython_error is not None:
+            where = f"{cpython_error.lineno}:{cpython_error.offset or 1}"
+            raise InputError(f"{label}:{where}: syntax error: {cpython_error.msg}") from None
         first = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
         raise InputError(f"{label}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {first}") from None
-    except (RecursionError, MemoryError):
-        raise InputError(f"{label}: source is too deeply nested to analyse") from None
 
 
 def _suppressed(finding: Finding, lines: Sequence[str], function_lines: dict[str, int]) -> bool:
@@ -58,8 +75,11 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
     elif len(source.encode("utf-8", "surrogatepass")) > settings.max_file_bytes:
         raise InputError(f"{filename}: source is over the {settings.max_file_bytes:,}-byte limit")
     module = _parse(source, filename)
-    index = ModuleIndex.build(module, source)
-    findings = check_shared_state(index, filename)
+    try:
+        index = ModuleIndex.build(module, source)
+        findings = check_shared_state(index, filename)
+    except RecursionError:
+        raise InputError(f"{filename}: source is too deeply nested to analyse") from None
     lines = source.splitlines()
     return [
         finding
