@@ -24,22 +24,29 @@ __all__ = ["AnalysisReport", "analyze_paths", "analyze_source"]
 _SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
 
 
-def _parse(source: str, label: str) -> cst.Module:
-    """Parse with libcst, after CPython's own parser has vouched for the nesting depth.
+# Every RC1xx sequence lives in an `async def` or in a handler of one of these frameworks.
+_CANDIDATE_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp")
 
-    CPython's parser refuses absurd nesting (over 200 brackets, 100 indents) with a SyntaxError,
-    while libcst's native parser can overflow its stack on such input and kill the process.
-    CPython's messages and positions are also the better ones to show.
+
+def _cpython_syntax_error(source: str, label: str) -> SyntaxError | None:
+    """CPython's verdict on the syntax; refuses absurd nesting outright.
+
+    CPython's parser refuses over 200 nested brackets or 100 indents with a SyntaxError, while
+    libcst's native parser can overflow its stack on such input and kill the process. CPython's
+    messages and positions are also the better ones to show.
     """
     try:
         ast.parse(source, filename=label)
-        cpython_error: SyntaxError | None = None
     except SyntaxError as exc:
-        cpython_error = exc
         if "too many" in (exc.msg or ""):
             raise InputError(f"{label}:{exc.lineno}: {exc.msg}") from None
+        return exc
     except (RecursionError, MemoryError, ValueError) as exc:
         raise InputError(f"{label}: cannot be parsed: {type(exc).__name__}") from None
+    return None
+
+
+def _parse(source: str, label: str, cpython_error: SyntaxError | None) -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -50,11 +57,12 @@ def _parse(source: str, label: str) -> cst.Module:
         raise InputError(f"{label}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {first}") from None
 
 
-def _suppressed(finding: Finding, lines: Sequence[str], function_lines: dict[str, int]) -> bool:
+def _suppressed(finding: Finding, lines: Sequence[str], index: ModuleIndex) -> bool:
     """`# race-mcp: ignore[RC101]` on any line of the sequence, or on the function's `def` line."""
     candidates = {finding.line, finding.end_line, *(step.line for step in finding.evidence)}
-    if finding.function and finding.function in function_lines:
-        candidates.add(function_lines[finding.function])
+    def_line = index.function_line(finding.function) if finding.function else None
+    if def_line is not None:
+        candidates.add(def_line)
     for number in candidates:
         if not 1 <= number <= len(lines):
             continue
@@ -74,7 +82,10 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
         source = decode_source(source, filename, max_bytes=settings.max_file_bytes)
     elif len(source.encode("utf-8", "surrogatepass")) > settings.max_file_bytes:
         raise InputError(f"{filename}: source is over the {settings.max_file_bytes:,}-byte limit")
-    module = _parse(source, filename)
+    cpython_error = _cpython_syntax_error(source, filename)
+    if cpython_error is None and not any(marker in source for marker in _CANDIDATE_MARKERS):
+        return []  # valid Python with no coroutine and no web framework: nothing can race here
+    module = _parse(source, filename, cpython_error)
     try:
         index = ModuleIndex.build(module, source)
         findings = check_shared_state(index, filename)
@@ -84,7 +95,7 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
     return [
         finding
         for finding in findings
-        if settings.rule_enabled(finding.rule_id) and not _suppressed(finding, lines, index.function_lines)
+        if settings.rule_enabled(finding.rule_id) and not _suppressed(finding, lines, index)
     ]
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -37,25 +38,32 @@ class ModuleIndex:
 
     module: cst.Module
     lines: list[str]
-    positions: dict[cst.CSTNode, CodeRange]
     imports: dict[str, str] = field(default_factory=dict)
     assignments: dict[str, cst.BaseExpression] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
-    function_lines: dict[str, int] = field(default_factory=dict)
+    function_names: dict[str, cst.Name] = field(default_factory=dict)
     module_statements: list[cst.BaseStatement] = field(default_factory=list)
 
     @classmethod
     def build(cls, module: cst.Module, source: str) -> ModuleIndex:
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        positions = dict(wrapper.resolve(PositionProvider))
-        index = cls(module=module, lines=source.splitlines(), positions=positions)
+        index = cls(module=module, lines=source.splitlines())
         index._collect(module.body)
         return index
+
+    @functools.cached_property
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        """Resolved on first use: most files never produce a finding, and positions are costly."""
+        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
     # -- positions and text -------------------------------------------------------------------
     def line_of(self, node: cst.CSTNode) -> int:
         return self.positions[node].start.line
+
+    def function_line(self, name: str) -> int | None:
+        """The `def` line of a module-level function or `Class.method`."""
+        node = self.function_names.get(name)
+        return self.line_of(node) if node is not None else None
 
     def column_of(self, node: cst.CSTNode) -> int:
         """1-based column (libcst's are 0-based)."""
@@ -81,7 +89,7 @@ class ModuleIndex:
             self.module_statements.append(statement)
             if isinstance(statement, cst.FunctionDef):
                 self.functions[statement.name.value] = statement
-                self.function_lines[statement.name.value] = self.line_of(statement.name)
+                self.function_names[statement.name.value] = statement.name
             elif isinstance(statement, cst.ClassDef):
                 self._collect_class(statement)
             elif isinstance(statement, cst.SimpleStatementLine):
@@ -130,7 +138,7 @@ class ModuleIndex:
             if isinstance(statement, cst.FunctionDef):
                 info.methods[statement.name.value] = statement
                 qualified = f"{node.name.value}.{statement.name.value}"
-                self.function_lines[qualified] = self.line_of(statement.name)
+                self.function_names[qualified] = statement.name
             elif isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
                     if isinstance(small, cst.Assign):

@@ -92,15 +92,18 @@ _MUTATING_METHODS = {
     "__setitem__",
     "__delitem__",
 }
+_MUTABLE_CLASS_NAMES = ("defaultdict", "OrderedDict", "Counter", "deque")
 _MAX_CALL_DEPTH = 5
 _FRAMEWORK_NAMES = {"fastapi": "FastAPI", "starlette": "Starlette", "flask": "Flask", "aiohttp": "aiohttp"}
 
 
 @dataclass(frozen=True)
 class Step:
-    line: int
-    column: int
+    """One step of a sequence; positions are resolved only for steps that end up in a finding."""
+
+    node: cst.CSTNode = field(compare=False)
     role: str
+    order: int
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def _prefer(a: Access, b: Access) -> Access:
     """At a join, keep the access that leaves the wider race window."""
     if (a.awaited is None) != (b.awaited is None):
         return a if a.awaited is not None else b
-    return a if a.steps[0].line <= b.steps[0].line else b
+    return a if a.steps[0].order <= b.steps[0].order else b
 
 
 def join(states: Iterable[State | None]) -> State | None:
@@ -180,35 +183,52 @@ class Sequence_:
     awaited: Step | None
 
 
-class _Locals(cst.CSTVisitor):
-    """Names bound in a function body (not in nested functions or classes), and `global` names."""
+class _Scopes(cst.CSTVisitor):
+    """One pass over the module: for every function, the names it binds and the names it declares global.
+
+    Also records `obj.attr = value` assignments, to find attributes that hold locks.
+    """
 
     def __init__(self) -> None:
-        self.bound: set[str] = set()
-        self.globals: set[str] = set()
+        self.scopes: dict[cst.FunctionDef, tuple[set[str], set[str]]] = {}
+        self.attribute_values: list[tuple[str, cst.BaseExpression]] = []
+        self._stack: list[tuple[set[str], set[str]]] = [(set(), set())]
 
     def _bind(self, target: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
-            self.bound.add(target.value)
+            self._stack[-1][0].add(target.value)
         elif isinstance(target, cst.Tuple | cst.List):
             for element in target.elements:
                 self._bind(element.value)
         elif isinstance(target, cst.StarredElement):
             self._bind(target.value)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.bound.add(node.name.value)
-        return False
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._stack[-1][0].add(node.name.value)
+        scope: tuple[set[str], set[str]] = (set(_params(node)), set())
+        self.scopes[node] = scope
+        self._stack.append(scope)
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.bound.add(node.name.value)
-        return False
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._stack.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._stack[-1][0].add(node.name.value)
+        self._stack.append((set(), set()))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._stack.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
 
     def visit_Global(self, node: cst.Global) -> None:
-        self.globals.update(item.name.value for item in node.names)
+        self._stack[-1][1].update(item.name.value for item in node.names)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Attribute):
+                self.attribute_values.append((target.target.attr.value, node.value))
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self._bind(node.target)
@@ -230,19 +250,7 @@ class _Locals(cst.CSTVisitor):
 
     def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
         if node.asname is None:
-            self.bound.add((dotted_name(node.name) or "").split(".")[0])
-
-
-class _AttributeAssignments(cst.CSTVisitor):
-    """`obj.attr = value` anywhere in the module."""
-
-    def __init__(self) -> None:
-        self.assigned: list[tuple[str, cst.BaseExpression]] = []
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if isinstance(target.target, cst.Attribute):
-                self.assigned.append((target.target.attr.value, node.value))
+            self._stack[-1][0].add((dotted_name(node.name) or "").split(".")[0])
 
 
 def _params(function: cst.FunctionDef) -> list[str]:
@@ -254,11 +262,9 @@ def _params(function: cst.FunctionDef) -> list[str]:
     return names
 
 
-def _frame_for(function: cst.FunctionDef, **kwargs: str | None) -> Frame:
-    visitor = _Locals()
-    function.body.visit(visitor)
-    local_names = (visitor.bound | set(_params(function))) - visitor.globals
-    return Frame(function, local_names, visitor.globals, **kwargs)  # type: ignore[arg-type]
+def _frame_for(scopes: _Scopes, function: cst.FunctionDef, **kwargs: str | None) -> Frame:
+    bound, declared_global = scopes.scopes.get(function, (set(_params(function)), set()))
+    return Frame(function, bound - declared_global, declared_global, **kwargs)  # type: ignore[arg-type]
 
 
 def _block(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement | cst.BaseSmallStatement]:
@@ -281,13 +287,14 @@ class _Interpreter:
         self.visited: set[str] = set()
         self.call_sites: list[cst.Call] = []
         self._lock_ids = count(1)
+        self._order = count()
 
     @property
     def frame(self) -> Frame:
         return self.frames[-1]
 
     def step(self, node: cst.CSTNode, role: str) -> Step:
-        return Step(self.index.line_of(node), self.index.column_of(node), role)
+        return Step(node, role, next(self._order))
 
     def await_step(self, node: cst.CSTNode) -> Step:
         """An await; inside a called helper, shown at the call that led into the awaiting function."""
@@ -472,7 +479,7 @@ class _Interpreter:
         racy = [a for a in candidates if self.unprotected(a, state)]
         if racy and key not in self.sequences:
             # Report the decision (check-then-act) over a plain read-modify-write, the earliest first.
-            worst = min(racy, key=lambda a: (not a.decision, a.steps[0].line))
+            worst = min(racy, key=lambda a: (not a.decision, a.steps[0].order))
             self.sequences[key] = Sequence_(key, worst, self.step(node, "write"), worst.awaited)
 
     def unprotected(self, access: Access, state: State) -> bool:
@@ -680,48 +687,28 @@ class _Checker:
             if isinstance(value, cst.Call)
             and (index.qualify(value.func) or "").split(".")[-1] in ("FastAPI", "Starlette", "Application")
         }
-        self.rebound_globals = self._globals_rebound()
-        self.lock_attributes = self._lock_attributes()
+        self.scopes = _Scopes()
+        index.module.visit(self.scopes)
+        self.rebound_globals = {
+            name for _, declared in self.scopes.scopes.values() for name in declared
+        } & set(index.assignments)
+        self.lock_attributes = {
+            attr for attr, value in self.scopes.attribute_values if self._is_lock_factory(value)
+        }
+        for info in index.classes.values():
+            self.lock_attributes |= {
+                attr for attr, value in info.attributes.items() if self._is_lock_factory(value)
+            }
 
-    def _lock_attributes(self) -> set[str]:
-        """Attribute names bound to a lock anywhere: `self.lock = asyncio.Lock()`, `guard = Lock()`."""
-        names: set[str] = set()
-        for node in self.index.classes.values():
-            for attr, value in node.attributes.items():
-                if self._is_lock_factory(value):
-                    names.add(attr)
-        visitor = _AttributeAssignments()
-        self.index.module.visit(visitor)
-        names |= {attr for attr, value in visitor.assigned if self._is_lock_factory(value)}
-        return names
+    def frame(self, function: cst.FunctionDef, **kwargs: str | None) -> Frame:
+        return _frame_for(self.scopes, function, **kwargs)
 
     def _is_lock_factory(self, value: cst.BaseExpression) -> bool:
         return isinstance(value, cst.Call) and (self.index.qualify(value.func) or "") in _LOCK_FACTORIES
 
-    def _globals_rebound(self) -> set[str]:
-        names: set[str] = set()
-        functions = list(self.index.functions.values())
-        for info in self.index.classes.values():
-            functions.extend(info.methods.values())
-        for function in functions:
-            visitor = _Locals()
-            function.body.visit(visitor)
-            names |= visitor.globals & set(self.index.assignments)
-        return names
-
     # -- shared state -----------------------------------------------------------------------------
     def is_mutable(self, value: cst.BaseExpression) -> bool:
-        if isinstance(value, cst.Dict | cst.List | cst.Set | cst.DictComp | cst.ListComp | cst.SetComp):
-            return True
-        if isinstance(value, cst.Call):
-            qualified = self.index.qualify(value.func) or ""
-            return qualified in _MUTABLE_FACTORIES or qualified.split(".")[-1] in (
-                "defaultdict",
-                "OrderedDict",
-                "Counter",
-                "deque",
-            )
-        return False
+        return _is_mutable(self.index, value)
 
     def is_shared_global(self, name: str, *, rebinding: bool = False) -> bool:
         value = self.index.assignments.get(name)
@@ -807,7 +794,7 @@ class _Checker:
         func = call.func
         if isinstance(func, cst.Name) and func.value not in frame.locals:
             function = self.index.functions.get(func.value)
-            return (function, _frame_for(function)) if function is not None else None
+            return (function, self.frame(function)) if function is not None else None
         if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name):
             return None
         owner, method = func.value.value, func.attr.value
@@ -815,7 +802,7 @@ class _Checker:
             info = self.index.classes.get(frame.self_class)
             function = info.methods.get(method) if info else None
             if function is not None:
-                return function, _frame_for(
+                return function, self.frame(
                     function, self_class=frame.self_class, self_instance=frame.self_instance
                 )
             return None
@@ -828,14 +815,41 @@ class _Checker:
         if function is None:
             return None
         instance = owner if owner in self.instances else None
-        return function, _frame_for(function, self_class=class_name, self_instance=instance)
+        return function, self.frame(function, self_class=class_name, self_instance=instance)
 
     def qualname(self, function: cst.FunctionDef, class_name: str | None) -> str:
         return f"{class_name}.{function.name.value}" if class_name else function.name.value
 
 
+def _is_mutable(index: ModuleIndex, value: cst.BaseExpression) -> bool:
+    """A literal or constructor call that makes a mutable container."""
+    if isinstance(value, cst.Dict | cst.List | cst.Set | cst.DictComp | cst.ListComp | cst.SetComp):
+        return True
+    if isinstance(value, cst.Call):
+        qualified = index.qualify(value.func) or ""
+        return qualified in _MUTABLE_FACTORIES or qualified.split(".")[-1] in _MUTABLE_CLASS_NAMES
+    return False
+
+
+def _may_share_state(index: ModuleIndex) -> bool:
+    """Cheap pre-filter: without any candidate for shared state there is nothing to interpret."""
+    if any(_is_mutable(index, value) for value in index.assignments.values()):
+        return True
+    if any(_is_mutable(index, v) for info in index.classes.values() for v in info.attributes.values()):
+        return True
+    if any(
+        isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in index.classes
+        for value in index.assignments.values()
+    ):
+        return True
+    text = "\n".join(index.lines)
+    return "global " in text or ".state." in text or "app[" in text
+
+
 def check_shared_state(index: ModuleIndex, path: str) -> list[Finding]:
     """Every RC101/RC102 finding in one module."""
+    if not _may_share_state(index):
+        return []
     checker = _Checker(index)
     findings: list[Finding] = []
     reached: set[str] = set()
@@ -845,7 +859,7 @@ def check_shared_state(index: ModuleIndex, path: str) -> list[Finding]:
         if mode is None:
             continue
         interpreter = _Interpreter(checker, mode)
-        frame = _frame_for(handler.function, self_class=handler.owner_class)
+        frame = checker.frame(handler.function, self_class=handler.owner_class)
         interpreter.run(frame, State())
         reached |= interpreter.visited
         findings.extend(_to_findings(index, path, interpreter, handler, confidence="high"))
@@ -854,7 +868,7 @@ def check_shared_state(index: ModuleIndex, path: str) -> list[Finding]:
         if name in handled:
             continue
         interpreter = _Interpreter(checker, "async")
-        interpreter.run(_frame_for(function, self_class=class_name), State())
+        interpreter.run(checker.frame(function, self_class=class_name), State())
         findings.extend(_to_findings(index, path, interpreter, None, confidence="medium", name=name))
     return findings
 
@@ -887,7 +901,11 @@ def _to_findings(
         if interpreter.mode == "async" and sequence.awaited is not None:
             steps.append(sequence.awaited)
         steps.append(sequence.write)
-        evidence = [Evidence(line=s.line, role=s.role, code=index.code_at(s.line)) for s in steps]
+        lines = [index.line_of(s.node) for s in steps]
+        evidence = [
+            Evidence(line=line, role=s.role, code=index.code_at(line))
+            for s, line in zip(steps, lines, strict=True)
+        ]
         decided = sequence.candidate.decision
         severity: Severity = "high" if decided else "medium"
         findings.append(
@@ -897,12 +915,12 @@ def _to_findings(
                 severity=severity,
                 confidence=confidence,
                 path=path,
-                line=steps[0].line,
-                end_line=max(s.line for s in steps),
-                column=steps[0].column,
+                line=lines[0],
+                end_line=max(lines),
+                column=index.column_of(steps[0].node),
                 function=function_name,
                 route=handler.route if handler else None,
-                message=_message(sequence, interpreter.mode, handler, decided),
+                message=_message(evidence, sequence.key, interpreter.mode, handler, decided),
                 evidence=evidence,
                 fix=_fix(sequence.key, interpreter.mode),
                 cwe=rule.cwe,
@@ -911,11 +929,10 @@ def _to_findings(
     return findings
 
 
-def _message(sequence: Sequence_, mode: Mode, handler: Handler | None, decided: bool) -> str:
-    key = sequence.key
-    steps = sequence.candidate.steps
-    check = next((s for s in steps if s.role == "check"), None)
-    read = steps[0]
+def _message(evidence: list[Evidence], key: str, mode: Mode, handler: Handler | None, decided: bool) -> str:
+    read, write = evidence[0], evidence[-1]
+    check = next((step for step in evidence if step.role == "check"), None)
+    awaited = next((step for step in evidence if step.role == "await"), None)
     if decided and check is not None:
         seen = f"checked at line {check.line}" + (
             f" (read at line {read.line})" if read.line != check.line else ""
@@ -928,16 +945,15 @@ def _message(sequence: Sequence_, mode: Mode, handler: Handler | None, decided: 
             if mode == "async"
             else "concurrent updates are lost"
         )
-    write = sequence.write.line
     if mode == "async":
-        gap = f"an `await` at line {sequence.awaited.line}" if sequence.awaited else "an `await`"
+        gap = f"an `await` at line {awaited.line}" if awaited else "an `await`"
         return (
-            f"`{key}` is {seen} and written at line {write} with {gap} in between "
+            f"`{key}` is {seen} and written at line {write.line} with {gap} in between "
             f"and no lock held: {outcome}."
         )
     runner = f"{_FRAMEWORK_NAMES[handler.framework]} runs" if handler else "the server runs"
     return (
-        f"`{key}` is {seen} and written at line {write} by a handler that {runner} on a thread pool, "
+        f"`{key}` is {seen} and written at line {write.line} by a handler that {runner} on a thread pool, "
         f"with no lock held: {outcome}."
     )
 
