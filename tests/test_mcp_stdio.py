@@ -1,0 +1,229 @@
+"""The installed `race-mcp` command as an MCP server over stdio, driven by the SDK's real client.
+
+Each protocol era gets its own server process: "legacy" is the initialize handshake most hosts
+speak today, "auto" negotiates the 2026-07-28 stateless protocol the SDK prefers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, MCPError, StdioServerParameters
+from mcp.types import CallToolResult, ListRootsResult, Root, TextContent
+
+from tests._mcp_helpers import RACE_MCP, RACY_ROUTE, RACY_SOURCE, Workspace, make_workspace
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    yield make_workspace(tmp_path_factory.mktemp("stdio"))
+
+
+@pytest.fixture(scope="module", params=["legacy", "auto"])
+async def client(request: pytest.FixtureRequest, workspace: Workspace) -> AsyncIterator[Client]:
+    # Both entry points: a bare `race-mcp` (how MCP hosts launch it) and `race-mcp serve`.
+    args = [] if request.param == "legacy" else ["serve"]
+    params = StdioServerParameters(command=str(RACE_MCP), args=args, cwd=str(workspace.root))
+    async with Client(params, mode=request.param, read_timeout_seconds=30) as connected:
+        yield connected
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+async def analyze(client: Client, **arguments: Any) -> CallToolResult:
+    return await client.call_tool("analyze_file", arguments)
+
+
+# ----------------------------------------------------------------------------------------- tools
+
+
+async def test_lists_only_analyze_file_with_schemas_and_annotations(client: Client) -> None:
+    tools = (await client.list_tools()).tools
+    assert [tool.name for tool in tools] == ["analyze_file"]
+    tool = tools[0]
+
+    inputs = tool.input_schema["properties"]
+    assert set(inputs) == {"path", "source", "filename", "max_findings"}  # resolved roots stay hidden
+    assert all(field.get("description") for field in inputs.values())
+    assert (inputs["max_findings"]["minimum"], inputs["max_findings"]["maximum"]) == (1, 200)
+    assert tool.input_schema.get("required", []) == []
+
+    assert tool.output_schema is not None
+    assert set(tool.output_schema["properties"]) == {"findings", "errors", "summary"}
+
+    assert tool.annotations is not None
+    assert tool.annotations.read_only_hint is True
+    assert tool.annotations.destructive_hint is False
+    assert tool.annotations.idempotent_hint is True
+    assert tool.annotations.open_world_hint is False
+    assert tool.description is not None and "coupons" in tool.description  # says when to call it
+
+
+async def test_racy_file_yields_rc101_for_the_route(client: Client, workspace: Workspace) -> None:
+    result = await analyze(client, path="racy.py")
+
+    assert not result.is_error, text_of(result)
+    report = result.structured_content
+    assert report is not None
+    assert [(f["rule_id"], f["route"]) for f in report["findings"]] == [("RC101", RACY_ROUTE)]
+    assert report["findings"][0]["path"] == str(workspace.root / "racy.py")
+    assert report["summary"]["files_analyzed"] == 1
+    assert report["summary"]["truncated"] is False
+    assert "RC101" in text_of(result) and "race://rules/RC101" in text_of(result)
+
+
+async def test_inline_source_is_reported_under_its_filename(client: Client) -> None:
+    result = await analyze(client, source=RACY_SOURCE, filename="app/routes.py")
+
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    findings = result.structured_content["findings"]
+    assert [(f["rule_id"], f["path"]) for f in findings] == [("RC101", "app/routes.py")]
+
+
+async def test_clean_file_says_nothing_was_found(client: Client) -> None:
+    result = await analyze(client, path="safe.py")
+
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert result.structured_content["findings"] == []
+    assert "No findings in 1 file analyzed" in text_of(result)
+
+
+async def test_directory_results_are_capped_and_say_how_to_get_the_rest(client: Client) -> None:
+    result = await analyze(client, path="shop", max_findings=1)
+
+    assert not result.is_error, text_of(result)
+    report = result.structured_content
+    assert report is not None
+    assert len(report["findings"]) == 1
+    assert report["summary"] | {"by_severity": None, "by_rule": None} == {
+        "files_analyzed": 2,
+        "files_with_errors": 0,
+        "findings": 2,
+        "by_severity": None,
+        "by_rule": None,
+        "truncated": True,
+        "shown": 1,
+    }
+    assert "Showing 1 of 2 findings" in text_of(result)
+    assert "max_findings=2" in text_of(result)
+
+
+async def test_directory_walk_skips_symlinks_that_leave_the_roots(client: Client) -> None:
+    result = await analyze(client, path="mixed")
+
+    assert not result.is_error, text_of(result)
+    report = result.structured_content
+    assert report is not None
+    assert [Path(f["path"]).name for f in report["findings"]] == ["racy.py"]
+    assert [Path(e["path"]).name for e in report["errors"]] == ["escape.py"]
+    assert "outside the allowed roots" in report["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_client_roots_widen_the_allowed_roots(workspace: Workspace, mode: str) -> None:
+    async def list_roots(context: Any) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=workspace.outside.as_uri())])
+
+    params = StdioServerParameters(command=str(RACE_MCP), cwd=str(workspace.root))
+    async with Client(params, mode=mode, list_roots_callback=list_roots, read_timeout_seconds=30) as client:
+        result = await analyze(client, path=str(workspace.outside / "secret.py"))
+
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert [f["rule_id"] for f in result.structured_content["findings"]] == ["RC101"]
+
+
+# ------------------------------------------------------------------------------ bad input, still up
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"path": "/etc/hostname"}, "outside the allowed roots"),
+        ({"path": "../outside/secret.py"}, "outside the allowed roots"),
+        ({"path": "escape.py"}, "outside the allowed roots"),  # a symlink out of the workspace
+        ({"path": "missing.py"}, "no such file or directory"),
+        ({"path": "binary.py"}, "binary file"),
+        ({"path": "broken.py"}, "syntax error"),
+        ({"source": "def broken(:\n"}, "syntax error"),
+        ({"path": "racy.py", "source": RACY_SOURCE}, "exactly one of"),
+        ({}, "exactly one of"),
+        ({"path": "racy.py", "max_findings": 0}, "greater than or equal to 1"),
+    ],
+)
+async def test_bad_input_is_a_tool_error_and_the_server_keeps_serving(
+    client: Client, arguments: dict[str, Any], expected: str
+) -> None:
+    result = await analyze(client, **arguments)
+
+    assert result.is_error
+    assert expected in text_of(result)
+    assert "Traceback" not in text_of(result)
+    follow_up = await analyze(client, path="racy.py")
+    assert not follow_up.is_error
+
+
+async def test_errors_say_what_to_do(client: Client) -> None:
+    outside = text_of(await analyze(client, path="/etc/hostname"))
+    assert "--root DIR" in outside
+    missing = text_of(await analyze(client, path="missing.py"))
+    assert "relative paths are looked up in" in missing
+
+
+# ----------------------------------------------------------------------------- resources, prompts
+
+
+async def test_rule_catalog_and_rule_resources(client: Client) -> None:
+    templates = (await client.list_resource_templates()).resource_templates
+    assert [template.uri_template for template in templates] == ["race://rules/{rule_id}"]
+
+    catalog = (await client.read_resource("race://rules")).contents[0]
+    assert catalog.mime_type == "text/markdown"
+    assert "| RC101 |" in getattr(catalog, "text", "")
+
+    rule = (await client.read_resource("race://rules/RC101")).contents[0]
+    assert getattr(rule, "text", "").startswith("# RC101 ")
+    assert "## Why is this bad?" in getattr(rule, "text", "")
+
+
+async def test_unknown_rule_is_not_found_with_the_known_ids(client: Client) -> None:
+    with pytest.raises(MCPError, match=r"unknown rule .RC999.; known rules: .*RC101"):
+        await client.read_resource("race://rules/RC999")
+    assert (await client.read_resource("race://rules/rc102")).contents  # and still serving
+
+
+async def test_audit_prompt_is_listed_and_renders(client: Client) -> None:
+    prompts = {prompt.name: prompt for prompt in (await client.list_prompts()).prompts}
+    audit = prompts["audit_file"]
+    assert audit.description
+    assert [(a.name, a.required) for a in audit.arguments or []] == [("path", True), ("focus", False)]
+
+    plain = await client.get_prompt("audit_file", {"path": "shop/coupons.py"})
+    text = getattr(plain.messages[0].content, "text", "")
+    assert plain.messages[0].role == "user"
+    assert "`shop/coupons.py`" in text and "analyze_file" in text and "race://rules/" in text
+    assert "Focus:" not in text and "{{" not in text
+
+    focused = await client.get_prompt("audit_file", {"path": "racy.py", "focus": "coupon redemption"})
+    assert "Focus: coupon redemption." in getattr(focused.messages[0].content, "text", "")
+
+
+async def test_prompt_argument_errors_are_clear(client: Client) -> None:
+    with pytest.raises(MCPError, match="path"):
+        await client.get_prompt("audit_file", {})
+    with pytest.raises(MCPError, match=r"no argument 'colour'.*it takes: focus, path"):
+        await client.get_prompt("audit_file", {"path": "racy.py", "colour": "red"})
