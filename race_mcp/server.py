@@ -46,8 +46,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._prompt_files import PromptTemplate, find_prompts_dir, load_prompt_dir
 from ._version import __version__
-from .analyzer import analyze_paths, analyze_source
-from .analyzer._files import iter_source_files
+from .analyzer import analyze_paths, analyze_source, iter_source_files
 from .config import Settings, load_settings
 from .errors import InputError, PolicyError, RaceMcpError
 from .findings import AnalysisReport, FileError

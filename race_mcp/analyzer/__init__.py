@@ -19,7 +19,7 @@ from ._files import decode_source, iter_source_files, read_source
 from ._module import ModuleIndex
 from ._shared_state import check_shared_state
 
-__all__ = ["AnalysisReport", "analyze_paths", "analyze_source"]
+__all__ = ["AnalysisReport", "analyze_paths", "analyze_source", "iter_source_files"]
 
 _SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
 
