@@ -7,6 +7,23 @@ ignore = ["RC102"]          # rule ids or prefixes to disable
 exclude = ["legacy/**"]     # extra glob patterns skipped when walking directories
 roots = ["../shared-lib"]   # extra allowed roots for the MCP server's file tools
 max_file_bytes = 2000000    # larger files are reported as errors, not analysed
+
+[tool.race-mcp.burst]       # the burst engine's safety policy (never widened by an MCP argument)
+allow_hosts = ["staging.example.com", "10.0.0.0/8"]   # loopback is always allowed
+max_requests = 100          # requests per burst
+max_bursts = 50             # bursts per run
+max_total_seconds = 120     # wall-clock cap for one run
+ca_file = "certs/ca.pem"    # extra CA for TLS targets (relative to this file)
+
+[tool.race-mcp.openapi]     # the OpenAPI checker's vocabulary (lists are added to the built-in ones)
+idempotency_headers = ["X-Client-Token"]
+idempotency_fields = ["client_token"]
+version_fields = ["lock_version"]
+rate_limit_headers = ["X-Quota-Remaining"]
+range_covers = false        # true: a "4XX" response counts as declaring 409/412/428/429
+default_covers = false      # true: a "default" response counts too
+severity = { RA121 = "medium" }
+remote_hosts = ["opensource.zalando.com"]   # remote $refs are fetched only from these hosts
 ```
 """
 
@@ -19,8 +36,17 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import InputError
+from .findings import Severity
 
-__all__ = ["DEFAULT_EXCLUDES", "Settings", "find_pyproject", "load_settings"]
+__all__ = [
+    "DEFAULT_EXCLUDES",
+    "BurstSettings",
+    "OpenApiSettings",
+    "Settings",
+    "find_pyproject",
+    "load_settings",
+    "read_settings",
+]
 
 # Directory names never walked into: virtualenvs, vendored and generated trees.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -42,6 +68,49 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 )
 
 
+class BurstSettings(BaseModel, extra="forbid"):
+    """`[tool.race-mcp.burst]`: which hosts a burst may target and how big a run may get."""
+
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names, IP addresses or CIDR networks allowed besides loopback",
+    )
+    max_requests: int = Field(100, ge=1, le=1000, description="requests per burst")
+    max_bursts: int = Field(50, ge=1, le=1000, description="bursts per run")
+    max_total_seconds: float = Field(120.0, gt=0, le=3600, description="wall-clock cap for one run")
+    max_body_bytes: int = Field(1_048_576, ge=0, le=64 * 1_048_576, description="request body cap")
+    max_response_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576, description="read cap per response"
+    )
+    connect_timeout: float = Field(5.0, gt=0, le=120, description="seconds to connect and handshake")
+    response_timeout: float = Field(15.0, gt=0, le=600, description="seconds to wait for a response")
+    ca_file: str | None = Field(None, description="extra CA bundle for TLS targets (relative to config)")
+
+
+class OpenApiSettings(BaseModel, extra="forbid"):
+    """`[tool.race-mcp.openapi]`: extra synonyms, status-code coverage, severities, remote $ref hosts."""
+
+    idempotency_headers: list[str] = Field(
+        default_factory=list, description="idempotency-key header names, added to the built-in synonyms"
+    )
+    idempotency_fields: list[str] = Field(
+        default_factory=list, description="request body or query fields that carry an idempotency key"
+    )
+    version_fields: list[str] = Field(
+        default_factory=list, description="body or query fields that carry a version or etag"
+    )
+    rate_limit_headers: list[str] = Field(
+        default_factory=list, description="response headers that document a rate limit"
+    )
+    range_covers: bool = Field(False, description='a "4XX" response counts as declaring 409/412/428/429')
+    default_covers: bool = Field(False, description='a "default" response counts as declaring them')
+    severity: dict[str, Severity] = Field(default_factory=dict, description="per-rule severity overrides")
+    remote_hosts: list[str] = Field(
+        default_factory=list, description="hosts (or host:port) remote $refs may be fetched from"
+    )
+    max_spec_bytes: int = Field(32_000_000, ge=1, le=512_000_000, description="size cap per spec file")
+
+
 class Settings(BaseModel, extra="forbid"):
     """Everything a user may configure; every field has a safe default."""
 
@@ -50,6 +119,8 @@ class Settings(BaseModel, extra="forbid"):
     exclude: list[str] = Field(default_factory=list, description="extra glob patterns to skip")
     roots: list[str] = Field(default_factory=list, description="extra allowed roots (relative to config)")
     max_file_bytes: int = Field(2_000_000, ge=1, le=100_000_000)
+    burst: BurstSettings = Field(default_factory=BurstSettings, description="burst safety policy")
+    openapi: OpenApiSettings = Field(default_factory=OpenApiSettings, description="OpenAPI checks")
     config_dir: str | None = Field(None, description="directory of the pyproject.toml read, if any")
 
     def rule_enabled(self, rule_id: str) -> bool:
@@ -79,6 +150,11 @@ def load_settings(start: Path | None = None) -> Settings:
     pyproject = find_pyproject(start or Path.cwd())
     if pyproject is None:
         return Settings()
+    return read_settings(pyproject)
+
+
+def read_settings(pyproject: Path) -> Settings:
+    """Read `[tool.race-mcp]` from this file (e.g. `race-mcp analyze --config`); `InputError` if unusable."""
     try:
         data: dict[str, Any] = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
