@@ -1,0 +1,125 @@
+"""`race-mcp demo`: the find / prove / fix story, told on the shop bundled in this package.
+
+`shop.py` is a FastAPI shop with real races, `shop_fixed.py` its safe twin and `openapi.yaml` their API.
+`run_demo` runs the demo's steps in order and returns them as a `DemoReport`; it prints nothing.
+Today the steps are the static analysis of both shops; the OpenAPI check, the burst that proves the
+races, the patches and the burst that proves the fix are appended to `DEMO_STEPS` as they land.
+
+Importing this package does not import the shops (or FastAPI): they are read as files here, and run
+as separate uvicorn processes by the steps that need a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..analyzer import analyze_paths
+from ..config import Settings
+from ..findings import AnalysisReport
+from ._report import DemoReport, DemoStep, StepStatus, describe_finding, render_demo_text
+
+__all__ = [
+    "DEMO_DIR",
+    "DEMO_STEPS",
+    "DemoContext",
+    "DemoReport",
+    "DemoStep",
+    "StepStatus",
+    "render_demo_text",
+    "run_demo",
+]
+
+DEMO_DIR = Path(__file__).resolve().parent
+_RACY_SHOP = "shop.py"
+_FIXED_SHOP = "shop_fixed.py"
+
+
+@dataclass
+class DemoContext:
+    """What every step can use: the demo files, the analysis settings and the steps run so far."""
+
+    demo_dir: Path
+    settings: Settings
+    steps: list[DemoStep] = field(default_factory=list)
+
+    def analysis_of(self, key: str) -> AnalysisReport | None:
+        """The analysis report of an earlier step, for steps that act on its findings."""
+        for step in self.steps:
+            if step.key == key:
+                return step.analysis
+        return None
+
+
+def _analyze_demo_file(context: DemoContext, filename: str) -> AnalysisReport:
+    """Analyse one demo file; findings and errors name it relative to the demo directory."""
+    report = analyze_paths([context.demo_dir / filename], settings=context.settings)
+    return report.model_copy(
+        update={
+            "findings": [finding.model_copy(update={"path": filename}) for finding in report.findings],
+            "errors": [error.model_copy(update={"path": filename}) for error in report.errors],
+        }
+    )
+
+
+def _count_phrase(report: AnalysisReport) -> str:
+    total = report.summary.findings
+    noun = "finding" if total == 1 else "findings"
+    if not total:
+        return f"0 {noun}"
+    by_rule = ", ".join(f"{rule} x{count}" for rule, count in sorted(report.summary.by_rule.items()))
+    return f"{total} {noun} ({by_rule})"
+
+
+def _analyze_racy_shop(context: DemoContext) -> DemoStep:
+    """Step: the racy shop must have findings, each tied to a route where one is known."""
+    report = _analyze_demo_file(context, _RACY_SHOP)
+    details = [describe_finding(finding) for finding in report.findings]
+    details += [f"error: {error.message}" for error in report.errors]
+    status: StepStatus = "passed" if report.findings and not report.errors else "failed"
+    summary = f"{_count_phrase(report)} in {_RACY_SHOP}"
+    if not report.findings:
+        summary += "; the shop has races, so the analyzer missed them"
+    return DemoStep(
+        key="analyze-shop",
+        title="Static analysis of the demo shop",
+        status=status,
+        summary=summary,
+        details=details,
+        analysis=report,
+    )
+
+
+def _analyze_safe_twin(context: DemoContext) -> DemoStep:
+    """Step: the safe twin must have no findings at all (no false positives)."""
+    report = _analyze_demo_file(context, _FIXED_SHOP)
+    details = [f"false positive: {describe_finding(finding)}" for finding in report.findings]
+    details += [f"error: {error.message}" for error in report.errors]
+    clean = not report.findings and not report.errors
+    summary = f"{_count_phrase(report)} in {_FIXED_SHOP}"
+    summary += " (locks, guarded UPDATEs, transactions, a UNIQUE constraint)" if clean else "; expected none"
+    return DemoStep(
+        key="analyze-safe-twin",
+        title="Static analysis of the safe twin",
+        status="passed" if clean else "failed",
+        summary=summary,
+        details=details,
+        analysis=report,
+    )
+
+
+DEMO_STEPS: tuple[Callable[[DemoContext], DemoStep], ...] = (_analyze_racy_shop, _analyze_safe_twin)
+"""The demo's steps, in order; each sees the earlier steps' results through `DemoContext.steps`."""
+
+
+def run_demo(*, settings: Settings | None = None) -> DemoReport:
+    """Run every demo step on the bundled shop and return the report; prints nothing.
+
+    `settings` defaults to every rule with default limits: the user's `pyproject.toml` is not read,
+    so that the demo shows the same story everywhere.
+    """
+    context = DemoContext(demo_dir=DEMO_DIR, settings=settings or Settings())
+    for step in DEMO_STEPS:
+        context.steps.append(step(context))
+    return DemoReport(demo_dir=str(context.demo_dir), steps=list(context.steps))
