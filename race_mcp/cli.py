@@ -1,0 +1,337 @@
+"""The `race-mcp` command: parse the arguments, call the core, render, choose the exit code.
+
+    race-mcp                      the MCP server over stdio (same as `race-mcp serve`)
+    race-mcp serve [--http] ...   the MCP server over stdio or streamable HTTP
+    race-mcp analyze PATH...      static analysis of files and directories
+    race-mcp rules [RULE_ID]      the rule catalog, or one rule's documentation
+    race-mcp demo                 the whole find / prove / fix loop on the bundled demo shop
+                                  (exit 1 when a step does not show what it should)
+
+Exit codes (DESIGN.md):
+    0    nothing at or above --fail-on (default: low, so any finding fails)
+    1    findings at or above --fail-on
+    2    bad usage or input: one line on stderr, `race-mcp: error: ...`, never a traceback
+    130  interrupted (Ctrl-C)
+    141  stdout closed early (`race-mcp analyze . | head`); 128 + SIGPIPE, as a shell reports it
+
+Input errors: a path named on the command line that cannot be analysed (missing, a syntax error,
+binary, not UTF-8, over the size limit) makes `analyze` exit 2, after it has printed the report for
+everything it could analyse. A file found while walking a named directory that cannot be analysed is
+listed in the report's errors and does not change the exit code: a vendored broken file deep in a
+tree should not hide the findings, nor fail a CI gate that is about races.
+
+Output is `--format text` unless asked otherwise, whatever stdout is: scripts ask for json or sarif.
+Text uses color only on a terminal, and never when NO_COLOR is set or TERM is dumb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from ._version import __version__
+from .analyzer import analyze_paths
+from .config import Settings, load_settings, read_settings
+from .errors import InputError, RaceMcpError
+from .findings import AnalysisReport, FileError, severity_rank
+from .render import render_json, render_sarif, render_text
+from .rules import RULES, check_selectors, get_rule, render_catalog_markdown, render_rule_markdown
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr like every other error (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"race-mcp: error: {message} (see '{self.prog} --help')\n")
+
+
+if TYPE_CHECKING:  # argparse's class is generic only in the type stubs
+    _Commands = argparse._SubParsersAction[_Parser]
+
+
+# ------------------------------------------------------------------------------------ argument types
+
+
+def _rule_list(value: str) -> list[str]:
+    """`RC101,RC2` -> ["RC101", "RC2"]; ids and prefixes are checked once settings are merged."""
+    return [part.strip().upper() for part in value.split(",") if part.strip()]
+
+
+def _non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {number}")
+    return number
+
+
+def _port(value: str) -> int:
+    number = _non_negative_int(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {number}")
+    return number
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="race-mcp",
+        description="Find, prove and fix race conditions in web APIs. "
+        "With no command, serves MCP over stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"race-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_serve(commands)
+    _add_analyze(commands)
+    _add_rules(commands)
+    _add_demo(commands)
+    return parser
+
+
+def _add_serve(commands: _Commands) -> None:
+    serve = commands.add_parser("serve", help="run the MCP server (stdio unless --http)")
+    serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="HTTP port (default: %(default)s)")
+    serve.add_argument("--token", help="bearer token HTTP clients must send (default: $RACE_MCP_TOKEN)")
+    serve.add_argument(
+        "--root",
+        dest="roots",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="extra directory the file tools may read (repeatable; the working directory always is)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="extra Host name HTTP clients may use on a non-loopback bind (repeatable)",
+    )
+    serve.set_defaults(handler=_cmd_serve)
+
+
+def _add_analyze(commands: _Commands) -> None:
+    analyze = commands.add_parser(
+        "analyze",
+        help="find races in Python files and directories",
+        epilog="exit status: 0 nothing at or above --fail-on, 1 findings at or above it, "
+        "2 bad usage or input (including a named path that cannot be analysed)",
+    )
+    analyze.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories to walk for *.py")
+    analyze.add_argument(
+        "--format",
+        choices=["text", "json", "sarif"],
+        default="text",
+        help="text for people, json for scripts, sarif (2.1.0) for code scanning (default: %(default)s)",
+    )
+    analyze.add_argument(
+        "--fail-on",
+        choices=["low", "medium", "high"],
+        default="low",
+        help="exit 1 when a finding has at least this severity (default: %(default)s)",
+    )
+    analyze.add_argument(
+        "--max-findings",
+        type=_non_negative_int,
+        metavar="N",
+        help="show at most N findings (all are counted)",
+    )
+    analyze.add_argument(
+        "--select", type=_rule_list, metavar="IDS", help="comma-separated rule ids or prefixes to enable"
+    )
+    analyze.add_argument(
+        "--ignore", type=_rule_list, metavar="IDS", help="comma-separated rule ids or prefixes to disable"
+    )
+    analyze.add_argument(
+        "--config",
+        type=Path,
+        metavar="PYPROJECT",
+        help="read [tool.race-mcp] from this file (default: the nearest pyproject.toml)",
+    )
+    analyze.set_defaults(handler=_cmd_analyze)
+
+
+def _add_rules(commands: _Commands) -> None:
+    rules = commands.add_parser("rules", help="list the rules, or document one")
+    rules.add_argument("rule_id", nargs="?", metavar="RULE_ID", help="e.g. RC101")
+    rules.add_argument("--format", choices=["text", "json"], default="text")
+    rules.set_defaults(handler=_cmd_rules)
+
+
+def _add_demo(commands: _Commands) -> None:
+    demo = commands.add_parser("demo", help="analyze, prove, patch and re-prove the bundled demo shop")
+    demo.add_argument("--format", choices=["text", "json"], default="text")
+    demo.set_defaults(handler=_cmd_demo)
+
+
+# ----------------------------------------------------------------------------------------- commands
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    # Imported here: the server pulls in the MCP SDK, which `analyze` and `rules` do not need.
+    from .server import serve
+
+    # The server checks the roots and falls back to $RACE_MCP_TOKEN itself (InputError/PolicyError).
+    serve(
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        roots=args.roots,
+        settings=load_settings(),
+        allowed_hosts=args.allowed_hosts,
+    )
+    return EXIT_OK
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    settings = _analysis_settings(args)
+    report = analyze_paths(args.paths, settings=settings, max_findings=args.max_findings)
+    _write(_render_report(report, args.format))
+    # analyze_paths labels a named file's error with the path exactly as given; walked files get
+    # longer labels (directory + name), so these are precisely the errors for paths the user named.
+    named = [error for error in report.errors if error.path in set(args.paths)]
+    if named:
+        raise InputError(_summarise_errors(named))
+    return _exit_code(report, args.fail_on)
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    if args.rule_id:
+        rule = get_rule(args.rule_id)
+        if args.format == "json":
+            _write(rule.model_dump_json(indent=2) + "\n")
+        else:
+            _write(render_rule_markdown(rule))
+    elif args.format == "json":
+        rules = [rule.model_dump(mode="json") for rule in RULES.values()]
+        _write(_json({"rules": rules}))
+    else:
+        _write(render_catalog_markdown())
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    # Imported here: the demo starts servers and pulls in the web stack.
+    from .demo import run_demo
+
+    report = run_demo()
+    _write(_json(report.model_dump(mode="json")) if args.format == "json" else report.render_text())
+    # A step that did not show what it should (a missed race, a fix that does not hold) fails the run.
+    return EXIT_OK if report.passed else EXIT_FINDINGS
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _analysis_settings(args: argparse.Namespace) -> Settings:
+    """Config file first (checked), then --select / --ignore replace its lists (as ruff's do)."""
+    if args.config is not None:
+        settings = read_settings(args.config)
+        source = str(args.config)
+    else:
+        settings = load_settings()
+        source = f"{settings.config_dir}/pyproject.toml" if settings.config_dir else "settings"
+    check_selectors([*settings.select, *settings.ignore], source=f"{source} [tool.race-mcp]")
+    overrides: dict[str, list[str]] = {}
+    for flag in ("select", "ignore"):
+        chosen = getattr(args, flag)
+        if chosen is not None:
+            check_selectors(chosen, source=f"--{flag}")
+            overrides[flag] = chosen
+    return settings.model_copy(update=overrides)
+
+
+def _render_report(report: AnalysisReport, output_format: str) -> str:
+    if output_format == "json":
+        return render_json(report)
+    if output_format == "sarif":
+        return render_sarif(report, source_root=Path.cwd())
+    return render_text(report, color=_use_color(sys.stdout))
+
+
+def _summarise_errors(errors: list[FileError]) -> str:
+    first = errors[0].message
+    return first if len(errors) == 1 else f"{first} (and {len(errors) - 1} more named paths with errors)"
+
+
+def _exit_code(report: AnalysisReport, fail_on: str) -> int:
+    # The summary counts every finding, including those cut by --max-findings.
+    threshold = severity_rank(fail_on)
+    failing = any(
+        count and severity_rank(level) >= threshold for level, count in report.summary.by_severity.items()
+    )
+    return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def _use_color(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return (
+        callable(isatty)
+        and bool(isatty())
+        and not os.environ.get("NO_COLOR")
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in message.splitlines() if part.strip()) or "unknown error"
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Source lines in the text report may hold characters the terminal's encoding lacks.
+        sys.stdout.reconfigure(errors="backslashreplace")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve"])
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except RaceMcpError as exc:
+        print(f"race-mcp: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE

