@@ -730,3 +730,23 @@ def render_catalog_markdown() -> str:
     for rule in RULES.values():
         lines.append(f"| {rule.id} | {rule.name} | {rule.severity} | {rule.title} |")
     return "\n".join(lines) + "\n"
+
+
+def _register_store_rules() -> None:
+    """The store families' docs live beside this module; they import `Rule` from here."""
+    from ._rule_docs_rc2 import RULES_RC2
+    from ._rule_docs_rc3 import RULES_RC3
+    from ._rule_docs_rc4 import RULES_RC4
+    from ._rule_docs_rc5 import RULES_RC5
+    from ._rule_docs_rc6 import RULES_RC6
+    from ._rule_docs_rc7 import RULES_RC7
+
+    openapi = {rule_id: rule for rule_id, rule in RULES.items() if rule_id.startswith("RA")}
+    for rule_id in openapi:
+        del RULES[rule_id]
+    for rule in [*RULES_RC2, *RULES_RC3, *RULES_RC4, *RULES_RC5, *RULES_RC6, *RULES_RC7]:
+        RULES[rule.id] = rule
+    RULES.update(openapi)
+
+
+_register_store_rules()

@@ -15,17 +15,13 @@ import libcst as cst
 from ..config import Settings
 from ..errors import InputError
 from ..findings import AnalysisReport, FileError, Finding
+from ._checks import check_module, might_race
 from ._files import decode_source, iter_source_files, read_source
 from ._module import ModuleIndex
-from ._shared_state import check_shared_state
 
 __all__ = ["AnalysisReport", "analyze_paths", "analyze_source", "iter_source_files"]
 
 _SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
-
-
-# Every RC1xx sequence lives in an `async def` or in a handler of one of these frameworks.
-_CANDIDATE_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp")
 
 
 def _cpython_syntax_error(source: str, label: str) -> SyntaxError | None:
@@ -83,12 +79,12 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
     elif len(source.encode("utf-8", "surrogatepass")) > settings.max_file_bytes:
         raise InputError(f"{filename}: source is over the {settings.max_file_bytes:,}-byte limit")
     cpython_error = _cpython_syntax_error(source, filename)
-    if cpython_error is None and not any(marker in source for marker in _CANDIDATE_MARKERS):
-        return []  # valid Python with no coroutine and no web framework: nothing can race here
+    if cpython_error is None and not might_race(source):
+        return []  # valid Python with no coroutine, web framework or store: nothing can race here
     module = _parse(source, filename, cpython_error)
     try:
         index = ModuleIndex.build(module, source)
-        findings = check_shared_state(index, filename)
+        findings = check_module(index, filename)
     except RecursionError:
         raise InputError(f"{filename}: source is too deeply nested to analyse") from None
     lines = source.splitlines()

@@ -1,0 +1,116 @@
+"""Catalog entries for the RC6xx family: money-moving handlers that a retry or a burst runs twice."""
+
+from __future__ import annotations
+
+from .rules import Rule, _code
+
+__all__ = ["RULES_RC6"]
+
+
+RULES_RC6: list[Rule] = [
+    Rule(
+        id="RC601",
+        name="money-handler-without-idempotency-key",
+        title="Handler that moves money or creates an order or payment accepts no idempotency key",
+        family="RC6xx idempotency",
+        severity="medium",
+        cwe="CWE-837",
+        what_it_does=(
+            "Flags an HTTP handler (FastAPI, Starlette, Flask, aiohttp, a Django view or DRF "
+            "view/viewset action) whose route, function or view class name says it moves money, "
+            "redeems, or creates an order or payment (pay, charge, transfer, withdraw, refund, redeem, "
+            "checkout, order, purchase, payment) when it accepts no client key - no parameter, header "
+            "or body field named like `idempotency_key`, `Idempotency-Key`, `X-Idempotency-Key`, "
+            "`request_id` or `client_token`, and no route dependency such as "
+            "`Depends(require_idempotency_key)` - and writes unconditionally: it inserts a row, "
+            "changes a balance or calls a payment provider on every call, without first checking "
+            "that this request's effect was already applied. The finding points at the `def` line. "
+            "GET handlers are left alone."
+        ),
+        why_bad=(
+            "Clients retry a POST whose response was lost, users double-click, and race attacks send "
+            "the same request twenty times at once. Without a key the server cannot tell a retry "
+            "from a new request, so each one charges, transfers or creates an order again. Row locks "
+            "and guarded updates stop a balance going negative; they do not stop a valid request "
+            "from being applied twice. A key the server generates itself (`uuid4()` per request) is "
+            "new on every retry and deduplicates nothing."
+        ),
+        example=_code(
+            """
+            from fastapi import Depends, FastAPI
+            from pydantic import BaseModel
+            from sqlalchemy.ext.asyncio import AsyncSession
+
+            from app.db import get_session
+            from app.models import Payment
+
+            app = FastAPI()
+
+            class PaymentIn(BaseModel):
+                customer_id: int
+                amount: int
+
+            @app.post("/payments")
+            async def create_payment(body: PaymentIn, session: AsyncSession = Depends(get_session)):
+                session.add(Payment(customer_id=body.customer_id, amount=body.amount))
+                await session.commit()
+                return {"status": "pending"}
+            """
+        ),
+        use_instead=_code(
+            """
+            from typing import Annotated
+
+            from fastapi import Depends, FastAPI, Header
+            from pydantic import BaseModel
+            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.ext.asyncio import AsyncSession
+
+            from app.db import get_session
+            from app.models import Payment
+
+            app = FastAPI()
+
+            class PaymentIn(BaseModel):
+                customer_id: int
+                amount: int
+
+            @app.post("/payments")
+            async def create_payment(
+                body: PaymentIn,
+                idempotency_key: Annotated[str, Header(alias="Idempotency-Key")],
+                session: AsyncSession = Depends(get_session),
+            ):
+                # payments.idempotency_key is UNIQUE: a retry inserts nothing
+                stmt = (
+                    insert(Payment)
+                    .values(customer_id=body.customer_id, amount=body.amount, idempotency_key=idempotency_key)
+                    .on_conflict_do_nothing(index_elements=[Payment.idempotency_key])
+                )
+                await session.execute(stmt)
+                await session.commit()
+                return {"status": "pending"}
+            """
+        ),
+        fix_safety=(
+            "Accepting the key is only half of the fix: store it under a unique constraint in the same "
+            "transaction as the effect (or pass it to the payment provider, e.g. Stripe's "
+            "`idempotency_key=`), return the first response to a retry with the same key, answer 409 "
+            "while the first request is still running and 422 when the key is reused with a different "
+            "body. Making the header required breaks clients that do not send it yet."
+        ),
+        known_problems=(
+            "Money handlers are recognised by words in their route, function and class names, so "
+            "`/api/v1/tx` is missed and `/reorder-columns` may be flagged. Keys enforced by middleware "
+            "registered elsewhere (not a route dependency or decorator argument in the same file) "
+            "are not seen. A status check on the entity the route names (`if invoice.status == 'paid': "
+            "return`) counts as a guard; a balance or stock check does not."
+        ),
+        references=[
+            "CWE-837: Improper Enforcement of a Single, Unique Action",
+            "IETF draft-ietf-httpapi-idempotency-key-header (Idempotency-Key; 409 and 422 answers)",
+            "https://docs.stripe.com/api/idempotent_requests",
+            "https://portswigger.net/research/smashing-the-state-machine",
+        ],
+    ),
+]

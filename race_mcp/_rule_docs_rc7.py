@@ -1,0 +1,93 @@
+"""Catalog entries for the RC7xx filesystem rules."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+from .rules import Rule
+
+__all__ = ["RULES_RC7"]
+
+
+def _code(text: str) -> str:
+    return dedent(text).strip("\n") + "\n"
+
+
+RULES_RC7: list[Rule] = [
+    Rule(
+        id="RC701",
+        name="fs-exists-then-create",
+        title="Path checked for existence, then created or replaced in a separate call",
+        family="RC7xx filesystem",
+        severity="medium",
+        cwe="CWE-367",
+        what_it_does=(
+            "Flags `os.path.exists()`, `os.path.isfile()`, `os.path.isdir()` or `Path.exists()` "
+            "on a path, followed by a call that creates or replaces that same path: `open(path, "
+            "'w' / 'a' / 'wb')`, `Path.open('w')`, `os.mkdir` / `os.makedirs` / `Path.mkdir`, "
+            "`os.rename` / `os.replace`, `os.symlink`, `shutil.move` / `shutil.copy`."
+        ),
+        why_bad=(
+            "The check and the creation are two system calls. Between them another request, "
+            "worker or process can create the file: two uploads with the same name both pass "
+            "`exists()` and the second silently overwrites the first, two workers both take a "
+            "lock file, `makedirs` raises `FileExistsError` in the request that lost. When the "
+            "directory is writable by others, an attacker can plant a symlink in the window and "
+            "redirect the write (the classic TOCTOU)."
+        ),
+        example=_code(
+            """
+            import os
+            from flask import Flask, abort, request
+
+            app = Flask(__name__)
+
+            @app.post("/uploads/<name>")
+            def upload(name):
+                path = os.path.join("/srv/uploads", os.path.basename(name))
+                if os.path.exists(path):
+                    abort(409)
+                with open(path, "wb") as out:
+                    out.write(request.get_data())
+                return {"saved": name}, 201
+            """
+        ),
+        use_instead=_code(
+            """
+            import os
+            from flask import Flask, abort, request
+
+            app = Flask(__name__)
+
+            @app.post("/uploads/<name>")
+            def upload(name):
+                path = os.path.join("/srv/uploads", os.path.basename(name))
+                try:
+                    with open(path, "xb") as out:
+                        out.write(request.get_data())
+                except FileExistsError:
+                    abort(409)
+                return {"saved": name}, 201
+            """
+        ),
+        fix_safety=(
+            "`open(path, 'x')` and `os.open(path, O_CREAT | O_EXCL)` make the existence check and "
+            "the creation one atomic system call; the losing caller gets `FileExistsError`, which "
+            "must be handled where the old check answered. `os.makedirs(..., exist_ok=True)` "
+            "changes a crash into success, which is right for shared directories and wrong for "
+            "a directory that must be new. To replace a file atomically, write a temporary file in "
+            "the same directory and `os.replace` it; to publish without overwriting, use `os.link`."
+        ),
+        known_problems=(
+            "The checked path and the created path are compared as expressions after simple "
+            "assignments are followed; two different expressions for the same file are missed. A "
+            "check that only guards a read is not reported."
+        ),
+        references=[
+            "CWE-367: Time-of-check Time-of-use (TOCTOU) Race Condition",
+            "https://docs.python.org/3/library/functions.html#open (mode 'x')",
+            "https://docs.python.org/3/library/os.html#os.open (O_CREAT | O_EXCL)",
+            "CodeQL js/file-system-race (FileSystemRace.ql)",
+        ],
+    ),
+]

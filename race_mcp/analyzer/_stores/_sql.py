@@ -1,0 +1,256 @@
+"""Raw SQL (RC2xx): statements passed as strings to any driver or wrapper.
+
+Any call whose first argument (or `query=`/`sql=`/`statement=`) is SQL text is a SQL call, whatever
+the driver: sqlite3, psycopg, asyncpg, `databases`, SQLAlchemy `text()`, a team's own wrapper. The
+text is parsed just enough to know the statement kind, its tables, the columns a write sets and
+the columns its WHERE constrains, and the locking clauses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import libcst as cst
+
+from .._effects import ALL, CallContext, Effect
+from .._module import ModuleIndex
+
+__all__ = ["SqlRecognizer", "SqlStatement", "parse_sql", "unique_columns"]
+
+_SQL_KEYWORDS = ("query", "sql", "statement", "operation", "stmt")
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_IDENT = r'[\w."`\[\]]+'
+_FROM_TABLES = re.compile(rf"\b(?:from|join)\s+({_IDENT})")
+_UPDATE = re.compile(
+    rf"^update\s+(?:only\s+)?({_IDENT})\s+(?:as\s+\w+\s+|\w+\s+)?set\s+(.*?)(?:\s+where\s+(.*?))?(?:\s+returning\s+.*)?$"
+)
+_INSERT = re.compile(rf"^(?:insert|replace)\s+(?:or\s+\w+\s+)?into\s+({_IDENT})")
+_DELETE = re.compile(rf"^delete\s+from\s+({_IDENT})(?:\s+where\s+(.*?))?(?:\s+returning\s+.*)?$")
+_WHERE_COLUMNS = re.compile(r"([a-z_][\w.]*)\s*(?:=|<>|!=|<=|>=|<|>|\bis\b|\bin\b|\blike\b|\bbetween\b)")
+_FOR_UPDATE = re.compile(r"\bfor\s+(?:no\s+key\s+)?(?:update|share)\b")
+_LOCKING = re.compile(
+    r"^begin\s+(?:immediate|exclusive)\b|isolation\s+level\s+serializable|^lock\s+(?:table\s+)?\w|"
+    r"pg_advisory_xact_lock|pg_advisory_lock|\bget_lock\s*\("
+)
+_CONFLICT = re.compile(
+    r"\bon\s+conflict\b|^insert\s+or\s+(?:ignore|replace)\b|\bon\s+duplicate\s+key\b|\bwhere\s+not\s+exists\b"
+)
+_VERSION_COLUMNS = frozenset(
+    {"version", "ver", "revision", "lock_version", "row_version", "etag", "updated_at", "xmin"}
+)
+_UNIQUE_INLINE = re.compile(r"(\w+)\s+[^,()]*?\b(?:unique|primary\s+key)\b")
+_CREATE_TABLE = re.compile(rf"create\s+table\s+(?:if\s+not\s+exists\s+)?({_IDENT})\s*\((.*)\)", re.DOTALL)
+_UNIQUE_CLAUSE = re.compile(r"\b(?:unique|primary\s+key)\s*\(([^)]*)\)")
+_UNIQUE_INDEX = re.compile(
+    rf"create\s+unique\s+index\s+(?:if\s+not\s+exists\s+)?\w+\s+on\s+({_IDENT})\s*\(([^)]*)\)"
+)
+
+
+def _name(raw: str) -> str:
+    """`"public"."Accounts"` → `accounts`."""
+    return raw.strip('"`[]').split(".")[-1].strip('"`[]').lower()
+
+
+def _normalise(text: str) -> str:
+    return " ".join(_COMMENT.sub(" ", text).lower().split()).rstrip(";")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside parentheses."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
+
+
+@dataclass(frozen=True)
+class SqlStatement:
+    kind: str  # select, update, insert, delete, begin, commit, rollback, lock, other
+    tables: tuple[str, ...] = ()
+    set_columns: frozenset[str] = frozenset()
+    where_columns: frozenset[str] = frozenset()
+    for_update: bool = False
+    locking: bool = False
+    on_conflict: bool = False
+    arithmetic: bool = False
+    returning: bool = False
+
+    @property
+    def guarded(self) -> bool:
+        """The WHERE re-checks what the SET changes (or a version), so the write is a compare-and-set."""
+        if self.kind == "insert":
+            return self.on_conflict
+        return bool(self.where_columns & (self.set_columns | _VERSION_COLUMNS))
+
+
+def parse_sql(text: str) -> SqlStatement | None:
+    """Just enough of a SQL statement to reason about races; None if it is not SQL."""
+    sql = _normalise(text)
+    if not sql:
+        return None
+    first = sql.split(" ", 1)[0]
+    locking = bool(_LOCKING.search(sql))
+    if first == "with":
+        main = next((k for k in ("update", "insert", "delete") if f" {k} " in f" {sql} "), "select")
+        tables = tuple(_name(t) for t in _FROM_TABLES.findall(sql))
+        return SqlStatement(main, tables, locking=locking, for_update=bool(_FOR_UPDATE.search(sql)))
+    if first == "select":
+        tables = tuple(dict.fromkeys(_name(t) for t in _FROM_TABLES.findall(sql)))
+        where = sql.split(" where ", 1)[1] if " where " in sql else ""
+        return SqlStatement(
+            "select",
+            tables,
+            where_columns=frozenset(c.split(".")[-1] for c in _WHERE_COLUMNS.findall(where)),
+            for_update=bool(_FOR_UPDATE.search(sql)),
+            locking=locking,
+        )
+    if first == "update":
+        match = _UPDATE.match(sql)
+        if match is None:
+            return SqlStatement("update", locking=locking)
+        table, assignments, where = match.group(1), match.group(2), match.group(3) or ""
+        columns, arithmetic = set(), False
+        for assignment in _split_top(assignments):
+            column, _, value = assignment.partition("=")
+            column = column.strip().split(".")[-1].strip('"`')
+            columns.add(column)
+            arithmetic = arithmetic or bool(re.search(rf"\b{re.escape(column)}\b\s*[-+]", value))
+        return SqlStatement(
+            "update",
+            (_name(table),),
+            frozenset(columns),
+            frozenset(c.split(".")[-1] for c in _WHERE_COLUMNS.findall(where)),
+            arithmetic=arithmetic,
+            returning=" returning " in sql,
+            locking=locking,
+        )
+    if first in ("insert", "replace"):
+        match = _INSERT.match(sql)
+        tables = (_name(match.group(1)),) if match else ()
+        return SqlStatement("insert", tables, on_conflict=bool(_CONFLICT.search(sql)), locking=locking)
+    if first == "delete":
+        match = _DELETE.match(sql)
+        tables = (_name(match.group(1)),) if match else ()
+        where = match.group(2) or "" if match else ""
+        return SqlStatement(
+            "delete",
+            tables,
+            where_columns=frozenset(c.split(".")[-1] for c in _WHERE_COLUMNS.findall(where)),
+            returning=" returning " in sql,
+        )
+    if first in ("begin", "start"):
+        return SqlStatement("begin", locking=locking)
+    if first in ("commit", "end", "rollback", "abort"):
+        return SqlStatement("commit")
+    if first in ("lock", "set") or locking:
+        return SqlStatement("lock" if locking else "other", locking=locking)
+    return None
+
+
+def unique_columns(texts: list[str]) -> dict[str, set[str]]:
+    """Columns with a UNIQUE or PRIMARY KEY constraint, per table, from DDL strings in the module."""
+    unique: dict[str, set[str]] = {}
+    for text in texts:
+        sql = _COMMENT.sub(" ", text).lower()
+        for table, body in _CREATE_TABLE.findall(sql):
+            columns = unique.setdefault(_name(table), set())
+            for part in _split_top(body):
+                clause = _UNIQUE_CLAUSE.search(part)
+                if clause and part.split()[0] in ("unique", "primary", "constraint"):
+                    columns.update(c.strip().strip('"`') for c in clause.group(1).split(","))
+                elif (inline := _UNIQUE_INLINE.match(part)) is not None:
+                    columns.add(inline.group(1).strip('"`'))
+        for table, cols in _UNIQUE_INDEX.findall(sql):
+            unique.setdefault(_name(table), set()).update(c.strip().strip('"`') for c in cols.split(","))
+    return unique
+
+
+class _Strings(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        value = node.evaluated_value
+        if isinstance(value, str) and "create" in value.lower():
+            self.texts.append(value)
+
+
+_INTEGRITY_ERRORS = ("IntegrityError", "UniqueViolation", "UniqueViolationError", "DuplicateKeyError")
+
+
+class SqlRecognizer:
+    """Calls that carry SQL text."""
+
+    def __init__(self, index: ModuleIndex) -> None:
+        strings = _Strings()
+        index.module.visit(strings)
+        self.unique = unique_columns(strings.texts)
+
+    def sql_of(self, call: cst.Call, ctx: CallContext) -> SqlStatement | None:
+        candidates = [arg.value for arg in call.args if arg.keyword is None][:1]
+        candidates += [arg.value for arg in call.args if arg.keyword and arg.keyword.value in _SQL_KEYWORDS]
+        for expr in candidates:
+            text = ctx.string(expr)
+            if text is not None and (statement := parse_sql(text)) is not None:
+                return statement
+        return None
+
+    def effects(self, call: cst.Call, ctx: CallContext) -> list[Effect] | None:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("commit", "rollback") and not call.args:
+            # `conn.commit()`, `await session.commit()`: the end of an implicit or explicit transaction.
+            return [Effect("commit")]
+        statement = self.sql_of(call, ctx)
+        if statement is None:
+            return None
+        effects: list[Effect] = []
+        if statement.locking:
+            effects.append(Effect("lock"))
+        if statement.kind == "select":
+            if statement.for_update:
+                effects.append(Effect("lock"))
+            effects += [Effect("read", f"sql:{t}", detail=statement.where_columns) for t in statement.tables]
+        elif statement.kind in ("update", "delete"):
+            guard = ALL if statement.guarded else frozenset()
+            for table in statement.tables:
+                effects += [Effect("write", f"sql:{table}", "RC201", guard), Effect("store_write", "sql")]
+        elif statement.kind == "insert":
+            for table in statement.tables:
+                guard = (
+                    ALL
+                    if statement.on_conflict or ctx.interpreter.catching(_INTEGRITY_ERRORS)
+                    else (frozenset(self.unique.get(table, ())))
+                )
+                effects += [
+                    Effect("write", f"sql:{table}", "RC203", guard, needs_check=True),
+                    Effect("store_write", "sql"),
+                ]
+        elif statement.kind == "begin":
+            effects.append(Effect("begin"))
+        elif statement.kind == "commit":
+            effects.append(Effect("commit"))
+        return effects
+
+    def enter(self, expr: cst.BaseExpression, ctx: CallContext) -> list[Effect] | None:
+        """`with conn:` (sqlite3), `async with conn.transaction():`, `with engine.begin() as conn:`."""
+        text = ctx.interpreter.index.module.code_for_node(expr)
+        if re.search(r"\.(transaction|begin|begin_nested|atomic)\(", text) or re.fullmatch(
+            r"(self\.)?(conn|connection|con|cnx|db_conn)", text
+        ):
+            effects = [Effect("begin")]
+            if "serializable" in text.lower():
+                effects.append(Effect("lock"))
+            return effects
+        return None
