@@ -40,8 +40,16 @@ def _function_span(lines: list[str], def_line: int) -> tuple[int, int]:
     while not lines[first - 1].lstrip().startswith(("def ", "async def ")):
         first += 1
     indent = len(lines[first - 1]) - len(lines[first - 1].lstrip())
-    last = first
-    for number in range(first + 1, len(lines) + 1):
+    # A signature may span lines: the body starts after the line that closes it with ':'.
+    header_end, depth = first, 0
+    for number in range(first, len(lines) + 1):
+        text = lines[number - 1].split("#")[0]
+        depth += text.count("(") + text.count("[") - text.count(")") - text.count("]")
+        header_end = number
+        if depth <= 0 and text.rstrip().endswith(":"):
+            break
+    last = header_end
+    for number in range(header_end + 1, len(lines) + 1):
         text = lines[number - 1]
         if text.strip() and len(text) - len(text.lstrip()) <= indent and not text.strip().startswith("#"):
             break

@@ -44,6 +44,10 @@ class Effect:
     detail: frozenset[str] = frozenset()
     region: str = TRANSACTION_LOCK
     node: cst.CSTNode | None = None
+    # `cur.execute("SELECT ...")`: the rows are fetched later from `cur`, so `cur` holds the read.
+    bind_receiver: bool = False
+    # For `store_write`: the driver commits each statement on its own (asyncpg, `databases`).
+    autocommit: bool = False
 
 
 @dataclass

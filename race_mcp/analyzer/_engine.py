@@ -70,6 +70,21 @@ _CONTAINER_METHODS = _MUTATING_METHODS | {
     "index",
     "__contains__",
 }
+_EXECUTING_METHODS = frozenset(
+    {
+        "execute",
+        "exec_driver_sql",
+        "scalar",
+        "scalars",
+        "fetch",
+        "fetchrow",
+        "fetchval",
+        "fetch_one",
+        "fetch_all",
+        "fetch_val",
+        "executemany",
+    }
+)
 _MAX_CALL_DEPTH = 5
 _MULTI_WRITE_RULES = {"sql": "RC202", "dynamodb": "RC403"}
 
@@ -134,7 +149,9 @@ class Interpreter:
         self.visited: set[str] = set()
         self.call_sites: list[cst.Call] = []
         self.caught: list[set[str]] = []
-        self.unguarded_writes = 0
+        self.unguarded_writes = 0  # unguarded writes to stores (not in-process state)
+        self.discarded: cst.BaseExpression | None = None
+        self.outer_calls: list[cst.Call] = []
         # Scratch space for recognizers, fresh for every root (e.g. Redis counters awaiting EXPIRE).
         self.notes: dict[str, Any] = {}
         self._regions: dict[str, int] = {}
@@ -187,10 +204,10 @@ class Interpreter:
         """At the end of the root: several writes outside a transaction on one path (RC202, RC403)."""
         if final is None:
             return
-        for store, steps in final.loose_writes.items():
+        for store, writes in final.loose_writes.items():
             rule = _MULTI_WRITE_RULES.get(store)
-            if rule is not None and len(steps) >= 2:
-                self.directs.append(Direct(rule, store, steps))
+            if rule is not None and len({unit for _, unit in writes}) >= 2:
+                self.directs.append(Direct(rule, store, tuple(step for step, _ in writes)))
 
     # -- statements -----------------------------------------------------------------------------
     def exec_block(
@@ -206,6 +223,8 @@ class Interpreter:
         if isinstance(node, cst.SimpleStatementLine):
             return self.exec_block(node.body, state)
         if isinstance(node, cst.Expr):
+            # Its value is thrown away: a guarded UPDATE whose rowcount nobody reads guards nothing.
+            self.discarded = node.value.expression if isinstance(node.value, cst.Await) else node.value
             self.eval(node.value, state)
         elif isinstance(node, cst.Assign):
             values = self.eval(node.value, state)
@@ -466,7 +485,7 @@ class Interpreter:
         if isinstance(expr, cst.Attribute | cst.Subscript):
             return self.read_chain(expr, state, test=test)
         if isinstance(expr, cst.Await):
-            return self.eval_await(expr, state)
+            return self.eval_await(expr, state, test=test)
         if isinstance(expr, cst.Call):
             return self.eval_call(expr, state, awaited=False, test=test)
         if isinstance(expr, cst.NamedExpr):
@@ -537,7 +556,8 @@ class Interpreter:
             state.checks[key] = access
         return access
 
-    def eval_await(self, expr: cst.Await, state: State) -> list[Access]:
+    def eval_await(self, expr: cst.Await, state: State, *, test: bool = False) -> list[Access]:
+        # `if await r.get(k) is not None:` decides on what the awaited call read.
         inner = expr.expression
         if isinstance(inner, cst.Call):
             if self.is_lock_call(inner, "acquire", state):
@@ -545,10 +565,10 @@ class Interpreter:
             callee = self.model.resolve_callee(inner, self.frame)
             if callee is not None and callee[0].asynchronous is not None:
                 # Awaiting a coroutine of this file: it yields only where its own body awaits.
-                return self.eval_call(inner, state, awaited=True, test=False)
-            values = self.eval_call(inner, state, awaited=True, test=False)
+                return self.eval_call(inner, state, awaited=True, test=test)
+            values = self.eval_call(inner, state, awaited=True, test=test)
         else:
-            values = self.eval(inner, state)
+            values = self.eval(inner, state, test=test)
         state.mark_await(self.await_step(expr))
         return values
 
@@ -565,7 +585,11 @@ class Interpreter:
             if receiver_key is None and not self.is_chain_start(call):
                 receiver_values = self.eval(func.value, state, test=test)
         # `if len(cart) >= 10:` decides on `cart` just as `if cart:` does.
-        per_argument = [self.eval(arg.value, state, test=test) for arg in call.args]
+        self.outer_calls.append(call)
+        try:
+            per_argument = [self.eval(arg.value, state, test=test) for arg in call.args]
+        finally:
+            self.outer_calls.pop()
         args = [access for values in per_argument for access in values]
         if receiver_key is not None and method is not None:
             if method in _MUTATING_METHODS:
@@ -596,6 +620,7 @@ class Interpreter:
         test: bool = False,
     ) -> list[Access]:
         results: list[Access] = []
+        call = self.executing(call)
         for effect in effects:
             node = effect.node or call
             if effect.kind == "read":
@@ -604,6 +629,13 @@ class Interpreter:
                 if test:
                     state.checks[effect.key] = access
                 results.append(access)
+                receiver = (
+                    call.func.value
+                    if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                    else None
+                )
+                if effect.bind_receiver and isinstance(receiver, cst.Name) and self.is_local(receiver.value):
+                    state.aliases[receiver.value] = access
             elif effect.kind == "write":
                 self.write(
                     effect.key,
@@ -617,7 +649,9 @@ class Interpreter:
             elif effect.kind == "store_write":
                 if state.in_transaction == 0:
                     loose = state.loose_writes.get(effect.key, ())
-                    state.loose_writes[effect.key] = (*loose, self.step(node, "write"))
+                    step = self.step(node, "write")
+                    unit = -step.order if effect.autocommit else state.unit
+                    state.loose_writes[effect.key] = (*loose, (step, unit))
             elif effect.kind == "lock":
                 state.locks = state.locks | {self.region(effect.region)}
             elif effect.kind == "unlock":
@@ -630,6 +664,19 @@ class Interpreter:
                 self.directs.append(Direct(effect.rule, effect.key, (self.step(node, "write"),)))
         return results
 
+    def executing(self, node: cst.CSTNode) -> cst.CSTNode:
+        """A statement built as an argument (`conn.execute(update(t)...)`) happens at the call running it."""
+        for outer in reversed(self.outer_calls):
+            runs = isinstance(outer.func, cst.Attribute) and outer.func.attr.value in _EXECUTING_METHODS
+            if not (runs and any(arg.value is node for arg in outer.args)):
+                break
+            node = outer
+        return node
+
+    def result_used(self, call: cst.Call) -> bool:
+        """The call's result is kept or tested (not a bare expression statement)."""
+        return self.discarded is not call and self.executing(call) is not self.discarded
+
     def commit(self, node: cst.CSTNode, state: State, rule: str) -> None:
         """The end of a transaction: pending ORM changes are written, row locks released."""
         flushed = self.notes.get("flush-on-commit", set())  # SQLAlchemy writes changed objects on commit
@@ -639,7 +686,7 @@ class Interpreter:
                 del state.dirty[key]
         state.locks = state.locks - {self.region(TRANSACTION_LOCK)}
         state.in_transaction = max(0, state.in_transaction - 1)
-        state.loose_writes.pop("sql", None)
+        state.unit += 1
 
     def memory_receiver(self, receiver: cst.BaseExpression, state: State) -> str | None:
         """The in-process state a method is called on: `coupons.get(...)`, `self.items.append(...)`."""

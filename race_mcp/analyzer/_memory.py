@@ -173,32 +173,86 @@ class MemoryModel:
 
     # -- calls ----------------------------------------------------------------------------------------
     def resolve_callee(self, call: cst.Call, frame: Frame) -> tuple[cst.FunctionDef, Frame] | None:
-        """A function or method of this file that `call` invokes, with the frame to run it in."""
+        """A function or method of this file that `call` invokes, with the frame to run it in.
+
+        Methods are found on `self`, on module-level instances, on classes, and on objects whose class
+        is known from an annotation or a constructor: `repo: Repository` parameters and
+        `self.repo = repo` / `self.repo = Repository(...)` attributes set in `__init__`.
+        """
         func = call.func
         if isinstance(func, cst.Name) and func.value not in frame.locals:
             function = self.index.functions.get(func.value)
             return (function, self.frame(function)) if function is not None else None
-        if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name):
+        if not isinstance(func, cst.Attribute):
             return None
-        owner, method = func.value.value, func.attr.value
+        method = func.attr.value
+        owner_expr = func.value
+        if isinstance(owner_expr, cst.Attribute) and isinstance(owner_expr.value, cst.Name):
+            if owner_expr.value.value == "self" and frame.self_class is not None:
+                class_name = self.attribute_class(frame.self_class, owner_expr.attr.value)
+                instance = f"{frame.self_instance}.{owner_expr.attr.value}" if frame.self_instance else None
+                return self._method(class_name, method, instance)
+            return None
+        if not isinstance(owner_expr, cst.Name):
+            return None
+        owner = owner_expr.value
         if owner in ("self", "cls") and frame.self_class is not None:
-            info = self.index.classes.get(frame.self_class)
-            function = info.methods.get(method) if info else None
-            if function is not None:
-                return function, self.frame(
-                    function, self_class=frame.self_class, self_instance=frame.self_instance
-                )
-            return None
+            return self._method(frame.self_class, method, frame.self_instance)
         if owner in frame.locals:
-            return None
+            return self._method(self.parameter_class(frame.function, owner), method, None)
         class_name = self.instances.get(owner) or (owner if owner in self.index.classes else None)
-        if class_name is None:
+        return self._method(class_name, method, owner if owner in self.instances else None)
+
+    def _method(
+        self, class_name: str | None, method: str, instance: str | None
+    ) -> tuple[cst.FunctionDef, Frame] | None:
+        info = self.index.classes.get(class_name) if class_name else None
+        seen: set[str] = set()
+        while info is not None and class_name is not None and class_name not in seen:
+            seen.add(class_name)
+            function = info.methods.get(method)
+            if function is not None:
+                return function, self.frame(function, self_class=class_name, self_instance=instance)
+            class_name = next((b for b in info.bases if b in self.index.classes), None)
+            info = self.index.classes.get(class_name) if class_name else None
+        return None
+
+    def parameter_class(self, function: cst.FunctionDef, name: str) -> str | None:
+        """The in-file class a parameter is annotated with (`repo: StockRepository`)."""
+        spec = function.params
+        for param in (*spec.posonly_params, *spec.params, *spec.kwonly_params):
+            if param.name.value == name and param.annotation is not None:
+                annotation = dotted_name(param.annotation.annotation)
+                if annotation in self.index.classes:
+                    return annotation
+        return None
+
+    def attribute_class(self, class_name: str, attr: str) -> str | None:
+        """The in-file class of `self.<attr>`, from what `__init__` assigns to it."""
+        info = self.index.classes.get(class_name)
+        init = info.methods.get("__init__") if info else None
+        if init is None:
             return None
-        function = self.index.classes[class_name].methods.get(method)
-        if function is None:
-            return None
-        instance = owner if owner in self.instances else None
-        return function, self.frame(function, self_class=class_name, self_instance=instance)
+        for statement in init.body.body if isinstance(init.body, cst.IndentedBlock) else ():
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if not isinstance(small, cst.Assign | cst.AnnAssign) or small.value is None:
+                    continue
+                targets = (
+                    [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                )
+                if not any(
+                    isinstance(t, cst.Attribute) and t.attr.value == attr and dotted_name(t.value) == "self"
+                    for t in targets
+                ):
+                    continue
+                value = small.value
+                if isinstance(value, cst.Call) and dotted_name(value.func) in self.index.classes:
+                    return dotted_name(value.func)
+                if isinstance(value, cst.Name):
+                    return self.parameter_class(init, value.value)
+        return None
 
     def qualname(self, function: cst.FunctionDef, class_name: str | None) -> str:
         return f"{class_name}.{function.name.value}" if class_name else function.name.value

@@ -73,8 +73,10 @@ class State:
     dirty: dict[str, Access] = field(default_factory=dict)
     # Aliases whose pending change is an F() expression (Django): saving them is atomic.
     atomic_aliases: frozenset[str] = frozenset()
-    # Writes outside any transaction on this path, per store (RC202, RC403).
-    loose_writes: dict[str, tuple[Step, ...]] = field(default_factory=dict)
+    # Writes outside any explicit transaction on this path, per store, with the unit of work each
+    # committed in (an implicit transaction ends at each commit; autocommit makes every write its own).
+    loose_writes: dict[str, tuple[tuple[Step, int], ...]] = field(default_factory=dict)
+    unit: int = 0
 
     def copy(self) -> State:
         return State(
@@ -86,6 +88,7 @@ class State:
             dict(self.dirty),
             self.atomic_aliases,
             dict(self.loose_writes),
+            self.unit,
         )
 
     def adopt(self, callee_end: State) -> None:
@@ -126,6 +129,7 @@ def join(states: Iterable[State | None]) -> State | None:
         for store, steps in other.loose_writes.items():
             if len(steps) > len(merged.loose_writes.get(store, ())):
                 merged.loose_writes[store] = steps
+        merged.unit = max(merged.unit, other.unit)
     return merged
 
 

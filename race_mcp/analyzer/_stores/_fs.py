@@ -61,13 +61,19 @@ class FileRecognizer:
                 return [
                     Effect("write", self.key(func.value), "RC701", self._exist_ok(keywords), needs_check=True)
                 ]
+            if method == "open" and self.is_path(func.value):  # `Path.open("wb")`
+                mode = ctx.string(args[0].value if args else keywords.get("mode")) or "r"
+                if set(mode) & set("wa") and "x" not in mode:
+                    return [Effect("write", self.key(func.value), "RC701", needs_check=True)]
+                return None
             if method in ("rename", "replace") and args and self.is_path(func.value):
                 return [Effect("write", self.key(args[0].value), "RC701", needs_check=True)]
         return None
 
     def is_path(self, expr: cst.BaseExpression) -> bool:
+        """A pathlib object: built with `Path(...)` / `/`, or named like a path or a file target."""
         text = self.index.module.code_for_node(expr)
-        return "path" in text.lower() or "Path(" in text
+        return bool(re.search(r"path|Path\(|file|dir|target|dest|tmp|/", text, re.IGNORECASE))
 
     @staticmethod
     def _exist_ok(keywords: dict[str, cst.BaseExpression]) -> frozenset[str]:

@@ -190,13 +190,64 @@ class _Strings(cst.CSTVisitor):
 _INTEGRITY_ERRORS = ("IntegrityError", "UniqueViolation", "UniqueViolationError", "DuplicateKeyError")
 
 
+_WRAPPERS = ("text", "literal_column", "SQL", "sql", "Composed")
+# Drivers that commit every statement on its own unless a transaction is opened explicitly.
+_AUTOCOMMIT_DRIVERS = re.compile(r"^\s*(?:import|from)\s+(?:asyncpg|databases|django)\b", re.MULTILINE)
+_AUTOCOMMIT_SETTINGS = re.compile(
+    r"autocommit\s*=\s*True|isolation_level\s*=\s*None|set_session\(\s*autocommit|[\"']AUTOCOMMIT[\"']"
+)
+
+
 class SqlRecognizer:
     """Calls that carry SQL text."""
 
     def __init__(self, index: ModuleIndex) -> None:
+        self.index = index
         strings = _Strings()
         index.module.visit(strings)
         self.unique = unique_columns(strings.texts)
+        source = "\n".join(index.lines)
+        self.autocommit_driver = bool(_AUTOCOMMIT_DRIVERS.search(source))
+        self._function_text: dict[cst.FunctionDef, str] = {}
+        # Module-level engines and connections configured for SERIALIZABLE isolation.
+        self.serializable = {
+            name
+            for name, value in index.assignments.items()
+            if "serializable" in index.module.code_for_node(value).lower()
+        }
+
+    def text_of(self, function: cst.FunctionDef) -> str:
+        """The function's code without comments (a comment saying "rowcount" checks nothing)."""
+        if function not in self._function_text:
+            code = self.index.module.code_for_node(function)
+            self._function_text[function] = re.sub(r"#[^\n]*", "", code)
+        return self._function_text[function]
+
+    def autocommit(self, call: cst.Call, ctx: CallContext) -> bool:
+        """Each statement commits on its own: asyncpg, `databases`, Django, or autocommit turned on
+        in the function being analysed (or the root that called it)."""
+        if self.autocommit_driver:
+            return True
+        functions = [ctx.interpreter.frames[0].function, ctx.interpreter.frame.function]
+        # A team's own wrapper (`db.execute(sql)`) may switch autocommit on inside itself.
+        wrapper = ctx.interpreter.model.resolve_callee(call, ctx.interpreter.frame)
+        if wrapper is not None:
+            functions.append(wrapper[0])
+        return any(_AUTOCOMMIT_SETTINGS.search(self.text_of(function)) for function in functions)
+
+    def checks_result(self, call: cst.Call, ctx: CallContext) -> bool:
+        """A guarded write only guards if someone looks at how many rows it changed."""
+        if ctx.interpreter.result_used(call):
+            return True
+        text = self.text_of(ctx.interpreter.frame.function)
+        return ".rowcount" in text or "RETURNING" in text.upper()
+
+    def transactional(self, function: cst.FunctionDef) -> bool:
+        """`@database.transaction()` (databases), `@transaction.atomic`, `@db.atomic()`..."""
+        return any(
+            re.search(r"\.(transaction|atomic)\b", self.index.module.code_for_node(d.decorator))
+            for d in function.decorators
+        )
 
     def sql_of(self, call: cst.Call, ctx: CallContext) -> SqlStatement | None:
         candidates = [arg.value for arg in call.args if arg.keyword is None][:1]
@@ -212,6 +263,18 @@ class SqlRecognizer:
         if isinstance(func, cst.Attribute) and func.attr.value in ("commit", "rollback") and not call.args:
             # `conn.commit()`, `await session.commit()`: the end of an implicit or explicit transaction.
             return [Effect("commit")]
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "start"
+            and re.search(r"(tx|transaction|txn)\b", self.index.module.code_for_node(func.value))
+        ):
+            return [Effect("begin")]  # asyncpg: `tx = conn.transaction(); await tx.start()`
+        if (self.index.qualify(func) or "").split(".")[-1] in _WRAPPERS:
+            return []  # `text("...")` builds a statement; the call that executes it is what counts
+        code = self.index.module.code_for_node(call)
+        if re.search(r"serializable", code, re.IGNORECASE) and not self.sql_of(call, ctx):
+            # `conn.set_isolation_level(SERIALIZABLE)`, `execution_options(isolation_level=...)`
+            return [Effect("lock")]
         statement = self.sql_of(call, ctx)
         if statement is None:
             return None
@@ -219,13 +282,23 @@ class SqlRecognizer:
         if statement.locking:
             effects.append(Effect("lock"))
         if statement.kind == "select":
-            if statement.for_update:
+            # Under autocommit a row lock ends with its own statement unless a transaction is open.
+            if statement.for_update and (ctx.state.in_transaction or not self.autocommit(call, ctx)):
                 effects.append(Effect("lock"))
-            effects += [Effect("read", f"sql:{t}", detail=statement.where_columns) for t in statement.tables]
+            effects += [
+                Effect("read", f"sql:{t}", detail=statement.where_columns, bind_receiver=True)
+                for t in statement.tables
+            ]
         elif statement.kind in ("update", "delete"):
-            guard = ALL if statement.guarded else frozenset()
+            # A DELETE claims rows: of two concurrent deletes only one removes the row. Either guard
+            # holds only if the caller looks at the rowcount.
+            claims = statement.guarded or statement.kind == "delete"
+            guard = ALL if claims and self.checks_result(call, ctx) else frozenset()
             for table in statement.tables:
-                effects += [Effect("write", f"sql:{table}", "RC201", guard), Effect("store_write", "sql")]
+                effects += [
+                    Effect("write", f"sql:{table}", "RC201", guard),
+                    Effect("store_write", "sql", autocommit=self.autocommit(call, ctx)),
+                ]
         elif statement.kind == "insert":
             for table in statement.tables:
                 guard = (
@@ -235,7 +308,7 @@ class SqlRecognizer:
                 )
                 effects += [
                     Effect("write", f"sql:{table}", "RC203", guard, needs_check=True),
-                    Effect("store_write", "sql"),
+                    Effect("store_write", "sql", autocommit=self.autocommit(call, ctx)),
                 ]
         elif statement.kind == "begin":
             effects.append(Effect("begin"))
@@ -250,7 +323,8 @@ class SqlRecognizer:
             r"(self\.)?(conn|connection|con|cnx|db_conn)", text
         ):
             effects = [Effect("begin")]
-            if "serializable" in text.lower():
+            names = set(re.findall(r"\w+", text))
+            if "serializable" in text.lower() or names & self.serializable:
                 effects.append(Effect("lock"))
             return effects
         return None
