@@ -31,6 +31,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -209,7 +210,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     settings = _analysis_settings(args)
-    report = analyze_paths(args.paths, settings=settings, max_findings=args.max_findings)
+    progress = _ProgressLine() if sys.stderr.isatty() else None
+    try:
+        report = analyze_paths(
+            args.paths, settings=settings, max_findings=args.max_findings, progress=progress
+        )
+    finally:
+        if progress is not None:
+            progress.clear()
     _write(_render_report(report, args.format))
     # analyze_paths labels a named file's error with the path exactly as given; walked files get
     # longer labels (directory + name), so these are precisely the errors for paths the user named.
@@ -245,6 +253,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
+
+class _ProgressLine:
+    """`analyzing 120/5000 files` on one stderr line, redrawn at most ten times a second."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if total < 20 or (now - self._last < 0.1 and done < total):
+            return
+        self._last = now
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\ranalyzing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self._last:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
 def _analysis_settings(args: argparse.Namespace) -> Settings:

@@ -5,6 +5,8 @@
 select = ["RC1"]            # rule ids or prefixes to enable (default: all)
 ignore = ["RC102"]          # rule ids or prefixes to disable
 exclude = ["legacy/**"]     # extra glob patterns skipped when walking directories
+default_exclude = []        # also analyse tests/ and migrations/ (skipped by default)
+jobs = 2                    # worker processes for directories (default: one per core)
 roots = ["../shared-lib"]   # extra allowed roots for the MCP server's file tools
 max_file_bytes = 2000000    # larger files are reported as errors, not analysed
 
@@ -40,6 +42,7 @@ from .findings import Severity
 
 __all__ = [
     "DEFAULT_EXCLUDES",
+    "DEFAULT_SKIPPED_SOURCES",
     "BurstSettings",
     "OpenApiSettings",
     "Settings",
@@ -65,6 +68,21 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".pytest_cache",
     "build",
     "dist",
+)
+
+
+# Walking a directory skips these unless `default_exclude` says otherwise: test code and
+# generated migrations are not where request races live, and they dominate large repositories.
+DEFAULT_SKIPPED_SOURCES: tuple[str, ...] = (
+    "tests",
+    "test",
+    "testing",
+    "migrations",
+    "alembic",
+    "test_*.py",
+    "*_test.py",
+    "*_tests.py",
+    "conftest.py",
 )
 
 
@@ -117,6 +135,11 @@ class Settings(BaseModel, extra="forbid"):
     select: list[str] = Field(default_factory=list, description="rule ids or prefixes to enable")
     ignore: list[str] = Field(default_factory=list, description="rule ids or prefixes to disable")
     exclude: list[str] = Field(default_factory=list, description="extra glob patterns to skip")
+    default_exclude: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SKIPPED_SOURCES),
+        description="skipped when walking directories: tests and migrations (set [] to analyse them)",
+    )
+    jobs: int = Field(0, ge=0, le=64, description="worker processes for directories (0: one per core)")
     roots: list[str] = Field(default_factory=list, description="extra allowed roots (relative to config)")
     max_file_bytes: int = Field(2_000_000, ge=1, le=100_000_000)
     burst: BurstSettings = Field(default_factory=BurstSettings, description="burst safety policy")
@@ -128,6 +151,10 @@ class Settings(BaseModel, extra="forbid"):
         if any(rule_id.startswith(prefix.upper()) for prefix in self.ignore):
             return False
         return not self.select or any(rule_id.startswith(prefix.upper()) for prefix in self.select)
+
+    def walk_excludes(self) -> list[str]:
+        """Everything a directory walk skips besides virtualenvs and VCS folders."""
+        return [*self.exclude, *self.default_exclude]
 
     def root_paths(self) -> list[Path]:
         """Configured roots, resolved against the directory of the config file."""

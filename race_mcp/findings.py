@@ -83,6 +83,9 @@ class Summary(BaseModel):
     findings: int = 0
     by_severity: dict[str, int] = Field(default_factory=dict)
     by_rule: dict[str, int] = Field(default_factory=dict)
+    by_rule_severity: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="per rule, counts per severity"
+    )
     truncated: bool = Field(False, description="true when findings were cut to max_findings")
     shown: int = Field(0, description="findings included in this report")
 
@@ -112,6 +115,10 @@ class AnalysisReport(BaseModel):
             findings=len(ordered),
             by_severity=dict(Counter(f.severity for f in ordered)),
             by_rule=dict(sorted(Counter(f.rule_id for f in ordered).items())),
+            by_rule_severity={
+                rule: dict(Counter(f.severity for f in ordered if f.rule_id == rule))
+                for rule in sorted({f.rule_id for f in ordered})
+            },
             truncated=len(shown) < len(ordered),
             shown=len(shown),
         )

@@ -45,8 +45,22 @@ def render_text(report: AnalysisReport, *, color: bool = False) -> str:
         lines.append(_paint("error: ", "high", color) + _error_text(error))
     if report.errors:
         lines.append("")
+    lines.extend(_text_table(report))
     lines.append(_text_summary(report))
     return "\n".join(lines) + "\n"
+
+
+def _text_table(report: AnalysisReport) -> list[str]:
+    """Counts by rule and severity, over every finding (also those cut by --max-findings)."""
+    table = report.summary.by_rule_severity
+    if not table:
+        return []
+    rows = [f"{'rule':<7} {'high':>5} {'medium':>7} {'low':>5}  title"]
+    for rule_id, counts in table.items():
+        title = RULES[rule_id].title if rule_id in RULES else ""
+        high, medium, low = (counts.get(level, 0) for level in ("high", "medium", "low"))
+        rows.append(f"{rule_id:<7} {high:>5} {medium:>7} {low:>5}  {title}")
+    return [*rows, ""]
 
 
 def _paint(text: str, style: str, color: bool) -> str:

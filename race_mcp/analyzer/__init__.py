@@ -6,8 +6,10 @@ Entry points: `analyze_source` for one text, `analyze_paths` for files and direc
 from __future__ import annotations
 
 import ast
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import libcst as cst
@@ -19,7 +21,7 @@ from ._checks import check_module, might_race
 from ._files import decode_source, iter_source_files, read_source
 from ._module import ModuleIndex
 
-__all__ = ["AnalysisReport", "analyze_paths", "analyze_source", "iter_source_files"]
+__all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_source", "iter_source_files"]
 
 _SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
 
@@ -95,28 +97,70 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
     ]
 
 
+ProgressCallback = Callable[[int, int], None]
+# Below this many files a process pool costs more than it saves.
+_PARALLEL_THRESHOLD = 24
+
+
+def _analyze_file(job: tuple[str, str, Settings]) -> tuple[list[Finding], FileError | None]:
+    """One file, in a worker process or in this one: findings, or the reason it was skipped."""
+    path, label, settings = job
+    try:
+        source = read_source(Path(path), label, max_bytes=settings.max_file_bytes)
+        return analyze_source(source, label, settings=settings), None
+    except InputError as exc:
+        return [], FileError(path=label, message=str(exc))
+
+
+def _collect(paths: Sequence[str | Path], settings: Settings) -> list[tuple[str, str, Settings]]:
+    jobs = []
+    for given in paths:
+        root = Path(given)
+        if root.is_dir():
+            walked = iter_source_files(root, exclude=settings.walk_excludes())
+            jobs += [(str(f), str(f), settings) for f in walked]
+        else:
+            jobs.append((str(root), str(given), settings))
+    return jobs
+
+
 def analyze_paths(
     paths: Sequence[str | Path],
     *,
     settings: Settings | None = None,
     max_findings: int | None = None,
+    progress: ProgressCallback | None = None,
 ) -> AnalysisReport:
-    """Analyse files and directories (walked for `*.py`); per-file problems become `errors`."""
+    """Analyse files and directories (walked for `*.py`); per-file problems become `errors`.
+
+    Large trees are spread over worker processes (`settings.jobs`, default one per core);
+    `progress(done, total)` is called as files finish.
+    """
     settings = settings or Settings()
+    jobs = _collect(paths, settings)
+    workers = settings.jobs or os.cpu_count() or 1
     findings: list[Finding] = []
     errors: list[FileError] = []
-    analyzed = 0
-    for given in paths:
-        root = Path(given)
-        if root.is_dir():
-            files = [(f, str(f)) for f in iter_source_files(root, exclude=settings.exclude)]
-        else:
-            files = [(root, str(given))]
-        for file, label in files:
-            try:
-                source = read_source(file, label, max_bytes=settings.max_file_bytes)
-                findings.extend(analyze_source(source, label, settings=settings))
-                analyzed += 1
-            except InputError as exc:
-                errors.append(FileError(path=label, message=str(exc)))
+    if workers > 1 and len(jobs) >= _PARALLEL_THRESHOLD:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(_analyze_file, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+            outcomes = _track(results, len(jobs), progress)
+    else:
+        outcomes = _track(map(_analyze_file, jobs), len(jobs), progress)
+    for file_findings, error in outcomes:
+        findings.extend(file_findings)
+        if error is not None:
+            errors.append(error)
+    analyzed = len(jobs) - len(errors)
     return AnalysisReport.build(findings, errors, files_analyzed=analyzed, max_findings=max_findings)
+
+
+def _track(
+    results: Iterable[tuple[list[Finding], FileError | None]], total: int, progress: ProgressCallback | None
+) -> list[tuple[list[Finding], FileError | None]]:
+    outcomes = []
+    for done, outcome in enumerate(results, start=1):
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(done, total)
+    return outcomes

@@ -1,0 +1,376 @@
+"""The RA1xx rules: what an operation must declare so that concurrent clients cannot race.
+
+RA10x  lost updates: preconditions (If-Match, version fields) and their 412/428/ETag story
+RA11x  duplicates: idempotency keys on creating and charging POSTs, and their 409/422 story
+RA12x  bursts: 429, Retry-After and rate-limit headers on state-changing operations
+
+Each check reads the `Facts` of one operation and yields `Hit`s; `check_operation` turns them into
+`Finding`s with the rule's catalog entry. The vocabulary is built-in plus `[tool.race-mcp.openapi]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..config import OpenApiSettings
+from ..findings import Confidence, Finding, Severity
+from ..rules import get_rule
+from ._load import format_pointer
+from ._operations import Facts, Operation, normalize_name
+
+__all__ = ["Policy", "check_operation", "operation_kind"]
+
+PRECONDITIONS = frozenset({"ifmatch", "ifunmodifiedsince"})  # guard against lost updates
+CONDITIONALS = PRECONDITIONS | {"ifnonematch", "ifmodifiedsince"}  # anything 412 can answer
+IDEMPOTENCY_HEADERS = (
+    "Idempotency-Key",
+    "X-Idempotency-Key",
+    "Idempotency-Token",
+    "PayPal-Request-Id",
+    "Repeatability-Request-ID",
+    "chargebee-idempotency-key",
+    "X-Payout-Idempotency",
+    "I-Twilio-Idempotency-Token",
+    "X-Unique-Transaction-ID",
+)
+IDEMPOTENCY_FIELDS = (
+    "idempotency_key",
+    "idempotency_token",
+    "request_id",
+    "client_request_id",
+    "client_token",
+)
+VERSION_FIELDS = (
+    "etag",
+    "_etag",
+    "version",
+    "resourceVersion",
+    "lock_version",
+    "row_version",
+    "revision",
+    "sha",
+    "if_match",
+    "expected_version",
+)
+_RATE_LIMIT = re.compile(r"^x?ratelimit")  # RateLimit, RateLimit-Policy, X-RateLimit-*, X-Rate-Limit-*
+
+UPDATE_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "QUERY"})
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# POSTs that move money or spend something single-use: duplicates cost real money.
+_CHARGE_WORDS = _wordset(
+    "pay payment payout charge checkout purchase buy order redeem redemption transfer withdraw "
+    "withdrawal deposit refund capture subscribe subscription book booking reserve reservation "
+    "claim coupon voucher credit debit transaction wallet donate donation bid vote ticket mint "
+    "invoice cart"
+)
+# ...of which these are verbs: `POST /redeem/{code}` is an action, `POST /orders/{id}` an update.
+_CHARGE_VERBS = _wordset(
+    "pay charge checkout purchase buy redeem transfer withdraw deposit refund capture subscribe "
+    "book reserve claim donate bid vote mint"
+)
+# POSTs that only read or authenticate: no duplicate to fear.
+_READ_WORDS = _wordset(
+    "search query find filter lookup list count login logout signin signout token tokens oauth "
+    "auth authenticate authorize introspect validate validation verify check preview estimate "
+    "calculate graphql render ping echo simulate dryrun"
+)
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The checker's vocabulary and status-code coverage, from the built-ins and the settings."""
+
+    idempotency_headers: frozenset[str]
+    idempotency_fields: frozenset[str]
+    version_fields: frozenset[str]
+    rate_limit_headers: frozenset[str]
+    range_covers: bool
+    default_covers: bool
+    severity: dict[str, Severity]
+
+    @classmethod
+    def from_settings(cls, settings: OpenApiSettings) -> Policy:
+        def names(builtin: tuple[str, ...], extra: list[str]) -> frozenset[str]:
+            return frozenset(normalize_name(name) for name in (*builtin, *extra))
+
+        return cls(
+            idempotency_headers=names(IDEMPOTENCY_HEADERS, settings.idempotency_headers),
+            idempotency_fields=names(IDEMPOTENCY_FIELDS, settings.idempotency_fields),
+            version_fields=names(VERSION_FIELDS, settings.version_fields),
+            rate_limit_headers=names((), settings.rate_limit_headers),
+            range_covers=settings.range_covers,
+            default_covers=settings.default_covers,
+            severity={key.upper(): value for key, value in settings.severity.items()},
+        )
+
+    def declares(self, facts: Facts, status: str) -> bool:
+        """Whether the operation documents `status`, counting `4XX`/`default` only if configured."""
+        return (
+            status in facts.responses
+            or (self.range_covers and f"{status[0]}XX" in facts.responses)
+            or (self.default_covers and "default" in facts.responses)
+        )
+
+    def is_rate_limit_header(self, name: str) -> bool:
+        return bool(_RATE_LIMIT.match(name)) or name in self.rate_limit_headers
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule_id: str
+    message: str
+    pointer: tuple[str, ...]  # below the operation
+    confidence: Confidence
+    severity: Severity | None = None  # None: the rule's
+
+
+def _words(text: str) -> set[str]:
+    return {word for word in re.split(r"[^a-z0-9]+", _CAMEL.sub(r"\1 \2", text).lower()) if word}
+
+
+def _singular(words: set[str]) -> set[str]:
+    return words | {word[:-1] for word in words if word.endswith("s")}
+
+
+def operation_kind(operation: Operation) -> str:
+    """update, create, charge, read (a POST that only reads), safe, or other."""
+    method = operation.method
+    if method in UPDATE_METHODS:
+        return "update"
+    if method in SAFE_METHODS:
+        return "safe"
+    if method != "POST":
+        return "other"
+    segments = [segment for segment in operation.path.split("/") if segment]
+    static = [segment for segment in segments if not segment.startswith("{")]
+    op_id = operation.node.value.get("operationId")
+    named = _words(op_id) if isinstance(op_id, str) else set()
+    last = _words(static[-1]) if static else set()
+    if segments and segments[-1].startswith("{") and not (last | named) & _CHARGE_VERBS:
+        return "update"  # POST /accounts/{sid}: an update of the item, as Twilio does it
+    words = _singular(named | {word for segment in static for word in _words(segment)})
+    if words & _READ_WORDS:  # searchOrders reads orders; it does not place one
+        return "read"
+    return "charge" if words & _CHARGE_WORDS else "create"
+
+
+# -- RA10x lost updates --------------------------------------------------------------------------
+
+
+def _lost_update(facts: Facts, kind: str, policy: Policy, get_of_path: Facts | None) -> Iterator[Hit]:
+    headers = set(facts.headers)
+    guard_headers = headers & PRECONDITIONS
+    version_fields = facts.fields & policy.version_fields
+    label = facts.operation.label
+    if kind == "update" and not guard_headers and not version_fields:
+        yield Hit(
+            "RA101",
+            f"{label} changes the resource with no precondition: no If-Match or If-Unmodified-Since "
+            "header and no version field, so two clients that read the same version both write and "
+            "the later one silently overwrites the earlier (lost update).",
+            (),
+            "medium",
+        )
+    if kind in ("safe", "read"):
+        guard_headers = set()  # If-Match on a GET is a cache validator, not a write guard
+    if guard_headers and not policy.declares(facts, "412"):
+        yield Hit(
+            "RA102",
+            f"{label} accepts {_names(guard_headers)} but declares no 412 Precondition Failed, so "
+            "clients cannot tell a lost race from any other error.",
+            ("responses",),
+            "high",
+        )
+    elif kind == "update" and (
+        version_fields
+        and not guard_headers
+        and not (policy.declares(facts, "409") or policy.declares(facts, "412"))
+    ):
+        yield Hit(
+            "RA102",
+            f"{label} takes a version field ({', '.join(sorted(version_fields))}) but declares neither "
+            "409 Conflict nor 412 for a stale version, so a lost race has no documented answer.",
+            ("responses",),
+            "high",
+        )
+    required = {name for name in guard_headers if facts.headers[name]}
+    if required and not policy.declares(facts, "428"):
+        yield Hit(
+            "RA103",
+            f"{label} requires {_names(required)} but declares no 428 Precondition Required for "
+            "requests that omit it.",
+            ("responses",),
+            "high",
+        )
+    if "412" in facts.responses and not headers & CONDITIONALS and not version_fields:
+        yield Hit(
+            "RA104",
+            f"{label} declares 412 Precondition Failed but accepts no precondition header "
+            "(If-Match, If-None-Match, If-Unmodified-Since, If-Modified-Since).",
+            ("responses", facts.response_keys["412"]),
+            "high",
+        )
+    if "ifmatch" in guard_headers:
+        yield from _etag_source(facts, get_of_path)
+
+
+def _etag_source(facts: Facts, get_of_path: Facts | None) -> Iterator[Hit]:
+    label = facts.operation.label
+    source = get_of_path or facts
+    if any("etag" in names for status, names in source.response_headers.items() if status.startswith("2")):
+        return
+    where = f"GET {facts.operation.path}" if get_of_path is not None else label
+    yield Hit(
+        "RA105",
+        f"{label} accepts If-Match but {where} returns no ETag header in a 2xx response, so clients "
+        "have no validator to send.",
+        (),
+        "high" if get_of_path is not None else "medium",
+    )
+
+
+# -- RA11x duplicates ----------------------------------------------------------------------------
+
+
+def _duplicates(facts: Facts, kind: str, policy: Policy) -> Iterator[Hit]:
+    if kind not in ("create", "charge"):
+        return
+    label = facts.operation.label
+    has_key = bool(set(facts.headers) & policy.idempotency_headers) or bool(
+        facts.fields & policy.idempotency_fields
+    )
+    if not has_key:
+        what = "moves money or spends something" if kind == "charge" else "creates a resource"
+        yield Hit(
+            "RA111",
+            f"{label} {what} with no idempotency key (no Idempotency-Key header or synonym, no "
+            "idempotency_key field), so a retried or double-clicked request runs twice.",
+            (),
+            "medium",
+            "high" if kind == "charge" else "medium",
+        )
+        return
+    missing = [code for code in ("409",) if not policy.declares(facts, code)]
+    if not (policy.declares(facts, "422") or policy.declares(facts, "400")):
+        missing.append("422")
+    if missing:
+        yield Hit(
+            "RA112",
+            f"{label} takes an idempotency key but declares no {' or '.join(missing)}: a retry that "
+            "arrives while the first request runs (409) or reuses the key with another body (422) "
+            "has no documented answer.",
+            ("responses",),
+            "medium",
+        )
+
+
+# -- RA12x bursts --------------------------------------------------------------------------------
+
+
+def _bursts(facts: Facts, kind: str, policy: Policy) -> Iterator[Hit]:
+    label = facts.operation.label
+    if kind not in ("safe", "read"):
+        yield from _rate_limit_story(facts, policy)
+    response = facts.responses.get("429")
+    if response is not None and response.ref is None and "retryafter" not in facts.response_headers["429"]:
+        yield Hit(
+            "RA122",
+            f"{label} declares 429 Too Many Requests without a Retry-After header, so throttled "
+            "clients retry at once and together.",
+            ("responses", facts.response_keys["429"]),
+            "high",
+        )
+
+
+def _rate_limit_story(facts: Facts, policy: Policy) -> Iterator[Hit]:
+    label = facts.operation.label
+    if not policy.declares(facts, "429"):
+        yield Hit(
+            "RA121",
+            f"{label} changes state but declares no 429 Too Many Requests, so a burst of concurrent "
+            "requests has no documented limit and clients do not know how throttling looks.",
+            ("responses",),
+            "medium",
+        )
+    bare = [
+        facts.response_keys[status]
+        for status, names in facts.response_headers.items()
+        if status.startswith("2")
+        and facts.responses[status].ref is None  # an unresolvable response: headers unknown
+        and not any(policy.is_rate_limit_header(name) for name in names)
+    ]
+    if bare:
+        yield Hit(
+            "RA123",
+            f"{label} returns {', '.join(bare)} with no rate-limit headers (RateLimit, "
+            "RateLimit-Policy, X-RateLimit-*), so clients cannot see their quota before they hit it.",
+            ("responses", bare[0]),
+            "medium",
+        )
+
+
+def _names(normalized: set[str]) -> str:
+    spelled = {"ifmatch": "If-Match", "ifunmodifiedsince": "If-Unmodified-Since"}
+    return " and ".join(spelled.get(name, name) for name in sorted(normalized))
+
+
+_FIXES = {
+    "RA101": "Accept an If-Match header checked against the current ETag (412 on mismatch), or a "
+    "version field checked in the UPDATE's WHERE clause (409 on mismatch).",
+    "RA102": "Declare 412 Precondition Failed (or 409 Conflict for a body version) with a body "
+    "that tells the client to re-read and retry.",
+    "RA103": "Declare 428 Precondition Required for requests that omit the required precondition.",
+    "RA104": "Accept the If-Match header the 412 answers, or remove the 412 if nothing can fail it.",
+    "RA105": "Return an ETag header from the resource's GET (and from the write's 2xx response).",
+    "RA111": "Accept an Idempotency-Key header and replay the stored response for a repeated key.",
+    "RA112": "Declare 409 for a retry while the first request is in flight and 422 for a reused "
+    "key with a different body.",
+    "RA121": "Declare 429 Too Many Requests with a Retry-After header.",
+    "RA123": "Declare RateLimit and RateLimit-Policy (or X-RateLimit-*) headers on success responses.",
+    "RA122": "Add a Retry-After header to the 429 response.",
+}
+
+
+def check_operation(
+    facts: Facts, policy: Policy, *, get_of_path: Facts | None, enabled: Callable[[str], bool]
+) -> list[Finding]:
+    """Every RA1xx finding for one operation, located at the operation's line in its file."""
+    kind = operation_kind(facts.operation)
+    hits = [
+        *_lost_update(facts, kind, policy, get_of_path),
+        *_duplicates(facts, kind, policy),
+        *_bursts(facts, kind, policy),
+    ]
+    node = facts.operation.node
+    line = node.line
+    findings = []
+    for hit in hits:
+        if not enabled(hit.rule_id):
+            continue
+        rule = get_rule(hit.rule_id)
+        findings.append(
+            Finding(
+                rule_id=rule.id,
+                title=rule.title,
+                severity=policy.severity.get(rule.id, hit.severity or rule.severity),
+                confidence=hit.confidence,
+                path=node.file.label,
+                line=line,
+                end_line=line,
+                message=hit.message,
+                fix=_FIXES[rule.id],
+                cwe=rule.cwe,
+                pointer=format_pointer((*node.pointer, *hit.pointer)),
+                operation=facts.operation.label,
+            )
+        )
+    return findings

@@ -1,0 +1,133 @@
+"""Reading one spec document (a file or fetched text) into plain data that remembers its lines.
+
+YAML goes through the guarded event reader in `_yaml`; JSON through the C `json` parser, with line
+numbers recovered later, and only if a finding needs one, by a token scan (`_json_key_lines`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ._yaml import LineDict, load_yaml
+
+__all__ = ["Pointer", "SpecFile", "decode_spec", "escape_token", "format_pointer", "parse_spec_text"]
+
+Pointer = tuple[str, ...]
+
+# Keys deeper than this get the line of their nearest recorded ancestor; operations sit at depth 3
+# (/paths/{path}/{method}) in a one-file spec and shallower in split ones.
+_JSON_LINE_DEPTH = 6
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
+
+
+def escape_token(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def format_pointer(pointer: Pointer) -> str:
+    """RFC 6901 text for a pointer; the empty tuple is the whole document ("")."""
+    return "".join("/" + escape_token(token) for token in pointer)
+
+
+@dataclass(eq=False)
+class SpecFile:
+    """One loaded document: where it came from, its data, and a way to find the line of a pointer."""
+
+    uri: str  # resolved path, or the URL it was fetched from
+    label: str  # what findings and errors show: the path as given or relative to the spec
+    root: Any
+    text: str
+    is_json: bool
+    _json_lines: dict[Pointer, int] | None = field(default=None, repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.uri).parent
+
+    def line_of(self, pointer: Pointer) -> int:
+        """1-based line of the deepest key of `pointer` that has one; 1 when none does."""
+        if self.is_json:
+            return self._json_line(pointer)
+        node, line = self.root, 1
+        for token in pointer:
+            if isinstance(node, LineDict) and token in node:
+                line = node.key_lines.get(token, line)
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                break
+        return line
+
+    def _json_line(self, pointer: Pointer) -> int:
+        if self._json_lines is None:
+            self._json_lines = _json_key_lines(self.text)
+        for depth in range(min(len(pointer), _JSON_LINE_DEPTH), 0, -1):
+            line = self._json_lines.get(pointer[:depth])
+            if line is not None:
+                return line
+        return 1
+
+
+def _json_key_lines(text: str) -> dict[Pointer, int]:
+    """Lines of the object keys down to `_JSON_LINE_DEPTH`, from one pass over the tokens."""
+    lines: dict[Pointer, int] = {}
+    stack: list[list[Any]] = []  # per open container: [kind "{" or "[", current key or index]
+    expect_key = False
+    line, last = 1, 0
+    for match in _JSON_TOKEN.finditer(text):
+        char = match.group()[0]
+        if char == '"':
+            if expect_key:
+                line += text.count("\n", last, match.start())
+                last = match.start()
+                stack[-1][1] = json.loads(match.group())
+                if len(stack) <= _JSON_LINE_DEPTH:
+                    lines.setdefault(tuple(str(frame[1]) for frame in stack), line)
+                expect_key = False
+        elif char == "{":
+            stack.append(["{", ""])
+            expect_key = True
+        elif char == "[":
+            stack.append(["[", 0])
+            expect_key = False
+        elif char in "}]":
+            stack.pop()
+            expect_key = False
+        elif char == "," and stack:
+            if stack[-1][0] == "{":
+                expect_key = True
+            else:
+                stack[-1][1] += 1
+    return lines
+
+
+def decode_spec(data: bytes, label: str, *, max_bytes: int) -> str:
+    """Bytes to text, or `InputError` for oversized, binary or non-UTF-8 input."""
+    if len(data) > max_bytes:
+        raise InputError(f"{label}: file is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{label}: binary file (contains NUL bytes), not an OpenAPI document")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
+def parse_spec_text(text: str, label: str, *, prefer_json: bool) -> tuple[Any, bool]:
+    """Parse JSON or YAML; returns the data and whether it was JSON."""
+    looks_like_json = text.lstrip()[:1] in ("{", "[")
+    if prefer_json or looks_like_json:
+        try:
+            return json.loads(text), True
+        except json.JSONDecodeError as exc:
+            if prefer_json:
+                raise InputError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise InputError(f"{label}: JSON nested too deeply") from None
+    return load_yaml(text, label), False
