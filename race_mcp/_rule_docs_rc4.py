@@ -14,6 +14,9 @@ _OPTIMISTIC = (
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/BestPractices_OptimisticLocking.html"
 )
 _TRANSACTIONS = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html"
+_UPDATES = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.UpdateExpressions.html"
+)
 _CWE_362 = "CWE-362: Concurrent Execution using Shared Resource with Improper Synchronization"
 
 RULES_RC4: list[Rule] = [
@@ -92,7 +95,10 @@ RULES_RC4: list[Rule] = [
             "and the key expression, not from runtime values. A get-then-put on a processed-ids "
             "table (stream dedup) is reported like any other check-then-create unless the put has "
             "`attribute_not_exists`. Conditions built with `boto3.dynamodb.conditions` are "
-            "recognised by attribute name; conditions assembled in another module are not."
+            "recognised by attribute name; conditions assembled in another module are not. When "
+            "the condition re-checks the attribute the decision used (`balance = :seen`), other "
+            "attributes copied from the read item into the put are trusted: a concurrent change "
+            "to one of them is overwritten unnoticed unless a version attribute is checked."
         ),
         references=[_CWE_362, _OPTIMISTIC, _CONDITIONS],
     ),
@@ -105,8 +111,9 @@ RULES_RC4: list[Rule] = [
         cwe="CWE-362",
         what_it_does=(
             "Flags an `update_item` whose `UpdateExpression` subtracts from an attribute "
-            "(`SET balance = balance - :amt`, with or without `#name` placeholders) or `ADD`s a "
-            "negative number, when no `ConditionExpression` requires that attribute to cover the "
+            "(`SET balance = balance - :amt`, with or without `#name` placeholders), or adds a "
+            "negative number to it (`ADD credits :d`, `SET balance = balance + :d` with "
+            "`:d` = `-n`), when no `ConditionExpression` requires that attribute to cover the "
             "amount (`balance >= :amt`, `Attr('balance').gte(amt)`). It is reported even with no "
             "read before it."
         ),
@@ -154,15 +161,17 @@ RULES_RC4: list[Rule] = [
             "(`ConditionalCheckFailedException`), typically as 409 or 402."
         ),
         known_problems=(
-            "Whether an `ADD` operand is negative is only known for literals and unary minus "
-            '(`-credits`, `f"-{n}"`); a negative value computed elsewhere is missed. A decrement '
+            "Whether an added operand is negative is only known from the literal "
+            "`ExpressionAttributeValues` dict: a unary minus or a string starting with `-`, also "
+            'wrapped as `{"N": str(-n)}`, `f"-{n}"` or `Decimal(-n)`; a negative value computed '
+            "elsewhere is missed. A decrement "
             "of a value that may legitimately go negative (an overdraft account) is reported too; "
             "suppress it with `# race-mcp: ignore[RC402]`."
         ),
         references=[
             _CWE_362,
             _CONDITIONS,
-            "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.UpdateExpressions.html",
+            _UPDATES,
         ],
     ),
     Rule(
@@ -176,10 +185,11 @@ RULES_RC4: list[Rule] = [
             "Flags a function that writes two or more different items with separate "
             "`put_item` / `update_item` / `delete_item` calls on the same path (a debit and a "
             "credit, seats taken and the booking that holds them, a row and its counter), or "
-            "writes them through `batch_write_item` / `batch_writer()`, instead of one "
-            "`transact_write_items`. The finding points at the first write. A bulk import that "
-            "writes independent rows in a loop, and writes on mutually exclusive branches, are "
-            "not flagged."
+            "writes two or more items in one `batch_writer()` block, instead of one "
+            "`transact_write_items`; and every `batch_write_item` call, a request of several items "
+            "that is neither atomic nor all-or-nothing. The finding points at the first write. A "
+            "`batch_writer()` bulk import that writes one item per loop iteration, and writes on "
+            "mutually exclusive branches, are not flagged."
         ),
         why_bad=(
             "Between the two calls other requests see the half-done state (money debited but not "
@@ -257,7 +267,8 @@ RULES_RC4: list[Rule] = [
         known_problems=(
             "Whether two items really must change together is a business question; two writes "
             "that are independent by design (a row and a best-effort audit entry) are reported "
-            "too. Writes are followed into helpers of the same file only."
+            "too, and so is a `batch_write_item` that bulk-loads independent rows. Writes are "
+            "followed into helpers of the same file only."
         ),
         references=[
             _CWE_362,
@@ -274,8 +285,10 @@ RULES_RC4: list[Rule] = [
         cwe="CWE-837",
         what_it_does=(
             "Flags a Lambda handler that loops over `event['Records']` (DynamoDB Streams, SQS, "
-            "Kinesis) and writes to DynamoDB or causes another side effect for each record (an "
-            "email, a payment call), directly or in a helper, with no deduplication: no "
+            "Kinesis; also `event.get('Records', [])` or a local bound to either, whatever the "
+            "first parameter is called) and writes to a store or causes another side effect for "
+            "each record (an email, a message, a payment call), directly or in a helper of the "
+            "same file, with no deduplication: no "
             "conditional put with `attribute_not_exists` on a processed-ids item, no check of a "
             "processed-ids table, no Powertools `@idempotent` / `@idempotent_function`, and no "
             "write conditioned on the record's sequence number."
@@ -355,7 +368,11 @@ RULES_RC4: list[Rule] = [
             "A processed-ids check done with `get_item` and an unconditional `put_item` counts as "
             "dedup for this rule, though it is itself a check-then-put race (RC401 covers that). "
             "A per-record write that is idempotent by construction (a put of the record's own "
-            "`NewImage` under its own key) has no dedup record and is reported."
+            "`NewImage` under its own key) has no dedup record and is reported. Side effects and "
+            "dedup are recognised by name: a call named like a write (`put_*`, `send_*`, "
+            "`publish`, `execute`, `save`, ...) is an effect, and an identifier or string in the "
+            "handler or its helpers that mentions `not_exists`, `idempot`, `dedup` or `processed` "
+            "counts as deduplication (comments and the handler's own name do not)."
         ),
         references=[
             "CWE-837: Improper Enforcement of a Single, Unique Action",

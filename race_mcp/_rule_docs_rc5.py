@@ -76,9 +76,12 @@ RULES_RC5: list[Rule] = [
             "owner-checked release (a Lua compare-and-delete)."
         ),
         known_problems=(
-            "Cache-aside (`get`, on a miss load from the database, `set` with a TTL) is left alone "
-            "because concurrent misses write the same value; telling it apart from a check-then-set "
-            "flag relies on the written value not depending on the read. A release that does "
+            "Cache-aside (`get`, on a hit return the cached value, on a miss load from the "
+            "database and `set` it) is left alone because concurrent misses write the same value. "
+            "It is told apart from a check-then-set lock by the hit path: cache-aside returns the "
+            "value it read, a lock refuses (raises, returns None or False). A check-then-set whose "
+            "refusal returns the value read (the current holder) is taken for cache-aside and "
+            "missed. A release that does "
             "`get` then `delete` to free a lock is a race of its own that this rule does not "
             "report."
         ),

@@ -9,6 +9,7 @@ import re
 import libcst as cst
 
 from .._effects import ALL, CallContext, Effect
+from .._engine import Interpreter
 from .._module import ModuleIndex
 
 __all__ = ["DynamoRecognizer", "condition_guard"]
@@ -22,6 +23,10 @@ _COMPARISON = re.compile(
     re.IGNORECASE,
 )
 _DECREMENT = re.compile(r"([#\w.]+)\s*=\s*([#\w.]+)\s*-\s*:", re.IGNORECASE)
+_INCREMENT = re.compile(r"([#\w.]+)\s*=\s*([#\w.]+)\s*\+\s*(:\w+)", re.IGNORECASE)
+_ADD_CLAUSE = re.compile(r"\bADD\s+(.*?)(?=\b(?:SET|REMOVE|DELETE)\b|$)", re.IGNORECASE | re.DOTALL)
+_ADD_ACTION = re.compile(r"([#\w.]+)\s+(:\w+)")
+_NUMBER_WRAPPERS = {"str", "int", "float", "Decimal"}
 _ATTR_CALL = re.compile(r"Attr\(\s*['\"]([\w.]+)['\"]\s*\)\s*\.\s*(\w+)")
 
 
@@ -99,33 +104,83 @@ class DynamoRecognizer:
         if method is None:
             return None
         if method in _READS:
-            ctx.interpreter.notes["dynamodb-read"] = True
             return [Effect("read", self.table_key(call, ctx))]
         if method == "transact_write_items":
             return []
         if method == "batch_write_item":
-            if ctx.interpreter.notes.get("dynamodb-read"):
-                return [Effect("direct", self.table_key(call, ctx), "RC403")]
-            return []
+            # One request of several items that is neither atomic nor all-or-nothing (UnprocessedItems).
+            return [Effect("direct", self.table_key(call, ctx), "RC403")]
         if method not in _WRITES:
             return None
         key = self.table_key(call, ctx)
-        guard = self.condition(call, ctx)
-        effects = [Effect("write", key, "RC401", guard or frozenset()), Effect("store_write", "dynamodb")]
+        guard = self.condition(call, ctx) or frozenset()
+        effects = [
+            Effect("write", key, "RC401", guard, needs_check=_compare_and_set(key, guard, ctx)),
+            Effect("store_write", "dynamodb", autocommit=True),
+        ]
         if method == "update_item":
             decremented = self.decremented(call, ctx)
-            if decremented and not (guard and (guard >= ALL or decremented & guard)):
+            if decremented and not (guard >= ALL or decremented & guard):
                 effects.append(Effect("direct", key, "RC402"))
         return effects
 
     def decremented(self, call: cst.Call, ctx: CallContext) -> set[str]:
-        for arg in call.args:
-            if arg.keyword and arg.keyword.value == "UpdateExpression":
-                text = ctx.string(arg.value) or ""
-                names = _names(call, ctx)
-                return {
-                    names.get(target, target)
-                    for target, source in _DECREMENT.findall(text)
-                    if target == source
-                }
-        return set()
+        """Attributes the UpdateExpression lowers: `SET a = a - :n`, or `ADD a :n` / `SET a = a + :n`
+        with a negative `:n`."""
+        expression = _keyword(call, "UpdateExpression")
+        text = ctx.string(expression) if expression is not None else None
+        if text is None:
+            return set()
+        names = _names(call, ctx)
+        values = _attribute_values(call, ctx)
+        lowered = {target for target, source in _DECREMENT.findall(text) if target == source}
+        for target, source, placeholder in _INCREMENT.findall(text):
+            if target == source and _is_negative(values.get(placeholder)):
+                lowered.add(target)
+        for clause in _ADD_CLAUSE.findall(text):
+            for target, placeholder in _ADD_ACTION.findall(clause):
+                if _is_negative(values.get(placeholder)):
+                    lowered.add(target)
+        return {names.get(target, target) for target in lowered}
+
+
+def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    return next((arg.value for arg in call.args if arg.keyword and arg.keyword.value == name), None)
+
+
+def _attribute_values(call: cst.Call, ctx: CallContext) -> dict[str, cst.BaseExpression]:
+    """`ExpressionAttributeValues={":n": -amount}` as placeholder -> value expression."""
+    values = _keyword(call, "ExpressionAttributeValues")
+    if not isinstance(values, cst.Dict):
+        return {}
+    found = {}
+    for element in values.elements:
+        if isinstance(element, cst.DictElement) and (placeholder := ctx.string(element.key)):
+            found[placeholder] = element.value
+    return found
+
+
+def _is_negative(value: cst.BaseExpression | None) -> bool:
+    """`-n`, `"-1"`, `f"-{n}"`, and the same wrapped as `{"N": str(-n)}` or `Decimal(-n)`."""
+    if isinstance(value, cst.UnaryOperation):
+        return isinstance(value.operator, cst.Minus)
+    if isinstance(value, cst.SimpleString):
+        text = value.evaluated_value
+        return isinstance(text, str) and text.lstrip().startswith("-")
+    if isinstance(value, cst.FormattedString):
+        first = value.parts[0] if value.parts else None
+        return isinstance(first, cst.FormattedStringText) and first.value.lstrip().startswith("-")
+    if isinstance(value, cst.Dict):  # low-level client: {"N": "..."}
+        return any(isinstance(e, cst.DictElement) and _is_negative(e.value) for e in value.elements)
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.args:
+        return value.func.value in _NUMBER_WRAPPERS and _is_negative(value.args[0].value)
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Multiply):
+        return _is_negative(value.left) != _is_negative(value.right)
+    return False
+
+
+def _compare_and_set(key: str, guard: frozenset[str], ctx: CallContext) -> bool:
+    """The condition re-checks what the decision on this item looked at (`balance = :seen`): the
+    write is a compare-and-set, so values merely copied from the read item do not make it racy."""
+    check = ctx.state.checks.get(key)
+    return bool(guard) and check is not None and check.decision and Interpreter.guarded(check, guard)
