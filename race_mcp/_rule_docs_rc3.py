@@ -25,7 +25,7 @@ _DJANGO_LOCKED_VIEW = _code(
     from shop.models import Product
 
     @require_POST
-    def reserve(request, sku):
+    def hold_item(request, sku):
         with transaction.atomic():
             product = Product.objects.select_for_update().get(sku=sku)
             if product.stock == 0:
@@ -70,7 +70,7 @@ RULES_RC3: list[Rule] = [
             from shop.models import Product
 
             @require_POST
-            def reserve(request, sku):
+            def hold_item(request, sku):
                 product = Product.objects.get(sku=sku)
                 if product.stock == 0:
                     return JsonResponse({"error": "sold out"}, status=409)
@@ -91,10 +91,12 @@ RULES_RC3: list[Rule] = [
         known_problems=(
             "A check on a stale read followed by an `F()` write (`if product.stock > 0: product.stock = "
             'F("stock") - 1`) is still reported: the count stays exact but the check can be passed '
-            "by every request. A blind write of a request value to one column with "
-            "`save(update_fields=[...])` is not reported. `ATOMIC_REQUESTS` is not visible in the view, "
+            "by every request. A blind write of a request value that nothing read is decided on "
+            "(`profile.bio = new_bio; profile.save()`) is not reported, even though a plain `save()` "
+            "rewrites every column. `ATOMIC_REQUESTS` is not visible in the view, "
             "so a view that relies on it alone for the transaction and uses `select_for_update()` is "
-            "reported as RC302, not here. `select_for_update()` is a no-op on SQLite."
+            "reported as RC302, not here. `select_for_update()` is a no-op on SQLite. Model methods "
+            "called on a loaded row (`card.add_points(5)`) are followed only for models in the same file."
         ),
         references=[_CWE_362, _DJANGO_F, _DJANGO_SFU, _ZULIP],
     ),
@@ -126,7 +128,7 @@ RULES_RC3: list[Rule] = [
             from shop.models import Product
 
             @require_POST
-            def reserve(request, sku):
+            def hold_item(request, sku):
                 product = Product.objects.select_for_update().get(sku=sku)
                 if product.stock == 0:
                     return JsonResponse({"error": "sold out"}, status=409)
@@ -143,7 +145,9 @@ RULES_RC3: list[Rule] = [
         known_problems=(
             "Projects that set `ATOMIC_REQUESTS = True` run every view in a transaction; that setting is "
             "not visible in the view, so such views are still reported. A queryset built outside "
-            "`atomic()` but evaluated inside it is not reported."
+            "`atomic()` but evaluated inside it is not reported; one built and then only iterated "
+            "(`for row in qs:`) outside `atomic()` is missed. A helper that locks is judged in the "
+            "transactions of its callers in the same file, not on its own."
         ),
         references=[_CWE_362, _DJANGO_SFU, _DJANGO_TX],
     ),
@@ -181,7 +185,7 @@ RULES_RC3: list[Rule] = [
                 email = models.EmailField(db_index=True)
 
             @require_POST
-            def subscribe(request):
+            def join_newsletter(request):
                 subscriber, created = Subscriber.objects.get_or_create(email=request.POST["email"])
                 return JsonResponse({"created": created})
             """
@@ -196,7 +200,7 @@ RULES_RC3: list[Rule] = [
                 email = models.EmailField(unique=True)
 
             @require_POST
-            def subscribe(request):
+            def join_newsletter(request):
                 subscriber, created = Subscriber.objects.get_or_create(email=request.POST["email"])
                 return JsonResponse({"created": created})
             """
@@ -208,8 +212,10 @@ RULES_RC3: list[Rule] = [
             "exists-then-create code should catch `IntegrityError` itself."
         ),
         known_problems=(
-            "Only models declared in the same file are known; a lookup on a model imported from "
-            "elsewhere is not reported. Conditional constraints (`UniqueConstraint(condition=...)`) "
+            "Constraints are only seen on models declared in the same file: check-then-create on a "
+            "model imported from elsewhere is reported as if it had none. A row lock taken by the "
+            "check (`select_for_update()`, `with_for_update()`) does not make it safe, since it cannot "
+            "lock a row that does not exist yet. Conditional constraints (`UniqueConstraint(condition=...)`) "
             "count as unique. Database-level unique indexes created by raw migrations are not seen."
         ),
         references=[
@@ -292,7 +298,9 @@ RULES_RC3: list[Rule] = [
             "A check on a stale read followed by an unguarded atomic `update()` is still reported. A "
             "blind write of a request value that does not depend on what was read is not. "
             "SERIALIZABLE isolation is only recognised when set on the engine or session used in the "
-            "same file. A query-then-`add()` of a new row is RC303, not this rule."
+            "same file. A query-then-`add()` of a new row is RC303, not this rule. A model with "
+            "`version_id_col` in `__mapper_args__` counts as protected (the commit is a compare-and-set). "
+            "Two rows of one model read separately (a transfer's source and target) are two findings."
         ),
         references=[
             _CWE_362,

@@ -104,7 +104,13 @@ RULES_RC6: list[Rule] = [
             "`/api/v1/tx` is missed and `/reorder-columns` may be flagged. Keys enforced by middleware "
             "registered elsewhere (not a route dependency or decorator argument in the same file) "
             "are not seen. A status check on the entity the route names (`if invoice.status == 'paid': "
-            "return`) counts as a guard; a balance or stock check does not."
+            "return`) counts as a guard; a balance or stock check does not. A key the server invents "
+            "(`idempotency_key = str(uuid4())`) does not count: only a parameter, a header or body field "
+            "read by name, or a field of the body parameter does. Django views are recognised by "
+            "`@require_POST`, `@require_http_methods`, `@api_view` and `@action(methods=...)`, or as "
+            "`post`/`put`/`patch`/`create` methods of View, APIView and ViewSet classes. Payment "
+            "provider calls are recognised for common SDK names (stripe, braintree, adyen...) and "
+            "methods named like `charge`, `capture`, `refund`."
         ),
         references=[
             "CWE-837: Improper Enforcement of a Single, Unique Action",

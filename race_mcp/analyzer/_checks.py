@@ -63,6 +63,10 @@ def check_module(index: ModuleIndex, path: str) -> list[Finding]:
         interpreter = Interpreter(model, recognizers, mode)
         interpreter.finish(interpreter.run(model.frame(function, self_class=class_name), State()))
         findings.extend(_findings(index, path, interpreter, None, "medium", name))
+        if stores:  # Django and DRF views are not routed in the module: RC601 recognises them itself
+            view = idempotency_finding(index, None, interpreter, function=function, owner=class_name)
+            if view is not None and view.rule_id in RULES:
+                findings.append(_direct_finding(index, path, view, None, "medium", name))
     if stores:
         findings.extend(
             _direct_finding(index, path, direct, None, "medium", None)

@@ -29,7 +29,7 @@ import libcst as cst
 from ._effects import ALL, TRANSACTION_LOCK, CallContext, Effect, Recognizer, string_value
 from ._memory import MemoryModel
 from ._scopes import block, params
-from ._state import Access, Direct, Frame, Sequence, State, Step, is_memory_key, join
+from ._state import Access, Direct, Frame, Sequence, State, Step, is_memory_key, join, store_of
 
 __all__ = ["Interpreter", "Mode"]
 
@@ -149,12 +149,14 @@ class Interpreter:
         self.visited: set[str] = set()
         self.call_sites: list[cst.Call] = []
         self.caught: list[set[str]] = []
-        self.unguarded_writes = 0  # unguarded writes to stores (not in-process state)
+        self.unguarded_writes = 0
+        self.persisted_writes = 0  # unguarded writes to stores (not in-process state)
         self.discarded: cst.BaseExpression | None = None
         self.outer_calls: list[cst.Call] = []
         # Scratch space for recognizers, fresh for every root (e.g. Redis counters awaiting EXPIRE).
         self.notes: dict[str, Any] = {}
         self._regions: dict[str, int] = {}
+        self._region_names: dict[int, str] = {}
         self._lock_ids = count(1)
         self._order = count()
 
@@ -174,6 +176,7 @@ class Interpreter:
         """A stable lock id for a named region, such as the transaction's row locks."""
         if name not in self._regions:
             self._regions[name] = next(self._lock_ids)
+            self._region_names[self._regions[name]] = name
         return self._regions[name]
 
     def catching(self, names: Seq[str]) -> bool:
@@ -364,7 +367,7 @@ class Interpreter:
         if is_memory_key(key):
             self.write(key, target, values, state)
         else:
-            self.mark_dirty(key, alias, target, value, state)
+            self.mark_dirty(key, alias, target, value, state, derived=any(a.key == key for a in values))
 
     def literal_string(self, value: cst.BaseExpression) -> str | None:
         if isinstance(value, cst.SimpleString | cst.ConcatenatedString | cst.FormattedString):
@@ -372,14 +375,29 @@ class Interpreter:
         return None
 
     def mark_dirty(
-        self, key: str, alias: str | None, target: cst.BaseExpression, value: cst.BaseExpression, state: State
+        self,
+        key: str,
+        alias: str | None,
+        target: cst.BaseExpression,
+        value: cst.BaseExpression,
+        state: State,
+        *,
+        derived: bool,
     ) -> None:
-        """`account.balance -= amount` on a row read earlier: an in-memory change, saved later."""
+        """`account.balance -= amount` on a row read earlier: an in-memory change, saved later.
+
+        A change computed from what was read (`derived`) is a lost update when saved; a blind
+        overwrite (`profile.bio = new_bio`) is recorded as role "overwrite": only a decision races it.
+        """
         origin = state.aliases.get(alias) if alias else None
         if origin is None:
             return
+        previous = state.dirty.get(key)
+        derived = derived or (previous is not None and previous.steps[-1].role == "change")
         state.dirty[key] = origin.with_step(
-            self.step(target, "change"), decision=False, detail=_subscript_names(target)
+            self.step(target, "change" if derived else "overwrite"),
+            decision=False,
+            detail=_subscript_names(target),
         )
         if alias is not None and _mentions_f_expression(value):
             state.atomic_aliases = state.atomic_aliases | {alias}
@@ -397,7 +415,7 @@ class Interpreter:
             return
         key, through = target_key
         if not is_memory_key(key):
-            self.mark_dirty(key, through, target, node.value, state)
+            self.mark_dirty(key, through, target, node.value, state, derived=True)
             return
         # `x += n` reads the current value in the same statement: atomic for async code,
         # a read-modify-write for threads.
@@ -444,10 +462,14 @@ class Interpreter:
         guard: frozenset[str] = frozenset(),
         needs_check: bool = False,
     ) -> None:
+        if not is_memory_key(key) and not (guard >= ALL and needs_check):
+            # Persisted side effects for the idempotency rule: a guarded UPDATE still applies once per
+            # request, only an insert the store deduplicates (ON CONFLICT, unique key) does not.
+            self.persisted_writes += 1
         if guard >= ALL:
             return
         if not is_memory_key(key):
-            self.unguarded_writes += 1  # persisted side effects, for the idempotency rule
+            self.unguarded_writes += 1
         candidates = [] if needs_check else [a for a in values if a.key == key]
         if key in state.checks:
             candidates.append(state.checks[key])
@@ -455,10 +477,22 @@ class Interpreter:
             candidates = [a for a in candidates if a.decision]
         racy = [a for a in candidates if self.unprotected(a, state) and not self.guarded(a, guard)]
         rule_id = rule or ("RC101" if self.mode == "async" else "RC102")
-        if racy and (rule_id, key) not in self.sequences:
+        if store_of(key) == "orm":
+            # ORM reads are row objects: two rows of one model (a transfer's source and target) are
+            # two races, one per read.
+            for read in sorted({a.steps[0].order for a in racy}):
+                same = [a for a in racy if a.steps[0].order == read]
+                self.record_sequence(rule_id, key, f"{key}#{read}", same, node)
+        else:
+            self.record_sequence(rule_id, key, key, racy, node)
+
+    def record_sequence(
+        self, rule_id: str, key: str, slot: str, racy: list[Access], node: cst.CSTNode
+    ) -> None:
+        if racy and (rule_id, slot) not in self.sequences:
             # Report the decision (check-then-act) over a plain read-modify-write, the earliest first.
             worst = min(racy, key=lambda a: (not a.decision, a.steps[0].order))
-            self.sequences[(rule_id, key)] = Sequence(
+            self.sequences[(rule_id, slot)] = Sequence(
                 rule_id, key, worst, self.step(node, "write"), worst.awaited
             )
 
@@ -469,13 +503,18 @@ class Interpreter:
 
     def unprotected(self, access: Access, state: State) -> bool:
         """No lock held at the read is still held now; for async code, an await came in between."""
-        if access.locks & state.locks:
+        if any(self.protects(lock, access.key) for lock in access.locks & state.locks):
             return False
         if not is_memory_key(access.key):
             return True
         if self.mode == "async":
             return access.awaited is not None
         return self.mode == "threaded"
+
+    def protects(self, lock: int, key: str) -> bool:
+        """A row lock (region `transaction:<key>`) protects reads of that key only; other locks, all."""
+        name = self._region_names.get(lock, "")
+        return not name.startswith(TRANSACTION_LOCK + ":") or name == f"{TRANSACTION_LOCK}:{key}"
 
     # -- expressions ----------------------------------------------------------------------------
     def eval(self, expr: cst.BaseExpression, state: State, *, test: bool = False) -> list[Access]:
@@ -602,9 +641,31 @@ class Interpreter:
             if effects is not None:
                 return self.apply(effects, call, state, [*receiver_values, *args], test=test)
         callee = self.model.resolve_callee(call, self.frame)
+        row = None if callee is not None else self.row_method(call, state)
+        if row is not None:
+            callee = row[0]
         if callee is not None and (callee[0].asynchronous is None or awaited):
-            return [*args, *self.inline(callee, call, state, per_argument)]
+            return [*args, *self.inline(callee, call, state, per_argument, receiver=row[1] if row else None)]
         return [*receiver_values, *args]
+
+    def row_method(self, call: cst.Call, state: State) -> tuple[tuple[cst.FunctionDef, Frame], Access] | None:
+        """`card.add_points(n)` on a row read earlier: the model's method runs with `self` as that row."""
+        func = call.func
+        if not (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and self.is_local(func.value.value)
+        ):
+            return None
+        alias = state.aliases.get(func.value.value)
+        if alias is None or store_of(alias.key) != "orm":
+            return None
+        model = alias.key.partition(":")[2]
+        info = self.index.classes.get(model)
+        function = info.methods.get(func.attr.value) if info else None
+        if function is None:
+            return None
+        return (function, self.model.frame(function, self_class=model)), alias
 
     def is_chain_start(self, call: cst.Call) -> bool:
         """Recognizers that read a whole query chain at its outer call evaluate the inside themselves."""
@@ -682,11 +743,20 @@ class Interpreter:
         flushed = self.notes.get("flush-on-commit", set())  # SQLAlchemy writes changed objects on commit
         for key, change in list(state.dirty.items()):
             if key in flushed:
-                self.write(key, node, [change], state, rule=rule)
+                blind = change.steps[-1].role != "change"
+                self.write(key, node, [change], state, rule=rule, needs_check=blind)
                 del state.dirty[key]
-        state.locks = state.locks - {self.region(TRANSACTION_LOCK)}
+        state.locks = state.locks - self.transaction_regions()
         state.in_transaction = max(0, state.in_transaction - 1)
         state.unit += 1
+
+    def transaction_regions(self) -> set[int]:
+        """The transaction's lock and its row locks (`transaction:<key>`): a commit releases them all."""
+        return {
+            lock
+            for name, lock in self._regions.items()
+            if name == TRANSACTION_LOCK or name.startswith(TRANSACTION_LOCK + ":")
+        } | {self.region(TRANSACTION_LOCK)}
 
     def memory_receiver(self, receiver: cst.BaseExpression, state: State) -> str | None:
         """The in-process state a method is called on: `coupons.get(...)`, `self.items.append(...)`."""
@@ -721,6 +791,8 @@ class Interpreter:
         call: cst.Call,
         state: State,
         per_argument: list[list[Access]],
+        *,
+        receiver: Access | None = None,
     ) -> list[Access]:
         function, frame = callee
         if len(self.frames) >= _MAX_CALL_DEPTH or any(f.function is function for f in self.frames):
@@ -730,6 +802,8 @@ class Interpreter:
         entry.aliases = {}
         entry.last_await = None
         self.bind_arguments(function, call, entry, state, per_argument)
+        if receiver is not None:
+            entry.aliases["self"] = receiver
         self.call_sites.append(call)
         try:
             end = self.run(frame, entry)
