@@ -63,7 +63,9 @@ _MANAGERS = ("objects", "_default_manager", "_base_manager")
 _INTEGRITY_ERRORS = ("IntegrityError", "UniqueViolation", "UniqueViolationError")
 _LOOKUP_GUARDS = ("gte", "gt", "lte", "lt", "exact", "isnull", "in")
 _SESSION_NAME = re.compile(r"(session|sess|db)\b|^s$", re.IGNORECASE)
-_WHERE_ATTRIBUTE = re.compile(r"\b[A-Z]\w*\.(\w+)\s*(?:>=|<=|==|!=|>|<|\.is_|\.in_)")
+_WHERE_ATTRIBUTE = re.compile(
+    r"\b(?:[A-Z]\w*|\w+\.c)\.(\w+)\s*(?:>=|<=|==|!=|>|<|\.is_|\.in_)"  # `M.x >= n`, Core `t.c.x >= n`
+)
 # Calls on a session that run a statement built with `select(...)` and return its rows.
 _SESSION_EXECUTE = {
     "execute",
@@ -130,8 +132,10 @@ def _guarded_fields(calls: list[tuple[str, cst.Call]]) -> set[str]:
 
 
 def _row_lock(model: str) -> Effect:
-    """`FOR UPDATE` on rows of `model`: it protects reads of that model only, until the commit."""
-    return Effect("lock", region=f"{TRANSACTION_LOCK}:orm:{model}")
+    """`FOR UPDATE` on rows of `model` (a model name, or `sql:<table>` for a Core table): it protects
+    reads of that model only, until the commit."""
+    key = model if model.startswith("sql:") else f"orm:{model}"
+    return Effect("lock", region=f"{TRANSACTION_LOCK}:{key}")
 
 
 class _ModelConstructions(cst.CSTVisitor):
@@ -174,6 +178,14 @@ class OrmRecognizer:
     def __init__(self, index: ModuleIndex) -> None:
         self.index = index
         self.unique = {name: self._unique_fields(info) for name, info in index.classes.items()}
+        # SQLAlchemy Core: `accounts = Table("accounts", metadata, Column(...), ...)`.
+        self.core_tables: dict[str, str] = {}
+        for variable, value in index.assignments.items():
+            if isinstance(value, cst.Call) and (index.qualify(value.func) or "").split(".")[-1] == "Table":
+                first = value.args[0].value if value.args else None
+                table = first.evaluated_value if isinstance(first, cst.SimpleString) else variable
+                self.core_tables[variable] = str(table).lower()
+                self.unique[f"sql:{self.core_tables[variable]}"] = self._core_unique(value)
         self.related = self._related_managers()
         self.view_models = {
             name: model for name, info in index.classes.items() if (model := self._view_model(info))
@@ -491,9 +503,11 @@ class OrmRecognizer:
             return [*effects, Effect("read", key, detail=detail)]
         return effects
 
-    def insert(self, key: str, guard: frozenset[str], ctx: CallContext) -> list[Effect]:
+    def insert(
+        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303"
+    ) -> list[Effect]:
         """A create after a check: a row lock taken by the check cannot cover the row that is missing."""
-        write = Effect("write", key, "RC303", guard, needs_check=True)
+        write = Effect("write", key, rule, guard, needs_check=True)
         region = f"{TRANSACTION_LOCK}:{key}"
         if ctx.interpreter.region(region) in ctx.state.locks:
             return [Effect("unlock", region=region), write, Effect("lock", region=region)]
@@ -512,6 +526,20 @@ class OrmRecognizer:
         return [Effect("write", key, "RC301", needs_check=not derived)]
 
     # -- SQLAlchemy -----------------------------------------------------------------------------------
+    def _core_unique(self, table: cst.Call) -> set[str]:
+        """Unique columns of a Core `Table(...)`: `Column("email", unique=True)`, UniqueConstraint."""
+        code = self.index.module.code_for_node(table)
+        unique = set(re.findall(r"Column\(\s*['\"](\w+)['\"][^)]*?(?:unique|primary_key)\s*=\s*True", code))
+        for group in re.findall(r"(?:UniqueConstraint|PrimaryKeyConstraint)\(([^)]*)\)", code):
+            unique |= set(re.findall(r"['\"](\w+)['\"]", group))
+        return unique
+
+    def core_table(self, expr: cst.BaseExpression) -> str | None:
+        """The SQL name of a Core table that `expr` (`accounts`, `accounts.c.balance`) refers to."""
+        while isinstance(expr, cst.Attribute):
+            expr = expr.value
+        return self.core_tables.get(expr.value) if isinstance(expr, cst.Name) else None
+
     def _sqlalchemy_base(
         self, base: cst.BaseExpression, calls: list[tuple[str, cst.Call]]
     ) -> tuple[str, str, list[tuple[str, cst.Call]]] | None:
@@ -523,9 +551,16 @@ class OrmRecognizer:
                 if model[:1].isupper() and _SESSION_NAME.search(self.index.module.code_for_node(base)):
                     return "query", model, calls[1:]
             return None
-        if not isinstance(base, cst.Call) or not base.args or not isinstance(base.args[0].value, cst.Name):
+        if not isinstance(base, cst.Call) or not base.args:
             return None
-        model = base.args[0].value.value
+        first = base.args[0].value
+        table = self.core_table(first)
+        if table is not None:
+            model = f"sql:{table}"  # Core: the same table raw SQL strings name
+        elif isinstance(first, cst.Name):
+            model = first.value
+        else:
+            return None
         name = self.index.qualify(base.func) or ""
         verb = name.split(".")[-1]
         if verb in ("select", "update", "insert", "delete") and (
@@ -551,7 +586,8 @@ class OrmRecognizer:
     def sqlalchemy_statement(
         self, verb: str, model: str, calls: list[tuple[str, cst.Call]], ctx: CallContext
     ) -> list[Effect]:
-        key = f"orm:{model}"
+        core = model.startswith("sql:")
+        key = model if core else f"orm:{model}"
         effects: list[Effect] = []
         if verb in ("select", "query"):
             terminal = calls[-1][0] if calls else ""
@@ -566,7 +602,7 @@ class OrmRecognizer:
             return [*effects, Effect("read", key, detail=frozenset(detail))]
         if verb == "update":
             values = next((c for m, c in calls if m == "values"), None)
-            return self.sqlalchemy_update(key, calls, values, ctx)
+            return self.sqlalchemy_update(key, calls, values, ctx, rule="RC201" if core else "RC304")
         if verb == "insert":
             code = " ".join(m for m, _ in calls)
             guard = (
@@ -574,11 +610,19 @@ class OrmRecognizer:
                 if ctx.interpreter.catching(_INTEGRITY_ERRORS) or "on_conflict" in code
                 else frozenset(self.unique.get(model, ()))
             )
+            if core:
+                return [*self.insert(key, guard, ctx, rule="RC203"), Effect("store_write", "sql")]
             return self.insert(key, guard, ctx)
         return []
 
     def sqlalchemy_update(
-        self, key: str, calls: list[tuple[str, cst.Call]], values: cst.Call | None, ctx: CallContext
+        self,
+        key: str,
+        calls: list[tuple[str, cst.Call]],
+        values: cst.Call | None,
+        ctx: CallContext,
+        *,
+        rule: str = "RC304",
     ) -> list[Effect]:
         """`update(M).where(...).values(...)` / `query(M).filter(...).update({...})`."""
         set_names: set[str] = set()
@@ -591,7 +635,7 @@ class OrmRecognizer:
                     set_names |= set(re.findall(r"['\"](\w+)['\"]\s*:", code))
             ctx.args.extend(a for arg in values.args for a in ctx.interpreter.eval(arg.value, ctx.state))
         guard = ALL if set_names & self._where(calls) else frozenset()
-        return [Effect("write", key, "RC304", guard), Effect("store_write", "sql")]
+        return [Effect("write", key, rule, guard), Effect("store_write", "sql")]
 
     def session_call(self, method: str, call: cst.Call, ctx: CallContext) -> list[Effect] | None:
         if method == "get" and call.args and isinstance(call.args[0].value, cst.Name):
