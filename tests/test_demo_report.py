@@ -21,6 +21,21 @@ EXPECTED_RC1 = {
 }
 
 
+# (rule, route) of the database races in shop.py that static analysis finds: SELECT, decide, unguarded
+# UPDATE; check-then-insert with no UNIQUE; and money handlers that take no Idempotency-Key.
+EXPECTED_STORE = {
+    ("RC201", "POST /wallet/withdraw"),
+    ("RC201", "POST /wallet/transfer"),
+    ("RC201", "POST /coupons/{code}/redeem"),
+    ("RC201", "POST /orders"),
+    ("RC203", "POST /accounts"),
+    ("RC601", "POST /wallet/withdraw"),
+    ("RC601", "POST /wallet/transfer"),
+    ("RC601", "POST /coupons/{code}/redeem"),
+    ("RC601", "POST /orders"),
+}
+
+
 @pytest.fixture(scope="module")
 def report() -> DemoReport:
     return run_demo()
@@ -74,3 +89,14 @@ def test_json_round_trips(report: DemoReport) -> None:
     assert payload["passed"] == report.passed
     assert [step["key"] for step in payload["steps"]] == [step.key for step in report.steps]
     assert DemoReport.model_validate(payload).steps == report.steps
+
+
+def test_the_racy_shop_has_its_database_races(report: DemoReport) -> None:
+    racy = report.step("analyze-shop")
+    assert racy.analysis is not None
+    found = {
+        (finding.rule_id, finding.route)
+        for finding in racy.analysis.findings
+        if not finding.rule_id.startswith("RC1")
+    }
+    assert found == EXPECTED_STORE

@@ -48,6 +48,9 @@ class Effect:
     bind_receiver: bool = False
     # For `store_write`: the driver commits each statement on its own (asyncpg, `databases`).
     autocommit: bool = False
+    # For `write`: the columns an UPDATE sets, and whether it is a guarded state transition.
+    columns: frozenset[str] = frozenset()
+    claim: bool = False
 
 
 @dataclass

@@ -102,6 +102,29 @@ def _handler_names(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> set[st
     return names or {"Exception"}
 
 
+EXISTENCE = frozenset({"<exists>"})
+
+
+def _existence_subjects(test: cst.BaseExpression) -> set[cst.CSTNode]:
+    """The names an `if` only tests for presence: `row is None`, `not row`, `row`, `a and b`."""
+    if isinstance(test, cst.Name):
+        return {test}
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _existence_subjects(test.expression)
+    if isinstance(test, cst.BooleanOperation):
+        return _existence_subjects(test.left) | _existence_subjects(test.right)
+    if (
+        isinstance(test, cst.Comparison)
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].operator, cst.Is | cst.IsNot)
+        and isinstance(test.comparisons[0].comparator, cst.Name)
+        and test.comparisons[0].comparator.value == "None"
+        and isinstance(test.left, cst.Name)
+    ):
+        return {test.left}
+    return set()
+
+
 def _subscript_names(expr: cst.BaseExpression) -> set[str]:
     """The string keys and attribute names along `a["x"].y["z"]`: what a decision looked at."""
     names: set[str] = set()
@@ -151,6 +174,10 @@ class Interpreter:
         self.caught: list[set[str]] = []
         self.unguarded_writes = 0
         self.persisted_writes = 0  # unguarded writes to stores (not in-process state)
+        # Guarded state transitions (`SET redeemed_by = ? WHERE redeemed_by IS NULL`): a retry of the
+        # request fails the transition instead of repeating its effects.
+        self.claims = 0
+        self.existence_tests: set[cst.CSTNode] = set()
         self.discarded: cst.BaseExpression | None = None
         self.outer_calls: list[cst.Call] = []
         # Scratch space for recognizers, fresh for every root (e.g. Redis counters awaiting EXPIRE).
@@ -263,7 +290,9 @@ class Interpreter:
 
     def exec_branching(self, node: cst.If | cst.While | cst.For | cst.Match, state: State) -> State | None:
         if isinstance(node, cst.If):
+            self.existence_tests = _existence_subjects(node.test)
             self.eval(node.test, state, test=True)
+            self.existence_tests = set()
             taken = self.exec_block(block(node.body), state.copy())
             if isinstance(node.orelse, cst.If):
                 other = self.exec_statement(node.orelse, state.copy())
@@ -461,18 +490,26 @@ class Interpreter:
         rule: str | None = None,
         guard: frozenset[str] = frozenset(),
         needs_check: bool = False,
+        columns: frozenset[str] = frozenset(),
+        claim: bool = False,
     ) -> None:
         if not is_memory_key(key) and not (guard >= ALL and needs_check):
             # Persisted side effects for the idempotency rule: a guarded UPDATE still applies once per
             # request, only an insert the store deduplicates (ON CONFLICT, unique key) does not.
             self.persisted_writes += 1
         if guard >= ALL:
+            # The store re-checked the condition atomically (and the caller reads the rowcount): what
+            # follows depends on that compare-and-set, not on the earlier, stale check.
+            state.checks.pop(key, None)
+            self.claims += claim
             return
         if not is_memory_key(key):
             self.unguarded_writes += 1
         candidates = [] if needs_check else [a for a in values if a.key == key]
-        if key in state.checks:
-            candidates.append(state.checks[key])
+        check = state.checks.get(key)
+        # That the row exists decides nothing about the columns an UPDATE then changes.
+        if check is not None and not (columns and check.detail >= EXISTENCE and not check.detail & columns):
+            candidates.append(check)
         if needs_check:
             candidates = [a for a in candidates if a.decision]
         racy = [a for a in candidates if self.unprotected(a, state) and not self.guarded(a, guard)]
@@ -554,7 +591,10 @@ class Interpreter:
         if alias is not None and self.is_local(expr.value):
             # The bare value of a local read earlier: stale if anything happened since.
             if test:
-                state.checks[alias.key] = alias.with_step(self.step(expr, "check"), decision=True)
+                check = alias.with_step(self.step(expr, "check"), decision=True)
+                if expr in self.existence_tests and not is_memory_key(alias.key):
+                    check = replace(check, detail=check.detail | EXISTENCE)  # `if row is None:`
+                state.checks[alias.key] = check
             return [alias]
         key = self.model.shared_key(expr, self.frame)
         if key is None:
@@ -706,6 +746,8 @@ class Interpreter:
                     rule=effect.rule,
                     guard=effect.guard,
                     needs_check=effect.needs_check,
+                    columns=effect.columns,
+                    claim=effect.claim,
                 )
             elif effect.kind == "store_write":
                 if state.in_transaction == 0:

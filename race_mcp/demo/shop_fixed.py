@@ -446,7 +446,10 @@ async def update_product(
 
 
 @app.post("/orders", status_code=201)
-async def create_order(body: OrderCreate, db: Db) -> Order:
+async def create_order(body: OrderCreate, db: Db, idempotency_key: IdempotencyKey = None) -> Order:
+    previous = await replay(db, "order", idempotency_key, body, Order)
+    if previous is not None:
+        return previous
     await load_account(db, body.account_id)
     product = await db.fetch_one("SELECT price_cents, stock FROM products WHERE id = ?", body.product_id)
     if product is None:
@@ -457,6 +460,9 @@ async def create_order(body: OrderCreate, db: Db) -> Order:
     shipping_cents = await partners.quote_shipping(body.product_id, body.quantity)
     total_cents = product["price_cents"] * body.quantity + shipping_cents
     async with db.transaction() as tx:
+        previous = await replay(tx, "order", idempotency_key, body, Order)
+        if previous is not None:
+            return previous
         reserved = await tx.execute(
             "UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
             body.quantity,
@@ -472,14 +478,16 @@ async def create_order(body: OrderCreate, db: Db) -> Order:
             body.quantity,
             total_cents,
         )
-    return Order(
-        order_id=order_id,
-        account_id=body.account_id,
-        product_id=body.product_id,
-        quantity=body.quantity,
-        total_cents=total_cents,
-        shipping_cents=shipping_cents,
-    )
+        order = Order(
+            order_id=order_id,
+            account_id=body.account_id,
+            product_id=body.product_id,
+            quantity=body.quantity,
+            total_cents=total_cents,
+            shipping_cents=shipping_cents,
+        )
+        await remember(tx, "order", idempotency_key, body, order)
+    return order
 
 
 # --- in-memory: gift cards, loyalty points, SMS verification -------------------------------------

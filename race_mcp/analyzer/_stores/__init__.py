@@ -109,6 +109,8 @@ def idempotency_finding(
     code = index.module.code_for_node(function)
     if interpreter.persisted_writes == 0 and not _PROVIDER_CALL.search(code):
         return None
+    if interpreter.claims:
+        return None  # a guarded state transition makes a retry fail instead of repeating the effect
     if _takes_client_key(index, function) or _STATUS_CHECK.search(code):
         return None
     where = handler.route if handler is not None and handler.route else label.strip()

@@ -86,6 +86,7 @@ class SqlStatement:
     on_conflict: bool = False
     arithmetic: bool = False
     returning: bool = False
+    claim: bool = False  # `SET redeemed_by = ? WHERE redeemed_by IS NULL`: a one-way state transition
 
     @property
     def guarded(self) -> bool:
@@ -127,6 +128,7 @@ def parse_sql(text: str) -> SqlStatement | None:
             column = column.strip().split(".")[-1].strip('"`')
             columns.add(column)
             arithmetic = arithmetic or bool(re.search(rf"\b{re.escape(column)}\b\s*[-+]", value))
+        claim = any(re.search(rf"\b{re.escape(c)}\s*(?:is\s+null|=\s*[?$:%'\w])", where) for c in columns)
         return SqlStatement(
             "update",
             (_name(table),),
@@ -135,6 +137,7 @@ def parse_sql(text: str) -> SqlStatement | None:
             arithmetic=arithmetic,
             returning=" returning " in sql,
             locking=locking,
+            claim=claim and not arithmetic,
         )
     if first in ("insert", "replace"):
         match = _INSERT.match(sql)
@@ -163,8 +166,9 @@ def unique_columns(texts: list[str]) -> dict[str, set[str]]:
     """Columns with a UNIQUE or PRIMARY KEY constraint, per table, from DDL strings in the module."""
     unique: dict[str, set[str]] = {}
     for text in texts:
-        sql = _COMMENT.sub(" ", text).lower()
-        for table, body in _CREATE_TABLE.findall(sql):
+        # One string often holds a whole schema: parse it statement by statement.
+        statements = _COMMENT.sub(" ", text).lower().split(";")
+        for table, body in (m for sql in statements for m in _CREATE_TABLE.findall(sql)):
             columns = unique.setdefault(_name(table), set())
             for part in _split_top(body):
                 clause = _UNIQUE_CLAUSE.search(part)
@@ -172,7 +176,7 @@ def unique_columns(texts: list[str]) -> dict[str, set[str]]:
                     columns.update(c.strip().strip('"`') for c in clause.group(1).split(","))
                 elif (inline := _UNIQUE_INLINE.match(part)) is not None:
                     columns.add(inline.group(1).strip('"`'))
-        for table, cols in _UNIQUE_INDEX.findall(sql):
+        for table, cols in (m for sql in statements for m in _UNIQUE_INDEX.findall(sql)):
             unique.setdefault(_name(table), set()).update(c.strip().strip('"`') for c in cols.split(","))
     return unique
 
@@ -296,7 +300,14 @@ class SqlRecognizer:
             guard = ALL if claims and self.checks_result(call, ctx) else frozenset()
             for table in statement.tables:
                 effects += [
-                    Effect("write", f"sql:{table}", "RC201", guard),
+                    Effect(
+                        "write",
+                        f"sql:{table}",
+                        "RC201",
+                        guard,
+                        columns=statement.set_columns,
+                        claim=statement.claim and guard >= ALL,
+                    ),
                     Effect("store_write", "sql", autocommit=self.autocommit(call, ctx)),
                 ]
         elif statement.kind == "insert":
