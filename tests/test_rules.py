@@ -48,3 +48,12 @@ def test_settings_select_and_ignore_rules() -> None:
     assert analyze_source(example, "a.py", settings=Settings(ignore=["RC101"])) == []
     assert analyze_source(example, "a.py", settings=Settings(select=["RC2"])) == []
     assert analyze_source(example, "a.py", settings=Settings(select=["RC1"])) != []
+
+
+def test_readme_lists_every_python_rule() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for rule_id in RULES:
+        if rule_id.startswith("RC"):
+            assert f"| {rule_id} |" in readme, f"README's rule table lacks {rule_id}"
