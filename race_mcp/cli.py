@@ -4,6 +4,7 @@
     race-mcp serve [--http] ...   the MCP server over stdio or streamable HTTP
     race-mcp analyze PATH...      static analysis of files and directories
     race-mcp rules [RULE_ID]      the rule catalog, or one rule's documentation
+    race-mcp burst URL ...        prove a race with a synchronised burst (exit 1: race or inconclusive)
     race-mcp demo                 the whole find / prove / fix loop on the bundled demo shop
                                   (exit 1 when a step does not show what it should)
 
@@ -36,6 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from ._cli_burst import add_burst_parser
 from ._version import __version__
 from .analyzer import analyze_paths
 from .config import Settings, load_settings, read_settings
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(commands)
     _add_rules(commands)
     _add_demo(commands)
+    add_burst_parser(commands)
     return parser
 
 
@@ -130,6 +133,14 @@ def _add_serve(commands: _Commands) -> None:
         default=[],
         metavar="HOST",
         help="extra Host name HTTP clients may use on a non-loopback bind (repeatable)",
+    )
+    serve.add_argument(
+        "--allow-burst-host",
+        dest="burst_allow_hosts",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="extra host, address or CIDR network run_burst may send traffic to (repeatable)",
     )
     serve.set_defaults(handler=_cmd_serve)
 
@@ -204,6 +215,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         roots=args.roots,
         settings=load_settings(),
         allowed_hosts=args.allowed_hosts,
+        burst_allow_hosts=args.burst_allow_hosts,
     )
     return EXIT_OK
 

@@ -49,9 +49,9 @@ async def analyze(client: Client, **arguments: Any) -> CallToolResult:
 # ----------------------------------------------------------------------------------------- tools
 
 
-async def test_lists_only_analyze_file_with_schemas_and_annotations(client: Client) -> None:
+async def test_lists_analyze_file_with_schemas_and_annotations(client: Client) -> None:
     tools = (await client.list_tools()).tools
-    assert [tool.name for tool in tools] == ["analyze_file"]
+    assert [tool.name for tool in tools] == ["analyze_file", "run_burst"]  # run_burst: test_burst_mcp.py
     tool = tools[0]
 
     inputs = tool.input_schema["properties"]
@@ -109,12 +109,13 @@ async def test_directory_results_are_capped_and_say_how_to_get_the_rest(client: 
     report = result.structured_content
     assert report is not None
     assert len(report["findings"]) == 1
-    assert report["summary"] | {"by_severity": None, "by_rule": None} == {
+    assert report["summary"] | {"by_severity": None, "by_rule": None, "by_rule_severity": None} == {
         "files_analyzed": 2,
         "files_with_errors": 0,
         "findings": 2,
         "by_severity": None,
         "by_rule": None,
+        "by_rule_severity": None,
         "truncated": True,
         "shown": 1,
     }

@@ -38,7 +38,7 @@ def test_catalog_lists_every_rule_once() -> None:
 
 
 def test_unknown_rule_is_a_clear_error() -> None:
-    with pytest.raises(InputError, match="unknown rule .RC999.; known rules: .*RC101"):
+    with pytest.raises(InputError, match=r"unknown rule .RC999.; known rules: .*RC101"):
         get_rule("RC999")
     assert get_rule("rc101").id == "RC101"
 

@@ -21,6 +21,7 @@ from ._models import (
     Verdict,
 )
 from ._policy import METADATA_ADDRESSES, BurstPolicy
+from ._render import render_burst_text
 
 __all__ = [
     "METADATA_ADDRESSES",
@@ -37,5 +38,6 @@ __all__ = [
     "StateProbe",
     "SuccessOracle",
     "Verdict",
+    "render_burst_text",
     "run_burst",
 ]
