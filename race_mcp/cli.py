@@ -3,6 +3,7 @@
     race-mcp                      the MCP server over stdio (same as `race-mcp serve`)
     race-mcp serve [--http] ...   the MCP server over stdio or streamable HTTP
     race-mcp analyze PATH...      static analysis of files and directories
+    race-mcp openapi SPEC         missing If-Match / Idempotency-Key / 409-412-428-429 in an OpenAPI spec
     race-mcp rules [RULE_ID]      the rule catalog, or one rule's documentation
     race-mcp burst URL ...        prove a race with a synchronised burst (exit 1: race or inconclusive)
     race-mcp demo                 the whole find / prove / fix loop on the bundled demo shop
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_analyze(commands)
     _add_rules(commands)
+    _add_openapi(commands)
     _add_demo(commands)
     add_burst_parser(commands)
     return parser
@@ -153,37 +155,78 @@ def _add_analyze(commands: _Commands) -> None:
         "2 bad usage or input (including a named path that cannot be analysed)",
     )
     analyze.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories to walk for *.py")
-    analyze.add_argument(
+    _add_report_options(analyze)
+    analyze.set_defaults(handler=_cmd_analyze)
+
+
+def _add_report_options(command: argparse.ArgumentParser) -> None:
+    """Options every findings report shares: format, exit threshold, cap, rule selection, config."""
+    command.add_argument(
         "--format",
         choices=["text", "json", "sarif"],
         default="text",
         help="text for people, json for scripts, sarif (2.1.0) for code scanning (default: %(default)s)",
     )
-    analyze.add_argument(
+    command.add_argument(
         "--fail-on",
         choices=["low", "medium", "high"],
         default="low",
         help="exit 1 when a finding has at least this severity (default: %(default)s)",
     )
-    analyze.add_argument(
+    command.add_argument(
         "--max-findings",
         type=_non_negative_int,
         metavar="N",
         help="show at most N findings (all are counted)",
     )
-    analyze.add_argument(
+    command.add_argument(
         "--select", type=_rule_list, metavar="IDS", help="comma-separated rule ids or prefixes to enable"
     )
-    analyze.add_argument(
+    command.add_argument(
         "--ignore", type=_rule_list, metavar="IDS", help="comma-separated rule ids or prefixes to disable"
     )
-    analyze.add_argument(
+    command.add_argument(
         "--config",
         type=Path,
         metavar="PYPROJECT",
         help="read [tool.race-mcp] from this file (default: the nearest pyproject.toml)",
     )
-    analyze.set_defaults(handler=_cmd_analyze)
+
+
+def _add_openapi(commands: _Commands) -> None:
+    openapi = commands.add_parser(
+        "openapi",
+        help="check an OpenAPI document for missing concurrency preconditions",
+        epilog="exit status: 0 nothing at or above --fail-on, 1 findings at or above it, "
+        "2 bad usage or a spec that cannot be loaded. Remote $refs are never fetched unless "
+        "--allow-remote (or [tool.race-mcp.openapi] remote_hosts) names the host.",
+    )
+    openapi.add_argument("spec", metavar="SPEC", help="OpenAPI 2.0/3.x document, YAML or JSON")
+    openapi.add_argument(
+        "--source",
+        type=Path,
+        metavar="DIR",
+        help="also analyse this code and put its findings beside the spec's, per endpoint",
+    )
+    openapi.add_argument(
+        "--ref-root",
+        dest="ref_roots",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="extra directory file $refs may point into (repeatable; default: the spec's own)",
+    )
+    openapi.add_argument(
+        "--allow-remote",
+        dest="remote_hosts",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="fetch remote $refs from this host (repeatable; default: never fetch)",
+    )
+    _add_report_options(openapi)
+    openapi.set_defaults(handler=_cmd_openapi)
 
 
 def _add_rules(commands: _Commands) -> None:
@@ -236,6 +279,22 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     named = [error for error in report.errors if error.path in set(args.paths)]
     if named:
         raise InputError(_summarise_errors(named))
+    return _exit_code(report, args.fail_on)
+
+
+def _cmd_openapi(args: argparse.Namespace) -> int:
+    from .openapi import check_openapi  # YAML and $ref machinery only when asked for
+
+    settings = _analysis_settings(args)
+    report = check_openapi(
+        args.spec,
+        settings=settings,
+        source=args.source,
+        ref_roots=args.ref_roots,
+        allow_remote_hosts=args.remote_hosts,
+        max_findings=args.max_findings,
+    )
+    _write(_render_report(report, args.format))
     return _exit_code(report, args.fail_on)
 
 
