@@ -42,7 +42,12 @@ def report() -> DemoReport:
 
 
 def test_steps_come_in_order_with_relative_paths(report: DemoReport) -> None:
-    assert [step.key for step in report.steps][:2] == ["analyze-shop", "analyze-safe-twin"]
+    assert [step.key for step in report.steps][:4] == [
+        "analyze-shop",
+        "analyze-safe-twin",
+        "check-spec",
+        "prove-races",
+    ]
     assert report.demo_dir == str(DEMO_DIR)
     for step in report.steps[:2]:
         assert step.analysis is not None
@@ -100,3 +105,17 @@ def test_the_racy_shop_has_its_database_races(report: DemoReport) -> None:
         if not finding.rule_id.startswith("RC1")
     }
     assert found == EXPECTED_STORE
+
+
+def test_the_contract_step_links_spec_and_code(report: DemoReport) -> None:
+    step = report.step("check-spec")
+    assert step.status == "passed", step.summary
+    assert any(line.startswith("POST /coupons/{code}/redeem: the spec lacks RA111") for line in step.details)
+    assert "RC201" in next(line for line in step.details if line.startswith("POST /wallet/withdraw"))
+
+
+def test_every_demo_race_is_proven_by_a_real_burst(report: DemoReport) -> None:
+    step = report.step("prove-races")
+    assert step.status == "passed", "\n".join(step.details)
+    assert step.summary.startswith("3 of 3 races proven")
+    assert all(": race (" in line for line in step.details)

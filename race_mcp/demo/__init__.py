@@ -2,8 +2,8 @@
 
 `shop.py` is a FastAPI shop with real races, `shop_fixed.py` its safe twin and `openapi.yaml` their API.
 `run_demo` runs the demo's steps in order and returns them as a `DemoReport`; it prints nothing.
-Today the steps are the static analysis of both shops; the OpenAPI check, the burst that proves the
-races, the patches and the burst that proves the fix are appended to `DEMO_STEPS` as they land.
+The steps: static analysis of both shops, the OpenAPI check linked to the code, and bursts that
+prove the races on a running shop; the patches and the bursts that prove the fix come next.
 
 Importing this package does not import the shops (or FastAPI): they are read as files here, and run
 as separate uvicorn processes by the steps that need a server.
@@ -109,7 +109,24 @@ def _analyze_safe_twin(context: DemoContext) -> DemoStep:
     )
 
 
-DEMO_STEPS: tuple[Callable[[DemoContext], DemoStep], ...] = (_analyze_racy_shop, _analyze_safe_twin)
+def _check_spec(context: DemoContext) -> DemoStep:
+    from ._prove import check_spec_step  # the YAML loader only when the demo runs
+
+    return check_spec_step(context)
+
+
+def _prove_races(context: DemoContext) -> DemoStep:
+    from ._prove import prove_races_step  # the burst engine and a uvicorn process
+
+    return prove_races_step(context)
+
+
+DEMO_STEPS: tuple[Callable[[DemoContext], DemoStep], ...] = (
+    _analyze_racy_shop,
+    _analyze_safe_twin,
+    _check_spec,
+    _prove_races,
+)
 """The demo's steps, in order; each sees the earlier steps' results through `DemoContext.steps`."""
 
 
