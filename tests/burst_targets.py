@@ -8,6 +8,8 @@ Routes (state is module-level and per process; `POST /reset` restores it):
     POST /coupon/racy     single-use coupon: read, `await asyncio.sleep(0)`, write
     POST /coupon/fixed    the same under an `asyncio.Lock`
     POST /coupon/serial   locked and slow (10 ms): responses come one by one
+    POST /coupon/section  a 60 ms partner call in parallel, then a locked 8 ms critical section
+                          (what a correct fix looks like): responses are spaced, requests overlapped
     POST /counter/racy    increment: read, `await asyncio.sleep(0)`, write (always 200)
     POST /counter/fixed   the same under a lock
     GET  /counter         {"value": n}
@@ -97,6 +99,10 @@ async def _route(method: str, path: str, query: str, receive: Receive) -> tuple[
     if (method, path) == ("POST", "/coupon/serial"):
         async with LOCK:
             return await _redeem(0.01)
+    if (method, path) == ("POST", "/coupon/section"):
+        await asyncio.sleep(0.06)  # every request is in flight together here
+        async with LOCK:
+            return await _redeem(0.008)
     if (method, path) == ("POST", "/counter/racy"):
         return await _increment()
     if (method, path) == ("POST", "/counter/fixed"):

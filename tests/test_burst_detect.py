@@ -154,6 +154,14 @@ async def test_fixed_twin_is_never_a_race(h2c_server: Served, mode: str) -> None
         assert result.verdict == "no_race", result.reason
 
 
+async def test_a_fix_that_serialises_only_its_critical_section_is_no_race(h2c_server: Served) -> None:
+    """Answers spaced by a short locked section (the fix) are not a serialising server: the requests
+    ran together until the lock, so the burst did test concurrency and may say no_race."""
+    result = await run_burst(coupon(h2c_server, "/coupon/section", mode="h2", bursts=3))
+    assert result.verdict == "no_race", result.reason
+    assert result.successes == 1
+
+
 async def test_fixed_twin_over_h1_is_no_race(h1_server: Served) -> None:
     result = await run_burst(coupon(h1_server, "/coupon/fixed", mode="h1", bursts=20))
     assert result.verdict == "no_race", result.reason
