@@ -6,7 +6,8 @@
     race-mcp openapi SPEC         missing If-Match / Idempotency-Key / 409-412-428-429 in an OpenAPI spec
     race-mcp rules [RULE_ID]      the rule catalog, or one rule's documentation
     race-mcp burst URL ...        prove a race with a synchronised burst (exit 1: race or inconclusive)
-    race-mcp demo                 the whole find / prove / fix loop on the bundled demo shop
+    race-mcp patch FILE           verified fixes for one file as a diff (--apply writes them)
+    race-mcp demo [--database URL] the whole find / prove / fix loop on the bundled demo shop
                                   (exit 1 when a step does not show what it should)
 
 Exit codes (DESIGN.md):
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from ._cli_burst import add_burst_parser
+from ._cli_patch import add_patch_parser
 from ._version import __version__
 from .analyzer import analyze_paths
 from .config import Settings, load_settings, read_settings
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_openapi(commands)
     _add_demo(commands)
     add_burst_parser(commands)
+    add_patch_parser(commands)
     return parser
 
 
@@ -239,6 +242,11 @@ def _add_rules(commands: _Commands) -> None:
 def _add_demo(commands: _Commands) -> None:
     demo = commands.add_parser("demo", help="analyze, prove, patch and re-prove the bundled demo shop")
     demo.add_argument("--format", choices=["text", "json"], default="text")
+    demo.add_argument(
+        "--database",
+        metavar="URL",
+        help="run the shop on PostgreSQL, e.g. postgresql://127.0.0.1:5432/test (default: SQLite)",
+    )
     demo.set_defaults(handler=_cmd_demo)
 
 
@@ -317,7 +325,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # Imported here: the demo starts servers and pulls in the web stack.
     from .demo import run_demo
 
-    report = run_demo()
+    report = run_demo(database=args.database)
     _write(_json(report.model_dump(mode="json")) if args.format == "json" else report.render_text())
     # A step that did not show what it should (a missed race, a fix that does not hold) fails the run.
     return EXIT_OK if report.passed else EXIT_FINDINGS

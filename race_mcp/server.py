@@ -47,11 +47,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ._prompt_files import PromptTemplate, find_prompts_dir, load_prompt_dir
 from ._version import __version__
 from .analyzer import analyze_paths, analyze_source, iter_source_files
+from .analyzer._files import read_source
 from .burst import BurstPolicy, BurstResult, BurstSpec, render_burst_text, run_burst
 from .config import Settings, load_settings
 from .errors import BurstError, InputError, PolicyError, RaceMcpError
 from .findings import AnalysisReport, FileError
 from .openapi import OpenApiReport, check_openapi
+from .remediate import PatchReport, propose_patches, render_patch_text
 from .render import render_text
 from .roots import AllowedRoots
 from .rules import get_rule, render_catalog_markdown, render_rule_markdown
@@ -503,6 +505,92 @@ def _what_to_do_spec(exc: RaceMcpError) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
+# propose_patch
+
+PROPOSE_PATCH_DESCRIPTION = """\
+Propose verified fixes for the races in one Python file: for each finding with a sound mechanical \
+fix, a unified diff (libcst codemod that keeps formatting and comments), re-analysed so that the \
+race is gone and nothing new appears; findings without one get guidance in words.
+
+Call it after analyze_file (or run_burst) found a race. Give `path` (a file inside the workspace) or \
+`source` with a `filename`; `rule` limits it to one rule id. Read-only: nothing is written; show the \
+diff to the user, or apply it with `race-mcp patch FILE --apply`. `diff` is the combined patch for \
+`git apply`; a patch marked unsafe explains its limits in `note` (e.g. a lock protects one process)."""
+
+
+def _register_propose_patch(server: MCPServer[Any], workspace: _Workspace) -> None:
+    @server.tool(
+        name="propose_patch",
+        title="Propose verified patches for the races in a Python file",
+        description=PROPOSE_PATCH_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Propose verified patches for the races in a Python file",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    def propose_patch(
+        client_roots: ClientRoots,
+        path: Annotated[
+            str | None,
+            Field(
+                description="Python file inside the workspace, e.g. 'app/routes/coupons.py'. "
+                "Give either path or source.",
+                max_length=4096,
+            ),
+        ] = None,
+        source: Annotated[
+            str | None,
+            Field(description="Python source text to patch instead of a file."),
+        ] = None,
+        filename: Annotated[
+            str,
+            Field(
+                description="Name used for inline `source` in the diff headers, e.g. 'app/routes.py'; "
+                "never read from disk.",
+                min_length=1,
+                max_length=260,
+            ),
+        ] = "snippet.py",
+        rule: Annotated[
+            str | None,
+            Field(description="Only patch this rule's findings, e.g. 'RC101'.", max_length=16),
+        ] = None,
+    ) -> Annotated[CallToolResult, PatchReport]:
+        if (path is None) == (source is None):
+            raise ToolError("give exactly one of `path` (a Python file) or `source` (code text)")
+        roots = workspace.with_client_roots(client_roots)
+        try:
+            if source is None:
+                source, filename = _read_for_patch(path or "", roots, workspace.settings)
+            report = propose_patches(source, filename, settings=workspace.settings, rule=rule)
+        except RaceMcpError as exc:
+            raise ToolError(_what_to_do_patch(exc)) from None
+        return CallToolResult(
+            content=[TextContent(type="text", text=render_patch_text(report))],
+            structured_content=report.model_dump(mode="json"),
+        )
+
+
+def _read_for_patch(path: str, roots: AllowedRoots, settings: Settings) -> tuple[str, str]:
+    """The file's text and its name relative to the root it is in (the diff's a/ b/ path)."""
+    target = _locate(path, roots)
+    if target.is_dir():
+        raise InputError(f"{path}: is a directory; propose_patch takes one Python file")
+    root = next((r for r in roots.paths if target.is_relative_to(r)), None)
+    label = target.relative_to(root).as_posix() if root is not None else path
+    return read_source(target, label, max_bytes=settings.max_file_bytes), label
+
+
+def _what_to_do_patch(exc: RaceMcpError) -> str:
+    if isinstance(exc, PolicyError):
+        return f"{exc}, or add the folder to the client's workspace roots"
+    return f"{exc}. propose_patch needs one UTF-8 Python file that parses (or its text as `source`)"
+
+
+# ----------------------------------------------------------------------------------------------
 # Rule catalog resources
 
 
@@ -597,6 +685,7 @@ def build_server(
     workspace = _Workspace(roots=roots, settings=settings, trust_client_roots=trust_client_roots)
     _register_analyze_file(server, workspace)
     _register_check_openapi(server, workspace)
+    _register_propose_patch(server, workspace)
     _register_run_burst(server, BurstPolicy.from_settings(settings, allow_hosts=burst_allow_hosts))
     _register_rule_resources(server)
     _register_prompt_files(server, prompts_dir or find_prompts_dir())

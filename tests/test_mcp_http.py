@@ -101,7 +101,12 @@ async def test_sdk_client_analyzes_over_http(open_server: str, workspace: Worksp
         open_server, mode=mode, list_roots_callback=list_roots, read_timeout_seconds=30
     ) as client:
         tools = (await client.list_tools()).tools
-        assert [tool.name for tool in tools] == ["analyze_file", "check_openapi", "run_burst"]
+        assert [tool.name for tool in tools] == [
+            "analyze_file",
+            "check_openapi",
+            "propose_patch",
+            "run_burst",
+        ]
 
         result = await client.call_tool("analyze_file", {"path": "racy.py"})
         assert not result.is_error

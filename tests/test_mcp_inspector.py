@@ -60,7 +60,7 @@ def output(done: subprocess.CompletedProcess[str]) -> Any:
 def test_tools_list(inspect: Any) -> None:
     tools = output(inspect("--method", "tools/list"))["tools"]
 
-    assert [tool["name"] for tool in tools] == ["analyze_file", "check_openapi", "run_burst"]
+    assert [tool["name"] for tool in tools] == ["analyze_file", "check_openapi", "propose_patch", "run_burst"]
     assert tools[0]["annotations"] | {"title": None} == {
         "title": None,
         "readOnlyHint": True,

@@ -51,8 +51,8 @@ async def analyze(client: Client, **arguments: Any) -> CallToolResult:
 
 async def test_lists_analyze_file_with_schemas_and_annotations(client: Client) -> None:
     tools = (await client.list_tools()).tools
-    # check_openapi: test_openapi_adapters.py; run_burst: test_burst_mcp.py
-    assert [tool.name for tool in tools] == ["analyze_file", "check_openapi", "run_burst"]
+    # check_openapi: test_openapi_adapters.py; run_burst: test_burst_mcp.py; propose_patch: test_patch_mcp.py
+    assert [tool.name for tool in tools] == ["analyze_file", "check_openapi", "propose_patch", "run_burst"]
     tool = tools[0]
 
     inputs = tool.input_schema["properties"]

@@ -2,8 +2,10 @@
 
 `shop.py` is a FastAPI shop with real races, `shop_fixed.py` its safe twin and `openapi.yaml` their API.
 `run_demo` runs the demo's steps in order and returns them as a `DemoReport`; it prints nothing.
-The steps: static analysis of both shops, the OpenAPI check linked to the code, and bursts that
-prove the races on a running shop; the patches and the bursts that prove the fix come next.
+The steps: static analysis of both shops, the OpenAPI check linked to the code, bursts that prove
+the races on a running shop, the patches applied to a temporary copy, the same bursts against the
+patched copy (each must say `no_race`), and the shop's functional checks on the patched copy.
+`run_demo(database="postgresql://...")` runs the shops on PostgreSQL instead of SQLite.
 
 Importing this package does not import the shops (or FastAPI): they are read as files here, and run
 as separate uvicorn processes by the steps that need a server.
@@ -11,13 +13,16 @@ as separate uvicorn processes by the steps that need a server.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..analyzer import analyze_paths
 from ..config import Settings
+from ..errors import InputError
 from ..findings import AnalysisReport
+from ._checks import CheckResult
 from ._report import DemoReport, DemoStep, StepStatus, describe_finding, render_demo_text
 
 __all__ = [
@@ -42,6 +47,10 @@ class DemoContext:
 
     demo_dir: Path
     settings: Settings
+    workdir: Path  # a temporary directory for this run (the patched copy lives here)
+    database: str | None = None  # a postgresql:// URL, or None for SQLite
+    patched_app: Path | None = None  # the patched copy's package directory, once the patch step ran
+    check_results: list[CheckResult] | None = None  # functional checks on the patched copy
     steps: list[DemoStep] = field(default_factory=list)
 
     def analysis_of(self, key: str) -> AnalysisReport | None:
@@ -121,22 +130,65 @@ def _prove_races(context: DemoContext) -> DemoStep:
     return prove_races_step(context)
 
 
+def _patch(context: DemoContext) -> DemoStep:
+    from ._fix import patch_shop_step  # libcst and the fixers only when the demo runs
+
+    return patch_shop_step(context)
+
+
+def _prove_fix(context: DemoContext) -> DemoStep:
+    from ._fix import prove_fix_step
+
+    return prove_fix_step(context)
+
+
+def _functional_checks(context: DemoContext) -> DemoStep:
+    from ._fix import check_patched_shop_step
+
+    return check_patched_shop_step(context)
+
+
 DEMO_STEPS: tuple[Callable[[DemoContext], DemoStep], ...] = (
     _analyze_racy_shop,
     _analyze_safe_twin,
     _check_spec,
     _prove_races,
+    _patch,
+    _prove_fix,
+    _functional_checks,
 )
 """The demo's steps, in order; each sees the earlier steps' results through `DemoContext.steps`."""
 
 
-def run_demo(*, settings: Settings | None = None) -> DemoReport:
+def run_demo(*, settings: Settings | None = None, database: str | None = None) -> DemoReport:
     """Run every demo step on the bundled shop and return the report; prints nothing.
 
     `settings` defaults to every rule with default limits: the user's `pyproject.toml` is not read,
-    so that the demo shows the same story everywhere.
+    so that the demo shows the same story everywhere. `database` is a `postgresql://` URL to run
+    the shops on PostgreSQL (each server run in a schema of its own, dropped when it stops);
+    `InputError` if it is not one or the server does not answer.
     """
-    context = DemoContext(demo_dir=DEMO_DIR, settings=settings or Settings())
-    for step in DEMO_STEPS:
-        context.steps.append(step(context))
-    return DemoReport(demo_dir=str(context.demo_dir), steps=list(context.steps))
+    if database is not None:
+        check_database_url(database)
+    with tempfile.TemporaryDirectory(prefix="race-mcp-demo-") as workdir:
+        context = DemoContext(
+            demo_dir=DEMO_DIR, settings=settings or Settings(), workdir=Path(workdir), database=database
+        )
+        for step in DEMO_STEPS:
+            context.steps.append(step(context))
+    return DemoReport(demo_dir=str(context.demo_dir), database=database, steps=list(context.steps))
+
+
+def check_database_url(url: str) -> None:
+    """`InputError` unless `url` is a PostgreSQL URL of a server that accepts a connection."""
+    from ._store import is_database_url
+
+    if not is_database_url(url):
+        raise InputError(f"--database must be a postgresql:// URL, got {url!r}")
+    import psycopg  # only when asked for PostgreSQL
+
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot connect to PostgreSQL at {url}: {reason}") from None

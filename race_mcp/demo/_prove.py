@@ -20,7 +20,7 @@ from ._server import RunningShop, serve_shop
 if TYPE_CHECKING:
     from . import DemoContext
 
-__all__ = ["BURST_SCENARIOS", "BurstScenario", "check_spec_step", "prove_races_step"]
+__all__ = ["BURST_SCENARIOS", "BurstScenario", "burst_all", "check_spec_step", "prove_races_step"]
 
 
 def check_spec_step(context: DemoContext) -> DemoStep:
@@ -119,7 +119,8 @@ BURST_SCENARIOS: tuple[BurstScenario, ...] = (
 )
 
 
-async def _burst_all(shop: RunningShop) -> list[tuple[BurstScenario, BurstResult | str]]:
+async def burst_all(shop: RunningShop) -> list[tuple[BurstScenario, BurstResult | str]]:
+    """Every scenario against `shop`, in order; a burst that could not run is its error message."""
     outcomes: list[tuple[BurstScenario, BurstResult | str]] = []
     for scenario in BURST_SCENARIOS:
         try:
@@ -132,8 +133,8 @@ async def _burst_all(shop: RunningShop) -> list[tuple[BurstScenario, BurstResult
 def prove_races_step(context: DemoContext) -> DemoStep:
     """Step: start the racy shop on 127.0.0.1 and prove each race with a synchronized burst."""
     try:
-        with serve_shop("shop") as shop:
-            outcomes = anyio.run(_burst_all, shop)
+        with serve_shop("shop", database_url=context.database) as shop:
+            outcomes = anyio.run(burst_all, shop)
     except RaceMcpError as exc:
         return DemoStep(
             key="prove-races", title="Bursts against the racy shop", status="failed", summary=str(exc)

@@ -28,6 +28,7 @@ class DemoReport(BaseModel):
     """Every step of one demo run, in order."""
 
     demo_dir: str = Field(description="where the bundled demo files are")
+    database: str | None = Field(None, description="the PostgreSQL URL the shops ran on; null: SQLite")
     steps: list[DemoStep] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
@@ -61,7 +62,8 @@ def describe_finding(finding: Finding) -> str:
 
 def render_demo_text(report: DemoReport) -> str:
     """The demo as a numbered story for the terminal."""
-    out = [f"race-mcp demo: the bundled shop in {report.demo_dir}", ""]
+    store = f"PostgreSQL at {report.database}" if report.database else "SQLite"
+    out = [f"race-mcp demo: the bundled shop in {report.demo_dir}, on {store}", ""]
     for number, step in enumerate(report.steps, start=1):
         out.append(f"{number}. {step.title}: {step.summary} [{step.status}]")
         out.extend(f"   {detail}" for detail in step.details)

@@ -40,11 +40,11 @@ class RunningShop:
     pid: int
 
 
-def _child_environment(database_path: Path | None, latency_ms: float | None) -> dict[str, str]:
+def _child_environment(database: str | None, latency_ms: float | None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop(DATABASE_ENV, None)
-    if database_path is not None:
-        env[DATABASE_ENV] = str(database_path)
+    if database is not None:
+        env[DATABASE_ENV] = database
     if latency_ms is not None:
         env[LATENCY_ENV] = str(latency_ms)
     return env
@@ -88,25 +88,33 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def serve_shop(
     variant: ShopVariant,
     *,
+    app_dir: Path | None = None,
     database_path: Path | None = None,
+    database_url: str | None = None,
     latency_ms: float | None = None,
     startup_timeout: float = 30.0,
 ) -> Iterator[RunningShop]:
     """Start `race_mcp.demo.<variant>:app` on 127.0.0.1 and stop it on exit.
 
-    `database_path` names the SQLite file (default: a temporary one per run); `latency_ms` sets the
-    partner-call latency (default: the shop's own, 40 ms). Raises `BurstError` if it does not start.
+    `app_dir` serves a copy of the demo package instead: a package directory (`.../patched_demo`)
+    holding `<variant>.py` and the modules it imports, imported as `patched_demo.<variant>:app`
+    with its parent put first on the import path (uvicorn `--app-dir`). `database_path` names the
+    SQLite file (default: a temporary one per run) and `database_url` a `postgresql://` server
+    instead; `latency_ms` sets the partner-call latency (default: the shop's own, 40 ms). Raises
+    `BurstError` if it does not start.
     """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     with closing(listener), tempfile.TemporaryFile() as log:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1024)
         port = listener.getsockname()[1]
+        package = "race_mcp.demo" if app_dir is None else app_dir.name
         command = [
             sys.executable,
             "-m",
             "uvicorn",
-            f"race_mcp.demo.{variant}:app",
+            f"{package}.{variant}:app",
+            *(["--app-dir", str(app_dir.parent)] if app_dir is not None else []),
             "--fd",
             str(listener.fileno()),
             "--log-level",
@@ -115,7 +123,9 @@ def serve_shop(
         ]
         process = subprocess.Popen(
             command,
-            env=_child_environment(database_path, latency_ms),
+            env=_child_environment(
+                str(database_path) if database_path is not None else database_url, latency_ms
+            ),
             pass_fds=(listener.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=log,

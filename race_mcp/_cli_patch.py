@@ -1,0 +1,118 @@
+"""`race-mcp patch FILE`: propose (and with --apply, write) the verified fixes for one file.
+
+`cli.py` hooks this in with `add_patch_parser(commands)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .analyzer._files import read_source
+from .config import Settings, load_settings, read_settings
+from .remediate import PatchReport, apply_patches, propose_patches, render_patch_text
+from .roots import AllowedRoots
+
+__all__ = ["add_patch_parser", "run_patch_command"]
+
+EXIT_CLEAN = 0
+EXIT_LEFT_TO_FIX = 1
+
+EPILOG = """\
+exit codes (like `ruff check --fix`: 0 means nothing is left to fix):
+  0  nothing to fix: no finding in FILE, or --apply wrote every patch and no finding is left
+     without one
+  1  patches were proposed and not applied, or findings remain that have no mechanical patch
+     (their guidance is printed)
+  2  bad usage or input: missing or unparsable FILE, unknown rule, --apply outside the allowed
+     roots or on a file changed meanwhile (one line on stderr)
+
+--format diff prints one unified diff (a/ b/ paths relative to the working directory) that
+`git apply` and `patch -p1` accept. --apply writes the patched file atomically (a temporary file
+in the same directory, then a rename), only inside the working directory and --root DIRs.
+
+example:
+  race-mcp patch app/views.py --format diff > fix.patch && git apply fix.patch
+"""
+
+
+def add_patch_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add `patch` to the `race-mcp` command's subparsers."""
+    patch = subparsers.add_parser(
+        "patch",
+        help="propose verified fixes for the races in one Python file (--apply writes them)",
+        description="Generate one patch per fixable finding (libcst codemods that keep formatting\n"
+        "and comments), each verified by re-analysis; findings with no sound patch get guidance.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    patch.add_argument("file", metavar="FILE", type=Path, help="the Python file to patch")
+    patch.add_argument("--rule", metavar="ID", help="only patch this rule's findings, e.g. RC101")
+    patch.add_argument(
+        "--format",
+        choices=["text", "diff", "json"],
+        default="text",
+        help="text for people, diff for git apply / patch -p1, json for scripts (default: %(default)s)",
+    )
+    patch.add_argument("--apply", action="store_true", help="write the patched file (atomically)")
+    patch.add_argument(
+        "--root",
+        dest="roots",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="extra directory --apply may write in (repeatable; the working directory always is)",
+    )
+    patch.add_argument(
+        "--config",
+        type=Path,
+        metavar="PYPROJECT",
+        help="read [tool.race-mcp] from this file (default: the nearest pyproject.toml)",
+    )
+    patch.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    settings = read_settings(args.config) if args.config is not None else load_settings()
+    return run_patch_command(args, settings)
+
+
+def _label(path: Path) -> str:
+    """The path as the diff names it: relative to the working directory when inside it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def run_patch_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Propose the patches, print them, write them with --apply; returns the exit code.
+
+    Raises `RaceMcpError` for bad input or a refused write (the caller prints one line, exit 2).
+    """
+    label = _label(args.file)
+    source = read_source(args.file, label, max_bytes=settings.max_file_bytes)
+    report = propose_patches(source, label, settings=settings, rule=args.rule)
+    if args.apply:
+        roots = AllowedRoots([Path.cwd(), *settings.root_paths(), *args.roots])
+        written = apply_patches(args.file, report, roots=roots)
+        if written is not None:
+            count = len(report.patches)
+            print(f"race-mcp: applied {count} patch{'es' if count != 1 else ''} to {label}", file=sys.stderr)
+    sys.stdout.write(_render(report, args.format))
+    sys.stdout.flush()
+    pending = bool(report.patches) and not args.apply
+    return EXIT_LEFT_TO_FIX if pending or report.unpatched else EXIT_CLEAN
+
+
+def _render(report: PatchReport, fmt: str) -> str:
+    if fmt == "json":
+        return report.model_dump_json(indent=2) + "\n"
+    if fmt == "diff":
+        return report.diff
+    return render_patch_text(report)
