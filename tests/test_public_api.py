@@ -6,7 +6,7 @@ import race_mcp
 def test_all_is_sorted_public_surface() -> None:
     public = sorted(name for name in dir(race_mcp) if not name.startswith("_") or name == "__version__")
     exported = sorted(race_mcp.__all__)
-    modules = {"analyzer", "config", "errors", "findings", "roots", "rules"}
+    modules = {"analyzer", "burst", "config", "errors", "findings", "openapi", "remediate", "roots", "rules"}
     assert [name for name in public if name not in modules and not _is_submodule(name)] == exported
 
 
