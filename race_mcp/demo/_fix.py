@@ -73,8 +73,7 @@ def patch_shop_step(context: DemoContext) -> DemoStep:
     context.patched_app = _write_patched_package(context, report.patched_source or source)
     details = [f"{p.rule_id}  shop.py line {p.line}: {p.description}" for p in report.patches]
     details += [
-        f"{u.rule_id}  shop.py line {u.line}: not patched: {_first_sentence(u.guidance)}"
-        for u in report.unpatched
+        f"{u.rule_id}  shop.py line {u.line}: not patched: {_shorten(u.guidance)}" for u in report.unpatched
     ]
     details += [f"error: {error.message}" for error in report.errors]
     details += spec_details
@@ -89,11 +88,6 @@ def patch_shop_step(context: DemoContext) -> DemoStep:
 def _unpatched_phrase(report: PatchReport) -> str:
     count = len(report.unpatched)
     return f" ({count} findings left as guidance)" if count else ""
-
-
-def _first_sentence(text: str) -> str:
-    head, dot, _ = text.partition(". ")
-    return head + (dot.strip() if dot else "")
 
 
 def prove_fix_step(context: DemoContext) -> DemoStep:
@@ -140,3 +134,9 @@ def check_patched_shop_step(context: DemoContext) -> DemoStep:
     status: StepStatus = "passed" if passed == len(results) else "failed"
     summary = f"{passed} of {len(results)} checks pass, one request at a time"
     return DemoStep(key="functional-checks", title=title, status=status, summary=summary, details=details)
+
+
+def _shorten(text: str, limit: int = 220) -> str:
+    """Guidance in one line: what is missing and how to fix it by hand."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
