@@ -670,10 +670,7 @@ def _is_connection(receiver: str, function: cst.FunctionDef, module: cst.Module)
 
 
 def _is_commit(statement: cst.BaseStatement, receiver: str) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and bare_code(statement) == f"{receiver}.commit()"
-    )
+    return isinstance(statement, cst.SimpleStatementLine) and bare_code(statement) == f"{receiver}.commit()"
 
 
 @register("RC202")
