@@ -24,7 +24,9 @@ __all__ = ["check_module", "might_race"]
 
 _FRAMEWORK_NAMES = {"fastapi": "FastAPI", "starlette": "Starlette", "flask": "Flask", "aiohttp": "aiohttp"}
 # Every race lives in a coroutine, a handler of one of these frameworks, or code that talks to a store.
-_CANDIDATE_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp", "django", *STORE_MARKERS)
+# Django views are not routed in the module: only their store calls can race, so "django" is no marker
+# (it is in nearly every file of a Django project, and would send them all to libcst).
+_CANDIDATE_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp", *STORE_MARKERS)
 
 
 def might_race(source: str) -> bool:
@@ -38,11 +40,13 @@ def check_module(index: ModuleIndex, path: str) -> list[Finding]:
     stores = any(marker in "\n".join(index.lines) for marker in STORE_MARKERS)
     if not memory and not stores:
         return []
+    handlers = find_handlers(index)
+    if not stores and not handlers and not any(f.asynchronous is not None for _, f, _ in _functions(index)):
+        return []  # without stores only handlers and coroutines are interpreted: skip the model's pass
     model = MemoryModel(index)
     recognizers = build_recognizers(index) if stores else []
     findings: list[Finding] = []
     reached: set[str] = set()
-    handlers = find_handlers(index)
     for handler in handlers:
         mode: Mode = "threaded" if handler.threaded else "async" if handler.is_async else "sequential"
         interpreter = Interpreter(model, recognizers, mode)

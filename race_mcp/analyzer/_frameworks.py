@@ -12,7 +12,7 @@ from typing import Literal
 
 import libcst as cst
 
-from ._module import ModuleIndex
+from ._module import ModuleIndex, walk
 
 __all__ = ["Handler", "find_handlers"]
 
@@ -240,7 +240,7 @@ def find_handlers(index: ModuleIndex) -> list[Handler]:
     collector = _CallCollector()
     for statement in index.module_statements:
         if not isinstance(statement, cst.ClassDef):
-            statement.visit(collector)
+            walk(statement, collector)
     for call in collector.calls:
         routes.from_call(call)
     for class_name, info in index.classes.items():

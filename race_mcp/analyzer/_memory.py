@@ -8,7 +8,7 @@ import re
 
 import libcst as cst
 
-from ._module import ModuleIndex, dotted_name
+from ._module import ModuleIndex, dotted_name, walk
 from ._scopes import Scopes, frame_for
 from ._state import Frame
 
@@ -68,7 +68,7 @@ class MemoryModel:
             and (index.qualify(value.func) or "").split(".")[-1] in ("FastAPI", "Starlette", "Application")
         }
         self.scopes = Scopes()
-        index.module.visit(self.scopes)
+        walk(index.module, self.scopes)
         self.rebound_globals = {
             name for _, declared in self.scopes.scopes.values() for name in declared
         } & set(index.assignments)

@@ -10,7 +10,7 @@ import libcst as cst
 from .._effects import Recognizer
 from .._engine import Interpreter
 from .._frameworks import Handler
-from .._module import ModuleIndex
+from .._module import ModuleIndex, walk
 from .._scopes import params
 from .._state import Direct, Step
 from ._dynamodb import DynamoRecognizer
@@ -267,7 +267,7 @@ def check_module_patterns(index: ModuleIndex) -> list[Direct]:
     if not any("Records" in line for line in index.lines):
         return []
     visitor = _StreamConsumers()
-    index.module.visit(visitor)
+    walk(index.module, visitor)
     directs = []
     for function, loop in visitor.loops:
         called, words = _reached(index, loop)

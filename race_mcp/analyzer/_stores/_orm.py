@@ -16,7 +16,7 @@ import re
 import libcst as cst
 
 from .._effects import ALL, TRANSACTION_LOCK, CallContext, Effect
-from .._module import ClassInfo, ModuleIndex
+from .._module import ClassInfo, ModuleIndex, walk
 
 __all__ = ["OrmRecognizer"]
 
@@ -177,6 +177,8 @@ class _ModelConstructions(cst.CSTVisitor):
 class OrmRecognizer:
     def __init__(self, index: ModuleIndex) -> None:
         self.index = index
+        source = "\n".join(index.lines)
+        self._mentions_constraints = "nique" in source or "Index(" in source
         self.unique = {name: self._unique_fields(info) for name, info in index.classes.items()}
         # SQLAlchemy Core: `accounts = Table("accounts", metadata, Column(...), ...)`.
         self.core_tables: dict[str, str] = {}
@@ -198,7 +200,7 @@ class OrmRecognizer:
         self.atomic_methods = self._atomic_methods()
         self.serializable = self._serializable_names()
         constructions = _ModelConstructions(set(index.classes))
-        index.module.visit(constructions)
+        walk(index.module, constructions)
         self.built = constructions.built
         self.called = constructions.called
 
@@ -222,7 +224,8 @@ class OrmRecognizer:
                 unique.add(name)
         if not has_primary_key:
             unique.add("id")  # Django's implicit auto primary key
-        text = self.index.module.code_for_node(info.node)
+        # Constraints are spelled out in the class body; most modules have none to look for.
+        text = self.index.module.code_for_node(info.node) if self._mentions_constraints else ""
         for group in re.findall(r"Unique(?:Constraint)?\(\s*(?:fields\s*=\s*)?[\[(]?([^)\]]*)", text):
             unique |= set(re.findall(r"['\"](\w+)['\"]", group))
         for group in re.findall(r"unique_together\s*=\s*([^\n]*)", text):

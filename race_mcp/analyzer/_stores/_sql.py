@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from .._effects import ALL, CallContext, Effect
-from .._module import ModuleIndex
+from .._module import ModuleIndex, walk
 
 __all__ = ["SqlRecognizer", "SqlStatement", "parse_sql", "unique_columns"]
 
@@ -208,16 +208,18 @@ class SqlRecognizer:
     def __init__(self, index: ModuleIndex) -> None:
         self.index = index
         strings = _Strings()
-        index.module.visit(strings)
+        walk(index.module, strings)
         self.unique = unique_columns(strings.texts)
         source = "\n".join(index.lines)
         self.autocommit_driver = bool(_AUTOCOMMIT_DRIVERS.search(source))
         self._function_text: dict[cst.FunctionDef, str] = {}
+        # Most modules never say SERIALIZABLE: then no call needs its code generated to look for it.
+        self.mentions_serializable = "serializable" in source.lower()
         # Module-level engines and connections configured for SERIALIZABLE isolation.
         self.serializable = {
             name
             for name, value in index.assignments.items()
-            if "serializable" in index.module.code_for_node(value).lower()
+            if self.mentions_serializable and "serializable" in index.module.code_for_node(value).lower()
         }
 
     def text_of(self, function: cst.FunctionDef) -> str:
@@ -275,7 +277,7 @@ class SqlRecognizer:
             return [Effect("begin")]  # asyncpg: `tx = conn.transaction(); await tx.start()`
         if (self.index.qualify(func) or "").split(".")[-1] in _WRAPPERS:
             return []  # `text("...")` builds a statement; the call that executes it is what counts
-        code = self.index.module.code_for_node(call)
+        code = self.index.module.code_for_node(call) if self.mentions_serializable else ""
         if re.search(r"serializable", code, re.IGNORECASE) and not self.sql_of(call, ctx):
             # `conn.set_isolation_level(SERIALIZABLE)`, `execution_options(isolation_level=...)`
             return [Effect("lock")]
