@@ -499,7 +499,9 @@ class OrmRecognizer:
             guard = ALL if ctx.interpreter.catching(_INTEGRITY_ERRORS) else frozenset(unique)
             return [*effects, *self.insert(key, guard, ctx)]
         if terminal in ("get_or_create", "update_or_create"):
-            if not (detail & unique) and not ctx.interpreter.catching(_INTEGRITY_ERRORS):
+            # `get_or_create(**{field: value})`: which field is looked up is not in the code.
+            unknown = any(arg.star == "**" for arg in terminal_call.args)
+            if not (detail & unique) and not unknown and not ctx.interpreter.catching(_INTEGRITY_ERRORS):
                 effects.append(Effect("direct", key, "RC303"))
             return [*effects, Effect("read", key, detail=detail)]
         if lazy or terminal in _DJANGO_EVALUATING or "get" in methods:

@@ -12,8 +12,10 @@ import re
 import libcst as cst
 
 from .._effects import ALL, CallContext, Effect
+from .._engine import EXISTENCE
 from .._module import ModuleIndex
 from .._scopes import params
+from .._state import Access
 
 __all__ = ["RedisRecognizer"]
 
@@ -90,11 +92,26 @@ def _refills_cache(key: str, ctx: CallContext) -> bool:
     if check is None or not check.decision:
         return False
     read = check.steps[0].order
-    return any(
+    if any(
         returned.key == key and returned.steps[0].order == read
         for frame in ctx.interpreter.frames
         for returned in frame.returned
-    )
+    ):
+        return True
+    return _returns_what_it_tested(check, ctx)
+
+
+def _returns_what_it_tested(check: Access, ctx: CallContext) -> bool:
+    """`value = cache.get(k); if value is None: value = load(); cache.set(k, value); return value`:
+    only the value's presence was tested, and the function hands the variable back on every path,
+    so a hit is used, not refused (the return comes after the SET, so it is read from the code)."""
+    if not check.detail >= EXISTENCE:
+        return False
+    names = {
+        step.node.value for step in check.steps if step.role == "check" and isinstance(step.node, cst.Name)
+    }
+    code = ctx.interpreter.index.module.code_for_node(ctx.interpreter.frame.function)
+    return any(re.search(rf"\breturn\s+{re.escape(name)}\b", code) for name in names)
 
 
 def _is_plain_pipeline(value: cst.BaseExpression) -> bool:
