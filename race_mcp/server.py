@@ -105,13 +105,15 @@ Returns findings, most severe first, each with the rule id, the route, the evide
 check, await, write) and the fix; read race://rules/{rule_id} for the full explanation. \
 Read-only: it parses code and never runs or changes it."""
 
-READ_ONLY = ToolAnnotations(
-    title="Analyze code for race conditions",
-    read_only_hint=True,
-    destructive_hint=False,
-    idempotent_hint=True,
-    open_world_hint=False,
-)
+
+def _read_only(title: str) -> ToolAnnotations:
+    """Annotations of a tool that only reads files and returns a report."""
+    return ToolAnnotations(
+        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+
+
+READ_ONLY = _read_only("Analyze code for race conditions")
 
 RUN_BURST_DESCRIPTION = """\
 Prove (or rule out) a race condition by sending a synchronised burst of the same HTTP request to a \
@@ -444,13 +446,7 @@ def _register_check_openapi(server: MCPServer[Any], workspace: _Workspace) -> No
         name="check_openapi",
         title="Check an OpenAPI spec for missing concurrency preconditions",
         description=CHECK_OPENAPI_DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="Check an OpenAPI spec for missing concurrency preconditions",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=_read_only("Check an OpenAPI spec for missing concurrency preconditions"),
     )
     def check_openapi_tool(
         client_roots: ClientRoots,
@@ -523,13 +519,7 @@ def _register_propose_patch(server: MCPServer[Any], workspace: _Workspace) -> No
         name="propose_patch",
         title="Propose verified patches for the races in a Python file",
         description=PROPOSE_PATCH_DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="Propose verified patches for the races in a Python file",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=_read_only("Propose verified patches for the races in a Python file"),
     )
     def propose_patch(
         client_roots: ClientRoots,
