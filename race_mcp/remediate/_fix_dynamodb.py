@@ -22,18 +22,21 @@ from libcst.codemod.visitors import AddImportsVisitor
 
 from ..findings import Finding
 from ._fixers import Fixed, Guidance, register
-from ._locate import Located, block_of, exit_statement, parse_statements, raised_from_none, small_statement
+from ._locate import (
+    COMPARISONS,
+    MIRRORED,
+    Located,
+    block_of,
+    exit_statement,
+    nodes,
+    parse_statements,
+    raised_from_none,
+    small_statement,
+)
 
 __all__ = ["fix_read_then_write", "fix_unguarded_decrement", "guidance_only"]
 
 _BUILDER = {"<": "gte", "<=": "gt", ">": "lte", ">=": "lt"}  # the rejecting comparison → the guard
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_OPERATORS: dict[type[cst.BaseCompOp], str] = {
-    cst.LessThan: "<",
-    cst.LessThanEqual: "<=",
-    cst.GreaterThan: ">",
-    cst.GreaterThanEqual: ">=",
-}
 _SET_ONE = re.compile(r"^\s*SET\s+(?P<attr>\w+)\s*=\s*(?P<value>:\w+)\s*$", re.IGNORECASE)
 _DECREMENT = re.compile(r"^\s*SET\s+(?P<attr>\w+)\s*=\s*(?P=attr)\s*-\s*(?P<value>:\w+)\s*$", re.IGNORECASE)
 _RC401_GUIDANCE = (
@@ -41,16 +44,6 @@ _RC401_GUIDANCE = (
     '(or a `version` attribute compared and bumped on each write, or `Attr("x").gte(amount)` with '
     "`SET x = x - :amount`), and turn `ConditionalCheckFailedException` into a 409."
 )
-
-
-def _walk(root: cst.CSTNode) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    stack: list[cst.CSTNode] = [root]
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(node.children)
-    return out
 
 
 @dataclass(frozen=True)
@@ -66,7 +59,7 @@ class DynamoCall:
 def _dynamo_call(statement: cst.BaseStatement | None, methods: Sequence[str]) -> DynamoCall | None:
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         return None
-    for node in _walk(statement):
+    for node in nodes(statement):
         if (
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Attribute)
@@ -139,7 +132,7 @@ def _item_read(function: cst.FunctionDef, located: Located, lines: list[int]) ->
 def _item_from_response(function: cst.FunctionDef, located: Located, response: str) -> str | None:
     """`item = response.get("Item")` (or `response["Item"]`) anywhere in the function."""
     pattern = re.compile(rf"{response}(\[\s*['\"]Item['\"]\s*\]|\.get\(\s*['\"]Item['\"]\s*\))")
-    for node in _walk(function):
+    for node in nodes(function):
         if (
             isinstance(node, cst.Assign)
             and len(node.targets) == 1
@@ -178,7 +171,7 @@ def _decide(
 ) -> Guard | None:
     checks = [
         node
-        for node in _walk(function)
+        for node in nodes(function)
         if isinstance(node, cst.If) and located.line(node) in lines and exit_statement(node.body) is not None
     ]
     for check in checks:
@@ -231,14 +224,14 @@ def _limit(comparison: cst.BaseExpression, read: ItemRead, located: Located) -> 
     if not isinstance(comparison, cst.Comparison) or len(comparison.comparisons) != 1:
         return None
     target = comparison.comparisons[0]
-    symbol = _OPERATORS.get(type(target.operator))
+    symbol = COMPARISONS.get(type(target.operator))
     if symbol is None:
         return None
     left, right = comparison.left, target.comparator
     if _subscript_key(right, read.item) is not None:
-        left, right, symbol = right, left, _FLIP[symbol]
+        left, right, symbol = right, left, MIRRORED[symbol]
     attribute = _subscript_key(left, read.item)
-    if attribute is None or read.item in {n.value for n in _walk(right) if isinstance(n, cst.Name)}:
+    if attribute is None or read.item in {n.value for n in nodes(right) if isinstance(n, cst.Name)}:
         return None
     return attribute, _BUILDER[symbol], located.code(right)
 
@@ -285,13 +278,13 @@ def _decided_attributes(
         and isinstance(n.func, cst.Attribute)
         and isinstance(n.func.value, cst.Name)
         and n.func.value.value == read.item
-        for n in _walk(function)
+        for n in nodes(function)
     ):
         return None
-    attributes = {key for root in roots for n in _walk(root) if (key := _subscript_key(n, read.item))}  # type: ignore[arg-type]
-    whole_item = any(isinstance(n, cst.Name) and n.value == read.item for n in _walk(write.call))
+    attributes = {key for root in roots for n in nodes(root) if (key := _subscript_key(n, read.item))}  # type: ignore[arg-type]
+    whole_item = any(isinstance(n, cst.Name) and n.value == read.item for n in nodes(write.call))
     if whole_item and not attributes:
-        attributes = {key for n in _walk(function) if (key := _subscript_key(n, read.item))}  # type: ignore[arg-type]
+        attributes = {key for n in nodes(function) if (key := _subscript_key(n, read.item))}  # type: ignore[arg-type]
     return attributes
 
 

@@ -22,7 +22,18 @@ from libcst.codemod.visitors import AddImportsVisitor
 
 from ..findings import Finding
 from ._fixers import Fixed, Guidance, register
-from ._locate import Located, bare_code, block_of, exit_statement, name_in_use, parse_statements, wrap
+from ._locate import (
+    COMPARISONS,
+    MIRRORED,
+    Located,
+    bare_code,
+    block_of,
+    exit_statement,
+    name_in_use,
+    nodes,
+    parse_statements,
+    wrap,
+)
 
 __all__ = [
     "fix_django_get_then_save",
@@ -33,28 +44,11 @@ __all__ = [
 
 # The rejecting comparison → the lookup the row must still satisfy.
 _LOOKUPS = {"<": "gte", "<=": "gt", ">": "lte", ">=": "lt"}
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_OPERATORS: dict[type[cst.BaseCompOp], str] = {
-    cst.LessThan: "<",
-    cst.LessThanEqual: "<=",
-    cst.GreaterThan: ">",
-    cst.GreaterThanEqual: ">=",
-}
 _RC301_GUIDANCE = (
     "Let the database decide: `updated = Model.objects.filter(pk=obj.pk, field__gte=amount)"
     '.update(field=F("field") - amount)` and reject when `updated == 0`; or read with '
     "`select_for_update()` inside `transaction.atomic()` and repeat the check on the locked row."
 )
-
-
-def _walk(root: cst.CSTNode) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    stack: list[cst.CSTNode] = [root]
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(node.children)
-    return out
 
 
 def _with_imports(module: cst.Module, *imports: tuple[str, str]) -> cst.Module:
@@ -149,10 +143,10 @@ def _filter_guard(
 ) -> tuple[str, cst.BaseSmallStatement] | bool | None:
     """The lookup that repeats the check (`points__gte=cost`) and its rejection; False when there
     is a check on the field the fixer cannot translate, None when there is no check."""
-    for node in _walk(function):
+    for node in nodes(function):
         if not isinstance(node, cst.If) or located.line(node) not in lines:
             continue
-        if field not in {n.attr.value for n in _walk(node.test) if isinstance(n, cst.Attribute)}:
+        if field not in {n.attr.value for n in nodes(node.test) if isinstance(n, cst.Attribute)}:
             continue
         rejection = exit_statement(node.body)
         if rejection is None:
@@ -179,14 +173,14 @@ def _lookup(test: cst.BaseExpression, instance: str, field: str, located: Locate
     target = test.comparisons[0]
     if isinstance(target.operator, cst.IsNot) and located.code(target.comparator) == "None":
         return f"{field}__isnull=True" if _field_of(test.left, instance) == field else None
-    symbol = _OPERATORS.get(type(target.operator))
+    symbol = COMPARISONS.get(type(target.operator))
     if symbol is None:
         return None
     left, right = test.left, target.comparator
     if _field_of(right, instance) == field:
-        left, right, symbol = right, left, _FLIP[symbol]
+        left, right, symbol = right, left, MIRRORED[symbol]
     if _field_of(left, instance) != field or instance in {
-        n.value for n in _walk(right) if isinstance(n, cst.Name)
+        n.value for n in nodes(right) if isinstance(n, cst.Name)
     }:
         return None
     return f"{field}__{_LOOKUPS[symbol]}={located.code(right)}"
@@ -206,19 +200,19 @@ def fix_django_get_then_save(module: cst.Module, finding: Finding) -> Fixed | Gu
         return Guidance(_RC301_GUIDANCE)
     changes = [
         change
-        for node in _walk(function)
+        for node in nodes(function)
         if isinstance(node, cst.SimpleStatementLine) and (change := _change(node, read.instance, located))
     ]
     saves = [
         node
-        for node in _walk(function)
+        for node in nodes(function)
         if isinstance(node, cst.SimpleStatementLine)
         and changes
         and _is_save(node, read.instance, changes[0].field, located)
     ]
     assigned = [
         node
-        for node in _walk(function)
+        for node in nodes(function)
         if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign))
         and read.instance in located.code(node).split("=")[0]
         and f"{read.instance}." in located.code(node).split("=")[0]
@@ -387,7 +381,7 @@ def fix_sqlalchemy_lock(module: cst.Module, finding: Finding) -> Fixed | Guidanc
     read = located.statement_at(function, reads[0])
     if read is None or "with_for_update" in located.code(read):
         return Guidance(_SQLA_GUIDANCE)
-    calls = [n for n in _walk(read) if isinstance(n, cst.Call)]
+    calls = [n for n in nodes(read) if isinstance(n, cst.Call)]
     for call in calls:
         transformer = _LockRead(call)
         patched_read = read.visit(transformer)

@@ -25,11 +25,14 @@ from libcst.codemod.visitors import AddImportsVisitor
 from ..findings import Finding
 from ._fixers import Fixed, Guidance, register
 from ._locate import (
+    COMPARISONS,
+    MIRRORED,
     Located,
     bare_code,
     block_of,
     exit_statement,
     name_in_use,
+    nodes,
     parse_statements,
     raised_from_none,
     wrap,
@@ -66,13 +69,6 @@ _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(?P<table>\w+)", re.IGNORECASE)
 _WRITE_SQL = re.compile(r"^\s*(UPDATE|INSERT|DELETE)\b", re.IGNORECASE)
 # Limits are orderings; an `==` check (`if balance == 0: return`) is left to a person.
 _NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_OPERATORS: dict[type[cst.BaseCompOp], str] = {
-    cst.LessThan: "<",
-    cst.LessThanEqual: "<=",
-    cst.GreaterThan: ">",
-    cst.GreaterThanEqual: ">=",
-}
 _INTEGRITY_ERROR: dict[Driver, tuple[str, str]] = {
     "sqlite3": ("sqlite3", "IntegrityError"),
     "wrapper": ("sqlite3", "IntegrityError"),
@@ -255,7 +251,7 @@ def _read_binding(statement: cst.BaseStatement | None) -> ReadBinding | None:
     value = assign.value
     if value is None:
         return None
-    strings = [n for n in _walk(value) if isinstance(n, cst.SimpleString)]
+    strings = [n for n in nodes(value) if isinstance(n, cst.SimpleString)]
     select = next(
         (
             m
@@ -279,16 +275,6 @@ def _read_binding(statement: cst.BaseStatement | None) -> ReadBinding | None:
     return None
 
 
-def _walk(root: cst.CSTNode) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    stack: list[cst.CSTNode] = [root]
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(node.children)
-    return out
-
-
 @dataclass(frozen=True)
 class Decision:
     """The check the handler makes on the row, and how it rejects."""
@@ -304,7 +290,7 @@ def _decision(
 ) -> Decision | None:
     """The `if` between the read and the write that rejects on the column (the evidence may point
     at a later `if`, so look at each)."""
-    for node in _walk(function):
+    for node in nodes(function):
         if not isinstance(node, cst.If) or located.line(node) not in lines:
             continue
         rejection = exit_statement(node.body)
@@ -334,19 +320,19 @@ def _guard(
     operator, right = target.operator, target.comparator
     if isinstance(operator, cst.IsNot) and isinstance(right, cst.Name) and right.value == "None":
         return (f"{column} IS NULL", None) if binding.refers_to(comparison.left, column) else None
-    symbol = _OPERATORS.get(type(operator))
+    symbol = COMPARISONS.get(type(operator))
     if symbol is None:
         return None
     left = comparison.left
     if binding.refers_to(right, column):
-        left, right, symbol = right, left, _FLIPPED[symbol]
+        left, right, symbol = right, left, MIRRORED[symbol]
     if not binding.refers_to(left, column) or _mentions_read(right, binding):
         return None
     return f"{column} {_NEGATED[symbol]} {{}}", located.code(right)
 
 
 def _mentions_read(expr: cst.BaseExpression, binding: ReadBinding) -> bool:
-    names = {n.value for n in _walk(expr) if isinstance(n, cst.Name)}
+    names = {n.value for n in nodes(expr) if isinstance(n, cst.Name)}
     return bool(names & ({binding.row_name} | set(binding.scalars)))
 
 
@@ -375,7 +361,7 @@ def _relative_value(
 def _single_assignment(function: cst.FunctionDef, name: str) -> cst.BaseExpression | None:
     values = [
         node.value
-        for node in _walk(function)
+        for node in nodes(function)
         if isinstance(node, cst.Assign)
         and len(node.targets) == 1
         and isinstance(node.targets[0].target, cst.Name)
@@ -574,7 +560,7 @@ def _checked_write(
 
 
 def _count_uses(root: cst.CSTNode, bound: set[str]) -> int:
-    return sum(1 for n in _walk(root) if isinstance(n, cst.Name) and n.value in bound)
+    return sum(1 for n in nodes(root) if isinstance(n, cst.Name) and n.value in bound)
 
 
 def _later_writes(body: Sequence[cst.BaseStatement], index: int) -> int | None:
@@ -789,7 +775,7 @@ def fix_check_then_insert(module: cst.Module, finding: Finding) -> Fixed | Guida
 def _select_text(statement: cst.BaseStatement | None) -> str | None:
     if statement is None:
         return None
-    for node in _walk(statement):
+    for node in nodes(statement):
         value = node.evaluated_value if isinstance(node, cst.SimpleString) else None
         if isinstance(value, str) and _SELECT.match(value):
             return value
@@ -802,7 +788,7 @@ def _duplicate_answer(
     """What a duplicate gets: the check's rejection, or nothing when the insert sits in `if not found:`."""
     if not isinstance(check, cst.If):
         return None
-    if any(node is insert for node in _walk(check.body)):
+    if any(node is insert for node in nodes(check.body)):
         return cst.Pass()
     rejection = exit_statement(check.body)
     if rejection is None:
@@ -812,7 +798,7 @@ def _duplicate_answer(
 
 def _schema_string(module: cst.Module, table: str) -> cst.SimpleString | None:
     pattern = re.compile(rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{re.escape(table)}\s*\(", re.I)
-    strings = [node for node in _walk(module) if isinstance(node, cst.SimpleString)]
+    strings = [node for node in nodes(module) if isinstance(node, cst.SimpleString)]
     for string in strings:
         value = string.evaluated_value
         if isinstance(value, str) and pattern.search(value) and string.raw_value == value:
@@ -821,7 +807,7 @@ def _schema_string(module: cst.Module, table: str) -> cst.SimpleString | None:
 
 
 def _find_string(module: cst.Module, like: cst.SimpleString) -> cst.SimpleString:
-    return next(n for n in _walk(module) if isinstance(n, cst.SimpleString) and n.value == like.value)
+    return next(n for n in nodes(module) if isinstance(n, cst.SimpleString) and n.value == like.value)
 
 
 def _with_unique(string: cst.SimpleString, table: str, column: str) -> str | None:

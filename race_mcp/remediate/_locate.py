@@ -15,17 +15,30 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from ..findings import Finding
 
 __all__ = [
+    "COMPARISONS",
+    "MIRRORED",
     "Located",
     "bare_code",
     "block_of",
     "exit_statement",
     "name_in_use",
     "names_in",
+    "nodes",
     "parse_statements",
     "raised_from_none",
     "small_statement",
     "wrap",
 ]
+
+
+# Ordering comparisons as the fixers rewrite them, and each one read with its operands swapped.
+COMPARISONS: dict[type[cst.BaseCompOp], str] = {
+    cst.LessThan: "<",
+    cst.LessThanEqual: "<=",
+    cst.GreaterThan: ">",
+    cst.GreaterThanEqual: ">=",
+}
+MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 class Located:
@@ -78,13 +91,14 @@ def _statements(root: cst.CSTNode) -> Iterator[cst.BaseStatement]:
 
 def block_of(root: cst.CSTNode, statement: cst.BaseStatement) -> cst.IndentedBlock | None:
     """The indented block whose body holds `statement` directly."""
-    for node in _nodes(root):
+    for node in nodes(root):
         if isinstance(node, cst.IndentedBlock) and any(s is statement for s in node.body):
             return node
     return None
 
 
-def _nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node under `root`, `root` included."""
     stack: list[cst.CSTNode] = [root]
     while stack:
         node = stack.pop()
@@ -94,7 +108,7 @@ def _nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 def names_in(root: cst.CSTNode) -> set[str]:
     """Every bare name used under `root` (to pick fresh names that shadow nothing)."""
-    return {node.value for node in _nodes(root) if isinstance(node, cst.Name)}
+    return {node.value for node in nodes(root) if isinstance(node, cst.Name)}
 
 
 def name_in_use(root: cst.CSTNode, wanted: str) -> str:
