@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .._textfile import decode_text, read_text
 from ..config import DEFAULT_EXCLUDES
-from ..errors import InputError
 
 __all__ = ["decode_source", "iter_source_files", "read_source"]
 
@@ -16,35 +16,13 @@ SOURCE_SUFFIXES = (".py", ".pyi")
 
 
 def decode_source(data: bytes, label: str, *, max_bytes: int) -> str:
-    """Bytes to text, or `InputError` for oversized, binary or non-UTF-8 input."""
-    if len(data) > max_bytes:
-        raise InputError(f"{label}: file is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{label}: binary file (contains NUL bytes), not Python source")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{label}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    """Bytes to Python source text, or `InputError` for oversized, binary or non-UTF-8 input."""
+    return decode_text(data, label, max_bytes=max_bytes, expected="Python source")
 
 
 def read_source(path: Path, label: str, *, max_bytes: int) -> str:
     """Read one file as source text; every failure is an `InputError` with a one-line reason."""
-    if not path.exists():
-        raise InputError(f"{label}: no such file")
-    if path.is_dir():
-        raise InputError(f"{label}: is a directory, not a file")
-    if not path.is_file():
-        raise InputError(f"{label}: not a regular file")
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(f"{label}: file is {size:,} bytes, over the {max_bytes:,}-byte limit")
-        data = path.read_bytes()
-    except PermissionError:
-        raise InputError(f"{label}: permission denied") from None
-    except OSError as exc:
-        raise InputError(f"{label}: cannot read: {exc.strerror or exc}") from None
-    return decode_source(data, label, max_bytes=max_bytes)
+    return read_text(path, label, max_bytes=max_bytes, expected="Python source")
 
 
 def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._textfile import decode_text
 from ..errors import InputError
 from ._yaml import LineDict, load_yaml
 
@@ -109,14 +110,7 @@ def _json_key_lines(text: str) -> dict[Pointer, int]:
 
 def decode_spec(data: bytes, label: str, *, max_bytes: int) -> str:
     """Bytes to text, or `InputError` for oversized, binary or non-UTF-8 input."""
-    if len(data) > max_bytes:
-        raise InputError(f"{label}: file is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{label}: binary file (contains NUL bytes), not an OpenAPI document")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{label}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    return decode_text(data, label, max_bytes=max_bytes, expected="an OpenAPI document")
 
 
 def parse_spec_text(text: str, label: str, *, prefer_json: bool) -> tuple[Any, bool]:

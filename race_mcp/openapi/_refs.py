@@ -19,6 +19,7 @@ from urllib.request import url2pathname
 
 import httpx
 
+from .._textfile import read_text
 from ..errors import InputError, PolicyError, RaceMcpError
 from ..findings import FileError
 from ..roots import AllowedRoots
@@ -230,20 +231,7 @@ class Resolver:
 
     def _load_file(self, path: Path, label: str) -> SpecFile:
         self._check_file_count()
-        if not path.exists():
-            raise InputError(f"{label}: no such file")
-        if not path.is_file():
-            raise InputError(f"{label}: not a regular file")
-        try:
-            size = path.stat().st_size
-            if size > self._max_bytes:
-                raise InputError(f"{label}: file is {size:,} bytes, over the {self._max_bytes:,}-byte limit")
-            data = path.read_bytes()
-        except PermissionError:
-            raise InputError(f"{label}: permission denied") from None
-        except OSError as exc:
-            raise InputError(f"{label}: cannot read: {exc.strerror or exc}") from None
-        text = decode_spec(data, label, max_bytes=self._max_bytes)
+        text = read_text(path, label, max_bytes=self._max_bytes, expected="an OpenAPI document")
         return self._store(str(path), label, text, prefer_json=path.suffix.lower() == ".json")
 
     def _store(self, uri: str, label: str, text: str, *, prefer_json: bool) -> SpecFile:
