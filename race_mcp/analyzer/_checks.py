@@ -37,7 +37,7 @@ def might_race(source: str) -> bool:
 def check_module(index: ModuleIndex, path: str) -> list[Finding]:
     """Every finding in one module, one per (rule, line)."""
     memory = may_share_state(index)
-    stores = any(marker in "\n".join(index.lines) for marker in STORE_MARKERS)
+    stores = any(marker in index.source for marker in STORE_MARKERS)
     if not memory and not stores:
         return []
     handlers = find_handlers(index)

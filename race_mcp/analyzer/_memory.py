@@ -279,5 +279,5 @@ def may_share_state(index: ModuleIndex) -> bool:
         for value in index.assignments.values()
     ):
         return True
-    text = "\n".join(index.lines)
+    text = index.source
     return "global " in text or ".state." in text or "app[" in text

@@ -112,6 +112,7 @@ class ModuleIndex:
     """What the checkers need to know about one module, computed once per file."""
 
     module: cst.Module
+    source: str
     lines: list[str]
     imports: dict[str, str] = field(default_factory=dict)
     assignments: dict[str, cst.BaseExpression] = field(default_factory=dict)
@@ -122,7 +123,7 @@ class ModuleIndex:
 
     @classmethod
     def build(cls, module: cst.Module, source: str) -> ModuleIndex:
-        index = cls(module=module, lines=source.splitlines())
+        index = cls(module=module, source=source, lines=source.splitlines())
         index._collect(module.body)
         return index
 

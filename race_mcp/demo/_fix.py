@@ -19,7 +19,7 @@ from ..openapi import check_openapi
 from ..remediate import PatchReport, propose_patches
 from ..remediate._spec import SPEC_RULES, propose_spec_patch
 from ._checks import run_functional_checks
-from ._prove import BURST_SCENARIOS, burst_all
+from ._prove import BURST_SCENARIOS, burst_all, tally_outcomes
 from ._report import DemoStep, StepStatus
 from ._server import serve_shop
 
@@ -105,17 +105,7 @@ def prove_fix_step(context: DemoContext) -> DemoStep:
             context.check_results = run_functional_checks(shop.base_url)
     except RaceMcpError as exc:
         return DemoStep(key="prove-fix", title=title, status="failed", summary=str(exc))
-    details = []
-    held = 0
-    for scenario, result in outcomes:
-        if isinstance(result, str):
-            details.append(f"{scenario.route}: error: {result}")
-            continue
-        held += result.verdict == "no_race"
-        details.append(
-            f"{scenario.route}: {result.verdict} (the same burst: {scenario.story}); {result.reason} "
-            f"[{result.mode}, spread {result.spread_ms:.2f} ms]"
-        )
+    held, details = tally_outcomes(outcomes, wanted="no_race", again=True)
     status: StepStatus = "passed" if held == len(BURST_SCENARIOS) else "failed"
     summary = f"{held} of {len(outcomes)} fixes hold: the same bursts now show no_race"
     return DemoStep(key="prove-fix", title=title, status=status, summary=summary, details=details)

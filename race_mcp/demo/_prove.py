@@ -130,6 +130,27 @@ async def burst_all(shop: RunningShop) -> list[tuple[BurstScenario, BurstResult 
     return outcomes
 
 
+def tally_outcomes(
+    outcomes: list[tuple[BurstScenario, BurstResult | str]], *, wanted: str, again: bool = False
+) -> tuple[int, list[str]]:
+    """How many bursts gave the `wanted` verdict, and one line per scenario for the report.
+
+    `again` labels bursts re-run against the patched shop (the same burst as the proof's)."""
+    count = 0
+    details = []
+    for scenario, result in outcomes:
+        if isinstance(result, str):
+            details.append(f"{scenario.route}: error: {result}")
+            continue
+        count += result.verdict == wanted
+        story = f"the same burst: {scenario.story}" if again else scenario.story
+        timing = f"{result.mode}, spread {result.spread_ms:.2f} ms"
+        if not again:
+            timing += f", hit rate {result.hit_rate:.0%}"
+        details.append(f"{scenario.route}: {result.verdict} ({story}); {result.reason} [{timing}]")
+    return count, details
+
+
 def prove_races_step(context: DemoContext) -> DemoStep:
     """Step: start the racy shop on 127.0.0.1 and prove each race with a synchronized burst."""
     try:
@@ -139,17 +160,7 @@ def prove_races_step(context: DemoContext) -> DemoStep:
         return DemoStep(
             key="prove-races", title="Bursts against the racy shop", status="failed", summary=str(exc)
         )
-    details = []
-    proven = 0
-    for scenario, result in outcomes:
-        if isinstance(result, str):
-            details.append(f"{scenario.route}: error: {result}")
-            continue
-        proven += result.verdict == "race"
-        details.append(
-            f"{scenario.route}: {result.verdict} ({scenario.story}); {result.reason} "
-            f"[{result.mode}, spread {result.spread_ms:.2f} ms, hit rate {result.hit_rate:.0%}]"
-        )
+    proven, details = tally_outcomes(outcomes, wanted="race")
     status: StepStatus = "passed" if proven == len(outcomes) else "failed"
     summary = f"{proven} of {len(outcomes)} races proven by a burst on 127.0.0.1"
     return DemoStep(

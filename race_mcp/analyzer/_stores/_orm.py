@@ -177,7 +177,7 @@ class _ModelConstructions(cst.CSTVisitor):
 class OrmRecognizer:
     def __init__(self, index: ModuleIndex) -> None:
         self.index = index
-        source = "\n".join(index.lines)
+        source = index.source
         self._mentions_constraints = "nique" in source or "Index(" in source
         self.unique = {name: self._unique_fields(info) for name, info in index.classes.items()}
         # SQLAlchemy Core: `accounts = Table("accounts", metadata, Column(...), ...)`.

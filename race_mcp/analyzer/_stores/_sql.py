@@ -210,7 +210,7 @@ class SqlRecognizer:
         strings = _Strings()
         walk(index.module, strings)
         self.unique = unique_columns(strings.texts)
-        source = "\n".join(index.lines)
+        source = index.source
         self.autocommit_driver = bool(_AUTOCOMMIT_DRIVERS.search(source))
         self._function_text: dict[cst.FunctionDef, str] = {}
         # Most modules never say SERIALIZABLE: then no call needs its code generated to look for it.
