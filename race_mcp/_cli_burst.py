@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .config import Settings, load_settings, read_settings
+from .config import Settings, load_settings
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    settings = read_settings(args.config) if args.config is not None else load_settings()
+    settings = load_settings(config=args.config)
     return run_burst_command(args, settings)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .analyzer._files import read_source
-from .config import Settings, load_settings, read_settings
+from .config import Settings, load_settings
 from .remediate import PatchReport, apply_patches, propose_patches, render_patch_text
 from .roots import AllowedRoots
 
@@ -77,7 +77,7 @@ def add_patch_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    settings = read_settings(args.config) if args.config is not None else load_settings()
+    settings = load_settings(config=args.config)
     return run_patch_command(args, settings)
 
 

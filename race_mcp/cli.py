@@ -43,7 +43,7 @@ from ._cli_burst import add_burst_parser
 from ._cli_patch import add_patch_parser
 from ._version import __version__
 from .analyzer import analyze_paths
-from .config import Settings, load_settings, read_settings
+from .config import Settings, load_settings
 from .errors import InputError, RaceMcpError
 from .findings import AnalysisReport, FileError, severity_rank
 from .render import render_json, render_sarif, render_text
@@ -358,11 +358,10 @@ class _ProgressLine:
 
 def _analysis_settings(args: argparse.Namespace) -> Settings:
     """Config file first (checked), then --select / --ignore replace its lists (as ruff's do)."""
+    settings = load_settings(config=args.config)
     if args.config is not None:
-        settings = read_settings(args.config)
         source = str(args.config)
     else:
-        settings = load_settings()
         source = f"{settings.config_dir}/pyproject.toml" if settings.config_dir else "settings"
     check_selectors([*settings.select, *settings.ignore], source=f"{source} [tool.race-mcp]")
     overrides: dict[str, list[str]] = {}

@@ -172,9 +172,10 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_settings(start: Path | None = None) -> Settings:
-    """Read `[tool.race-mcp]` from the nearest pyproject.toml; defaults when there is none."""
-    pyproject = find_pyproject(start or Path.cwd())
+def load_settings(start: Path | None = None, *, config: Path | None = None) -> Settings:
+    """Read `[tool.race-mcp]` from `config` if given (a `--config` option), else from the nearest
+    pyproject.toml; defaults when there is none."""
+    pyproject = config if config is not None else find_pyproject(start or Path.cwd())
     if pyproject is None:
         return Settings()
     return read_settings(pyproject)
