@@ -5,14 +5,15 @@ The public surface: the four core functions (`analyze_paths`/`analyze_source`, `
 settings and the exception tree. Everything else is private.
 """
 
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from ._version import __version__
 from .analyzer import analyze_paths, analyze_source
-from .burst import BurstPolicy, BurstResult, BurstSpec, run_burst
 from .config import Settings, load_settings
 from .errors import BurstError, InputError, PatchError, PolicyError, RaceMcpError
 from .findings import AnalysisReport, Evidence, FileError, Finding, Summary
-from .openapi import OpenApiReport, check_openapi
-from .remediate import Patch, PatchReport, apply_patches, propose_patches
 from .roots import AllowedRoots
 from .rules import RULES, Rule, get_rule
 
@@ -47,3 +48,35 @@ __all__ = [
     "propose_patches",
     "run_burst",
 ]
+
+if _TYPE_CHECKING:
+    from .burst import BurstPolicy, BurstResult, BurstSpec, run_burst
+    from .openapi import OpenApiReport, check_openapi
+    from .remediate import Patch, PatchReport, apply_patches, propose_patches
+
+# The burst engine (h2, httpx), the OpenAPI loader and the codemods (libcst.matchers) cost ~0.45 s to
+# import: loaded on first use, so `race-mcp analyze` and the MCP server's start do not pay for them.
+_LAZY = {
+    "BurstPolicy": ".burst",
+    "BurstResult": ".burst",
+    "BurstSpec": ".burst",
+    "run_burst": ".burst",
+    "OpenApiReport": ".openapi",
+    "check_openapi": ".openapi",
+    "Patch": ".remediate",
+    "PatchReport": ".remediate",
+    "apply_patches": ".remediate",
+    "propose_patches": ".remediate",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

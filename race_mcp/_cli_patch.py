@@ -9,12 +9,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analyzer._files import read_source
 from .config import Settings, load_settings
-from .remediate import PatchReport, apply_patches, propose_patches, render_patch_text
 from .roots import AllowedRoots
+
+if TYPE_CHECKING:
+    from .remediate import PatchReport
 
 __all__ = ["add_patch_parser", "run_patch_command"]
 
@@ -95,6 +97,9 @@ def run_patch_command(args: argparse.Namespace, settings: Settings) -> int:
 
     Raises `RaceMcpError` for bad input or a refused write (the caller prints one line, exit 2).
     """
+    # The codemods (libcst.matchers) load only when `patch` runs, not at every `race-mcp` start.
+    from .remediate import apply_patches, propose_patches
+
     label = _label(args.file)
     source = read_source(args.file, label, max_bytes=settings.max_file_bytes)
     report = propose_patches(source, label, settings=settings, rule=args.rule)
@@ -111,6 +116,8 @@ def run_patch_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _render(report: PatchReport, fmt: str) -> str:
+    from .remediate import render_patch_text
+
     if fmt == "json":
         return report.model_dump_json(indent=2) + "\n"
     if fmt == "diff":
