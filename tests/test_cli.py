@@ -20,24 +20,10 @@ from mcp import Client, StdioServerParameters
 from race_mcp import AnalysisReport, __version__
 from race_mcp.demo import DemoReport, render_demo_text
 from race_mcp.rules import RULES, render_rule_markdown
+from tests._mcp_helpers import RACE_MCP
+from tests._mcp_helpers import RACY_SOURCE as RACY_HANDLER
 
-RACE_MCP = Path(sys.executable).parent / "race-mcp"
 SarifCheck = Callable[[str], dict[str, Any]]  # the `check_sarif` fixture in conftest.py
-
-RACY_HANDLER = """\
-import asyncio
-from fastapi import FastAPI
-app = FastAPI()
-coupons = {"WELCOME": {"used": False}}
-@app.post("/redeem/{code}")
-async def redeem(code: str):
-    coupon = coupons[code]
-    if coupon["used"]:
-        return {"ok": False}
-    await asyncio.sleep(0.01)
-    coupon["used"] = True
-    return {"ok": True}
-"""
 
 SAFE_MODULE = """\
 def total(prices: list[int]) -> int:
