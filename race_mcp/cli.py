@@ -13,7 +13,7 @@
 Exit codes (DESIGN.md):
     0    nothing at or above --fail-on (default: low, so any finding fails)
     1    findings at or above --fail-on
-    2    bad usage or input: one line on stderr, `race-mcp: error: ...`, never a traceback
+    2    bad usage or input: one line on stderr, `race-mcp: error[CODE]: ...`, never a traceback
     130  interrupted (Ctrl-C)
     141  stdout closed early (`race-mcp analyze . | head`); 128 + SIGPIPE, as a shell reports it
 
@@ -64,7 +64,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr like every other error (exit 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"race-mcp: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"race-mcp: error[usage]: {message} (see '{self.prog} --help')\n")
 
 
 if TYPE_CHECKING:  # argparse's class is generic only in the type stubs
@@ -286,7 +286,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     # longer labels (directory + name), so these are precisely the errors for paths the user named.
     named = [error for error in report.errors if error.path in set(args.paths)]
     if named:
-        raise InputError(_summarise_errors(named))
+        raise InputError(_summarise_errors(named), code=named[0].code)
     return _exit_code(report, args.fail_on)
 
 
@@ -436,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except RaceMcpError as exc:
-        print(f"race-mcp: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"race-mcp: error[{exc.code}]: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

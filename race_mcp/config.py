@@ -186,11 +186,11 @@ def read_settings(pyproject: Path) -> Settings:
     try:
         data: dict[str, Any] = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{pyproject}: cannot read configuration: {exc}") from None
+        raise InputError(f"{pyproject}: cannot read configuration: {exc}", code="bad-config") from None
     table = data.get("tool", {}).get("race-mcp", {})
     try:
         return Settings(**table, config_dir=str(pyproject.parent))
     except (ValidationError, TypeError) as exc:
         first = exc.errors()[0] if isinstance(exc, ValidationError) else {"msg": str(exc), "loc": ()}
         where = ".".join(str(part) for part in first["loc"])
-        raise InputError(f"{pyproject}: [tool.race-mcp] {where}: {first['msg']}") from None
+        raise InputError(f"{pyproject}: [tool.race-mcp] {where}: {first['msg']}", code="bad-config") from None

@@ -69,10 +69,11 @@ class Finding(BaseModel):
 
 
 class FileError(BaseModel):
-    """A file or input that could not be analysed, with the reason in one line."""
+    """A file or input that could not be analysed, with the reason in one line and its stable code."""
 
     path: str
     message: str
+    code: str = "bad-input"
 
 
 class Summary(BaseModel):

@@ -45,6 +45,7 @@ class AllowedRoots:
             allowed = ", ".join(str(root) for root in self._roots) or "(none)"
             raise PolicyError(
                 f"{path} is outside the allowed roots ({allowed}); "
-                "pass a path inside them, or start race-mcp with --root DIR"
+                "pass a path inside them, or start race-mcp with --root DIR",
+                code="outside-roots",
             )
         return resolved

@@ -693,7 +693,7 @@ def get_rule(rule_id: str) -> Rule:
     rule = RULES.get(rule_id.strip().upper())
     if rule is None:
         known = ", ".join(sorted(RULES))
-        raise InputError(f"unknown rule {rule_id!r}; known rules: {known}")
+        raise InputError(f"unknown rule {rule_id!r}; known rules: {known}", code="unknown-rule")
     return rule
 
 
@@ -702,7 +702,9 @@ def check_selectors(selectors: Iterable[str], *, source: str) -> None:
     for selector in selectors:
         if not any(rule_id.startswith(selector.strip().upper()) for rule_id in RULES):
             known = ", ".join(sorted(RULES))
-            raise InputError(f"{source}: unknown rule or prefix {selector!r}; known rules: {known}")
+            raise InputError(
+                f"{source}: unknown rule or prefix {selector!r}; known rules: {known}", code="unknown-rule"
+            )
 
 
 def render_rule_markdown(rule: Rule) -> str:

@@ -197,7 +197,7 @@ def allowed_roots(extra: Sequence[str | Path], settings: Settings) -> AllowedRoo
     for given in extra:
         directory = Path(given).expanduser()
         if not directory.is_dir():
-            raise InputError(f"--root {given}: no such directory")
+            raise InputError(f"--root {given}: no such directory", code="not-found")
         candidates.append(directory)
     for configured in settings.root_paths():
         if configured.is_dir():
@@ -280,7 +280,7 @@ def _analyze_path(path: str, roots: AllowedRoots, settings: Settings, max_findin
         return _analyze_directory(target, roots, settings, max_findings)
     report = analyze_paths([target], settings=settings, max_findings=max_findings)
     if report.summary.files_analyzed == 0 and report.errors:
-        raise InputError(report.errors[0].message)
+        raise InputError(report.errors[0].message, code=report.errors[0].code)
     return report
 
 
@@ -289,7 +289,7 @@ def _locate(path: str, roots: AllowedRoots) -> Path:
     if Path(path).expanduser().is_absolute() or not roots.paths:
         target = roots.check(path)
         if not target.exists():
-            raise InputError(f"{path}: no such file or directory")
+            raise InputError(f"{path}: no such file or directory", code="not-found")
         return target
     refusal: PolicyError | None = None
     for root in roots.paths:
@@ -303,7 +303,9 @@ def _locate(path: str, roots: AllowedRoots) -> Path:
     if refusal is not None:
         raise refusal
     searched = ", ".join(str(root) for root in roots.paths)
-    raise InputError(f"{path}: no such file or directory (relative paths are looked up in {searched})")
+    raise InputError(
+        f"{path}: no such file or directory (relative paths are looked up in {searched})", code="not-found"
+    )
 
 
 def _analyze_directory(
@@ -568,7 +570,7 @@ def _read_for_patch(path: str, roots: AllowedRoots, settings: Settings) -> tuple
     """The file's text and its name relative to the root it is in (the diff's a/ b/ path)."""
     target = _locate(path, roots)
     if target.is_dir():
-        raise InputError(f"{path}: is a directory; propose_patch takes one Python file")
+        raise InputError(f"{path}: is a directory; propose_patch takes one Python file", code="is-directory")
     root = next((r for r in roots.paths if target.is_relative_to(r)), None)
     label = target.relative_to(root).as_posix() if root is not None else path
     return read_source(target, label, max_bytes=settings.max_file_bytes), label
@@ -751,7 +753,9 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         return socket.create_server((host.strip("[]"), port), family=family)
     except OSError as exc:
-        raise InputError(f"cannot listen on {_host_literal(host)}:{port}: {exc.strerror or exc}") from None
+        raise InputError(
+            f"cannot listen on {_host_literal(host)}:{port}: {exc.strerror or exc}", code="cannot-listen"
+        ) from None
 
 
 def _serve_http(
@@ -810,7 +814,8 @@ def serve(
     if http and not is_loopback(host) and not token:
         raise PolicyError(
             f"refusing to serve HTTP on non-loopback host {host} without a token; "
-            f"pass --token TOKEN or set {TOKEN_ENV}, or bind 127.0.0.1"
+            f"pass --token TOKEN or set {TOKEN_ENV}, or bind 127.0.0.1",
+            code="token-required",
         )
     settings = settings or load_settings()
     server = build_server(

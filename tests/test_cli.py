@@ -44,12 +44,12 @@ def race_mcp(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    """Exit 2 with exactly one line on stderr, `race-mcp: error: ...`, and no traceback."""
+    """Exit 2 with exactly one line on stderr, `race-mcp: error[CODE]: ...`, and no traceback."""
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("race-mcp: error: ")
+    assert re.match(r"race-mcp: error\[[a-z0-9]+(-[a-z0-9]+)*\]: ", lines[0]), lines[0]
     return lines[0]
 
 
@@ -193,10 +193,12 @@ def test_errors_inside_a_walked_directory_are_reported_not_fatal(project: Path) 
 
 def test_a_bad_named_path_still_prints_the_rest(racy_project: Path) -> None:
     result = race_mcp("analyze", "app.py", "missing.py", "--format", "json", cwd=racy_project)
-    assert assert_one_line_error(result) == "race-mcp: error: missing.py: no such file"
+    assert assert_one_line_error(result) == "race-mcp: error[not-found]: missing.py: no such file"
     data = json.loads(result.stdout)
     assert [finding["rule_id"] for finding in data["findings"]] == ["RC101"]
-    assert data["errors"] == [{"path": "missing.py", "message": "missing.py: no such file"}]
+    assert data["errors"] == [
+        {"path": "missing.py", "message": "missing.py: no such file", "code": "not-found"}
+    ]
 
 
 # ---------------------------------------------------------------------------------------- bad input

@@ -140,10 +140,13 @@ def test_the_same_bursts_show_no_race_on_a_fixed_shop(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("shop.sqlite3", "race-mcp: error: --database must be a postgresql:// URL, got 'shop.sqlite3'"),
+        (
+            "shop.sqlite3",
+            "race-mcp: error[bad-database-url]: --database must be a postgresql:// URL, got 'shop.sqlite3'",
+        ),
         (
             "postgresql://127.0.0.1:1/test",
-            "race-mcp: error: cannot connect to PostgreSQL at postgresql://127.0.0.1:1/test",
+            "race-mcp: error[database-unreachable]: cannot connect to PostgreSQL at postgresql://127.0.0.1:1/test",
         ),
     ],
 )

@@ -167,7 +167,9 @@ def test_non_loopback_bind_without_token_refuses_to_start(workspace: Workspace, 
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith("race-mcp: error: refusing to serve HTTP on non-loopback host")
+    assert done.stderr.startswith(
+        "race-mcp: error[token-required]: refusing to serve HTTP on non-loopback host"
+    )
     assert "--token" in done.stderr and "RACE_MCP_TOKEN" in done.stderr
 
 
@@ -177,7 +179,9 @@ def test_busy_port_is_a_one_line_error(workspace: Workspace, open_server: str) -
 
     assert done.returncode == 2
     assert (
-        done.stderr.strip().splitlines()[-1].startswith(f"race-mcp: error: cannot listen on 127.0.0.1:{port}")
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"race-mcp: error[cannot-listen]: cannot listen on 127.0.0.1:{port}")
     )
     assert "Traceback" not in done.stderr
 
@@ -186,7 +190,10 @@ def test_missing_root_is_a_one_line_error(workspace: Workspace) -> None:
     done = run_to_exit(["serve", "--root", "no-such-dir"], workspace.root)
 
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == "race-mcp: error: --root no-such-dir: no such directory"
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == "race-mcp: error[not-found]: --root no-such-dir: no such directory"
+    )
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,10 @@ def _cpython_syntax_error(source: str, label: str) -> SyntaxError | None:
         ast.parse(source, filename=label)
     except SyntaxError as exc:
         if "too many" in (exc.msg or ""):
-            raise InputError(f"{label}:{exc.lineno}: {exc.msg}") from None
+            raise InputError(f"{label}:{exc.lineno}: {exc.msg}", code="syntax-error") from None
         return exc
     except (RecursionError, MemoryError, ValueError) as exc:
-        raise InputError(f"{label}: cannot be parsed: {type(exc).__name__}") from None
+        raise InputError(f"{label}: cannot be parsed: {type(exc).__name__}", code="syntax-error") from None
     return None
 
 
@@ -50,9 +50,13 @@ def _parse(source: str, label: str, cpython_error: SyntaxError | None) -> cst.Mo
     except cst.ParserSyntaxError as exc:
         if cpython_error is not None:
             where = f"{cpython_error.lineno}:{cpython_error.offset or 1}"
-            raise InputError(f"{label}:{where}: syntax error: {cpython_error.msg}") from None
+            raise InputError(
+                f"{label}:{where}: syntax error: {cpython_error.msg}", code="syntax-error"
+            ) from None
         first = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
-        raise InputError(f"{label}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {first}") from None
+        raise InputError(
+            f"{label}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {first}", code="syntax-error"
+        ) from None
 
 
 def _suppressed(finding: Finding, lines: Sequence[str], index: ModuleIndex) -> bool:
@@ -79,7 +83,9 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
     if isinstance(source, bytes):
         source = decode_source(source, filename, max_bytes=settings.max_file_bytes)
     elif len(source.encode("utf-8", "surrogatepass")) > settings.max_file_bytes:
-        raise InputError(f"{filename}: source is over the {settings.max_file_bytes:,}-byte limit")
+        raise InputError(
+            f"{filename}: source is over the {settings.max_file_bytes:,}-byte limit", code="too-large"
+        )
     cpython_error = _cpython_syntax_error(source, filename)
     if cpython_error is None and not might_race(source):
         return []  # valid Python with no coroutine, web framework or store: nothing can race here
@@ -88,7 +94,9 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
         index = ModuleIndex.build(module, source)
         findings = check_module(index, filename)
     except RecursionError:
-        raise InputError(f"{filename}: source is too deeply nested to analyse") from None
+        raise InputError(
+            f"{filename}: source is too deeply nested to analyse", code="too-deeply-nested"
+        ) from None
     lines = source.splitlines()
     return [
         finding
@@ -109,7 +117,7 @@ def _analyze_file(job: tuple[str, str, Settings]) -> tuple[list[Finding], FileEr
         source = read_source(Path(path), label, max_bytes=settings.max_file_bytes)
         return analyze_source(source, label, settings=settings), None
     except InputError as exc:
-        return [], FileError(path=label, message=str(exc))
+        return [], FileError(path=label, message=str(exc), code=exc.code)
 
 
 def _collect(paths: Sequence[str | Path], settings: Settings) -> list[tuple[str, str, Settings]]:

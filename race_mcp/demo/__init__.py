@@ -184,11 +184,13 @@ def check_database_url(url: str) -> None:
     from ._store import is_database_url
 
     if not is_database_url(url):
-        raise InputError(f"--database must be a postgresql:// URL, got {url!r}")
+        raise InputError(f"--database must be a postgresql:// URL, got {url!r}", code="bad-database-url")
     import psycopg  # only when asked for PostgreSQL
 
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot connect to PostgreSQL at {url}: {reason}") from None
+        raise InputError(
+            f"cannot connect to PostgreSQL at {url}: {reason}", code="database-unreachable"
+        ) from None

@@ -114,20 +114,31 @@ def _spec_version(document: SpecFile) -> str:
     label = document.label
     if not isinstance(root, dict):
         kind = type(root).__name__ if root is not None else "empty"
-        raise InputError(f"{label}: not an OpenAPI document (the top level is {kind}, not a mapping)")
+        raise InputError(
+            f"{label}: not an OpenAPI document (the top level is {kind}, not a mapping)", code="not-openapi"
+        )
     if "openapi" in root:
         version = str(root["openapi"])
         if not _OPENAPI_3.match(version):
-            raise InputError(f"{label}: unsupported OpenAPI version {version!r} (2.0 and 3.x are supported)")
+            raise InputError(
+                f"{label}: unsupported OpenAPI version {version!r} (2.0 and 3.x are supported)",
+                code="unsupported-version",
+            )
     elif "swagger" in root:
         version = str(root["swagger"])
         if version != "2.0":
-            raise InputError(f"{label}: unsupported Swagger version {version!r} (only 2.0)")
+            raise InputError(
+                f"{label}: unsupported Swagger version {version!r} (only 2.0)", code="unsupported-version"
+            )
     else:
-        raise InputError(f"{label}: not an OpenAPI document (no 'openapi' or 'swagger' field)")
+        raise InputError(
+            f"{label}: not an OpenAPI document (no 'openapi' or 'swagger' field)", code="not-openapi"
+        )
     paths = root.get("paths")
     if paths is not None and not isinstance(paths, dict):
-        raise InputError(f"{label}#/paths: must be a mapping of path templates to path items")
+        raise InputError(
+            f"{label}#/paths: must be a mapping of path templates to path items", code="not-openapi"
+        )
     return version
 
 
@@ -140,7 +151,7 @@ def _title(document: SpecFile) -> str | None:
 def _code_report(source: str | Path, settings: Settings) -> AnalysisReport:
     path = Path(source)
     if not path.exists():
-        raise InputError(f"{source}: no such file or directory (--source)")
+        raise InputError(f"{source}: no such file or directory (--source)", code="not-found")
     return analyze_paths([path], settings=settings)
 
 

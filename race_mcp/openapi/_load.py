@@ -121,7 +121,9 @@ def parse_spec_text(text: str, label: str, *, prefer_json: bool) -> tuple[Any, b
             return json.loads(text), True
         except json.JSONDecodeError as exc:
             if prefer_json:
-                raise InputError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+                raise InputError(
+                    f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}", code="invalid-json"
+                ) from None
         except RecursionError:
-            raise InputError(f"{label}: JSON nested too deeply") from None
+            raise InputError(f"{label}: JSON nested too deeply", code="json-too-deep") from None
     return load_yaml(text, label), False

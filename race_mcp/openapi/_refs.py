@@ -132,7 +132,7 @@ class Resolver:
             if len(seen) >= _MAX_HOPS or any(_same_place(node, other) for other in seen):
                 assert start is not None and start.ref is not None
                 chain = " -> ".join(other.where for other in [*seen, node])
-                self._record(start, start.ref, "circular $ref: " + chain)
+                self._record(start, start.ref, "circular $ref: " + chain, "ref-circular")
                 return None
             seen.append(node)
             node = self._follow(node, ref)
@@ -166,14 +166,15 @@ class Resolver:
             try:
                 target = self._target(ref, node.file)
             except RaceMcpError as exc:
-                self._record(node, ref, str(exc))
+                self._record(node, ref, str(exc), exc.code)
                 return None
             self._targets[key] = target
         return target
 
-    def _record(self, node: Node, ref: str, reason: str) -> None:
+    def _record(self, node: Node, ref: str, reason: str, code: str = "ref-unresolved") -> None:
         message = f"{node.where}: $ref {ref!r} not resolved: {reason}"
-        self._errors.setdefault((node.where, ref), FileError(path=node.file.label, message=message))
+        error = FileError(path=node.file.label, message=message, code=code)
+        self._errors.setdefault((node.where, ref), error)
 
     # -- targets ---------------------------------------------------------------------------------
 

@@ -72,8 +72,8 @@ class _Builder:
         self.result: Any = None
         self.done = False
 
-    def fail(self, line: int, message: str) -> InputError:
-        return InputError(f"{self.label}:{line}: {message}")
+    def fail(self, line: int, message: str, code: str = "invalid-yaml") -> InputError:
+        return InputError(f"{self.label}:{line}: {message}", code=code)
 
     def feed(self, event: yaml.Event) -> None:
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
@@ -94,7 +94,7 @@ class _Builder:
         if self.stack and isinstance(self.stack[-1].value, LineDict) and self.stack[-1].key is None:
             raise self.fail(line, "a mapping or list used as a mapping key; OpenAPI keys are strings")
         if len(self.stack) >= self.limits.max_depth:
-            raise self.fail(line, f"nested more than {self.limits.max_depth} levels deep")
+            raise self.fail(line, f"nested more than {self.limits.max_depth} levels deep", "yaml-too-deep")
         if anchor is not None:
             self.open_anchors.add(anchor)
         self.stack.append(_Frame(value, anchor))
@@ -114,7 +114,9 @@ class _Builder:
     def _alias(self, event: yaml.AliasEvent, line: int) -> None:
         name = event.anchor or ""
         if name in self.open_anchors:
-            raise self.fail(line, f"recursive YAML alias *{name} refers to a node that contains it")
+            raise self.fail(
+                line, f"recursive YAML alias *{name} refers to a node that contains it", "yaml-alias-loop"
+            )
         if name not in self.anchors:
             raise self.fail(line, f"YAML alias *{name} has no anchor before it")
         value, weight = self.anchors[name]
@@ -164,6 +166,7 @@ class _Builder:
                 line,
                 f"YAML aliases expand to more than {self.limits.max_nodes:,} nodes "
                 "(an alias bomb?); refusing to load it",
+                "yaml-alias-bomb",
             )
 
     def _scalar(self, event: yaml.ScalarEvent) -> Any:
@@ -206,9 +209,27 @@ def load_yaml(text: str, label: str, *, max_depth: int = 256, max_nodes: int = 5
         mark = exc.problem_mark or exc.context_mark
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
         problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"{where}: invalid YAML: {problem}") from None
+        if mark is not None and _flow_depth_before(text, mark.index) > max_depth:
+            # libyaml's scanner refuses deep flow nesting before our builder sees the events; the
+            # code must not depend on which of the two noticed first.
+            raise InputError(
+                f"{where}: nested more than {max_depth} levels deep", code="yaml-too-deep"
+            ) from None
+        raise InputError(f"{where}: invalid YAML: {problem}", code="invalid-yaml") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"{label}: invalid YAML: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"{label}: invalid YAML: {str(exc).splitlines()[0]}", code="invalid-yaml") from None
     finally:
         loader.dispose()
     return builder.result
+
+
+def _flow_depth_before(text: str, end: int) -> int:
+    """How many flow collections (`[`, `{`) are open at offset `end`, quotes not counted: only
+    consulted after a parse error, to tell a nesting-limit refusal from any other."""
+    depth = 0
+    for char in text[:end]:
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return depth

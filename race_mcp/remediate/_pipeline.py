@@ -140,7 +140,7 @@ class _Run:
         except Exception as exc:  # a fixer bug must cost one patch, not the whole report
             where = f"{self.path}:{original.line}"
             message = f"{where}: {target.rule_id} fixer failed: {type(exc).__name__}: {exc}"
-            self.report.errors.append(FileError(path=self.path, message=message))
+            self.report.errors.append(FileError(path=self.path, message=message, code="fixer-failed"))
             return Guidance(_guidance(target, f"No patch generated ({type(exc).__name__} in the fixer)"))
 
     def _decline(self, original: Finding, guidance: str) -> None:
