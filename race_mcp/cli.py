@@ -13,15 +13,22 @@
 Exit codes (DESIGN.md):
     0    nothing at or above --fail-on (default: low, so any finding fails)
     1    findings at or above --fail-on
-    2    bad usage or input: one line on stderr, `race-mcp: error[CODE]: ...`, never a traceback
+    2    bad usage or input, or a file `analyze` could not analyse: one line per problem on stderr,
+         `race-mcp: error[CODE]: ...`, never a traceback
     130  interrupted (Ctrl-C)
     141  stdout closed early (`race-mcp analyze . | head`); 128 + SIGPIPE, as a shell reports it
 
-Input errors: a path named on the command line that cannot be analysed (missing, a syntax error,
-binary, not UTF-8, over the size limit) makes `analyze` exit 2, after it has printed the report for
-everything it could analyse. A file found while walking a named directory that cannot be analysed is
-listed in the report's errors and does not change the exit code: a vendored broken file deep in a
-tree should not hide the findings, nor fail a CI gate that is about races.
+Files that cannot be analysed (missing, a syntax error, binary, not UTF-8, over the size limit, a
+directory that cannot be listed) make `analyze` exit 2, whether the path was named or found by
+walking a directory: code race-mcp never read is never a pass, so a CI gate cannot stay green on it.
+The report for everything else is printed first, and findings still count. Ruff exits 1 for a syntax
+error in a walked file because its syntax errors are diagnostics like its others; here 1 means exactly
+"races at or above --fail-on", so a CI step that tolerates findings (`|| [ $? -eq 1 ]`) still fails
+on unread code, and a file named alone and the same file found by a walk give the same code.
+Each error is printed once, on stderr (the text report leaves it out; json and sarif keep it in their
+own fields). Walks skip virtualenvs, installed packages, build output and excluded paths (see
+`race_mcp._walk`); the report counts them per reason, and a named directory with nothing to analyse
+is a `race-mcp: warning:` line on stderr (exit code unchanged).
 
 Output is `--format text` unless asked otherwise, whatever stdout is: scripts ask for json or sarif.
 Text uses color only on a terminal, and never when NO_COLOR is set or TERM is dumb.
@@ -44,8 +51,8 @@ from ._cli_patch import add_patch_parser
 from ._version import __version__
 from .analyzer import analyze_paths
 from .config import Settings, load_settings
-from .errors import InputError, RaceMcpError
-from .findings import AnalysisReport, FileError, severity_rank
+from .errors import RaceMcpError
+from .findings import AnalysisReport, severity_rank
 from .render import render_json, render_sarif, render_text
 from .rules import RULES, check_selectors, get_rule, render_catalog_markdown, render_rule_markdown
 
@@ -281,12 +288,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.clear()
-    _write(_render_report(report, args.format))
-    # analyze_paths labels a named file's error with the path exactly as given; walked files get
-    # longer labels (directory + name), so these are precisely the errors for paths the user named.
-    named = [error for error in report.errors if error.path in set(args.paths)]
-    if named:
-        raise InputError(_summarise_errors(named), code=named[0].code)
+    _write(_render_report(report, args.format, problems=False))
+    _print_problems(report)
+    if report.errors:
+        return EXIT_USAGE  # unread code is never a pass, found by a walk or named (module docstring)
     return _exit_code(report, args.fail_on)
 
 
@@ -373,17 +378,21 @@ def _analysis_settings(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update=overrides)
 
 
-def _render_report(report: AnalysisReport, output_format: str) -> str:
+def _render_report(report: AnalysisReport, output_format: str, *, problems: bool = True) -> str:
     if output_format == "json":
         return render_json(report)
     if output_format == "sarif":
         return render_sarif(report, source_root=Path.cwd())
-    return render_text(report, color=_use_color(sys.stdout))
+    return render_text(report, color=_use_color(sys.stdout), problems=problems)
 
 
-def _summarise_errors(errors: list[FileError]) -> str:
-    first = errors[0].message
-    return first if len(errors) == 1 else f"{first} (and {len(errors) - 1} more named paths with errors)"
+def _print_problems(report: AnalysisReport) -> None:
+    """Each warning and error of `analyze` once, on stderr, in the one-line format of every error."""
+    for warning in report.summary.warnings:
+        print(f"race-mcp: warning: {_one_line(warning)}", file=sys.stderr)
+    for error in report.errors:
+        print(f"race-mcp: error[{error.code}]: {_one_line(error.message)}", file=sys.stderr)
+    sys.stderr.flush()
 
 
 def _exit_code(report: AnalysisReport, fail_on: str) -> int:

@@ -41,7 +41,6 @@ from .errors import InputError
 from .findings import Severity
 
 __all__ = [
-    "DEFAULT_EXCLUDES",
     "DEFAULT_SKIPPED_SOURCES",
     "BurstSettings",
     "OpenApiSettings",
@@ -51,32 +50,12 @@ __all__ = [
     "read_settings",
 ]
 
-# Directory names never walked into: virtualenvs, vendored and generated trees.
-DEFAULT_EXCLUDES: tuple[str, ...] = (
-    ".git",
-    ".hg",
-    ".svn",
-    ".venv",
-    "venv",
-    ".tox",
-    ".nox",
-    "node_modules",
-    "site-packages",
-    "__pycache__",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    "build",
-    "dist",
-)
-
-
 # Walking a directory skips these unless `default_exclude` says otherwise: test code and
 # generated migrations are not where request races live, and they dominate large repositories.
+# Not `testing/`: that is often a library (numpy.testing); test files in it still match test_*.py.
 DEFAULT_SKIPPED_SOURCES: tuple[str, ...] = (
     "tests",
     "test",
-    "testing",
     "migrations",
     "alembic",
     "test_*.py",

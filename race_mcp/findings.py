@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -89,6 +90,18 @@ class Summary(BaseModel):
     )
     truncated: bool = Field(False, description="true when findings were cut to max_findings")
     shown: int = Field(0, description="findings included in this report")
+    files_skipped: dict[str, int] = Field(
+        default_factory=dict,
+        description="files a directory walk did not analyse, per reason: virtualenv, installed-packages, "
+        "node-modules, build-output, cache, default-exclude, exclude, outside-roots, outside-directory, "
+        "already-walked, broken-symlink",
+    )
+    files_skipped_partial: bool = Field(
+        False, description="true when counting skipped files stopped early: the counts are lower bounds"
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="named directories that held nothing to analyse, and why"
+    )
 
 
 class AnalysisReport(BaseModel):
@@ -106,6 +119,9 @@ class AnalysisReport(BaseModel):
         *,
         files_analyzed: int,
         max_findings: int | None = None,
+        files_skipped: Mapping[str, int] | None = None,
+        files_skipped_partial: bool = False,
+        warnings: Sequence[str] = (),
     ) -> AnalysisReport:
         """Sort, count and (optionally) cap findings; the summary always counts all of them."""
         ordered = sorted(findings, key=Finding.sort_key)
@@ -122,5 +138,8 @@ class AnalysisReport(BaseModel):
             },
             truncated=len(shown) < len(ordered),
             shown=len(shown),
+            files_skipped=dict(sorted((files_skipped or {}).items())),
+            files_skipped_partial=files_skipped_partial,
+            warnings=list(warnings),
         )
         return cls(findings=shown, errors=errors, summary=summary)

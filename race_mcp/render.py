@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ._version import __version__
+from ._walk import describe_skipped, skipped_total
 from .findings import AnalysisReport, Evidence, FileError, Finding
 from .rules import RULES, Rule, render_rule_markdown
 
@@ -35,19 +36,34 @@ _SGR = {"high": "31", "medium": "33", "low": "36", "bold": "1", "dim": "2"}
 # --------------------------------------------------------------------------------------------- text
 
 
-def render_text(report: AnalysisReport, *, color: bool = False) -> str:
-    """One block per finding (location, evidence, context, fix), then errors and a summary line."""
+def render_text(report: AnalysisReport, *, color: bool = False, problems: bool = True) -> str:
+    """One block per finding (location, evidence, context, fix), then errors, warnings, what the
+    walk skipped and a summary line. `problems=False` leaves the error and warning lines out: the
+    CLI prints those on stderr, so a terminal shows each once."""
     lines: list[str] = []
     for finding in report.findings:
         lines.extend(_text_finding(finding, color))
         lines.append("")
-    for error in report.errors:
-        lines.append(_paint("error: ", "high", color) + _error_text(error))
-    if report.errors:
-        lines.append("")
+    if problems:
+        for error in report.errors:
+            lines.append(_paint("error: ", "high", color) + _error_text(error))
+        for warning in report.summary.warnings:
+            lines.append(_paint("warning: ", "medium", color) + warning)
+        if report.errors or report.summary.warnings:
+            lines.append("")
     lines.extend(_text_table(report))
+    if report.summary.files_skipped:
+        lines.append(_text_skipped(report))
     lines.append(_text_summary(report))
     return "\n".join(lines) + "\n"
+
+
+def _text_skipped(report: AnalysisReport) -> str:
+    """`Skipped 1,204 files: 1,100 in virtualenvs, 80 in node_modules, 24 by exclude patterns.`"""
+    skipped = report.summary.files_skipped
+    total = skipped_total(skipped, report.summary.files_skipped_partial)
+    noun = "file" if sum(skipped.values()) == 1 else "files"
+    return f"Skipped {total} {noun}: {describe_skipped(skipped)}."
 
 
 def _text_table(report: AnalysisReport) -> list[str]:

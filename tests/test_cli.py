@@ -178,17 +178,41 @@ def test_max_findings_caps_the_list_but_not_the_exit_code(racy_project: Path) ->
     assert (summary["findings"], summary["shown"], summary["truncated"]) == (2, 1, True)
 
 
-def test_errors_inside_a_walked_directory_are_reported_not_fatal(project: Path) -> None:
+def test_files_a_walk_cannot_analyse_fail_the_run_like_a_named_one(project: Path) -> None:
     (project / "ok.py").write_text(SAFE_MODULE)
     vendored = project / "vendored"
     vendored.mkdir()
     (vendored / "broken.py").write_text("def f(:\n")
     (vendored / "blob.py").write_bytes(b"\x00\x01\x02")
     result = race_mcp("analyze", ".", "--format", "json", cwd=project)
-    assert (result.returncode, result.stderr) == (0, "")
+    # Never 0 on code that was not read: the same exit code as naming the file alone.
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "race-mcp: error[binary-file]: vendored/blob.py: binary file (contains NUL bytes), not Python source",
+        "race-mcp: error[syntax-error]: vendored/broken.py:1:7: syntax error: invalid syntax",
+    ]
     data = json.loads(result.stdout)
     assert sorted(error["path"] for error in data["errors"]) == ["vendored/blob.py", "vendored/broken.py"]
     assert data["summary"]["files_analyzed"] == 1
+    assert race_mcp("analyze", "vendored/broken.py", cwd=project).returncode == 2
+
+
+def test_unanalysable_files_outrank_findings_and_fail_on(racy_project: Path) -> None:
+    (racy_project / "broken.py").write_text("def f(:\n")
+    result = race_mcp("analyze", ".", "--fail-on", "high", "--format", "json", cwd=racy_project)
+    assert result.returncode == 2
+    data = json.loads(result.stdout)
+    assert [finding["rule_id"] for finding in data["findings"]] == ["RC101"]  # still reported
+    assert [error["code"] for error in data["errors"]] == ["syntax-error"]
+
+
+def test_each_error_is_printed_once(racy_project: Path) -> None:
+    result = race_mcp("analyze", "app.py", "missing.py", cwd=racy_project)
+    assert result.returncode == 2
+    combined = result.stdout + result.stderr
+    assert combined.count("missing.py: no such file") == 1
+    assert result.stderr == "race-mcp: error[not-found]: missing.py: no such file\n"
+    assert "1 error" in result.stdout.splitlines()[-1]  # the text report still counts it
 
 
 def test_a_bad_named_path_still_prints_the_rest(racy_project: Path) -> None:

@@ -125,6 +125,7 @@ def test_json_is_the_design_contract() -> None:
     assert data["errors"][0] == {
         "path": "app/broken.py",
         "message": "app/broken.py:3:1: syntax error: invalid syntax",
+        "code": "bad-input",
     }
     assert data["summary"]["findings"] == 2
     assert data["summary"]["shown"] == 1

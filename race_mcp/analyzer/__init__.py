@@ -8,20 +8,24 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
 
+from .._walk import SourceWalk, describe_skipped, skipped_total
 from ..config import Settings
 from ..errors import InputError
 from ..findings import AnalysisReport, FileError, Finding
+from ..roots import AllowedRoots
 from ._checks import check_module, might_race
-from ._files import decode_source, iter_source_files, read_source
+from ._files import decode_source, read_source
 from ._module import ModuleIndex
 
-__all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_source", "iter_source_files"]
+__all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_source"]
 
 _SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
 
@@ -120,16 +124,56 @@ def _analyze_file(job: tuple[str, str, Settings]) -> tuple[list[Finding], FileEr
         return [], FileError(path=label, message=str(exc), code=exc.code)
 
 
-def _collect(paths: Sequence[str | Path], settings: Settings) -> list[tuple[str, str, Settings]]:
-    jobs = []
+@dataclass
+class _Collected:
+    """The files to analyse, and what the walks of named directories left out."""
+
+    jobs: list[tuple[str, str, Settings]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    partial: bool = False
+    errors: list[FileError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _collect(
+    paths: Sequence[str | Path], settings: Settings, roots: AllowedRoots | None, max_files: int | None
+) -> _Collected:
+    collected = _Collected()
     for given in paths:
         root = Path(given)
-        if root.is_dir():
-            walked = iter_source_files(root, exclude=settings.walk_excludes())
-            jobs += [(str(f), str(f), settings) for f in walked]
+        if roots is not None and not roots.contains(root):
+            message = f"{given}: outside the allowed roots; not read"
+            collected.errors.append(FileError(path=str(given), message=message, code="outside-roots"))
+        elif root.is_dir():
+            _collect_directory(root, str(given), settings, roots, max_files, collected)
         else:
-            jobs.append((str(root), str(given), settings))
-    return jobs
+            collected.jobs.append((str(root), str(given), settings))
+    return collected
+
+
+def _collect_directory(
+    root: Path,
+    label: str,
+    settings: Settings,
+    roots: AllowedRoots | None,
+    max_files: int | None,
+    collected: _Collected,
+) -> None:
+    walk = SourceWalk(root, roots=roots, exclude=settings.exclude, default_exclude=settings.default_exclude)
+    found = 0
+    for file in walk:
+        if max_files is not None and len(collected.jobs) >= max_files:
+            raise InputError(
+                f"{label}: more than {max_files:,} Python files to analyse", code="too-many-files"
+            )
+        collected.jobs.append((str(file), str(file), settings))
+        found += 1
+    collected.skipped.update(walk.skipped)
+    collected.partial = collected.partial or walk.partial
+    collected.errors.extend(walk.errors)
+    if found == 0 and not walk.errors:
+        why = f"; {skipped_total(walk.skipped, walk.partial)} skipped: {describe_skipped(walk.skipped)}"
+        collected.warnings.append(f"{label}: no Python files to analyse{why if walk.skipped else ''}")
 
 
 def analyze_paths(
@@ -138,17 +182,24 @@ def analyze_paths(
     settings: Settings | None = None,
     max_findings: int | None = None,
     progress: ProgressCallback | None = None,
+    roots: AllowedRoots | None = None,
+    max_files: int | None = None,
 ) -> AnalysisReport:
     """Analyse files and directories (walked for `*.py`); per-file problems become `errors`.
 
+    Directories are walked by `race_mcp._walk.SourceWalk`: with `roots`, nothing whose resolved
+    path leaves them is read (without, nothing outside each named directory); what a walk skips is
+    counted per reason in the summary, and a named directory with nothing to analyse is a summary
+    warning. More than `max_files` files is an `InputError` (`too-many-files`) before any is read.
     Large trees are spread over worker processes (`settings.jobs`, default one per core);
     `progress(done, total)` is called as files finish.
     """
     settings = settings or Settings()
-    jobs = _collect(paths, settings)
+    collected = _collect(paths, settings, roots, max_files)
+    jobs = collected.jobs
     workers = settings.jobs or os.cpu_count() or 1
     findings: list[Finding] = []
-    errors: list[FileError] = []
+    errors: list[FileError] = list(collected.errors)
     if workers > 1 and len(jobs) >= _PARALLEL_THRESHOLD:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = pool.map(_analyze_file, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
@@ -159,8 +210,16 @@ def analyze_paths(
         findings.extend(file_findings)
         if error is not None:
             errors.append(error)
-    analyzed = len(jobs) - len(errors)
-    return AnalysisReport.build(findings, errors, files_analyzed=analyzed, max_findings=max_findings)
+    analyzed = len(jobs) - (len(errors) - len(collected.errors))
+    return AnalysisReport.build(
+        findings,
+        errors,
+        files_analyzed=analyzed,
+        max_findings=max_findings,
+        files_skipped=collected.skipped,
+        files_skipped_partial=collected.partial,
+        warnings=collected.warnings,
+    )
 
 
 def _track(

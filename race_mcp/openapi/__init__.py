@@ -17,6 +17,7 @@ from ..config import Settings
 from ..errors import InputError
 from ..findings import AnalysisReport, Finding
 from ..roots import AllowedRoots
+from ._budget import CHECK_SECONDS, Budget
 from ._checks import Policy, check_operation
 from ._link import link_code_findings
 from ._load import SpecFile, format_pointer
@@ -39,14 +40,20 @@ def check_openapi(
     ref_roots: Sequence[str | Path] = (),
     allow_remote_hosts: Sequence[str] = (),
     max_findings: int | None = None,
+    source_roots: AllowedRoots | None = None,
+    max_seconds: float = CHECK_SECONDS,
 ) -> OpenApiReport:
     """Check one OpenAPI document for missing concurrency preconditions.
 
     `spec` is the root document. File `$ref`s may reach only its directory, the configured
     `roots` and `ref_roots`; remote ones only the hosts in `[tool.race-mcp.openapi] remote_hosts`
     and `allow_remote_hosts`. `source` (a directory or file) is analysed too, and its findings are
-    put beside the spec findings of the same endpoint. Raises `InputError` when the spec itself
-    cannot be read or is not OpenAPI; `$ref`s that cannot be followed become `errors`.
+    put beside the spec findings of the same endpoint; its walk never reads a file whose resolved
+    path leaves `source_roots` (the MCP tool's allowed roots; default: the `source` directory).
+    Raises `InputError` when the spec itself cannot be read or is not OpenAPI; `$ref`s that cannot
+    be followed become `errors`. One check may load `max_spec_bytes` across all its files together
+    and take `max_seconds` (remote fetches a third of it); past either it raises `InputError`
+    (`spec-too-large`, `spec-timeout`). The `source` analysis has its own limits.
     """
     settings = settings or Settings()
     spec_path = Path(spec)
@@ -55,6 +62,7 @@ def check_openapi(
         roots=roots,
         remote_hosts=[*settings.openapi.remote_hosts, *allow_remote_hosts],
         max_bytes=settings.openapi.max_spec_bytes,
+        budget=Budget(max_bytes=settings.openapi.max_spec_bytes, seconds=max_seconds),
     )
     document = resolver.load_root(spec_path, str(spec))
     version = _spec_version(document)
@@ -62,16 +70,20 @@ def check_openapi(
     policy = Policy.from_settings(settings.openapi)
 
     operations = list(iter_operations(resolver, root))
-    facts = {operation: collect_facts(resolver, operation) for operation in operations}
+    facts = {}
+    for operation in operations:
+        resolver.budget.check_time(document.label)
+        facts[operation] = collect_facts(resolver, operation)
     gets = {op.path: found for op, found in facts.items() if op.method == "GET"}
     spec_findings: dict[str, list[Finding]] = {}
     for operation, operation_facts in facts.items():
+        resolver.budget.check_time(document.label)
         get_of_path = gets.get(operation.path) if operation.method != "GET" else None
         spec_findings[operation.label] = check_operation(
             operation_facts, policy, get_of_path=get_of_path, enabled=settings.rule_enabled
         )
 
-    code = _code_report(source, settings) if source is not None else None
+    code = _code_report(source, settings, source_roots) if source is not None else None
     code_by_operation = (
         link_code_findings(
             [(op.label, op.method, op.path) for op in operations],
@@ -92,6 +104,9 @@ def check_openapi(
         errors,
         files_analyzed=len(files) + (code.summary.files_analyzed if code is not None else 0),
         max_findings=max_findings,
+        files_skipped=code.summary.files_skipped if code is not None else None,
+        files_skipped_partial=code.summary.files_skipped_partial if code is not None else False,
+        warnings=code.summary.warnings if code is not None else (),
     )
     info = SpecInfo(
         path=str(spec),
@@ -148,11 +163,11 @@ def _title(document: SpecFile) -> str | None:
     return title if isinstance(title, str) else None
 
 
-def _code_report(source: str | Path, settings: Settings) -> AnalysisReport:
+def _code_report(source: str | Path, settings: Settings, roots: AllowedRoots | None) -> AnalysisReport:
     path = Path(source)
     if not path.exists():
         raise InputError(f"{source}: no such file or directory (--source)", code="not-found")
-    return analyze_paths([path], settings=settings)
+    return analyze_paths([path], settings=settings, roots=roots)
 
 
 def _endpoints(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,10 +12,10 @@ from mcp.types import (
 )
 from pydantic import Field
 
-from ..analyzer import analyze_paths, analyze_source, iter_source_files
+from ..analyzer import analyze_paths, analyze_source
 from ..config import Settings
 from ..errors import InputError, PolicyError, RaceMcpError
-from ..findings import AnalysisReport, FileError
+from ..findings import AnalysisReport
 from ..roots import AllowedRoots
 from ._common import (
     DEFAULT_MAX_FINDINGS,
@@ -126,27 +125,23 @@ def _analyze_path(path: str, roots: AllowedRoots, settings: Settings, max_findin
 def _analyze_directory(
     directory: Path, roots: AllowedRoots, settings: Settings, max_findings: int
 ) -> AnalysisReport:
-    """Walk with a file cap, and skip symlinked files whose target leaves the allowed roots."""
-    walked = iter_source_files(directory, exclude=settings.walk_excludes())
-    files = list(itertools.islice(walked, MAX_DIRECTORY_FILES + 1))
-    if len(files) > MAX_DIRECTORY_FILES:
+    """The shared walk, kept inside the allowed roots (links out are counted, never read), with a file cap."""
+    try:
+        return analyze_paths(
+            [directory],
+            settings=settings,
+            max_findings=max_findings,
+            roots=roots,
+            max_files=MAX_DIRECTORY_FILES,
+        )
+    except InputError as exc:
+        if exc.code != "too-many-files":
+            raise
         raise InputError(
             f"{directory} holds more than {MAX_DIRECTORY_FILES} Python files; analyse a subdirectory, "
-            f"or run `race-mcp analyze {directory}` in a terminal for a whole tree"
-        )
-    inside = [file for file in files if roots.contains(file)]
-    escaped = [
-        FileError(path=str(file), message=f"{file}: links outside the allowed roots; skipped")
-        for file in files
-        if not roots.contains(file)
-    ]
-    report = analyze_paths(inside, settings=settings)
-    return AnalysisReport.build(
-        report.findings,
-        [*report.errors, *escaped],
-        files_analyzed=report.summary.files_analyzed,
-        max_findings=max_findings,
-    )
+            f"or run `race-mcp analyze {directory}` in a terminal for a whole tree",
+            code="too-many-files",
+        ) from None
 
 
 def _what_to_do(exc: RaceMcpError) -> str:

@@ -74,6 +74,7 @@ def register_check_openapi(server: MCPServer[Any], workspace: Workspace) -> None
                 source=source_path,
                 ref_roots=roots.paths,
                 max_findings=max_findings,
+                source_roots=roots,
             )
         except RaceMcpError as exc:
             raise tool_error(exc, _what_to_do_spec(exc)) from None

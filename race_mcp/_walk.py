@@ -1,0 +1,275 @@
+"""The one directory walk every tool uses: which files below a directory are analysed, and why not the rest.
+
+`SourceWalk(top, roots=...)` yields source files in a stable order (a directory's files, then its
+subdirectories, sorted by name) and counts what it skipped, by reason. Rules, for every entry below
+`top` (the directory the user named is never skipped itself):
+
+1. A symlink whose resolved target leaves the boundary is not followed and never opened: neither
+   its content nor whether its target exists is looked at. The boundary is the allowed roots when
+   given (the MCP tools), else `top` itself (the CLI: a walk reads what is under the directory
+   named; name a link's target to analyse it).
+2. Version-control metadata and bytecode caches are pruned without a look: they hold no source.
+3. `exclude`, then `default_exclude` glob patterns, matched against the relative path and the name.
+4. Directories that are not the project's own source, judged by evidence rather than by name alone,
+   because `build/`, `dist/` or `venv/` may be real packages: a virtualenv has `pyvenv.cfg` (or
+   `conda-meta/`); a cache carries a CACHEDIR.TAG (https://bford.info/cachedir/); setuptools' build
+   output is a `build/` holding `lib*`, `bdist.*`, `temp.*`, `scripts-*` or `*.egg-info`; a `dist/`
+   holds only wheels and sdists; CMake's has `CMakeCache.txt`. A directory with `__init__.py` is a
+   package and is walked whatever its name. Names that can only be a tool's (`.venv`, `.tox`,
+   `node_modules`, `site-packages`, ...) are skipped by name.
+5. A directory or file reached twice (symlink loops, two links to one place) is walked once.
+
+Skipped files are counted by listing names only (never reading a file), within a budget of directory
+entries so a huge `node_modules` cannot stall the walk; past it the counts are lower bounds (`partial`).
+Directories that cannot be listed become `errors`: files in them could not be analysed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .findings import FileError
+from .roots import AllowedRoots
+
+__all__ = ["PYTHON_SUFFIXES", "SKIP_REASONS", "SourceWalk", "describe_skipped", "skipped_total"]
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+# Reason code -> how the text report says it: "skipped 1,204 files: 1,100 in virtualenvs, ...".
+SKIP_REASONS: dict[str, str] = {
+    "virtualenv": "in virtualenvs",
+    "installed-packages": "in installed packages (site-packages)",
+    "node-modules": "in node_modules",
+    "build-output": "in build output",
+    "cache": "in cache directories",
+    "default-exclude": "as tests or migrations (default_exclude)",
+    "exclude": "by exclude patterns",
+    "outside-roots": "linked outside the allowed roots",
+    "outside-directory": "linked outside the walked directory",
+    "already-walked": "reached again through a symlink",
+    "broken-symlink": "behind broken or looping symlinks",
+}
+
+# Never descended and never counted: they hold no source of the project.
+_PRUNED = frozenset(
+    {".git", ".hg", ".svn", ".bzr", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+)
+# Names no importable package can have (dots, hyphens) or that only tools create.
+_BY_NAME = {
+    ".venv": "virtualenv",
+    ".tox": "virtualenv",
+    ".nox": "virtualenv",
+    "site-packages": "installed-packages",
+    "dist-packages": "installed-packages",
+    "__pypackages__": "installed-packages",
+    ".eggs": "installed-packages",
+    "node_modules": "node-modules",
+}
+_SETUPTOOLS_BUILD = re.compile(r"^(lib|lib\..+|bdist\..+|temp\..+|scripts-.+|.+\.egg-info)$")
+_DISTRIBUTIONS = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".egg")
+_CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
+DEFAULT_COUNT_BUDGET = 200_000
+
+
+def describe_skipped(counts: Mapping[str, int]) -> str:
+    """`1,100 in virtualenvs, 80 in node_modules, 24 by exclude patterns`: most first."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{count:,} {SKIP_REASONS.get(reason, reason)}" for reason, count in ordered)
+
+
+def skipped_total(counts: Mapping[str, int], partial: bool = False) -> str:
+    """`1,204`, or `at least 200,000` when counting stopped at the budget."""
+    return f"{'at least ' if partial else ''}{sum(counts.values()):,}"
+
+
+@dataclass(frozen=True)
+class _Dir:
+    path: Path  # as the user spelled it, joined with names: the label files are reported under
+    prefix: str  # relative to `top`, with a trailing slash ("" for top)
+    real: Path  # fully resolved
+    named: bool = False  # the directory the user named: never skipped itself
+
+
+class SourceWalk:
+    """Iterate once for the files; then `skipped` (reason -> count), `partial` and `errors` say the rest."""
+
+    def __init__(
+        self,
+        top: Path,
+        *,
+        roots: AllowedRoots | None = None,
+        exclude: Sequence[str] = (),
+        default_exclude: Sequence[str] = (),
+        suffixes: tuple[str, ...] = PYTHON_SUFFIXES,
+        count_budget: int = DEFAULT_COUNT_BUDGET,
+    ) -> None:
+        self.top = top
+        self._boundary = roots if roots is not None else AllowedRoots([top])
+        self._exclude = tuple(exclude)
+        self._default_exclude = tuple(default_exclude)
+        self._suffixes = suffixes
+        self._budget = count_budget
+        self._outside_reason = "outside-roots" if roots is not None else "outside-directory"
+        self._visited: set[Path] = set()
+        self.skipped: Counter[str] = Counter()
+        self.partial = False
+        self.errors: list[FileError] = []
+
+    # ------------------------------------------------------------------------------------- walking
+
+    def __iter__(self) -> Iterator[Path]:
+        top_real = self.top.resolve()
+        if not self._boundary.contains(top_real):
+            self._skip(self._outside_reason, 1)
+            return
+        self._visited.add(top_real)
+        stack = [_Dir(self.top, "", top_real, named=True)]
+        while stack:
+            here = stack.pop()
+            entries = self._list(here)
+            if entries is None:
+                continue
+            if not here.named:
+                reason = _evidence(here, entries)
+                if reason is not None:
+                    self._skip(reason, self._count_listed(entries))
+                    continue
+            subdirs: list[_Dir] = []
+            for entry in entries:
+                yield from self._entry(here, entry, subdirs)
+            stack.extend(reversed(subdirs))
+
+    def _entry(self, here: _Dir, entry: os.DirEntry[str], subdirs: list[_Dir]) -> Iterator[Path]:
+        name, rel = entry.name, here.prefix + entry.name
+        is_source = name.endswith(self._suffixes)
+        if entry.is_symlink():
+            target = self._follow(entry, is_source)
+            if target is None:
+                return
+            real, is_dir = target, target.is_dir()
+        else:
+            real, is_dir = here.real / name, entry.is_dir(follow_symlinks=False)
+        if (not is_dir and not is_source) or (is_dir and name in _PRUNED):
+            return
+        reason = self._pattern_reason(rel, name) or (_BY_NAME.get(name) if is_dir else None)
+        if reason is not None:
+            self._skip(reason, self._count_tree(Path(entry.path)) if is_dir else 1)
+            return
+        if real in self._visited:
+            self._skip("already-walked", 1)
+            return
+        self._visited.add(real)
+        if is_dir:
+            subdirs.append(_Dir(here.path / name, rel + "/", real))
+        else:
+            yield here.path / name
+
+    def _follow(self, entry: os.DirEntry[str], is_source: bool) -> Path | None:
+        """The resolved target of a symlink that stays inside the boundary, or None (counted)."""
+        try:
+            target = Path(entry.path).resolve()
+        except (OSError, RuntimeError):  # a loop of links
+            self._skip("broken-symlink", 1)
+            return None
+        if not self._boundary.contains(target):
+            # Counted whatever its name or target: nothing outside is looked at, not even its kind.
+            self._skip(self._outside_reason, 1)
+            return None
+        if not target.exists():
+            self._skip("broken-symlink", int(is_source))
+            return None
+        return target
+
+    def _skip(self, reason: str, count: int) -> None:
+        if count:
+            self.skipped[reason] += count
+
+    def _pattern_reason(self, rel: str, name: str) -> str | None:
+        for reason, patterns in (("exclude", self._exclude), ("default-exclude", self._default_exclude)):
+            if any(fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(name, pattern) for pattern in patterns):
+                return reason
+        return None
+
+    def _list(self, here: _Dir) -> list[os.DirEntry[str]] | None:
+        try:
+            with os.scandir(here.path) as listing:
+                return sorted(listing, key=lambda entry: entry.name)
+        except PermissionError:
+            message, code = "permission denied", "permission-denied"
+        except OSError as exc:
+            message, code = exc.strerror or str(exc), "read-failed"
+        label = str(here.path)
+        self.errors.append(
+            FileError(path=label, message=f"{label}: cannot list directory: {message}", code=code)
+        )
+        return None
+
+    # ------------------------------------------------------------------------------------ counting
+
+    def _count_listed(self, entries: list[os.DirEntry[str]]) -> int:
+        """Source files below a skipped directory whose entries are already listed."""
+        count = 0
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                count += self._count_tree(Path(entry.path))
+            elif entry.name.endswith(self._suffixes):
+                count += 1
+        return count
+
+    def _count_tree(self, directory: Path) -> int:
+        """Source files below `directory` by name, without following links, within the budget."""
+        count = 0
+        pending = [directory]
+        while pending:
+            try:
+                with os.scandir(pending.pop()) as listing:
+                    for entry in listing:
+                        if self._budget <= 0:
+                            self.partial = True
+                            return count
+                        self._budget -= 1
+                        if entry.is_dir(follow_symlinks=False):
+                            pending.append(Path(entry.path))
+                        elif entry.name.endswith(self._suffixes):
+                            count += 1
+            except OSError:
+                continue  # a skipped directory we cannot list: nothing would have been read there anyway
+        return count
+
+
+def _evidence(here: _Dir, entries: list[os.DirEntry[str]]) -> str | None:
+    """Why a directory is not the project's own source, from what it holds; None when it may be."""
+    names = {entry.name for entry in entries}
+    if "pyvenv.cfg" in names or "conda-meta" in names:
+        return "virtualenv"
+    if "CACHEDIR.TAG" in names and _is_cachedir_tag(here.path / "CACHEDIR.TAG"):
+        return "cache"
+    if "__init__.py" in names:
+        return None  # a package, whatever its name
+    name = here.path.name
+    if name == "build" and any(_SETUPTOOLS_BUILD.match(child) for child in names):
+        return "build-output"
+    if name == "dist" and names and all(child.endswith(_DISTRIBUTIONS) for child in names):
+        return "build-output"
+    if "CMakeCache.txt" in names:
+        return "build-output"
+    return None
+
+
+def _is_cachedir_tag(path: Path) -> bool:
+    """A regular file (not a link: nothing outside the tree is opened) starting with the signature."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        with os.fdopen(descriptor, "rb") as tag:
+            return tag.read(len(_CACHEDIR_SIGNATURE)) == _CACHEDIR_SIGNATURE
+    except OSError:
+        return False
