@@ -14,9 +14,17 @@ from typing import Any
 
 from .._textfile import decode_text
 from ..errors import InputError
-from ._yaml import LineDict, load_yaml
+from ._budget import Budget
+from ._yaml import LineDict, float_or_text, int_or_text, load_yaml
 
-__all__ = ["Pointer", "SpecFile", "decode_spec", "escape_token", "format_pointer", "parse_spec_text"]
+__all__ = [
+    "Pointer",
+    "SpecFile",
+    "decode_spec",
+    "escape_token",
+    "format_pointer",
+    "parse_spec_text",
+]
 
 Pointer = tuple[str, ...]
 
@@ -113,12 +121,15 @@ def decode_spec(data: bytes, label: str, *, max_bytes: int) -> str:
     return decode_text(data, label, max_bytes=max_bytes, expected="an OpenAPI document")
 
 
-def parse_spec_text(text: str, label: str, *, prefer_json: bool) -> tuple[Any, bool]:
-    """Parse JSON or YAML; returns the data and whether it was JSON."""
+def parse_spec_text(
+    text: str, label: str, *, prefer_json: bool, budget: Budget | None = None
+) -> tuple[Any, bool]:
+    """Parse JSON or YAML; returns the data and whether it was JSON. The values built are taken
+    from `budget`, which also bounds the time YAML may take."""
     looks_like_json = text.lstrip()[:1] in ("{", "[")
     if prefer_json or looks_like_json:
         try:
-            return json.loads(text), True
+            root = json.loads(text, parse_int=int_or_text, parse_float=float_or_text, parse_constant=str)
         except json.JSONDecodeError as exc:
             if prefer_json:
                 raise InputError(
@@ -126,4 +137,21 @@ def parse_spec_text(text: str, label: str, *, prefer_json: bool) -> tuple[Any, b
                 ) from None
         except RecursionError:
             raise InputError(f"{label}: JSON nested too deeply", code="json-too-deep") from None
-    return load_yaml(text, label), False
+        else:
+            if budget is not None:
+                budget.take_nodes(_count_values(root, budget.nodes_left), label)
+            return root, True
+    return load_yaml(text, label, budget=budget), False
+
+
+def _count_values(root: Any, limit: int) -> int:
+    """How many values `root` holds, counting stops just past `limit`."""
+    count, pending = 0, [root]
+    while pending and count <= limit:
+        value = pending.pop()
+        count += 1
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return count

@@ -10,6 +10,7 @@ recorded once as a report error (file and pointer) and reads as missing; it neve
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,17 +18,17 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-import httpx
-
 from .._textfile import read_text
 from ..errors import InputError, PolicyError, RaceMcpError
 from ..findings import FileError
 from ..roots import AllowedRoots
+from ._budget import Budget, BudgetExceeded
+from ._fetch import fetch_remote
 from ._load import Pointer, SpecFile, decode_spec, format_pointer, parse_spec_text
 
-__all__ = ["Fetch", "Node", "Resolver", "fetch_remote"]
+__all__ = ["Fetch", "Node", "Resolver"]
 
-Fetch = Callable[[str, int], bytes]
+Fetch = Callable[[str, int, float], bytes]  # (url, max bytes, monotonic deadline) -> body
 
 _MAX_FILES = 1000
 _MAX_HOPS = 64
@@ -62,25 +63,6 @@ class Node:
         return f"{self.file.label}#{format_pointer(self.pointer)}"
 
 
-def fetch_remote(url: str, max_bytes: int) -> bytes:
-    """GET one allowlisted URL: 10 s timeout, no redirects, at most `max_bytes` read."""
-    try:
-        with (
-            httpx.Client(timeout=10.0, follow_redirects=False) as client,
-            client.stream("GET", url, headers={"Accept": "application/json, application/yaml"}) as response,
-        ):
-            if response.status_code != 200:
-                raise InputError(f"{url}: HTTP {response.status_code} (redirects are not followed)")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    raise InputError(f"{url}: response is over the {max_bytes:,}-byte limit")
-            return bytes(body)
-    except httpx.HTTPError as exc:
-        raise InputError(f"{url}: cannot fetch: {exc}") from None
-
-
 class Resolver:
     """Loads documents on demand and follows `$ref`s; collects unresolvable ones as errors."""
 
@@ -90,13 +72,16 @@ class Resolver:
         roots: AllowedRoots,
         remote_hosts: Sequence[str] = (),
         max_bytes: int,
+        budget: Budget | None = None,
         fetch: Fetch = fetch_remote,
     ) -> None:
         self._roots = roots
         self._remote_hosts = {host.strip().lower() for host in remote_hosts if host.strip()}
         self._max_bytes = max_bytes
+        self.budget = budget or Budget(max_bytes=max_bytes)
         self._fetch = fetch
         self._files: dict[str, SpecFile] = {}
+        self._failed: dict[str, RaceMcpError] = {}  # documents that could not be had: tried once
         self._targets: dict[tuple[str, str], Node] = {}
         self._errors: dict[tuple[str, str], FileError] = {}
         # Results derived from one document object (keyed by its id), e.g. a body schema's fields;
@@ -165,6 +150,8 @@ class Resolver:
         if target is None:
             try:
                 target = self._target(ref, node.file)
+            except BudgetExceeded:
+                raise  # the check as a whole is over, not this reference
             except RaceMcpError as exc:
                 self._record(node, ref, str(exc), exc.code)
                 return None
@@ -190,7 +177,7 @@ class Resolver:
                 value = value[int(token)]
             else:
                 missing = format_pointer(pointer[: depth + 1])
-                raise InputError(f"{document.label} has nothing at {missing}")
+                raise InputError(f"{document.label} has nothing at {missing}", code="ref-target-missing")
         return Node(value, document, pointer)
 
     def _document(self, location: str, base: SpecFile) -> SpecFile:
@@ -201,7 +188,9 @@ class Resolver:
         if scheme == "file":
             path = Path(url2pathname(urlsplit(location).path))
         elif scheme and len(scheme) > 1:
-            raise InputError(f"unsupported $ref scheme {scheme!r}; use a relative file path")
+            raise InputError(
+                f"unsupported $ref scheme {scheme!r}; use a relative file path", code="ref-unsupported-scheme"
+            )
         else:
             path = base.base_dir / unquote(location)
         return self._local(path.resolve())
@@ -212,8 +201,11 @@ class Resolver:
             return cached
         if not self._roots.contains(path):
             allowed = ", ".join(str(root) for root in self._roots.paths)
-            raise PolicyError(f"{path} is outside the spec's directory and the allowed roots ({allowed})")
-        return self._load_file(path, self._label_for(path))
+            raise PolicyError(
+                f"{path} is outside the spec's directory and the allowed roots ({allowed})",
+                code="ref-outside-roots",
+            )
+        return self._once(str(path), lambda: self._load_file(path, self._label_for(path)))
 
     def _remote(self, url: str) -> SpecFile:
         cached = self._files.get(url)
@@ -224,26 +216,63 @@ class Resolver:
         if host not in self._remote_hosts and netloc not in self._remote_hosts:
             raise PolicyError(
                 f"remote reference {url} not fetched (offline by default); to allow it add "
-                f'"{netloc}" to remote_hosts in [tool.race-mcp.openapi]'
+                f'"{netloc}" to remote_hosts in [tool.race-mcp.openapi]',
+                code="remote-not-allowed",
             )
+        return self._once(url, lambda: self._fetch_document(url, prefer_json=parts.path.endswith(".json")))
+
+    def _fetch_document(self, url: str, *, prefer_json: bool) -> SpecFile:
         self._check_file_count()
-        text = decode_spec(self._fetch(url, self._max_bytes), url, max_bytes=self._max_bytes)
-        return self._store(url, url, text, prefer_json=parts.path.endswith(".json"))
+        budget = self.budget
+        started = time.monotonic()
+        deadline = budget.remote_deadline()
+        if deadline <= started:
+            raise InputError(
+                f"{url}: not fetched: the {budget.remote_seconds:g} s allowed for remote $refs "
+                "in one check are spent",
+                code="remote-timeout",
+            )
+        # Over the bytes left in the check's budget: read one more, and let take_bytes refuse it.
+        cap = min(self._max_bytes, budget.bytes_left + 1)
+        try:
+            data = self._fetch(url, cap, deadline)
+        finally:
+            budget.remote_spent += time.monotonic() - started
+        budget.take_bytes(len(data), url)
+        text = decode_spec(data, url, max_bytes=self._max_bytes)
+        return self._store(url, url, text, prefer_json=prefer_json)
+
+    def _once(self, key: str, load: Callable[[], SpecFile]) -> SpecFile:
+        """Load a document at most once: a failure is remembered, not retried per `$ref`."""
+        failed = self._failed.get(key)
+        if failed is not None:
+            raise failed
+        try:
+            return load()
+        except BudgetExceeded:
+            raise
+        except RaceMcpError as exc:
+            self._failed[key] = exc
+            raise
 
     def _load_file(self, path: Path, label: str) -> SpecFile:
         self._check_file_count()
+        self.budget.check_time(label)
+        size = _size_or_zero(path)
+        if size <= self._max_bytes:  # an oversized file gets read_text's own error, per file
+            self.budget.take_bytes(size, label)
         text = read_text(path, label, max_bytes=self._max_bytes, expected="an OpenAPI document")
         return self._store(str(path), label, text, prefer_json=path.suffix.lower() == ".json")
 
     def _store(self, uri: str, label: str, text: str, *, prefer_json: bool) -> SpecFile:
-        root, is_json = parse_spec_text(text, label, prefer_json=prefer_json)
+        root, is_json = parse_spec_text(text, label, prefer_json=prefer_json, budget=self.budget)
         spec = SpecFile(uri=uri, label=label, root=root, text=text, is_json=is_json)
         self._files[uri] = spec
         return spec
 
     def _check_file_count(self) -> None:
         if len(self._files) >= _MAX_FILES:
-            raise InputError(f"the spec references more than {_MAX_FILES} files")
+            raise BudgetExceeded(f"the spec references more than {_MAX_FILES} files", code="spec-too-large")
 
     def _label_for(self, path: Path) -> str:
         """Referenced files are shown relative to the root spec, as the user named it."""
@@ -256,8 +285,18 @@ def _parse_fragment(fragment: str) -> Pointer:
     if not fragment:
         return ()
     if not fragment.startswith("/"):
-        raise InputError(f"#{fragment} is not a JSON pointer (it must start with '/')")
+        raise InputError(
+            f"#{fragment} is not a JSON pointer (it must start with '/')", code="ref-bad-pointer"
+        )
     return tuple(token.replace("~1", "/").replace("~0", "~") for token in fragment[1:].split("/"))
+
+
+def _size_or_zero(path: Path) -> int:
+    """The file's size, or 0 when it cannot be had: reading it then reports why, per file."""
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
 
 
 def _same_place(one: Node, other: Node) -> bool:

@@ -11,14 +11,16 @@ taken from the source text (`200:` is "200", `on:` is "on"), as OpenAPI is JSON-
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from ..errors import InputError
+from ._budget import Budget
 
-__all__ = ["LineDict", "load_yaml"]
+__all__ = ["LineDict", "float_or_text", "int_or_text", "load_yaml"]
 
 try:  # libyaml when present: about 5x faster
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -26,6 +28,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 _STR = "tag:yaml.org,2002:str"
+_EVENTS_PER_CLOCK_CHECK = 4096
 # First characters of YAML 1.1's implicit non-string scalars (bool, int, float, null, merge, ...).
 _TYPED_FIRST_CHARS = frozenset("-+.0123456789yYnNtTfFoO~<=")
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -56,7 +59,8 @@ class _Frame:
 @dataclass(slots=True)
 class _Limits:
     max_depth: int
-    max_nodes: int
+    max_nodes: int  # this document's, aliases expanded: more is a bomb
+    budget: Budget | None  # the whole check's nodes and time
 
 
 class _Builder:
@@ -70,6 +74,7 @@ class _Builder:
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.open_anchors: set[str] = set()
         self.result: Any = None
+        self.weight = 0  # nodes in the document, aliases expanded
         self.done = False
 
     def fail(self, line: int, message: str, code: str = "invalid-yaml") -> InputError:
@@ -127,7 +132,7 @@ class _Builder:
         if anchor is not None:
             self.anchors[anchor] = (value, weight)
         if not self.stack:
-            self.result, self.done = value, True
+            self.result, self.weight, self.done = value, weight, True
             self._check_weight(weight, line)
             return
         parent = self.stack[-1]
@@ -168,6 +173,9 @@ class _Builder:
                 "(an alias bomb?); refusing to load it",
                 "yaml-alias-bomb",
             )
+        budget = self.limits.budget
+        if budget is not None and weight > budget.nodes_left:
+            raise budget.too_many_nodes(f"{self.label}:{line}")
 
     def _scalar(self, event: yaml.ScalarEvent) -> Any:
         tag = event.tag
@@ -189,22 +197,61 @@ def _construct_scalar(tag: str, value: str) -> Any:
     if tag == "tag:yaml.org,2002:bool":
         return _CONSTRUCTOR.construct_yaml_bool(node)
     if tag == "tag:yaml.org,2002:int":
-        return _CONSTRUCTOR.construct_yaml_int(node)
+        if len(value) > _MAX_INT_CHARS:  # also spares the quadratic sum of a long `1:2:3:...` (base 60)
+            return value
+        try:
+            return _small_int_or_text(_CONSTRUCTOR.construct_yaml_int(node), value)
+        except ValueError:  # more decimal digits than CPython converts
+            return value
     if tag == "tag:yaml.org,2002:float":
-        return _CONSTRUCTOR.construct_yaml_float(node)
+        number = _CONSTRUCTOR.construct_yaml_float(node)
+        # `.inf` and `.nan` are spelled out; `1.0e999999` overflowing to inf is kept as written.
+        return number if math.isfinite(number) or "inf" in value.lower() or "nan" in value.lower() else value
     return value  # timestamps, binary, custom tags such as !Ref: their text
 
 
-def load_yaml(text: str, label: str, *, max_depth: int = 256, max_nodes: int = 5_000_000) -> Any:
-    """Parse one YAML document; `InputError` with file and line for bad syntax or a limit hit."""
+# Integers wider than this stay text: CPython refuses to print ints of more than 4,300 digits (a
+# ValueError far from the parser, in a message or the JSON output), and no spec needs one.
+_MAX_INT_BITS = 4096
+_MAX_INT_CHARS = _MAX_INT_BITS // 3  # a decimal digit carries more than 3 bits
+
+
+def _small_int_or_text(number: int, literal: str) -> int | str:
+    return number if number.bit_length() <= _MAX_INT_BITS else literal
+
+
+def int_or_text(literal: str) -> int | str:
+    """A JSON integer, or its digits as text when too wide to be a number anyone needs."""
+    if len(literal) > _MAX_INT_CHARS:  # more digits than fit the bits: don't even convert
+        return literal
+    return _small_int_or_text(int(literal), literal)
+
+
+def float_or_text(literal: str) -> float | str:
+    """A JSON float, or its text when it overflows to infinity (`1e999999`)."""
+    value = float(literal)
+    return value if math.isfinite(value) else literal
+
+
+def load_yaml(
+    text: str, label: str, *, max_depth: int = 256, max_nodes: int = 5_000_000, budget: Budget | None = None
+) -> Any:
+    """Parse one YAML document; `InputError` with file and line for bad syntax or a limit hit.
+
+    With a `budget`, the nodes built are taken from it and its deadline is checked as events come.
+    """
     loader = _Loader(text)
-    builder = _Builder(label, _Limits(max_depth, max_nodes), loader)
+    builder = _Builder(label, _Limits(max_depth, max_nodes, budget), loader)
     try:
+        events = 0
         while True:
             event = loader.get_event()  # type: ignore[no-untyped-call]
             if event is None or isinstance(event, yaml.StreamEndEvent):
                 break
             builder.feed(event)
+            events += 1
+            if budget is not None and events % _EVENTS_PER_CLOCK_CHECK == 0:
+                budget.check_time(label)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
@@ -220,6 +267,8 @@ def load_yaml(text: str, label: str, *, max_depth: int = 256, max_nodes: int = 5
         raise InputError(f"{label}: invalid YAML: {str(exc).splitlines()[0]}", code="invalid-yaml") from None
     finally:
         loader.dispose()
+    if budget is not None:
+        budget.take_nodes(builder.weight, label)
     return builder.result
 
 
