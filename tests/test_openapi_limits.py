@@ -66,7 +66,10 @@ NUMBERS_JSON = (
             "paths": {
                 "/orders/{id}": {
                     "delete": {
-                        "responses": {"204": {"description": "gone"}, "400": {"description": "b", "x-max": "BIG"}}
+                        "responses": {
+                            "204": {"description": "gone"},
+                            "400": {"description": "b", "x-max": "BIG"},
+                        }
                     }
                 }
             },
