@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analyzer._files import read_source
 from .config import Settings, load_settings
-from .roots import AllowedRoots
+from .roots import allowed_roots
 
 if TYPE_CHECKING:
     from .remediate import PatchReport
@@ -104,7 +104,7 @@ def run_patch_command(args: argparse.Namespace, settings: Settings) -> int:
     source = read_source(args.file, label, max_bytes=settings.max_file_bytes)
     report = propose_patches(source, label, settings=settings, rule=args.rule)
     if args.apply:
-        roots = AllowedRoots([Path.cwd(), *settings.root_paths(), *args.roots])
+        roots = allowed_roots(args.roots, settings)  # the server's roots, built the same way
         written = apply_patches(args.file, report, roots=roots)
         if written is not None:
             count = len(report.patches)

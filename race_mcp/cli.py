@@ -1,6 +1,7 @@
 """The `race-mcp` command: parse the arguments, call the core, render, choose the exit code.
 
-    race-mcp                      the MCP server over stdio (same as `race-mcp serve`)
+    race-mcp [SERVE OPTIONS]      the MCP server over stdio (same as `race-mcp serve [SERVE OPTIONS]`),
+                                  as MCP clients launch it: `race-mcp --root DIR`
     race-mcp serve [--http] ...   the MCP server over stdio or streamable HTTP
     race-mcp analyze PATH...      static analysis of files and directories
     race-mcp openapi SPEC         missing If-Match / Idempotency-Key / 409-412-428-429 in an OpenAPI spec
@@ -10,7 +11,7 @@
     race-mcp demo [--database URL] the whole find / prove / fix loop on the bundled demo shop
                                   (exit 1 when a step does not show what it should)
 
-Exit codes (DESIGN.md):
+Exit codes (docs/design.md):
     0    nothing at or above --fail-on (default: low, so any finding fails)
     1    findings at or above --fail-on
     2    bad usage or input, or a file `analyze` could not analyse: one line per problem on stderr,
@@ -39,6 +40,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import sys
 import time
@@ -54,7 +56,8 @@ from .config import Settings, load_settings
 from .errors import RaceMcpError
 from .findings import AnalysisReport, severity_rank
 from .render import render_json, render_sarif, render_text
-from .rules import RULES, check_selectors, get_rule, render_catalog_markdown, render_rule_markdown
+from .roots import allowed_roots
+from .rules import RULES, get_rule, render_catalog_markdown, render_rule_markdown
 
 __all__ = ["build_parser", "main"]
 
@@ -109,9 +112,20 @@ def _port(value: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="race-mcp",
+TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
+
+# What a terminal user sees when they start the stdio server by hand (it waits for JSON-RPC).
+STDIO_NOTICE = (
+    "race-mcp: this is an MCP server on stdio, waiting for an MCP client (Ctrl-D ends it); "
+    "for the command-line tools run 'race-mcp --help'"
+)
+
+
         description="Find, prove and fix race conditions in web APIs. "
-        "With no command, serves MCP over stdio.",
+        "With no command, serves MCP over stdio: options without a command are serve's "
+        "(race-mcp --root DIR is race-mcp serve --root DIR; see 'race-mcp serve --help').",
     )
+        usage="%(prog)s [-h] [--version] [SERVE OPTIONS] | COMMAND ...",
     parser.add_argument("--version", action="version", version=f"race-mcp {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands)
@@ -157,6 +171,12 @@ def _add_serve(commands: _Commands) -> None:
     serve.set_defaults(handler=_cmd_serve)
 
 
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="PYPROJECT",
+        help="read [tool.race-mcp] from this file (default: the nearest pyproject.toml)",
+    )
 def _add_analyze(commands: _Commands) -> None:
     analyze = commands.add_parser(
         "analyze",
@@ -267,11 +287,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # The server checks the roots and falls back to $RACE_MCP_TOKEN itself (InputError/PolicyError).
     serve(
         http=args.http,
+    # The same checked settings as every command: a bad or too-wide config stops the start.
+    settings = load_settings(config=args.config)
+    if not args.http and sys.stdin.isatty():
+        print(STDIO_NOTICE, file=sys.stderr, flush=True)
         host=args.host,
         port=args.port,
         token=args.token,
         roots=args.roots,
-        settings=load_settings(),
+        settings=settings,
         allowed_hosts=args.allowed_hosts,
         burst_allow_hosts=args.burst_allow_hosts,
     )
@@ -302,8 +326,10 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
     report = check_openapi(
         args.spec,
         settings=settings,
+    # The spec's own directory is always a $ref root; these are the flags' and the config's.
+    ref_roots = allowed_roots(args.ref_roots, settings, working_directory=False, flag="--ref-root")
         source=args.source,
-        ref_roots=args.ref_roots,
+        ref_roots=ref_roots.paths,
         allow_remote_hosts=args.remote_hosts,
         max_findings=args.max_findings,
     )
@@ -363,19 +389,7 @@ class _ProgressLine:
 
 def _analysis_settings(args: argparse.Namespace) -> Settings:
     """Config file first (checked), then --select / --ignore replace its lists (as ruff's do)."""
-    settings = load_settings(config=args.config)
-    if args.config is not None:
-        source = str(args.config)
-    else:
-        source = f"{settings.config_dir}/pyproject.toml" if settings.config_dir else "settings"
-    check_selectors([*settings.select, *settings.ignore], source=f"{source} [tool.race-mcp]")
-    overrides: dict[str, list[str]] = {}
-    for flag in ("select", "ignore"):
-        chosen = getattr(args, flag)
-        if chosen is not None:
-            check_selectors(chosen, source=f"--{flag}")
-            overrides[flag] = chosen
-    return settings.model_copy(update=overrides)
+    return load_settings(config=args.config, select=args.select, ignore=args.ignore)
 
 
 def _render_report(report: AnalysisReport, output_format: str, *, problems: bool = True) -> str:
@@ -437,10 +451,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         # Source lines in the text report may hold characters the terminal's encoding lacks.
         sys.stdout.reconfigure(errors="backslashreplace")
+def _with_command(argv: Sequence[str]) -> list[str]:
+    """`race-mcp` and `race-mcp --root DIR` mean `race-mcp serve ...`: MCP clients launch the
+    server with options only. `-h` and `--version` stay the top level's own."""
+    if not argv or (argv[0].startswith("-") and argv[0] not in TOP_LEVEL_OPTIONS):
+        return ["serve", *argv]
+    return list(argv)
+
+
+class _WarningLines(logging.Handler):
+    """Configuration warnings (a project widening the policy) as `race-mcp: warning: ...` lines,
+    on whatever `sys.stderr` is when they happen."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"race-mcp: warning: {_one_line(record.getMessage())}", file=sys.stderr, flush=True)
+
+
+def _warnings_to_stderr() -> None:
+    config_logger = logging.getLogger("race_mcp.config")
+    if not any(isinstance(handler, _WarningLines) for handler in config_logger.handlers):
+        config_logger.addHandler(_WarningLines(logging.WARNING))
+        config_logger.propagate = False  # the server's log setup would print them twice
+
+
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["serve"])
+    args = parser.parse_args(_with_command(sys.argv[1:] if argv is None else argv))
+    _warnings_to_stderr()
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -27,18 +27,38 @@ default_covers = false      # true: a "default" response counts too
 severity = { RA121 = "medium" }
 remote_hosts = ["opensource.zalando.com"]   # remote $refs are fetched only from these hosts
 ```
+
+`roots`, `allow_hosts` and `remote_hosts` widen what race-mcp may read or send to. The analysed
+repository is not trusted to do that quietly: from a project's file each is announced on stderr
+and refused when too wide (see `_widening.py`); the user's own file
+(`$XDG_CONFIG_HOME/race-mcp/config.toml`, default `~/.config/race-mcp/config.toml`) adds to them
+without warnings:
+
+```toml
+roots = ["~/src/shared-lib"]
+[burst]
+allow_hosts = ["staging.example.com"]
+[openapi]
+remote_hosts = ["opensource.zalando.com"]
+```
+
+`load_settings()` is the one way every command and the MCP server get their settings: the project
+file (checked), the user's file, then `--select` / `--ignore` (checked).
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ._widening import check_project_policy, read_user_policy, user_config_path
 from .errors import InputError
 from .findings import Severity
+from .rules import check_selectors
 
 __all__ = [
     "DEFAULT_SKIPPED_SOURCES",
@@ -48,6 +68,8 @@ __all__ = [
     "find_pyproject",
     "load_settings",
     "read_settings",
+    "user_config_path",
+    "validate_settings",
 ]
 
 # Walking a directory skips these unless `default_exclude` says otherwise: test code and
@@ -151,13 +173,55 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_settings(start: Path | None = None, *, config: Path | None = None) -> Settings:
-    """Read `[tool.race-mcp]` from `config` if given (a `--config` option), else from the nearest
-    pyproject.toml; defaults when there is none."""
+def load_settings(
+    start: Path | None = None,
+    *,
+    config: Path | None = None,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    user_config: Path | None = None,
+) -> Settings:
+    """The settings every command and the MCP server use, from the one path that checks them.
+
+    `[tool.race-mcp]` from `config` if given (a `--config` option), else from the nearest
+    pyproject.toml (defaults when there is none); validated (`InputError`: `bad-config`,
+    `unknown-rule`); its widening settings announced, or refused when too wide (`PolicyError`
+    `policy-too-wide`); then the user's own file (`user_config`, default `user_config_path()`)
+    adds roots and hosts, and `select` / `ignore` (from `--select` / `--ignore`) replace the
+    file's lists, as ruff's flags do.
+    """
     pyproject = config if config is not None else find_pyproject(start or Path.cwd())
-    if pyproject is None:
-        return Settings()
-    return read_settings(pyproject)
+    settings = read_settings(pyproject) if pyproject is not None else Settings()
+    validate_settings(settings, source=f"{pyproject} [tool.race-mcp]" if pyproject else "settings")
+    project_roots = settings.root_paths()
+    if pyproject is not None:
+        project_roots = check_project_policy(
+            settings.roots, settings.burst.allow_hosts, settings.openapi.remote_hosts, pyproject
+        )
+    user_file = user_config or user_config_path()
+    user = read_user_policy(user_file)
+    roots = [*project_roots, *user.root_paths(user_file.parent)]
+    updates: dict[str, Any] = {
+        "roots": [str(root) for root in roots],
+        "burst": settings.burst.model_copy(
+            update={"allow_hosts": [*settings.burst.allow_hosts, *user.burst.allow_hosts]}
+        ),
+        "openapi": settings.openapi.model_copy(
+            update={"remote_hosts": [*settings.openapi.remote_hosts, *user.openapi.remote_hosts]}
+        ),
+    }
+    for flag, chosen in (("select", select), ("ignore", ignore)):
+        if chosen is not None:
+            check_selectors(chosen, source=f"--{flag}")
+            updates[flag] = list(chosen)
+    return settings.model_copy(update=updates)
+
+
+def validate_settings(settings: Settings, *, source: str = "settings") -> Settings:
+    """Check what the model's types cannot: every `select` / `ignore` entry names a rule or prefix
+    (`InputError` `unknown-rule`), so a typo cannot silently turn every rule off."""
+    check_selectors([*settings.select, *settings.ignore], source=source)
+    return settings
 
 
 def read_settings(pyproject: Path) -> Settings:

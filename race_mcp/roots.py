@@ -6,12 +6,19 @@ never with string prefixes, so `../`, absolute paths and symlinks that leave a r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import PolicyError
+from .errors import InputError, PolicyError
 
-__all__ = ["AllowedRoots"]
+if TYPE_CHECKING:
+    from .config import Settings
+
+__all__ = ["AllowedRoots", "allowed_roots"]
+
+logger = logging.getLogger("race_mcp.config")
 
 
 class AllowedRoots:
@@ -49,3 +56,34 @@ class AllowedRoots:
                 code="outside-roots",
             )
         return resolved
+
+
+def allowed_roots(
+    extra: Sequence[str | Path],
+    settings: Settings,
+    *,
+    working_directory: bool = True,
+    flag: str = "--root",
+) -> AllowedRoots:
+    """The one way the CLI and the server build their roots: the working directory (unless told
+    not to), each directory given on the command line (`flag`; `InputError` if missing), then the
+    configured `roots` (the project's, already checked by `load_settings`, and the user's)."""
+    candidates: list[Path] = []
+    if working_directory:
+        cwd = Path.cwd().resolve()
+        if cwd == Path(cwd.anchor):
+            # Hosts such as desktop apps may start servers in `/`: that would allow the whole disk.
+            logger.warning("not using the working directory %s as an allowed root; pass --root DIR", cwd)
+        else:
+            candidates.append(cwd)
+    for given in extra:
+        directory = Path(given).expanduser()
+        if not directory.is_dir():
+            raise InputError(f"{flag} {given}: no such directory", code="not-found")
+        candidates.append(directory)
+    for configured in settings.root_paths():
+        if configured.is_dir():
+            candidates.append(configured)
+        else:
+            logger.warning("ignoring configured root %s: no such directory", configured)
+    return AllowedRoots(candidates)

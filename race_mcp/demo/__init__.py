@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..analyzer import analyze_paths
 from ..config import Settings
@@ -190,7 +191,27 @@ def check_database_url(url: str) -> None:
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"cannot connect to PostgreSQL at {url}: {reason}", code="database-unreachable"
+            f"cannot connect to PostgreSQL at {_without_password(url)}: {_connect_failure(exc)}",
+            code="database-unreachable",
         ) from None
+
+
+def _connect_failure(exc: Exception) -> str:
+    """The cause in libpq's message (`... port 1 failed: Connection refused` and a tab-indented
+    hint on the next line) as a few words: `connection refused`, `timeout expired`."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    cause = lines[0].rsplit(" failed: ", 1)[-1].removeprefix("connection failed: ").strip()
+    cause = cause.removeprefix("FATAL:").strip()
+    return cause[:1].lower() + cause[1:] if cause[1:2].islower() else cause
+
+
+def _without_password(url: str) -> str:
+    """The URL as an error may show it: a password in it becomes `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -24,9 +24,9 @@ from mcp.server import MCPServer
 from .._prompt_files import find_prompts_dir
 from .._version import __version__
 from ..burst import BurstPolicy
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, validate_settings
 from ..errors import PolicyError
-from ..roots import AllowedRoots
+from ..roots import AllowedRoots, allowed_roots
 from ._analyze import register_analyze_file
 from ._burst import register_run_burst
 from ._catalog import register_prompt_files, register_rule_resources
@@ -34,7 +34,7 @@ from ._common import TOKEN_ENV
 from ._http import BearerTokenMiddleware, is_loopback, serve_http, transport_security
 from ._openapi import register_check_openapi
 from ._patch import register_propose_patch
-from ._workspace import Workspace, allowed_roots
+from ._workspace import Workspace
 
 __all__ = [
     "TOKEN_ENV",
@@ -82,6 +82,7 @@ def build_server(
     `burst_allow_hosts` (from `--allow-burst-host`) adds hosts `run_burst` may target to the
     configured `[tool.race-mcp.burst] allow_hosts`; loopback is always allowed.
     """
+    validate_settings(settings)  # an unknown rule selector must not silently turn every rule off
     server: MCPServer[Any] = MCPServer("race-mcp", version=__version__, instructions=INSTRUCTIONS)
     workspace = Workspace(roots=roots, settings=settings, trust_client_roots=trust_client_roots)
     register_analyze_file(server, workspace)

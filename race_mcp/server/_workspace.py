@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,28 +60,6 @@ def client_roots_of(ctx: Context[Any, Any]) -> ListRootsResult | ListRoots:
 
 
 ClientRoots = Annotated[ListRootsResult, Resolve(client_roots_of)]
-
-
-def allowed_roots(extra: Sequence[str | Path], settings: Settings) -> AllowedRoots:
-    """The working directory, each `--root DIR` and the configured `roots`; raises `InputError`."""
-    candidates: list[Path] = []
-    cwd = Path.cwd().resolve()
-    if cwd == Path(cwd.anchor):
-        # Hosts such as desktop apps may start servers in `/`: that would allow the whole disk.
-        logger.warning("not using the working directory %s as an allowed root; pass --root DIR", cwd)
-    else:
-        candidates.append(cwd)
-    for given in extra:
-        directory = Path(given).expanduser()
-        if not directory.is_dir():
-            raise InputError(f"--root {given}: no such directory", code="not-found")
-        candidates.append(directory)
-    for configured in settings.root_paths():
-        if configured.is_dir():
-            candidates.append(configured)
-        else:
-            logger.warning("ignoring configured root %s: no such directory", configured)
-    return AllowedRoots(candidates)
 
 
 def locate(path: str, roots: AllowedRoots) -> Path:
