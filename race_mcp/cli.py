@@ -109,9 +109,6 @@ def _port(value: str) -> int:
 # ------------------------------------------------------------------------------------------- parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="race-mcp",
 TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
 
 # What a terminal user sees when they start the stdio server by hand (it waits for JSON-RPC).
@@ -121,11 +118,14 @@ STDIO_NOTICE = (
 )
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="race-mcp",
+        usage="%(prog)s [-h] [--version] [SERVE OPTIONS] | COMMAND ...",
         description="Find, prove and fix race conditions in web APIs. "
         "With no command, serves MCP over stdio: options without a command are serve's "
         "(race-mcp --root DIR is race-mcp serve --root DIR; see 'race-mcp serve --help').",
     )
-        usage="%(prog)s [-h] [--version] [SERVE OPTIONS] | COMMAND ...",
     parser.add_argument("--version", action="version", version=f"race-mcp {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands)
@@ -168,15 +168,15 @@ def _add_serve(commands: _Commands) -> None:
         metavar="HOST",
         help="extra host, address or CIDR network run_burst may send traffic to (repeatable)",
     )
-    serve.set_defaults(handler=_cmd_serve)
-
-
     serve.add_argument(
         "--config",
         type=Path,
         metavar="PYPROJECT",
         help="read [tool.race-mcp] from this file (default: the nearest pyproject.toml)",
     )
+    serve.set_defaults(handler=_cmd_serve)
+
+
 def _add_analyze(commands: _Commands) -> None:
     analyze = commands.add_parser(
         "analyze",
@@ -284,13 +284,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # Imported here: the server pulls in the MCP SDK, which `analyze` and `rules` do not need.
     from .server import serve
 
-    # The server checks the roots and falls back to $RACE_MCP_TOKEN itself (InputError/PolicyError).
-    serve(
-        http=args.http,
     # The same checked settings as every command: a bad or too-wide config stops the start.
     settings = load_settings(config=args.config)
     if not args.http and sys.stdin.isatty():
         print(STDIO_NOTICE, file=sys.stderr, flush=True)
+    # The server checks the roots and falls back to $RACE_MCP_TOKEN itself (InputError/PolicyError).
+    serve(
+        http=args.http,
         host=args.host,
         port=args.port,
         token=args.token,
@@ -323,11 +323,11 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
     from .openapi import check_openapi  # YAML and $ref machinery only when asked for
 
     settings = _analysis_settings(args)
+    # The spec's own directory is always a $ref root; these are the flags' and the config's.
+    ref_roots = allowed_roots(args.ref_roots, settings, working_directory=False, flag="--ref-root")
     report = check_openapi(
         args.spec,
         settings=settings,
-    # The spec's own directory is always a $ref root; these are the flags' and the config's.
-    ref_roots = allowed_roots(args.ref_roots, settings, working_directory=False, flag="--ref-root")
         source=args.source,
         ref_roots=ref_roots.paths,
         allow_remote_hosts=args.remote_hosts,
@@ -447,10 +447,6 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        # Source lines in the text report may hold characters the terminal's encoding lacks.
-        sys.stdout.reconfigure(errors="backslashreplace")
 def _with_command(argv: Sequence[str]) -> list[str]:
     """`race-mcp` and `race-mcp --root DIR` mean `race-mcp serve ...`: MCP clients launch the
     server with options only. `-h` and `--version` stay the top level's own."""
@@ -474,9 +470,13 @@ def _warnings_to_stderr() -> None:
         config_logger.propagate = False  # the server's log setup would print them twice
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Source lines in the text report may hold characters the terminal's encoding lacks.
+        sys.stdout.reconfigure(errors="backslashreplace")
+    _warnings_to_stderr()
     parser = build_parser()
     args = parser.parse_args(_with_command(sys.argv[1:] if argv is None else argv))
-    _warnings_to_stderr()
     handler: Handler = args.handler
     try:
         return handler(args)
