@@ -197,6 +197,34 @@ def test_files_a_walk_cannot_analyse_fail_the_run_like_a_named_one(project: Path
     assert race_mcp("analyze", "vendored/broken.py", cwd=project).returncode == 2
 
 
+def test_walk_counts_what_it_skipped_and_warns_on_an_empty_path(project: Path) -> None:
+    (project / "build").mkdir()  # a package named build: analysed, not taken for build output
+    (project / "build" / "__init__.py").write_text("")
+    (project / "build" / "routes.py").write_text(RACY_HANDLER)
+    (project / "env" / "lib").mkdir(parents=True)
+    (project / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (project / "env" / "lib" / "six.py").write_text(SAFE_MODULE)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_routes.py").write_text(SAFE_MODULE)
+    warning = (
+        "race-mcp: warning: tests: no Python files to analyse; "
+        "1 skipped: 1 as tests or migrations (default_exclude)\n"
+    )
+
+    text = race_mcp("analyze", ".", "tests", cwd=project)
+    assert (text.returncode, text.stderr) == (1, warning)
+    assert text.stdout.splitlines()[0].startswith("build/routes.py:")
+    assert text.stdout.splitlines()[-2:] == [
+        "Skipped 3 files: 2 as tests or migrations (default_exclude), 1 in virtualenvs.",
+        "Found 1 finding (1 high) in 2 files analyzed.",
+    ]
+    as_json = race_mcp("analyze", ".", "tests", "--format", "json", cwd=project)
+    assert (as_json.returncode, as_json.stderr) == (1, warning)
+    summary = json.loads(as_json.stdout)["summary"]
+    assert summary["files_skipped"] == {"default-exclude": 2, "virtualenv": 1}
+    assert summary["warnings"] == [warning.removeprefix("race-mcp: warning: ").rstrip()]
+
+
 def test_unanalysable_files_outrank_findings_and_fail_on(racy_project: Path) -> None:
     (racy_project / "broken.py").write_text("def f(:\n")
     result = race_mcp("analyze", ".", "--fail-on", "high", "--format", "json", cwd=racy_project)
