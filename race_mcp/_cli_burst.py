@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ._sanitize import PROSE_LIMIT, sanitize_line
 from .config import Settings, load_settings
-from .errors import InputError
+from .errors import InputError, PolicyError
 
 if TYPE_CHECKING:
     from .burst import BurstPolicy, BurstResult, BurstSpec
@@ -82,20 +84,24 @@ def _pair(value: str) -> tuple[str, str]:
 
 
 def _statuses(value: str) -> list[int]:
-    try:
-        codes = [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected status codes like 200,201, got {value!r}") from None
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    # ASCII digits only: int() would also take "٢٠٠" or "²00"-like text and choke on 5,000 digits.
+    if not all(re.fullmatch(r"[0-9]{1,3}", part) for part in parts):
+        raise argparse.ArgumentTypeError(f"expected status codes like 200,201, got {value[:80]!r}")
+    codes = [int(part) for part in parts]
     if not codes or any(not 100 <= code <= 599 for code in codes):
         raise argparse.ArgumentTypeError(f"expected status codes between 100 and 599, got {value!r}")
     return codes
 
 
-def _json_value(value: str) -> Any:
+def _json_value(option: str, value: str) -> Any:
+    """A JSON option's value; deep nesting is `json-too-deep`, not a RecursionError."""
+    from .burst._json import loads_user
+
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+        return loads_user(value, option)
+    except ValueError as exc:  # JSONDecodeError, or a number past the int-string limit
+        raise InputError(f"{option}: not valid JSON: {exc}", code="bad-json") from None
 
 
 def add_burst_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -139,7 +145,7 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
     )
     body = group.add_mutually_exclusive_group()
     body.add_argument("--data", metavar="TEXT", help="raw request body")
-    body.add_argument("--json", dest="json_body", type=_json_value, metavar="JSON", help="JSON body")
+    body.add_argument("--json", dest="json_body", metavar="JSON", help="JSON body")
     body.add_argument(
         "--form", action="append", type=_pair, metavar="NAME=VALUE", help="form field (repeatable)"
     )
@@ -237,7 +243,8 @@ def run_burst_command(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(render_burst_text(result, quoted_heading="evidence (quotes the responses)"))
     sys.stdout.flush()
     if result.verdict == "inconclusive":
-        reason = " ".join(result.reason.split())  # one line, whatever the responses held
+        # One line, whatever the responses held, their escape sequences shown, not run.
+        reason = sanitize_line(" ".join(result.reason.split()), PROSE_LIMIT)
         print(f"race-mcp: inconclusive (exit 1, not a pass): {reason}", file=sys.stderr)
     return EXIT_NO_RACE if result.verdict == "no_race" else EXIT_RACE_OR_INCONCLUSIVE
 
@@ -258,15 +265,18 @@ def _spec(args: argparse.Namespace, policy: BurstPolicy) -> BurstSpec:
 
     raw_request = _read_request_file(args.request_file, policy) if args.request_file else None
     if raw_request is not None and args.method:
-        raise InputError("-X/--method cannot be used with --request-file: the file's request line names it")
-    has_body = any(value is not None for value in (args.data, args.json_body, args.form))
+        raise InputError(
+            "-X/--method cannot be used with --request-file: the file's request line names it",
+            code="bad-method",
+        )
+    json_body = _json_value("--json", args.json_body) if args.json_body is not None else None
     fields = {
         "url": args.url,
-        "method": args.method or ("POST" if has_body else "GET"),
+        "method": args.method,  # None: the engine's default, POST with a body, else GET
         "headers": dict(args.headers),
         "cookies": dict(args.cookies),
         "body": args.data,
-        "json_body": args.json_body,
+        "json_body": json_body,
         "form": dict(args.form) if args.form is not None else None,
         "raw_request": raw_request,
         "requests": args.requests,
@@ -287,14 +297,14 @@ def _spec(args: argparse.Namespace, policy: BurstPolicy) -> BurstSpec:
     try:
         return BurstSpec.model_validate(fields)
     except ValidationError as exc:
-        raise InputError(_validation_message(exc)) from None
+        raise InputError(_validation_message(exc), code="bad-option") from None
 
 
 def _reset(args: argparse.Namespace) -> dict[str, Any] | None:
     """The reset request's fields (an `AuxRequest`), or None without --reset-url."""
     if args.reset_url is None:
         if args.reset_method is not None or args.reset_data is not None:
-            raise InputError("--reset-method and --reset-data need --reset-url")
+            raise InputError("--reset-method and --reset-data need --reset-url", code="bad-option")
         return None
     return {"url": args.reset_url, "method": args.reset_method or "POST", "body": args.reset_data}
 
@@ -305,7 +315,9 @@ def _probe(args: argparse.Namespace) -> dict[str, Any] | None:
     if all(value is None for value in given):
         return None
     if any(value is None for value in given):
-        raise InputError("--probe-url, --probe-path and --probe-change go together: give all three")
+        raise InputError(
+            "--probe-url, --probe-path and --probe-change go together: give all three", code="bad-option"
+        )
     return {"url": args.probe_url, "json_path": args.probe_path, "change_per_success": args.probe_change}
 
 
@@ -315,13 +327,16 @@ def _read_request_file(path: Path, policy: BurstPolicy) -> str:
         with path.open("rb") as file:
             data = file.read(limit + 1)
     except OSError as exc:
-        raise InputError(f"--request-file {path}: {exc.strerror or exc}") from None
+        code = "not-found" if isinstance(exc, FileNotFoundError) else "unreadable"
+        raise InputError(f"--request-file {path}: {exc.strerror or exc}", code=code) from None
     if len(data) > limit:
-        raise InputError(f"--request-file {path}: over the {limit:,}-byte cap for a saved request")
+        raise PolicyError(
+            f"--request-file {path}: over the {limit:,}-byte cap for a saved request", code="cap-body"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"--request-file {path}: not UTF-8 text") from None
+        raise InputError(f"--request-file {path}: not UTF-8 text", code="not-utf8") from None
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -14,6 +14,8 @@ Routes (state is module-level and per process; `POST /reset` restores it):
     POST /counter/fixed   the same under a lock
     GET  /counter         {"value": n}
     POST /early           answers before reading the request body
+    POST /slow            records its arrival (in /arrivals), then takes 200 ms to answer
+    a known path with another method: 405 before reading the body (as routers do)
     ANY  /echo            {"method", "query", "body"} of the request
     GET  /redirect        302 to the cloud metadata address (must never be followed)
     GET  /arrivals        perf_counter_ns() at the start of each coupon handler since the reset
@@ -85,10 +87,22 @@ async def _increment() -> tuple[int, dict[str, Any]]:
     return 200, {"ok": True}
 
 
+_POST_ONLY = frozenset(
+    {"/early", "/slow", "/coupon/racy", "/coupon/fixed", "/coupon/serial", "/coupon/section"}
+    | {"/counter/racy", "/counter/fixed", "/reset"}
+)
+
+
 async def _route(method: str, path: str, query: str, receive: Receive) -> tuple[int, Any]:
+    if path in _POST_ONLY and method != "POST":
+        return 405, {"detail": "Method Not Allowed"}
     if method == "POST" and path == "/early":
         return 200, {"ok": True}
     body = await _body(receive)
+    if path == "/slow":
+        STATE["arrivals"].append(time.perf_counter_ns())
+        await asyncio.sleep(0.2)
+        return 200, {"ok": True}
     if path == "/echo":
         return 200, {"method": method, "query": query, "body": body.decode("utf-8", "replace")}
     if (method, path) == ("POST", "/coupon/racy"):
@@ -241,12 +255,26 @@ class RawServer:
 
     behaviour: "garbage" answers bytes that are no HTTP; "close" closes after the first read;
     "hang" reads forever and never answers; "flaky" answers every other connection with a 409
-    and closes the rest. `accepted` counts connections; `closed_by_client` counts those the
-    client closed, with `last_close` the monotonic time of the latest.
+    and closes the rest; "reply" sends `reply` once the request head is in and keeps the
+    connection open; "trickle" sends `reply` one byte every `interval` seconds; "h2" speaks
+    HTTP/2 and answers each request with `:status` `h2_status` (unchecked, so it can be garbage).
+    `accepted` counts connections; `closed_by_client` counts those the client closed, with
+    `last_close` the monotonic time of the latest.
     """
 
-    def __init__(self, behaviour: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        behaviour: str,
+        host: str = "127.0.0.1",
+        *,
+        reply: bytes = b"",
+        interval: float = 1.0,
+        h2_status: bytes = b"200",
+    ) -> None:
         self.behaviour = behaviour
+        self.reply = reply
+        self.interval = interval
+        self.h2_status = h2_status
         self.listener = socket.create_server((host, 0), backlog=256)
         self.listener.settimeout(0.1)
         self.host = host
@@ -288,6 +316,11 @@ class RawServer:
             conn.settimeout(30)
             try:
                 first = conn.recv(65536)
+                if self.behaviour == "h2":
+                    first = self._serve_h2(conn, first)
+                elif self.behaviour in ("reply", "trickle") and first:
+                    self._read_request(conn, first)
+                    self._send_reply(conn)
                 if self.behaviour == "garbage":
                     conn.sendall(b"\x00\xffSSH-2.0-not-http\r\n\x16\x03garbage\r\n\r\n")
                 elif self.behaviour == "flaky" and number % 2 == 0 and first:
@@ -305,6 +338,40 @@ class RawServer:
                     self.last_close = time.monotonic()
             except OSError:
                 return
+
+    def _send_reply(self, conn: socket.socket) -> None:
+        if self.behaviour == "reply":
+            conn.sendall(self.reply)
+            return
+        for index in range(len(self.reply)):
+            conn.sendall(self.reply[index : index + 1])
+            time.sleep(self.interval)
+
+    def _serve_h2(self, conn: socket.socket, data: bytes) -> bytes:
+        """Answer every finished stream with `h2_status`; returns b"" once the client has closed."""
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        config = h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+            validate_inbound_headers=False,
+        )
+        server = h2.connection.H2Connection(config)
+        server.initiate_connection()
+        conn.sendall(server.data_to_send())
+        while data:
+            for event in server.receive_data(data):
+                if isinstance(event, h2.events.StreamEnded):
+                    headers = [(b":status", self.h2_status), (b"content-length", b"2")]
+                    server.send_headers(event.stream_id, headers)
+                    server.send_data(event.stream_id, b"ok", end_stream=True)
+            conn.sendall(server.data_to_send())
+            data = conn.recv(65536)
+        return data
 
     @staticmethod
     def _read_request(conn: socket.socket, data: bytes) -> None:

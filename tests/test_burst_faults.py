@@ -226,12 +226,15 @@ async def test_tls_to_a_plaintext_server_is_a_tls_error(h1_server: Served) -> No
 
 async def test_caps_are_enforced_before_sending() -> None:
     policy = BurstPolicy(max_requests=10, max_bursts=2, max_body_bytes=100)
-    with pytest.raises(PolicyError, match="over the cap of 10"):
+    with pytest.raises(PolicyError, match="over the cap of 10") as caught:
         await run_burst(spec("http://127.0.0.1:9/", requests=11), policy=policy)
-    with pytest.raises(PolicyError, match="over the cap of 2"):
+    assert caught.value.code == "cap-requests"
+    with pytest.raises(PolicyError, match="over the cap of 2") as caught:
         await run_burst(spec("http://127.0.0.1:9/", bursts=3), policy=policy)
-    with pytest.raises(InputError, match="100-byte cap"):
+    assert caught.value.code == "cap-bursts"
+    with pytest.raises(PolicyError, match="100-byte cap") as caught:
         await run_burst(spec("http://127.0.0.1:9/", method="POST", body="x" * 101), policy=policy)
+    assert caught.value.code == "cap-body"
 
 
 async def test_response_bodies_are_read_only_up_to_the_cap(h1_server: Served) -> None:

@@ -172,7 +172,8 @@ async def test_bad_arguments_are_tool_errors_the_model_can_act_on(client: Client
         "run_burst", {"spec": {"url": "http://127.0.0.1:1/", "expected_max_successes": 1}}
     )
     assert refused.is_error and "cannot connect" in text_of(refused)
-    assert "check that the server is running" in text_of(refused)
+    assert "[connect-failed] " in text_of(refused)
+    assert "Check that the server is running" in text_of(refused)
 
 
 # --------------------------------------------------------------------------------- the allowlist

@@ -8,7 +8,6 @@ wall-clock cap; cancelling the calling task stops it at once and closes every so
 
 from __future__ import annotations
 
-import json
 import re
 import ssl
 import statistics
@@ -23,6 +22,7 @@ from ..errors import BurstError, InputError, PolicyError
 from ._exchange import Exchange, PreparedRequest, SendReport
 from ._h1 import send_h1
 from ._h2 import detect_h2, send_h2
+from ._json import loads_response
 from ._judge import (
     Oracle,
     ProbeReading,
@@ -69,8 +69,12 @@ _ALPN: dict[SentMode, tuple[str, ...]] = {
     "naive": (),
 }
 _FORCED: dict[str, SentMode] = {"h2": "h2-single-packet", "h1": "h1-last-byte", "naive": "naive"}
-_SERVER_TIMING = re.compile(r"dur=([0-9.]+)")
+_SERVER_TIMING = re.compile(r"dur=([0-9]{1,9}(?:\.[0-9]{1,9})?)")
 _MAX_EVIDENCE = 12
+# Request lines and headers, once placeholders are filled in.
+_MAX_HEAD_BYTES = 64 * 1024
+# Every request of a burst is rendered and held at once; this bounds the memory that takes.
+_MAX_BURST_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -99,17 +103,45 @@ def _check_caps(spec: BurstSpec, policy: BurstPolicy) -> None:
     if spec.requests > policy.max_requests:
         raise PolicyError(
             f"{spec.requests} requests per burst is over the cap of {policy.max_requests} "
-            "(the user can raise [tool.race-mcp.burst] max_requests)"
+            "(the user can raise [tool.race-mcp.burst] max_requests)",
+            code="cap-requests",
         )
     if spec.bursts > policy.max_bursts:
         raise PolicyError(
             f"{spec.bursts} bursts is over the cap of {policy.max_bursts} "
-            "(the user can raise [tool.race-mcp.burst] max_bursts)"
+            "(the user can raise [tool.race-mcp.burst] max_bursts)",
+            code="cap-bursts",
         )
     if spec.expected_max_successes is None and not spec.baseline and spec.probe is None:
         raise InputError(
             "say how to judge the burst: give expected_max_successes (e.g. 1 for a single-use coupon), "
-            "turn on the sequential baseline, or add a state probe"
+            "turn on the sequential baseline, or add a state probe",
+            code="no-judgement",
+        )
+
+
+def _check_sizes(name: str, template: RequestTemplate, count: int, policy: BurstPolicy) -> None:
+    """Caps on what is sent: the last copy is the largest (`{{i}}` has the most digits there)."""
+    body = template.body_bytes(count - 1)
+    if body > policy.max_body_bytes:
+        raise PolicyError(
+            f"the {name} body is {body:,} bytes with its placeholders filled in, over the "
+            f"{policy.max_body_bytes:,}-byte cap (the user can raise [tool.race-mcp.burst] max_body_bytes)",
+            code="cap-body",
+        )
+    head = template.head_bytes(count - 1)
+    if head > _MAX_HEAD_BYTES:
+        raise PolicyError(
+            f"the {name} URL and headers are {head:,} bytes with their placeholders filled in, "
+            f"over the {_MAX_HEAD_BYTES:,}-byte cap",
+            code="cap-headers",
+        )
+    total = count * (body + head)
+    if total > max(_MAX_BURST_BYTES, policy.max_body_bytes + _MAX_HEAD_BYTES):
+        raise PolicyError(
+            f"{count} requests of {body + head:,} bytes make {total:,} bytes per burst, over the "
+            f"{_MAX_BURST_BYTES:,}-byte cap on one burst: send fewer requests or a smaller body",
+            code="cap-burst-bytes",
         )
 
 
@@ -128,10 +160,9 @@ async def _plan(spec: BurstSpec, policy: BurstPolicy) -> _Plan:
         json_body=spec.json_body,
         form=spec.form,
         raw_request=spec.raw_request,
-        max_body_bytes=policy.max_body_bytes,
     )
-    target = await pin_reachable(await resolve_target(spec.url, policy), policy.connect_timeout)
-    reset = None
+    _check_sizes("request", template, spec.requests, policy)
+    reset_template = None
     if spec.reset is not None:
         reset_template = aux_template(
             url=spec.reset.url,
@@ -139,19 +170,24 @@ async def _plan(spec: BurstSpec, policy: BurstPolicy) -> _Plan:
             body=spec.reset.body,
             json_body=spec.reset.json_body,
             base=template,
-            max_body_bytes=policy.max_body_bytes,
         )
-        reset_target = await resolve_target(spec.reset.url, policy)
-        reset = (await pin_reachable(reset_target, policy.connect_timeout), reset_template)
+        _check_sizes("reset", reset_template, 1, policy)
+    steps = parse_json_path(spec.probe.json_path) if spec.probe is not None else ()
+    # Every host is resolved and checked before the first connection to any of them.
+    resolved = await resolve_target(spec.url, policy)
+    reset_resolved = await resolve_target(spec.reset.url, policy) if spec.reset is not None else None
+    probe_resolved = await resolve_target(spec.probe.url, policy) if spec.probe is not None else None
+    target = await pin_reachable(resolved, policy.connect_timeout)
+    reset = None
+    if reset_resolved is not None and reset_template is not None:
+        reset = (await pin_reachable(reset_resolved, policy.connect_timeout), reset_template)
     probe = None
-    if spec.probe is not None:
+    if spec.probe is not None and probe_resolved is not None:
         probe = _Probe(
-            target=await pin_reachable(await resolve_target(spec.probe.url, policy), policy.connect_timeout),
-            template=aux_template(
-                url=spec.probe.url, method="GET", body=None, json_body=None, base=template, max_body_bytes=0
-            ),
+            target=await pin_reachable(probe_resolved, policy.connect_timeout),
+            template=aux_template(url=spec.probe.url, method="GET", body=None, json_body=None, base=template),
             path=spec.probe.json_path,
-            steps=parse_json_path(spec.probe.json_path),
+            steps=steps,
             change_per_success=spec.probe.change_per_success,
         )
     return _Plan(spec, policy, target, template, oracle, reset, probe)
@@ -211,7 +247,7 @@ class _Transport:
         target, template = self.plan.reset
         exchange = await self.one(target, template.render(0))
         if not exchange.ok or exchange.status is None or exchange.status >= 400:
-            raise BurstError(f"the reset request failed: {_describe(exchange)}")
+            raise BurstError(f"the reset request failed: {_describe(exchange)}", code="reset-failed")
 
     async def read_probe(self) -> float | None:
         probe = self.plan.probe
@@ -219,15 +255,14 @@ class _Transport:
             return None
         exchange = await self.one(probe.target, probe.template.render(0))
         if not exchange.ok or exchange.status is None or exchange.status >= 400:
-            raise BurstError(f"the state probe failed: {_describe(exchange)}")
-        try:
-            found, value = read_json_path(json.loads(bytes(exchange.body)), probe.steps)
-        except ValueError:
-            found, value = False, None
+            raise BurstError(f"the state probe failed: {_describe(exchange)}", code="probe-failed")
+        parsed, document = loads_response(bytes(exchange.body))
+        found, value = read_json_path(document, probe.steps) if parsed else (False, None)
         if not found or isinstance(value, bool) or not isinstance(value, int | float):
             raise BurstError(
                 f"the state probe's JSON path {probe.path!r} does not lead to a number in "
-                f"{_describe(exchange)!r}"
+                f"{_describe(exchange)!r}",
+                code="probe-failed",
             )
         return float(value)
 
@@ -271,7 +306,11 @@ async def _one_burst(
     before = await transport.read_probe()
     report = await transport.burst([plan.template.render(i) for i in range(plan.spec.requests)])
     if not any(exchange.ok for exchange in report.exchanges):
-        raise BurstError(f"burst {index}: no request got a valid response: {report.exchanges[0].error}")
+        first = report.exchanges[0]
+        raise BurstError(
+            f"burst {index}: no request got a valid response: {first.error}",
+            code=first.error_code or "no-response",
+        )
     after = await transport.read_probe()
     if plan.probe is None or before is None or after is None:
         return report, None
@@ -378,6 +417,7 @@ def _result(plan: _Plan, record: _Record, note: str | None) -> BurstResult:
         limit=record.limit,
         probes=record.probes,
         deviations=deviations,
+        none_may_succeed=plan.spec.expected_max_successes == 0,
     )
     counts: Counter[str] = Counter()
     for trial in record.trials:
@@ -423,19 +463,25 @@ async def run_burst(
     Cancelling the calling task stops the run promptly and closes every connection.
     """
     policy = policy or BurstPolicy()
-    plan = await _plan(spec, policy)
     record = _Record()
+    plan: _Plan | None = None
     tracker = _Progress(progress, spec.bursts + (1 if spec.baseline else 0))
+    # One wall clock for everything, resolving and connecting included: every wait in the
+    # engine is an await (or a bounded regex match), so the cap holds on every path.
     with anyio.move_on_after(policy.max_total_seconds) as scope:
+        plan = await _plan(spec, policy)
         await _execute(plan, tracker, record)
     note = None
     if scope.cancelled_caught:
-        if not record.trials:
+        if plan is None or not record.trials:
+            where = plan.target.label if plan is not None else spec.url[:200]
             raise BurstError(
-                f"{plan.target.label}: no burst finished within the {policy.max_total_seconds:g} s time cap"
+                f"{where}: no burst finished within the {policy.max_total_seconds:g} s time cap",
+                code="cap-time",
             )
         note = (
             f"stopped at the {policy.max_total_seconds:g} s time cap after "
             f"{len(record.trials)} of {spec.bursts} bursts"
         )
+    assert plan is not None  # the scope ran to its end, or it stopped after the plan and a burst
     return _result(plan, record, note)

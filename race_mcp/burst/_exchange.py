@@ -35,6 +35,7 @@ class Exchange:
     truncated: bool = False
     complete: bool = False
     error: str | None = None
+    error_code: str | None = None
     early: bool = False
     released_ns: int | None = None
     response_ns: int | None = None
@@ -58,12 +59,13 @@ class Exchange:
         name = name.lower()
         return next((value for key, value in self.headers if key.lower() == name), None)
 
-    def fail(self, message: str) -> None:
-        """Record the first problem, unless the response was already complete."""
+    def fail(self, message: str, code: str) -> None:
+        """Record the first problem and its error code, unless the response was already complete."""
         if self.complete or self.error is not None:
             return
         # A response that began but did not finish cannot be judged as a whole.
         self.error = message if self.status is None else f"incomplete response: {message}"
+        self.error_code = code
 
 
 @dataclass

@@ -34,7 +34,7 @@ class _Slot:
     exchange: Exchange = field(default_factory=Exchange)
     parser: h11.Connection = field(default_factory=lambda: h11.Connection(h11.CLIENT))
     wire: Wire | None = None
-    payload: bytes = b""
+    present: bool = False  # everything but the last byte has been sent
 
 
 def _serialise(slot: _Slot, target: Target) -> bytes:
@@ -48,7 +48,7 @@ def _serialise(slot: _Slot, target: Target) -> bytes:
             data += slot.parser.send(h11.Data(data=request.body)) or b""
         data += slot.parser.send(h11.EndOfMessage()) or b""
     except h11.LocalProtocolError as exc:
-        raise InputError(f"cannot form an HTTP/1.1 request: {exc}") from None
+        raise InputError(f"cannot form an HTTP/1.1 request: {exc}", code="bad-request") from None
     return data or b""
 
 
@@ -56,54 +56,73 @@ async def _connect(slot: _Slot, target: Target, policy: BurstPolicy, context: ss
     try:
         slot.wire = await open_wire(target, ssl_context=context, timeout=policy.connect_timeout)
     except BurstError as exc:
-        slot.exchange.fail(str(exc))
+        slot.exchange.fail(str(exc), exc.code)
 
 
 async def _send(slot: _Slot, data: bytes) -> None:
-    if slot.wire is None or not data:
+    if slot.wire is None:
         return
     try:
-        await slot.wire.send(data)
+        if data:
+            await slot.wire.send(data)
     except BurstError as exc:
-        slot.exchange.fail(str(exc))
+        slot.exchange.fail(str(exc), exc.code)
+    slot.present = True
 
 
 async def _read_response(slot: _Slot, limit: int) -> None:
-    wire, exchange, parser = slot.wire, slot.exchange, slot.parser
+    wire, exchange = slot.wire, slot.exchange
     if wire is None or exchange.error is not None:
         return
     try:
-        while True:
-            event = parser.next_event()
-            if event is h11.NEED_DATA:
-                data = await wire.receive()
-                if not data and exchange.status is None:
-                    exchange.fail("the server closed the connection without a response")
-                    return
-                parser.receive_data(data)
-            elif isinstance(event, h11.Response):
-                exchange.response_ns = time.perf_counter_ns()
-                exchange.status = event.status_code
-                exchange.headers = [
-                    (name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers
-                ]
-            elif isinstance(event, h11.Data):
-                if not exchange.add_body(bytes(event.data), limit):
-                    exchange.complete = True  # truncated at the read cap: judge what we have
-                    return
-            elif isinstance(event, h11.EndOfMessage):
-                exchange.complete = True
-                return
-            elif isinstance(event, h11.ConnectionClosed):
-                exchange.fail("the server closed the connection without a response")
-                return
+        await _read_events(slot.parser, wire, exchange, limit)
     except h11.RemoteProtocolError as exc:
-        closed = parser.their_state is h11.CLOSED or "ConnectionClosed" in str(exc)
-        exchange.fail(
-            "the server closed the connection mid-response" if closed else f"invalid HTTP/1.1 response: {exc}"
-        )
+        closed = slot.parser.their_state is h11.CLOSED or "ConnectionClosed" in str(exc)
+        if closed:
+            exchange.fail("the server closed the connection mid-response", "connection-lost")
+        else:
+            exchange.fail(f"invalid HTTP/1.1 response: {exc}", "protocol-garbage")
+    except ValueError as exc:  # h11 turning a header such as a 5,000-digit Content-Length into int
+        exchange.fail(f"invalid HTTP/1.1 response: {str(exc)[:80]}", "protocol-garbage")
     except BurstError as exc:
-        exchange.fail(str(exc))
+        exchange.fail(str(exc), exc.code)
+
+
+async def _read_events(parser: h11.Connection, wire: Wire, exchange: Exchange, limit: int) -> None:
+    """Feed h11 until the response ends. Every pass either awaits the socket or consumes an event,
+    and any state h11 cannot go on from (PAUSED after a protocol switch) ends the exchange."""
+    while True:
+        event = parser.next_event()
+        if event is h11.NEED_DATA:
+            data = await wire.receive()
+            if not data and exchange.status is None:
+                exchange.fail("the server closed the connection without a response", "connection-lost")
+                return
+            parser.receive_data(data)
+        elif isinstance(event, h11.InformationalResponse):
+            continue  # 100 Continue and friends: the real answer follows
+        elif isinstance(event, h11.Response):
+            exchange.response_ns = time.perf_counter_ns()
+            exchange.status = event.status_code
+            exchange.headers = [
+                (name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers
+            ]
+        elif isinstance(event, h11.Data):
+            if not exchange.add_body(bytes(event.data), limit):
+                exchange.complete = True  # truncated at the read cap: judge what we have
+                return
+        elif isinstance(event, h11.EndOfMessage):
+            exchange.complete = True
+            return
+        elif isinstance(event, h11.ConnectionClosed):
+            exchange.fail("the server closed the connection without a response", "connection-lost")
+            return
+        else:  # h11.PAUSED: the server switched protocols (a 101, or a tunnel); no HTTP answer follows
+            exchange.fail(
+                "the server switched the connection to another protocol instead of answering",
+                "protocol-garbage",
+            )
+            return
 
 
 def _release(slots: Sequence[_Slot], finals: Sequence[bytes]) -> tuple[list[int], list[tuple[_Slot, bytes]]]:
@@ -116,7 +135,7 @@ def _release(slots: Sequence[_Slot], finals: Sequence[bytes]) -> tuple[list[int]
         try:
             rest = slot.wire.send_now(sealed)
         except BurstError as exc:
-            slot.exchange.fail(str(exc))
+            slot.exchange.fail(str(exc), exc.code)
             continue
         now = time.perf_counter_ns()
         slot.exchange.released_ns = now
@@ -142,10 +161,16 @@ async def send_h1(
             for slot in slots:
                 group.start_soon(_connect, slot, target, policy, ssl_context)
         if all(slot.wire is None for slot in slots):
-            raise BurstError(slots[0].exchange.error or f"{target.label}: cannot connect")
-        async with anyio.create_task_group() as group:
-            for slot, payload in zip(slots, payloads, strict=True):
-                group.start_soon(_send, slot, payload[:-1])
+            raise BurstError(
+                slots[0].exchange.error or f"{target.label}: cannot connect",
+                code=slots[0].exchange.error_code or "connect-failed",
+            )
+        # A server that stops reading would hold a big body's send for ever: bound it.
+        with anyio.move_on_after(policy.response_timeout):
+            async with anyio.create_task_group() as group:
+                for slot, payload in zip(slots, payloads, strict=True):
+                    group.start_soon(_send, slot, payload[:-1])
+        _fail_unsent(slots, policy)
         await anyio.sleep(hold)
         for slot in slots:
             if slot.wire is not None and slot.wire.readable_now():
@@ -155,14 +180,15 @@ async def send_h1(
             for slot, payload in zip(slots, payloads, strict=True)
         ]
         released, leftovers = _release(slots, finals)
-        for slot, rest in leftovers:
-            await _send_sealed(slot, rest)
+        with anyio.move_on_after(policy.response_timeout):
+            for slot, rest in leftovers:
+                await _send_sealed(slot, rest)
         with anyio.move_on_after(policy.response_timeout):
             async with anyio.create_task_group() as group:
                 for slot in slots:
                     group.start_soon(_read_response, slot, policy.max_response_bytes)
         for slot in slots:
-            slot.exchange.fail(f"no response within {policy.response_timeout:g} s")
+            slot.exchange.fail(f"no response within {policy.response_timeout:g} s", "no-response")
     finally:
         for slot in slots:
             if slot.wire is not None:
@@ -177,4 +203,13 @@ async def _send_sealed(slot: _Slot, sealed: bytes) -> None:
     try:
         await slot.wire.send_raw(sealed)
     except BurstError as exc:
-        slot.exchange.fail(str(exc))
+        slot.exchange.fail(str(exc), exc.code)
+
+
+def _fail_unsent(slots: Sequence[_Slot], policy: BurstPolicy) -> None:
+    """Slots whose pre-send did not finish in time: the server stopped reading."""
+    for slot in slots:
+        if slot.wire is not None and not slot.present:
+            slot.exchange.fail(
+                f"the server did not take the request within {policy.response_timeout:g} s", "no-response"
+            )

@@ -12,6 +12,7 @@ one packet; the connections are released back to back from a loop that never yie
 
 from __future__ import annotations
 
+import re
 import ssl
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -35,6 +36,7 @@ __all__ = ["NotHttp2", "detect_h2", "send_h2"]
 
 _PING = b"racemcp!"
 _LOCAL_WINDOW = 2**24  # let the server send whole responses without waiting for our updates
+_STATUS = re.compile(r"[1-9][0-9]{2}")  # ASCII only: str.isdigit() also takes "²00"
 
 
 @dataclass
@@ -47,6 +49,8 @@ class _Stream:
 
 class NotHttp2(BurstError):
     """The server answered, but not in HTTP/2 (no ALPN `h2`, or HTTP/1 to the h2c preface)."""
+
+    default_code = "not-http2"
 
 
 class _Connection:
@@ -77,22 +81,22 @@ class _Connection:
             return False
         data = await self.wire.receive()
         if not data:
-            self._close_all("the server closed the connection mid-burst")
+            self._close_all("the server closed the connection mid-burst", "connection-lost")
             return False
         try:
             events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            self._close_all(f"invalid HTTP/2 from the server: {_first_line(data) or exc}")
+        except (h2.exceptions.ProtocolError, ValueError) as exc:
+            self._close_all(f"invalid HTTP/2 from the server: {_first_line(data) or exc}", "protocol-garbage")
             return False
         for event in events:
             self._handle(event)
         await self.flush()
         return self.closed_reason is None
 
-    def _close_all(self, reason: str) -> None:
+    def _close_all(self, reason: str, code: str) -> None:
         self.closed_reason = reason
         for stream in [*self.streams.values(), *self.pending]:
-            stream.exchange.fail(reason)
+            stream.exchange.fail(reason, code)
 
     def _handle(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RemoteSettingsChanged):
@@ -100,7 +104,9 @@ class _Connection:
         elif isinstance(event, h2.events.PingAckReceived):
             self.ping_acked.set()
         elif isinstance(event, h2.events.ConnectionTerminated):
-            self._close_all(f"the server ended the connection (GOAWAY, error {event.error_code!s})")
+            self._close_all(
+                f"the server ended the connection (GOAWAY, error {event.error_code!s})", "connection-lost"
+            )
         elif isinstance(event, h2.events.ResponseReceived) and event.stream_id in self.streams:
             self._on_response(self.streams[event.stream_id].exchange, event)
         elif isinstance(event, h2.events.DataReceived) and event.stream_id in self.streams:
@@ -108,7 +114,9 @@ class _Connection:
         elif isinstance(event, h2.events.StreamEnded) and event.stream_id in self.streams:
             self.streams[event.stream_id].exchange.complete = True
         elif isinstance(event, h2.events.StreamReset) and event.stream_id in self.streams:
-            self.streams[event.stream_id].exchange.fail(f"the server reset the stream ({event.error_code!s})")
+            self.streams[event.stream_id].exchange.fail(
+                f"the server reset the stream ({event.error_code!s})", "stream-reset"
+            )
 
     def _on_response(self, exchange: Exchange, event: h2.events.ResponseReceived) -> None:
         exchange.response_ns = time.perf_counter_ns()
@@ -118,7 +126,10 @@ class _Connection:
             for name, value in event.headers or []
         ]
         status = next((value for name, value in headers if name == ":status"), "")
-        exchange.status = int(status) if status.isdigit() else None
+        if not _STATUS.fullmatch(status):
+            exchange.fail(f"invalid HTTP/2 response: :status {status[:20]!r}", "protocol-garbage")
+            return
+        exchange.status = int(status)
         exchange.headers = [(name, value) for name, value in headers if not name.startswith(":")]
 
     def _on_data(self, event: h2.events.DataReceived) -> None:
@@ -220,7 +231,7 @@ class _Connection:
             try:
                 self.h2.send_data(stream.stream_id, stream.final, end_stream=True)
             except h2.exceptions.H2Error as exc:
-                stream.exchange.fail(f"the stream was closed before the release: {exc}")
+                stream.exchange.fail(f"the stream was closed before the release: {exc}", "stream-reset")
         return self.wire.seal(self.h2.data_to_send())
 
     async def read_responses(self) -> None:
@@ -264,7 +275,9 @@ async def _open(
             await connection.handshake()
     except TimeoutError:
         wire.close()
-        raise BurstError(f"{target.label}: no HTTP/2 SETTINGS within {policy.connect_timeout:g} s") from None
+        raise BurstError(
+            f"{target.label}: no HTTP/2 SETTINGS within {policy.connect_timeout:g} s", code="no-response"
+        ) from None
     except BaseException:
         wire.close()
         raise
@@ -304,19 +317,19 @@ async def send_h2(
             await _each(connections, lambda connection: connection.hold(hold))
             await _each(connections, _Connection.warm)
         released, leftovers = _release(connections)
-        for connection, rest in leftovers:
-            await connection.wire.send_raw(rest)
         with anyio.move_on_after(policy.response_timeout):
+            for connection, rest in leftovers:
+                await connection.wire.send_raw(rest)
             await _each(connections, _Connection.read_responses)
     except TimeoutError:
         raise BurstError(
-            f"{target.label}: the server stopped answering while the burst was prepared"
+            f"{target.label}: the server stopped answering while the burst was prepared", code="no-response"
         ) from None
     finally:
         for connection in connections:
             connection.wire.close()
     for stream in streams:
-        stream.exchange.fail(f"no response within {policy.response_timeout:g} s")
+        stream.exchange.fail(f"no response within {policy.response_timeout:g} s", "no-response")
     return SendReport(
         exchanges=[stream.exchange for stream in streams], release_ns=released, connections=len(connections)
     )
@@ -329,20 +342,33 @@ async def _open_more(
     groups: list[list[_Stream]],
     into: list[_Connection],
 ) -> None:
+    failures: list[BurstError] = []
+
     async def open_one(group: list[_Stream]) -> None:
-        into.append(await _open(target, policy, context, group))
+        try:
+            into.append(await _open(target, policy, context, group))
+        except BurstError as exc:  # raised below as itself, not inside an exception group
+            failures.append(exc)
 
     async with anyio.create_task_group() as task_group:
         for group in groups:
             task_group.start_soon(open_one, group)
+    if failures:
+        raise failures[0]
 
 
 async def _each(
     connections: Sequence[_Connection], step: Callable[[_Connection], Coroutine[Any, Any, None]]
 ) -> None:
+    async def guarded(connection: _Connection) -> None:
+        try:
+            await step(connection)
+        except BurstError as exc:  # a lost connection fails its own streams, not the burst
+            connection._close_all(str(exc), exc.code)
+
     async with anyio.create_task_group() as task_group:
         for connection in connections:
-            task_group.start_soon(step, connection)
+            task_group.start_soon(guarded, connection)
 
 
 def _release(connections: Sequence[_Connection]) -> tuple[list[int], list[tuple[_Connection, bytes]]]:
@@ -355,7 +381,7 @@ def _release(connections: Sequence[_Connection]) -> tuple[list[int], list[tuple[
         try:
             rest = connection.wire.send_now(data)
         except BurstError as exc:
-            connection._close_all(str(exc))
+            connection._close_all(str(exc), exc.code)
             continue
         now = time.perf_counter_ns()
         released.append(now)

@@ -8,17 +8,21 @@ request answered, none answered before its release, no serialised responses, a f
 
 from __future__ import annotations
 
-import json
 import operator
 import re
 import statistics
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
+
+import regex
 
 from ..errors import InputError
 from ._exchange import Exchange, SendReport
+from ._json import loads_response, loads_user
 from ._models import BurstTrial, ResponseCluster, SuccessOracle, Verdict
 
 __all__ = [
@@ -35,9 +39,29 @@ __all__ = [
 SLOW_RELEASE_MS = 5.0
 _SAMPLE_CHARS = 240
 _MAX_CLUSTERS = 8
+# The success regex sees this much of each body, for at most this long per match and per run.
+REGEX_TEXT_CHARS = 65_536
+_REGEX_SECONDS = 0.5
+_REGEX_BUDGET = 5.0
+_REGEX_CACHE = 4096
 
-_PATH_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]|\[['\"]([^'\"]+)['\"]\]")
+# Indexes are ASCII digits of bounded length: `int()` would take "٣" and choke on 5,000 digits.
+_PATH_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[([0-9]{1,9})\]|\[['\"]([^'\"]+)['\"]\]")
+_MAX_PATH_STEPS = 64
 _CONDITION = re.compile(r"^\s*(?P<path>[^\s=!<>]+)\s*(?:(?P<op>==|!=|>=|<=|>|<)\s*(?P<literal>.+?))?\s*$")
+_MAX_CONDITION_CHARS = 4096
+# What to check when every answer of a run had the same error status.
+_STATUS_HINTS = {
+    400: "check the request body and headers",
+    401: "check the credentials (headers, cookies)",
+    403: "check the credentials (headers, cookies)",
+    404: "check the method and path",
+    405: "check the method and path",
+    409: "the state may already be used up: give a reset request that restores it",
+    415: "check the Content-Type and the body",
+    422: "check the request body",
+    429: "the server rate-limited the burst",
+}
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -69,10 +93,17 @@ def parse_json_path(path: str) -> tuple[PathStep, ...]:
     while position < len(text):
         match = _PATH_STEP.match(text, position)
         if match is None:
-            raise InputError(f"{path!r}: not a JSON path (use e.g. $.balance or $.items[0].stock)")
+            raise InputError(
+                f"{path[:80]!r}: not a JSON path (use e.g. $.balance or $.items[0].stock)",
+                code="bad-json-path",
+            )
         name, index, quoted = match.groups()
         steps.append(int(index) if index is not None else (name or quoted))
         position = match.end()
+        if len(steps) > _MAX_PATH_STEPS:
+            raise InputError(
+                f"{path[:80]!r}: a JSON path of more than {_MAX_PATH_STEPS} steps", code="json-too-deep"
+            )
     return tuple(steps)
 
 
@@ -90,13 +121,6 @@ def read_json_path(document: Any, steps: Sequence[PathStep]) -> tuple[bool, Any]
     return True, value
 
 
-def _json(body: bytes) -> tuple[bool, Any]:
-    try:
-        return True, json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return False, None
-
-
 @dataclass(frozen=True)
 class _Condition:
     steps: tuple[PathStep, ...]
@@ -104,7 +128,7 @@ class _Condition:
     literal: Any
 
     def holds(self, body: bytes) -> bool:
-        parsed, document = _json(body)
+        parsed, document = loads_response(body)
         found, value = read_json_path(document, self.steps) if parsed else (False, None)
         if not found:
             return False
@@ -112,24 +136,75 @@ class _Condition:
             return bool(value)
         try:
             return self.compare(value, self.literal)
-        except TypeError:  # e.g. "abc" >= 3
+        except (TypeError, RecursionError):  # "abc" >= 3; lists nested past the stack
             return False
 
 
 def _parse_condition(text: str) -> _Condition:
+    if len(text) > _MAX_CONDITION_CHARS:
+        raise InputError(
+            f"the JSON condition is over {_MAX_CONDITION_CHARS:,} characters", code="bad-json-condition"
+        )
     match = _CONDITION.match(text)
     if match is None:
-        raise InputError(f"{text!r}: write a JSON condition as PATH, or PATH OP VALUE (e.g. $.ok == true)")
+        raise InputError(
+            f"{text[:80]!r}: write a JSON condition as PATH, or PATH OP VALUE (e.g. $.ok == true)",
+            code="bad-json-condition",
+        )
     literal: Any = None
     if match.group("op"):
         try:
-            literal = json.loads(match.group("literal"))
+            literal = loads_user(match.group("literal"), "the JSON condition's value")
         except ValueError:
             raise InputError(
-                f'{text!r}: the value must be JSON (quote strings: $.status == "redeemed")'
+                f'{text[:80]!r}: the value must be JSON (quote strings: $.status == "redeemed")',
+                code="bad-json-condition",
             ) from None
     compare = _OPERATORS[match.group("op")] if match.group("op") else None
     return _Condition(parse_json_path(match.group("path")), compare, literal)
+
+
+class _BodyRegex:
+    """The user's success regex, run with a timeout on the start of each body.
+
+    The pattern is the user's and the bodies are the target's: together they can backtrack
+    for hours (`^(a|aa)+$` on a short body). Each match gets at most `_REGEX_SECONDS`, the run
+    `_REGEX_BUDGET` in all, and sees the first `REGEX_TEXT_CHARS` characters; a match that runs
+    out of time ends the run with `regex-timeout` rather than a verdict built on a guess.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        try:
+            self.compiled = regex.compile(pattern)
+        except (regex.error, ValueError, OverflowError) as exc:
+            raise InputError(f"success regex {pattern[:80]!r}: {exc}", code="bad-regex") from None
+        self.pattern = pattern
+        self.spent = 0.0
+        self.seen: dict[str, bool] = {}
+
+    def matches(self, body: bytes) -> bool:
+        text = body[: REGEX_TEXT_CHARS * 4].decode("utf-8", "replace")[:REGEX_TEXT_CHARS]
+        known = self.seen.get(text)
+        if known is not None:
+            return known
+        allowed = min(_REGEX_SECONDS, _REGEX_BUDGET - self.spent)
+        started = time.monotonic()
+        try:
+            if allowed <= 0:
+                raise TimeoutError
+            found = self.compiled.search(text, timeout=allowed) is not None
+        except TimeoutError:
+            raise InputError(
+                f"success regex {self.pattern[:80]!r} ran out of time on a {len(text):,}-character "
+                "response body: nested repeats such as (a+)+ or (a|aa)+ backtrack without end; "
+                "simplify the pattern or judge by status or a JSON condition",
+                code="regex-timeout",
+            ) from None
+        finally:
+            self.spent += time.monotonic() - started
+        if len(self.seen) < _REGEX_CACHE:
+            self.seen[text] = found
+        return found
 
 
 class Oracle:
@@ -137,10 +212,7 @@ class Oracle:
 
     def __init__(self, spec: SuccessOracle) -> None:
         self.statuses = frozenset(spec.status)
-        try:
-            self.pattern = re.compile(spec.body_regex) if spec.body_regex else None
-        except re.error as exc:
-            raise InputError(f"success regex {spec.body_regex!r}: {exc}") from None
+        self.pattern = _BodyRegex(spec.body_regex) if spec.body_regex else None
         self.condition = _parse_condition(spec.json_condition) if spec.json_condition else None
 
     def succeeded(self, exchange: Exchange) -> bool:
@@ -152,7 +224,7 @@ class Oracle:
         elif not 200 <= exchange.status < 300:
             return False
         body = bytes(exchange.body)
-        if self.pattern is not None and not self.pattern.search(body.decode("utf-8", "replace")):
+        if self.pattern is not None and not self.pattern.matches(body):
             return False
         return self.condition is None or self.condition.holds(body)
 
@@ -209,11 +281,12 @@ def _problem(report: SendReport, slow_release_ms: float) -> str | None:
     failed = [exchange for exchange in report.exchanges if not exchange.ok]
     if failed:
         return f"{len(failed)} of {total} requests got no valid response ({failed[0].error})"
-    early = sum(exchange.early for exchange in report.exchanges)
+    early = [exchange for exchange in report.exchanges if exchange.early]
     if early:
+        statuses = ", ".join(sorted({str(exchange.status) for exchange in early}))
         return (
-            f"{early} of {total} responses arrived before the release: the server answered "
-            "incomplete requests, so they were not held back"
+            f"{len(early)} of {total} responses (HTTP {statuses}) arrived before the release: the server "
+            "answered incomplete requests, so they were not held back"
         )
     step = report.serialised_step_ms()
     if step is not None:
@@ -280,6 +353,41 @@ def _race_evidence(trial: BurstTrial, requests: int, limit: int | None, probe: P
     return " ".join(parts).replace(" ;", ";")
 
 
+def _all_refused(trials: Sequence[BurstTrial]) -> str | None:
+    """When nothing succeeded and every answer was an HTTP error: which, and what to check.
+
+    Such a run never reached the code under test (a wrong method or path, missing credentials,
+    state already used up), so it proves nothing either way, whatever else went wrong.
+    """
+    if any(trial.successes for trial in trials):
+        return None
+    counts: Counter[str] = Counter()
+    for trial in trials:
+        counts.update(trial.status_counts)
+    if not counts or "error" in counts or not all(400 <= int(status) < 600 for status in counts):
+        return None
+    total = sum(counts.values())
+    common = int(counts.most_common(1)[0][0])
+    if len(counts) == 1:
+        what = f"all {total} answers were {common} {_phrase(common)}"
+    else:
+        listed = ", ".join(f"{status}: {count}" for status, count in sorted(counts.items()))
+        what = f"all {total} answers were HTTP errors ({listed})"
+    default = (
+        "the server failed on every request: check its log"
+        if common >= 500
+        else ("check the method, path, body and credentials")
+    )
+    return f"{what}: {_STATUS_HINTS.get(common, default)}"
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "(non-standard status)"
+
+
 def _number(value: float) -> str:
     return f"{value:g}"
 
@@ -298,8 +406,12 @@ def decide(
     limit: int | None,
     probes: Sequence[ProbeReading | None],
     deviations: Sequence[str],
+    none_may_succeed: bool = False,
 ) -> Decision:
-    """The verdict over all bursts, with the reason and the facts that support it."""
+    """The verdict over all bursts, with the reason and the facts that support it.
+
+    `none_may_succeed`: the user said at most 0 may succeed, so a run of refusals is the point.
+    """
     hits = [trial for trial in trials if trial.race]
     spread = statistics.median(trial.send_spread_ms for trial in trials)
     rate = f"{len(hits)} of {len(trials)} bursts"
@@ -311,6 +423,9 @@ def decide(
         else:
             what = "the probed state does not add up to the successes (a lost update or a doubled effect)"
         return Decision("race", f"race reproduced in {rate}: {what}", evidence)
+    refused = None if none_may_succeed else _all_refused(trials)
+    if refused is not None:
+        return Decision("inconclusive", refused, evidence)
     problems = [trial.problem for trial in trials if trial.problem]
     # A clean negative needs (nearly) every burst to have been tight: one in ten may falter.
     if len(problems) > len(trials) // 10:

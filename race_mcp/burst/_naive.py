@@ -58,9 +58,13 @@ async def _one(
         finally:
             await response.aclose()
     except httpx.TimeoutException:
-        exchange.fail("no response in time")
+        exchange.fail("no response in time", "no-response")
+    except httpx.ConnectError as exc:
+        exchange.fail(f"{target.label}: cannot connect: {exc or 'ConnectError'}", "connect-failed")
     except httpx.HTTPError as exc:
-        exchange.fail(f"{type(exc).__name__}: {exc or 'request failed'}")
+        exchange.fail(f"{type(exc).__name__}: {exc or 'request failed'}", "protocol-garbage")
+    except ValueError as exc:  # h11 under httpx turning a 5,000-digit Content-Length into an int
+        exchange.fail(f"invalid HTTP/1.1 response: {str(exc)[:80]}", "protocol-garbage")
 
 
 async def send_naive(
@@ -75,17 +79,20 @@ async def send_naive(
     exchanges = [Exchange() for _ in requests]
     timeout = httpx.Timeout(policy.response_timeout, connect=policy.connect_timeout)
     limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
-    async with (
-        httpx.AsyncClient(
-            verify=ssl_context if ssl_context is not None else True,
-            follow_redirects=False,
-            trust_env=False,
-            timeout=timeout,
-            limits=limits,
-        ) as client,
-        anyio.create_task_group() as group,
-    ):
-        for request, exchange in zip(requests, exchanges, strict=True):
-            group.start_soon(_one, client, target, request, exchange, policy.max_response_bytes)
+    # httpx's timeouts are per read: a server trickling a byte at a time would never trip them.
+    whole = policy.connect_timeout + policy.response_timeout
+    async with httpx.AsyncClient(
+        verify=ssl_context if ssl_context is not None else True,
+        follow_redirects=False,
+        trust_env=False,
+        timeout=timeout,
+        limits=limits,
+    ) as client:
+        with anyio.move_on_after(whole):
+            async with anyio.create_task_group() as group:
+                for request, exchange in zip(requests, exchanges, strict=True):
+                    group.start_soon(_one, client, target, request, exchange, policy.max_response_bytes)
+    for exchange in exchanges:
+        exchange.fail(f"no complete response within {whole:g} s", "no-response")
     released = [exchange.released_ns for exchange in exchanges if exchange.released_ns is not None]
     return SendReport(exchanges=exchanges, release_ns=released, connections=len(requests))

@@ -108,7 +108,9 @@ class BurstPolicy:
             try:
                 context.load_verify_locations(cafile=str(self.ca_file))
             except (OSError, ssl.SSLError) as exc:
-                raise InputError(f"{self.ca_file}: cannot load the CA file: {exc}") from None
+                raise InputError(
+                    f"{self.ca_file}: cannot load the CA file: {exc}", code="bad-ca-file"
+                ) from None
         if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -160,26 +162,86 @@ def check_url(url: str) -> tuple[SplitResult, str, int]:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise InputError(f"{url!r}: not a valid URL: {exc}") from None
+        raise InputError(f"{url!r}: not a valid URL: {exc}", code="bad-url") from None
     if parts.scheme not in ("http", "https"):
-        raise InputError(f"{url!r}: only http:// and https:// URLs can be burst")
+        raise InputError(f"{url!r}: only http:// and https:// URLs can be burst", code="bad-url")
     if not parts.hostname:
-        raise InputError(f"{url!r}: the URL has no host")
+        raise InputError(f"{url!r}: the URL has no host", code="bad-url")
     if parts.username is not None or parts.password is not None:
-        raise InputError(f"{url!r}: put credentials in headers, not in the URL")
+        raise InputError(f"{url!r}: put credentials in headers, not in the URL", code="bad-url")
     if "{{" in parts.netloc:
-        raise InputError(f"{url!r}: templates are allowed in the path and query, not in the host")
+        raise InputError(
+            f"{url!r}: templates are allowed in the path and query, not in the host", code="bad-url"
+        )
     return parts, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
-def _refusal(address: IPAddress) -> str | None:
-    """Why an address can never be a target, whatever the allowlist says."""
+# Where an IPv6 address carries an IPv4 one that the network may end up dialling.
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: the operator picks /48 to /96
+_NAT64_LOCAL_PREFIXES = (48, 56, 64, 96)
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+_BROADCAST = ipaddress.ip_address("255.255.255.255")
+
+
+def _rfc6052_ipv4(address: ipaddress.IPv6Address, prefix_length: int) -> ipaddress.IPv4Address:
+    """The IPv4 address behind a NAT64 prefix of `prefix_length` bits (RFC 6052 section 2.2).
+
+    The four octets follow the prefix, skipping octet 8 (the reserved "u" octet).
+    """
+    packed = address.packed
+    octets = [packed[index] for index in range(prefix_length // 8, 16) if index != 8][:4]
+    return ipaddress.IPv4Address(bytes(octets))
+
+
+def embedded_ipv4(address: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
+    """Every IPv4 address an IPv6 address may stand for: mapped, compatible, NAT64, 6to4, Teredo."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return ()
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # not :: or ::1 (IPv6's own)
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
+    if address in _NAT64_WELL_KNOWN:
+        found.append(_rfc6052_ipv4(address, 96))
+    if address in _NAT64_LOCAL:
+        found.extend(_rfc6052_ipv4(address, length) for length in _NAT64_LOCAL_PREFIXES)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # the Teredo server and the client (already un-XOR'ed)
+    return tuple(found)
+
+
+def _refusal(address: IPAddress) -> tuple[str, str] | None:
+    """(code, why) an address can never be a target, whatever the allowlist says."""
     if address in METADATA_ADDRESSES:
-        return "a cloud metadata address"
+        return "metadata-address", "a cloud metadata address"
     if address.is_link_local:
-        return "a link-local address (where cloud metadata services live)"
-    if address.is_unspecified or address.is_multicast:
-        return "not a unicast host address"
+        return "metadata-address", "a link-local address (where cloud metadata services live)"
+    if address.is_unspecified or address.is_multicast or address == _BROADCAST:
+        return "address-not-unicast", "not a unicast host address"
+    if isinstance(address, ipaddress.IPv4Address) and address in _THIS_NETWORK:
+        return "address-not-unicast", "in 0.0.0.0/8, which means this host, not a target"
+    return None
+
+
+def _refused(host: str, address: IPAddress) -> PolicyError | None:
+    """The refusal of `address` or of an IPv4 address embedded in it, if any."""
+    refusal = _refusal(address)
+    if refusal is not None:
+        code, why = refusal
+        return PolicyError(f"{host} resolves to {address}, {why}; bursts never target it", code=code)
+    for inner in embedded_ipv4(address):
+        refusal = _refusal(inner)
+        if refusal is not None:
+            code, why = refusal
+            return PolicyError(
+                f"{host} resolves to {address}, which carries {inner}, {why}; bursts never target it",
+                code=code,
+            )
     return None
 
 
@@ -191,14 +253,16 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise BurstError(f"cannot resolve host {host!r}: {exc.strerror or exc}") from None
+        raise BurstError(
+            f"cannot resolve host {host!r}: {exc.strerror or exc}", code="resolve-failed"
+        ) from None
     addresses: list[IPAddress] = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise BurstError(f"cannot resolve host {host!r}: no addresses")
+        raise BurstError(f"cannot resolve host {host!r}: no addresses", code="resolve-failed")
     return addresses
 
 
@@ -212,15 +276,16 @@ async def resolve_target(url: str, policy: BurstPolicy) -> Target:
     addresses = await _resolve(host, port)
     named = policy.name_allowed(host)
     for address in addresses:
+        refused = _refused(host, address)
+        if refused is not None:
+            raise refused
         unwrapped = getattr(address, "ipv4_mapped", None) or address
-        why = _refusal(unwrapped)
-        if why is not None:
-            raise PolicyError(f"{host} resolves to {unwrapped}, {why}; bursts never target it")
         if not (named or policy.address_allowed(unwrapped)):
             raise PolicyError(
                 f"{host} ({unwrapped}) is not on the burst allowlist (loopback only by default); "
                 f"the user can add it to [tool.race-mcp.burst] allow_hosts in pyproject.toml "
-                f"or pass --allow-host {host} on the command line"
+                f"or pass --allow-host {host} on the command line",
+                code="host-not-allowed",
             )
     return Target(
         scheme=parts.scheme,

@@ -77,7 +77,8 @@ class Wire:
             return raw
         except OSError as exc:
             raise BurstError(
-                f"{self.target.label}: connection lost while sending: {_describe(exc)}"
+                f"{self.target.label}: connection lost while sending: {_describe(exc)}",
+                code="connection-lost",
             ) from None
         return raw[sent:]
 
@@ -102,7 +103,9 @@ class Wire:
             except BlockingIOError:
                 await anyio.wait_readable(self._sock)
             except OSError as exc:
-                raise BurstError(f"{self.target.label}: connection lost: {_describe(exc)}") from None
+                raise BurstError(
+                    f"{self.target.label}: connection lost: {_describe(exc)}", code="connection-lost"
+                ) from None
 
     async def receive(self) -> bytes:
         """The next decrypted bytes; b"" once the peer has closed the connection."""
@@ -116,7 +119,9 @@ class Wire:
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                 return b""
             except ssl.SSLError as exc:
-                raise BurstError(f"{self.target.label}: TLS error: {exc.reason or exc}") from None
+                raise BurstError(
+                    f"{self.target.label}: TLS error: {exc.reason or exc}", code="tls-failed"
+                ) from None
             await self._flush_tls()
             raw = await self._recv_raw()
             if raw:
@@ -161,16 +166,21 @@ class Wire:
         except ssl.SSLCertVerificationError as exc:
             raise BurstError(
                 f"{label}: TLS certificate rejected: {exc.verify_message or exc.reason}; trust its CA "
-                "with [tool.race-mcp.burst] ca_file, or turn verification off for a test host"
+                "with [tool.race-mcp.burst] ca_file, or turn verification off for a test host",
+                code="tls-certificate",
             ) from None
         except ssl.SSLError as exc:
-            raise BurstError(f"{label}: TLS handshake failed: {exc.reason or exc}") from None
+            raise BurstError(
+                f"{label}: TLS handshake failed: {exc.reason or exc}", code="tls-failed"
+            ) from None
         else:
             return True
         await self._flush_tls()
         raw = await self._recv_raw()
         if not raw:
-            raise BurstError(f"{label}: TLS handshake failed: the server closed the connection")
+            raise BurstError(
+                f"{label}: TLS handshake failed: the server closed the connection", code="tls-failed"
+            )
         self._incoming.write(raw)
         return False
 
@@ -189,10 +199,12 @@ async def _connect(target: Target, timeout: float) -> socket.socket:
             raise OSError(error, os.strerror(error))
     except TimeoutError:
         sock.close()
-        raise BurstError(f"{target.label}: no connection within {timeout:g} s (host unreachable?)") from None
+        raise BurstError(
+            f"{target.label}: no connection within {timeout:g} s (host unreachable?)", code="connect-failed"
+        ) from None
     except OSError as exc:
         sock.close()
-        raise BurstError(f"{target.label}: cannot connect: {_describe(exc)}") from None
+        raise BurstError(f"{target.label}: cannot connect: {_describe(exc)}", code="connect-failed") from None
     except BaseException:
         sock.close()
         raise
@@ -209,12 +221,14 @@ async def open_wire(
         wire.set_nodelay(nodelay)
         if target.tls:
             if ssl_context is None:
-                raise BurstError(f"{target.label}: no TLS context for an https target")
+                raise BurstError(f"{target.label}: no TLS context for an https target", code="tls-failed")
             with anyio.fail_after(timeout):
                 await wire._start_tls(ssl_context)
     except TimeoutError:
         wire.close()
-        raise BurstError(f"{target.label}: TLS handshake did not finish within {timeout:g} s") from None
+        raise BurstError(
+            f"{target.label}: TLS handshake did not finish within {timeout:g} s", code="tls-failed"
+        ) from None
     except BaseException:
         wire.close()
         raise
@@ -239,4 +253,4 @@ async def pin_reachable(target: Target, timeout: float) -> Target:
             continue
         sock.close()
         return candidate
-    raise BurstError("; ".join(failures))
+    raise BurstError("; ".join(failures), code="connect-failed")
