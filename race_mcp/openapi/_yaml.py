@@ -77,7 +77,7 @@ class _Builder:
         self.weight = 0  # nodes in the document, aliases expanded
         self.done = False
 
-    def fail(self, line: int, message: str, code: str = "invalid-yaml") -> InputError:
+    def fail(self, line: int, message: str, code: str) -> InputError:
         return InputError(f"{self.label}:{line}: {message}", code=code)
 
     def feed(self, event: yaml.Event) -> None:
@@ -93,11 +93,15 @@ class _Builder:
         elif isinstance(event, yaml.AliasEvent):
             self._alias(event, line)
         elif isinstance(event, yaml.DocumentStartEvent) and self.done:
-            raise self.fail(line, "more than one YAML document in the file; a spec is one document")
+            raise self.fail(
+                line, "more than one YAML document in the file; a spec is one document", "yaml-many-documents"
+            )
 
     def _open(self, value: LineDict | list[Any], anchor: str | None, line: int) -> None:
         if self.stack and isinstance(self.stack[-1].value, LineDict) and self.stack[-1].key is None:
-            raise self.fail(line, "a mapping or list used as a mapping key; OpenAPI keys are strings")
+            raise self.fail(
+                line, "a mapping or list used as a mapping key; OpenAPI keys are strings", "yaml-complex-key"
+            )
         if len(self.stack) >= self.limits.max_depth:
             raise self.fail(line, f"nested more than {self.limits.max_depth} levels deep", "yaml-too-deep")
         if anchor is not None:
@@ -123,7 +127,7 @@ class _Builder:
                 line, f"recursive YAML alias *{name} refers to a node that contains it", "yaml-alias-loop"
             )
         if name not in self.anchors:
-            raise self.fail(line, f"YAML alias *{name} has no anchor before it")
+            raise self.fail(line, f"YAML alias *{name} has no anchor before it", "yaml-unknown-alias")
         value, weight = self.anchors[name]
         key = value if isinstance(value, str) else None
         self._add(value, weight, line, None, scalar_key=key)
@@ -142,7 +146,7 @@ class _Builder:
             parent.value.append(value)
         elif parent.key is None:
             if scalar_key is None:
-                raise self.fail(line, "a mapping key must be a string")
+                raise self.fail(line, "a mapping key must be a string", "yaml-complex-key")
             parent.key, parent.key_line = scalar_key, line
         else:
             self._set(parent, value, line)

@@ -95,7 +95,7 @@ def propose_spec_patch(spec_path: Path, findings: Sequence[Finding]) -> SpecPatc
     is_json = spec_path.suffix.lower() == ".json" or text.lstrip().startswith("{")
     document = load_document(text, str(spec_path), is_json=is_json)
     if not isinstance(document, dict) or not isinstance(document.get("paths", {}), dict):
-        raise InputError(f"{spec_path}: not an OpenAPI document (no mapping of paths)")
+        raise InputError(f"{spec_path}: not an OpenAPI document (no mapping of paths)", code="not-openapi")
     plan = _Plan(document)
     for finding in findings:
         plan.fix(finding)
@@ -120,12 +120,18 @@ def _relative_label(path: Path) -> str:
 def _read(path: Path) -> str:
     try:
         if path.stat().st_size > _MAX_SPEC_BYTES:
-            raise InputError(f"{path}: larger than {_MAX_SPEC_BYTES:,} bytes; not patching it")
+            raise InputError(
+                f"{path}: larger than {_MAX_SPEC_BYTES:,} bytes; not patching it", code="too-large"
+            )
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the spec: {exc}") from None
+        raise InputError(f"{path}: no such file", code="not-found") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (invalid byte at offset {exc.start})", code="not-utf8"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the spec: {exc.strerror or exc}", code="read-failed") from None
 
 
 @dataclass(frozen=True)

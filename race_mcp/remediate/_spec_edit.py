@@ -15,19 +15,25 @@ it is absent, never overwrite) or `Append(items)` (append to a list, creating it
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from ..errors import InputError
+from ..openapi._load import parse_spec_text
 
 __all__ = ["Append", "New", "Overlay", "apply_overlay", "find_key", "load_document"]
+
+
+_MAX_NUMBER_CHARS = 1_000  # CPython converts at most 4,300 digits; no spec needs a quarter of that
 
 
 @dataclass(frozen=True)
@@ -49,20 +55,74 @@ Overlay: TypeAlias = dict[str, "Overlay | New | Append"]
 
 
 def load_document(text: str, label: str, *, is_json: bool) -> Any:
-    """The document as plain-enough data: ruamel's round-trip tree for YAML, dicts for JSON."""
+    """The document as plain-enough data: ruamel's round-trip tree for YAML, dicts for JSON.
+
+    The text is first read by the checker's guarded loader, which refuses deep nesting and alias
+    bombs in bounded time: ruamel's composer is recursive and pure Python (10,000 nested brackets
+    cost it 13 s and a RecursionError).
+    """
+    parse_spec_text(text, label, prefer_json=is_json)
     try:
         if is_json:
-            return json.loads(text)
+            return json.loads(text, parse_int=_json_int(label), parse_float=_json_float(label))
         return _round_trip_yaml().load(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        raise InputError(
+            f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}", code="invalid-json"
+        ) from None
     except YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
-        raise InputError(f"{label}: invalid YAML: {first}") from None
+        raise InputError(f"{label}: invalid YAML: {first}", code="invalid-yaml") from None
+    except ValueError as exc:  # a scalar ruamel cannot construct, such as a date that does not exist
+        raise InputError(f"{label}: a YAML value cannot be read: {exc}", code="invalid-yaml") from None
+
+
+def _json_int(label: str) -> Callable[[str], int]:
+    """JSON is patched by dumping it again: a number too long to convert could not be written back."""
+
+    def convert(literal: str) -> int:
+        if len(literal) > _MAX_NUMBER_CHARS:
+            raise _number_too_long(label, literal)
+        return int(literal)
+
+    return convert
+
+
+def _json_float(label: str) -> Callable[[str], float]:
+    def convert(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):  # `1e999999` would be written back as Infinity
+            raise _number_too_long(label, literal)
+        return value
+
+    return convert
+
+
+def _number_too_long(label: str, literal: str) -> InputError:
+    shown = literal if len(literal) <= 20 else f"{literal[:12]}... ({len(literal):,} characters)"
+    return InputError(
+        f"{label}: the number {shown} cannot be written back unchanged; not patching a JSON spec "
+        "that holds it",
+        code="number-too-long",
+    )
+
+
+class _LongNumbersAsText(RoundTripConstructor):
+    """Integers too long for CPython to convert stay the text they are: YAML edits insert text and
+    never write a loaded value back, so nothing is lost (and `1:2:3...` in base 60 costs nothing)."""
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        if len(str(node.value)) > _MAX_NUMBER_CHARS:
+            return str(node.value)
+        return super().construct_yaml_int(node)
+
+
+_LongNumbersAsText.add_constructor("tag:yaml.org,2002:int", _LongNumbersAsText.construct_yaml_int)
 
 
 def _round_trip_yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Constructor = _LongNumbersAsText
     yaml.preserve_quotes = True
     return yaml
 
@@ -345,7 +405,7 @@ def _closing_bracket(lines: list[str], start: tuple[int, int]) -> tuple[int, int
                 break  # a comment runs to the end of the line
             column += 1
         line, column = line + 1, 0
-    raise InputError(f"unbalanced flow collection at line {start[0] + 1}")
+    raise InputError(f"unbalanced flow collection at line {start[0] + 1}", code="yaml-unbalanced-flow")
 
 
 def _detect_style(document: Any) -> _Style:
