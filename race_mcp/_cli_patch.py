@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._sanitize import PROSE_LIMIT, sanitize_line
 from .analyzer._files import read_source
 from .config import Settings, load_settings
 from .roots import allowed_roots
@@ -108,7 +109,8 @@ def run_patch_command(args: argparse.Namespace, settings: Settings) -> int:
         written = apply_patches(args.file, report, roots=roots)
         if written is not None:
             count = len(report.patches)
-            print(f"race-mcp: applied {count} patch{'es' if count != 1 else ''} to {label}", file=sys.stderr)
+            shown = sanitize_line(label, PROSE_LIMIT)
+            print(f"race-mcp: applied {count} patch{'es' if count != 1 else ''} to {shown}", file=sys.stderr)
     sys.stdout.write(_render(report, args.format))
     sys.stdout.flush()
     pending = bool(report.patches) and not args.apply

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from ._cli_burst import add_burst_parser
 from ._cli_patch import add_patch_parser
+from ._sanitize import PROSE_LIMIT, sanitize_line, sanitize_message
 from ._version import __version__
 from .analyzer import analyze_paths
 from .config import Settings, load_settings
@@ -74,7 +75,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr like every other error (exit 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"race-mcp: error[usage]: {message} (see '{self.prog} --help')\n")
+        # argparse quotes unrecognised arguments raw: they may hold escape sequences.
+        shown = sanitize_line(message, PROSE_LIMIT)
+        self.exit(EXIT_USAGE, f"race-mcp: error[usage]: {shown} (see '{self.prog} --help')\n")
 
 
 if TYPE_CHECKING:  # argparse's class is generic only in the type stubs
@@ -438,7 +441,8 @@ def _write(text: str) -> None:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(part.strip() for part in message.splitlines() if part.strip()) or "unknown error"
+    """Error messages quote input (file names, spec text, responses): one line, controls shown escaped."""
+    return sanitize_message(message) or "unknown error"
 
 
 def _quiet_stdout() -> None:

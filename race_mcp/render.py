@@ -13,6 +13,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
+from ._sanitize import PROSE_LIMIT, sanitize_line
 from ._version import __version__
 from ._walk import describe_skipped, skipped_total
 from .findings import AnalysisReport, Evidence, FileError, Finding
@@ -46,9 +47,9 @@ def render_text(report: AnalysisReport, *, color: bool = False, problems: bool =
         lines.append("")
     if problems:
         for error in report.errors:
-            lines.append(_paint("error: ", "high", color) + _error_text(error))
+            lines.append(_paint("error: ", "high", color) + sanitize_line(_error_text(error), PROSE_LIMIT))
         for warning in report.summary.warnings:
-            lines.append(_paint("warning: ", "medium", color) + warning)
+            lines.append(_paint("warning: ", "medium", color) + sanitize_line(warning, PROSE_LIMIT))
         if report.errors or report.summary.warnings:
             lines.append("")
     lines.extend(_text_table(report))
@@ -84,16 +85,19 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 def _text_finding(finding: Finding, color: bool) -> list[str]:
-    where = _paint(f"{finding.path}:{finding.line}:{finding.column}:", "bold", color)
-    rule = _paint(finding.rule_id, "bold", color)
+    # Every field may quote the analysed code or spec: sanitized before it is painted, so a quoted
+    # escape sequence shows as `\x1b[...` and only our own color codes reach the terminal.
+    path = sanitize_line(finding.path, PROSE_LIMIT)
+    where = _paint(f"{path}:{finding.line}:{finding.column}:", "bold", color)
+    rule = _paint(sanitize_line(finding.rule_id), "bold", color)
     level = _paint(f"[{finding.severity}/{finding.confidence}]", finding.severity, color)
-    lines = [f"{where} {rule} {level} {finding.message}"]
+    lines = [f"{where} {rule} {level} {sanitize_line(finding.message, PROSE_LIMIT)}"]
     lines.extend(_text_evidence(finding.evidence))
-    context = _text_context(finding)
+    context = sanitize_line(_text_context(finding), PROSE_LIMIT)
     if context:
         lines.append(_paint(f"  {context}", "dim", color))
     if finding.fix:
-        lines.append(f"  fix: {finding.fix}")
+        lines.append(f"  fix: {sanitize_line(finding.fix, PROSE_LIMIT)}")
     return lines
 
 
@@ -102,7 +106,10 @@ def _text_evidence(steps: list[Evidence]) -> list[str]:
         return []
     number_width = max(len(str(step.line)) for step in steps)
     role_width = max(len(step.role) for step in steps)
-    return [f"  {step.line:>{number_width}} {step.role:<{role_width}}  {step.code}" for step in steps]
+    return [
+        f"  {step.line:>{number_width}} {step.role:<{role_width}}  {sanitize_line(step.code)}"
+        for step in steps
+    ]
 
 
 def _text_context(finding: Finding) -> str:

@@ -7,6 +7,7 @@ untrusted (`quoted_heading`).
 
 from __future__ import annotations
 
+from .._sanitize import sanitize_line
 from ._models import BurstResult
 
 __all__ = ["render_burst_text"]
@@ -21,9 +22,9 @@ _HEADLINE = {
 
 
 def _cut(text: str, limit: int = _MAX_LINE) -> str:
-    """One line of at most `limit` characters (responses may hold newlines and huge bodies)."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    """One line of at most `limit` characters (responses may hold newlines and huge bodies), with
+    the target's control characters and escape sequences shown escaped, never sent to the terminal."""
+    return sanitize_line(" ".join(text.split()), limit)
 
 
 def _statuses(counts: dict[str, int]) -> str:

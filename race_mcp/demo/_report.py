@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from .._sanitize import PROSE_LIMIT, sanitize_line
 from ..findings import AnalysisReport, Finding
 
 __all__ = ["DemoReport", "DemoStep", "StepStatus", "describe_finding", "render_demo_text"]
@@ -61,12 +62,16 @@ def describe_finding(finding: Finding) -> str:
 
 
 def render_demo_text(report: DemoReport) -> str:
-    """The demo as a numbered story for the terminal."""
+    """The demo as a numbered story for the terminal.
+
+    Summaries and details quote what the shop answered and the paths and URL given, so each line
+    is sanitized: nothing in them reaches the terminal as a control sequence.
+    """
     store = f"PostgreSQL at {report.database}" if report.database else "SQLite"
-    out = [f"race-mcp demo: the bundled shop in {report.demo_dir}, on {store}", ""]
+    out = [_line(f"race-mcp demo: the bundled shop in {report.demo_dir}, on {store}"), ""]
     for number, step in enumerate(report.steps, start=1):
-        out.append(f"{number}. {step.title}: {step.summary} [{step.status}]")
-        out.extend(f"   {detail}" for detail in step.details)
+        out.append(_line(f"{number}. {step.title}: {step.summary} [{step.status}]"))
+        out.extend(_line(f"   {detail}") for detail in step.details)
         out.append("")
     failed = [step.title for step in report.steps if step.status == "failed"]
     if failed:
@@ -76,3 +81,7 @@ def render_demo_text(report: DemoReport) -> str:
     else:
         out.append(f"Demo complete: all {len(report.steps)} steps showed what they should.")
     return "\n".join(out) + "\n"
+
+
+def _line(text: str) -> str:
+    return sanitize_line(text, PROSE_LIMIT)

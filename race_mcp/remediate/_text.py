@@ -1,7 +1,13 @@
-"""The patch report as text for people (the CLI) and for models (the MCP tool's text content)."""
+"""The patch report as text for people (the CLI) and for models (the MCP tool's text content).
+
+The diffs here are for reading: they quote the patched file, which may be untrusted code, so every
+line is sanitized (control characters and bidi overrides shown escaped, long lines cut). The exact
+diff, for `git apply`, is `race-mcp patch --format diff` and the JSON's `diff`.
+"""
 
 from __future__ import annotations
 
+from .._sanitize import PROSE_LIMIT, sanitize_line, sanitize_text
 from ._models import PatchReport
 
 __all__ = ["render_patch_text"]
@@ -10,16 +16,20 @@ __all__ = ["render_patch_text"]
 def render_patch_text(report: PatchReport) -> str:
     """The report for people: each patch with its diff, then what was left for a human."""
     if not report.patches and not report.unpatched:
-        return f"{report.path}: nothing to patch\n"
+        return f"{_line(report.path)}: nothing to patch\n"
     out: list[str] = []
     for patch in report.patches:
-        out.append(f"{patch.path}:{patch.line}: {patch.rule_id} {patch.description}\n")
+        out.append(f"{_line(patch.path)}:{patch.line}: {patch.rule_id} {_line(patch.description)}\n")
         if patch.safety == "unsafe" or patch.note:
-            out.append(f"  note ({patch.safety}): {patch.note}\n")
-        out.append(patch.diff + "\n")
+            out.append(f"  note ({patch.safety}): {_line(patch.note)}\n")
+        out.append(sanitize_text(patch.diff) + "\n")
     for left in report.unpatched:
-        out.append(f"{left.path}:{left.line}: {left.rule_id} no patch: {left.guidance}\n")
+        out.append(f"{_line(left.path)}:{left.line}: {left.rule_id} no patch: {_line(left.guidance)}\n")
     for error in report.errors:
-        out.append(f"error: {error.message}\n")
+        out.append(f"error: {_line(error.message)}\n")
     out.append(f"{len(report.patches)} patched, {len(report.unpatched)} left for a human\n")
     return "".join(out)
+
+
+def _line(text: str) -> str:
+    return sanitize_line(text, PROSE_LIMIT)

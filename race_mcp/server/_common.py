@@ -7,6 +7,7 @@ import logging
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
+from .._sanitize import sanitize_message
 from ..errors import RaceMcpError
 from ..findings import AnalysisReport
 from ..render import render_text
@@ -51,9 +52,10 @@ def truncation_note(shown: int, total: int, max_findings: int) -> str:
 
 def tool_error(exc: RaceMcpError, text: str) -> ToolError:
     """The `ToolError` for a core error: `[code] ` first, so a client can match on the stable code."""
-    return ToolError(f"[{exc.code}] {text}")
+    # Error messages quote input (a file name, a response): the client may print them to a terminal.
+    return ToolError(f"[{exc.code}] {sanitize_message(text)}")
 
 
 def usage_error(text: str) -> ToolError:
     """The `ToolError` for arguments that do not fit together (the schema cannot say so)."""
-    return ToolError(f"[usage] {text}")
+    return ToolError(f"[usage] {sanitize_message(text)}")
