@@ -1,14 +1,19 @@
-"""Shared test helpers."""
+"""Shared test helpers: SARIF validation, and the demo story run once per session."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from jsonschema import Draft4Validator, FormatChecker
+
+from tests._demo_run import DemoRun, DemoRunOn, run_demo_command
 
 SarifCheck = Callable[[str], dict[str, Any]]
 
@@ -54,3 +59,40 @@ def check_sarif() -> SarifCheck:
         return log
 
     return check
+
+
+@pytest.fixture(scope="session")
+def demo_run_on(tmp_path_factory: pytest.TempPathFactory) -> DemoRunOn:
+    """`race-mcp demo --format json` on SQLite (None) or a PostgreSQL URL, run once per test session.
+
+    Under pytest-xdist the workers share one run per database through the session's temporary
+    directory: the first one runs it, the others wait on the lock and read its outcome.
+    """
+    runs: dict[str | None, DemoRun] = {}
+    distributed = "PYTEST_XDIST_WORKER" in os.environ
+    # A worker's base temp is <session>/popen-gwN: the parent is this session's, shared by all workers.
+    shared = tmp_path_factory.getbasetemp().parent
+
+    def run_on(database: str | None) -> DemoRun:
+        if database in runs:
+            return runs[database]
+        if not distributed:
+            runs[database] = run_demo_command(tmp_path_factory.mktemp("demo"), database)
+            return runs[database]
+        key = "sqlite" if database is None else hashlib.sha256(database.encode()).hexdigest()[:16]
+        outcome = shared / f"demo-{key}.json"
+        with FileLock(f"{outcome}.lock"):
+            if outcome.exists():
+                runs[database] = DemoRun.from_json(outcome.read_text(encoding="utf-8"))
+            else:
+                runs[database] = run_demo_command(tmp_path_factory.mktemp("demo"), database)
+                outcome.write_text(runs[database].to_json(), encoding="utf-8")
+        return runs[database]
+
+    return run_on
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_run_on: DemoRunOn) -> DemoRun:
+    """The demo on SQLite, as `race-mcp demo --format json` ran it once for the whole session."""
+    return demo_run_on(None)

@@ -18,8 +18,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from race_mcp import AnalysisReport, __version__
-from race_mcp.demo import DemoReport, render_demo_text
+from race_mcp.demo import render_demo_text
 from race_mcp.rules import RULES, render_rule_markdown
+from tests._demo_run import DEMO_TIMEOUT, DemoRun
 from tests._mcp_helpers import RACE_MCP
 from tests._mcp_helpers import RACY_SOURCE as RACY_HANDLER
 
@@ -374,14 +375,23 @@ def test_closed_stdout_exits_quietly(racy_project: Path) -> None:
 # -------------------------------------------------------------------------------------------- demo
 
 
-def test_demo_tells_the_story_and_exits_by_its_verdict(project: Path) -> None:
-    result = race_mcp("demo", "--format", "json", cwd=project)
-    report = DemoReport.model_validate_json(result.stdout)
-    assert result.returncode == (0 if report.passed else 1), result.stderr
+@pytest.mark.slow
+def test_demo_tells_the_story_and_exits_by_its_verdict(demo_run: DemoRun, project: Path) -> None:
+    # The JSON run is the session's shared `race-mcp demo --format json` (conftest.py).
+    report = demo_run.report
+    assert demo_run.returncode == (0 if report.passed else 1), demo_run.stderr
     assert [step.key for step in report.steps][:2] == ["analyze-shop", "analyze-safe-twin"]
     # Burst steps measure timings, so a second run's text is compared by its shape, not byte for byte.
-    text = race_mcp("demo", cwd=project)
-    assert text.returncode == result.returncode
+    text = subprocess.run(
+        [str(RACE_MCP), "demo"],
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT,
+        check=False,
+    )
+    assert text.returncode == demo_run.returncode, text.stderr
     lines = text.stdout.splitlines()
     assert lines[0] == render_demo_text(report).splitlines()[0]
     for number, step in enumerate(report.steps, start=1):

@@ -1,8 +1,9 @@
 """The demo's verified-fix loop: patch a temporary copy, restart it, the same bursts, functional checks.
 
-Runs the whole `run_demo` on SQLite, and on PostgreSQL when 127.0.0.1:5432 answers (skipped with the
-reason otherwise; a failure when CI=true, where the PostgreSQL service must be up). Real uvicorn
-processes, real bursts, real databases.
+Reads the whole demo on SQLite (the session's one `race-mcp demo --format json` run, `demo_run` in
+conftest.py), and runs it on PostgreSQL when 127.0.0.1:5432 answers (skipped with the reason
+otherwise; a failure when CI=true, where the PostgreSQL service must be up). Real uvicorn processes,
+real bursts, real databases.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import psycopg
 import pytest
 
 from race_mcp.config import Settings
-from race_mcp.demo import DEMO_DIR, DemoContext, DemoReport, run_demo
+from race_mcp.demo import DEMO_DIR, DemoContext, DemoReport
 from race_mcp.demo._fix import PATCHED_PACKAGE, prove_fix_step
 from race_mcp.demo._prove import BURST_SCENARIOS
+from tests._demo_run import DemoRun, DemoRunOn
 
 POSTGRES_URL = "postgresql://127.0.0.1:5432/test"
 LOOP = [
@@ -46,13 +48,13 @@ def _postgres_or_skip() -> str:
 
 
 @pytest.fixture(scope="module")
-def sqlite_report() -> DemoReport:
-    return run_demo()
+def sqlite_report(demo_run: DemoRun) -> DemoReport:
+    return demo_run.report
 
 
 @pytest.fixture(scope="module")
-def postgres_report() -> DemoReport:
-    return run_demo(database=_postgres_or_skip())
+def postgres_report(demo_run_on: DemoRunOn) -> DemoReport:
+    return demo_run_on(_postgres_or_skip()).report
 
 
 def _patched_routes(report: DemoReport) -> set[str]:
@@ -146,11 +148,18 @@ def test_the_same_bursts_show_no_race_on_a_fixed_shop(tmp_path: Path) -> None:
         ),
         (
             "postgresql://127.0.0.1:1/test",
-            "race-mcp: error[database-unreachable]: cannot connect to PostgreSQL at postgresql://127.0.0.1:1/test",
+            "race-mcp: error[database-unreachable]: cannot connect to PostgreSQL at "
+            "postgresql://127.0.0.1:1/test: connection refused",
+        ),
+        (  # the password never reaches the terminal
+            "postgresql://shop:s3cret@127.0.0.1:1/test",
+            "race-mcp: error[database-unreachable]: cannot connect to PostgreSQL at "
+            "postgresql://shop:***@127.0.0.1:1/test: connection refused",
         ),
     ],
 )
 def test_a_bad_database_is_one_clean_error(url: str, message: str) -> None:
+    """One line naming the URL and the cause, in full: not libpq's tab-indented second line."""
     done = subprocess.run(
         [sys.executable, "-m", "race_mcp", "demo", "--database", url, "--format", "json"],
         capture_output=True,
@@ -160,5 +169,5 @@ def test_a_bad_database_is_one_clean_error(url: str, message: str) -> None:
     )
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr.startswith(message)
-    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr == message + "\n"
+    assert "\t" not in done.stderr and "s3cret" not in done.stderr

@@ -1,4 +1,7 @@
-"""`run_demo` on the bundled shop: the racy shop's findings, the safe twin's silence, the text story.
+"""The demo's report on the bundled shop: the racy shop's findings, the safe twin's silence, the text story.
+
+The report is the one `race-mcp demo --format json` printed in the session's single demo run
+(`demo_run` in conftest.py).
 
 The RC1xx expectations name the in-memory races that `shop.py` really has (the burst tests in
 test_demo_shop.py prove each one at runtime); they fail until the RC1xx analyzer recognises them.
@@ -10,7 +13,8 @@ import json
 
 import pytest
 
-from race_mcp.demo import DEMO_DIR, DemoReport, render_demo_text, run_demo
+from race_mcp.demo import DEMO_DIR, DemoReport, render_demo_text
+from tests._demo_run import DemoRun
 
 # (rule, route, handler) of every in-process race in shop.py.
 EXPECTED_RC1 = {
@@ -37,8 +41,8 @@ EXPECTED_STORE = {
 
 
 @pytest.fixture(scope="module")
-def report() -> DemoReport:
-    return run_demo()
+def report(demo_run: DemoRun) -> DemoReport:
+    return demo_run.report
 
 
 def test_steps_come_in_order_with_relative_paths(report: DemoReport) -> None:
