@@ -152,3 +152,91 @@ def test_ignore_and_select_filter_rules() -> None:
     }
     ignored = check_openapi(spec, settings=Settings(ignore=["RA1"]))
     assert ignored.findings == [] and ignored.summary.findings == 0
+
+
+# What each RA111 and RA101 says on operations shaped like three public payment APIs': the
+# severity follows the evidence, and the message claims money only where the operation moves it.
+SHAPE_EXPECTATIONS = {
+    "shapes_square.yaml": {
+        ("RA111", "POST /v2/apple-pay/domains"): (
+            "medium",
+            "creates a resource or performs an action ('register'",
+        ),
+        ("RA111", "POST /v2/payments"): (
+            "high",
+            "moves money ('payment' in its name and its body carries amount",
+        ),
+        ("RA111", "POST /v2/payments/{payment_id}/cancel"): (
+            "low",
+            "changes the state of an existing resource",
+        ),
+        ("RA111", "POST /v2/loyalty/rewards/{reward_id}/redeem"): ("high", "spends something single-use"),
+        ("RA101", "DELETE /v2/orders/{order_id}"): ("medium", "deletes the resource with no precondition"),
+    },
+    "shapes_paypal.yaml": {
+        ("RA111", "POST /v2/checkout/orders/{id}/track"): (
+            "medium",
+            "creates a resource or performs an action",
+        ),
+        ("RA111", "POST /v2/checkout/orders/{id}/authorize"): ("high", "moves money ('authorize'"),
+        ("RA111", "POST /v2/invoicing/invoices/{invoice_id}/payments"): ("high", "moves money ('payment'"),
+        ("RA111", "POST /v2/invoicing/invoices/{invoice_id}/remind"): (
+            "medium",
+            "('remind' in its operationId)",
+        ),
+        ("RA111", "POST /v1/payments/payment/{payment_id}/execute"): ("high", "moves money ('execute'"),
+        ("RA111", "POST /v1/notifications/webhooks-events/{event_id}/resend"): ("medium", "('resend'"),
+        ("RA101", "PATCH /v1/catalogs/products/{product_id}"): ("high", "where both touch the same fields"),
+    },
+    "shapes_adyen.yaml": {
+        ("RA111", "POST /payments/{paymentPspReference}/refunds"): (
+            "high",
+            "moves money ('refund' in its name",
+        ),
+        ("RA111", "POST /balanceAccounts/{id}/transferLimits"): ("medium", "('create' in its name)"),
+        ("RA111", "POST /merchants/{merchantId}/payoutSettings"): ("medium", "('add' in its name)"),
+        ("RA111", "POST /balanceTransfers"): ("high", "moves money ('transfer' in its name and its body"),
+        ("RA111", "POST /authorise"): ("high", "moves money ('authorise'"),
+        ("RA111", "POST /cancelOrRefund"): ("high", "moves money ('refund'"),
+        ("RA111", "POST /voidPendingRefund"): ("low", "('void' in its name)"),
+        ("RA101", "PATCH /stores/{storeId}"): ("high", "changes the resource with no precondition"),
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_EXPECTATIONS))
+def test_severity_and_wording_follow_the_evidence(name: str) -> None:
+    findings = {(f.rule_id, f.operation): f for f in check_openapi(FIXTURES / name).findings}
+    for (rule_id, operation), (severity, fragment) in SHAPE_EXPECTATIONS[name].items():
+        finding = findings[(rule_id, operation)]
+        assert (finding.severity, fragment in finding.message) == (severity, True), finding.message
+        if "money" not in fragment:
+            assert "money" not in finding.message, finding.message
+    for finding in findings.values():
+        if finding.rule_id == "RA101" and finding.operation and finding.operation.startswith("DELETE"):
+            assert "overwrites" not in finding.message and finding.severity == "medium"
+
+
+READS = [
+    *((verb, "") for verb in ("search", "validate", "test", "calculate", "preview", "query", "list")),
+    *((verb, "") for verb in ("lookup", "estimate", "verify", "batch-retrieve")),
+    ("export", "      x-readonly: true\n"),
+    ("run", "      security: [{oauth2: [things.read]}]\n"),
+    ("go", "      summary: Retrieves the things\n"),
+]
+
+
+def test_a_post_that_only_reads_asks_for_no_key_and_no_429(tmp_path: Path) -> None:
+    # Each is a read by a different piece of evidence, so none may fall back on the others.
+    spec = tmp_path / "reads.yaml"
+    spec.write_text(
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n"
+        + "".join(
+            f"  /things{index}/{segment}:\n    post:\n{extra}      responses: {{'200': {{description: k}}}}\n"
+            for index, (segment, extra) in enumerate(READS)
+        ),
+        encoding="utf-8",
+    )
+    report = check_openapi(spec)
+    assert report.spec is not None and report.spec.operations == 14
+    assert report.findings == []

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from ..config import OpenApiSettings
 from ..findings import Confidence, Finding, Severity
 from ..rules import get_rule
+from ._classify import Kind, classify
 from ._load import format_pointer
-from ._operations import Facts, Operation, normalize_name
+from ._operations import Facts, normalize_name
 
-__all__ = ["Policy", "check_operation", "operation_kind"]
+__all__ = ["Policy", "check_operation"]
 
 PRECONDITIONS = frozenset({"ifmatch", "ifunmodifiedsince"})  # guard against lost updates
 CONDITIONALS = PRECONDITIONS | {"ifnonematch", "ifmodifiedsince"}  # anything 412 can answer
@@ -55,34 +56,6 @@ VERSION_FIELDS = (
     "expected_version",
 )
 _RATE_LIMIT = re.compile(r"^x?ratelimit")  # RateLimit, RateLimit-Policy, X-RateLimit-*, X-Rate-Limit-*
-
-UPDATE_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "QUERY"})
-
-
-def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# POSTs that move money or spend something single-use: duplicates cost real money.
-_CHARGE_WORDS = _wordset(
-    "pay payment payout charge checkout purchase buy order redeem redemption transfer withdraw "
-    "withdrawal deposit refund capture subscribe subscription book booking reserve reservation "
-    "claim coupon voucher credit debit transaction wallet donate donation bid vote ticket mint "
-    "invoice cart"
-)
-# ...of which these are verbs: `POST /redeem/{code}` is an action, `POST /orders/{id}` an update.
-_CHARGE_VERBS = _wordset(
-    "pay charge checkout purchase buy redeem transfer withdraw deposit refund capture subscribe "
-    "book reserve claim donate bid vote mint"
-)
-# POSTs that only read or authenticate: no duplicate to fear.
-_READ_WORDS = _wordset(
-    "search query find filter lookup list count login logout signin signout token tokens oauth "
-    "auth authenticate authorize introspect validate validation verify check preview estimate "
-    "calculate graphql render ping echo simulate dryrun"
-)
-_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,54 +106,17 @@ class Hit:
     severity: Severity | None = None  # None: the rule's
 
 
-def _words(text: str) -> set[str]:
-    return {word for word in re.split(r"[^a-z0-9]+", _CAMEL.sub(r"\1 \2", text).lower()) if word}
-
-
-def _singular(words: set[str]) -> set[str]:
-    return words | {word[:-1] for word in words if word.endswith("s")}
-
-
-def operation_kind(operation: Operation) -> str:
-    """update, create, charge, read (a POST that only reads), safe, or other."""
-    method = operation.method
-    if method in UPDATE_METHODS:
-        return "update"
-    if method in SAFE_METHODS:
-        return "safe"
-    if method != "POST":
-        return "other"
-    segments = [segment for segment in operation.path.split("/") if segment]
-    static = [segment for segment in segments if not segment.startswith("{")]
-    op_id = operation.node.value.get("operationId")
-    named = _words(op_id) if isinstance(op_id, str) else set()
-    last = _words(static[-1]) if static else set()
-    if segments and segments[-1].startswith("{") and not (last | named) & _CHARGE_VERBS:
-        return "update"  # POST /accounts/{sid}: an update of the item, as Twilio does it
-    words = _singular(named | {word for segment in static for word in _words(segment)})
-    if words & _READ_WORDS:  # searchOrders reads orders; it does not place one
-        return "read"
-    return "charge" if words & _CHARGE_WORDS else "create"
-
-
 # -- RA10x lost updates --------------------------------------------------------------------------
 
 
-def _lost_update(facts: Facts, kind: str, policy: Policy, get_of_path: Facts | None) -> Iterator[Hit]:
+def _lost_update(facts: Facts, kind: Kind, policy: Policy, get_of_path: Facts | None) -> Iterator[Hit]:
     headers = set(facts.headers)
     guard_headers = headers & PRECONDITIONS
     version_fields = facts.fields & policy.version_fields
     label = facts.operation.label
-    if kind == "update" and not guard_headers and not version_fields:
-        yield Hit(
-            "RA101",
-            f"{label} changes the resource with no precondition: no If-Match or If-Unmodified-Since "
-            "header and no version field, so two clients that read the same version both write and "
-            "the later one silently overwrites the earlier (lost update).",
-            (),
-            "medium",
-        )
-    if kind in ("safe", "read"):
+    if kind.name in ("update", "delete") and not guard_headers and not version_fields:
+        yield _no_precondition(facts, kind)
+    if not kind.changes_state:
         guard_headers = set()  # If-Match on a GET is a cache validator, not a write guard
     if guard_headers and not policy.declares(facts, "412"):
         yield Hit(
@@ -190,7 +126,7 @@ def _lost_update(facts: Facts, kind: str, policy: Policy, get_of_path: Facts | N
             ("responses",),
             "high",
         )
-    elif kind == "update" and (
+    elif kind.name in ("update", "delete") and (
         version_fields
         and not guard_headers
         and not (policy.declares(facts, "409") or policy.declares(facts, "412"))
@@ -223,6 +159,36 @@ def _lost_update(facts: Facts, kind: str, policy: Policy, get_of_path: Facts | N
         yield from _etag_source(facts, get_of_path)
 
 
+_NO_GUARD = "no If-Match or If-Unmodified-Since header and no version field"
+
+
+def _no_precondition(facts: Facts, kind: Kind) -> Hit:
+    """RA101, said the way it is true for the method: a PUT replaces, a PATCH merges, a DELETE deletes."""
+    label, method = facts.operation.label, facts.operation.method
+    if kind.name == "delete":
+        # If-Match on a DELETE is what stops a client deleting on the strength of a stale read.
+        message = (
+            f"{label} deletes the resource with no precondition ({_NO_GUARD}), so a client can delete it "
+            "on the strength of a stale read: changes another client made since that read are destroyed "
+            "unseen, and nothing tells the deleting client it acted on an old version."
+        )
+        return Hit("RA101", message, (), "medium", "medium")
+    if method == "PUT":
+        outcome = "both replace it, and the later silently overwrites the earlier (lost update)"
+    else:
+        why = f" ({kind.evidence})" if method == "POST" and kind.evidence else ""
+        outcome = (
+            f"both change it{why}; each change lands on a state its client never saw, and where both "
+            "touch the same fields the later silently overwrites the earlier (lost update)"
+        )
+    verb = "replaces" if method == "PUT" else "changes"
+    message = (
+        f"{label} {verb} the resource with no precondition ({_NO_GUARD}), so two clients that read "
+        f"the same version {outcome}."
+    )
+    return Hit("RA101", message, (), "medium")
+
+
 def _etag_source(facts: Facts, get_of_path: Facts | None) -> Iterator[Hit]:
     label = facts.operation.label
     source = get_of_path or facts
@@ -240,23 +206,39 @@ def _etag_source(facts: Facts, get_of_path: Facts | None) -> Iterator[Hit]:
 
 # -- RA11x duplicates ----------------------------------------------------------------------------
 
+# What a duplicate of each kind of POST does, and how much that matters.
+_DUPLICATE_RISK: dict[str, tuple[str, Severity]] = {
+    "charge": ("moves money", "high"),
+    "spend": ("spends something single-use", "high"),
+    "create": ("creates a resource or performs an action", "medium"),
+    "transition": ("changes the state of an existing resource", "low"),
+}
+_DUPLICATE_OUTCOME = {
+    "charge": "moves the money twice",
+    "spend": "spends it twice",
+    "create": "runs twice",
+    "transition": "gets an error or repeats the change instead of the first answer",
+}
 
-def _duplicates(facts: Facts, kind: str, policy: Policy) -> Iterator[Hit]:
-    if kind not in ("create", "charge"):
-        return
+
+def _duplicates(facts: Facts, kind: Kind, policy: Policy) -> Iterator[Hit]:
+    if facts.operation.method != "POST" or kind.name not in _DUPLICATE_RISK or kind.idempotent:
+        return  # PUT, PATCH and DELETE are idempotent by definition (RFC 9110)
     label = facts.operation.label
     has_key = bool(set(facts.headers) & policy.idempotency_headers) or bool(
         facts.fields & policy.idempotency_fields
     )
     if not has_key:
-        what = "moves money or spends something" if kind == "charge" else "creates a resource"
+        what, severity = _DUPLICATE_RISK[kind.name]
+        amount = f" and its body carries {kind.amount}" if kind.amount and kind.name == "charge" else ""
         yield Hit(
             "RA111",
-            f"{label} {what} with no idempotency key (no Idempotency-Key header or synonym, no "
-            "idempotency_key field), so a retried or double-clicked request runs twice.",
+            f"{label} {what} ({kind.evidence}{amount}) with no idempotency key (no Idempotency-Key "
+            "header or synonym, no idempotency_key field), so a retried or double-clicked request "
+            f"{_DUPLICATE_OUTCOME[kind.name]}.",
             (),
-            "medium",
-            "high" if kind == "charge" else "medium",
+            "high" if kind.name == "charge" and kind.amount else "medium",
+            severity,
         )
         return
     missing = [code for code in ("409",) if not policy.declares(facts, code)]
@@ -276,9 +258,9 @@ def _duplicates(facts: Facts, kind: str, policy: Policy) -> Iterator[Hit]:
 # -- RA12x bursts --------------------------------------------------------------------------------
 
 
-def _bursts(facts: Facts, kind: str, policy: Policy) -> Iterator[Hit]:
+def _bursts(facts: Facts, kind: Kind, policy: Policy) -> Iterator[Hit]:
     label = facts.operation.label
-    if kind not in ("safe", "read"):
+    if kind.changes_state:
         yield from _rate_limit_story(facts, policy)
     response = facts.responses.get("429")
     if response is not None and response.ref is None and "retryafter" not in facts.response_headers["429"]:
@@ -344,7 +326,7 @@ def check_operation(
     facts: Facts, policy: Policy, *, get_of_path: Facts | None, enabled: Callable[[str], bool]
 ) -> list[Finding]:
     """Every RA1xx finding for one operation, located at the operation's line in its file."""
-    kind = operation_kind(facts.operation)
+    kind = classify(facts)
     hits = [
         *_lost_update(facts, kind, policy, get_of_path),
         *_duplicates(facts, kind, policy),

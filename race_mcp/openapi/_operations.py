@@ -21,6 +21,14 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", 
 _SCHEMA_DEPTH = 2  # body fields as deep as metadata.resourceVersion
 _SCHEMA_BUDGET = 400  # schema nodes visited per operation, whatever the spec's shape
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+# Fields beside the list in a page of results.
+_PAGE_FIELDS = frozenset(
+    {
+        *("cursor", "nextcursor", "next", "nextpage", "nexttoken", "nextpagetoken", "pagetoken", "page"),
+        *("pagesize", "pagenumber", "total", "totalcount", "totalitems", "totalpages", "totalsize"),
+        *("hasmore", "more", "links", "errors", "count", "limit", "offset"),
+    }
+)
 
 
 def normalize_name(name: str) -> str:
@@ -51,6 +59,9 @@ class Facts:
     responses: dict[str, Node] = field(default_factory=dict)  # "200", "4XX", "default"
     response_keys: dict[str, str] = field(default_factory=dict)  # normalised status -> key as written
     response_headers: dict[str, set[str]] = field(default_factory=dict)
+    body_fields: set[str] = field(default_factory=set)  # top-level body properties and query parameters
+    lists_results: bool = False  # a 2xx response is a list, or an object holding one
+    scopes: list[str] = field(default_factory=list)  # OAuth scopes the operation asks for
 
 
 def iter_operations(resolver: Resolver, root: Node) -> Iterator[Operation]:
@@ -74,6 +85,7 @@ def collect_facts(resolver: Resolver, operation: Operation) -> Facts:
             _add_parameter(resolver, facts, raw, param)
     _add_request_body(resolver, facts, resolver.get(operation.node, "requestBody"))
     _add_responses(resolver, facts, resolver.get(operation.node, "responses"))
+    facts.scopes = _scopes(operation.node.value.get("security"))
     return facts
 
 
@@ -91,6 +103,7 @@ def _add_parameter(resolver: Resolver, facts: Facts, raw: Node, param: Node | No
         facts.headers[name] = facts.headers.get(name, False) or value.get("required") is True
     elif where in ("query", "formData"):
         facts.fields.add(name)
+        facts.body_fields.add(name)
     elif where == "body":
         _add_schema_fields(resolver, facts, resolver.get(param, "schema"))
 
@@ -103,34 +116,36 @@ def _add_request_body(resolver: Resolver, facts: Facts, body: Node | None) -> No
 def _add_schema_fields(resolver: Resolver, facts: Facts, schema: Node | None) -> None:
     if schema is not None:
         facts.fields.update(schema_fields(resolver, schema))
+        facts.body_fields.update(schema_fields(resolver, schema, depth=1))
 
 
-def schema_fields(resolver: Resolver, schema: Node) -> frozenset[str]:
-    """Property names of a body schema, through allOf/oneOf/anyOf, two levels deep, bounded.
+def schema_fields(resolver: Resolver, schema: Node, *, depth: int = _SCHEMA_DEPTH) -> frozenset[str]:
+    """Property names of a body schema, through allOf/oneOf/anyOf, `depth` levels deep, bounded.
 
     Remembered per schema object, as many operations share one body schema.
     """
-    cached = resolver.memo.get(id(schema.value))
+    key = (id(schema.value), depth)
+    cached = resolver.memo.get(key)
     if cached is not None:
         return cached
     names: set[str] = set()
     pending: list[tuple[Node | None, int]] = [(schema, 0)]
     seen: set[int] = set()  # ids of schema objects: the same schema reached twice is read once
     while pending and len(seen) < _SCHEMA_BUDGET:
-        node, depth = pending.pop()
+        node, level = pending.pop()
         if node is None or id(node.value) in seen or not isinstance(node.value, dict):
             continue
         seen.add(id(node.value))
         for combinator in ("allOf", "oneOf", "anyOf"):
-            pending.extend((child, depth) for _raw, child in resolver.elements(node.raw(combinator)))
+            pending.extend((child, level) for _raw, child in resolver.elements(node.raw(combinator)))
         properties = node.raw("properties")
         if properties is None or not isinstance(properties.value, dict):
             continue
         for name in properties.value:
             names.add(normalize_name(str(name)))
-            if depth + 1 < _SCHEMA_DEPTH:
-                pending.append((resolver.get(properties, name), depth + 1))
-    result = resolver.memo[id(schema.value)] = frozenset(names)
+            if level + 1 < depth:
+                pending.append((resolver.get(properties, name), level + 1))
+    result = resolver.memo[key] = frozenset(names)
     return result
 
 
@@ -148,6 +163,57 @@ def _add_responses(resolver: Resolver, facts: Facts, responses: Node | None) -> 
         headers = resolver.get(response, "headers") if response is not None else None
         names = headers.value if headers is not None and isinstance(headers.value, dict) else {}
         facts.response_headers[status] = {normalize_name(str(name)) for name in names}
+        if status.startswith("2") and response is not None and not facts.lists_results:
+            facts.lists_results = any(
+                _is_list(resolver, schema) for schema in _response_schemas(resolver, response)
+            )
+
+
+def _response_schemas(resolver: Resolver, response: Node) -> list[Node]:
+    """The body schemas of a response: 2.0's `schema`, 3.x's one per media type."""
+    schemas = [resolver.get(response, "schema")]
+    schemas += [
+        resolver.get(media, "schema") for _type, media in resolver.items(resolver.get(response, "content"))
+    ]
+    return [schema for schema in schemas if schema is not None]
+
+
+def _is_list(resolver: Resolver, schema: Node) -> bool:
+    """An array, or a page of results: an object (through allOf) whose properties are arrays and
+    paging or error fields only (`{orders: [...], cursor, errors: [...]}`), not a resource that
+    happens to hold a list."""
+    if _is_array(schema):
+        return True
+    parts = [schema, *(part for _raw, part in resolver.elements(schema.raw("allOf")) if part is not None)]
+    arrays = 0
+    for part in parts:
+        for name, prop in resolver.items(resolver.get(part, "properties")):
+            if _is_array(prop):
+                arrays += 1
+            elif normalize_name(name) not in _PAGE_FIELDS:
+                return False
+    return arrays > 0
+
+
+def _is_array(schema: Node) -> bool:
+    value = schema.value
+    kind = value.get("type") if isinstance(value, dict) else None
+    return kind == "array" or (isinstance(kind, list) and "array" in kind)
+
+
+def _scopes(security: object) -> list[str]:
+    """The OAuth scopes of an operation's own `security` (a list of {scheme: [scope, ...]})."""
+    if not isinstance(security, list):
+        return []
+    return [
+        scope
+        for requirement in security
+        if isinstance(requirement, dict)
+        for scopes in requirement.values()
+        if isinstance(scopes, list)
+        for scope in scopes
+        if isinstance(scope, str)
+    ]
 
 
 def normalize_status(key: str) -> str:

@@ -84,9 +84,9 @@ class Resolver:
         self._failed: dict[str, RaceMcpError] = {}  # documents that could not be had: tried once
         self._targets: dict[tuple[str, str], Node] = {}
         self._errors: dict[tuple[str, str], FileError] = {}
-        # Results derived from one document object (keyed by its id), e.g. a body schema's fields;
-        # safe because every document stays loaded, so ids are not reused while this lives.
-        self.memo: dict[int, frozenset[str]] = {}
+        # Results derived from one document object (keyed by its id and a depth), e.g. a body
+        # schema's fields; safe because every document stays loaded, so ids are not reused.
+        self.memo: dict[tuple[int, int], frozenset[str]] = {}
         self._root_label_dir = Path(".")
         self._root_dir = Path(".")
 
