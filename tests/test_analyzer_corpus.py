@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ FILES = sorted(FIXTURES.glob("*.py"))
 MIN_PRECISION = 0.9
 MIN_RECALL = 0.9
 
+# Each fixture file is analysed once per run: the per-file test and the per-family totals share it.
+scored = cache(score_file)
+
 
 def _family(path: Path) -> str:
     return path.name[:3] + "xx"
@@ -21,14 +25,14 @@ def _family(path: Path) -> str:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_fixture_file_matches_its_markers(path: Path) -> None:
-    strict, _ = score_file(path)
+    strict, _ = scored(path)
     assert not strict.problems, "\n".join(strict.problems)
 
 
 def test_corpus_precision_and_recall_per_family(capsys: pytest.CaptureFixture[str]) -> None:
     families: dict[str, Score] = defaultdict(Score)
     for path in FILES:
-        strict, lenient = score_file(path)
+        strict, lenient = scored(path)
         families[_family(path)].add(strict)
         families[_family(path)].add(lenient)
     with capsys.disabled():
