@@ -37,8 +37,12 @@ HOSTILE = f"{TERMINAL_ATTACK} {BIDI_ATTACK} \x9b31m"
 # What the text shows instead, in part.
 SHOWN = ["\\x1b]0;PWNED\\x07", "\\x1b[2K\\x1b[1A", "\\x1b]52;c;aGk=\\x07", "<U+202E>evil<U+2066>", "\\x9b31m"]
 
+# On the check line and on the read line: each is evidence, and a short summary quotes one of them.
 HOSTILE_LINE = f'if coupon["used"]:  # {HOSTILE}'
-HOSTILE_SOURCE = RACY_SOURCE.replace('    if coupon["used"]:\n', f"    {HOSTILE_LINE}\n")
+HOSTILE_READ = f"coupon = coupons[code]  # {HOSTILE}"
+HOSTILE_SOURCE = RACY_SOURCE.replace('    if coupon["used"]:\n', f"    {HOSTILE_LINE}\n").replace(
+    "    coupon = coupons[code]\n", f"    {HOSTILE_READ}\n"
+)
 # A file name can hold an escape sequence too (git allows it; a pull request can add one).
 HOSTILE_NAME = "evil\x1b]0;PWNED\x07\u202e.py"
 SPEC_PATH = f"/orders/{{id}}{HOSTILE}\u2028\r"
