@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(race-mcp --root DIR is race-mcp serve --root DIR; see 'race-mcp serve --help').",
     )
     parser.add_argument("--version", action="version", version=f"race-mcp {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", prog="race-mcp")
     _add_serve(commands)
     _add_analyze(commands)
     _add_rules(commands)
