@@ -54,6 +54,7 @@ VERSION_FIELDS = (
     "sha",
     "if_match",
     "expected_version",
+    "version_token",
 )
 _RATE_LIMIT = re.compile(r"^x?ratelimit")  # RateLimit, RateLimit-Policy, X-RateLimit-*, X-Rate-Limit-*
 

@@ -149,12 +149,15 @@ def classify(facts: Facts) -> Kind:
 
 
 def _toggle(facts: Facts) -> Kind | None:
-    """`PUT /v2/events/disable` with no body switches a state; it replaces nothing a client read."""
+    """A PUT with no request body switches a state or adds a link (`PUT /v2/events/disable`,
+    `PUT /customers/{id}/groups/{group_id}`): it writes nothing a client read, so there is no
+    update to lose. (A PATCH without one is a spec that left its body out.)"""
+    if facts.has_body or facts.operation.method != "PUT":
+        return None
     segments = [segment for segment in facts.operation.path.split("/") if segment]
     last = words_of(segments[-1]) if segments and "{" not in segments[-1] else []
-    if len(last) == 1 and _VERBS.get(last[0]) == "transition" and not facts.fields:
-        return Kind("transition", f"'{last[0]}' in its path")
-    return None
+    verb = last[0] if len(last) == 1 and _VERBS.get(last[0]) == "transition" else None
+    return Kind("transition", f"'{verb}' in its path" if verb else "no request body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +240,8 @@ def _evidence(facts: Facts) -> _Evidence:
         _noun(word) for what, found in names if what in ("name", "operationId", "path") for word in found
     }
     money_word = next((word for word in sorted(words) if word in _MONEY_NOUNS), None)
-    amount = next((field for field in sorted(facts.fields) if field.endswith(_AMOUNT_FIELDS)), None)
+    amounts = sorted((field for field in facts.fields if field.endswith(_AMOUNT_FIELDS)), key=len)
+    amount = amounts[0] if amounts else None  # `amount` before `additionalamount`
     path_words = {word for segment in facts.operation.path.split("/") for word in words_of(segment)}
     signs_in = bool((words | path_words) & _SIGN_IN)
     money_elsewhere = _money_verb_elsewhere(names, source)

@@ -60,6 +60,7 @@ class Facts:
     response_keys: dict[str, str] = field(default_factory=dict)  # normalised status -> key as written
     response_headers: dict[str, set[str]] = field(default_factory=dict)
     body_fields: set[str] = field(default_factory=set)  # top-level body properties and query parameters
+    has_body: bool = False  # a request body is declared (3.x requestBody, 2.0 body or formData)
     lists_results: bool = False  # a 2xx response is a list, or an object holding one
     scopes: list[str] = field(default_factory=list)  # OAuth scopes the operation asks for
 
@@ -83,7 +84,9 @@ def collect_facts(resolver: Resolver, operation: Operation) -> Facts:
     for container in (operation.path_item, operation.node):
         for raw, param in resolver.elements(resolver.get(container, "parameters")):
             _add_parameter(resolver, facts, raw, param)
-    _add_request_body(resolver, facts, resolver.get(operation.node, "requestBody"))
+    body = resolver.get(operation.node, "requestBody")
+    facts.has_body = facts.has_body or body is not None
+    _add_request_body(resolver, facts, body)
     _add_responses(resolver, facts, resolver.get(operation.node, "responses"))
     facts.scopes = _scopes(operation.node.value.get("security"))
     return facts
@@ -104,7 +107,9 @@ def _add_parameter(resolver: Resolver, facts: Facts, raw: Node, param: Node | No
     elif where in ("query", "formData"):
         facts.fields.add(name)
         facts.body_fields.add(name)
+        facts.has_body = facts.has_body or where == "formData"
     elif where == "body":
+        facts.has_body = True
         _add_schema_fields(resolver, facts, resolver.get(param, "schema"))
 
 
