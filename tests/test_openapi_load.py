@@ -232,3 +232,27 @@ def test_spec_info_and_summary(tmp_path: Path) -> None:
     assert len(report.findings) == 2 and len(report.endpoints) == 2
     payload = json.loads(report.model_dump_json())
     assert {"findings", "errors", "summary", "spec", "endpoints"} <= set(payload)
+
+
+def test_low_findings_group_by_rule_with_counts() -> None:
+    # The demo spec: 29 findings, 21 of them low RA121/RA123 on every state-changing operation.
+    from race_mcp.openapi import group_findings
+
+    demo = Path(__file__).parent.parent / "race_mcp" / "demo" / "openapi.yaml"
+    findings = check_openapi(demo).findings
+    kept, groups = group_findings(findings, limit=3)
+    lows = [finding for finding in findings if finding.severity == "low"]
+    assert kept == [finding for finding in findings if finding.severity != "low"] and kept
+    assert sum(group.count for group in groups) == len(lows) > 0
+    assert [(group.rule_id, group.count) for group in groups] == sorted(
+        ((group.rule_id, group.count) for group in groups), key=lambda pair: (-pair[1], pair[0])
+    )
+    for group in groups:
+        members = [f.operation for f in lows if f.rule_id == group.rule_id]
+        assert group.operations == list(dict.fromkeys(members))[:3]
+        assert group.more == len(set(members)) - len(group.operations)
+    everything_kept, none = group_findings(findings, at_most="low", limit=3)
+    assert none == groups and everything_kept == kept
+    medium_too, wider = group_findings(findings, at_most="medium")
+    assert all(finding.severity == "high" for finding in medium_too)
+    assert sum(group.count for group in wider) == len(findings) - len(medium_too)

@@ -23,9 +23,9 @@ from ._link import link_code_findings
 from ._load import SpecFile, format_pointer
 from ._operations import Operation, base_paths, collect_facts, iter_operations
 from ._refs import Resolver
-from ._report import Endpoint, OpenApiReport, SpecInfo
+from ._report import Endpoint, FindingGroup, OpenApiReport, SpecInfo, group_findings
 
-__all__ = ["Endpoint", "OpenApiReport", "SpecInfo", "check_openapi"]
+__all__ = ["Endpoint", "FindingGroup", "OpenApiReport", "SpecInfo", "check_openapi", "group_findings"]
 
 _OPENAPI_3 = re.compile(r"^3\.[0-9]+(\.[0-9]+)?")
 # Spec rules a racy handler confirms: lost updates and duplicates, not rate limits.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, Field
 
-from ..findings import AnalysisReport, Finding, severity_rank
+from ..findings import AnalysisReport, Finding, Severity, severity_rank
 
-__all__ = ["Endpoint", "OpenApiReport", "SpecInfo"]
+__all__ = ["Endpoint", "FindingGroup", "OpenApiReport", "SpecInfo"]
 
 
 class SpecInfo(BaseModel):
@@ -46,3 +48,47 @@ class OpenApiReport(AnalysisReport):
     endpoints: list[Endpoint] = Field(
         default_factory=list, description="operations with findings, spec-and-code ones first"
     )
+
+
+class FindingGroup(BaseModel):
+    """The findings of one rule at one severity, counted, with the operations that have them."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    count: int
+    operations: list[str] = Field(
+        description="operations with this finding, in report order, at most `limit`"
+    )
+    more: int = Field(0, description="operations with it that `operations` leaves out")
+
+
+def group_findings(
+    findings: Sequence[Finding], *, at_most: Severity = "low", limit: int = 5
+) -> tuple[list[Finding], list[FindingGroup]]:
+    """Split findings into those above `at_most`, kept whole, and the rest, grouped by rule and
+    severity: a spec's many RA121/RA123 (every state-changing operation) read as one line each.
+
+    Groups are ordered most severe, then most frequent, first; each names up to `limit` operations.
+    """
+    ceiling = severity_rank(at_most)
+    kept = [finding for finding in findings if severity_rank(finding.severity) > ceiling]
+    grouped: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        if severity_rank(finding.severity) <= ceiling:
+            grouped.setdefault((finding.rule_id, finding.severity), []).append(finding)
+    groups = []
+    for (rule_id, _severity), members in grouped.items():
+        operations = list(dict.fromkeys(f.operation or f.route or f"{f.path}:{f.line}" for f in members))
+        groups.append(
+            FindingGroup(
+                rule_id=rule_id,
+                title=members[0].title,
+                severity=members[0].severity,
+                count=len(members),
+                operations=operations[:limit],
+                more=max(0, len(operations) - limit),
+            )
+        )
+    groups.sort(key=lambda group: (-severity_rank(group.severity), -group.count, group.rule_id))
+    return kept, groups
