@@ -261,6 +261,34 @@ def test_patch_text_is_inert_and_the_diff_format_is_byte_exact(project: Path) ->
     assert f"        {HOSTILE_LINE}\n" in (checkout / "hostile.py").read_text(encoding="utf-8")
 
 
+def test_line_separators_in_a_comment_move_no_evidence_and_the_diff_still_applies(project: Path) -> None:
+    """Python ends lines at \\n and \\r only; a form feed, \\x1c, \\x85 or U+2028 in a comment must not
+    make the evidence quote other lines than it names, nor cut the diff where git sees no line end."""
+    separated = 'if coupon["used"]:  # a\u2028b\x0cc\x1cd\x85e\u2029f'
+    source = HOSTILE_SOURCE.replace(HOSTILE_LINE, separated).replace(
+        "import asyncio\n", "import asyncio  # \x0c\u2028\n"
+    )
+    (project / "separated.py").write_text(source, encoding="utf-8")
+
+    data = json.loads(race_mcp("analyze", "separated.py", "--format", "json", cwd=project).stdout)
+    lines = source.split("\n")
+    steps = [step for finding in data["findings"] for step in finding["evidence"]]
+    assert steps and all(step["code"] == lines[step["line"] - 1].strip() for step in steps)
+    assert separated in [step["code"] for step in steps]
+    text = race_mcp("analyze", "separated.py", cwd=project).stdout
+    assert_inert(text)
+    assert "a<U+2028>b\\x0cc\\x1cd\\x85e<U+2029>f" in text
+
+    diff = race_mcp("patch", "separated.py", "--format", "diff", cwd=project).stdout
+    checkout = project / "separated"
+    checkout.mkdir()
+    (checkout / "separated.py").write_text(source, encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
+    applied = subprocess.run(["git", "apply", "-"], cwd=checkout, input=diff, text=True, capture_output=True)
+    assert applied.returncode == 0, applied.stderr
+    assert f"        {separated}\n" in (checkout / "separated.py").read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------------- CLI: openapi
 
 

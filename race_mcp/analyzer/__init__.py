@@ -101,7 +101,7 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
         raise InputError(
             f"{filename}: source is too deeply nested to analyse", code="too-deeply-nested"
         ) from None
-    lines = source.splitlines()
+    lines = index.lines  # numbered as Python numbers them (see ModuleIndex.build)
     return [
         finding
         for finding in findings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 __all__ = ["ClassInfo", "ModuleIndex", "dotted_name", "walk"]
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 # Tokens and layout carry nothing a race checker looks at; skipping them halves the nodes walked.
 _LAYOUT = (
@@ -123,7 +125,9 @@ class ModuleIndex:
 
     @classmethod
     def build(cls, module: cst.Module, source: str) -> ModuleIndex:
-        index = cls(module=module, source=source, lines=source.splitlines())
+        # Python's line ends only: str.splitlines also breaks at \x0c, \x1c-\x1e, \x85 and U+2028/9,
+        # which a comment may hold, and the evidence would then quote other lines than it names.
+        index = cls(module=module, source=source, lines=_LINE_END.split(source))
         index._collect(module.body)
         return index
 

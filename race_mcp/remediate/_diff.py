@@ -18,14 +18,22 @@ def diff_label(path: str) -> str:
     return posix
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as git and patch see them, ended by "\n" only: str.splitlines also breaks at \x0c,
+    \x1c-\x1e, \x85 and U+2028/9, and a diff cut there does not apply."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    return [*lines, parts[-1]] if parts[-1] else lines
+
+
 def unified_diff(before: str, after: str, path: str, *, context: int = 3) -> str:
     """The diff from `before` to `after` for one file, or "" when they are equal."""
     if before == after:
         return ""
     label = diff_label(path)
     lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
+        _lines(before),
+        _lines(after),
         fromfile=f"a/{label}",
         tofile=f"b/{label}",
         n=context,
