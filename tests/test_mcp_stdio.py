@@ -56,13 +56,13 @@ async def test_lists_analyze_file_with_schemas_and_annotations(client: Client) -
     tool = tools[0]
 
     inputs = tool.input_schema["properties"]
-    assert set(inputs) == {"path", "source", "filename", "max_findings"}  # resolved roots stay hidden
+    assert set(inputs) == {"path", "source", "filename", "max_findings", "offset"}  # roots stay hidden
     assert all(field.get("description") for field in inputs.values())
     assert (inputs["max_findings"]["minimum"], inputs["max_findings"]["maximum"]) == (1, 200)
     assert tool.input_schema.get("required", []) == []
 
     assert tool.output_schema is not None
-    assert set(tool.output_schema["properties"]) == {"findings", "errors", "summary"}
+    assert set(tool.output_schema["properties"]) == {"findings", "errors", "summary", "page"}
 
     assert tool.annotations is not None
     assert tool.annotations.read_only_hint is True
@@ -103,7 +103,7 @@ async def test_clean_file_says_nothing_was_found(client: Client) -> None:
     assert "No findings in 1 file analyzed" in text_of(result)
 
 
-async def test_directory_results_are_capped_and_say_how_to_get_the_rest(client: Client) -> None:
+async def test_directory_results_are_paged_and_say_how_to_get_the_rest(client: Client) -> None:
     result = await analyze(client, path="shop", max_findings=1)
 
     assert not result.is_error, text_of(result)
@@ -123,8 +123,9 @@ async def test_directory_results_are_capped_and_say_how_to_get_the_rest(client: 
         "files_skipped_partial": False,
         "warnings": [],
     }
-    assert "Showing 1 of 2 findings" in text_of(result)
-    assert "max_findings=2" in text_of(result)
+    assert report["page"] == {"offset": 0, "returned": 1, "total": 2, "next_offset": 1, "errors_total": 0}
+    assert "Findings 1-1 of 2" in text_of(result)
+    assert "offset=1" in text_of(result)
 
 
 async def test_directory_walk_skips_symlinks_that_leave_the_roots(client: Client) -> None:

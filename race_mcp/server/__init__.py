@@ -34,6 +34,7 @@ from ._common import TOKEN_ENV
 from ._http import BearerTokenMiddleware, is_loopback, serve_http, transport_security
 from ._openapi import register_check_openapi
 from ._patch import register_propose_patch
+from ._work import shared_pool
 from ._workspace import Workspace
 
 __all__ = [
@@ -134,6 +135,7 @@ def serve(
         trust_client_roots=not http,
         burst_allow_hosts=burst_allow_hosts,
     )
+    shared_pool().start()  # the tools' worker processes: analysis never runs on the event loop
     if http:
         serve_http(server, host=host, port=port, token=token, extra_hosts=allowed_hosts)
     else:

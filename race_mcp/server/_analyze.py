@@ -1,45 +1,47 @@
-"""The `analyze_file` tool."""
+"""The `analyze_file` tool: arguments checked here, the work done in a worker process (`analyze_job`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
-from mcp.types import (
-    CallToolResult,
-    TextContent,
-)
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
 from pydantic import Field
 
 from ..analyzer import analyze_paths, analyze_source
 from ..config import Settings
-from ..errors import InputError, PolicyError, RaceMcpError
+from ..errors import InputError, RaceMcpError
 from ..findings import AnalysisReport
 from ..roots import AllowedRoots
+from ._answers import Page, ToolAnswer, report_answer, tool_error_for
 from ._common import (
     DEFAULT_MAX_FINDINGS,
     MAX_DIRECTORY_FILES,
     MAX_FINDINGS_LIMIT,
+    OFFSET_FIELD,
+    REPORT_SHAPE,
     read_only,
-    summarize_report,
-    tool_error,
     usage_error,
+    worker_settings,
 )
-from ._workspace import ClientRoots, Workspace, locate
+from ._paths import PathText, located
+from ._work import shared_pool, unless_client_leaves
+from ._workspace import ClientRoots, Workspace
 
 ANALYZE_FILE_DESCRIPTION = """\
-Find race conditions in Python web API code: state that a handler reads (or checks) and later \
-writes, with an await or a thread switch in between, so concurrent requests can all pass the check.
+Find race conditions in Python web API code: state a handler reads or checks and later writes, \
+with an await or a thread switch in between, so concurrent requests all pass the check.
 
-Call it when you review, write or modify a handler that touches balances, stock, coupons, quotas, \
-counters, seats, votes, rate limits or any value that must not be spent twice, and before telling \
-the user such code is safe. Pass `path` (a .py file, or a directory to scan, inside the workspace) \
-or the code itself as `source`.
+Call it when you review, write or change a handler that touches balances, stock, coupons, quotas, \
+counters, seats or anything that must not be spent twice, and before calling such code safe. Pass \
+`path` (a .py file or a directory in the workspace) or the code as `source`.
 
-Returns findings, most severe first, each with the rule id, the route, the evidence lines (read, \
-check, await, write) and the fix; read race://rules/{rule_id} for the full explanation. \
-Read-only: it parses code and never runs or changes it."""
+Returns a page of findings, most severe first, each with rule id, route, evidence lines and fix \
+(race://rules/{rule_id} explains each); `offset` pages through the rest. Read-only."""
 
 
 READ_ONLY = read_only("Analyze code for race conditions")
@@ -47,6 +49,24 @@ READ_ONLY = read_only("Analyze code for race conditions")
 
 # ----------------------------------------------------------------------------------------------
 # analyze_file
+
+HINTS = {
+    "syntax-error": "analyze_file needs Python source that parses",
+    "too-deeply-nested": "analyze_file cannot follow nesting that deep; pass the handlers on their own",
+    "not-found": "pass a .py file or a directory inside the workspace as `path`, or the code as `source`",
+}
+
+
+@dataclass(frozen=True)
+class AnalyzeCall:
+    """Everything `analyze_job` needs, as plain data for the worker process."""
+
+    path: str | None
+    source: str | None
+    filename: str
+    roots: AllowedRoots
+    settings: Settings
+    page: Page
 
 
 def register_analyze_file(server: MCPServer[Any], workspace: Workspace) -> None:
@@ -56,84 +76,76 @@ def register_analyze_file(server: MCPServer[Any], workspace: Workspace) -> None:
         description=ANALYZE_FILE_DESCRIPTION,
         annotations=READ_ONLY,
     )
-    def analyze_file(
+    async def analyze_file(
+        ctx: Context[Any, Any],
         client_roots: ClientRoots,
         path: Annotated[
-            str | None,
+            PathText | None,
             Field(
-                description="Python file or directory to analyse, relative to the workspace root or "
-                "absolute, inside the allowed roots; e.g. 'app/routes/coupons.py' or 'app/'. "
-                "Give either path or source.",
-                max_length=4096,
+                description="Python file or directory inside the workspace (relative or absolute), "
+                "e.g. 'app/routes/coupons.py' or 'app/'. Give either path or source.",
             ),
         ] = None,
         source: Annotated[
             str | None,
-            Field(
-                description="Python source text to analyse instead of a file, e.g. a handler you are writing."
-            ),
+            Field(description="Python source text to analyse instead of a file."),
         ] = None,
         filename: Annotated[
             str,
             Field(
-                description="Name reported for inline `source` in findings, e.g. 'app/routes.py'; "
-                "never read from disk.",
+                description="Name shown for inline `source`, e.g. 'app/routes.py'; never read.",
                 min_length=1,
                 max_length=260,
             ),
         ] = "snippet.py",
         max_findings: Annotated[
             int,
-            Field(
-                description="Most findings to return, most severe first; the summary still counts all.",
-                ge=1,
-                le=MAX_FINDINGS_LIMIT,
-            ),
+            Field(description="Most findings per page, most severe first.", ge=1, le=MAX_FINDINGS_LIMIT),
         ] = DEFAULT_MAX_FINDINGS,
-    ) -> Annotated[CallToolResult, AnalysisReport]:
+        offset: OFFSET_FIELD = 0,
+    ) -> Annotated[CallToolResult, REPORT_SHAPE]:
         if (path is None) == (source is None):
             raise usage_error("give exactly one of `path` (a file or directory) or `source` (code text)")
-        roots = workspace.with_client_roots(client_roots)
-        try:
-            if source is not None:
-                report = _analyze_inline(source, filename, workspace.settings, max_findings)
-            else:
-                report = _analyze_path(path or "", roots, workspace.settings, max_findings)
-        except RaceMcpError as exc:
-            raise tool_error(exc, _what_to_do(exc)) from None
-        return CallToolResult(
-            content=[TextContent(type="text", text=summarize_report(report, max_findings))],
-            structured_content=report.model_dump(mode="json"),
+        call = AnalyzeCall(
+            path=path,
+            source=source,
+            filename=filename,
+            roots=workspace.with_client_roots(client_roots),
+            settings=workspace.settings,
+            page=Page(max_findings=max_findings, offset=offset),
         )
+        try:
+            answer = await unless_client_leaves(ctx, partial(shared_pool().run, analyze_job, call=call))
+        except RaceMcpError as exc:
+            raise tool_error_for(exc, HINTS) from None
+        return answer.result()
 
 
-def _analyze_inline(source: str, filename: str, settings: Settings, max_findings: int) -> AnalysisReport:
-    findings = analyze_source(source, filename, settings=settings)
-    return AnalysisReport.build(findings, [], files_analyzed=1, max_findings=max_findings)
+def analyze_job(call: AnalyzeCall) -> ToolAnswer:
+    """In a worker process: the whole report, then the page the caller asked for."""
+    settings = worker_settings(call.settings)
+    if call.source is not None:
+        findings = analyze_source(call.source, call.filename, settings=settings)
+        report = AnalysisReport.build(findings, [], files_analyzed=1)
+    else:
+        report = _analyze_path(call.path or "", call.roots, settings)
+    return report_answer(report, call.page, tool="analyze_file")
 
 
-def _analyze_path(path: str, roots: AllowedRoots, settings: Settings, max_findings: int) -> AnalysisReport:
-    target = locate(path, roots)
+def _analyze_path(path: str, roots: AllowedRoots, settings: Settings) -> AnalysisReport:
+    target = located(path, "path", roots)
     if target.is_dir():
-        return _analyze_directory(target, roots, settings, max_findings)
-    report = analyze_paths([target], settings=settings, max_findings=max_findings)
+        return _analyze_directory(target, roots, settings)
+    report = analyze_paths([target], settings=settings)
     if report.summary.files_analyzed == 0 and report.errors:
         raise InputError(report.errors[0].message, code=report.errors[0].code)
     return report
 
 
-def _analyze_directory(
-    directory: Path, roots: AllowedRoots, settings: Settings, max_findings: int
-) -> AnalysisReport:
+def _analyze_directory(directory: Path, roots: AllowedRoots, settings: Settings) -> AnalysisReport:
     """The shared walk, kept inside the allowed roots (links out are counted, never read), with a file cap."""
     try:
-        return analyze_paths(
-            [directory],
-            settings=settings,
-            max_findings=max_findings,
-            roots=roots,
-            max_files=MAX_DIRECTORY_FILES,
-        )
+        return analyze_paths([directory], settings=settings, roots=roots, max_files=MAX_DIRECTORY_FILES)
     except InputError as exc:
         if exc.code != "too-many-files":
             raise
@@ -142,13 +154,3 @@ def _analyze_directory(
             f"or run `race-mcp analyze {directory}` in a terminal for a whole tree",
             code="too-many-files",
         ) from None
-
-
-def _what_to_do(exc: RaceMcpError) -> str:
-    """The error text for the model; policy messages already name the way out."""
-    if isinstance(exc, PolicyError):
-        return f"{exc}, or add the folder to the client's workspace roots"
-    return (
-        f"{exc}. analyze_file needs UTF-8 Python source that parses: pass a .py file or a directory "
-        "inside the workspace as `path`, or the code itself as `source`"
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -15,7 +16,8 @@ from pydantic import Field
 
 from ..burst import BurstPolicy, BurstResult, BurstSpec, render_burst_text, run_burst
 from ..errors import BurstError, PolicyError, RaceMcpError
-from ._common import tool_error
+from ._common import output_shape, tool_error
+from ._work import unless_client_leaves
 
 RUN_BURST_DESCRIPTION = """\
 Prove or rule out a race: send a synchronised burst of one HTTP request (HTTP/2 single-packet, \
@@ -28,6 +30,7 @@ controls. It reaches allowlisted hosts only (loopback by default); only the user
 Judge by `expected_max_successes` and/or a state `probe`; give `reset` so each burst starts alike. \
 Returns race / no_race / inconclusive with the reason and evidence; quoted responses are untrusted data."""
 
+BURST_SHAPE = output_shape(BurstResult)
 SENDS_TRAFFIC = ToolAnnotations(
     title="Prove a race with a synchronised request burst",
     read_only_hint=False,
@@ -60,11 +63,13 @@ def register_run_burst(server: MCPServer[Any], policy: BurstPolicy) -> None:
                 '"reset": {"url": "http://127.0.0.1:8000/reset"}}'
             ),
         ],
-    ) -> Annotated[CallToolResult, BurstResult]:
+    ) -> Annotated[CallToolResult, BURST_SHAPE]:
         # Cancellation (the client gave up) is not a RaceMcpError: it propagates, and the engine
         # closes every socket on the way out.
         try:
-            result = await run_burst(spec, policy=policy, progress=ctx.report_progress)
+            # An HTTP client that disconnects stops the burst (no more state-changing requests).
+            burst = partial(run_burst, spec, policy=policy, progress=ctx.report_progress)
+            result = await unless_client_leaves(ctx, burst)
         except RaceMcpError as exc:
             raise tool_error(exc, _burst_what_to_do(exc)) from None
         return CallToolResult(

@@ -1,16 +1,19 @@
-"""What every tool module of the server shares: limits, annotations, the report summary."""
+"""What every tool module of the server shares: limits, annotations, path checks, output shapes."""
 
 from __future__ import annotations
 
 import logging
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .._sanitize import sanitize_message
+from ..config import Settings
 from ..errors import RaceMcpError
 from ..findings import AnalysisReport
-from ..render import render_text
 
 logger = logging.getLogger("race_mcp.server")
 
@@ -28,26 +31,54 @@ def read_only(title: str) -> ToolAnnotations:
     )
 
 
-def summarize_report(report: AnalysisReport, max_findings: int) -> str:
-    """The model-facing text: the CLI's text report plus where to read more; JSON is in structured content."""
-    parts = [render_text(report).rstrip()]
-    rule_ids = sorted({finding.rule_id for finding in report.findings})
-    if rule_ids:
-        links = ", ".join(f"race://rules/{rule_id}" for rule_id in rule_ids)
-        parts.append(f"Why each is a race, and the fixed pattern: read the resources {links}.")
-    if report.summary.truncated:
-        parts.append(truncation_note(report.summary.shown, report.summary.findings, max_findings))
-    return "\n\n".join(parts)
+OFFSET_FIELD = Annotated[
+    int,
+    Field(description="Findings to skip: the answer gives the next page's offset.", ge=0, le=1_000_000),
+]
 
 
-def truncation_note(shown: int, total: int, max_findings: int) -> str:
-    if max_findings < MAX_FINDINGS_LIMIT:
-        more = f"call analyze_file again with max_findings={min(total, MAX_FINDINGS_LIMIT)}"
-    else:
-        more = (
-            "analyse a narrower path (one file or subdirectory) or run `race-mcp analyze PATH` in a terminal"
-        )
-    return f"Showing {shown} of {total} findings (most severe first); truncated. To see the rest, {more}."
+def worker_settings(settings: Settings) -> Settings:
+    """A tool call runs in one worker process, which must not start a pool of its own."""
+    return settings.model_copy(update={"jobs": 1})
+
+
+# ----------------------------------------------------------------------------------------------
+# Output schemas: the field names and kinds only. The full models' schemas (descriptions of every
+# nested field) were most of a 30,000-character tools/list; the models stay the contract in code.
+
+
+def _names_and_kinds(schema: dict[str, Any]) -> None:
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+        prop.pop("default", None)
+
+
+def _loose(annotation: Any) -> Any:
+    """A nested model, list or dict as a plain JSON object or array; scalars as they are."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set):
+        return list[Any]
+    if origin is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel | dict)):
+        return dict[str, Any]
+    if origin in (Union, UnionType):
+        return Union[tuple(_loose(arg) for arg in get_args(annotation))]  # noqa: UP007
+    return annotation
+
+
+def output_shape(model: type[BaseModel], **extra: Any) -> type[BaseModel]:
+    """A lean model with `model`'s top-level fields (plus `extra`) for a tool's output schema."""
+    fields: dict[str, Any] = {
+        name: (_loose(info.annotation), ... if info.is_required() else None)
+        for name, info in model.model_fields.items()
+    }
+    fields.update({name: (kind, None) for name, kind in extra.items()})
+    config = ConfigDict(json_schema_extra=_names_and_kinds)
+    shape: type[BaseModel] = create_model(model.__name__, __config__=config, **fields)
+    return shape
+
+
+REPORT_SHAPE = output_shape(AnalysisReport, page=dict[str, Any])
 
 
 def tool_error(exc: RaceMcpError, text: str) -> ToolError:

@@ -1,36 +1,62 @@
-"""The `propose_patch` tool."""
+"""The `propose_patch` tool: arguments checked here, the work done in a worker process (`patch_job`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
-from mcp.types import (
-    CallToolResult,
-    TextContent,
-)
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
 from pydantic import Field
 
+from .._sanitize import PROSE_LIMIT, sanitize_line, sanitize_text
 from ..analyzer._files import read_source
 from ..config import Settings
-from ..errors import InputError, PolicyError, RaceMcpError
-from ..remediate import PatchReport, propose_patches, render_patch_text
+from ..errors import InputError, RaceMcpError
+from ..remediate import PatchReport, propose_patches
 from ..roots import AllowedRoots
-from ._common import read_only, tool_error, usage_error
-from ._workspace import ClientRoots, Workspace, locate
+from ._answers import ToolAnswer, json_size, tool_error_for
+from ._common import output_shape, read_only, usage_error, worker_settings
+from ._paths import PathText, located
+from ._work import shared_pool, unless_client_leaves
+from ._workspace import ClientRoots, Workspace
 
 # ----------------------------------------------------------------------------------------------
 # propose_patch
 
 PROPOSE_PATCH_DESCRIPTION = """\
-Propose verified fixes for the races in one Python file: for each finding with a sound mechanical \
-fix, a unified diff (libcst codemod that keeps formatting and comments), re-analysed so that the \
-race is gone and nothing new appears; findings without one get guidance in words.
+Propose verified fixes for the races in one Python file: a unified diff for each finding with a \
+sound mechanical fix (libcst, formatting kept), re-analysed so the race is gone; guidance in words \
+for the others.
 
-Call it after analyze_file (or run_burst) found a race. Give `path` (a file inside the workspace) or \
-`source` with a `filename`; `rule` limits it to one rule id. Read-only: nothing is written; show the \
-diff to the user, or apply it with `race-mcp patch FILE --apply`. `diff` is the combined patch for \
-`git apply`; a patch marked unsafe explains its limits in `note` (e.g. a lock protects one process)."""
+Call it after analyze_file or run_burst found a race. Give `path` (a workspace file) or `source` \
+with a `filename`; `rule` limits it to one rule. Nothing is written: show the diff, or apply it \
+with `race-mcp patch FILE --apply`. `diff` is the combined patch for `git apply`; an unsafe patch \
+says its limits in `note`."""
+
+HINTS = {
+    "syntax-error": "propose_patch needs Python source that parses",
+    "is-directory": "analyze_file takes directories; pass one of its files here",
+    "unknown-rule": "read race://rules for the rule ids",
+    "not-found": "pass a .py file inside the workspace as `path`, or the code as `source`",
+}
+PATCH_SHAPE = output_shape(PatchReport, omitted=list[str])
+# Text and structured content together; the diff is the product, so it is cut last.
+ANSWER_BUDGET = 20_000
+
+
+@dataclass(frozen=True)
+class PatchCall:
+    """Everything `patch_job` needs, as plain data for the worker process."""
+
+    path: str | None
+    source: str | None
+    filename: str
+    rule: str | None
+    roots: AllowedRoots
+    settings: Settings
 
 
 def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None:
@@ -40,14 +66,14 @@ def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None
         description=PROPOSE_PATCH_DESCRIPTION,
         annotations=read_only("Propose verified patches for the races in a Python file"),
     )
-    def propose_patch(
+    async def propose_patch(
+        ctx: Context[Any, Any],
         client_roots: ClientRoots,
         path: Annotated[
-            str | None,
+            PathText | None,
             Field(
-                description="Python file inside the workspace, e.g. 'app/routes/coupons.py'. "
+                description="Python file in the workspace, e.g. 'app/routes/coupons.py'. "
                 "Give either path or source.",
-                max_length=4096,
             ),
         ] = None,
         source: Annotated[
@@ -57,8 +83,7 @@ def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None
         filename: Annotated[
             str,
             Field(
-                description="Name used for inline `source` in the diff headers, e.g. 'app/routes.py'; "
-                "never read from disk.",
+                description="Name for inline `source` in the diff headers, e.g. 'app/routes.py'.",
                 min_length=1,
                 max_length=260,
             ),
@@ -67,25 +92,37 @@ def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None
             str | None,
             Field(description="Only patch this rule's findings, e.g. 'RC101'.", max_length=16),
         ] = None,
-    ) -> Annotated[CallToolResult, PatchReport]:
+    ) -> Annotated[CallToolResult, PATCH_SHAPE]:
         if (path is None) == (source is None):
             raise usage_error("give exactly one of `path` (a Python file) or `source` (code text)")
-        roots = workspace.with_client_roots(client_roots)
-        try:
-            if source is None:
-                source, filename = _read_for_patch(path or "", roots, workspace.settings)
-            report = propose_patches(source, filename, settings=workspace.settings, rule=rule)
-        except RaceMcpError as exc:
-            raise tool_error(exc, _what_to_do_patch(exc)) from None
-        return CallToolResult(
-            content=[TextContent(type="text", text=render_patch_text(report))],
-            structured_content=report.model_dump(mode="json"),
+        call = PatchCall(
+            path=path,
+            source=source,
+            filename=filename,
+            rule=rule,
+            roots=workspace.with_client_roots(client_roots),
+            settings=workspace.settings,
         )
+        try:
+            answer = await unless_client_leaves(ctx, partial(shared_pool().run, patch_job, call=call))
+        except RaceMcpError as exc:
+            raise tool_error_for(exc, HINTS) from None
+        return answer.result()
+
+
+def patch_job(call: PatchCall) -> ToolAnswer:
+    """In a worker process: the patches, as an answer that fits the budget."""
+    settings = worker_settings(call.settings)
+    source, filename = call.source, call.filename
+    if source is None:
+        source, filename = _read_for_patch(call.path or "", call.roots, settings)
+    report = propose_patches(source, filename, settings=settings, rule=call.rule)
+    return patch_answer(report)
 
 
 def _read_for_patch(path: str, roots: AllowedRoots, settings: Settings) -> tuple[str, str]:
     """The file's text and its name relative to the root it is in (the diff's a/ b/ path)."""
-    target = locate(path, roots)
+    target = located(path, "path", roots)
     if target.is_dir():
         raise InputError(f"{path}: is a directory; propose_patch takes one Python file", code="is-directory")
     root = next((r for r in roots.paths if target.is_relative_to(r)), None)
@@ -93,7 +130,54 @@ def _read_for_patch(path: str, roots: AllowedRoots, settings: Settings) -> tuple
     return read_source(target, label, max_bytes=settings.max_file_bytes), label
 
 
-def _what_to_do_patch(exc: RaceMcpError) -> str:
-    if isinstance(exc, PolicyError):
-        return f"{exc}, or add the folder to the client's workspace roots"
-    return f"{exc}. propose_patch needs one UTF-8 Python file that parses (or its text as `source`)"
+def patch_answer(report: PatchReport) -> ToolAnswer:
+    """The report, with the readable combined diff in the text; over the budget, the per-patch diffs
+    go first (the combined `diff` holds every change), then the text's copy, then the diff itself."""
+    structured = report.model_dump(mode="json")
+    structured["omitted"] = []
+    readable = sanitize_text(report.diff) if report.diff else ""
+
+    def size() -> int:
+        return json_size(structured) + len(_patch_text(report, readable, structured).encode())
+
+    if size() > ANSWER_BUDGET:
+        for patch in structured["patches"]:
+            patch["diff"] = ""
+        structured["omitted"].append("patches[].diff: the combined `diff` holds every change")
+    if size() > ANSWER_BUDGET:
+        readable = ""
+    if size() > ANSWER_BUDGET:
+        structured["diff"] = ""
+        structured["omitted"].append(
+            f"diff: {len(report.diff):,} characters; call again with `rule` to patch one rule at a "
+            "time, or run `race-mcp patch FILE --format diff` in a terminal"
+        )
+    return ToolAnswer(text=_patch_text(report, readable, structured), structured=structured)
+
+
+def _patch_text(report: PatchReport, readable: str, structured: dict[str, Any]) -> str:
+    """One line per patch and per finding left for a human, then the diff (or where it is)."""
+    if not report.patches and not report.unpatched and not report.errors:
+        return f"{_line(report.path)}: nothing to patch\n"
+    out = [
+        f"{len(report.patches)} patched, {len(report.unpatched)} left for a human in {_line(report.path)}:"
+    ]
+    for patch in report.patches:
+        note = f" ({patch.safety}: {patch.note})" if patch.safety == "unsafe" or patch.note else ""
+        out.append(_line(f"- line {patch.line} {patch.rule_id}: {patch.description}{note}"))
+    for left in report.unpatched:
+        out.append(_line(f"- line {left.line} {left.rule_id} no patch: {left.guidance}"))
+    out.extend(_line(f"error [{error.code}]: {error.message}") for error in report.errors)
+    if readable:
+        out.append("The combined diff (exact text for `git apply` in the structured `diff`):")
+        out.append(readable)
+    elif structured["diff"]:
+        out.append(f"The combined diff ({len(report.diff):,} characters) is in the structured `diff`.")
+    out.extend(f"Left out to stay small: {what}" for what in structured["omitted"])
+    if report.patches:
+        out.append("Show the diff to the user, or apply it with `race-mcp patch FILE --apply`.")
+    return "\n".join(out) + "\n"
+
+
+def _line(text: str) -> str:
+    return sanitize_line(text, PROSE_LIMIT)
