@@ -195,24 +195,33 @@ def _rfc6052_ipv4(address: ipaddress.IPv6Address, prefix_length: int) -> ipaddre
     return ipaddress.IPv4Address(bytes(octets))
 
 
+def _embedded(address: IPAddress) -> list[tuple[ipaddress.IPv4Address, bool]]:
+    """(IPv4 address, certain) for each IPv4 address an IPv6 address may stand for.
+
+    Local-use NAT64 does not say where its IPv4 address sits, so each reading is a guess.
+    """
+    if isinstance(address, ipaddress.IPv4Address):
+        return []
+    found: list[tuple[ipaddress.IPv4Address, bool]] = []
+    if address.ipv4_mapped is not None:
+        found.append((address.ipv4_mapped, True))
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # not :: or ::1 (IPv6's own)
+        found.append((ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF), True))
+    if address in _NAT64_WELL_KNOWN:
+        found.append((_rfc6052_ipv4(address, 96), True))
+    if address in _NAT64_LOCAL:
+        found.extend((_rfc6052_ipv4(address, length), False) for length in _NAT64_LOCAL_PREFIXES)
+    if address.sixtofour is not None:
+        found.append((address.sixtofour, True))
+    if address.teredo is not None:
+        server, client = address.teredo  # the client's address comes un-XOR'ed
+        found.extend([(server, True), (client, True)])
+    return found
+
+
 def embedded_ipv4(address: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
     """Every IPv4 address an IPv6 address may stand for: mapped, compatible, NAT64, 6to4, Teredo."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return ()
-    found: list[ipaddress.IPv4Address] = []
-    if address.ipv4_mapped is not None:
-        found.append(address.ipv4_mapped)
-    if address in _IPV4_COMPATIBLE and int(address) > 1:  # not :: or ::1 (IPv6's own)
-        found.append(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
-    if address in _NAT64_WELL_KNOWN:
-        found.append(_rfc6052_ipv4(address, 96))
-    if address in _NAT64_LOCAL:
-        found.extend(_rfc6052_ipv4(address, length) for length in _NAT64_LOCAL_PREFIXES)
-    if address.sixtofour is not None:
-        found.append(address.sixtofour)
-    if address.teredo is not None:
-        found.extend(address.teredo)  # the Teredo server and the client (already un-XOR'ed)
-    return tuple(found)
+    return tuple(inner for inner, _ in _embedded(address))
 
 
 def _refusal(address: IPAddress) -> tuple[str, str] | None:
@@ -234,15 +243,19 @@ def _refused(host: str, address: IPAddress) -> PolicyError | None:
     if refusal is not None:
         code, why = refusal
         return PolicyError(f"{host} resolves to {address}, {why}; bursts never target it", code=code)
-    for inner in embedded_ipv4(address):
-        refusal = _refusal(inner)
-        if refusal is not None:
-            code, why = refusal
-            return PolicyError(
-                f"{host} resolves to {address}, which carries {inner}, {why}; bursts never target it",
-                code=code,
-            )
-    return None
+    # A guessed reading (local-use NAT64) counts only for metadata: any address of that prefix
+    # reads as 0.0.0.0 at one prefix length or another.
+    refused = [
+        (inner, refusal)
+        for inner, certain in _embedded(address)
+        if (refusal := _refusal(inner)) is not None and (certain or refusal[0] == "metadata-address")
+    ]
+    if not refused:
+        return None
+    inner, (code, why) = min(refused, key=lambda item: item[1][0] != "metadata-address")  # metadata first
+    return PolicyError(
+        f"{host} resolves to {address}, which carries {inner}, {why}; bursts never target it", code=code
+    )
 
 
 async def _resolve(host: str, port: int) -> list[IPAddress]:

@@ -186,7 +186,10 @@ class Wire:
 
 
 async def _connect(target: Target, timeout: float) -> socket.socket:
-    sock = socket.socket(target.family, socket.SOCK_STREAM)
+    try:
+        sock = socket.socket(target.family, socket.SOCK_STREAM)
+    except OSError as exc:  # e.g. IPv6 switched off on this machine
+        raise BurstError(f"{target.label}: cannot connect: {_describe(exc)}", code="connect-failed") from None
     sock.setblocking(False)
     try:
         with anyio.fail_after(timeout):
