@@ -147,6 +147,19 @@ def test_filesystem_root_as_cwd_is_not_an_allowed_root(monkeypatch: pytest.Monke
     assert allowed_roots([], Settings()).paths == []
 
 
+def test_the_server_and_the_cli_share_one_roots_builder(tmp_path: Path) -> None:
+    """`patch --apply` and `openapi` build their roots with the server's function (roots.py)."""
+    from race_mcp import _cli_patch, cli, roots
+
+    assert allowed_roots is roots.allowed_roots is cli.allowed_roots is _cli_patch.allowed_roots
+    (tmp_path / "specs").mkdir()
+    refs = allowed_roots([tmp_path / "specs"], Settings(), working_directory=False, flag="--ref-root")
+    assert refs.paths == [(tmp_path / "specs").resolve()]  # no working directory for $ref roots
+    with pytest.raises(InputError, match="--ref-root nope: no such directory") as caught:
+        allowed_roots(["nope"], Settings(), working_directory=False, flag="--ref-root")
+    assert caught.value.code == "not-found"
+
+
 # ------------------------------------------------------------------------------- HTTP policy
 
 
