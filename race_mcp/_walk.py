@@ -29,6 +29,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ class SourceWalk:
 
     def __iter__(self) -> Iterator[Path]:
         top_real = self.top.resolve()
-        if not self._boundary.contains(top_real):
+        if not self._inside(str(top_real)):
             self._skip(self._outside_reason, 1)
             return
         self._visited.add(str(top_real))
@@ -152,10 +153,10 @@ class SourceWalk:
         name = entry.name
         is_source = name.endswith(self._suffixes)
         if entry.is_symlink():
-            target = self._follow(entry, is_source)
-            if target is None:
+            followed = self._follow(entry, is_source)
+            if followed is None:
                 return
-            real, is_dir = str(target), target.is_dir()
+            real, is_dir = followed
         else:
             is_dir = entry.is_dir(follow_symlinks=False)
             if not is_dir and not is_source:
@@ -177,21 +178,26 @@ class SourceWalk:
         else:
             yield here.path / name
 
-    def _follow(self, entry: os.DirEntry[str], is_source: bool) -> Path | None:
-        """The resolved target of a symlink that stays inside the boundary, or None (counted)."""
+    def _follow(self, entry: os.DirEntry[str], is_source: bool) -> tuple[str, bool] | None:
+        """(resolved target, is a directory) of a symlink that stays inside the boundary, else None.
+
+        `realpath` without `strict` only reads the links themselves; the target is stat'ed only
+        once it is known to be inside, so nothing outside is looked at, not even whether it exists.
+        """
+        target = os.path.realpath(entry.path)
+        if not self._inside(target):
+            self._skip(self._outside_reason, 1)  # whatever its name or target
+            return None
         try:
-            target = Path(entry.path).resolve()
-        except (OSError, RuntimeError):  # a loop of links
-            self._skip("broken-symlink", 1)
-            return None
-        if not self._boundary.contains(target):
-            # Counted whatever its name or target: nothing outside is looked at, not even its kind.
-            self._skip(self._outside_reason, 1)
-            return None
-        if not target.exists():
+            mode = os.stat(target).st_mode
+        except OSError:  # missing, or a loop of links
             self._skip("broken-symlink", int(is_source))
             return None
-        return target
+        return target, stat.S_ISDIR(mode)
+
+    def _inside(self, resolved: str) -> bool:
+        path = Path(resolved)
+        return any(path == root or path.is_relative_to(root) for root in self._boundary.paths)
 
     def _skip(self, reason: str, count: int) -> None:
         if count:
