@@ -12,6 +12,7 @@ manual burst, and docs that stay inside the repository.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pty
 import re
@@ -280,6 +281,46 @@ def test_demo_shop_starts_as_the_readme_says_and_its_bursts_find_the_races(readm
         done = subprocess.run([*words, "--format", "json"], capture_output=True, text=True, timeout=180)
         assert done.returncode == 1, done.stderr
         assert json.loads(done.stdout)["verdict"] == "race"
+
+
+# ------------------------------------------------------------------ the configuration examples
+
+
+def test_the_configuration_examples_load_as_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's pyproject example loads (its one root outside the project announced once) and
+    its user-level file example is accepted as the user's own policy."""
+    from race_mcp.config import load_settings
+
+    toml = [block.text for block in readme_blocks() if block.language == "toml"]
+    [project_example] = [text for text in toml if text.startswith("[tool.race-mcp]")]
+    [user_example] = [text for text in toml if "[burst]" in text]
+    home = tmp_path / "home"
+    project = home / "src" / "project"
+    project.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    (project / "pyproject.toml").write_text(project_example)
+    user_file = home / ".config" / "race-mcp" / "config.toml"
+    user_file.parent.mkdir(parents=True)
+    user_file.write_text(user_example)
+
+    warned: list[str] = []
+    collect = logging.Handler(logging.WARNING)
+    collect.emit = lambda record: warned.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("race_mcp.config")
+    logger.addHandler(collect)  # its own handler: the CLI may have stopped propagation here
+    try:
+        settings = load_settings(project)
+    finally:
+        logger.removeHandler(collect)
+
+    shared_lib = home / "src" / "shared-lib"
+    assert [message.split(" adds ")[1].split(",")[0] for message in warned] == [str(shared_lib)]
+    assert settings.root_paths() == [shared_lib, shared_lib]  # the project's, then the user's
+    assert settings.burst.allow_hosts == ["staging.example.com", "10.1.2.3"]
+    assert settings.openapi.remote_hosts == ["opensource.zalando.com"]
 
 
 # ------------------------------------------------------------------------- docs stay in the repo
