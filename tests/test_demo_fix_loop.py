@@ -89,18 +89,21 @@ def _check_loop(report: DemoReport) -> None:
     assert checks.summary == "5 of 5 checks pass, one request at a time"
 
 
+@pytest.mark.slow
 def test_the_loop_runs_on_sqlite(sqlite_report: DemoReport) -> None:
     _check_loop(sqlite_report)
     assert sqlite_report.database is None
     assert ", on SQLite\n" in sqlite_report.render_text()
 
 
+@pytest.mark.slow
 def test_the_loop_runs_on_postgresql(postgres_report: DemoReport) -> None:
     _check_loop(postgres_report)
     assert postgres_report.database == POSTGRES_URL
     assert f", on PostgreSQL at {POSTGRES_URL}\n" in postgres_report.render_text()
 
 
+@pytest.mark.slow
 def test_postgresql_runs_leave_no_schema_behind(postgres_report: DemoReport) -> None:
     with psycopg.connect(POSTGRES_URL) as connection:
         left = connection.execute(
@@ -109,6 +112,7 @@ def test_postgresql_runs_leave_no_schema_behind(postgres_report: DemoReport) -> 
     assert left == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["sqlite_report", "postgres_report"])
 def test_every_fix_holds(which: str, request: pytest.FixtureRequest) -> None:
     """The issue's bar: every race the demo proves is patched and the same burst shows no_race.
@@ -121,6 +125,7 @@ def test_every_fix_holds(which: str, request: pytest.FixtureRequest) -> None:
     assert report.passed
 
 
+@pytest.mark.slow
 def test_the_same_bursts_show_no_race_on_a_fixed_shop(tmp_path: Path) -> None:
     """The loop's machinery on the safe twin as the patched app: the same bursts must say no_race."""
     package = tmp_path / PATCHED_PACKAGE

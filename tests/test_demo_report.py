@@ -40,6 +40,10 @@ EXPECTED_STORE = {
 }
 
 
+# Every test here reads the whole demo story (15-30 s, run once per session).
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def report(demo_run: DemoRun) -> DemoReport:
     return demo_run.report

@@ -337,6 +337,7 @@ async def _trials(running: RunningShop, scenario: Scenario, trials: int) -> list
     return outcomes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_a_burst_overruns_the_limit_in_the_racy_shop(racy_shop: RunningShop, scenario: Scenario) -> None:
     outcomes = asyncio.run(_trials(racy_shop, scenario, scenario.racy_trials))
@@ -346,6 +347,7 @@ def test_a_burst_overruns_the_limit_in_the_racy_shop(racy_shop: RunningShop, sce
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_a_burst_never_overruns_the_limit_in_the_fixed_shop(
     fixed_shop: RunningShop, scenario: Scenario
