@@ -96,3 +96,14 @@ def demo_run_on(tmp_path_factory: pytest.TempPathFactory) -> DemoRunOn:
 def demo_run(demo_run_on: DemoRunOn) -> DemoRun:
     """The demo on SQLite, as `race-mcp demo --format json` ran it once for the whole session."""
     return demo_run_on(None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a `slow` test run first, each file's tests still together and in order.
+
+    scripts/test hands whole files to two xdist workers in this order (--dist loadfile
+    --no-loadscope-reorder): starting the long files first keeps one worker from finishing a long
+    file alone at the end while the other sits idle.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
