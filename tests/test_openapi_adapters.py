@@ -70,7 +70,7 @@ async def client(workspace: Path) -> AsyncIterator[Client]:
 async def test_tool_is_listed_read_only_with_bounded_inputs(client: Client) -> None:
     tool = next(t for t in (await client.list_tools()).tools if t.name == "check_openapi")
     inputs = tool.input_schema["properties"]
-    assert set(inputs) == {"spec", "source", "max_findings"}
+    assert set(inputs) == {"spec", "source", "max_findings", "offset"}
     assert "remote" not in json.dumps(tool.input_schema).lower()  # remote $refs: config only
     assert tool.annotations is not None and tool.annotations.read_only_hint is True
     assert tool.output_schema is not None and "endpoints" in tool.output_schema["properties"]
