@@ -248,3 +248,121 @@ def test_bad_config_is_a_one_line_error(project: Path) -> None:
     (project / "pyproject.toml").write_text("[tool.race-mcp.burst]\nmax_requests = 0\n")
     line = assert_one_line_error(race_mcp("burst", "http://127.0.0.1:9/", "--expect-max", "1", cwd=project))
     assert "max_requests" in line
+
+
+# ------------------------------------------------------------------- hostile input (issues 9, 14)
+
+
+def error_code(line: str) -> str:
+    return line.split("error[", 1)[1].split("]", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["-X", "CONNECT"], "method-not-supported"),
+        (["--json", "[" * 5000 + "]" * 5000], "json-too-deep"),
+        (["--json", "{bad"], "bad-json"),
+        (["--success-json", "$.a == " + "[" * 1500 + "]" * 1500], "json-too-deep"),
+        (
+            ["--probe-url", "http://127.0.0.1:9/s", "--probe-path", "$" + ".a" * 500, "--probe-change", "1"],
+            "json-too-deep",
+        ),
+        (
+            [
+                "--probe-url",
+                "http://127.0.0.1:9/s",
+                "--probe-path",
+                "$.a[" + "9" * 5000 + "]",
+                "--probe-change",
+                "1",
+            ],
+            "bad-json-path",
+        ),
+        (["--success-status", "²00"], "usage"),
+        (["--success-status", "2" * 5000], "usage"),
+    ],
+    ids=[
+        "connect",
+        "deep-json",
+        "bad-json",
+        "deep-condition",
+        "long-probe-path",
+        "5000-digit-index",
+        "superscript-status",
+        "5000-digit-status",
+    ],
+)
+def test_hostile_options_are_one_line_errors_with_their_code(
+    project: Path, args: list[str], code: str
+) -> None:
+    line = assert_one_line_error(
+        race_mcp("burst", f"http://127.0.0.1:{closed_port()}/", "--expect-max", "1", *args, cwd=project)
+    )
+    assert error_code(line) == code, line
+
+
+def test_metadata_behind_nat64_is_refused_under_allow_host_everything(project: Path) -> None:
+    args = [
+        "burst",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "--expect-max",
+        "1",
+        "--allow-host",
+        "::/0",
+    ]
+    line = assert_one_line_error(race_mcp(*args, cwd=project))
+    assert error_code(line) == "metadata-address"
+    assert "169.254.169.254" in line
+
+
+def test_a_catastrophic_success_regex_ends_in_seconds(project: Path) -> None:
+    body = b"a" * 40 + b"!"
+    reply = b"HTTP/1.1 200 OK\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    with RawServer("reply", reply=reply) as server:
+        started = time.monotonic()
+        args = ["burst", server.url("/"), "--mode", "h1", "-n", "4", "--expect-max", "1", "--hold-ms", "10"]
+        line = assert_one_line_error(race_mcp(*args, "--success-regex", "^(a|aa)+$", cwd=project))
+        elapsed = time.monotonic() - started
+    assert error_code(line) == "regex-timeout"
+    assert elapsed < 20, elapsed
+
+
+def test_the_configured_time_cap_ends_a_tunnel_like_answer(project: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        "[tool.race-mcp.burst]\nmax_total_seconds = 2\nresponse_timeout = 60\n"
+    )
+    with RawServer("reply", reply=b"HTTP/1.1 200 Connection established\r\n\r\n") as server:
+        started = time.monotonic()
+        args = ["burst", server.url("/"), "--mode", "h1", "-n", "4", "--expect-max", "1"]
+        line = assert_one_line_error(race_mcp(*args, cwd=project))
+        elapsed = time.monotonic() - started
+    assert error_code(line) == "cap-time"
+    assert elapsed < 15, elapsed  # the 2 s cap plus the interpreter's start-up
+
+
+def test_a_json_body_without_a_method_is_posted(project: Path, target: Served) -> None:
+    args = [
+        "burst",
+        target.url("/echo"),
+        "--json",
+        '{"a": 1}',
+        "-n",
+        "2",
+        "--expect-max",
+        "2",
+        "--format",
+        "json",
+    ]
+    data = burst_json(race_mcp(*args, cwd=project))
+    assert data["status_counts"] == {"200": 2}
+    clusters = data["clusters"]
+    assert isinstance(clusters, list)
+    assert clusters[0]["sample"].startswith('{"method": "POST"')
+
+
+def test_the_body_cap_counts_the_body_as_sent(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[tool.race-mcp.burst]\nmax_body_bytes = 100000\n")
+    args = ["burst", f"http://127.0.0.1:{closed_port()}/", "--expect-max", "1", "--data", "{{uuid}}" * 5000]
+    line = assert_one_line_error(race_mcp(*args, cwd=project))  # 40 KB as typed, 180 KB as sent
+    assert error_code(line) == "cap-body"

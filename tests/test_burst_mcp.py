@@ -7,6 +7,7 @@ bundled demo shop and its fixed twin under uvicorn (HTTP/1.1).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -106,6 +107,8 @@ async def test_run_burst_is_listed_as_destructive_and_open_world(client: Client)
     assert "SENDS REAL TRAFFIC THAT CHANGES SERVER STATE" in tool.description
     assert "allow_hosts" in tool.description and "--allow-burst-host" in tool.description
 
+    # The tool list goes into the assistant's context: the description and input schema stay small.
+    assert len(tool.description) + len(json.dumps(tool.input_schema)) < 5000
     assert set(tool.input_schema["properties"]) == {"spec"}
     spec = tool.input_schema["$defs"]["BurstSpec"]
     assert spec["properties"]["requests"]["maximum"] == 1000
@@ -174,6 +177,80 @@ async def test_bad_arguments_are_tool_errors_the_model_can_act_on(client: Client
     assert refused.is_error and "cannot connect" in text_of(refused)
     assert "[connect-failed] " in text_of(refused)
     assert "Check that the server is running" in text_of(refused)
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "hint"),
+    [
+        ({"requests": 500}, "cap-requests", "Send fewer `requests`"),
+        ({"bursts": 500}, "cap-bursts", "Send fewer `bursts`"),
+        ({"body": "{{uuid}}" * 30_000}, "cap-body", "counts as 36 bytes"),
+        ({"url": "http://[::ffff:169.254.169.254]/"}, "metadata-address", "No configuration allows it"),
+        ({"url": "http://255.255.255.255/"}, "address-not-unicast", "No configuration allows it"),
+        ({"url": "http://192.0.2.7/"}, "host-not-allowed", "--allow-burst-host"),
+        ({"json_body": nested(150)}, "json-too-deep", "flatter JSON"),
+        (
+            {"success": {"json_condition": "$.a == " + "[" * 1500 + "]" * 1500}},
+            "json-too-deep",
+            "flatter JSON",
+        ),
+        ({"method": "CONNECT"}, "method-not-supported", "ordinary method"),
+        ({"success": {"body_regex": "("}}, "bad-regex", "Fix that field"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and "-" in value else "",
+)
+async def test_each_refusal_has_its_own_code_and_next_step(
+    client: Client, changes: dict[str, Any], code: str, hint: str
+) -> None:
+    spec = {"url": "http://127.0.0.1:9/", "expected_max_successes": 1} | changes
+    result = await client.call_tool("run_burst", {"spec": spec})
+    assert result.is_error
+    text = text_of(result)
+    assert f"[{code}] " in text, text
+    assert hint in text, text
+    if code != "host-not-allowed":  # only the allowlist refusal is about the allowlist
+        assert "allow_hosts" not in text and "--allow-burst-host" not in text, text
+
+
+async def test_a_catastrophic_regex_is_regex_timeout(client: Client) -> None:
+    body = b"a" * 40 + b"!"
+    reply = b"HTTP/1.1 200 OK\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    with RawServer("reply", reply=reply) as server:
+        spec = {"url": server.url("/"), "mode": "h1", "requests": 4, "expected_max_successes": 1}
+        started = time.monotonic()
+        result = await client.call_tool(
+            "run_burst", {"spec": spec | {"success": {"body_regex": "^(a|aa)+$"}}}
+        )
+        elapsed = time.monotonic() - started
+    assert result.is_error and "[regex-timeout] " in text_of(result)
+    assert elapsed < 15, elapsed
+
+
+async def test_a_json_body_without_a_method_is_posted(client: Client, target: Served) -> None:
+    spec = coupon_spec(target, "/coupon/racy")
+    del spec["method"]
+    result = await client.call_tool("run_burst", {"spec": spec})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["verdict"] == "race", result.structured_content["reason"]
+
+
+async def test_wrong_method_answers_are_named(client: Client, target: Served) -> None:
+    spec = coupon_spec(target, "/coupon/racy", method="GET", bursts=1, requests=10)
+    result = await client.call_tool("run_burst", {"spec": spec})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["verdict"] == "inconclusive"
+    assert result.structured_content["reason"] == (
+        "all 10 answers were 405 Method Not Allowed: check the method and path"
+    )
 
 
 # --------------------------------------------------------------------------------- the allowlist
