@@ -83,6 +83,13 @@ def _pair(value: str) -> tuple[str, str]:
     return key.strip(), content
 
 
+def _count(value: str) -> int:
+    """A whole number in ASCII digits (int() would also take "٣" and choke on 5,000 digits)."""
+    if not re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value[:40]!r}")
+    return int(value)
+
+
 def _statuses(value: str) -> list[int]:
     parts = [part.strip() for part in value.split(",") if part.strip()]
     # ASCII digits only: int() would also take "٢٠٠" or "²00"-like text and choke on 5,000 digits.
@@ -160,7 +167,7 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
 def _add_judging_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("judging")
     group.add_argument(
-        "--expect-max", type=int, metavar="L", help="how many may succeed at most (a single-use coupon: 1)"
+        "--expect-max", type=_count, metavar="L", help="how many may succeed at most (a single-use coupon: 1)"
     )
     group.add_argument(
         "--success-status",
@@ -188,15 +195,15 @@ def _add_judging_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the run")
-    group.add_argument("-n", "--requests", type=int, default=20, help="requests per burst (default: 20)")
-    group.add_argument("--bursts", type=int, default=1, help="bursts to send (default: 1)")
+    group.add_argument("-n", "--requests", type=_count, default=20, help="requests per burst (default: 20)")
+    group.add_argument("--bursts", type=_count, default=1, help="bursts to send (default: 1)")
     group.add_argument(
         "--mode",
         choices=["auto", "h2", "h1", "naive"],
         default="auto",
         help="auto: HTTP/2 single-packet when the server speaks it, else HTTP/1.1 (default)",
     )
-    group.add_argument("--hold-ms", type=int, default=100, help="pause before the release (default: 100)")
+    group.add_argument("--hold-ms", type=_count, default=100, help="pause before the release (default: 100)")
     group.add_argument("--insecure", action="store_true", help="do not verify the TLS certificate")
     group.add_argument(
         "--allow-host",

@@ -96,7 +96,9 @@ class StateProbe(BaseModel):
 
     url: str = Field(description="URL of a JSON document holding the state")
     json_path: str = Field(description="where the number is, e.g. `$.balance`, `$.items[0].stock`")
-    change_per_success: float = Field(description="change per success, e.g. -10 for a debit of 10")
+    change_per_success: float = Field(
+        allow_inf_nan=False, description="change per success, e.g. -10 for a debit of 10"
+    )
 
 
 class BurstSpec(BaseModel):
