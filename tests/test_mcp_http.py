@@ -229,3 +229,81 @@ def test_token_from_the_environment(workspace: Workspace, tmp_path: Path) -> Non
     with http_server(workspace, tmp_path / "env-token.log", env=env) as url:
         assert post_initialize(url).status_code == 401
         assert post_initialize(url, Authorization=f"Bearer {TOKEN}").status_code == 200
+
+
+# ------------------------------------------------------------- Host and Origin compared exactly
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://localhost:{port}.evil.com",
+        "http://localhost.evil.com",
+        "http://localhost:3000.evil.com:3000",
+        "http://127.0.0.1.evil.com",
+        "http://127.0.0.1:{port}@evil.com",
+        "http://localhost@evil.com",
+        "http://evil.com@localhost",
+        "http://user:pass@localhost:{port}",
+        "http://localhost:{port}/path",
+        "http://localhost:{port}#@evil.com",
+        "null",
+        "file://localhost",
+        "ftp://localhost",
+        "http://localhost:99999",
+        "http://localhost:-1",
+        "http://[::1].evil.com",
+        "http://[::1]evil.com",
+        "http://[::ffff:127.0.0.1]",
+        "http://::1",
+        "http://0x7f000001",
+        "http://2130706433",
+        "http://localhost.",
+        "http://lo%63alhost",
+        "http://localhost\\@evil.com",
+        "HTTP://LOCALHOST:3000",  # browsers send origins lowercase: any other spelling is not one
+        "http://[0:0:0:0:0:0:0:1]:8080",
+        "",
+    ],
+)
+def test_lookalike_origins_are_refused(open_server: str, origin: str) -> None:
+    port = open_server.split(":")[2].split("/")[0]
+    assert post_initialize(open_server, Origin=origin.format(port=port)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://localhost:{port}",
+        "http://127.0.0.1:{port}",
+        "https://localhost",
+        "http://[::1]:{port}",
+    ],
+)
+def test_loopback_origins_in_any_spelling_are_accepted(open_server: str, origin: str) -> None:
+    port = open_server.split(":")[2].split("/")[0]
+    assert post_initialize(open_server, Origin=origin.format(port=port)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost:{port}.evil.com",
+        "127.0.0.1.evil.com:{port}",
+        "evil.com@127.0.0.1:{port}",
+        "127.0.0.1:{port}/x",
+        "127.0.0.1:99999",
+        "[::1]evil:{port}",
+        "LOCALHOST:{port}",
+        "",
+    ],
+)
+def test_lookalike_hosts_are_refused(open_server: str, host: str) -> None:
+    port = open_server.split(":")[2].split("/")[0]
+    assert post_initialize(open_server, Host=host.format(port=port)).status_code == 421
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "localhost", "[::1]:{port}"])
+def test_loopback_hosts_are_accepted(open_server: str, host: str) -> None:
+    port = open_server.split(":")[2].split("/")[0]
+    assert post_initialize(open_server, Host=host.format(port=port)).status_code == 200

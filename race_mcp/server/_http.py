@@ -76,30 +76,20 @@ _AUTHORITY = re.compile(
 _ORIGIN = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#@\\]*)")
 
 
-def _canonical_host(name: str) -> str | None:
-    """Lowercase; a bracketed IPv6 address in its compressed form; None if it is not one."""
-    name = name.lower()
-    if not name.startswith("["):
-        return name
-    try:
-        return f"[{ipaddress.IPv6Address(name[1:-1]).compressed}]"
-    except ValueError:
-        return None
-
-
 def authority_host(authority: str) -> str | None:
-    """The canonical host of `host[:port]` (port 1-65535), or None when it is not exactly that."""
+    """The host of `host[:port]` (port 1-65535), or None when it is not exactly that. Compared as
+    spelt: browsers send Host and Origin lowercase and IPv6 compressed, as the allowlist has them."""
     match = _AUTHORITY.fullmatch(authority)
     if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
         return None
-    return _canonical_host(match["host"])
+    return match["host"]
 
 
 def origin_host(origin: str) -> str | None:
-    """The canonical host of an `http(s)://host[:port]` Origin, or None for anything else
+    """The host of an `http(s)://host[:port]` Origin, or None for anything else
     (`null`, other schemes, userinfo, a path, a host with a suffix after the port)."""
     match = _ORIGIN.fullmatch(origin)
-    if match is None or match["scheme"].lower() not in ("http", "https"):
+    if match is None or match["scheme"] not in ("http", "https"):
         return None
     return authority_host(match["authority"])
 
@@ -113,7 +103,7 @@ class HostOriginGuard:
 
     def __init__(self, app: ASGIApp, names: Iterable[str]) -> None:
         self._app = app
-        self._names = {canonical for name in names if (canonical := _canonical_host(name)) is not None}
+        self._names = set(names)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
