@@ -6,6 +6,8 @@ speak today, "auto" negotiates the 2026-07-28 stateless protocol the SDK prefers
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from mcp.types import CallToolResult, ListRootsResult, Root, TextContent
 from tests._mcp_helpers import RACE_MCP, RACY_ROUTE, RACY_SOURCE, Workspace, make_workspace
 
 pytestmark = pytest.mark.anyio
+DEMO = Path(__file__).parent.parent / "race_mcp" / "demo"
 
 
 @pytest.fixture(scope="module")
@@ -235,3 +238,87 @@ async def test_prompt_argument_errors_are_clear(client: Client) -> None:
         await client.get_prompt("audit_file", {})
     with pytest.raises(MCPError, match=r"no argument 'colour'.*it takes: focus, path"):
         await client.get_prompt("audit_file", {"path": "racy.py", "colour": "red"})
+
+
+# ------------------------------------------------------------------ answers that fit a context
+
+
+@pytest.fixture(scope="module")
+async def demo_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    """The bundled demo: the 750-line spec that answered 119 KB, and the shop with 13 findings."""
+    demo = tmp_path_factory.mktemp("demo")
+    for name in ("openapi.yaml", "shop.py"):
+        shutil.copy(DEMO / name, demo / name)
+    params = StdioServerParameters(command=str(RACE_MCP), args=["serve"], cwd=str(demo))
+    async with Client(params, mode="legacy", read_timeout_seconds=60) as connected:
+        yield connected
+
+
+def answer_size(result: CallToolResult) -> int:
+    return len(text_of(result).encode()) + len(
+        json.dumps(result.structured_content, ensure_ascii=False).encode()
+    )
+
+
+async def test_tools_list_fits_the_budget(demo_client: Client) -> None:
+    listed = await demo_client.list_tools()
+    size = len(listed.model_dump_json(by_alias=True, exclude_none=True))
+    assert size < 12_000, f"tools/list is {size:,} characters"
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("check_openapi", {"spec": "openapi.yaml"}),
+        ("check_openapi", {"spec": "openapi.yaml", "source": "."}),
+        ("analyze_file", {"path": "."}),
+        ("propose_patch", {"path": "shop.py"}),
+    ],
+)
+async def test_each_answer_fits_the_budget(demo_client: Client, tool: str, arguments: dict[str, Any]) -> None:
+    result = await demo_client.call_tool(tool, arguments)
+
+    assert not result.is_error, text_of(result)
+    assert answer_size(result) < 20_000, f"{tool} answered {answer_size(result):,} bytes"
+    assert '"rule_id"' not in text_of(result)  # the structured content is not repeated in the text
+    if tool != "propose_patch":
+        findings = (result.structured_content or {})["findings"]
+        severities = [f["severity"] for f in findings]
+        assert severities == sorted(severities, key=["high", "medium", "low"].index)
+        assert all(f"{f['rule_id']} " in text_of(result) for f in findings[:3])
+
+
+@pytest.mark.parametrize("max_findings", [7, 50])
+async def test_pages_are_disjoint_and_cover_every_finding(demo_client: Client, max_findings: int) -> None:
+    seen: list[tuple[Any, ...]] = []
+    offset: int | None = 0
+    total = None
+    while offset is not None:
+        arguments = {"spec": "openapi.yaml", "source": ".", "max_findings": max_findings, "offset": offset}
+        result = await demo_client.call_tool("check_openapi", arguments)
+        report = result.structured_content
+        assert report is not None and not result.is_error
+        assert answer_size(result) < 20_000
+        total = report["summary"]["findings"]
+        page = report["page"]
+        assert page["offset"] == offset and page["returned"] == len(report["findings"]) <= max_findings
+        for finding in report["findings"]:
+            seen.append(
+                (
+                    finding["rule_id"],
+                    finding["path"],
+                    finding["line"],
+                    finding["pointer"],
+                    finding["function"],
+                )
+            )
+        for endpoint in report["endpoints"]:  # the page's endpoints name their findings, not copy them
+            for named in [*endpoint["spec_findings"], *endpoint["code_findings"]]:
+                assert set(named) == {"rule_id", "severity", "path", "line"}
+        if page["next_offset"] is not None:
+            assert f"offset={page['next_offset']}" in text_of(result)
+        offset = page["next_offset"]
+    assert len(seen) == len(set(seen)) == total
+    past = await demo_client.call_tool("check_openapi", {"spec": "openapi.yaml", "offset": 10_000})
+    assert not past.is_error and past.structured_content is not None
+    assert past.structured_content["findings"] == [] and "past the last finding" in text_of(past)
