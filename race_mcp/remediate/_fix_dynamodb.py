@@ -291,9 +291,9 @@ def _decided_attributes(
 def _framework_conflict(module: cst.Module) -> str | None:
     """A 409 in the handler's framework, when the file uses one whose idiom is a single statement."""
     code = module.code
-    if re.search(r"^\s*from\s+fastapi\s+import\s+[^\n]*\bHTTPException\b", code, re.MULTILINE):
+    if re.search(r"^[ \t]*+from\s+fastapi\s+import\s+[^\n]*\bHTTPException\b", code, re.MULTILINE):
         return 'raise HTTPException(409, "changed concurrently; retry") from None'
-    if re.search(r"^\s*from\s+flask\s+import\s+[^\n]*\babort\b", code, re.MULTILINE):
+    if re.search(r"^[ \t]*+from\s+flask\s+import\s+[^\n]*\babort\b", code, re.MULTILINE):
         return "abort(409)"
     return None
 

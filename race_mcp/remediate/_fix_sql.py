@@ -43,30 +43,35 @@ __all__ = ["detect_driver", "fix_check_then_insert", "fix_select_then_update", "
 _Item = TypeVar("_Item", cst.Arg, cst.Element)
 Driver = Literal["sqlite3", "psycopg", "psycopg2", "asyncpg", "databases", "wrapper"]
 
+# The source is untrusted and `re` backtracks, so each pattern here is linear in it: indentation is
+# `[ \t]*+` (`^\s*` re-scans a run of blank lines from each line start), repeated classes a later
+# item cannot need back are possessive, and a run of spaces is tried once, from where it starts
+# (`(?<!\s)`). tests/test_analyzer_budgets.py feeds each pattern its worst case.
 _DRIVER_IMPORTS: tuple[tuple[Driver, re.Pattern[str]], ...] = (
-    ("asyncpg", re.compile(r"^\s*(?:import|from)\s+asyncpg\b", re.MULTILINE)),
-    ("databases", re.compile(r"^\s*(?:import|from)\s+databases\b", re.MULTILINE)),
-    ("psycopg2", re.compile(r"^\s*(?:import|from)\s+psycopg2\b", re.MULTILINE)),
-    ("psycopg", re.compile(r"^\s*(?:import|from)\s+psycopg\b", re.MULTILINE)),
-    ("sqlite3", re.compile(r"^\s*(?:import|from)\s+sqlite3\b", re.MULTILINE)),
+    ("asyncpg", re.compile(r"^[ \t]*+(?:import|from)\s+asyncpg\b", re.MULTILINE)),
+    ("databases", re.compile(r"^[ \t]*+(?:import|from)\s+databases\b", re.MULTILINE)),
+    ("psycopg2", re.compile(r"^[ \t]*+(?:import|from)\s+psycopg2\b", re.MULTILINE)),
+    ("psycopg", re.compile(r"^[ \t]*+(?:import|from)\s+psycopg\b", re.MULTILINE)),
+    ("sqlite3", re.compile(r"^[ \t]*+(?:import|from)\s+sqlite3\b", re.MULTILINE)),
 )
 # The demo shop's wrapper (race_mcp/demo/_store.py): `execute` returns the number of rows changed,
 # `transaction()` yields the statements to run inside it, and it sits on sqlite3.
-_WRAPPER_IMPORT = re.compile(r"^\s*from\s+(?:race_mcp\.demo)?\.?_store\s+import\b", re.MULTILINE)
+_WRAPPER_IMPORT = re.compile(r"^[ \t]*+from\s+(?:race_mcp\.demo)?\.?_store\s+import\b", re.MULTILINE)
 
 _UPDATE = re.compile(
-    r"^(?P<head>\s*UPDATE\s+(?P<table>\w+)\s+SET\s+)(?P<column>\w+)\s*=\s*(?P<value>.+?)"
-    r"(?P<where>\s+WHERE\s+(?P<condition>.+?))\s*$",
+    r"^(?P<head>\s*UPDATE\s+(?P<table>\w+)\s+SET\s+)(?P<column>\w+)\s*=\s*+(?P<value>.+?)"
+    r"(?P<where>(?<!\s)\s++WHERE\s++(?P<condition>.*\S))\s*$",
     re.IGNORECASE | re.DOTALL,
 )
 _RELATIVE = re.compile(r"^(?P<column>\w+)\s*[-+]\s*(?:\?|%s|\$\d+|\d+)$")
 _PLACEHOLDER = re.compile(r"\?|%s|\$(\d+)")
 _SELECT = re.compile(
-    r"^\s*SELECT\s+(?P<columns>.+?)\s+FROM\s+(?P<table>\w+)(?:\s+WHERE\s+(?P<where>.+))?$",
+    r"^\s*SELECT\s++(?P<columns>.+?)(?<!\s)\s++FROM\s++(?P<table>\w++)(?:\s++WHERE\s++(?P<where>.+))?$",
     re.IGNORECASE | re.DOTALL,
 )
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(?P<table>\w+)", re.IGNORECASE)
 _WRITE_SQL = re.compile(r"^\s*(UPDATE|INSERT|DELETE)\b", re.IGNORECASE)
+_EQUALITY_COLUMNS = re.compile(r"(?<!\w)(\w++)\s*+=\s*+(?:\?|%s|\$\d+)")
 # Limits are orderings; an `==` check (`if balance == 0: return`) is left to a person.
 _NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _INTEGRITY_ERROR: dict[Driver, tuple[str, str]] = {
@@ -643,16 +648,29 @@ def _is_connection(receiver: str, function: cst.FunctionDef, module: cst.Module)
         if param.name.value == receiver and param.annotation is not None:
             return bool(re.match(connection, module.code_for_node(param.annotation.annotation)))
     text = module.code_for_node(function)
-    made = re.search(
-        rf"\b{re.escape(receiver)}\s*=\s*(?P<call>[\w.]+)\(|(?P<with>[\w.]+)\([^\n]*\)\s+as\s+{re.escape(receiver)}\b",
-        text,
-    )
-    if made is None:
+    maker = _connection_maker(receiver, text)
+    if maker is None:
         return False
-    maker = (made.group("call") or made.group("with")).split(".")[-1]
     if maker == "connect":
         return True
-    return bool(re.search(rf"def\s+{re.escape(maker)}\([^)]*\)\s*->\s*{connection}", module.code))
+    # The parameter scan stops at the next `def`, so repeated unclosed `def maker(` cannot each
+    # re-scan the rest of the file.
+    signature = rf"def\s+{re.escape(maker)}\((?:(?!def\s)[^)])*+\)\s*->\s*{connection}"
+    return bool(re.search(signature, module.code))
+
+
+def _connection_maker(receiver: str, text: str) -> str | None:
+    """The function that made `receiver`: `conn = maker(...)` or `with maker(...) as conn`, the first.
+
+    The `with` form is tried once per line, from the line's first call (an atomic group): any later
+    call on the line closes before the same `) as conn`, and retrying from each call was quadratic.
+    """
+    name = re.escape(receiver)
+    assigned = re.search(rf"\b{name}\s*=\s*(?P<call>[\w.]++)\(", text)
+    first_call = r"^(?>[^\n]*?(?<![\w.])(?P<with>[\w.]++)\()"
+    opened = re.search(rf"{first_call}[^\n]*\)\s+as\s+{name}\b", text, re.MULTILINE)
+    found = [(m.start(group), m.group(group)) for m, group in ((assigned, "call"), (opened, "with")) if m]
+    return min(found)[1].split(".")[-1] if found else None
 
 
 def _is_commit(statement: cst.BaseStatement, receiver: str) -> bool:
@@ -726,7 +744,7 @@ def fix_check_then_insert(module: cst.Module, finding: Finding) -> Fixed | Guida
         return guidance
     select = _SELECT.match(read_sql)
     where = select.group("where") if select else None
-    columns = re.findall(r"(\w+)\s*=\s*(?:\?|%s|\$\d+)", where or "")
+    columns = _EQUALITY_COLUMNS.findall(where or "")
     if select is None or len(columns) != 1 or select.group("table").lower() != table.group("table").lower():
         return Guidance(guidance.message + " (the lookup is not on one column of the inserted table)")
     column = columns[0]
@@ -816,7 +834,8 @@ def _with_unique(string: cst.SimpleString, table: str, column: str) -> str | Non
     start = re.search(rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{re.escape(table)}\s*\(", text, re.I)
     if start is None:
         return None
-    definition = re.compile(rf"(\(|,)(\s*{re.escape(column)}\s+)([^,()]*?)(\s*)(?=,|\))", re.I)
+    # The definition up to its last non-space character, then the spaces before `,` or `)`.
+    definition = re.compile(rf"(\(|,)(\s*{re.escape(column)}\s++)((?:[^,()]*[^,()\s])?)(\s*)(?=,|\))", re.I)
     found = definition.search(text, start.end() - 1)
     if found is None or re.search(r"\bUNIQUE\b|\bPRIMARY\s+KEY\b", found.group(3), re.I):
         return None

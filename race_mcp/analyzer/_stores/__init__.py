@@ -63,18 +63,25 @@ _MONEY_WORDS = re.compile(
 )
 _KEY_WORDS = r"idempot|request[_-]?id|client[_-]?token|dedup|nonce"
 _IDEMPOTENCY_WORDS = re.compile(_KEY_WORDS, re.IGNORECASE)
-# A key the client sends: a header name, a body field or META key written as a string literal.
-_KEY_STRING = re.compile(rf"""(['"])[^'"\n]*(?:{_KEY_WORDS})[^'"\n]*\1""", re.IGNORECASE)
+# The patterns below run over untrusted code, and `re` backtracks: each is written to be linear
+# (tests/test_analyzer_budgets.py feeds each its worst case).
+# A key the client sends: a header name, a body field or META key written as a string literal. The
+# lookahead checks once that the literal closes; the key word is then found by one forward scan
+# (two greedy scans around the word re-scanned the literal for every occurrence of a key word).
+_KEY_STRING = re.compile(rf"""(['"])(?=[^'"\n]*+\1)[^'"\n]*?(?:{_KEY_WORDS})""", re.IGNORECASE)
 # A check that this request's effect was already applied, on the entity the route names.
+# Indentation is `[ \t]`: `^\s*` re-scans a run of blank lines from each of its line starts.
 _STATUS_CHECK = re.compile(
-    r"^\s*(?:el)?if\b[^\n]*(?:\.|\[['\"])(?:status|state|processed|is_processed|paid|is_paid|completed|"
+    r"^[ \t]*+(?:el)?if\b[^\n]*(?:\.|\[['\"])(?:status|state|processed|is_processed|paid|is_paid|completed|"
     r"settled|captured|fulfilled|used|redeemed)\b",
     re.MULTILINE,
 )
-# Payment providers: a call into their SDK moves money even when nothing is stored.
+# Payment providers: a call into their SDK moves money even when nothing is stored. A dotted name
+# is tried once, from its start, up to its first provider (the atomic group): every later provider
+# in the same name ends at the same place, so re-scanning from each would be quadratic.
 _PROVIDER_CALL = re.compile(
-    r"\b(?:stripe|braintree|paypalrestsdk|adyen|razorpay|mollie|square)\.[\w.]*\(|"
-    r"\.(?:charge|capture|payout|refund|create_transfer|create_payment)\w*\(",
+    r"(?<![\w.])(?>[\w.]*?\b(?:stripe|braintree|paypalrestsdk|adyen|razorpay|mollie|square)\.)[\w.]*+\(|"
+    r"\.(?:charge|capture|payout|refund|create_transfer|create_payment)\w*+\(",
     re.IGNORECASE,
 )
 _WRITE_VERBS = ("POST", "PUT", "PATCH")

@@ -17,15 +17,23 @@ __all__ = ["DynamoRecognizer", "condition_guard"]
 _READS = {"get_item", "query", "scan", "batch_get_item", "transact_get_items"}
 _WRITES = {"put_item", "update_item", "delete_item"}
 _VERSION_ATTRIBUTES = {"version", "ver", "revision", "lock_version", "etag", "updated_at", "row_version"}
+# Expressions are untrusted text and `re` backtracks, so each pattern is linear: a name
+# (`[#\w.]`) is matched only from where its run starts (the lookbehind) and never gives characters
+# back (`++`), instead of being re-scanned from every offset of a long run (a 40 KB
+# `ConditionExpression` took 83 s). tests/test_analyzer_budgets.py feeds each its worst case.
 _COMPARISON = re.compile(
-    r"([#\w.]+)\s*(?:=|<>|<=|>=|<|>)\s*[:#\w]|[:\w]+\s*(?:=|<>|<=|>=|<|>)\s*([#\w.]+)|"
-    r"([#\w.]+)\s+between\b|([#\w.]+)\s+in\s*\(|(?:begins_with|contains)\s*\(\s*([#\w.]+)",
+    r"(?<![#\w.])([#\w.]++)\s*+(?:=|<>|<=|>=|<|>)\s*+[:#\w]|"
+    r"(?<![:\w])[:\w]++\s*+(?:=|<>|<=|>=|<|>)\s*+([#\w.]++)|"
+    r"(?<![#\w.])([#\w.]++)\s++between\b|(?<![#\w.])([#\w.]++)\s++in\s*+\(|"
+    r"(?:begins_with|contains)\s*+\(\s*+([#\w.]++)",
     re.IGNORECASE,
 )
-_DECREMENT = re.compile(r"([#\w.]+)\s*=\s*([#\w.]+)\s*-\s*:", re.IGNORECASE)
-_INCREMENT = re.compile(r"([#\w.]+)\s*=\s*([#\w.]+)\s*\+\s*(:\w+)", re.IGNORECASE)
+_DECREMENT = re.compile(r"(?<![#\w.])([#\w.]++)\s*+=\s*+([#\w.]++)\s*+-\s*+:", re.IGNORECASE)
+_INCREMENT = re.compile(r"(?<![#\w.])([#\w.]++)\s*+=\s*+([#\w.]++)\s*+\+\s*+(:\w++)", re.IGNORECASE)
 _ADD_CLAUSE = re.compile(r"\bADD\s+(.*?)(?=\b(?:SET|REMOVE|DELETE)\b|$)", re.IGNORECASE | re.DOTALL)
-_ADD_ACTION = re.compile(r"([#\w.]+)\s+(:\w+)")
+_ADD_ACTION = re.compile(r"(?<![#\w.])([#\w.]++)\s++(:\w++)")
+# An unclosed `attribute_exists(` runs to the end: a thousand of them cost one scan, not a thousand.
+_ATTRIBUTE_EXISTS = re.compile(r"attribute_exists\s*+\([^)]*+(?:\)|\Z)")
 _NUMBER_WRAPPERS = {"str", "int", "float", "Decimal"}
 _ATTR_CALL = re.compile(r"Attr\(\s*['\"]([\w.]+)['\"]\s*\)\s*\.\s*(\w+)")
 
@@ -55,7 +63,7 @@ def condition_guard(text: str, names: dict[str, str]) -> frozenset[str]:
     """
     if "attribute_not_exists" in text:
         return ALL
-    cleaned = re.sub(r"attribute_exists\s*\([^)]*\)", " ", text)
+    cleaned = _ATTRIBUTE_EXISTS.sub(" ", text)
     attributes = set()
     for match in _COMPARISON.finditer(cleaned):
         for group in match.groups():

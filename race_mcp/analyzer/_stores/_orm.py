@@ -82,6 +82,15 @@ _ACCESSOR = re.compile(r"^(?:(get)|(update|set))_(\w+)$")
 # Only an ORM session's own wrapper methods are accessors (`db.fetch_one(sql)` is a SQL driver).
 _ACCESSOR_RECEIVER = re.compile(r"(?:^|[._])session$", re.IGNORECASE)
 _FIELD_FACTORY = re.compile(r"(Field|Column|mapped_column|ForeignKey|relationship)$")
+# Over untrusted code each scan must be linear: a lazy scan for `unique=True` stops at the next
+# opener of its kind (instead of every opener re-scanning the same stretch), and an unclosed
+# constraint runs to the end of the text. tests/test_analyzer_budgets.py feeds each its worst case.
+_UNIQUE_INDEX = re.compile(r"Index\(((?:(?!Index\()[^\n])*?)\bunique\s*=\s*True")
+_UNIQUE_COLUMN = re.compile(
+    r"Column\(\s*['\"](\w+)['\"](?:(?!Column\()[^)])*?(?:unique|primary_key)\s*=\s*True"
+)
+_CONSTRAINT_ARGS = re.compile(r"(?:UniqueConstraint|PrimaryKeyConstraint)\(([^)]*+)(?:\)|\Z)")
+_WORD = re.compile(r"\w+")
 
 
 def _chain(call: cst.Call) -> tuple[cst.BaseExpression, list[tuple[str, cst.Call]]]:
@@ -230,7 +239,7 @@ class OrmRecognizer:
             unique |= set(re.findall(r"['\"](\w+)['\"]", group))
         for group in re.findall(r"unique_together\s*=\s*([^\n]*)", text):
             unique |= set(re.findall(r"['\"](\w+)['\"]", group))
-        for group in re.findall(r"Index\(([^\n]*?)\bunique\s*=\s*True", text):
+        for group in _UNIQUE_INDEX.findall(text):
             unique |= set(re.findall(r"['\"](\w+)['\"]", group)[1:])  # the first string is the index name
         return unique
 
@@ -286,18 +295,27 @@ class OrmRecognizer:
         return name == "method_decorator" and bool(call.args) and self._is_atomic(call.args[0].value)
 
     def _serializable_names(self) -> set[str]:
-        """Engines configured for SERIALIZABLE, and the session factories bound to them."""
+        """Engines configured for SERIALIZABLE, and the session factories bound to them (transitively).
+
+        A worklist over who mentions whom: re-scanning every assignment until nothing changed was
+        quadratic in a chain of assignments (and generated each one's code once per pass).
+        """
+        if "serializable" not in self.index.source.lower():
+            return set()
         names: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for name, value in self.index.assignments.items():
-                if name in names:
-                    continue
-                code = self.index.module.code_for_node(value)
-                if "serializable" in code.lower() or set(re.findall(r"\w+", code)) & names:
-                    names.add(name)
-                    changed = True
+        mentioned_by: dict[str, list[str]] = {}
+        for name, value in self.index.assignments.items():
+            code = self.index.module.code_for_node(value)
+            if "serializable" in code.lower():
+                names.add(name)
+            for word in set(_WORD.findall(code)):
+                mentioned_by.setdefault(word, []).append(name)
+        pending = list(names)
+        while pending:
+            for user in mentioned_by.get(pending.pop(), ()):
+                if user not in names:
+                    names.add(user)
+                    pending.append(user)
         return names
 
     def model_of(self, expr: cst.BaseExpression, self_class: str | None) -> str | None:
@@ -534,8 +552,8 @@ class OrmRecognizer:
     def _core_unique(self, table: cst.Call) -> set[str]:
         """Unique columns of a Core `Table(...)`: `Column("email", unique=True)`, UniqueConstraint."""
         code = self.index.module.code_for_node(table)
-        unique = set(re.findall(r"Column\(\s*['\"](\w+)['\"][^)]*?(?:unique|primary_key)\s*=\s*True", code))
-        for group in re.findall(r"(?:UniqueConstraint|PrimaryKeyConstraint)\(([^)]*)\)", code):
+        unique = set(_UNIQUE_COLUMN.findall(code))
+        for group in _CONSTRAINT_ARGS.findall(code):
             unique |= set(re.findall(r"['\"](\w+)['\"]", group))
         return unique
 

@@ -19,15 +19,25 @@ from .._module import ModuleIndex, walk
 __all__ = ["SqlRecognizer", "SqlStatement", "parse_sql", "unique_columns"]
 
 _SQL_KEYWORDS = ("query", "sql", "statement", "operation", "stmt")
-_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-_IDENT = r'[\w."`\[\]]+'
+# The text under analysis is untrusted, and Python's `re` backtracks: every pattern here must be
+# linear in the text. The rules used: a repeated class that a later item cannot need back is
+# possessive (`*+`, `++`); a pattern that could start at every offset of a long run starts only
+# where the run starts (a lookbehind); a scan for a closing character cannot fail at the end of the
+# text (`(?:\)|\Z)`: an unclosed group runs to the end), so a thousand openers cost one scan, not a
+# thousand. tests/test_analyzer_budgets.py feeds each pattern its worst case.
+_COMMENT = re.compile(r"--[^\n]*+|/\*(?:.*?\*/|.*+)", re.DOTALL)  # an unclosed /* runs to the end
+_IDENT = r'[\w."`\[\]]++'
 _FROM_TABLES = re.compile(rf"\b(?:from|join)\s+({_IDENT})")
 _UPDATE = re.compile(
     rf"^update\s+(?:only\s+)?({_IDENT})\s+(?:as\s+\w+\s+|\w+\s+)?set\s+(.*?)(?:\s+where\s+(.*?))?(?:\s+returning\s+.*)?$"
 )
 _INSERT = re.compile(rf"^(?:insert|replace)\s+(?:or\s+\w+\s+)?into\s+({_IDENT})")
 _DELETE = re.compile(rf"^delete\s+from\s+({_IDENT})(?:\s+where\s+(.*?))?(?:\s+returning\s+.*)?$")
-_WHERE_COLUMNS = re.compile(r"([a-z_][\w.]*)\s*(?:=|<>|!=|<=|>=|<|>|\bis\b|\bin\b|\blike\b|\bbetween\b)")
+# A column is the run of name characters before a comparison, from its first letter (`t.col`,
+# not `1col`'s digit). Matching starts only where such a run starts and never gives characters back.
+_WHERE_COLUMNS = re.compile(
+    r"(?<![\w.])(?:[^\W_a-z]|\.)*+([a-z_][\w.]*+)\s*+(?:=|<>|!=|<=|>=|<|>|\bis\b|\bin\b|\blike\b|\bbetween\b)"
+)
 _FOR_UPDATE = re.compile(r"\bfor\s+(?:no\s+key\s+)?(?:update|share)\b")
 _LOCKING = re.compile(
     r"^begin\s+(?:immediate|exclusive)\b|isolation\s+level\s+serializable|^lock\s+(?:table\s+)?\w|"
@@ -39,12 +49,16 @@ _CONFLICT = re.compile(
 _VERSION_COLUMNS = frozenset(
     {"version", "ver", "revision", "lock_version", "row_version", "etag", "updated_at", "xmin"}
 )
-_UNIQUE_INLINE = re.compile(r"(\w+)\s+[^,()]*?\b(?:unique|primary\s+key)\b")
+_UNIQUE_INLINE = re.compile(r"(\w++)\s++[^,()]*?\b(?:unique|primary\s+key)\b")
+# Applied to a statement cut after its last ")", so the greedy body ends at once (see unique_columns).
 _CREATE_TABLE = re.compile(rf"create\s+table\s+(?:if\s+not\s+exists\s+)?({_IDENT})\s*\((.*)\)", re.DOTALL)
-_UNIQUE_CLAUSE = re.compile(r"\b(?:unique|primary\s+key)\s*\(([^)]*)\)")
+_UNIQUE_CLAUSE = re.compile(r"\b(?:unique|primary\s+key)\s*\(([^)]*+)(?:\)|\Z)")
 _UNIQUE_INDEX = re.compile(
-    rf"create\s+unique\s+index\s+(?:if\s+not\s+exists\s+)?\w+\s+on\s+({_IDENT})\s*\(([^)]*)\)"
+    rf"create\s+unique\s+index\s+(?:if\s+not\s+exists\s+)?\w+\s+on\s+({_IDENT})\s*\(([^)]*+)(?:\)|\Z)"
 )
+# `SET a = a + 1` / `WHERE redeemed_by IS NULL`: a column compared or changed relative to itself.
+_ARITHMETIC_COLUMNS = re.compile(r"(?<!\w)(\w++)\s*+[-+]")
+_CLAIMED_COLUMNS = re.compile(r"(?<!\w)(\w++)\s*+(?:is\s+null|=\s*+[?$:%'\w])")
 
 
 def _name(raw: str) -> str:
@@ -127,8 +141,9 @@ def parse_sql(text: str) -> SqlStatement | None:
             column, _, value = assignment.partition("=")
             column = column.strip().split(".")[-1].strip('"`')
             columns.add(column)
-            arithmetic = arithmetic or bool(re.search(rf"\b{re.escape(column)}\b\s*[-+]", value))
-        claim = any(re.search(rf"\b{re.escape(c)}\s*(?:is\s+null|=\s*[?$:%'\w])", where) for c in columns)
+            arithmetic = arithmetic or column in _ARITHMETIC_COLUMNS.findall(value)
+        # One pass over the WHERE for all columns (a search per column was quadratic in the text).
+        claim = bool(columns & set(_CLAIMED_COLUMNS.findall(where)))
         return SqlStatement(
             "update",
             (_name(table),),
@@ -167,7 +182,7 @@ def unique_columns(texts: list[str]) -> dict[str, set[str]]:
     unique: dict[str, set[str]] = {}
     for text in texts:
         # One string often holds a whole schema: parse it statement by statement.
-        statements = _COMMENT.sub(" ", text).lower().split(";")
+        statements = [sql[: sql.rfind(")") + 1] for sql in _COMMENT.sub(" ", text).lower().split(";")]
         for table, body in (m for sql in statements for m in _CREATE_TABLE.findall(sql)):
             columns = unique.setdefault(_name(table), set())
             for part in _split_top(body):
@@ -196,7 +211,8 @@ _INTEGRITY_ERRORS = ("IntegrityError", "UniqueViolation", "UniqueViolationError"
 
 _WRAPPERS = ("text", "literal_column", "SQL", "sql", "Composed")
 # Drivers that commit every statement on its own unless a transaction is opened explicitly.
-_AUTOCOMMIT_DRIVERS = re.compile(r"^\s*(?:import|from)\s+(?:asyncpg|databases|django)\b", re.MULTILINE)
+# Indentation is `[ \t]`, not `\s`: `^\s*` tried at every line start of a run of blank lines is quadratic.
+_AUTOCOMMIT_DRIVERS = re.compile(r"^[ \t]*+(?:import|from)\s+(?:asyncpg|databases|django)\b", re.MULTILINE)
 _AUTOCOMMIT_SETTINGS = re.compile(
     r"autocommit\s*=\s*True|isolation_level\s*=\s*None|set_session\(\s*autocommit|[\"']AUTOCOMMIT[\"']"
 )
