@@ -58,18 +58,25 @@ def _compact_input(schema: dict[str, Any]) -> None:
     _compact(schema, nullable_refs=False)
 
 
+def _compact_part(schema: dict[str, Any]) -> None:
+    """A part of the spec: the field that holds it already says what it is for."""
+    _compact(schema, nullable_refs=False)
+    schema.pop("description", None)
+
+
 def _compact_output(schema: dict[str, Any]) -> None:
     _compact(schema, nullable_refs=True)
 
 
 _INPUT = ConfigDict(extra="forbid", json_schema_extra=_compact_input)
+_PART = ConfigDict(extra="forbid", json_schema_extra=_compact_part)
 _OUTPUT = ConfigDict(json_schema_extra=_compact_output)
 
 
 class SuccessOracle(BaseModel):
     """What a success looks like; every condition given must hold."""
 
-    model_config = _INPUT
+    model_config = _PART
 
     status: list[int] = Field(default_factory=list, description="success statuses (default: any 2xx)")
     body_regex: str | None = Field(None, description="regex the body's first 64 KiB must match")
@@ -81,7 +88,7 @@ class SuccessOracle(BaseModel):
 class AuxRequest(BaseModel):
     """The reset request sent before each burst, with the burst's headers and cookies."""
 
-    model_config = _INPUT
+    model_config = _PART
 
     url: str = Field(description="URL (an allowlisted host)")
     method: str = Field("POST", description="HTTP method")
@@ -92,7 +99,7 @@ class AuxRequest(BaseModel):
 class StateProbe(BaseModel):
     """A GET before and after each burst, for effects the responses hide (lost updates)."""
 
-    model_config = _INPUT
+    model_config = _PART
 
     url: str = Field(description="URL of a JSON document holding the state")
     json_path: str = Field(description="where the number is, e.g. `$.balance`, `$.items[0].stock`")
@@ -123,8 +130,12 @@ class BurstSpec(BaseModel):
     )
     success: SuccessOracle = Field(default_factory=SuccessOracle, description="what counts as success")
     baseline: bool = Field(False, description="send the requests one at a time first, to calibrate")
-    reset: AuxRequest | None = Field(None, description="restores the state before each burst")
-    probe: StateProbe | None = Field(None, description="state read before and after each burst")
+    reset: AuxRequest | None = Field(
+        None, description="request that restores the state before each burst (gets the burst's headers)"
+    )
+    probe: StateProbe | None = Field(
+        None, description="a GET before and after each burst, for effects the responses hide"
+    )
     hold_ms: int = Field(100, ge=0, le=5000, description="pause before the release")
     verify_tls: bool = Field(True, description="verify https certificates")
 
