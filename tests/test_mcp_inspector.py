@@ -68,7 +68,7 @@ def test_tools_list(inspect: Any) -> None:
         "idempotentHint": True,
         "openWorldHint": False,
     }
-    assert tools[0]["outputSchema"]["properties"].keys() == {"findings", "errors", "summary"}
+    assert tools[0]["outputSchema"]["properties"].keys() == {"findings", "errors", "summary", "page"}
 
 
 def test_tools_call_finds_the_race(inspect: Any) -> None:

@@ -27,7 +27,7 @@ from mcp.types import CallToolResult, TextContent
 from tests._mcp_helpers import RACE_MCP, RACY_SOURCE, Workspace, make_workspace
 from tests.test_mcp_http import INITIALIZE, MCP_HEADERS, http_server, server_env
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 SLOW_SOURCE = (
     "import asyncio\nfrom fastapi import FastAPI\napp = FastAPI()\nx = [" + ", ".join(["1"] * 130_000) + "]\n"
