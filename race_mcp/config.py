@@ -9,6 +9,9 @@ default_exclude = []        # also analyse tests/ and migrations/ (skipped by de
 jobs = 2                    # worker processes for directories (default: one per core)
 roots = ["../shared-lib"]   # extra allowed roots for the MCP server's file tools
 max_file_bytes = 2000000    # larger files are reported as errors, not analysed
+max_file_seconds = 10       # analysis time budget per file (then error analysis-timeout)
+max_file_nodes = 200000     # larger syntax trees are reported as errors (too-many-nodes)
+max_patch_seconds = 120     # time budget of one patch request (remaining findings: guidance)
 
 [tool.race-mcp.burst]       # the burst engine's safety policy (never widened by an MCP argument)
 allow_hosts = ["staging.example.com", "10.0.0.0/8"]   # loopback is always allowed
@@ -143,6 +146,9 @@ class Settings(BaseModel, extra="forbid"):
     jobs: int = Field(0, ge=0, le=64, description="worker processes for directories (0: one per core)")
     roots: list[str] = Field(default_factory=list, description="extra allowed roots (relative to config)")
     max_file_bytes: int = Field(2_000_000, ge=1, le=100_000_000)
+    max_file_seconds: float = Field(10.0, gt=0, le=3600, description="analysis time budget per file")
+    max_file_nodes: int = Field(200_000, ge=1, le=10_000_000, description="syntax-tree nodes per file")
+    max_patch_seconds: float = Field(120.0, gt=0, le=3600, description="time budget of one patch request")
     burst: BurstSettings = Field(default_factory=BurstSettings, description="burst safety policy")
     openapi: OpenApiSettings = Field(default_factory=OpenApiSettings, description="OpenAPI checks")
     config_dir: str | None = Field(None, description="directory of the pyproject.toml read, if any")

@@ -23,6 +23,17 @@ from ..findings import AnalysisReport, FileError, Finding
 from ..roots import AllowedRoots
 from ._checks import check_module, might_race
 from ._files import decode_source, read_source
+from ._limits import (
+    MAX_NESTING,
+    AnalysisTimeout,
+    Shape,
+    check_deadline,
+    deadline,
+    measure,
+    parse_python,
+    run_on_large_stack,
+    without_bulky_literals,
+)
 from ._module import ModuleIndex
 
 __all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_source"]
@@ -30,36 +41,55 @@ __all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_sourc
 _SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
 
 
-def _cpython_syntax_error(source: str, label: str) -> SyntaxError | None:
-    """CPython's verdict on the syntax; refuses absurd nesting outright.
+def _cpython_tree(source: str, label: str) -> ast.Module:
+    """CPython's tree, or its verdict on the syntax as an `InputError`.
 
-    CPython's parser refuses over 200 nested brackets or 100 indents with a SyntaxError, while
-    libcst's native parser can overflow its stack on such input and kill the process. CPython's
-    messages and positions are also the better ones to show.
+    CPython's messages and positions are the better ones to show, and its parser refuses over 200
+    nested brackets or 100 indents, which libcst's native parser would try to follow. A file
+    CPython refuses is never handed to libcst: its nesting could not be measured first.
     """
     try:
-        ast.parse(source, filename=label)
+        return parse_python(source, label)
     except SyntaxError as exc:
         if "too many" in (exc.msg or ""):
-            raise InputError(f"{label}:{exc.lineno}: {exc.msg}", code="syntax-error") from None
-        return exc
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise InputError(f"{label}: cannot be parsed: {type(exc).__name__}", code="syntax-error") from None
-    return None
+            raise InputError(f"{label}:{exc.lineno}: {exc.msg}", code="too-deeply-nested") from None
+        where = f"{exc.lineno}:{exc.offset or 1}"
+        raise InputError(f"{label}:{where}: syntax error: {exc.msg}", code="syntax-error") from None
+    except (RecursionError, MemoryError):
+        # CPython's parser reports its own stack limit as a MemoryError ("too complex to parse").
+        raise InputError(f"{label}: source is too deeply nested to parse", code="too-deeply-nested") from None
+    except ValueError as exc:  # e.g. source with NUL characters
+        raise InputError(f"{label}: cannot be parsed: {exc}", code="syntax-error") from None
 
 
-def _parse(source: str, label: str, cpython_error: SyntaxError | None) -> cst.Module:
+def _checked_shape(tree: ast.Module, label: str, settings: Settings) -> Shape:
+    """Refuse, before libcst sees the text, what would overflow a stack or cost unbounded memory."""
+    shape = measure(tree)
+    if shape.depth > MAX_NESTING:
+        raise InputError(
+            f"{label}: expressions or blocks nested {shape.depth:,} levels deep (the limit is "
+            f"{MAX_NESTING:,}): too deeply nested to analyse",
+            code="too-deeply-nested",
+        )
+    if shape.nodes > settings.max_file_nodes:
+        raise InputError(
+            f"{label}: {shape.nodes:,} syntax-tree nodes, over the {settings.max_file_nodes:,}-node limit "
+            "(max_file_nodes)",
+            code="too-many-nodes",
+        )
+    return shape
+
+
+def _parse(source: str, label: str) -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        if cpython_error is not None:
-            where = f"{cpython_error.lineno}:{cpython_error.offset or 1}"
-            raise InputError(
-                f"{label}:{where}: syntax error: {cpython_error.msg}", code="syntax-error"
-            ) from None
+        # CPython accepted the file, so this is a limit of libcst's parser (e.g. thousands of
+        # implicitly concatenated strings), not a syntax error in the user's code.
         first = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
         raise InputError(
-            f"{label}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {first}", code="syntax-error"
+            f"{label}:{exc.raw_line}:{exc.raw_column + 1}: valid Python that libcst cannot parse ({first})",
+            code="parser-limit",
         ) from None
 
 
@@ -82,7 +112,12 @@ def _suppressed(finding: Finding, lines: Sequence[str], index: ModuleIndex) -> b
 
 
 def analyze_source(source: str | bytes, filename: str, *, settings: Settings | None = None) -> list[Finding]:
-    """Analyse one file's text; raises `InputError` for binary, oversized or unparsable input."""
+    """Analyse one file's text; raises `InputError` for binary, oversized, unparsable, too deeply
+    nested or too large input, and (`analysis-timeout`) when it takes over `max_file_seconds`.
+
+    Safe to call from any thread, however small its stack: the work runs on a thread of its own
+    (see `_limits`).
+    """
     settings = settings or Settings()
     if isinstance(source, bytes):
         source = decode_source(source, filename, max_bytes=settings.max_file_bytes)
@@ -90,18 +125,36 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
         raise InputError(
             f"{filename}: source is over the {settings.max_file_bytes:,}-byte limit", code="too-large"
         )
-    cpython_error = _cpython_syntax_error(source, filename)
-    if cpython_error is None and not might_race(source):
+    text = source
+    return run_on_large_stack(lambda: _analyze_within_budget(text, filename, settings))
+
+
+def _analyze_within_budget(source: str, filename: str, settings: Settings) -> list[Finding]:
+    with deadline(settings.max_file_seconds):
+        try:
+            return _analyze(source, filename, settings)
+        except AnalysisTimeout:
+            raise InputError(
+                f"{filename}: analysis stopped after {settings.max_file_seconds:g} s (max_file_seconds); "
+                "the file is too costly to analyse",
+                code="analysis-timeout",
+            ) from None
+        except RecursionError:
+            raise InputError(
+                f"{filename}: source is too deeply nested to analyse", code="too-deeply-nested"
+            ) from None
+
+
+def _analyze(source: str, filename: str, settings: Settings) -> list[Finding]:
+    shape = _checked_shape(_cpython_tree(source, filename), filename, settings)  # the tree is freed here
+    if not might_race(source):
         return []  # valid Python with no coroutine, web framework or store: nothing can race here
-    module = _parse(source, filename, cpython_error)
-    try:
-        index = ModuleIndex.build(module, source)
-        findings = check_module(index, filename)
-    except RecursionError:
-        raise InputError(
-            f"{filename}: source is too deeply nested to analyse", code="too-deeply-nested"
-        ) from None
-    lines = index.lines  # numbered as Python numbers them (see ModuleIndex.build)
+    module = _parse(without_bulky_literals(source, shape.literals), filename)
+    check_deadline()
+    index = ModuleIndex.build(module, source)
+    findings = check_module(index, filename)
+    check_deadline()
+    lines = index.lines
     return [
         finding
         for finding in findings

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import libcst as cst
 
 from ._effects import ALL, TRANSACTION_LOCK, CallContext, Effect, Recognizer, string_value
+from ._limits import check_deadline
 from ._memory import MemoryModel
 from ._scopes import block, params
 from ._state import Access, Direct, Frame, Sequence, State, Step, is_memory_key, join, store_of
@@ -250,6 +251,7 @@ class Interpreter:
         return state
 
     def exec_statement(self, node: cst.CSTNode, state: State) -> State | None:
+        check_deadline()  # hostile code can make paths and inlined calls multiply; stop in time
         if isinstance(node, cst.SimpleStatementLine):
             return self.exec_block(node.body, state)
         if isinstance(node, cst.Expr):
@@ -652,6 +654,7 @@ class Interpreter:
         return values
 
     def eval_call(self, call: cst.Call, state: State, *, awaited: bool, test: bool) -> list[Access]:
+        check_deadline()
         if self.is_lock_call(call, "acquire", state) or self.is_lock_call(call, "release", state):
             return []
         func = call.func

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+from ._limits import check_deadline
 
 __all__ = ["ClassInfo", "ModuleIndex", "dotted_name", "walk"]
 
@@ -74,7 +77,11 @@ def walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     after the function's body. An explicit stack keeps deep trees off the recursion limit.
     """
     stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    visited = 0
     while stack:
+        visited += 1
+        if visited % 4096 == 0:
+            check_deadline()  # the analysis time budget (`_limits`)
         node, leaving = stack.pop()
         name = type(node).__name__
         if leaving:
@@ -87,6 +94,26 @@ def walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
         stack.append((node, True))
         if descend is not False:
             stack.extend((child, False) for child in reversed(_children(node)))
+
+
+class _BudgetedPositionState(PositionProvidingCodegenState):
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        check_deadline()
+        super().before_codegen(node)
+
+
+class _PositionsWithinBudget(PositionProvider):
+    """libcst's positions, with the analysis deadline checked at every node generated.
+
+    Resolving positions is one long call (about 0.1 ms per blank line on a slow machine), so a file
+    of a million blank lines would otherwise outlast any budget checked only between statements.
+    """
+
+    def _gen_impl(self, module: cst.Module) -> None:
+        state = _BudgetedPositionState(
+            default_indent=module.default_indent, default_newline=module.default_newline, provider=self
+        )
+        module._codegen(state)
 
 
 def dotted_name(expr: cst.BaseExpression) -> str | None:
@@ -134,7 +161,7 @@ class ModuleIndex:
     @functools.cached_property
     def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
         """Resolved on first use: most files never produce a finding, and positions are costly."""
-        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(_PositionsWithinBudget)
 
     # -- positions and text -------------------------------------------------------------------
     def line_of(self, node: cst.CSTNode) -> int:

@@ -1,0 +1,207 @@
+"""Bounds on the work one hostile file can cause: stack, nesting, node count, time; safe `ast` use.
+
+The code under review is untrusted. Three things went wrong on crafted input before these bounds:
+
+- libcst's native (Rust) parser recurses once per nesting level and needs about 1.4 KB of stack
+  per level; `x = a and a and ...` with 1,000 terms overflowed a 1 MB thread stack and killed the
+  whole process (SIGSEGV), whatever thread the caller used. The analysis therefore runs on a thread
+  of its own with a known, large stack, and nesting is measured on CPython's tree first (an explicit
+  stack, no recursion) and refused beyond `MAX_NESTING`, far below what that stack holds.
+- Very large modules cost time and memory (libcst keeps about 1 KB per node): `max_file_nodes`.
+- Anything else slow is stopped by a deadline the interpreter checks between statements and calls
+  (`check_deadline`), cooperatively, because the MCP server may run analyses in threads.
+
+CPython 3.11's `ast` module converts trees with per-interpreter state that is not safe when several
+threads parse at once ("SystemError: AST constructor recursion depth mismatch" under 200 concurrent
+clients), so every `ast.parse` in race-mcp goes through `parse_python`, which holds one lock.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TypeVar
+
+__all__ = [
+    "MAX_NESTING",
+    "AnalysisTimeout",
+    "Shape",
+    "check_deadline",
+    "deadline",
+    "measure",
+    "parse_python",
+    "run_on_large_stack",
+    "without_bulky_literals",
+]
+
+_T = TypeVar("_T")
+
+# libcst-equivalent nesting depth refused as `too-deeply-nested`. Real code stays far below (a
+# 100-term `and` chain is already rare); the analysis stack holds about 20 times this.
+MAX_NESTING = 1000
+_STACK_BYTES = 32 * 1024 * 1024  # reserved address space; pages are only touched as they are used
+_stack_size_lock = threading.Lock()
+_ast_lock = threading.Lock()
+_deadline: ContextVar[float | None] = ContextVar("race_mcp_analysis_deadline", default=None)
+
+
+class AnalysisTimeout(Exception):
+    """Internal: the file's time budget ran out; `analyze_source` turns it into an `InputError`."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Within the block, `check_deadline` raises `AnalysisTimeout` once `seconds` have passed."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def check_deadline() -> None:
+    """Cheap (a context-variable read and a clock read); call it in loops that hostile input can grow."""
+    limit = _deadline.get()
+    if limit is not None and time.monotonic() > limit:
+        raise AnalysisTimeout
+
+
+def parse_python(source: str, filename: str) -> ast.Module:
+    """`ast.parse` under the process-wide lock (see the module docstring for why)."""
+    with _ast_lock:
+        return ast.parse(source, filename=filename)
+
+
+def run_on_large_stack(function: Callable[[], _T]) -> _T:
+    """Run `function` on a new thread with a `_STACK_BYTES` stack and return (or raise) its outcome.
+
+    `threading.stack_size` is process-wide, so it is set and restored under a lock around the
+    thread's start (a thread another caller starts meanwhile merely gets a larger stack too).
+    """
+    outcome: list[_T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            outcome.append(function())
+        except BaseException as exc:  # handed to the calling thread, which re-raises it
+            failure.append(exc)
+
+    with _stack_size_lock:
+        previous = threading.stack_size(_STACK_BYTES)
+        try:
+            worker = threading.Thread(target=target, name="race-mcp-analysis", daemon=True)
+            worker.start()
+        finally:
+            threading.stack_size(previous)
+    worker.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a bulky literal sits (CPython's 1-based lines, UTF-8 byte columns) and its type."""
+
+    kind: type[ast.expr]
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How deep (as libcst will nest it) and how big a module is, and its bulky constant literals."""
+
+    depth: int
+    nodes: int
+    literals: tuple[Span, ...] = ()
+
+
+# A container literal of constants this big is data, not logic: no rule looks inside one.
+BULKY_LITERAL_NODES = 1000
+_CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict)
+_INERT = (*_CONTAINERS, ast.Constant, ast.UnaryOp, ast.USub, ast.UAdd, ast.Load)
+
+
+def measure(tree: ast.AST) -> Shape:
+    """Depth and node count of CPython's tree with an explicit stack (no recursion, linear).
+
+    libcst nests what CPython keeps flat: `a and b and c` is one `BoolOp` for CPython but a chain
+    of `BooleanOperation`s for libcst, so a `BoolOp`'s operands count one level per operand.
+    Container literals of constants with `BULKY_LITERAL_NODES` or more nodes are listed apart
+    (outermost only) and their nodes are not counted: `without_bulky_literals` removes them.
+    """
+    deepest = nodes = 0
+    literals: list[Span] = []
+    # (node, depth, inside an f-string: positions there are not trusted to cut the text by)
+    stack: list[tuple[ast.AST, int, bool]] = [(tree, 1, False)]
+    while stack:
+        node, depth, formatted = stack.pop()
+        if not formatted and isinstance(node, _CONTAINERS) and _is_bulky_constant(node):
+            # Positions, not nodes: the caller can drop CPython's tree before libcst builds its own.
+            assert node.end_lineno is not None and node.end_col_offset is not None
+            end = (node.end_lineno, node.end_col_offset)
+            literals.append(Span(type(node), node.lineno, node.col_offset, *end))
+            continue
+        nodes += 1
+        deepest = max(deepest, depth)
+        step = len(node.values) if isinstance(node, ast.BoolOp) else 1
+        inner = formatted or isinstance(node, ast.JoinedStr)
+        stack.extend((child, depth + step, inner) for child in ast.iter_child_nodes(node))
+    return Shape(deepest, nodes, tuple(literals))
+
+
+def _is_bulky_constant(literal: ast.expr) -> bool:
+    """All constants (nested containers, signed numbers), and at least `BULKY_LITERAL_NODES` nodes."""
+    count = 0
+    stack: list[ast.AST] = [literal]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, _INERT):
+            return False
+        count += 1
+        stack.extend(ast.iter_child_nodes(node))
+    return count >= BULKY_LITERAL_NODES
+
+
+_LINE_START = re.compile(r"\r\n|\r|\n")
+# The stand-in keeps the container's type and holds the line breaks in one string token: libcst
+# spends about 0.1 ms per blank line inside brackets, nothing per line inside a string.
+_STAND_IN = {ast.List: ("[", "]"), ast.Tuple: ("(", ",)"), ast.Set: ("{", "}"), ast.Dict: ("{", ": 0}")}
+
+
+def without_bulky_literals(source: str, literals: tuple[Span, ...]) -> str:
+    """`source` with each literal replaced by a one-element one of its type, keeping every line break.
+
+    libcst keeps about 1 KB per node; a 400 KB list of numbers cost 0.2 GB and seconds for nothing
+    a rule reads. The element is a string holding the literal's line breaks, so lines stay where
+    they were and positions and quoted evidence elsewhere in the file are unchanged.
+    """
+    if not literals:
+        return source
+    starts = [0, *(match.end() for match in _LINE_START.finditer(source))]
+
+    def offset(line: int, byte_column: int) -> int:
+        start = starts[line - 1]
+        end = starts[line] if line < len(starts) else len(source)
+        return start + len(source[start:end].encode("utf-8")[:byte_column].decode("utf-8", "ignore"))
+
+    pieces: list[str] = []
+    done = 0
+    for span in sorted(literals, key=lambda s: (s.line, s.column)):
+        begin, end = offset(span.line, span.column), offset(span.end_line, span.end_column)
+        opener, closer = _STAND_IN[span.kind]
+        breaks = "".join(match.group() for match in _LINE_START.finditer(source, begin, end))
+        pieces += [source[done:begin], opener, '"""', breaks, '"""', closer]
+        done = end
+    pieces.append(source[done:])
+    return "".join(pieces)
