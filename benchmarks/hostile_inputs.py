@@ -5,8 +5,9 @@
 Each input runs through what users run: the installed `race-mcp` command as a subprocess (CLI
 surfaces), or a real MCP client over stdio against `race-mcp` (the `mcp` surface). An outcome is
 
-- clean: exit 0/1, or exit 2 with exactly one stderr line `race-mcp: error[CODE]: ...`; for MCP a
-  result, or a tool error whose text starts with `[CODE]`, and the server still answers a ping;
+- clean: exit 0/1, or exit 2 with one stderr line `race-mcp: error[CODE]: ...` per unusable input
+  (warnings aside); for MCP a result, or a tool error whose text carries `[CODE]` right after the
+  SDK's `Error executing tool NAME: ` prefix, and the server still answers a ping;
 - traceback: a Python traceback or a bare error without a code;
 - crash: killed by a signal (a segfault in a native parser, say);
 - timeout: still running after --timeout seconds (every cap in race-mcp is shorter).
@@ -36,6 +37,8 @@ from pathlib import Path
 
 RACE_MCP = Path(sys.executable).parent / "race-mcp"
 ONE_LINE_ERROR = re.compile(r"race-mcp: error\[[a-z0-9]+(?:-[a-z0-9]+)*\]: ")
+# The SDK puts "Error executing tool NAME: " before a ToolError's text; race-mcp's code follows.
+TOOL_ERROR = re.compile(r"(?:Error executing tool \w+: )?\[[a-z0-9]+(?:-[a-z0-9]+)*\] ")
 HANDLER_HEAD = "import asyncio\nfrom fastapi import FastAPI\napp = FastAPI()\n"
 
 
@@ -69,8 +72,9 @@ def classify_cli(returncode: int, stderr: str) -> tuple[str, str]:
     lines = [line for line in stderr.splitlines() if not line.startswith("race-mcp: warning")]
     if returncode in (0, 1):
         return "clean", f"exit {returncode}"
-    if returncode == 2 and len(lines) == 1 and ONE_LINE_ERROR.match(lines[0]):
-        return "clean", lines[0]
+    # A walk reports one line per file it could not analyse; each must be a coded one-liner.
+    if returncode == 2 and lines and all(ONE_LINE_ERROR.match(line) for line in lines):
+        return "clean", lines[0] if len(lines) == 1 else f"{len(lines)} coded error lines"
     return "traceback", f"exit {returncode}: {stderr.strip()[:200]!r}"
 
 
@@ -393,7 +397,7 @@ async def _mcp_calls(work: Path, tally: Tally, timeout: float) -> None:
             try:
                 result = await asyncio.wait_for(session.call_tool(tool, call), timeout)
                 text = " ".join(getattr(item, "text", "") for item in result.content)
-                if result.is_error and not re.match(r"\[[a-z0-9]+(?:-[a-z0-9]+)*\] ", text):
+                if result.is_error and not TOOL_ERROR.match(text):
                     kind, detail = "traceback", text[:120]
                 else:
                     kind, detail = "clean", text[:80].replace("\n", " ")

@@ -277,7 +277,8 @@ async def test_host_off_the_allowlist_is_refused_before_any_connection(client: C
     assert result.is_error
     message = text_of(result)
     assert "not on the burst allowlist" in message
-    assert "[tool.race-mcp.burst] allow_hosts" in message and "--allow-burst-host" in message
+    assert "allow_hosts in their ~/.config/race-mcp/config.toml" in message
+    assert "--allow-burst-host" in message
     assert smuggled.is_error and "allow_hosts" in text_of(smuggled)
     assert beside.is_error and "not on the burst allowlist" in text_of(beside)
 

@@ -212,6 +212,11 @@ COMMON_HINTS: dict[str, str] = {
     "time-limit": "pass a smaller file or subdirectory, or run race-mcp in a terminal for whole trees",
     "memory-limit": "pass a smaller file or subdirectory, or run race-mcp in a terminal",
     "worker-crashed": "the input crashed the parser; pass a smaller or simpler file",
+    "too-deeply-nested": "the code nests deeper than race-mcp follows; pass the handlers on their own",
+    "parser-limit": "the parser cannot hold this file; pass the handlers on their own",
+    "too-many-nodes": "pass a smaller file, or the handlers on their own",
+    "analysis-timeout": "pass a smaller file, or the handlers on their own",
+    "patch-timeout": "patch fewer findings at once: give `rule`, or a smaller file",
 }
 
 
