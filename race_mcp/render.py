@@ -157,7 +157,8 @@ def _text_summary(report: AnalysisReport) -> str:
 
 
 def render_json(report: AnalysisReport) -> str:
-    """DESIGN.md's contract: `{"findings": [...], "errors": [{"path", "message"}], "summary": {...}}`."""
+    """docs/design.md's contract: `{"findings": [...], "errors": [{"path", "message", "code"}],
+    "summary": {...}}`."""
     return json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
 
 

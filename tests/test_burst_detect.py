@@ -87,7 +87,7 @@ def coupon(served: Served, path: str, *, mode: str, bursts: int, host: str = "12
 
 
 def assert_contract(result: BurstResult) -> None:
-    """The stable JSON keys of DESIGN.md, with the documented types."""
+    """The stable JSON keys of docs/design.md, with the documented types."""
     data = result.model_dump(mode="json")
     contract = {
         "verdict": str,

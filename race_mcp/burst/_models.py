@@ -1,6 +1,6 @@
 """What to send, how to judge it, and what came back: the burst's public models.
 
-`BurstResult` serialises to the `burst` JSON contract of DESIGN.md (verdict, mode, requests,
+`BurstResult` serialises to the `burst` JSON contract of docs/design.md (verdict, mode, requests,
 bursts, successes, expected_max_successes, status_counts, spread_ms, hit_rate, evidence,
 reason); the remaining fields are extra detail for people and assistants.
 """

@@ -1,4 +1,4 @@
-"""What `check_openapi` returns: DESIGN.md's report contract plus the spec and its endpoints."""
+"""What `check_openapi` returns: docs/design.md's report contract plus the spec and its endpoints."""
 
 from __future__ import annotations
 
