@@ -96,7 +96,10 @@ def _worker_main(conn: Connection, memory_mb: int, seconds: float) -> None:
         except (EOFError, OSError):
             return
         _cap_cpu(seconds)
-        reply = _run_job(job)
+        try:
+            reply = _run_job(job)
+        except MemoryError:  # raised while reporting a failure whose frames still held the memory
+            reply = _MEMORY_LIMIT
         try:
             conn.send(reply)
         except (EOFError, OSError):
@@ -118,6 +121,11 @@ def _cap_cpu(seconds: float) -> None:
     _cap(resource.RLIMIT_CPU, int(usage.ru_utime + usage.ru_stime + seconds) + 10)
 
 
+_MEMORY_LIMIT = ("retire", "memory-limit", "the input needs more memory than a tool call may use")
+# A job that failed this close to the address-space cap ran out of memory (see `_reached_memory_cap`).
+_MEMORY_MARGIN = 16 * 1024 * 1024
+
+
 def _run_job(job: tuple[Callable[..., Any], dict[str, Any]]) -> tuple[Any, ...]:
     function, kwargs = job
     try:
@@ -125,12 +133,33 @@ def _run_job(job: tuple[Callable[..., Any], dict[str, Any]]) -> tuple[Any, ...]:
     except RaceMcpError as exc:
         return ("error", exc.code, str(exc))
     except MemoryError:
-        return ("retire", "memory-limit", "the input needs more memory than a tool call may use")
+        return _MEMORY_LIMIT
     except RecursionError:
         return ("error", "too-deeply-nested", "the input is nested too deeply to analyse")
     except Exception as exc:
+        if _reached_memory_cap():
+            return _MEMORY_LIMIT
         traceback.print_exc()
         return ("error", "internal-error", f"{type(exc).__name__}: {exc}")
+
+
+def _reached_memory_cap() -> bool:
+    """Whether this worker's address space came within `_MEMORY_MARGIN` of its cap.
+
+    CPython does not always report a failed allocation as `MemoryError`: one raised while a
+    generator is cleaned up is printed and dropped, and the caller then sees a `SystemError` ("error
+    return without exception set"); a 17 MB OpenAPI spec under a 300 MB cap ended that way about
+    half the time. The peak is what tells the two apart.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return False
+    try:
+        with open("/proc/self/status", "rb") as status:
+            peak = next((line for line in status if line.startswith(b"VmPeak:")), b"VmPeak: 0 kB")
+    except OSError:
+        return False
+    return int(peak.split()[1]) * 1024 >= soft - _MEMORY_MARGIN
 
 
 # ----------------------------------------------------------------------------------------------
