@@ -24,7 +24,9 @@ from race_mcp.demo._fix import PATCHED_PACKAGE, prove_fix_step
 from race_mcp.demo._prove import BURST_SCENARIOS
 from tests._demo_run import DemoRun, DemoRunOn
 
-POSTGRES_URL = "postgresql://127.0.0.1:5432/test"
+# With a password (trust auth ignores it) so the report can be checked never to show it.
+POSTGRES_URL = "postgresql://root:not-a-secret@127.0.0.1:5432/test"
+POSTGRES_SHOWN = "postgresql://root:***@127.0.0.1:5432/test"
 LOOP = [
     "analyze-shop",
     "analyze-safe-twin",
@@ -99,8 +101,9 @@ def test_the_loop_runs_on_sqlite(sqlite_report: DemoReport) -> None:
 @pytest.mark.slow
 def test_the_loop_runs_on_postgresql(postgres_report: DemoReport) -> None:
     _check_loop(postgres_report)
-    assert postgres_report.database == POSTGRES_URL
-    assert f", on PostgreSQL at {POSTGRES_URL}\n" in postgres_report.render_text()
+    assert postgres_report.database == POSTGRES_SHOWN
+    assert f", on PostgreSQL at {POSTGRES_SHOWN}\n" in postgres_report.render_text()
+    assert "not-a-secret" not in postgres_report.model_dump_json()
 
 
 @pytest.mark.slow

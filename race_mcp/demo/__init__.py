@@ -177,7 +177,9 @@ def run_demo(*, settings: Settings | None = None, database: str | None = None) -
         )
         for step in DEMO_STEPS:
             context.steps.append(step(context))
-    return DemoReport(demo_dir=str(context.demo_dir), database=database, steps=list(context.steps))
+    # The report is printed and saved: it names the database, never its password.
+    shown = _without_password(database) if database is not None else None
+    return DemoReport(demo_dir=str(context.demo_dir), database=shown, steps=list(context.steps))
 
 
 def check_database_url(url: str) -> None:
