@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,14 +13,14 @@ from pydantic import Field
 
 from ..analyzer import analyze_paths, analyze_source
 from ..config import Settings
-from ..errors import InputError, RaceMcpError
+from ..errors import InputError
 from ..findings import AnalysisReport
 from ..roots import AllowedRoots
-from ._answers import Page, ToolAnswer, report_answer, tool_error_for
+from ._answers import Page, ToolAnswer, answer_in_worker, report_answer
 from ._common import (
     DEFAULT_MAX_FINDINGS,
     MAX_DIRECTORY_FILES,
-    MAX_FINDINGS_LIMIT,
+    MAX_FINDINGS_FIELD,
     OFFSET_FIELD,
     REPORT_SHAPE,
     read_only,
@@ -29,7 +28,6 @@ from ._common import (
     worker_settings,
 )
 from ._paths import PathText, located
-from ._work import shared_pool, unless_client_leaves
 from ._workspace import ClientRoots, Workspace
 
 ANALYZE_FILE_DESCRIPTION = """\
@@ -98,10 +96,7 @@ def register_analyze_file(server: MCPServer[Any], workspace: Workspace) -> None:
                 max_length=260,
             ),
         ] = "snippet.py",
-        max_findings: Annotated[
-            int,
-            Field(description="Most findings per page, most severe first.", ge=1, le=MAX_FINDINGS_LIMIT),
-        ] = DEFAULT_MAX_FINDINGS,
+        max_findings: MAX_FINDINGS_FIELD = DEFAULT_MAX_FINDINGS,
         offset: OFFSET_FIELD = 0,
     ) -> Annotated[CallToolResult, REPORT_SHAPE]:
         if (path is None) == (source is None):
@@ -114,11 +109,7 @@ def register_analyze_file(server: MCPServer[Any], workspace: Workspace) -> None:
             settings=workspace.settings,
             page=Page(max_findings=max_findings, offset=offset),
         )
-        try:
-            answer = await unless_client_leaves(ctx, partial(shared_pool().run, analyze_job, call=call))
-        except RaceMcpError as exc:
-            raise tool_error_for(exc, HINTS) from None
-        return answer.result()
+        return await answer_in_worker(ctx, analyze_job, call, HINTS)
 
 
 def analyze_job(call: AnalyzeCall) -> ToolAnswer:

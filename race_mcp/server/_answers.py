@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -23,6 +24,7 @@ from .._sanitize import PROSE_LIMIT, QUOTE_LIMIT, sanitize_line, sanitize_messag
 from .._walk import describe_skipped, skipped_total
 from ..errors import RaceMcpError
 from ..findings import AnalysisReport, FileError, Finding
+from ._work import shared_pool, unless_client_leaves
 
 # Bytes of JSON for the findings of one page; a page is cut further if text and structured content
 # together pass RESULT_BUDGET.
@@ -226,3 +228,15 @@ def tool_error_for(exc: RaceMcpError, hints: Mapping[str, str]) -> ToolError:
     hint = hints.get(exc.code) or COMMON_HINTS.get(exc.code)
     text = f"{message}; {hint}" if hint else message
     return ToolError(f"[{exc.code}] {sanitize_message(text, PROSE_LIMIT)}")
+
+
+async def answer_in_worker(
+    ctx: Any, job: Callable[..., ToolAnswer], call: object, hints: Mapping[str, str]
+) -> CallToolResult:
+    """Run `job(call=call)` in the shared pool until it answers or the client leaves; a core error
+    becomes the tool error with the hint for its code."""
+    try:
+        answer = await unless_client_leaves(ctx, partial(shared_pool().run, job, call=call))
+    except RaceMcpError as exc:
+        raise tool_error_for(exc, hints) from None
+    return answer.result()

@@ -31,6 +31,9 @@ def read_only(title: str) -> ToolAnnotations:
     )
 
 
+MAX_FINDINGS_FIELD = Annotated[
+    int, Field(description="Most findings per page, most severe first.", ge=1, le=MAX_FINDINGS_LIMIT)
+]
 OFFSET_FIELD = Annotated[
     int,
     Field(description="Findings to skip: the answer gives the next page's offset.", ge=0, le=1_000_000),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -14,21 +13,19 @@ from pydantic import Field
 
 from .._sanitize import PROSE_LIMIT, sanitize_line
 from ..config import Settings
-from ..errors import RaceMcpError
 from ..findings import Finding
 from ..openapi import OpenApiReport, check_openapi
 from ..roots import AllowedRoots
-from ._answers import Page, ToolAnswer, report_answer, tool_error_for
+from ._answers import Page, ToolAnswer, answer_in_worker, report_answer
 from ._common import (
     DEFAULT_MAX_FINDINGS,
-    MAX_FINDINGS_LIMIT,
+    MAX_FINDINGS_FIELD,
     OFFSET_FIELD,
     output_shape,
     read_only,
     worker_settings,
 )
 from ._paths import PathText, located
-from ._work import shared_pool, unless_client_leaves
 from ._workspace import ClientRoots, Workspace
 
 # ----------------------------------------------------------------------------------------------
@@ -86,10 +83,7 @@ def register_check_openapi(server: MCPServer[Any], workspace: Workspace) -> None
                 "spec's operations by route, e.g. 'app/'.",
             ),
         ] = None,
-        max_findings: Annotated[
-            int,
-            Field(description="Most findings per page, most severe first.", ge=1, le=MAX_FINDINGS_LIMIT),
-        ] = DEFAULT_MAX_FINDINGS,
+        max_findings: MAX_FINDINGS_FIELD = DEFAULT_MAX_FINDINGS,
         offset: OFFSET_FIELD = 0,
     ) -> Annotated[CallToolResult, OPENAPI_SHAPE]:
         call = OpenApiCall(
@@ -99,11 +93,7 @@ def register_check_openapi(server: MCPServer[Any], workspace: Workspace) -> None
             settings=workspace.settings,
             page=Page(max_findings=max_findings, offset=offset),
         )
-        try:
-            answer = await unless_client_leaves(ctx, partial(shared_pool().run, openapi_job, call=call))
-        except RaceMcpError as exc:
-            raise tool_error_for(exc, HINTS) from None
-        return answer.result()
+        return await answer_in_worker(ctx, openapi_job, call, HINTS)
 
 
 def openapi_job(call: OpenApiCall) -> ToolAnswer:

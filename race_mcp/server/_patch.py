@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -14,13 +13,12 @@ from pydantic import Field
 from .._sanitize import PROSE_LIMIT, sanitize_line, sanitize_text
 from ..analyzer._files import read_source
 from ..config import Settings
-from ..errors import InputError, RaceMcpError
+from ..errors import InputError
 from ..remediate import PatchReport, propose_patches
 from ..roots import AllowedRoots
-from ._answers import ToolAnswer, json_size, tool_error_for
+from ._answers import ToolAnswer, answer_in_worker, json_size
 from ._common import output_shape, read_only, usage_error, worker_settings
 from ._paths import PathText, located
-from ._work import shared_pool, unless_client_leaves
 from ._workspace import ClientRoots, Workspace
 
 # ----------------------------------------------------------------------------------------------
@@ -103,11 +101,7 @@ def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None
             roots=workspace.with_client_roots(client_roots),
             settings=workspace.settings,
         )
-        try:
-            answer = await unless_client_leaves(ctx, partial(shared_pool().run, patch_job, call=call))
-        except RaceMcpError as exc:
-            raise tool_error_for(exc, HINTS) from None
-        return answer.result()
+        return await answer_in_worker(ctx, patch_job, call, HINTS)
 
 
 def patch_job(call: PatchCall) -> ToolAnswer:
