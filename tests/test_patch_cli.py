@@ -98,3 +98,14 @@ def test_syntax_error_and_clean_file(checkout: Path) -> None:
     clean = run(checkout, "safe.py", "--format", "json")
     assert clean.returncode == 0
     assert json.loads(clean.stdout)["patches"] == []
+
+
+def test_apply_leaves_a_read_only_file_alone(checkout: Path) -> None:
+    views = checkout / "app" / "views.py"
+    views.chmod(0o444)  # as root the OS would let the rename through: the mode bits must decide
+    refused = run(checkout, "app/views.py", "--apply")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("race-mcp: error[read-only]: app/views.py: read-only")
+    assert refused.stderr.count("\n") == 1
+    assert views.read_text() == RACY_SOURCE and views.stat().st_mode & 0o777 == 0o444
+    assert sorted(p.name for p in (checkout / "app").iterdir()) == ["views.py"]  # no temporary left

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -26,11 +27,11 @@ def _current_text(target: Path, label: str) -> tuple[str, bytes]:
     try:
         data = target.read_bytes()
     except OSError as exc:
-        raise PatchError(f"{label}: cannot read: {exc.strerror or exc}") from None
+        raise PatchError(f"{label}: cannot read: {exc.strerror or exc}", code="read-failed") from None
     try:
         return data.decode("utf-8-sig"), data
     except UnicodeDecodeError:
-        raise InputError(f"{label}: not UTF-8 text") from None
+        raise InputError(f"{label}: not UTF-8 text", code="not-utf8") from None
 
 
 def write_patched(path: Path | str, new_text: str, *, base_sha256: str, roots: AllowedRoots) -> Path:
@@ -43,13 +44,23 @@ def write_patched(path: Path | str, new_text: str, *, base_sha256: str, roots: A
     target = roots.check(path)
     label = str(path)
     if not target.is_file():
-        raise PatchError(f"{label}: not a regular file")
+        raise PatchError(f"{label}: not a regular file", code="not-regular-file")
+    _refuse_read_only(target, label)
     current, data = _current_text(target, label)
     if source_sha256(current) != base_sha256:
-        raise PatchError(f"{label}: changed since the patch was computed; run `race-mcp patch` again")
+        raise PatchError(
+            f"{label}: changed since the patch was computed; run `race-mcp patch` again", code="file-changed"
+        )
     payload = (_BOM if data.startswith(_BOM) else b"") + new_text.encode("utf-8", "surrogatepass")
     _replace_atomically(target, payload)
     return target
+
+
+def _refuse_read_only(target: Path, label: str) -> None:
+    """A file marked read-only stays as it is: the rename would replace it even so (and root may
+    write anything), so the mode bits are asked, not only the OS."""
+    if not target.stat().st_mode & stat.S_IWUSR or not os.access(target, os.W_OK):
+        raise PatchError(f"{label}: read-only; make it writable to apply patches", code="read-only")
 
 
 def _replace_atomically(target: Path, payload: bytes) -> None:
@@ -65,7 +76,7 @@ def _replace_atomically(target: Path, payload: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
-        raise PatchError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        raise PatchError(f"{target}: cannot write: {exc.strerror or exc}", code="write-failed") from None
     _fsync_directory(target.parent)
 
 
