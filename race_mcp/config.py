@@ -159,10 +159,6 @@ class Settings(BaseModel, extra="forbid"):
             return False
         return not self.select or any(rule_id.startswith(prefix.upper()) for prefix in self.select)
 
-    def walk_excludes(self) -> list[str]:
-        """Everything a directory walk skips besides virtualenvs and VCS folders."""
-        return [*self.exclude, *self.default_exclude]
-
     def root_paths(self) -> list[Path]:
         """Configured roots, resolved against the directory of the config file."""
         base = Path(self.config_dir) if self.config_dir else Path.cwd()

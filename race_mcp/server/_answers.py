@@ -20,10 +20,11 @@ from typing import Any
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 
-from .._sanitize import PROSE_LIMIT, QUOTE_LIMIT, sanitize_line, sanitize_message
+from .._sanitize import QUOTE_LIMIT, sanitize_line
 from .._walk import describe_skipped, skipped_total
 from ..errors import RaceMcpError
 from ..findings import AnalysisReport, FileError, Finding
+from ._common import tool_error
 from ._work import shared_pool, unless_client_leaves
 
 # Bytes of JSON for the findings of one page; a page is cut further if text and structured content
@@ -226,8 +227,7 @@ def tool_error_for(exc: RaceMcpError, hints: Mapping[str, str]) -> ToolError:
     """`[code] message; hint` with the hint for this code only (none when the message says it all)."""
     message = str(exc).rstrip(". ")
     hint = hints.get(exc.code) or COMMON_HINTS.get(exc.code)
-    text = f"{message}; {hint}" if hint else message
-    return ToolError(f"[{exc.code}] {sanitize_message(text, PROSE_LIMIT)}")
+    return tool_error(exc, f"{message}; {hint}" if hint else message)
 
 
 async def answer_in_worker(
