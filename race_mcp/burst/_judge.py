@@ -416,6 +416,17 @@ def decide(
     spread = statistics.median(trial.send_spread_ms for trial in trials)
     rate = f"{len(hits)} of {len(trials)} bursts"
     evidence = [_race_evidence(trial, requests, limit, probes[trial.index - 1]) for trial in hits[:3]]
+    answered_early = next((trial for trial in trials if trial.early), None)
+    if hits and answered_early is not None:
+        # A server that answers incomplete requests does so whenever it is quick enough: a burst where
+        # its answers happened to arrive after the release was not held back either.
+        return Decision(
+            "inconclusive",
+            f"the burst cannot be trusted: in burst {answered_early.index} {answered_early.early} responses "
+            "arrived before the release, so the server answers incomplete requests and its successes "
+            "in other bursts may not have been held back either",
+            evidence,
+        )
     if hits:
         first = hits[0]
         if limit is not None and first.successes > limit:
