@@ -1,0 +1,113 @@
+"""What a call does to shared state, as a store recognizer sees it, and what it may ask the interpreter.
+
+A recognizer (one per store per language, declared in `core/stores.py`) looks at one `model.Call`
+and answers with effects, or `None` when the call is not its business:
+
+- `read`: the call reads `key`; its result carries the read (so `row = cur.fetchone()` aliases it).
+- `write`: the call writes `key`. The race it completes is reported as `rule`. `guard` says what the
+  store itself checks atomically at the write (a `WHERE x >= ?`, a `ConditionExpression`, `SET NX`,
+  a MongoDB filter on the field): `ALL` guards everything, a set of names guards reads that looked
+  at those columns or attributes. `needs_check`: only a *decision* read makes the write racy (an
+  INSERT after a lookup, an INCR after a comparison), a value read alone does not.
+- `lock` / `unlock`: a lock region opens or closes (a row lock from `FOR UPDATE` until the commit).
+- `begin` / `commit`: a transaction opens or ends (a commit also writes pending ORM changes).
+- `direct`: the call is a problem by itself (an unguarded DynamoDB decrement, `select_for_update`
+  outside a transaction), reported as `rule`.
+- `store_write`: counts toward the multi-write rules (RC202, RC403) without a race of its own.
+
+Keys name the store first: `sql:accounts`, `orm:Account`, `dynamodb:items`, `redis:rate:?`,
+`fs:path`, `mongo:orders`; keys without a registered store prefix are in-process state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from . import model
+
+__all__ = ["ALL", "TRANSACTION_LOCK", "CallContext", "Effect", "Recognizer"]
+
+ALL: frozenset[str] = frozenset({"*"})
+TRANSACTION_LOCK = "transaction"
+
+Kind = Literal["read", "write", "lock", "unlock", "begin", "commit", "direct", "store_write"]
+
+
+@dataclass(frozen=True)
+class Effect:
+    kind: Kind
+    key: str = ""
+    rule: str = ""
+    guard: frozenset[str] = frozenset()
+    needs_check: bool = False
+    detail: frozenset[str] = frozenset()
+    region: str = TRANSACTION_LOCK
+    node: model.Node | None = None
+    # `cur.execute("SELECT ...")`: the rows are fetched later from `cur`, so `cur` holds the read.
+    bind_receiver: bool = False
+    # For `store_write`: the driver commits each statement on its own (asyncpg, `databases`).
+    autocommit: bool = False
+    # For `write`: the columns an UPDATE sets, and whether it is a guarded state transition.
+    columns: frozenset[str] = frozenset()
+    claim: bool = False
+
+
+class CallContext(Protocol):
+    """What a recognizer may see of the interpreter while it looks at one call.
+
+    `args` / `receiver` are the reads (interpreter `Access`es) the arguments and the receiver carry;
+    `test` is true when the call's value is being tested (`if await r.get(k):`). `state` is the
+    path's abstract state (checks, aliases, dirty ORM objects, locks, transaction depth).
+    """
+
+    state: Any
+    args: list[Any]
+    receiver: list[Any]
+    test: bool
+    notes: dict[str, Any]
+
+    def string(self, expr: model.Expr | None) -> str | None:
+        """The text of a string expression: literals, templates (holes as `?`), `+`/`%` of them,
+        names bound to string constants in the function, the module or a class."""
+
+    def evaluate(self, expr: model.Expr) -> list[Any]:
+        """Interpret `expr` for its effects (a recognizer that owns a whole query chain evaluates the
+        arguments inside it itself); the reads its value carries."""
+
+    def catching(self, names: Sequence[str]) -> bool:
+        """Inside a `try` whose handlers catch one of `names` (`IntegrityError`, `DuplicateKeyError`)."""
+
+    def region_held(self, name: str) -> bool:
+        """The named lock region (`transaction:orm:Account`) is held on this path."""
+
+    def result_used(self, call: model.Call) -> bool:
+        """The call's value is kept or tested (not thrown away by an expression statement)."""
+
+    def function(self) -> model.Function:
+        """The function being interpreted (a called helper while it runs)."""
+
+    def root(self) -> model.Function:
+        """The function the interpretation started from (the handler)."""
+
+    def module(self) -> model.ModuleModel:
+        """The module of the function being interpreted."""
+
+    def resolve(self, call: model.Call) -> model.Function | None:
+        """The project function `call` invokes, when it can be resolved (across files)."""
+
+    def facts(self) -> Any:
+        """The whole-project facts (`analyzer/project`): uniqueness of model fields, transaction
+        wrappers, classes across files. `None` when analysing a lone source text."""
+
+
+class Recognizer(Protocol):
+    def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None: ...
+
+
+class ContextRecognizer(Protocol):
+    """Optional: recognizers that also know context managers (`with transaction.atomic():`)."""
+
+    def enter(self, context: model.Expr, ctx: CallContext) -> list[Effect] | None: ...
