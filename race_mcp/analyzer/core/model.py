@@ -249,6 +249,7 @@ class Delete(Statement):
 @dataclass(eq=False)
 class Assert(Statement):
     test: Expr
+    message: Expr | None = None
 
 
 @dataclass(eq=False)
@@ -259,6 +260,7 @@ class Return(Statement):
 @dataclass(eq=False)
 class Raise(Statement):
     value: Expr | None = None
+    cause: Expr | None = None
 
 
 @dataclass(eq=False)
@@ -287,10 +289,13 @@ class Loop(Statement):
 
 @dataclass(eq=False)
 class Branch(Statement):
-    """`match`/`switch`: the subject is tested, then one arm (or none) runs."""
+    """`match`/`switch`: the subject is tested, then one arm (or none) runs. `patterns` holds, per
+    arm, what its pattern evaluates (an `Opaque("pattern")` of the value expressions a `case`
+    compares with), or None; a guard (`case x if cond:`) is an `If` around the arm's body."""
 
     subject: Expr
     arms: tuple[Block, ...]
+    patterns: tuple[Expr | None, ...] = ()
 
 
 @dataclass(eq=False)
@@ -326,10 +331,14 @@ class Try(Statement):
 
 @dataclass(eq=False)
 class OpaqueStatement(Statement):
-    """A statement the front-end does not model (a nested class, `global`, unknown syntax)."""
+    """A statement the front-end does not model (a nested class, `global`, unknown syntax).
+    For a definition (kind `def` or `class`), `name` is the qualified name under which the
+    module holds it (`outer.<locals>.inner` in `ModuleModel.functions`); its children are what the
+    definition evaluates when it runs (decorators, defaults, bases)."""
 
     kind: str
     children: tuple[Expr, ...] = ()
+    name: str | None = None
 
 
 # -- functions, classes, modules -----------------------------------------------------------------
@@ -379,7 +388,9 @@ class EntryPoint:
 @dataclass(eq=False)
 class ModuleModel:
     """One lowered module: its functions (module-level and methods), classes, module-level
-    assignments (name -> value), imports (local name -> qualified name) and entry points."""
+    assignments (name -> value), imports (local name -> qualified name) and entry points.
+    `body` is the module's own top-level code (a `def`/`class` there is an `OpaqueStatement`);
+    what runs at import time (`app.include_router(...)`, `lock = Lock()`) is read from it."""
 
     path: str
     language: str
@@ -389,6 +400,7 @@ class ModuleModel:
     assignments: dict[str, Expr] = field(default_factory=dict)
     imports: dict[str, str] = field(default_factory=dict)
     entry_points: list[EntryPoint] = field(default_factory=list)
+    body: Block = ()
 
     def line_text(self, line: int) -> str:
         lines = self.source.splitlines()
