@@ -14,6 +14,9 @@ and answers with effects, or `None` when the call is not its business:
 - `direct`: the call is a problem by itself (an unguarded DynamoDB decrement, `select_for_update`
   outside a transaction), reported as `rule`.
 - `store_write`: counts toward the multi-write rules (RC202, RC403) without a race of its own.
+- `atomic`: the call's value is computed by the store at the write (Django's `F("balance") - 1`):
+  assigning it to a field of a row read earlier and saving that row is atomic, not a lost update
+  (the interpreter adds the row's local to `state.atomic_aliases`, which the save consults).
 
 Keys name the store first: `sql:accounts`, `orm:Account`, `dynamodb:items`, `redis:rate:?`,
 `fs:path`, `mongo:orders`; keys without a registered store prefix are in-process state.
@@ -28,12 +31,21 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from . import model
 
-__all__ = ["ALL", "TRANSACTION_LOCK", "CallContext", "Effect", "Recognizer"]
+__all__ = [
+    "ALL",
+    "TRANSACTION_LOCK",
+    "CallContext",
+    "ChainRecognizer",
+    "ContextRecognizer",
+    "Effect",
+    "Recognizer",
+    "TransactionRecognizer",
+]
 
 ALL: frozenset[str] = frozenset({"*"})
 TRANSACTION_LOCK = "transaction"
 
-Kind = Literal["read", "write", "lock", "unlock", "begin", "commit", "direct", "store_write"]
+Kind = Literal["read", "write", "lock", "unlock", "begin", "commit", "direct", "store_write", "atomic"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,9 @@ class CallContext(Protocol):
     `args` / `receiver` are the reads (interpreter `Access`es) the arguments and the receiver carry;
     `test` is true when the call's value is being tested (`if await r.get(k):`). `state` is the
     path's abstract state (checks, aliases, dirty ORM objects, locks, transaction depth).
+    A recognizer may append to `args` the reads that flow into its write (the pending change an
+    ORM `save()` writes, the values of an `.update(...)` it evaluated itself): the interpreter
+    applies the returned effects with `[*receiver, *args]` as the write's values.
     """
 
     state: Any
@@ -102,6 +117,14 @@ class CallContext(Protocol):
         """The whole-project facts (`analyzer/project`): uniqueness of model fields, transaction
         wrappers, classes across files. `None` when analysing a lone source text."""
 
+    def self_class(self) -> str | None:
+        """The class `self` stands for in the function being interpreted (a subclass's, when a
+        method inherited from a base runs on it): a DRF view's `self.get_queryset()`."""
+
+    def returned(self) -> list[Any]:
+        """The reads the functions on the call stack returned so far (cache-aside: the value read
+        was handed back on the hit path, so the SET on the miss path refills, not decides)."""
+
 
 class Recognizer(Protocol):
     def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None: ...
@@ -111,3 +134,19 @@ class ContextRecognizer(Protocol):
     """Optional: recognizers that also know context managers (`with transaction.atomic():`)."""
 
     def enter(self, context: model.Expr, ctx: CallContext) -> list[Effect] | None: ...
+
+
+class TransactionRecognizer(Protocol):
+    """Optional: recognizers that know functions run whole inside one transaction
+    (`@transaction.atomic`, `@database.transaction()`, a `with_transaction` callback). The
+    interpreter opens a transaction at the function's start and commits it at its end."""
+
+    def transactional(self, function: model.Function) -> bool: ...
+
+
+class ChainRecognizer(Protocol):
+    """Optional: recognizers that read a whole query chain at its outer call
+    (`A.objects.filter(x=1).first()`): the interpreter does not evaluate the call's receiver for
+    them (they evaluate what they need with `ctx.evaluate`)."""
+
+    def owns_chain(self, call: model.Call) -> bool: ...
