@@ -41,6 +41,9 @@ class StoreSpec:
     default_rule: str | None = None
     # The multi-write rule (several writes outside a transaction on one path): RC202, RC403.
     multi_write_rule: str | None = None
+    # Reads are row objects (an ORM's): two rows of one key read separately (a transfer's source
+    # and target) are two races, one per read, instead of one per key.
+    per_row: bool = False
 
 
 _STORES: dict[str, StoreSpec] = {}

@@ -1,0 +1,833 @@
+"""The one interpreter: runs a root function of the program model abstractly and collects its racy
+sequences, for every language the front-ends lower.
+
+It walks statements in execution order. The state of a path (`state.State`) records, per key, the
+last *check* on it (a read inside an `if`/`while`/`assert` test) and the locals that hold a value or
+a reference read from it (aliases), each with the locks held at the read and the first `await`
+after it. Branches are interpreted separately and joined; calls to functions of the project are
+interpreted in place (depth 5, never re-entering a function on the stack), so a read in one helper
+and a write in another form one sequence.
+
+A write then completes a race when a read it depends on (the check, or the value it writes) is not
+protected: no lock held at the read is still held, and
+
+- in-process state in an `async` function: an `await` came in between (RC101);
+- in-process state in a handler run on a thread pool: always (RC102), threads interleave anywhere;
+- a store: always, because other workers, processes and hosts interleave between any two
+  statements, unless the store guards the write itself (the effect's `guard`).
+
+Store calls are classified by the recognizers registered in `core/stores.py` (their `Effect`s);
+in-process state by the front-end's `LanguageProfile`. Nothing here knows a parser or a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+from dataclasses import replace
+from itertools import count
+from typing import Any
+
+from .._limits import check_deadline
+from . import model
+from .effects import ALL, TRANSACTION_LOCK, Effect, Recognizer
+from .profile import Callee, Context, LanguageProfile, Resolver
+from .state import (
+    EXISTENCE,
+    MEMORY_RULES,
+    Access,
+    Direct,
+    Frame,
+    Mode,
+    Sequence,
+    State,
+    Step,
+    is_memory_key,
+    join,
+)
+from .stores import MEMORY, spec, store_of
+from .walk import existence_subjects, looked_at
+
+__all__ = ["MAX_CALL_DEPTH", "Interpreter"]
+
+MAX_CALL_DEPTH = 5
+
+
+class Interpreter:
+    """Interprets one root function and collects its racy sequences and direct findings."""
+
+    def __init__(
+        self,
+        profile: LanguageProfile,
+        recognizers: Seq[Recognizer],
+        mode: Mode,
+        *,
+        module: model.ModuleModel,
+        facts: Any = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self.profile = profile
+        self.recognizers = recognizers
+        self.mode = mode
+        self.module = module
+        self.facts = facts
+        self.resolver = resolver
+        self.frames: list[Frame] = []
+        self.sequences: dict[tuple[str, str], Sequence] = {}
+        self.directs: list[Direct] = []
+        self.visited: set[str] = set()
+        self.call_sites: list[model.Call] = []
+        self.caught: list[set[str]] = []
+        self.unguarded_writes = 0
+        self.persisted_writes = 0  # unguarded writes to stores (not in-process state)
+        # Guarded state transitions (`SET redeemed_by = ? WHERE redeemed_by IS NULL`): a retry of the
+        # request fails the transition instead of repeating its effects.
+        self.claims = 0
+        self.existence_tests: set[model.Node] = set()
+        self.discarded: model.Expr | None = None
+        self.outer_calls: list[model.Call] = []
+        # Effects of kind "atomic" seen while an assigned value was evaluated (`F("n") - 1`).
+        self.atomic_values = 0
+        # Scratch space for recognizers, fresh for every root (e.g. Redis counters awaiting EXPIRE).
+        self.notes: dict[str, Any] = {}
+        self._regions: dict[str, int] = {}
+        self._region_names: dict[int, str] = {}
+        self._lock_ids = count(1)
+        self._order = count()
+        self._chain_owners = [r for r in recognizers if hasattr(r, "owns_chain")]
+        self._transactional = [r for r in recognizers if hasattr(r, "transactional")]
+        self._enterers = [r for r in recognizers if hasattr(r, "enter")]
+
+    # -- small helpers ------------------------------------------------------------------------------
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    def step(self, node: model.Node, role: str) -> Step:
+        return Step(node, role, next(self._order))
+
+    def await_step(self, node: model.Node) -> Step:
+        """An await; inside a called helper, shown at the call that led into the awaiting function."""
+        return self.step(self.call_sites[-1] if self.call_sites else node, "await")
+
+    def region(self, name: str) -> int:
+        """A stable lock id for a named region, such as the transaction's row locks."""
+        if name not in self._regions:
+            self._regions[name] = next(self._lock_ids)
+            self._region_names[self._regions[name]] = name
+        return self._regions[name]
+
+    def catching(self, names: Seq[str]) -> bool:
+        """True inside a `try` whose handlers catch one of `names` (e.g. IntegrityError)."""
+        wanted = set(names)
+        return any(caught & wanted for caught in self.caught)
+
+    def is_local(self, name: str) -> bool:
+        return bool(self.frames) and name in self.frame.locals
+
+    def resolve(self, call: model.Call) -> Callee | None:
+        """The project function `call` runs: the module's own first, then the project's resolver."""
+        if not self.frames:
+            return None
+        callee = self.profile.resolve_callee(call, self.frame)
+        if callee is None and self.resolver is not None:
+            callee = self.resolver(call, self.frame)
+        return callee
+
+    # -- functions ------------------------------------------------------------------------------
+    def run(self, frame: Frame, state: State) -> State | None:
+        self.frames.append(frame)
+        function = frame.function
+        transactional = any(r.transactional(function) for r in self._transactional)
+        if transactional:
+            state.in_transaction += 1
+        try:
+            end = self.exec_block(function.body, state)
+            final = join([*frame.returns, end])
+            if transactional and final is not None:
+                self.apply([Effect("commit", node=function)], function, final, [])
+            return final
+        finally:
+            self.frames.pop()
+
+    def finish(self, final: State | None) -> None:
+        """At the end of the root: several writes outside a transaction on one path (RC202, RC403)."""
+        if final is None:
+            return
+        for key, writes in final.loose_writes.items():
+            store = store_of(key)
+            rule = spec(store).multi_write_rule if store != MEMORY else None
+            if rule is not None and len({unit for _, unit in writes}) >= 2:
+                self.directs.append(Direct(rule, key, tuple(step for step, _ in writes)))
+
+    # -- statements -----------------------------------------------------------------------------
+    def exec_block(self, statements: Seq[model.Statement], state: State | None) -> State | None:
+        for statement in statements:
+            if state is None:
+                return None
+            state = self.exec_statement(statement, state)
+        return state
+
+    def exec_statement(self, node: model.Statement, state: State) -> State | None:
+        check_deadline()  # hostile code can make paths and inlined calls multiply; stop in time
+        if isinstance(node, model.Eval):
+            # Its value is thrown away: a guarded UPDATE whose rowcount nobody reads guards nothing.
+            value = node.value
+            self.discarded = value.value if isinstance(value, model.Await) else value
+            self.eval(value, state)
+        elif isinstance(node, model.Assign):
+            self.exec_assign(node, state)
+        elif isinstance(node, model.Delete):
+            for target in node.targets:
+                self.delete(target, state)
+        elif isinstance(node, model.Assert):
+            self.eval(node.test, state, test=True)
+        elif isinstance(node, model.Return):
+            if node.value is not None:
+                self.frame.returned.extend(self.eval(node.value, state))
+            self.frame.returns.append(state)
+            return None
+        elif isinstance(node, model.Raise):
+            if node.value is not None:
+                self.eval(node.value, state)
+            return None
+        elif isinstance(node, model.Jump):
+            return None
+        elif isinstance(node, model.If):
+            return self.exec_if(node, state)
+        elif isinstance(node, model.Loop):
+            return self.exec_loop(node, state)
+        elif isinstance(node, model.Branch):
+            self.eval(node.subject, state, test=True)
+            arms = [self.exec_block(arm, state.copy()) for arm in node.arms]
+            return join([state, *arms])
+        elif isinstance(node, model.With):
+            return self.exec_with(node, state)
+        elif isinstance(node, model.Try):
+            return self.exec_try(node, state)
+        elif isinstance(node, model.OpaqueStatement):
+            for child in node.children:
+                self.eval(child, state)
+        return state
+
+    def exec_if(self, node: model.If, state: State) -> State | None:
+        self.existence_tests = existence_subjects(node.test)
+        self.eval(node.test, state, test=True)
+        self.existence_tests = set()
+        taken = self.exec_block(node.body, state.copy())
+        other = self.exec_block(node.orelse, state.copy()) if node.orelse else state
+        return join([taken, other])
+
+    def exec_loop(self, node: model.Loop, state: State) -> State | None:
+        if node.iterable is None:
+            if node.test is not None:
+                self.eval(node.test, state, test=True)
+        else:
+            values = self.eval(node.iterable, state)
+            if node.is_async:
+                state.mark_await(self.await_step(node))
+            if node.target is not None:
+                self.assign(node.target, node.iterable, values, state)
+        looped = self.exec_block(node.body, state.copy())
+        joined = join([state, looped])
+        if node.orelse and joined is not None:
+            return self.exec_block(node.orelse, joined)
+        return joined
+
+    def exec_with(self, node: model.With, state: State) -> State | None:
+        acquired: list[int] = []
+        contexts: list[Effect] = []
+        for item in node.items:
+            if self.profile.is_lock(item.context):
+                lock_id = next(self._lock_ids)
+                acquired.append(lock_id)
+                state.locks = state.locks | {lock_id}
+                continue
+            entered = self.enter_context(item.context, state)
+            if entered is not None:
+                contexts.extend(entered)
+                self.apply(entered, item.context, state, [])
+            else:
+                values = self.eval(item.context, state)
+                if item.target is not None:
+                    self.assign(item.target, item.context, values, state)
+            if node.is_async:
+                state.mark_await(self.await_step(item))
+        end = self.exec_block(node.body, state)
+        if end is None:
+            return None
+        end.locks = end.locks - set(acquired)
+        for effect in contexts:
+            if effect.kind == "begin":
+                self.apply([Effect("commit", node=node)], node, end, [])
+        if node.is_async and len(acquired) < len(node.items):
+            end.mark_await(self.await_step(node))
+        return end
+
+    def enter_context(self, expr: model.Expr, state: State) -> list[Effect] | None:
+        for recognizer in self._enterers:
+            effects: list[Effect] | None = recognizer.enter(expr, Context(self, state, [], [], False))
+            if effects is not None:
+                return effects
+        return None
+
+    def exec_try(self, node: model.Try, state: State) -> State | None:
+        self.caught.append({name for handler in node.handlers for name in handler.types})
+        try:
+            body = self.exec_block(node.body, state.copy())
+        finally:
+            self.caught.pop()
+        if node.orelse:
+            body = self.exec_block(node.orelse, body)
+        entry = join([state, body]) or state
+        handlers = [self.exec_block(h.body, entry.copy()) for h in node.handlers]
+        end = join([body, *handlers])
+        if node.final:
+            end = self.exec_block(node.final, end or entry.copy())
+        return end
+
+    # -- assignments ----------------------------------------------------------------------------
+    def exec_assign(self, node: model.Assign, state: State) -> None:
+        if node.value is None:
+            return  # an annotation alone binds nothing
+        if node.op is not None:
+            for target in node.targets:
+                self.aug_assign(target, node.value, state)
+            return
+        before = self.atomic_values
+        values = self.eval(node.value, state)
+        atomic = self.atomic_values > before
+        for target in node.targets:
+            self.assign(target, node.value, values, state, atomic=atomic)
+
+    def assign(
+        self,
+        target: model.Expr,
+        value: model.Expr,
+        values: list[Access],
+        state: State,
+        *,
+        atomic: bool = False,
+    ) -> None:
+        if isinstance(target, model.Name) and self.is_local(target.id):
+            if values:
+                state.aliases[target.id] = values[0]
+            else:
+                state.aliases.pop(target.id, None)
+            if isinstance(value, model.Literal | model.Template):
+                text = self.profile.string(value, self.frame)
+                if text is not None:
+                    self.frame.strings[target.id] = text
+            return
+        if isinstance(target, model.Collection):
+            for element in target.elements:
+                self.assign(element, value, values, state)
+            return
+        if isinstance(target, model.Opaque):  # `*rest` in an unpacking
+            for child in target.children:
+                self.assign(child, value, values, state)
+            return
+        target_key = self.write_key(target, state)
+        if target_key is None:
+            return
+        key, alias = target_key
+        if is_memory_key(key):
+            self.write(key, target, values, state)
+        else:
+            derived = any(a.key == key for a in values)
+            self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic)
+
+    def mark_dirty(
+        self,
+        key: str,
+        alias: str | None,
+        target: model.Expr,
+        state: State,
+        *,
+        derived: bool,
+        atomic: bool = False,
+    ) -> None:
+        """`account.balance -= amount` on a row read earlier: an in-memory change, saved later.
+
+        A change computed from what was read (`derived`) is a lost update when saved; a blind
+        overwrite (`profile.bio = new_bio`) is recorded as role "overwrite": only a decision races it.
+        A value the store computes itself (`atomic`, Django's `F()`) makes the save atomic.
+        """
+        origin = state.aliases.get(alias) if alias else None
+        if origin is None:
+            return
+        previous = state.dirty.get(key)
+        derived = derived or (previous is not None and previous.steps[-1].role == "change")
+        state.dirty[key] = origin.with_step(
+            self.step(target, "change" if derived else "overwrite"),
+            decision=False,
+            detail=looked_at(target),
+        )
+        if alias is not None and atomic:
+            state.atomic_aliases = state.atomic_aliases | {alias}
+
+    def aug_assign(self, target: model.Expr, value: model.Expr, state: State) -> None:
+        before = self.atomic_values
+        values = self.eval(value, state)
+        atomic = self.atomic_values > before
+        if isinstance(target, model.Name) and self.is_local(target.id):
+            previous = state.aliases.get(target.id)
+            if previous is not None or values:
+                state.aliases[target.id] = previous or values[0]
+            return
+        target_key = self.write_key(target, state)
+        if target_key is None:
+            return
+        key, through = target_key
+        if not is_memory_key(key):
+            self.mark_dirty(key, through, target, state, derived=True, atomic=atomic)
+            return
+        # `x += n` reads the current value in the same statement: atomic for async code,
+        # a read-modify-write for threads.
+        fresh = Access(key, (self.step(target, "read"),), state.locks)
+        self.write(key, target, [*values, fresh], state)
+
+    def delete(self, target: model.Expr, state: State) -> None:
+        targets = target.elements if isinstance(target, model.Collection) else (target,)
+        for item in targets:
+            target_key = self.write_key(item, state)
+            if target_key is not None and not isinstance(item, model.Name) and is_memory_key(target_key[0]):
+                self.write(target_key[0], item, [], state)
+
+    def write_key(self, target: model.Expr, state: State) -> tuple[str, str | None] | None:
+        """The state a store to `target` writes, and the alias it goes through (if any)."""
+        if isinstance(target, model.Name):
+            shared = target.id in self.frame.globals and self.profile.is_shared_global(
+                target.id, rebinding=True
+            )
+            return (target.id, None) if shared else None
+        if not isinstance(target, model.Subscript | model.Attribute):
+            return None
+        if isinstance(target, model.Subscript):
+            self.eval(target.index, state)
+        key = self.profile.shared_key(target, self.frame)
+        if key is not None:
+            return key, None
+        base = _chain_base(target)
+        if isinstance(base, model.Name) and base.id in state.aliases and self.is_local(base.id):
+            return state.aliases[base.id].key, base.id
+        return None
+
+    # -- writes ---------------------------------------------------------------------------------
+    def write(
+        self,
+        key: str,
+        node: model.Node,
+        values: list[Access],
+        state: State,
+        *,
+        rule: str | None = None,
+        guard: frozenset[str] = frozenset(),
+        needs_check: bool = False,
+        columns: frozenset[str] = frozenset(),
+        claim: bool = False,
+    ) -> None:
+        memory = is_memory_key(key)
+        if not memory and not (guard >= ALL and needs_check):
+            # Persisted side effects for the idempotency rule: a guarded UPDATE still applies once per
+            # request, only an insert the store deduplicates (ON CONFLICT, unique key) does not.
+            self.persisted_writes += 1
+        if guard >= ALL:
+            # The store re-checked the condition atomically (and the caller reads the rowcount): what
+            # follows depends on that compare-and-set, not on the earlier, stale check.
+            state.checks.pop(key, None)
+            self.claims += claim
+            return
+        if not memory:
+            self.unguarded_writes += 1
+        candidates = [] if needs_check else [a for a in values if a.key == key]
+        check = state.checks.get(key)
+        # That the row exists decides nothing about the columns an UPDATE then changes.
+        if check is not None and not (columns and check.detail >= EXISTENCE and not check.detail & columns):
+            candidates.append(check)
+        if needs_check:
+            candidates = [a for a in candidates if a.decision]
+        racy = [a for a in candidates if self.unprotected(a, state) and not _guarded(a, guard)]
+        store = None if memory else spec(store_of(key))
+        rule_id = rule or (store.default_rule if store else None) or MEMORY_RULES[self.mode]
+        if store is not None and store.per_row:
+            # Rows read as objects: two rows of one model (a transfer's source and target) are two
+            # races, one per read.
+            for read in sorted({a.steps[0].order for a in racy}):
+                same = [a for a in racy if a.steps[0].order == read]
+                self.record_sequence(rule_id, key, f"{key}#{read}", same, node)
+        else:
+            self.record_sequence(rule_id, key, key, racy, node)
+
+    def record_sequence(
+        self, rule_id: str, key: str, slot: str, racy: list[Access], node: model.Node
+    ) -> None:
+        if racy and (rule_id, slot) not in self.sequences:
+            # Report the decision (check-then-act) over a plain read-modify-write, the earliest first.
+            worst = min(racy, key=lambda a: (not a.decision, a.steps[0].order))
+            self.sequences[(rule_id, slot)] = Sequence(
+                rule_id, key, worst, self.step(node, "write"), worst.awaited
+            )
+
+    def unprotected(self, access: Access, state: State) -> bool:
+        """No lock held at the read is still held now; for async code, an await came in between."""
+        if any(self.protects(lock, access.key) for lock in access.locks & state.locks):
+            return False
+        if not is_memory_key(access.key):
+            return True
+        if self.mode == "async":
+            return access.awaited is not None
+        return self.mode == "threaded"
+
+    def protects(self, lock: int, key: str) -> bool:
+        """A row lock (region `transaction:<key>`) protects reads of that key only; other locks, all."""
+        name = self._region_names.get(lock, "")
+        return not name.startswith(TRANSACTION_LOCK + ":") or name == f"{TRANSACTION_LOCK}:{key}"
+
+    # -- effects --------------------------------------------------------------------------------
+    def apply(
+        self,
+        effects: list[Effect],
+        call: model.Node,
+        state: State,
+        values: list[Access],
+        *,
+        test: bool = False,
+    ) -> list[Access]:
+        results: list[Access] = []
+        call = self.executing(call)
+        for effect in effects:
+            node = effect.node or call
+            kind = effect.kind
+            if kind == "read":
+                access = Access(
+                    effect.key,
+                    (self.step(node, "check" if test else "read"),),
+                    state.locks,
+                    None,
+                    test,
+                    effect.detail,
+                )
+                if test:
+                    state.checks[effect.key] = access
+                results.append(access)
+                receiver = call.receiver if isinstance(call, model.Call) else None
+                if effect.bind_receiver and isinstance(receiver, model.Name) and self.is_local(receiver.id):
+                    state.aliases[receiver.id] = access
+            elif kind == "write":
+                self.write(
+                    effect.key,
+                    node,
+                    values,
+                    state,
+                    rule=effect.rule,
+                    guard=effect.guard,
+                    needs_check=effect.needs_check,
+                    columns=effect.columns,
+                    claim=effect.claim,
+                )
+            elif kind == "store_write":
+                if state.in_transaction == 0:
+                    step = self.step(node, "write")
+                    unit = -step.order if effect.autocommit else state.unit
+                    state.loose_writes[effect.key] = (*state.loose_writes.get(effect.key, ()), (step, unit))
+            elif kind == "lock":
+                state.locks = state.locks | {self.region(effect.region)}
+            elif kind == "unlock":
+                state.locks = state.locks - {self.region(effect.region)}
+            elif kind == "begin":
+                state.in_transaction += 1
+            elif kind == "commit":
+                self.commit(node, state, effect.rule)
+            elif kind == "direct":
+                self.directs.append(Direct(effect.rule, effect.key, (self.step(node, "write"),)))
+            elif kind == "atomic":
+                self.atomic_values += 1
+        return results
+
+    def executing(self, node: model.Node) -> model.Node:
+        """A statement built as an argument (`conn.execute(update(t)...)`) happens at the call running it."""
+        executing = self.profile.executing_methods
+        for outer in reversed(self.outer_calls):
+            runs = outer.method in executing
+            if not (runs and any(arg.value is node for arg in outer.args)):
+                break
+            node = outer
+        return node
+
+    def result_used(self, call: model.Call) -> bool:
+        """The call's result is kept or tested (not a bare expression statement)."""
+        return self.discarded is not call and self.executing(call) is not self.discarded
+
+    def commit(self, node: model.Node, state: State, rule: str) -> None:
+        """The end of a transaction: pending changes the store flushes on commit are written, row
+        locks released. `notes["flush-on-commit"]` (set by a recognizer) maps each such key to the
+        rule its lost update is reported as (a set: the commit's own rule)."""
+        flushed = self.notes.get("flush-on-commit", ())
+        for key, change in list(state.dirty.items()):
+            if key in flushed:
+                blind = change.steps[-1].role != "change"
+                key_rule = (flushed[key] if isinstance(flushed, dict) else "") or rule
+                self.write(key, node, [change], state, rule=key_rule or None, needs_check=blind)
+                del state.dirty[key]
+        state.locks = state.locks - self.transaction_regions()
+        state.in_transaction = max(0, state.in_transaction - 1)
+        state.unit += 1
+
+    def transaction_regions(self) -> set[int]:
+        """The transaction's lock and its row locks (`transaction:<key>`): a commit releases them all."""
+        regions = {
+            lock
+            for name, lock in self._regions.items()
+            if name == TRANSACTION_LOCK or name.startswith(TRANSACTION_LOCK + ":")
+        }
+        return regions | {self.region(TRANSACTION_LOCK)}
+
+    # -- expressions ----------------------------------------------------------------------------
+    def eval(self, expr: model.Expr, state: State, *, test: bool = False) -> list[Access]:
+        """Interpret `expr` for its effects; return the reads of shared state its value carries."""
+        if isinstance(expr, model.Name):
+            return self.read_name(expr, state, test=test)
+        if isinstance(expr, model.Attribute | model.Subscript):
+            return self.read_chain(expr, state, test=test)
+        if isinstance(expr, model.Call):
+            return self.eval_call(expr, state, awaited=False, test=test)
+        if isinstance(expr, model.Await):
+            return self.eval_await(expr, state, test=test)
+        if isinstance(expr, model.Literal):
+            return []
+        if isinstance(expr, model.Operation):
+            return [a for operand in expr.operands for a in self.eval(operand, state, test=test)]
+        if isinstance(expr, model.Walrus):
+            values = self.eval(expr.value, state, test=test)
+            self.assign(expr.target, expr.value, values, state)
+            return values
+        if isinstance(expr, model.Conditional):
+            self.eval(expr.test, state, test=True)
+            return self.eval(expr.body, state) + self.eval(expr.orelse, state)
+        if isinstance(expr, model.Template):
+            return [
+                a
+                for part in expr.parts
+                if not isinstance(part, str)
+                for a in self.eval(part, state, test=test)
+            ]
+        if isinstance(expr, model.Collection):
+            values = [a for element in expr.elements for a in self.eval(element, state, test=test)]
+            for condition in expr.conditions:
+                self.eval(condition, state, test=True)
+            return values
+        if isinstance(expr, model.Opaque):
+            values = [a for child in expr.children for a in self.eval(child, state, test=test)]
+            return values if expr.carries else []
+        return []
+
+    def read_name(self, expr: model.Name, state: State, *, test: bool) -> list[Access]:
+        alias = state.aliases.get(expr.id)
+        if alias is not None and self.is_local(expr.id):
+            # The bare value of a local read earlier: stale if anything happened since.
+            if test:
+                check = alias.with_step(self.step(expr, "check"), decision=True)
+                if expr in self.existence_tests and not is_memory_key(alias.key):
+                    check = replace(check, detail=check.detail | EXISTENCE)  # `if row is None:`
+                state.checks[alias.key] = check
+            return [alias]
+        key = self.profile.shared_key(expr, self.frame)
+        if key is None:
+            return []
+        return [self.record_read(key, expr, state, test=test, origin=())]
+
+    def read_chain(
+        self, expr: model.Attribute | model.Subscript, state: State, *, test: bool
+    ) -> list[Access]:
+        if isinstance(expr, model.Subscript):
+            self.eval(expr.index, state)
+        key = self.profile.shared_key(expr, self.frame)
+        if key is not None:
+            return [self.record_read(key, expr, state, test=test, origin=())]
+        base: model.Expr = expr.value
+        while isinstance(base, model.Subscript | model.Attribute):
+            if isinstance(base, model.Subscript):
+                self.eval(base.index, state)
+            base = base.value
+        if isinstance(base, model.Name) and base.id in state.aliases and self.is_local(base.id):
+            alias = state.aliases[base.id]
+            if is_memory_key(alias.key):
+                # `coupon["used"]` through a reference taken earlier: a live read of the shared state.
+                return [self.record_read(alias.key, expr, state, test=test, origin=alias.steps[:1])]
+            # `row["balance"]` of a row fetched earlier: the value as it was at the fetch.
+            seen = alias.with_step(self.step(expr, "check" if test else "read"), decision=test)
+            seen = replace(seen, detail=seen.detail | looked_at(expr))
+            if test:
+                state.checks[alias.key] = seen
+            return [seen]
+        return self.eval(base, state, test=test)
+
+    def record_read(
+        self, key: str, node: model.Node, state: State, *, test: bool, origin: tuple[Step, ...]
+    ) -> Access:
+        access = Access(key, (*origin, self.step(node, "check" if test else "read")), state.locks, None, test)
+        if test:
+            state.checks[key] = access
+        return access
+
+    def eval_await(self, expr: model.Await, state: State, *, test: bool = False) -> list[Access]:
+        # `if await r.get(k) is not None:` decides on what the awaited call read.
+        inner = expr.value
+        if isinstance(inner, model.Call):
+            if self.is_lock_call(inner, "acquire", state):
+                return []
+            callee = self.resolve(inner)
+            if callee is not None and callee[0].is_async:
+                # Awaiting a coroutine of the project: it yields only where its own body awaits.
+                return self.eval_call(inner, state, awaited=True, test=test)
+            values = self.eval_call(inner, state, awaited=True, test=test)
+        else:
+            values = self.eval(inner, state, test=test)
+        state.mark_await(self.await_step(expr))
+        return values
+
+    def eval_call(self, call: model.Call, state: State, *, awaited: bool, test: bool) -> list[Access]:
+        check_deadline()
+        if self.is_lock_call(call, "acquire", state) or self.is_lock_call(call, "release", state):
+            return []
+        receiver_values: list[Access] = []
+        method = call.method
+        receiver = call.receiver
+        receiver_key: str | None = None
+        if receiver is not None:
+            if method in self.profile.container_methods:
+                receiver_key = self.memory_receiver(receiver, state)
+            if receiver_key is None and not self.is_chain_start(call):
+                receiver_values = self.eval(receiver, state, test=test)
+        # `if len(cart) >= 10:` decides on `cart` just as `if cart:` does.
+        self.outer_calls.append(call)
+        try:
+            per_argument = [self.eval(arg.value, state, test=test) for arg in call.args]
+        finally:
+            self.outer_calls.pop()
+        args = [access for values in per_argument for access in values]
+        if receiver_key is not None and method is not None:
+            if method in self.profile.mutating_methods:
+                self.write(receiver_key, call, args, state)
+                return []
+            return [self.record_read(receiver_key, call, state, test=test, origin=())]
+        if self.recognizers:
+            context = Context(self, state, args, receiver_values, test)
+            for recognizer in self.recognizers:
+                effects = recognizer.effects(call, context)
+                if effects is not None:
+                    return self.apply(effects, call, state, [*receiver_values, *args], test=test)
+        callee = self.resolve(call)
+        row = None if callee is not None else self.row_method(call, state)
+        if row is not None:
+            callee = row[0]
+        if callee is not None and (not callee[0].is_async or awaited):
+            inlined = self.inline(callee, call, state, per_argument, receiver=row[1] if row else None)
+            return [*args, *inlined]
+        return [*receiver_values, *args]
+
+    def row_method(self, call: model.Call, state: State) -> tuple[Callee, Access] | None:
+        """`card.add_points(n)` on a row read earlier: the model's method runs with `self` as that row."""
+        receiver, method = call.receiver, call.method
+        if not (isinstance(receiver, model.Name) and method is not None and self.is_local(receiver.id)):
+            return None
+        alias = state.aliases.get(receiver.id)
+        if alias is None or is_memory_key(alias.key):
+            return None
+        callee = self.profile.row_method(alias.key, method)
+        return (callee, alias) if callee is not None else None
+
+    def is_chain_start(self, call: model.Call) -> bool:
+        """Recognizers that read a whole query chain at its outer call evaluate the inside themselves."""
+        return any(r.owns_chain(call) for r in self._chain_owners)
+
+    def memory_receiver(self, receiver: model.Expr, state: State) -> str | None:
+        """The in-process state a method is called on: `coupons.get(...)`, `self.items.append(...)`."""
+        key = self.profile.shared_key(receiver, self.frame)
+        if key is not None:
+            if isinstance(receiver, model.Subscript):
+                self.eval(receiver.index, state)
+            return key
+        base = _chain_base(receiver)
+        if isinstance(base, model.Name) and base.id in state.aliases and self.is_local(base.id):
+            alias_key = state.aliases[base.id].key
+            return alias_key if is_memory_key(alias_key) else None
+        return None
+
+    def is_lock_call(self, call: model.Call, method: str, state: State) -> bool:
+        """`lock.acquire()` / `lock.release()` outside a `with`: open or close a lock region."""
+        receiver = call.receiver
+        if call.method != method or receiver is None or not self.profile.is_lock(receiver):
+            return False
+        region = self.region("manual:" + self.profile.text(receiver))
+        state.locks = state.locks | {region} if method == "acquire" else state.locks - {region}
+        return True
+
+    # -- calls into the project -------------------------------------------------------------------
+    def inline(
+        self,
+        callee: Callee,
+        call: model.Call,
+        state: State,
+        per_argument: list[list[Access]],
+        *,
+        receiver: Access | None = None,
+    ) -> list[Access]:
+        function, frame = callee
+        if len(self.frames) >= MAX_CALL_DEPTH or any(f.function is function for f in self.frames):
+            return []
+        self.visited.add(self.profile.qualname(function, frame.self_class))
+        entry = state.copy()
+        entry.aliases = {}
+        entry.last_await = None
+        self.bind_arguments(function, call, entry, state, per_argument)
+        if receiver is not None:
+            entry.aliases["self"] = receiver
+        self.call_sites.append(call)
+        try:
+            end = self.run(frame, entry)
+        finally:
+            self.call_sites.pop()
+        if end is None:
+            # Every path of the callee raised: nothing flows on from here in the caller.
+            end = entry
+        state.adopt(end)
+        if end.last_await is not None:
+            # An await inside the callee also separates the caller's earlier reads from later writes.
+            state.mark_await(end.last_await)
+        return frame.returned
+
+    def bind_arguments(
+        self,
+        function: model.Function,
+        call: model.Call,
+        entry: State,
+        state: State,
+        per_argument: list[list[Access]],
+    ) -> None:
+        """Parameters stand for what the arguments carried: a row, a value derived from a read."""
+        names = [n for n in function.params if n not in ("self", "cls")]
+        positional = [i for i, arg in enumerate(call.args) if arg.keyword is None and not arg.star]
+        bound = dict(zip(names, positional, strict=False))
+        for i, arg in enumerate(call.args):
+            if arg.keyword is not None and arg.keyword in names:
+                bound[arg.keyword] = i
+        for name, i in bound.items():
+            value = call.args[i].value
+            if isinstance(value, model.Name) and value.id in state.aliases:
+                entry.aliases[name] = state.aliases[value.id]
+            elif per_argument[i]:
+                entry.aliases[name] = per_argument[i][0]
+            elif (key := self.profile.shared_key(value, self.frame)) is not None:
+                entry.aliases[name] = Access(key, (self.step(value, "read"),), state.locks)
+
+
+def _chain_base(expr: model.Expr) -> model.Expr:
+    while isinstance(expr, model.Subscript | model.Attribute):
+        expr = expr.value
+    return expr
+
+
+def _guarded(access: Access, guard: frozenset[str]) -> bool:
+    """The store checks at the write what this read looked at (or we cannot tell what it did)."""
+    return bool(guard) and (not access.detail or bool(access.detail & guard))

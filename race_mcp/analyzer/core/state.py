@@ -1,0 +1,194 @@
+"""The abstract state of the interpreter: reads (accesses), locks, transactions, per path.
+
+A *key* names one piece of state that concurrent requests share. Keys without a registered store
+prefix are in-process state (`coupons`, `Ledger.balances`, `app.state.hits`); store keys carry the
+store (`sql:accounts`, `orm:Account`, `redis:rate:?`), see `core/stores.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+from . import model
+from .stores import MEMORY, store_of
+
+__all__ = [
+    "EXISTENCE",
+    "MEMORY_RULES",
+    "Access",
+    "Direct",
+    "Frame",
+    "Mode",
+    "Sequence",
+    "State",
+    "Step",
+    "is_memory_key",
+    "join",
+]
+
+Mode = Literal["async", "threaded", "sequential"]
+
+# In-process state races by how the runtime interleaves requests: at awaits on one event loop
+# (RC101), anywhere on a thread pool (RC102). Stores name their own rules in their effects.
+MEMORY_RULES: dict[str, str] = {"async": "RC101", "threaded": "RC102", "sequential": "RC102"}
+
+# The detail of a check that only tested whether a row was found (`if row is None:`).
+EXISTENCE = frozenset({"<exists>"})
+
+
+def is_memory_key(key: str) -> bool:
+    return store_of(key) == MEMORY
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a sequence: the model node it happened at, its role, and its order."""
+
+    node: model.Node = field(compare=False)
+    role: str
+    order: int
+
+    @property
+    def line(self) -> int:
+        return self.node.span.line
+
+
+@dataclass(frozen=True)
+class Access:
+    """A read of `key`: where it happened, the locks held then, the first await after it.
+
+    `detail` names the columns or attributes involved (the WHERE columns of a SELECT, the item
+    attributes a decision looked at), so a guard can be matched against what was read.
+    """
+
+    key: str
+    steps: tuple[Step, ...]
+    locks: frozenset[int]
+    awaited: Step | None = None
+    decision: bool = False
+    detail: frozenset[str] = frozenset()
+
+    def with_step(self, step: Step, *, decision: bool, detail: Iterable[str] = ()) -> Access:
+        return replace(
+            self,
+            steps=(*self.steps, step),
+            decision=self.decision or decision,
+            detail=self.detail | frozenset(detail),
+        )
+
+
+@dataclass
+class State:
+    """The abstract state on one path through a function."""
+
+    checks: dict[str, Access] = field(default_factory=dict)
+    aliases: dict[str, Access] = field(default_factory=dict)
+    locks: frozenset[int] = frozenset()
+    last_await: Step | None = None
+    in_transaction: int = 0
+    # Store objects changed in memory and not yet saved or committed: key -> the alias's access.
+    dirty: dict[str, Access] = field(default_factory=dict)
+    # Aliases whose pending change the store computes itself (Django's `F()`): saving is atomic.
+    atomic_aliases: frozenset[str] = frozenset()
+    # Writes outside any explicit transaction on this path, per store key, with the unit of work
+    # each committed in (an implicit transaction ends at each commit; autocommit makes every write
+    # its own unit).
+    loose_writes: dict[str, tuple[tuple[Step, int], ...]] = field(default_factory=dict)
+    unit: int = 0
+
+    def copy(self) -> State:
+        return State(
+            dict(self.checks),
+            dict(self.aliases),
+            self.locks,
+            self.last_await,
+            self.in_transaction,
+            dict(self.dirty),
+            self.atomic_aliases,
+            dict(self.loose_writes),
+            self.unit,
+        )
+
+    def adopt(self, callee_end: State) -> None:
+        """Continue in the caller from where a called function ended; the caller keeps its locals."""
+        other = callee_end.copy()
+        for item in fields(self):
+            if item.name != "aliases":
+                setattr(self, item.name, getattr(other, item.name))
+
+    def mark_await(self, step: Step) -> None:
+        self.last_await = step
+        self.checks = {k: a if a.awaited else replace(a, awaited=step) for k, a in self.checks.items()}
+        self.aliases = {k: a if a.awaited else replace(a, awaited=step) for k, a in self.aliases.items()}
+
+
+def _prefer(a: Access, b: Access) -> Access:
+    """At a join, keep the access that leaves the wider race window."""
+    if (a.awaited is None) != (b.awaited is None):
+        return a if a.awaited is not None else b
+    return a if a.steps[0].order <= b.steps[0].order else b
+
+
+def join(states: Iterable[State | None]) -> State | None:
+    """Merge the states of paths that meet again; `None` stands for a path that ended."""
+    live = [s for s in states if s is not None]
+    if not live:
+        return None
+    merged = live[0].copy()
+    for other in live[1:]:
+        for attr in ("checks", "aliases", "dirty"):
+            mine: dict[str, Access] = getattr(merged, attr)
+            for key, access in getattr(other, attr).items():
+                mine[key] = _prefer(mine[key], access) if key in mine else access
+        merged.locks = merged.locks & other.locks
+        merged.last_await = merged.last_await or other.last_await
+        merged.in_transaction = min(merged.in_transaction, other.in_transaction)
+        merged.atomic_aliases = merged.atomic_aliases & other.atomic_aliases
+        for store, steps in other.loose_writes.items():
+            if len(steps) > len(merged.loose_writes.get(store, ())):
+                merged.loose_writes[store] = steps
+        merged.unit = max(merged.unit, other.unit)
+    return merged
+
+
+@dataclass
+class Frame:
+    """One function being interpreted (the root, or a function it calls).
+
+    `self_class` / `self_instance` say what `self` stands for: a method run on a class of the
+    module, or on a module-level instance (`ledger = Ledger()`), whose attributes are then shared.
+    `module` is the module the function belongs to (a helper resolved in another file runs with
+    its own module's facts)."""
+
+    function: model.Function
+    locals: frozenset[str]
+    globals: frozenset[str]
+    self_class: str | None = None
+    self_instance: str | None = None
+    module: model.ModuleModel | None = None
+    returns: list[State] = field(default_factory=list)
+    returned: list[Access] = field(default_factory=list)
+    strings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Sequence:
+    """A racy sequence: a read (and decision) of `key`, then a write the read does not protect."""
+
+    rule_id: str
+    key: str
+    candidate: Access
+    write: Step
+    awaited: Step | None
+
+
+@dataclass
+class Direct:
+    """A finding that needs no read before it: one call or one statement is the problem."""
+
+    rule_id: str
+    key: str
+    steps: tuple[Step, ...]
+    detail: str = ""

@@ -1,0 +1,113 @@
+"""Small readings of model expressions the interpreter and the checks share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from . import model
+
+__all__ = ["existence_subjects", "expressions", "looked_at", "statements"]
+
+
+def existence_subjects(test: model.Expr) -> set[model.Node]:
+    """The names an `if` only tests for presence: `row is None`, `not row`, `row`, `a and b`."""
+    if isinstance(test, model.Name):
+        return {test}
+    if isinstance(test, model.Operation):
+        if test.op == "not" and len(test.operands) == 1:
+            return existence_subjects(test.operands[0])
+        if test.op in ("and", "or"):
+            return set().union(*(existence_subjects(operand) for operand in test.operands))
+        if (
+            test.op in ("is", "is-not")
+            and len(test.operands) == 2
+            and isinstance(test.operands[0], model.Name)
+            and isinstance(test.operands[1], model.Literal)
+            and test.operands[1].value is None
+        ):
+            return {test.operands[0]}
+    return set()
+
+
+def looked_at(expr: model.Expr) -> set[str]:
+    """The string keys and attribute names along `a["x"].y["z"]`: what a decision looked at."""
+    names: set[str] = set()
+    while isinstance(expr, model.Subscript | model.Attribute):
+        if isinstance(expr, model.Attribute):
+            names.add(expr.attr)
+        elif expr.key is not None:
+            names.add(expr.key)
+        expr = expr.value
+    return names
+
+
+def statements(block: model.Block) -> Iterator[model.Statement]:
+    """Every statement of `block` and the blocks nested in it, in source order."""
+    stack = list(reversed(block))
+    while stack:
+        statement = stack.pop()
+        yield statement
+        nested: list[model.Block] = []
+        if isinstance(statement, model.If | model.Loop):
+            nested = [statement.body, statement.orelse]
+        elif isinstance(statement, model.Branch):
+            nested = list(statement.arms)
+        elif isinstance(statement, model.With):
+            nested = [statement.body]
+        elif isinstance(statement, model.Try):
+            handlers = [h.body for h in statement.handlers]
+            nested = [statement.body, *handlers, statement.orelse, statement.final]
+        for inner in reversed(nested):
+            stack.extend(reversed(inner))
+
+
+def expressions(node: model.Node) -> Iterator[model.Expr]:
+    """Every expression directly inside a statement or expression, and theirs, depth first."""
+    stack: list[model.Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, model.Expr):
+            yield current
+        stack.extend(reversed(_children(current)))
+
+
+def _children(node: model.Node) -> list[model.Node]:
+    if isinstance(node, model.Attribute | model.Await):
+        return [node.value]
+    if isinstance(node, model.Subscript):
+        return [node.value, node.index]
+    if isinstance(node, model.Call):
+        return [node.func, *(arg.value for arg in node.args)]
+    if isinstance(node, model.Operation):
+        return list(node.operands)
+    if isinstance(node, model.Conditional):
+        return [node.test, node.body, node.orelse]
+    if isinstance(node, model.Collection):
+        return [*node.elements, *node.conditions]
+    if isinstance(node, model.Walrus):
+        return [node.target, node.value]
+    if isinstance(node, model.Opaque | model.OpaqueStatement):
+        return list(node.children)
+    if isinstance(node, model.Template):
+        return [part for part in node.parts if not isinstance(part, str)]
+    if isinstance(node, model.Assign):
+        return [*node.targets, *([node.value] if node.value is not None else [])]
+    if isinstance(node, model.Eval):
+        return [node.value]
+    if isinstance(node, model.Delete):
+        return list(node.targets)
+    if isinstance(node, model.Assert):
+        return [e for e in (node.test, node.message) if e is not None]
+    if isinstance(node, model.If):
+        return [node.test]
+    if isinstance(node, model.Raise):
+        return [e for e in (node.value, node.cause) if e is not None]
+    if isinstance(node, model.Return):
+        return [node.value] if node.value is not None else []
+    if isinstance(node, model.Loop):
+        return [e for e in (node.test, node.target, node.iterable) if e is not None]
+    if isinstance(node, model.Branch):
+        return [node.subject, *(p for p in node.patterns if p is not None)]
+    if isinstance(node, model.With):
+        return [e for item in node.items for e in (item.context, item.target) if e is not None]
+    return []
