@@ -366,6 +366,8 @@ class ClassModel(Node):
     methods: dict[str, Function] = field(default_factory=dict)
     attributes: dict[str, Expr] = field(default_factory=dict)
     decorators: tuple[Expr, ...] = ()
+    # The class body as it runs at definition time (methods are `OpaqueStatement("def")` there).
+    body: Block = ()
 
 
 Runtime = TypingLiteral["event-loop", "thread-pool", "processes", "sequential"]
