@@ -192,12 +192,14 @@ class Conditional(Expr):
 @dataclass(eq=False)
 class Collection(Expr):
     """A literal or comprehension: `kind` is tuple/list/set/dict/comprehension. `elements` are
-    evaluated for their values (a dict's keys and values alternate); `conditions` are tests
-    (a comprehension's `if` clauses)."""
+    evaluated for their values (a dict's keys and values alternate; a comprehension's element, or
+    key and value); `conditions` are tests (a comprehension's `if` clauses); `sources` are a
+    comprehension's iterables, in order, evaluated before the rest."""
 
     kind: TypingLiteral["tuple", "list", "set", "dict", "comprehension"]
     elements: tuple[Expr, ...] = ()
     conditions: tuple[Expr, ...] = ()
+    sources: tuple[Expr, ...] = ()
 
 
 @dataclass(eq=False)
