@@ -1,0 +1,90 @@
+"""Which project an analysed path belongs to, which of its files the index reads, and their module names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..._walk import SourceWalk
+from ...roots import AllowedRoots
+
+__all__ = ["PROJECT_MARKERS", "find_project_root", "module_names", "project_files"]
+
+PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+INDEX_SUFFIXES = (".py", ".sql")
+# The analysis skips migrations by default (`default_exclude`), but they declare unique indexes
+# and constraints: the index reads them for facts (tests stay out: they call everything).
+_FACT_SOURCES = frozenset({"migrations", "alembic", "versions"})
+
+
+def find_project_root(path: Path, boundary: AllowedRoots | None = None) -> Path:
+    """The nearest directory at or above `path` holding a project marker, never above the boundary.
+
+    Without a marker inside the boundary, the analysed directory itself (or a file's directory)
+    is the project: facts then come from what the user named, nothing more.
+    """
+    start = path.resolve()
+    if not start.is_dir():
+        start = start.parent
+    limits = boundary.paths if boundary is not None else [start]
+    for folder in (start, *start.parents):
+        if not any(folder == root or folder.is_relative_to(root) for root in limits):
+            break
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return start
+
+
+def project_files(
+    root: Path,
+    *,
+    boundary: AllowedRoots | None = None,
+    exclude: Sequence[str] = (),
+    default_exclude: Sequence[str] = (),
+) -> list[Path]:
+    """The project's Python and SQL files, walked by `SourceWalk` so skipping rules are the analysis'.
+
+    `default_exclude` patterns naming migration directories are dropped: those files are facts.
+    """
+    kept = [pattern for pattern in default_exclude if pattern not in _FACT_SOURCES]
+    walk = SourceWalk(root, roots=boundary, exclude=exclude, default_exclude=kept, suffixes=INDEX_SUFFIXES)
+    return list(walk)
+
+
+def module_names(root: Path, files: Sequence[Path]) -> dict[Path, tuple[str, ...]]:
+    """Each Python file's importable names: by its package chain (directories holding `__init__.py`,
+    which handles src-layout and apps nested in plain folders) and, when different, by its path from
+    the project root (`src/` dropped), for namespace packages. `__init__` names its package."""
+    packages = {file.parent for file in files if file.name == "__init__.py"}
+    names: dict[Path, tuple[str, ...]] = {}
+    for file in files:
+        if file.suffix != ".py":
+            continue
+        parts = [] if file.name == "__init__.py" else [file.stem]
+        folder = file.parent
+        while folder in packages and folder != root.parent:
+            parts.insert(0, folder.name)
+            folder = folder.parent
+        chosen = [".".join(parts)] if parts else []
+        by_path = _path_name(root, file)
+        if by_path and by_path not in chosen:
+            chosen.append(by_path)
+        names[file] = tuple(name for name in chosen if _importable(name))
+    return names
+
+
+def _path_name(root: Path, file: Path) -> str:
+    try:
+        relative = file.relative_to(root)
+    except ValueError:
+        return ""
+    parts = list(relative.parts[:-1])
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if file.name != "__init__.py":
+        parts.append(file.stem)
+    return ".".join(parts)
+
+
+def _importable(name: str) -> bool:
+    return bool(name) and all(part.isidentifier() for part in name.split("."))

@@ -1,0 +1,162 @@
+"""What the index keeps of one file: plain data, JSON round-trip, no syntax tree.
+
+Names in facts are *dotted as qualified at extraction*: the head of `helpers.apply` replaced by what
+the file imports it as (`app.services.helpers.apply`), a name the module defines prefixed with the
+module; `self.x` / `cls.x` and unknown heads stay as written. A called context manager or decorator
+keeps a `()` suffix (`django.db.transaction.atomic()`); the index strips it where it does not matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ClassFacts", "FileFacts", "FunctionFacts", "ModelField", "merge_keys"]
+
+# One call site: (callee dotted, line, indices into the function's `contexts` held around it).
+CallRecord = tuple[str, int, tuple[int, ...]]
+
+
+@dataclass
+class FunctionFacts:
+    line: int
+    owner: str | None = None
+    decorators: list[str] = field(default_factory=list)
+    # Every `with` item's context as dotted text; call sites and yields point into it.
+    contexts: list[str] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    # For each `yield`: the contexts open around it (a `@contextmanager` holds them for its caller).
+    yields: list[tuple[int, ...]] = field(default_factory=list)
+    # Callees of returned calls, and returned names (`return transaction.atomic(func)`, `return inner`).
+    returns: list[str] = field(default_factory=list)
+    # Contexts entered inside nested functions: a decorator's wrapper that opens a transaction.
+    inner_contexts: list[str] = field(default_factory=list)
+    # Receivers of `.acquire()` calls (a `@contextmanager` that acquires a lock and yields).
+    acquires: list[str] = field(default_factory=list)
+
+    def dump(self) -> list[Any]:
+        return [
+            self.line, self.owner, self.decorators, self.contexts, self.calls,
+            self.yields, self.returns, self.inner_contexts, self.acquires,
+        ]  # fmt: skip
+
+    @classmethod
+    def load(cls, data: list[Any]) -> FunctionFacts:
+        line, owner, decorators, contexts, calls, yields, returns, inner, acquires = data
+        return cls(
+            int(line),
+            owner,
+            list(decorators),
+            list(contexts),
+            [(str(name), int(at), tuple(held)) for name, at, held in calls],
+            [tuple(held) for held in yields],
+            list(returns),
+            list(inner),
+            list(acquires),
+        )
+
+
+@dataclass(frozen=True)
+class ModelField:
+    """A model attribute that matters for uniqueness: its constructor's last name, `unique`, `pk`."""
+
+    kind: str
+    unique: bool = False
+    pk: bool = False
+
+
+@dataclass
+class ClassFacts:
+    line: int
+    bases: list[str] = field(default_factory=list)
+    methods: dict[str, int] = field(default_factory=dict)
+    fields: dict[str, ModelField] = field(default_factory=dict)
+    # Multi-column keys: `Meta.unique_together`, `UniqueConstraint`s, `__table_args__`.
+    unique_together: list[list[str]] = field(default_factory=list)
+    abstract: bool = False
+    # "" no `class Meta`; "own": a Meta of its own; "inherits": `class Meta(Base.Meta)`.
+    meta: str = ""
+    table: str | None = None
+
+    def dump(self) -> list[Any]:
+        fields = {name: [f.kind, f.unique, f.pk] for name, f in self.fields.items()}
+        return [
+            self.line, self.bases, self.methods, fields, self.unique_together,
+            self.abstract, self.meta, self.table,
+        ]  # fmt: skip
+
+    @classmethod
+    def load(cls, data: list[Any]) -> ClassFacts:
+        line, bases, methods, fields, together, abstract, meta, table = data
+        return cls(
+            int(line),
+            list(bases),
+            {str(name): int(at) for name, at in methods.items()},
+            {str(name): ModelField(str(k), bool(u), bool(p)) for name, (k, u, p) in fields.items()},
+            [list(key) for key in together],
+            bool(abstract),
+            str(meta),
+            table,
+        )
+
+
+@dataclass
+class FileFacts:
+    """One file's facts. `kind` is `py` or `sql`; `tables` holds keys declared outside classes,
+    by namespace: `sql:<table>` (SQL, Alembic, `Table(...)`), `django:<app_label>.<model>`
+    (Django migrations), `mongo:<collection>` (`create_index(..., unique=True)`)."""
+
+    module: str
+    kind: str = "py"
+    imports: dict[str, str] = field(default_factory=dict)
+    star_imports: list[str] = field(default_factory=list)
+    # Names the module binds at top level -> "function", "class" or "var".
+    defs: dict[str, str] = field(default_factory=dict)
+    classes: dict[str, ClassFacts] = field(default_factory=dict)
+    # By local qualified name: `f`, `Class.method`.
+    functions: dict[str, FunctionFacts] = field(default_factory=dict)
+    tables: dict[str, list[list[str]]] = field(default_factory=dict)
+    # Names used as values, not called (a function handed to a framework may be called from anywhere).
+    references: list[str] = field(default_factory=list)
+    # Module-level names bound to a lock (`_lock = threading.Lock()`).
+    locks: list[str] = field(default_factory=list)
+    broken: bool = False
+
+    def dump(self) -> list[Any]:
+        return [
+            self.module,
+            self.kind,
+            self.imports,
+            self.star_imports,
+            self.defs,
+            {name: facts.dump() for name, facts in self.classes.items()},
+            {name: facts.dump() for name, facts in self.functions.items()},
+            self.tables,
+            self.references,
+            self.locks,
+            self.broken,
+        ]
+
+    @classmethod
+    def load(cls, data: list[Any]) -> FileFacts:
+        module, kind, imports, stars, defs, classes, functions, tables, refs, locks, broken = data
+        return cls(
+            str(module),
+            str(kind),
+            dict(imports),
+            list(stars),
+            dict(defs),
+            {str(name): ClassFacts.load(value) for name, value in classes.items()},
+            {str(name): FunctionFacts.load(value) for name, value in functions.items()},
+            {str(key): [list(columns) for columns in keys] for key, keys in tables.items()},
+            list(refs),
+            list(locks),
+            bool(broken),
+        )
+
+
+def merge_keys(into: dict[str, list[list[str]]], key: str, columns: list[str]) -> None:
+    """Add one unique column set under `key`, sorted and once."""
+    ordered = sorted(set(columns))
+    if ordered and ordered not in into.setdefault(key, []):
+        into[key].append(ordered)

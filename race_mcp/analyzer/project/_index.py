@@ -1,0 +1,227 @@
+"""`ProjectIndex`: the facts of every file of a project, and the questions asked of them."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...roots import AllowedRoots
+from ._cache import FactsCache, facts_key
+from ._discover import find_project_root, module_names, project_files
+from ._extract import extract_python, extract_sql
+from ._facts import ClassFacts, FileFacts, FunctionFacts
+from ._unique import Uniqueness
+
+__all__ = ["BuildStats", "CallSite", "ProjectIndex"]
+
+_MAX_FILE_BYTES = 2_000_000
+_PARALLEL_MISSES = 64  # below this many files to extract, worker processes cost more than they save
+_MAX_CALLER_DEPTH = 8
+Entry = tuple[str, FileFacts, tuple[str, ...]]  # (path, facts, importable names)
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call of an indexed function: who calls, where, and what the caller holds around the call."""
+
+    caller: str
+    path: str
+    line: int
+    transaction: bool
+    lock: bool
+
+
+@dataclass
+class BuildStats:
+    files: int = 0
+    extracted: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+    extracted_paths: list[str] = field(default_factory=list)
+
+
+class ProjectIndex(Uniqueness):
+    """Facts of a whole project. Build with `ProjectIndex.build(root, files)` or `for_path(path)`.
+
+    Qualified names are the project's import paths: `shop.orders.models.Order`,
+    `shop.orders.services.OrderService.pay`.
+    """
+
+    def __init__(
+        self, root: Path, entries: Sequence[tuple[str, FileFacts, tuple[str, ...]]], stats: BuildStats
+    ):
+        super().__init__(entries)
+        self.root = root
+        self.stats = stats
+        self._callers: dict[str, list[CallSite]] | None = None
+
+    # -- building -------------------------------------------------------------------------------
+
+    @classmethod
+    def for_path(
+        cls,
+        path: Path,
+        *,
+        boundary: AllowedRoots | None = None,
+        exclude: Sequence[str] = (),
+        default_exclude: Sequence[str] = (),
+        cache: FactsCache | bool | None = True,
+        jobs: int = 1,
+    ) -> ProjectIndex:
+        """The index of the project enclosing `path` (see `find_project_root`)."""
+        root = find_project_root(path, boundary)
+        files = project_files(root, boundary=boundary or AllowedRoots([root]), exclude=exclude,
+                              default_exclude=default_exclude)  # fmt: skip
+        return cls.build(root, files, cache=cache, jobs=jobs)
+
+    @classmethod
+    def build(
+        cls, root: Path, files: Iterable[Path], *, cache: FactsCache | bool | None = True, jobs: int = 1
+    ) -> ProjectIndex:
+        """Facts of `files` (Python and SQL) of the project at `root`: from the cache when the
+        content is unchanged, else extracted (in `jobs` processes when many) and cached.
+        `cache=True` uses the default location (`FactsCache.default`), `False`/`None` none."""
+        started = time.perf_counter()
+        store = FactsCache.default(root) if cache is True else (cache or None)
+        files = list(files)
+        names = module_names(root, files)
+        jobs_todo: list[tuple[str, str, str, bool, bytes]] = []
+        entries: list[tuple[str, FileFacts, tuple[str, ...]]] = []
+        stats = BuildStats(files=len(files))
+        plan = []
+        for file in files:
+            data = _read(file)
+            if data is None:
+                continue
+            kind = "sql" if file.suffix == ".sql" else "py"
+            aliases = names.get(file, ())
+            module = aliases[0] if aliases else _pseudo_module(root, file)
+            is_package = file.name == "__init__.py"
+            key = facts_key(data, module, kind, is_package)
+            plan.append((key, str(file), aliases))
+            jobs_todo.append((key, kind, module, is_package, data))
+        hits = store.get_many(key for key, *_ in jobs_todo) if store is not None else {}
+        missing = [job for job in jobs_todo if job[0] not in hits]
+        extracted = dict(_extract_all(missing, jobs))
+        if store is not None and extracted:
+            store.put_many(extracted)
+        paths = {key: path for key, path, _ in plan}
+        for key, path, aliases in plan:
+            entries.append((path, hits.get(key) or extracted[key], aliases))
+        stats.cached = len(plan) - len(extracted)
+        stats.extracted = len(extracted)
+        stats.extracted_paths = sorted(paths[key] for key in extracted)
+        if store is not None:
+            store.close()
+        index = cls(root, entries, stats)
+        stats.seconds = time.perf_counter() - started
+        return index
+
+    # -- the call graph -------------------------------------------------------------------------
+
+    def callers(self, qualname: str) -> list[CallSite]:
+        """Every resolved call of `qualname` in the project, with what each site holds."""
+        if self._callers is None:
+            self._callers = self._call_graph()
+        return self._callers.get(qualname, [])
+
+    def referenced(self, qualname: str) -> bool:
+        """The function's name is used somewhere as a value (handed to a framework, a callback):
+        it may then be called from places the call graph does not see."""
+        return qualname.rpartition(".")[2] in self.value_names
+
+    def all_callers_hold_transaction(self, qualname: str) -> bool:
+        """Every path into `qualname` the project shows holds a transaction: it has callers, it is
+        never used as a value, and each call site holds one or is in a function for which this is
+        true in turn (bounded depth; a cycle counts as not holding)."""
+        return self._all_callers(qualname, "transaction", set(), 0)
+
+    def all_callers_hold_lock(self, qualname: str) -> bool:
+        return self._all_callers(qualname, "lock", set(), 0)
+
+    def _all_callers(self, qualname: str, what: str, seen: set[str], depth: int) -> bool:
+        if depth > _MAX_CALLER_DEPTH or qualname in seen or self.referenced(qualname):
+            return False
+        sites = self.callers(qualname)
+        if not sites:
+            return False
+        seen = seen | {qualname}
+        return all(
+            getattr(site, what) or self._all_callers(site.caller, what, seen, depth + 1) for site in sites
+        )
+
+    def _call_graph(self) -> dict[str, list[CallSite]]:
+        graph: dict[str, list[CallSite]] = {}
+        for qualname, (path, facts) in self.functions.items():
+            decorated_tx = any(self.is_transaction_context(d) for d in facts.decorators)
+            decorated_lock = any(self.is_lock_context(d, path) for d in facts.decorators)
+            module = self.module_of_function(qualname)
+            for callee_text, line, held in facts.calls:
+                callee = self.resolve_call(module, facts, callee_text)
+                if callee is None or callee not in self.functions:
+                    continue
+                contexts = [facts.contexts[i] for i in held if i < len(facts.contexts)]
+                graph.setdefault(callee, []).append(
+                    CallSite(
+                        caller=qualname,
+                        path=path,
+                        line=line,
+                        transaction=decorated_tx or any(self.is_transaction_context(c) for c in contexts),
+                        lock=decorated_lock or any(self.is_lock_context(c, path) for c in contexts),
+                    )
+                )
+        return graph
+
+    # -- where things are ------------------------------------------------------------------------
+
+    def function_location(self, qualname: str) -> tuple[str, int] | None:
+        found = self.functions.get(qualname)
+        return (found[0], found[1].line) if found else None
+
+    def class_location(self, qualname: str) -> tuple[str, int] | None:
+        found = self.classes.get(qualname)
+        return (found[0], found[1].line) if found else None
+
+    def function(self, qualname: str) -> FunctionFacts | None:
+        found = self.functions.get(qualname)
+        return found[1] if found else None
+
+    def class_facts(self, qualname: str) -> ClassFacts | None:
+        found = self.classes.get(qualname)
+        return found[1] if found else None
+
+
+def _read(file: Path) -> bytes | None:
+    try:
+        if file.stat().st_size > _MAX_FILE_BYTES:
+            return None
+        return file.read_bytes()
+    except OSError:
+        return None
+
+
+def _pseudo_module(root: Path, file: Path) -> str:
+    """A dotted name for a file no import can name (`0001_initial.py`): its facts still count."""
+    try:
+        parts = file.relative_to(root).with_suffix("").parts
+    except ValueError:
+        parts = (file.stem,)
+    return ".".join(parts)
+
+
+def _extract_one(job: tuple[str, str, str, bool, bytes]) -> tuple[str, FileFacts]:
+    key, kind, module, is_package, data = job
+    facts = extract_sql(data, module) if kind == "sql" else extract_python(data, module, is_package)
+    return key, facts
+
+
+def _extract_all(jobs: list[tuple[str, str, str, bool, bytes]], workers: int) -> list[tuple[str, FileFacts]]:
+    workers = min(workers, os.cpu_count() or 1)
+    if workers > 1 and len(jobs) >= _PARALLEL_MISSES:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(_extract_one, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+    return [_extract_one(job) for job in jobs]
