@@ -612,11 +612,15 @@ class Interpreter:
                 for a in self.eval(part, state, test=test)
             ]
         if isinstance(expr, model.Collection):
-            values = [a for element in expr.elements for a in self.eval(element, state, test=test)]
+            # A comprehension's iterables run first; what it reads from them flows into its value.
+            values = [a for source in expr.sources for a in self.eval(source, state, test=test)]
+            values += [a for element in expr.elements for a in self.eval(element, state, test=test)]
             for condition in expr.conditions:
                 self.eval(condition, state, test=True)
             return values
         if isinstance(expr, model.Opaque):
+            if expr.kind == "lambda":
+                return []  # its body runs when it is called, which this path does not show
             values = [a for child in expr.children for a in self.eval(child, state, test=test)]
             return values if expr.carries else []
         return []

@@ -83,7 +83,7 @@ def _children(node: model.Node) -> list[model.Node]:
     if isinstance(node, model.Conditional):
         return [node.test, node.body, node.orelse]
     if isinstance(node, model.Collection):
-        return [*node.elements, *node.conditions]
+        return [*node.sources, *node.elements, *node.conditions]
     if isinstance(node, model.Walrus):
         return [node.target, node.value]
     if isinstance(node, model.Opaque | model.OpaqueStatement):

@@ -1,0 +1,162 @@
+"""What the interpreter found, as `Finding`s: evidence steps with their lines and code, the message
+(how the store registry says a key and an outcome), the rule's severity, title, CWE and fix text.
+
+Language-neutral: positions come from model spans, text from the module's source lines.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...findings import Confidence, Evidence, Finding, Severity
+from ...rules import RULES
+from . import model
+from .state import Direct, Mode, Sequence, Step
+from .stores import MEMORY, spec, store_of
+
+__all__ = ["Reporter", "label"]
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# How the runtimes that run sync handlers on a thread pool are named in messages.
+_FRAMEWORK_NAMES = {"fastapi": "FastAPI", "starlette": "Starlette", "flask": "Flask", "aiohttp": "aiohttp"}
+_MEMORY_OUTCOME = "concurrent requests can all pass the check before any of them writes"
+
+
+def label(key: str) -> str:
+    """How a key reads in a message: "table `accounts`", "`Account` rows", "`coupons`"."""
+    store = store_of(key)
+    if store == MEMORY:
+        return f"`{key}`"
+    return spec(store).label(key.partition(":")[2])
+
+
+class Reporter:
+    """Builds the findings of one module."""
+
+    def __init__(self, module: model.ModuleModel, path: str) -> None:
+        self.module = module
+        self.path = path
+        # The language's line ends only: str.splitlines also breaks at \x0c, \x1c-\x1e, \x85 and
+        # U+2028/9, which a comment may hold, and the evidence would then quote other lines.
+        self.lines = _LINE_END.split(module.source)
+
+    def code_at(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 1 <= line <= len(self.lines) else ""
+
+    def column_of(self, node: model.Node) -> int:
+        """1-based; a function is reported at its name (`def <name>`)."""
+        span = node.span
+        if isinstance(node, model.Function) and 1 <= span.line <= len(self.lines):
+            found = self.lines[span.line - 1].find(node.name, span.column)
+            if found >= 0:
+                return found + 1
+        return span.column + 1
+
+    def evidence(self, steps: list[Step]) -> list[Evidence]:
+        return [Evidence(line=s.line, role=s.role, code=self.code_at(s.line)) for s in steps]
+
+    def sequence_finding(
+        self,
+        sequence: Sequence,
+        mode: Mode,
+        entry: model.EntryPoint | None,
+        confidence: Confidence,
+        function: str | None,
+    ) -> Finding:
+        rule = RULES[sequence.rule_id]
+        # Evidence in execution order: the read and the check, the await, the write.
+        steps = list(sequence.candidate.steps)
+        if store_of(sequence.key) == MEMORY and mode == "async" and sequence.awaited is not None:
+            steps.append(sequence.awaited)
+        steps.append(sequence.write)
+        evidence = self.evidence(steps)
+        lines = [step.line for step in evidence]
+        decided = sequence.candidate.decision
+        severity: Severity = rule.severity if decided else "medium"
+        return Finding(
+            rule_id=rule.id,
+            title=rule.title,
+            severity=severity,
+            confidence=confidence,
+            path=self.path,
+            line=lines[0],
+            end_line=max(lines),
+            column=self.column_of(steps[0].node),
+            function=function,
+            route=entry.route if entry else None,
+            message=message(evidence, sequence.key, mode, entry, decided),
+            evidence=evidence,
+            fix=_fix(sequence.rule_id),
+            cwe=rule.cwe,
+        )
+
+    def direct_finding(
+        self, direct: Direct, entry: model.EntryPoint | None, confidence: Confidence, function: str | None
+    ) -> Finding:
+        rule = RULES[direct.rule_id]
+        evidence = self.evidence(list(direct.steps))
+        lines = [step.line for step in evidence]
+        return Finding(
+            rule_id=rule.id,
+            title=rule.title,
+            severity=rule.severity,
+            confidence=confidence,
+            path=self.path,
+            line=lines[0],
+            end_line=max(lines),
+            column=self.column_of(direct.steps[0].node),
+            function=function,
+            route=entry.route if entry else None,
+            message=direct.detail or f"{rule.title} (line {lines[0]}).",
+            evidence=evidence,
+            fix=_fix(direct.rule_id),
+            cwe=rule.cwe,
+        )
+
+
+def message(
+    evidence: list[Evidence], key: str, mode: Mode, entry: model.EntryPoint | None, decided: bool
+) -> str:
+    read, write = evidence[0], evidence[-1]
+    check = next((step for step in evidence if step.role == "check"), None)
+    awaited = next((step for step in evidence if step.role == "await"), None)
+    store = store_of(key)
+    store_spec = spec(store) if store != MEMORY else None
+    if decided and check is not None:
+        seen = f"checked at line {check.line}" + (
+            f" (read at line {read.line})" if read.line != check.line else ""
+        )
+        outcome = store_spec.outcome if store_spec else _MEMORY_OUTCOME
+        code = write.code.lower()
+        if store_spec and store_spec.insert_outcome and ("insert" in code or ".create(" in code):
+            outcome = store_spec.insert_outcome
+    else:
+        seen = f"read at line {read.line}"
+        outcome = (
+            "concurrent requests overwrite each other's updates (lost update)"
+            if mode == "async" or store_spec
+            else "concurrent updates are lost"
+        )
+    subject = label(key)
+    if store_spec:
+        return (
+            f"{subject[0].upper()}{subject[1:]} is {seen} and written at line {write.line} with nothing "
+            f"holding it in between: {outcome}."
+        )
+    if mode == "async":
+        gap = f"an `await` at line {awaited.line}" if awaited else "an `await`"
+        return (
+            f"{subject} is {seen} and written at line {write.line} with {gap} in between "
+            f"and no lock held: {outcome}."
+        )
+    runner = f"{_FRAMEWORK_NAMES.get(entry.framework, entry.framework)} runs" if entry else "the server runs"
+    return (
+        f"{subject} is {seen} and written at line {write.line} by a handler that {runner} on a thread pool, "
+        f"with no lock held: {outcome}."
+    )
+
+
+def _fix(rule_id: str) -> str:
+    rule = RULES[rule_id]
+    # The fix text is the rule's own (`race_mcp/rules/`); a rule without one falls back to its title.
+    return getattr(rule, "fix", "") or rule.title

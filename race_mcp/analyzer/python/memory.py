@@ -1,0 +1,434 @@
+"""Python's in-process memory profile: which expressions denote state concurrent requests share,
+which objects are locks, which calls stay inside the module, and what a string expression says.
+
+The core interpreter asks these questions through `core.profile.LanguageProfile`; this is the one
+place that knows Python's containers (`dict`, `collections.deque`...), lock factories
+(`asyncio.Lock`, `threading.RLock`...) and what an application object (`app.state`) is.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from ..core import model
+from ..core.profile import Callee
+from ..core.state import Frame
+from ..core.stores import MEMORY, store_of
+from ..core.walk import statements as _statements
+
+__all__ = ["PythonMemory", "is_mutable", "may_share_state"]
+
+MUTABLE_FACTORIES = frozenset(
+    {
+        "dict",
+        "list",
+        "set",
+        "bytearray",
+        "collections.defaultdict",
+        "collections.OrderedDict",
+        "collections.Counter",
+        "collections.deque",
+        "collections.ChainMap",
+        "weakref.WeakValueDictionary",
+        "weakref.WeakKeyDictionary",
+        "weakref.WeakSet",
+        "typing.DefaultDict",
+    }
+)
+LOCK_FACTORIES = frozenset(
+    {
+        "asyncio.Lock",
+        "asyncio.Semaphore",
+        "asyncio.BoundedSemaphore",
+        "asyncio.Condition",
+        "threading.Lock",
+        "threading.RLock",
+        "threading.Semaphore",
+        "threading.BoundedSemaphore",
+        "threading.Condition",
+        "anyio.Lock",
+        "anyio.Semaphore",
+        "anyio.CapacityLimiter",
+        "multiprocessing.Lock",
+        "multiprocessing.RLock",
+    }
+)
+MUTATING_METHODS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "add",
+        "update",
+        "pop",
+        "popitem",
+        "popleft",
+        "appendleft",
+        "remove",
+        "discard",
+        "clear",
+        "setdefault",
+        "sort",
+        "reverse",
+        "difference_update",
+        "intersection_update",
+        "symmetric_difference_update",
+        "__setitem__",
+        "__delitem__",
+    }
+)
+# Methods of containers (dict, list, set, deque): on shared state they read or write it in place.
+CONTAINER_METHODS = MUTATING_METHODS | {
+    "get",
+    "keys",
+    "values",
+    "items",
+    "copy",
+    "count",
+    "index",
+    "__contains__",
+}
+# Database APIs that run a statement built in their argument (`conn.execute(update(t)...)`).
+EXECUTING_METHODS = frozenset(
+    {
+        "execute",
+        "exec_driver_sql",
+        "scalar",
+        "scalars",
+        "fetch",
+        "fetchrow",
+        "fetchval",
+        "fetch_one",
+        "fetch_all",
+        "fetch_val",
+        "executemany",
+    }
+)
+_LOCKISH_NAME = re.compile(r"(lock|mutex|semaphore|_sem\b|^sem\b)", re.IGNORECASE)
+_MUTABLE_CLASS_NAMES = ("defaultdict", "OrderedDict", "Counter", "deque")
+_APP_FACTORIES = ("FastAPI", "Starlette", "Application")
+_MAX_STRING_DEPTH = 50
+_STRING_WRAPPERS = ("text", "dedent", "literal_column", "SQL", "sql")
+_MUTABLE_DATA = (ast.List, ast.Dict, ast.Set)
+_MUTABLE_COMPREHENSIONS = (ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def dotted(expr: model.Expr) -> str | None:
+    """`a.b.c` for a chain of names and attributes, else None."""
+    if isinstance(expr, model.Name):
+        return expr.id
+    if isinstance(expr, model.Attribute):
+        base = dotted(expr.value)
+        return f"{base}.{expr.attr}" if base else None
+    return None
+
+
+def is_mutable(value: model.Expr) -> bool:
+    """A literal or constructor call that makes a mutable container."""
+    if isinstance(value, model.Collection):
+        if value.kind == "comprehension":
+            return isinstance(value.origin, _MUTABLE_COMPREHENSIONS)
+        return value.kind != "tuple"
+    if isinstance(value, model.Opaque):  # a bulky literal kept as data
+        return value.kind == "data" and isinstance(value.origin, _MUTABLE_DATA)
+    if isinstance(value, model.Call):
+        qualified = value.name or ""
+        return qualified in MUTABLE_FACTORIES or qualified.split(".")[-1] in _MUTABLE_CLASS_NAMES
+    return False
+
+
+def _top_level_classes(module: model.ModuleModel) -> dict[str, model.ClassModel]:
+    return {name: info for name, info in module.classes.items() if "." not in name}
+
+
+def may_share_state(module: model.ModuleModel) -> bool:
+    """Cheap pre-filter: without any candidate for shared state there is nothing to interpret."""
+    if any(is_mutable(value) for value in module.assignments.values()):
+        return True
+    classes = _top_level_classes(module)
+    if any(is_mutable(v) for info in classes.values() for v in info.attributes.values()):
+        return True
+    if any(
+        isinstance(value, model.Call) and isinstance(value.func, model.Name) and value.func.id in classes
+        for value in module.assignments.values()
+    ):
+        return True
+    text = module.source
+    return "global " in text or ".state." in text or "app[" in text
+
+
+class PythonMemory:
+    """`LanguageProfile` for one Python module (see `core/profile.py`)."""
+
+    mutating_methods = MUTATING_METHODS
+    container_methods = CONTAINER_METHODS
+    executing_methods = EXECUTING_METHODS
+
+    def __init__(self, module: model.ModuleModel) -> None:
+        self.module = module
+        self.lines = module.source.splitlines()
+        self.classes = _top_level_classes(module)
+        self.functions = {name: f for name, f in module.functions.items() if "." not in name}
+        assignments = module.assignments
+        self.instances = {
+            name: value.func.id
+            for name, value in assignments.items()
+            if isinstance(value, model.Call)
+            and isinstance(value.func, model.Name)
+            and value.func.id in self.classes
+        }
+        self.app_names = {
+            name
+            for name, value in assignments.items()
+            if isinstance(value, model.Call) and (value.name or "").split(".")[-1] in _APP_FACTORIES
+        }
+        declared = {name for function in module.functions.values() for name in function.globals}
+        self.rebound_globals = declared & set(assignments)
+        self.lock_attributes = {
+            attr for attr, value in self._attribute_values() if self._is_lock_factory(value)
+        } | {
+            attr
+            for info in self.classes.values()
+            for attr, value in info.attributes.items()
+            if self._is_lock_factory(value)
+        }
+
+    def _attribute_values(self) -> list[tuple[str, model.Expr]]:
+        """`obj.attr = value` anywhere in the module (module code, class bodies, functions)."""
+        blocks = [self.module.body, *(c.body for c in self.module.classes.values())]
+        blocks.extend(f.body for f in self.module.functions.values())
+        found: list[tuple[str, model.Expr]] = []
+        for block in blocks:
+            for statement in _statements(block):
+                if (
+                    isinstance(statement, model.Assign)
+                    and statement.op is None
+                    and statement.value is not None
+                ):
+                    found.extend(
+                        (t.attr, statement.value) for t in statement.targets if isinstance(t, model.Attribute)
+                    )
+        return found
+
+    @staticmethod
+    def _is_lock_factory(value: model.Expr) -> bool:
+        return isinstance(value, model.Call) and (value.name or "") in LOCK_FACTORIES
+
+    def frame(
+        self, function: model.Function, *, self_class: str | None = None, self_instance: str | None = None
+    ) -> Frame:
+        return Frame(function, function.locals, function.globals, self_class, self_instance, self.module)
+
+    def qualname(self, function: model.Function, self_class: str | None) -> str:
+        return f"{self_class}.{function.name}" if self_class else function.name
+
+    def text(self, node: model.Node) -> str:
+        """The node's source text, from its span (a lock's region name, a key's quoted literal)."""
+        span = node.span
+        if not 0 < span.line <= len(self.lines):
+            return ""
+        if span.end_line == span.line:
+            return self.lines[span.line - 1][span.column : span.end_column]
+        last = min(span.end_line, len(self.lines))
+        parts = [self.lines[span.line - 1][span.column :], *self.lines[span.line : last - 1]]
+        if last > span.line:
+            parts.append(self.lines[last - 1][: span.end_column])
+        return "\n".join(parts)
+
+    # -- shared state -----------------------------------------------------------------------------
+    def is_shared_global(self, name: str, *, rebinding: bool = False) -> bool:
+        value = self.module.assignments.get(name)
+        if value is None:
+            return False
+        if name in self.rebound_globals:
+            return True
+        return not rebinding and is_mutable(value)
+
+    def class_attribute(self, class_name: str, attr: str) -> str | None:
+        info = self.classes.get(class_name)
+        seen: set[str] = set()
+        while info is not None and class_name not in seen:
+            seen.add(class_name)
+            value = info.attributes.get(attr)
+            if value is not None:
+                return f"{class_name}.{attr}" if is_mutable(value) else None
+            parent = next((b for b in info.bases if b in self.classes), None)
+            if parent is None:
+                return None
+            class_name, info = parent, self.classes[parent]
+        return None
+
+    def shared_key(self, expr: model.Expr, frame: Frame) -> str | None:
+        """The name of the shared state `expr` denotes (or is an element of), else None."""
+        if isinstance(expr, model.Name):
+            if expr.id in frame.locals:
+                return None
+            return expr.id if self.is_shared_global(expr.id) else None
+        if isinstance(expr, model.Subscript):
+            if self._is_app_object(expr.value, frame) and expr.key is not None:
+                return f"app[{self.text(expr.index)}]"
+            return self.shared_key(expr.value, frame)
+        if isinstance(expr, model.Attribute):
+            attr, owner = expr.attr, expr.value
+            if isinstance(owner, model.Name):
+                if owner.id in ("self", "cls") and frame.self_class is not None:
+                    if frame.self_instance is not None:
+                        return f"{frame.self_instance}.{attr}"
+                    return self.class_attribute(frame.self_class, attr)
+                if owner.id not in frame.locals:
+                    if owner.id in self.instances:
+                        return f"{owner.id}.{attr}"
+                    if owner.id in self.classes:
+                        return self.class_attribute(owner.id, attr)
+            if (
+                isinstance(owner, model.Attribute)
+                and owner.attr == "state"
+                and self._is_app_object(owner.value, frame)
+            ):
+                return f"app.state.{attr}"
+            return self.shared_key(owner, frame)
+        return None
+
+    def _is_app_object(self, expr: model.Expr, frame: Frame) -> bool:
+        """`app` (a module-level FastAPI/Starlette/aiohttp app) or `request.app`."""
+        if isinstance(expr, model.Attribute) and expr.attr == "app":
+            return True
+        return isinstance(expr, model.Name) and expr.id in self.app_names and expr.id not in frame.locals
+
+    def is_lock(self, expr: model.Expr) -> bool:
+        if isinstance(expr, model.Call):
+            if (expr.name or "") in LOCK_FACTORIES:
+                return False  # `with threading.Lock():` makes a new lock each time: it protects nothing
+            return bool(_LOCKISH_NAME.search(self.text(expr.func)))
+        name = dotted(expr)
+        if name is not None:
+            value = self.module.assignments.get(name)
+            if value is not None and self._is_lock_factory(value):
+                return True
+        if isinstance(expr, model.Attribute) and expr.attr in self.lock_attributes:
+            return True
+        return bool(_LOCKISH_NAME.search(self.text(expr).split("(")[0]))
+
+    # -- calls ----------------------------------------------------------------------------------
+    def resolve_callee(self, call: model.Call, frame: Frame) -> Callee | None:
+        """A function or method of this module that `call` invokes, with the frame to run it in.
+
+        Methods are found on `self`, on module-level instances, on classes, and on objects whose
+        class is known from an annotation or a constructor: `repo: Repository` parameters and
+        `self.repo = repo` / `self.repo = Repository(...)` attributes set in `__init__`.
+        """
+        func = call.func
+        if isinstance(func, model.Name):
+            if func.id in frame.locals:
+                return None
+            function = self.functions.get(func.id)
+            return (function, self.frame(function)) if function is not None else None
+        if not isinstance(func, model.Attribute):
+            return None
+        method, owner_expr = func.attr, func.value
+        if isinstance(owner_expr, model.Attribute) and isinstance(owner_expr.value, model.Name):
+            if owner_expr.value.id == "self" and frame.self_class is not None:
+                class_name = self.attribute_class(frame.self_class, owner_expr.attr)
+                instance = f"{frame.self_instance}.{owner_expr.attr}" if frame.self_instance else None
+                return self._method(class_name, method, instance)
+            return None
+        if not isinstance(owner_expr, model.Name):
+            return None
+        owner = owner_expr.id
+        if owner in ("self", "cls") and frame.self_class is not None:
+            return self._method(frame.self_class, method, frame.self_instance)
+        if owner in frame.locals:
+            return self._method(self.parameter_class(frame.function, owner), method, None)
+        class_name = self.instances.get(owner) or (owner if owner in self.classes else None)
+        return self._method(class_name, method, owner if owner in self.instances else None)
+
+    def row_method(self, key: str, method: str) -> Callee | None:
+        """A method of the model class whose rows `key` names (`orm:LoyaltyCard`)."""
+        if store_of(key) == MEMORY:
+            return None
+        class_name = key.partition(":")[2]
+        info = self.classes.get(class_name)
+        function = info.methods.get(method) if info else None
+        return (function, self.frame(function, self_class=class_name)) if function is not None else None
+
+    def _method(self, class_name: str | None, method: str, instance: str | None) -> Callee | None:
+        info = self.classes.get(class_name) if class_name else None
+        seen: set[str] = set()
+        while info is not None and class_name is not None and class_name not in seen:
+            seen.add(class_name)
+            function = info.methods.get(method)
+            if function is not None:
+                return function, self.frame(function, self_class=class_name, self_instance=instance)
+            class_name = next((b for b in info.bases if b in self.classes), None)
+            info = self.classes.get(class_name) if class_name else None
+        return None
+
+    def parameter_class(self, function: model.Function, name: str) -> str | None:
+        """The module's class a parameter is annotated with (`repo: StockRepository`)."""
+        annotation = function.annotations.get(name)
+        return annotation if annotation in self.classes else None
+
+    def attribute_class(self, class_name: str, attr: str) -> str | None:
+        """The module's class of `self.<attr>`, from what `__init__` assigns to it."""
+        info = self.classes.get(class_name)
+        init = info.methods.get("__init__") if info else None
+        if init is None:
+            return None
+        for statement in init.body:
+            if not isinstance(statement, model.Assign) or statement.value is None or statement.op is not None:
+                continue
+            if not any(
+                isinstance(t, model.Attribute) and t.attr == attr and dotted(t.value) == "self"
+                for t in statement.targets
+            ):
+                continue
+            value = statement.value
+            if isinstance(value, model.Call) and dotted(value.func) in self.classes:
+                return dotted(value.func)
+            if isinstance(value, model.Name):
+                return self.parameter_class(init, value.id)
+        return None
+
+    # -- strings --------------------------------------------------------------------------------
+    def string(self, expr: model.Expr, frame: Frame | None, depth: int = 0) -> str | None:
+        """The text of a string expression: literals, f-strings (holes as `?`), `+` and `%` of them,
+        `text("...")`, and names bound to string constants in the function, the module or a class.
+        `depth` bounds constants defined through each other (`A = A + "x"` would never end)."""
+        if depth > _MAX_STRING_DEPTH:
+            return None
+        depth += 1
+        if isinstance(expr, model.Literal):
+            return expr.value if isinstance(expr.value, str) else None
+        if isinstance(expr, model.Template):
+            return expr.text
+        if isinstance(expr, model.Operation) and len(expr.operands) == 2:
+            left = self.string(expr.operands[0], frame, depth)
+            if expr.op == "%":
+                return left
+            if expr.op == "+":
+                right = self.string(expr.operands[1], frame, depth)
+                return left + right if left is not None and right is not None else left or right
+            return None
+        if isinstance(expr, model.Call):
+            if expr.args and (expr.name or "").split(".")[-1] in _STRING_WRAPPERS:
+                return self.string(expr.args[0].value, frame, depth)
+            return None
+        if isinstance(expr, model.Name):
+            local = frame.strings.get(expr.id) if frame is not None else None
+            if local is not None:
+                return local
+            constant = self.module.assignments.get(expr.id)
+            if constant is not None and not isinstance(constant, model.Name):
+                return self.string(constant, frame, depth)
+            return None
+        if isinstance(expr, model.Attribute) and isinstance(expr.value, model.Name):
+            # Class-level SQL constants: `Queries.SELECT_BALANCE` or `self.SELECT_BALANCE`.
+            owner = expr.value.id
+            if owner == "self" and frame is not None:
+                owner = frame.self_class or owner
+            info = self.classes.get(owner)
+            attribute = info.attributes.get(expr.attr) if info else None
+            if attribute is not None:
+                return self.string(attribute, frame, depth)
+        return None
