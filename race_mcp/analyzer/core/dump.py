@@ -9,7 +9,8 @@ but showing what the model made of it:
   otherwise the callee as written (`self.repo.save(x)`, `q.filter(a=1).first()`);
 - what the model keeps opaque in angle brackets with its children: `<lambda q>`, `<starred xs>`,
   `<def outer.<locals>.inner @cache>`, `<import>`;
-- a comprehension as `[element for iterables... if conditions...]` (targets are not in the model).
+- a comprehension as `[element for iterables... if conditions...]` (`{key: value for ...}` for a
+  dict); its targets are not in the model.
 
 `dump(node)` takes a function, class, module, statement, block or expression; `expression(expr)`
 renders one expression (also a cheap text of a callee or a lock for messages).
@@ -243,10 +244,10 @@ def _argument(arg: Arg) -> str:
 def _collection(node: Collection) -> str:
     if node.kind == "comprehension":
         conditions = "".join(f" if {expression(test)}" for test in node.conditions)
-        produced = _joined(node.elements)
         if len(node.elements) == 2:  # a dict comprehension's key and value
-            produced = f"{expression(node.elements[0])}: {expression(node.elements[1])}"
-        return f"[{produced} for {_joined(node.sources)}{conditions}]"
+            key, value = (expression(element) for element in node.elements)
+            return f"{{{key}: {value} for {_joined(node.sources)}{conditions}}}"
+        return f"[{_joined(node.elements)} for {_joined(node.sources)}{conditions}]"
     if node.kind == "dict":
         pairs = zip(node.elements[::2], node.elements[1::2], strict=True)
         return "{" + ", ".join(f"{expression(key)}: {expression(value)}" for key, value in pairs) + "}"
