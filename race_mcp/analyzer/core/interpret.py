@@ -24,35 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence as Seq
 from dataclasses import replace
-from itertools import count
 from typing import Any
 
 from .._limits import check_deadline
 from . import model
-from .effects import ALL, TRANSACTION_LOCK, Effect, Recognizer
+from .effects import Effect, Recognizer
 from .profile import Callee, Context, LanguageProfile, Resolver
-from .state import (
-    EXISTENCE,
-    MEMORY_RULES,
-    Access,
-    Direct,
-    Frame,
-    Mode,
-    Sequence,
-    State,
-    Step,
-    is_memory_key,
-    join,
-)
-from .stores import MEMORY, spec, store_of
+from .state import EXISTENCE, Access, Frame, Mode, State, Step, is_memory_key, join
 from .walk import existence_subjects, looked_at
+from .writes import Writes
 
 __all__ = ["MAX_CALL_DEPTH", "Interpreter"]
 
 MAX_CALL_DEPTH = 5
 
 
-class Interpreter:
+class Interpreter(Writes):
     """Interprets one root function and collects its racy sequences and direct findings."""
 
     def __init__(
@@ -65,64 +52,14 @@ class Interpreter:
         facts: Any = None,
         resolver: Resolver | None = None,
     ) -> None:
-        self.profile = profile
+        super().__init__(profile, mode, module, facts)
         self.recognizers = recognizers
-        self.mode = mode
-        self.module = module
-        self.facts = facts
         self.resolver = resolver
-        self.frames: list[Frame] = []
-        self.sequences: dict[tuple[str, str], Sequence] = {}
-        self.directs: list[Direct] = []
         self.visited: set[str] = set()
-        self.call_sites: list[model.Call] = []
-        self.caught: list[set[str]] = []
-        self.unguarded_writes = 0
-        self.persisted_writes = 0  # unguarded writes to stores (not in-process state)
-        # Guarded state transitions (`SET redeemed_by = ? WHERE redeemed_by IS NULL`): a retry of the
-        # request fails the transition instead of repeating its effects.
-        self.claims = 0
         self.existence_tests: set[model.Node] = set()
-        self.discarded: model.Expr | None = None
-        self.outer_calls: list[model.Call] = []
-        # Effects of kind "atomic" seen while an assigned value was evaluated (`F("n") - 1`).
-        self.atomic_values = 0
-        # Scratch space for recognizers, fresh for every root (e.g. Redis counters awaiting EXPIRE).
-        self.notes: dict[str, Any] = {}
-        self._regions: dict[str, int] = {}
-        self._region_names: dict[int, str] = {}
-        self._lock_ids = count(1)
-        self._order = count()
         self._chain_owners = [r for r in recognizers if hasattr(r, "owns_chain")]
         self._transactional = [r for r in recognizers if hasattr(r, "transactional")]
         self._enterers = [r for r in recognizers if hasattr(r, "enter")]
-
-    # -- small helpers ------------------------------------------------------------------------------
-    @property
-    def frame(self) -> Frame:
-        return self.frames[-1]
-
-    def step(self, node: model.Node, role: str) -> Step:
-        return Step(node, role, next(self._order))
-
-    def await_step(self, node: model.Node) -> Step:
-        """An await; inside a called helper, shown at the call that led into the awaiting function."""
-        return self.step(self.call_sites[-1] if self.call_sites else node, "await")
-
-    def region(self, name: str) -> int:
-        """A stable lock id for a named region, such as the transaction's row locks."""
-        if name not in self._regions:
-            self._regions[name] = next(self._lock_ids)
-            self._region_names[self._regions[name]] = name
-        return self._regions[name]
-
-    def catching(self, names: Seq[str]) -> bool:
-        """True inside a `try` whose handlers catch one of `names` (e.g. IntegrityError)."""
-        wanted = set(names)
-        return any(caught & wanted for caught in self.caught)
-
-    def is_local(self, name: str) -> bool:
-        return bool(self.frames) and name in self.frame.locals
 
     def resolve(self, call: model.Call) -> Callee | None:
         """The project function `call` runs: the module's own first, then the project's resolver."""
@@ -148,16 +85,6 @@ class Interpreter:
             return final
         finally:
             self.frames.pop()
-
-    def finish(self, final: State | None) -> None:
-        """At the end of the root: several writes outside a transaction on one path (RC202, RC403)."""
-        if final is None:
-            return
-        for key, writes in final.loose_writes.items():
-            store = store_of(key)
-            rule = spec(store).multi_write_rule if store != MEMORY else None
-            if rule is not None and len({unit for _, unit in writes}) >= 2:
-                self.directs.append(Direct(rule, key, tuple(step for step, _ in writes)))
 
     # -- statements -----------------------------------------------------------------------------
     def exec_block(self, statements: Seq[model.Statement], state: State | None) -> State | None:
@@ -336,35 +263,6 @@ class Interpreter:
             derived = any(a.key == key for a in values)
             self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic)
 
-    def mark_dirty(
-        self,
-        key: str,
-        alias: str | None,
-        target: model.Expr,
-        state: State,
-        *,
-        derived: bool,
-        atomic: bool = False,
-    ) -> None:
-        """`account.balance -= amount` on a row read earlier: an in-memory change, saved later.
-
-        A change computed from what was read (`derived`) is a lost update when saved; a blind
-        overwrite (`profile.bio = new_bio`) is recorded as role "overwrite": only a decision races it.
-        A value the store computes itself (`atomic`, Django's `F()`) makes the save atomic.
-        """
-        origin = state.aliases.get(alias) if alias else None
-        if origin is None:
-            return
-        previous = state.dirty.get(key)
-        derived = derived or (previous is not None and previous.steps[-1].role == "change")
-        state.dirty[key] = origin.with_step(
-            self.step(target, "change" if derived else "overwrite"),
-            decision=False,
-            detail=looked_at(target),
-        )
-        if alias is not None and atomic:
-            state.atomic_aliases = state.atomic_aliases | {alias}
-
     def aug_assign(self, target: model.Expr, value: model.Expr, state: State) -> None:
         before = self.atomic_values
         values = self.eval(value, state)
@@ -411,176 +309,6 @@ class Interpreter:
         if isinstance(base, model.Name) and base.id in state.aliases and self.is_local(base.id):
             return state.aliases[base.id].key, base.id
         return None
-
-    # -- writes ---------------------------------------------------------------------------------
-    def write(
-        self,
-        key: str,
-        node: model.Node,
-        values: list[Access],
-        state: State,
-        *,
-        rule: str | None = None,
-        guard: frozenset[str] = frozenset(),
-        needs_check: bool = False,
-        columns: frozenset[str] = frozenset(),
-        claim: bool = False,
-    ) -> None:
-        memory = is_memory_key(key)
-        if not memory and not (guard >= ALL and needs_check):
-            # Persisted side effects for the idempotency rule: a guarded UPDATE still applies once per
-            # request, only an insert the store deduplicates (ON CONFLICT, unique key) does not.
-            self.persisted_writes += 1
-        if guard >= ALL:
-            # The store re-checked the condition atomically (and the caller reads the rowcount): what
-            # follows depends on that compare-and-set, not on the earlier, stale check.
-            state.checks.pop(key, None)
-            self.claims += claim
-            return
-        if not memory:
-            self.unguarded_writes += 1
-        candidates = [] if needs_check else [a for a in values if a.key == key]
-        check = state.checks.get(key)
-        # That the row exists decides nothing about the columns an UPDATE then changes.
-        if check is not None and not (columns and check.detail >= EXISTENCE and not check.detail & columns):
-            candidates.append(check)
-        if needs_check:
-            candidates = [a for a in candidates if a.decision]
-        racy = [a for a in candidates if self.unprotected(a, state) and not _guarded(a, guard)]
-        store = None if memory else spec(store_of(key))
-        rule_id = rule or (store.default_rule if store else None) or MEMORY_RULES[self.mode]
-        if store is not None and store.per_row:
-            # Rows read as objects: two rows of one model (a transfer's source and target) are two
-            # races, one per read.
-            for read in sorted({a.steps[0].order for a in racy}):
-                same = [a for a in racy if a.steps[0].order == read]
-                self.record_sequence(rule_id, key, f"{key}#{read}", same, node)
-        else:
-            self.record_sequence(rule_id, key, key, racy, node)
-
-    def record_sequence(
-        self, rule_id: str, key: str, slot: str, racy: list[Access], node: model.Node
-    ) -> None:
-        if racy and (rule_id, slot) not in self.sequences:
-            # Report the decision (check-then-act) over a plain read-modify-write, the earliest first.
-            worst = min(racy, key=lambda a: (not a.decision, a.steps[0].order))
-            self.sequences[(rule_id, slot)] = Sequence(
-                rule_id, key, worst, self.step(node, "write"), worst.awaited
-            )
-
-    def unprotected(self, access: Access, state: State) -> bool:
-        """No lock held at the read is still held now; for async code, an await came in between."""
-        if any(self.protects(lock, access.key) for lock in access.locks & state.locks):
-            return False
-        if not is_memory_key(access.key):
-            return True
-        if self.mode == "async":
-            return access.awaited is not None
-        return self.mode == "threaded"
-
-    def protects(self, lock: int, key: str) -> bool:
-        """A row lock (region `transaction:<key>`) protects reads of that key only; other locks, all."""
-        name = self._region_names.get(lock, "")
-        return not name.startswith(TRANSACTION_LOCK + ":") or name == f"{TRANSACTION_LOCK}:{key}"
-
-    # -- effects --------------------------------------------------------------------------------
-    def apply(
-        self,
-        effects: list[Effect],
-        call: model.Node,
-        state: State,
-        values: list[Access],
-        *,
-        test: bool = False,
-    ) -> list[Access]:
-        results: list[Access] = []
-        call = self.executing(call)
-        for effect in effects:
-            node = effect.node or call
-            kind = effect.kind
-            if kind == "read":
-                access = Access(
-                    effect.key,
-                    (self.step(node, "check" if test else "read"),),
-                    state.locks,
-                    None,
-                    test,
-                    effect.detail,
-                )
-                if test:
-                    state.checks[effect.key] = access
-                results.append(access)
-                receiver = call.receiver if isinstance(call, model.Call) else None
-                if effect.bind_receiver and isinstance(receiver, model.Name) and self.is_local(receiver.id):
-                    state.aliases[receiver.id] = access
-            elif kind == "write":
-                self.write(
-                    effect.key,
-                    node,
-                    values,
-                    state,
-                    rule=effect.rule,
-                    guard=effect.guard,
-                    needs_check=effect.needs_check,
-                    columns=effect.columns,
-                    claim=effect.claim,
-                )
-            elif kind == "store_write":
-                if state.in_transaction == 0:
-                    step = self.step(node, "write")
-                    unit = -step.order if effect.autocommit else state.unit
-                    state.loose_writes[effect.key] = (*state.loose_writes.get(effect.key, ()), (step, unit))
-            elif kind == "lock":
-                state.locks = state.locks | {self.region(effect.region)}
-            elif kind == "unlock":
-                state.locks = state.locks - {self.region(effect.region)}
-            elif kind == "begin":
-                state.in_transaction += 1
-            elif kind == "commit":
-                self.commit(node, state, effect.rule)
-            elif kind == "direct":
-                self.directs.append(Direct(effect.rule, effect.key, (self.step(node, "write"),)))
-            elif kind == "atomic":
-                self.atomic_values += 1
-        return results
-
-    def executing(self, node: model.Node) -> model.Node:
-        """A statement built as an argument (`conn.execute(update(t)...)`) happens at the call running it."""
-        executing = self.profile.executing_methods
-        for outer in reversed(self.outer_calls):
-            runs = outer.method in executing
-            if not (runs and any(arg.value is node for arg in outer.args)):
-                break
-            node = outer
-        return node
-
-    def result_used(self, call: model.Call) -> bool:
-        """The call's result is kept or tested (not a bare expression statement)."""
-        return self.discarded is not call and self.executing(call) is not self.discarded
-
-    def commit(self, node: model.Node, state: State, rule: str) -> None:
-        """The end of a transaction: pending changes the store flushes on commit are written, row
-        locks released. `notes["flush-on-commit"]` (set by a recognizer) maps each such key to the
-        rule its lost update is reported as (a set: the commit's own rule)."""
-        flushed = self.notes.get("flush-on-commit", ())
-        for key, change in list(state.dirty.items()):
-            if key in flushed:
-                blind = change.steps[-1].role != "change"
-                key_rule = (flushed[key] if isinstance(flushed, dict) else "") or rule
-                self.write(key, node, [change], state, rule=key_rule or None, needs_check=blind)
-                del state.dirty[key]
-        state.locks = state.locks - self.transaction_regions()
-        state.in_transaction = max(0, state.in_transaction - 1)
-        state.unit += 1
-
-    def transaction_regions(self) -> set[int]:
-        """The transaction's lock and its row locks (`transaction:<key>`): a commit releases them all."""
-        regions = {
-            lock
-            for name, lock in self._regions.items()
-            if name == TRANSACTION_LOCK or name.startswith(TRANSACTION_LOCK + ":")
-        }
-        return regions | {self.region(TRANSACTION_LOCK)}
 
     # -- expressions ----------------------------------------------------------------------------
     def eval(self, expr: model.Expr, state: State, *, test: bool = False) -> list[Access]:
@@ -830,8 +558,3 @@ def _chain_base(expr: model.Expr) -> model.Expr:
     while isinstance(expr, model.Subscript | model.Attribute):
         expr = expr.value
     return expr
-
-
-def _guarded(access: Access, guard: frozenset[str]) -> bool:
-    """The store checks at the write what this read looked at (or we cannot tell what it did)."""
-    return bool(guard) and (not access.detail or bool(access.detail & guard))
