@@ -1,0 +1,204 @@
+"""SQLAlchemy (RC3xx, and RC2xx for Core tables): `session.get` / `query` / `select` -> change ->
+`commit()` without `with_for_update()`; `update(M).where(...).values(...)` guarded or not; inserts
+by `session.add(Model(...))` or `insert(t)` after an absence check."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...core import model
+from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
+from ._common import is_true, keywords, positional
+from ._orm_facts import OrmFacts
+
+__all__ = ["INTEGRITY_ERRORS", "SqlAlchemyMixin", "row_lock"]
+
+INTEGRITY_ERRORS = ("IntegrityError", "UniqueViolation", "UniqueViolationError")
+SESSION_NAME = re.compile(r"(session|sess|db)\b|^s$", re.IGNORECASE)
+_WHERE_ATTRIBUTE = re.compile(
+    r"\b(?:[A-Z]\w*|\w+\.c)\.(\w+)\s*(?:>=|<=|==|!=|>|<|\.is_|\.in_)"  # `M.x >= n`, Core `t.c.x >= n`
+)
+# Calls on a session that run a statement built with `select(...)` and return its rows.
+_SESSION_EXECUTE = {
+    "execute",
+    "scalars",
+    "scalar",
+    "scalar_one",
+    "scalar_one_or_none",
+    "stream",
+    "stream_scalars",
+}
+# Real Session methods, so that `session.get_<thing>()` accessors of a team's own wrapper are not them.
+_SESSION_OWN = {"get_bind", "get_one", "get_transaction", "get_nested_transaction"}
+_ACCESSOR = re.compile(r"^(?:(get)|(update|set))_(\w+)$")
+# Only an ORM session's own wrapper methods are accessors (`db.fetch_one(sql)` is a SQL driver).
+_ACCESSOR_RECEIVER = re.compile(r"(?:^|[._])session$", re.IGNORECASE)
+_VERBS = ("select", "update", "insert", "delete")
+
+Calls = list[tuple[str, model.Call]]
+
+
+def row_lock(target: str) -> Effect:
+    """`FOR UPDATE` on rows of `target` (a model name, or `sql:<table>` for a Core table): it
+    protects reads of that model only, until the commit."""
+    key = target if target.startswith("sql:") else f"orm:{target}"
+    return Effect("lock", region=f"{TRANSACTION_LOCK}:{key}")
+
+
+class SqlAlchemyMixin:
+    """The SQLAlchemy half of the ORM recognizer (`OrmRecognizer` supplies `facts` and `insert`)."""
+
+    def facts(self, ctx: CallContext | None) -> OrmFacts:
+        raise NotImplementedError
+
+    def insert(
+        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303"
+    ) -> list[Effect]:
+        raise NotImplementedError
+
+    def unique_of(self, name: str, ctx: CallContext) -> set[str]:
+        raise NotImplementedError
+
+    def sqlalchemy_base(
+        self, base: model.Expr, calls: Calls, facts: OrmFacts
+    ) -> tuple[str, str, Calls] | None:
+        """(verb, model, the calls after it) for `select(M)...`, `update(M)...`, `session.query(M)...`."""
+        if calls and calls[0][0] == "query":
+            args = positional(calls[0][1])
+            if args and isinstance(args[0], model.Name):
+                name = args[0].id
+                if name[:1].isupper() and SESSION_NAME.search(facts.code(base)):
+                    return "query", name, calls[1:]
+            return None
+        if not isinstance(base, model.Call) or not base.args:
+            return None
+        first = base.args[0].value
+        table = facts.core_table(first)
+        if table is not None:
+            target = f"sql:{table}"  # Core: the same table raw SQL strings name
+        elif isinstance(first, model.Name):
+            target = first.id
+        else:
+            return None
+        name = base.name or ""
+        verb = name.split(".")[-1]
+        if verb in _VERBS and (name.startswith("sqlalchemy") or name == verb):
+            return verb, target, calls
+        return None
+
+    def _where(self, calls: Calls, facts: OrmFacts) -> set[str]:
+        """Attributes a statement's WHERE compares: `M.x >= n`, `filter_by(x=...)`."""
+        names: set[str] = set()
+        for method, call in calls:
+            if method in ("where", "filter", "filter_by"):
+                names |= set(_WHERE_ATTRIBUTE.findall(facts.code(call)))
+                names |= set(keywords(call)) if method == "filter_by" else set()
+        return names
+
+    def _flush_on_commit(self, key: str, name: str, ctx: CallContext) -> None:
+        """Changed objects of `name` are written at commit; `version_id_col` makes that write a CAS.
+        The interpreter's commit writes the dirty keys listed in the `flush-on-commit` note."""
+        if name not in self.facts(ctx).versioned:
+            ctx.notes.setdefault("flush-on-commit", set()).add(key)
+
+    def sqlalchemy_statement(self, verb: str, name: str, calls: Calls, ctx: CallContext) -> list[Effect]:
+        core = name.startswith("sql:")
+        key = name if core else f"orm:{name}"
+        if verb in ("select", "query"):
+            terminal = calls[-1][0] if calls else ""
+            if verb == "query" and terminal in ("update", "delete"):
+                return self.sqlalchemy_update(key, calls, calls[-1][1], ctx)
+            self._flush_on_commit(key, name, ctx)
+            effects = [row_lock(name)] if any(method == "with_for_update" for method, _ in calls) else []
+            detail = {"pk"} if verb == "query" and terminal == "get" else self._where(calls, self.facts(ctx))
+            return [*effects, Effect("read", key, detail=frozenset(detail))]
+        if verb == "update":
+            values = next((c for m, c in calls if m == "values"), None)
+            return self.sqlalchemy_update(key, calls, values, ctx, rule="RC201" if core else "RC304")
+        if verb == "insert":
+            methods = " ".join(m for m, _ in calls)
+            guard = (
+                ALL
+                if ctx.catching(INTEGRITY_ERRORS) or "on_conflict" in methods
+                else frozenset(self.unique_of(name, ctx))
+            )
+            if core:
+                return [*self.insert(key, guard, ctx, rule="RC203"), Effect("store_write", "sql")]
+            return self.insert(key, guard, ctx)
+        return []
+
+    def sqlalchemy_update(
+        self, key: str, calls: Calls, values: model.Call | None, ctx: CallContext, *, rule: str = "RC304"
+    ) -> list[Effect]:
+        """`update(M).where(...).values(...)` / `query(M).filter(...).update({...})`."""
+        facts = self.facts(ctx)
+        set_names: set[str] = set()
+        if values is not None:
+            set_names = set(keywords(values))
+            for arg in values.args:
+                if isinstance(arg.value, model.Collection) and arg.value.kind == "dict":
+                    code = facts.code(arg.value)
+                    set_names |= set(re.findall(r"\b[A-Z]\w*\.(\w+)\s*:", code))
+                    set_names |= set(re.findall(r"['\"](\w+)['\"]\s*:", code))
+            ctx.args.extend(a for arg in values.args for a in ctx.evaluate(arg.value))
+        guard = ALL if set_names & self._where(calls, facts) else frozenset()
+        return [Effect("write", key, rule, guard), Effect("store_write", "sql")]
+
+    def session_call(self, method: str, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        args = positional(call)
+        if method == "get" and args and isinstance(args[0], model.Name) and args[0].id[:1].isupper():
+            name = args[0].id
+            key = f"orm:{name}"
+            self._flush_on_commit(key, name, ctx)
+            effects = [row_lock(name)] if is_true(keywords(call).get("with_for_update")) else []
+            return [*effects, Effect("read", key, detail=frozenset({"pk"}))]
+        if method == "add" and args:
+            created = self._constructed_model(args[0], ctx)
+            if created is None:
+                return []
+            guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(created, ctx))
+            return self.insert(f"orm:{created}", guard, ctx)
+        if method == "flush":
+            return self.flush(ctx)
+        if method in _SESSION_EXECUTE:
+            # The statement runs here: this call is the read (the `select(...)` only built it).
+            reads: dict[str, Any] = {a.key: a for a in ctx.args if a.key.startswith("orm:")}
+            return [Effect("read", key, detail=a.detail) for key, a in reads.items()] or None
+        return self.accessor(method, call, ctx)
+
+    def flush(self, ctx: CallContext) -> list[Effect]:
+        """`session.flush()` writes pending changes inside the transaction (no commit, locks kept)."""
+        flushed = ctx.notes.get("flush-on-commit", set())
+        effects = []
+        for key, change in list(ctx.state.dirty.items()):
+            if key in flushed:
+                del ctx.state.dirty[key]
+                derived = change.steps[-1].role == "change"
+                if derived:
+                    ctx.args.append(change)
+                effects.append(Effect("write", key, "RC304", needs_check=not derived))
+        return effects
+
+    def _constructed_model(self, created: model.Expr, ctx: CallContext) -> str | None:
+        facts = self.facts(ctx)
+        if isinstance(created, model.Call) and isinstance(created.func, model.Name):
+            name = created.func.id
+            return name if name in facts.classes or name[:1].isupper() else None
+        if isinstance(created, model.Name):
+            return facts.built.get((ctx.function().qualname, created.id))
+        return None
+
+    def accessor(self, method: str, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        """A team's own session wrapper: `session.get_balance(id)` reads, `update_balance()` writes."""
+        match = _ACCESSOR.match(method)
+        if match is None or method in _SESSION_OWN or call.receiver is None:
+            return None
+        if not _ACCESSOR_RECEIVER.search(self.facts(ctx).code(call.receiver)):
+            return None
+        if any(ctx.string(arg.value) is not None for arg in call.args):
+            return None  # a statement or a key passed as text: not an accessor
+        key = f"orm:{match.group(3)}"
+        if match.group(1):
+            return [Effect("read", key)]
+        return [Effect("write", key, "RC304")]

@@ -1,0 +1,99 @@
+"""Filesystem check-then-create (RC701): `exists()` then `open(..., "w")`, `mkdir`, `rename`.
+
+Paths are compared by their source text (`path`, `os.path.join(root, name)`, `Path(p)` -> `p`), which
+is what the check and the write share in practice.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...core import model
+from ...core.effects import ALL, CallContext, Effect
+from ...core.stores import StoreSpec, register
+from ._common import StoreRecognizer, is_true, keywords, positional
+
+__all__ = ["FileRecognizer"]
+
+_CHECKS = {"os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.lexists", "os.access"}
+_PATH_CHECK_METHODS = {"exists", "is_file", "is_dir"}
+_CREATE_FUNCTIONS = {"os.mkdir", "os.makedirs", "os.symlink", "os.link"}
+_MOVE_FUNCTIONS = {"os.rename", "os.replace", "shutil.move", "shutil.copy", "shutil.copyfile", "shutil.copy2"}
+_PATH_WRITE_METHODS = {"write_text", "write_bytes", "mkdir", "symlink_to", "hardlink_to"}
+_PATH_LIKE = re.compile(r"path|Path\(|file|dir|target|dest|tmp|/", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+
+
+def _writes(mode: str) -> bool:
+    """`w`/`a` modes replace or extend a file; `x` creates it exclusively (atomic)."""
+    return bool(set(mode) & set("wa")) and "x" not in mode
+
+
+def _exist_ok(options: dict[str, model.Expr]) -> frozenset[str]:
+    return ALL if is_true(options.get("exist_ok")) else frozenset()
+
+
+class FileRecognizer(StoreRecognizer):
+    def key(self, expr: model.Expr, ctx: CallContext) -> str:
+        if isinstance(expr, model.Call) and (expr.name or "").split(".")[-1] in ("Path", "PurePath"):
+            args = positional(expr)
+            expr = args[0] if args else expr
+        return "fs:" + _SPACE.sub("", self.facts(ctx).code(expr))
+
+    def write(
+        self, target: model.Expr, ctx: CallContext, guard: frozenset[str] = frozenset()
+    ) -> list[Effect]:
+        return [Effect("write", self.key(target, ctx), "RC701", guard, needs_check=True)]
+
+    def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        name = call.name or ""
+        args = positional(call)
+        options = keywords(call)
+        if name in _CHECKS and args:
+            return [Effect("read", self.key(args[0], ctx))]
+        if name == "open" and args:
+            mode = ctx.string(args[1] if len(args) > 1 else options.get("mode")) or "r"
+            return self.write(args[0], ctx) if _writes(mode) else None
+        if name == "os.open" and args:
+            flags = self.facts(ctx).code(args[1]) if len(args) > 1 else ""
+            return self.write(args[0], ctx, ALL if "O_EXCL" in flags else frozenset())
+        if name in _CREATE_FUNCTIONS and args:
+            target = args[-1] if name in ("os.symlink", "os.link") else args[0]
+            return self.write(target, ctx, _exist_ok(options))
+        if name in _MOVE_FUNCTIONS and len(args) >= 2:
+            return self.write(args[1], ctx)
+        return self.path_method(call, args, options, ctx)
+
+    def path_method(
+        self, call: model.Call, args: list[model.Expr], options: dict[str, model.Expr], ctx: CallContext
+    ) -> list[Effect] | None:
+        """`Path` methods: `p.exists()`, `p.write_text(...)`, `p.open("w")`, `p.rename(q)`."""
+        method, receiver = call.method, call.receiver
+        if method is None or receiver is None:
+            return None
+        if method in _PATH_CHECK_METHODS and not call.args:
+            return [Effect("read", self.key(receiver, ctx))]
+        if method in _PATH_WRITE_METHODS:
+            return self.write(receiver, ctx, _exist_ok(options))
+        if method == "open" and self.is_path(receiver, ctx):  # `Path.open("wb")`
+            mode = ctx.string(args[0] if args else options.get("mode")) or "r"
+            return self.write(receiver, ctx) if _writes(mode) else None
+        if method in ("rename", "replace") and args and self.is_path(receiver, ctx):
+            return self.write(args[0], ctx)
+        return None
+
+    def is_path(self, expr: model.Expr, ctx: CallContext) -> bool:
+        """A pathlib object: built with `Path(...)` / `/`, or named like a path or a file target."""
+        return bool(_PATH_LIKE.search(self.facts(ctx).code(expr)))
+
+
+register(
+    StoreSpec(
+        name="fs",
+        markers=("exists(", "isfile(", "isdir(", "open(", "mkdir", "rename"),
+        label=lambda name: f"path `{name}`",
+        outcome="another process can create or replace the path between the check and the write",
+        recognizers={"python": FileRecognizer},
+        default_rule="RC701",
+    )
+)

@@ -1,0 +1,312 @@
+"""ORMs (RC3xx): Django here, SQLAlchemy in `_sqlalchemy`.
+
+Django: `Model.objects.get()` -> change -> `.save()` without `select_for_update()` in `atomic()`;
+`select_for_update()` outside `atomic()`; `get_or_create` / exists-then-create on non-unique fields.
+
+Querysets are lazy: `select_for_update()` locks when the queryset is evaluated (`.get()`, `.first()`,
+`get_object_or_404(qs)`), so a queryset built outside `atomic()` and evaluated inside it is fine.
+A row lock protects rows that exist; it cannot protect the absence a check-then-create relies on.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...core import model
+from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
+from ...core.stores import StoreSpec, register
+from ._common import INSERT_OUTCOME, StoreRecognizer, chain, keywords, positional
+from ._orm_facts import OrmFacts, field_names
+from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lock
+
+__all__ = ["OrmRecognizer"]
+
+# Queryset methods that return another (unevaluated) queryset.
+_DJANGO_LAZY = frozenset(
+    [
+        "all",
+        "filter",
+        "exclude",
+        "select_for_update",
+        "select_related",
+        "prefetch_related",
+        "order_by",
+        "only",
+        "defer",
+        "none",
+        "distinct",
+        "annotate",
+        "using",
+        "get_queryset",
+        "alias",
+        "reverse",
+    ]
+)
+# Queryset methods that run a query and return rows or values.
+_DJANGO_EVALUATING = frozenset(
+    [
+        "get",
+        "first",
+        "last",
+        "earliest",
+        "latest",
+        "exists",
+        "count",
+        "aggregate",
+        "values",
+        "values_list",
+        "in_bulk",
+        "iterator",
+        "afirst",
+        "aget",
+        "aexists",
+        "acount",
+    ]
+)
+_DJANGO_WRITES = frozenset({"update", "create", "bulk_create", "get_or_create", "update_or_create", "delete"})
+_LOOKUP_GUARDS = ("gte", "gt", "lte", "lt", "exact", "isnull", "in")
+_FILTERING = ("get", "filter", "exclude", "get_or_create", "update_or_create", "first", "filter_by")
+_GET_OBJECT = ("get_object_or_404", "get_list_or_404", "aget_object_or_404")
+
+Calls = list[tuple[str, model.Call]]
+Queryset = tuple[str, model.Node | None]  # the model, and the `select_for_update()` call if any
+
+
+def _fields(calls: Calls) -> set[str]:
+    """Field names a Django query filters on: `email__iexact=` -> `email`."""
+    names: set[str] = set()
+    for method, call in calls:
+        if method in _FILTERING:
+            for key in keywords(call):
+                names |= field_names(key) if key != "defaults" else set()
+    return names
+
+
+def _guarded_fields(calls: Calls) -> set[str]:
+    """Fields the query's filter constrains with a comparison: `balance__gte=amount` -> `balance`."""
+    names = set()
+    for method, call in calls:
+        if method in ("filter", "exclude"):
+            for key in keywords(call):
+                parts = key.split("__")
+                if (len(parts) > 1 and parts[-1] in _LOOKUP_GUARDS) or key in ("version", "revision"):
+                    names.add(parts[0])
+    return names
+
+
+def _is_f_expression(call: model.Call) -> bool:
+    """Django's `F("balance")` (or `models.F(...)`): a column the database reads at the write."""
+    func = call.func
+    name = func.id if isinstance(func, model.Name) else func.attr if isinstance(func, model.Attribute) else ""
+    return name == "F"
+
+
+def _is_self(expr: model.Expr) -> bool:
+    return isinstance(expr, model.Name) and expr.id == "self"
+
+
+class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
+    facts_type = OrmFacts
+
+    def facts(self, ctx: CallContext | None) -> OrmFacts:
+        facts = StoreRecognizer.facts(self, ctx)
+        assert isinstance(facts, OrmFacts)
+        return facts
+
+    def unique_of(self, name: str, ctx: CallContext) -> set[str]:
+        """Unique fields of a model (or `sql:<table>` Core table) declared here or in the project."""
+        unique = set(self.facts(ctx).unique.get(name, ()))
+        project = ctx.facts()
+        lookup = getattr(project, "unique_fields", None) if project is not None else None
+        if callable(lookup):
+            unique |= set(lookup(name) or ())
+        return unique
+
+    # -- the interpreter's optional questions ---------------------------------------------------
+    def transactional(self, function: model.Function) -> bool:
+        """`@transaction.atomic` (Django) wraps the whole function in one transaction."""
+        facts = self.home
+        assert isinstance(facts, OrmFacts)
+        if function.qualname in facts.atomic_methods:
+            return True
+        return any(
+            facts.is_atomic(d) or (isinstance(d, model.Call) and facts.wraps_atomic(d))
+            for d in function.decorators
+        )
+
+    def owns_chain(self, call: model.Call) -> bool:
+        facts = self.home
+        assert isinstance(facts, OrmFacts)
+        base, calls = chain(call)
+        if facts.model_of(base, "?") is not None or self.sqlalchemy_base(base, calls, facts) is not None:
+            return True
+        return bool(calls) and calls[0][0] == "get_queryset" and _is_self(base)
+
+    def enter(self, expr: model.Expr, ctx: CallContext) -> list[Effect] | None:
+        """`with Session(serializable_engine) as s:`: every transaction of that session is SERIALIZABLE."""
+        facts = self.facts(ctx)
+        if not isinstance(expr, model.Call) or not facts.serializable:
+            return None
+        names = {n for arg in expr.args for n in re.findall(r"\w+", facts.code(arg.value))}
+        if isinstance(expr.func, model.Name):
+            names.add(expr.func.id)
+        return [Effect("lock")] if names & facts.serializable else None
+
+    # -- effects --------------------------------------------------------------------------------
+    def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        if _is_f_expression(call):
+            return [Effect("atomic")]  # `F("balance") - amount`: the database computes the value
+        facts = self.facts(ctx)
+        base, calls = chain(call)
+        self_class = ctx.self_class()
+        if calls and _is_self(base) and calls[0][0] == "get_queryset":
+            base, calls = calls[0][1], calls[1:]
+        found = facts.model_of(base, self_class)
+        if found is not None and calls:
+            return self.django_query(found, calls, ctx, None)
+        if found is not None and isinstance(base, model.Call):
+            return self.django_query(found, [("all", base)], ctx, None)  # `self.get_queryset()` alone
+        if (
+            len(calls) == 1
+            and calls[0][0] == "get_object"
+            and _is_self(base)
+            and self_class in facts.view_models
+        ):
+            return [Effect("read", f"orm:{facts.view_models[self_class]}")]  # DRF `self.get_object()`
+        if (call.name or "").split(".")[-1] in _GET_OBJECT:
+            return self.get_object_or_404(call, ctx)
+        queryset = self._queryset_alias(base, calls, ctx)
+        if queryset is not None:
+            return self.django_query(queryset[0], calls, ctx, queryset)
+        receiver = call.receiver
+        if call.method == "save" and ctx.receiver and receiver is not None:
+            origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
+            if origin is not None:
+                return self.django_save(origin.key, receiver, ctx)
+        sqlalchemy = self.sqlalchemy_base(base, calls, facts)
+        if sqlalchemy is not None:
+            return self.sqlalchemy_statement(*sqlalchemy, ctx)
+        if call.method is not None and receiver is not None and SESSION_NAME.search(facts.code(receiver)):
+            return self.session_call(call.method, call, ctx)
+        return None
+
+    def get_object_or_404(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        """`get_object_or_404(Model, ...)` or `get_object_or_404(queryset, ...)`: evaluates the query."""
+        args = positional(call)
+        if not args:
+            return None
+        detail = frozenset(name for key in keywords(call) for name in field_names(key))
+        if isinstance(args[0], model.Name) and args[0].id in self.facts(ctx).classes:
+            return [Effect("read", f"orm:{args[0].id}", detail=detail)]
+        querysets = self._querysets(ctx)
+        origin = next((a for a in ctx.args if a.steps and a.steps[0].node in querysets), None)
+        if origin is None:
+            return None
+        found, locking = querysets[origin.steps[0].node]
+        return [
+            *self.row_lock(found, locking, ctx, evaluated=True),
+            Effect("read", f"orm:{found}", detail=detail),
+        ]
+
+    @staticmethod
+    def _querysets(ctx: CallContext) -> dict[Any, Queryset]:
+        """Unevaluated querysets built so far in this root: node -> (model, its select_for_update)."""
+        querysets: dict[Any, Queryset] = ctx.notes.setdefault("orm-querysets", {})
+        return querysets
+
+    def _queryset_alias(self, base: model.Expr, calls: Calls, ctx: CallContext) -> Queryset | None:
+        """`locked.get()` on a local that holds a queryset built earlier."""
+        if not calls or not isinstance(base, model.Name) or not ctx.receiver:
+            return None
+        if not all(m in _DJANGO_LAZY or m in _DJANGO_EVALUATING or m in _DJANGO_WRITES for m, _ in calls):
+            return None
+        origin = ctx.receiver[0]
+        return self._querysets(ctx).get(origin.steps[0].node) if origin.steps else None
+
+    def row_lock(
+        self, name: str, locking: model.Node | None, ctx: CallContext, *, evaluated: bool
+    ) -> list[Effect]:
+        """`select_for_update()`: a row lock inside `atomic()`; evaluated outside it, RC302."""
+        if locking is None:
+            return []
+        if ctx.state.in_transaction:
+            return [row_lock(name)]
+        if not evaluated:
+            return []  # a lazy queryset: decided where it is evaluated
+        deferred = ctx.function() is ctx.root() and ctx.root().name in self.facts(ctx).called
+        # A helper called elsewhere in this file is judged in its callers' transactions, not alone.
+        # The developer meant to lock: RC302 reports the mistake, RC301 would report the same bug again.
+        direct = [] if deferred else [Effect("direct", f"orm:{name}", "RC302", node=locking)]
+        return [*direct, row_lock(name)]
+
+    def django_query(
+        self, name: str, calls: Calls, ctx: CallContext, queryset: Queryset | None
+    ) -> list[Effect]:
+        methods = [method for method, _ in calls]
+        terminal, terminal_call = calls[-1]
+        locking: model.Node | None = next((c for m, c in calls if m == "select_for_update"), None)
+        if locking is None and queryset is not None:
+            locking = queryset[1]
+        lazy = terminal in _DJANGO_LAZY
+        effects = self.row_lock(name, locking, ctx, evaluated=not lazy)
+        if lazy:
+            self._querysets(ctx)[terminal_call] = (name, locking if not ctx.state.in_transaction else None)
+        key = f"orm:{name}"
+        detail = frozenset(_fields(calls))
+        if terminal == "update":
+            guard = ALL if set(keywords(terminal_call)) & _guarded_fields(calls) else frozenset()
+            ctx.args.extend(a for arg in terminal_call.args for a in ctx.evaluate(arg.value))
+            return [*effects, Effect("write", key, "RC301", guard)]
+        if terminal in ("create", "bulk_create"):
+            guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(name, ctx))
+            return [*effects, *self.insert(key, guard, ctx)]
+        if terminal in ("get_or_create", "update_or_create"):
+            # `get_or_create(**{field: value})`: which field is looked up is not in the code.
+            unknown = any(arg.star == "**" for arg in terminal_call.args)
+            if (
+                not (detail & self.unique_of(name, ctx))
+                and not unknown
+                and not ctx.catching(INTEGRITY_ERRORS)
+            ):
+                effects.append(Effect("direct", key, "RC303"))
+            return [*effects, Effect("read", key, detail=detail)]
+        if lazy or terminal in _DJANGO_EVALUATING or "get" in methods:
+            return [*effects, Effect("read", key, detail=detail)]
+        return effects
+
+    def insert(
+        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303"
+    ) -> list[Effect]:
+        """A create after a check: a row lock taken by the check cannot cover the row that is missing."""
+        write = Effect("write", key, rule, guard, needs_check=True)
+        region = f"{TRANSACTION_LOCK}:{key}"
+        if ctx.region_held(region):
+            return [Effect("unlock", region=region), write, Effect("lock", region=region)]
+        return [write]
+
+    def django_save(self, key: str, receiver: model.Expr, ctx: CallContext) -> list[Effect]:
+        """`obj.save()`: racy when the saved change was computed from the read, or decided on it."""
+        alias = receiver.id if isinstance(receiver, model.Name) else None
+        state = ctx.state
+        change = state.dirty.pop(key, None)
+        atomic = alias is not None and alias in state.atomic_aliases
+        derived = change is not None and change.steps[-1].role == "change" and not atomic
+        if derived:
+            ctx.args.append(change)
+        # An F() expression or a blind overwrite loses no update; only a decision on the stale row races.
+        return [Effect("write", key, "RC301", needs_check=not derived)]
+
+
+register(
+    StoreSpec(
+        name="orm",
+        markers=("objects", "session", "select", "execute", "get_object_or_404"),
+        label=lambda name: f"`{name}` rows",
+        outcome="concurrent requests all load the same row and all save, so limits are overrun",
+        insert_outcome=INSERT_OUTCOME,
+        recognizers={"python": OrmRecognizer},
+        default_rule="RC304",
+        per_row=True,
+    )
+)

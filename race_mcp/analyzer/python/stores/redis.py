@@ -1,0 +1,249 @@
+"""Redis (RC5xx): GET then SET, read-compare-increment limiters, INCR then EXPIRE.
+
+A receiver is Redis when it was built by redis-py (`redis.Redis(...)`, `redis.asyncio.from_url`, ...),
+is annotated as such, or is named like one (`redis`, `self.redis`, `redis_client`, `cache`, `r`).
+Method names alone (`get`, `set`) are far too common to trust.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...core import model
+from ...core.effects import ALL, CallContext, Effect
+from ...core.stores import StoreSpec, register
+from ._common import StoreRecognizer, is_true, keywords, positional, walk
+
+__all__ = ["RedisRecognizer"]
+
+_READS = {
+    "get",
+    "hget",
+    "hmget",
+    "hgetall",
+    "mget",
+    "exists",
+    "sismember",
+    "scard",
+    "llen",
+    "zscore",
+    "zcard",
+    "zcount",
+    "ttl",
+    "pttl",
+    "getbit",
+    "lrange",
+    "smembers",
+    "lindex",
+    "hexists",
+    "hlen",
+    "zrank",
+}
+_WRITES = {
+    "set",
+    "setex",
+    "psetex",
+    "hset",
+    "hmset",
+    "mset",
+    "delete",
+    "rpush",
+    "lpush",
+    "sadd",
+    "srem",
+    "zadd",
+    "zrem",
+    "setbit",
+    "getset",
+    "hdel",
+    "lrem",
+    "ltrim",
+    "append",
+    "unlink",
+}
+_COUNTERS = {"incr", "incrby", "incrbyfloat", "decr", "decrby", "hincrby", "hincrbyfloat", "zincrby"}
+_EXPIRES = {"expire", "pexpire", "expireat", "pexpireat"}
+_ATOMIC = {"eval", "evalsha", "fcall", "register_script", "setnx", "hsetnx", "msetnx"}
+# Reads of how many members a collection has, and writes that add one: a window of events.
+_SIZES = {"zcard", "zcount", "scard", "llen", "hlen"}
+_GROWS = {"zadd", "sadd", "rpush", "lpush"}
+_SIZE = frozenset({"#size"})
+_CHAINABLE = _READS | _WRITES | _COUNTERS | _EXPIRES | {"pipeline", "watch", "multi"}
+_NOT_TRANSACTIONAL = re.compile(r"transaction\s*=\s*False")
+_NAMED_LIKE_REDIS = re.compile(r"(^|[._])(redis|rds|cache|r|rc|kv)([._]|$)|redis", re.IGNORECASE)
+_KNOWN = (
+    _READS | _WRITES | _COUNTERS | _EXPIRES | _ATOMIC | {"watch", "unwatch", "execute", "pipeline", "multi"}
+)
+# The detail of a check that only tested whether a value was found (`core.state.EXISTENCE`).
+_EXISTENCE = frozenset({"<exists>"})
+
+
+def _decided_on_size(key: str, ctx: CallContext) -> bool:
+    check = ctx.state.checks.get(key)
+    return check is not None and check.decision and bool(check.detail & _SIZE)
+
+
+def _refills_cache(key: str, ctx: CallContext, code: str) -> bool:
+    """Cache-aside: the function already returned the value it read on the hit path, so this SET
+    runs on a miss and stores a value computed elsewhere; concurrent misses store the same thing.
+
+    A lock taken by GET-then-SET instead refuses on the hit path (raises, returns None or False)
+    and never hands the read value back, so it stays racy.
+    """
+    check = ctx.state.checks.get(key)
+    if check is None or not check.decision:
+        return False
+    read = check.steps[0].order
+    if any(returned.key == key and returned.steps[0].order == read for returned in ctx.returned()):
+        return True
+    return _returns_what_it_tested(check, code)
+
+
+def _returns_what_it_tested(check: Any, code: str) -> bool:
+    """`value = cache.get(k); if value is None: value = load(); cache.set(k, value); return value`:
+    only the value's presence was tested, and the function hands the variable back on every path,
+    so a hit is used, not refused (the return comes after the SET, so it is read from the code)."""
+    if not check.detail >= _EXISTENCE:
+        return False
+    names = {
+        step.node.id for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)
+    }
+    return any(re.search(rf"\breturn\s+{re.escape(name)}\b", code) for name in names)
+
+
+def _is_plain_pipeline(value: model.Expr | None) -> bool:
+    """`r.pipeline(transaction=False)`: commands sent in one round trip, but not as MULTI ... EXEC."""
+    if not isinstance(value, model.Call) or value.method != "pipeline":
+        return False
+    flag = keywords(value).get("transaction")
+    return isinstance(flag, model.Literal) and flag.value is False
+
+
+def _plain_pipelines(function: model.Function) -> frozenset[str]:
+    """Names bound to `x.pipeline(transaction=False)` in `function`."""
+    names: set[str] = set()
+    for node in walk(function.body):
+        if isinstance(node, model.Assign) and _is_plain_pipeline(node.value):
+            names.update(t.id for t in node.targets if isinstance(t, model.Name))
+        elif (
+            isinstance(node, model.WithItem)
+            and _is_plain_pipeline(node.context)
+            and isinstance(node.target, model.Name)
+        ):
+            names.add(node.target.id)
+    return frozenset(names)
+
+
+class RedisRecognizer(StoreRecognizer):
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._plain: dict[int, tuple[model.Function, frozenset[str]]] = {}
+        self._clients: dict[int, set[str]] = {}
+
+    def clients(self, ctx: CallContext) -> set[str]:
+        """Module-level names bound to a client built by redis-py."""
+        facts = self.facts(ctx)
+        clients = self._clients.get(id(facts))
+        if clients is None:
+            clients = self._clients[id(facts)] = {
+                name
+                for name, value in facts.assignments.items()
+                if isinstance(value, model.Call) and _builds_client(value)
+            }
+        return clients
+
+    def is_redis(self, receiver: model.Expr, ctx: CallContext) -> bool:
+        if isinstance(receiver, model.Call):
+            # `redis.Redis(...)`, or a chain on one: `r.pipeline().incr(k).expire(k, 60)`.
+            if _builds_client(receiver):
+                return True
+            inner = receiver.receiver
+            return receiver.method in _CHAINABLE and inner is not None and self.is_redis(inner, ctx)
+        text = self.facts(ctx).code(receiver)
+        head = text.split(".")[0]
+        clients = self.clients(ctx)
+        if text in clients or head in clients or "pipe" in head.lower():
+            return True
+        function = ctx.function()
+        if head in function.params and "redis" in function.annotations.get(head, "").lower():
+            return True
+        return bool(_NAMED_LIKE_REDIS.search(text.split("(")[0]))
+
+    def key(self, call: model.Call, ctx: CallContext) -> str:
+        args = positional(call)
+        text = self.facts(ctx).code(args[0]) if args else "?"
+        return "redis:" + re.sub(r"\s+", "", text)
+
+    def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        method, receiver = call.method, call.receiver
+        if method not in _KNOWN or receiver is None or not self.is_redis(receiver, ctx):
+            return None
+        if method in ("pipeline", "multi") or method in _ATOMIC:
+            return []
+        if method == "watch":
+            return [Effect("lock", region="redis-watch")]
+        if method in ("execute", "unwatch"):
+            return [Effect("unlock", region="redis-watch")]
+        # `pipe = r.pipeline()` / `r.pipeline().incr(k).expire(k, 60)`: one MULTI ... EXEC.
+        in_pipeline = self._in_multi(receiver, ctx)
+        counted: dict[str, model.Call] = ctx.notes.setdefault("redis-counters", {})
+        key = self.key(call, ctx)
+        if method in _READS:
+            return [Effect("read", key, detail=_SIZE if method in _SIZES else frozenset())]
+        if method in _COUNTERS:
+            if not in_pipeline:
+                counted[key] = call
+            return [Effect("write", key, "RC502", needs_check=True)]
+        if method in _EXPIRES:
+            incremented = counted.pop(key, None)
+            if incremented is not None and not in_pipeline:
+                return [Effect("direct", key, "RC503", node=incremented)]
+            return []
+        if method in _GROWS and _decided_on_size(key, ctx):
+            # `zcard` -> compare -> `zadd`: a sliding-window limiter checked before it counts.
+            return [Effect("write", key, "RC502", needs_check=True)]
+        conditional = _is_conditional_set(call)
+        if not conditional:
+            conditional = _refills_cache(key, ctx, self.facts(ctx).code(ctx.function()))
+        return [Effect("write", key, "RC501", ALL if conditional else frozenset())]
+
+    def _in_multi(self, receiver: model.Expr, ctx: CallContext) -> bool:
+        """Queued on a pipeline that runs as MULTI ... EXEC (redis-py's default, `transaction=True`)."""
+        text = self.facts(ctx).code(receiver)
+        if ".pipeline(" in text:
+            return not _NOT_TRANSACTIONAL.search(text)
+        head = text.split(".")[0]
+        if "pipe" not in head.lower():
+            return False
+        function = ctx.function()
+        cached = self._plain.get(id(function))
+        if cached is None or cached[0] is not function:
+            cached = self._plain[id(function)] = (function, _plain_pipelines(function))
+        return head not in cached[1]
+
+
+def _builds_client(call: model.Call) -> bool:
+    name = call.name or ""
+    return name.startswith(("redis.", "aioredis.")) or name.split(".")[-1] in (
+        "Redis",
+        "StrictRedis",
+        "from_url",
+    )
+
+
+def _is_conditional_set(call: model.Call) -> bool:
+    options = keywords(call)
+    return is_true(options.get("nx")) or is_true(options.get("xx"))
+
+
+register(
+    StoreSpec(
+        name="redis",
+        markers=("redis", "cache", "incr"),
+        label=lambda name: f"Redis key `{name}`",
+        outcome="concurrent requests all pass the check before any of them writes",
+        recognizers={"python": RedisRecognizer},
+        default_rule="RC501",
+    )
+)

@@ -1,0 +1,272 @@
+"""Raw SQL (RC2xx): statements passed as strings to any driver or wrapper.
+
+Any call whose first argument (or `query=`/`sql=`/`statement=`) is SQL text is a SQL call, whatever
+the driver: sqlite3, psycopg, asyncpg, `databases`, SQLAlchemy `text()`, a team's own wrapper. The
+text is parsed (`_sql_text`) just enough to know the statement kind, its tables, the columns a write
+sets and the columns its WHERE constrains, and the locking clauses.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ...core import model
+from ...core.effects import ALL, CallContext, Effect
+from ...core.stores import StoreSpec, register
+from ._common import INSERT_OUTCOME, ModuleFacts, StoreRecognizer, dotted, positional
+from ._sql_text import SqlStatement, parse_sql, unique_columns
+
+__all__ = ["INTEGRITY_ERRORS", "SqlRecognizer", "function_traits"]
+
+_SQL_KEYWORDS = ("query", "sql", "statement", "operation", "stmt")
+INTEGRITY_ERRORS = ("IntegrityError", "UniqueViolation", "UniqueViolationError", "DuplicateKeyError")
+_WRAPPERS = ("text", "literal_column", "SQL", "sql", "Composed", "dedent")
+# Drivers that commit every statement on its own unless a transaction is opened explicitly.
+# Indentation is `[ \t]`, not `\s`: `^\s*` tried at every line start of a run of blank lines is quadratic.
+_AUTOCOMMIT_DRIVERS = re.compile(r"^[ \t]*+(?:import|from)\s+(?:asyncpg|databases|django)\b", re.MULTILINE)
+_TRANSACTION_DECORATOR = re.compile(r"\.(transaction|atomic)\b")
+_TRANSACTION_RECEIVER = re.compile(r"(tx|transaction|txn)\b")
+_BEGINS = re.compile(r"\.(transaction|begin|begin_nested|atomic)\(")
+_CONNECTION = re.compile(r"(self\.)?(conn|connection|con|cnx|db_conn)")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class FunctionTraits:
+    """What a function's code says about its statements, read once from its `ast` (no comments)."""
+
+    autocommit: bool  # `conn.autocommit = True`, `isolation_level=None`, `set_session(autocommit=...)`
+    reads_rowcount: bool  # `.rowcount`, or a `RETURNING` clause whose rows are looked at
+
+
+_TRAITS: dict[int, tuple[model.Function, FunctionTraits]] = {}
+
+
+def function_traits(function: model.Function) -> FunctionTraits:
+    cached = _TRAITS.get(id(function))
+    if cached is not None and cached[0] is function:
+        return cached[1]
+    autocommit = rowcount = False
+    origin = function.origin
+    for node in ast.walk(origin) if isinstance(origin, ast.AST) else ():
+        if isinstance(node, ast.keyword | ast.Assign):
+            autocommit = autocommit or _sets_autocommit(node)
+        elif isinstance(node, ast.Attribute):
+            rowcount = rowcount or node.attr == "rowcount"
+            autocommit = autocommit or node.attr == "set_session"
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            autocommit = autocommit or "AUTOCOMMIT" in node.value
+            rowcount = rowcount or "returning" in node.value.lower()
+        elif isinstance(node, ast.Name):
+            rowcount = rowcount or "returning" in node.id.lower()
+    traits = FunctionTraits(autocommit, rowcount)
+    if len(_TRAITS) > 4096:  # functions of finished analyses: keep the cache small
+        _TRAITS.clear()
+    _TRAITS[id(function)] = (function, traits)
+    return traits
+
+
+def _sets_autocommit(node: ast.keyword | ast.Assign) -> bool:
+    """`autocommit=True` / `isolation_level=None`, as a keyword or assigned to an attribute."""
+    if isinstance(node, ast.keyword):
+        names, value = [node.arg], node.value
+    else:
+        names = [t.attr for t in node.targets if isinstance(t, ast.Attribute)]
+        value = node.value
+    if not isinstance(value, ast.Constant):
+        return False
+    return ("autocommit" in names and value.value is True) or (
+        "isolation_level" in names and value.value is None
+    )
+
+
+class SqlFacts(ModuleFacts):
+    def __init__(self, module: model.ModuleModel) -> None:
+        super().__init__(module)
+        source = module.source
+        self.unique = unique_columns(self._ddl_strings()) if "create" in source.lower() else {}
+        self.autocommit_driver = bool(_AUTOCOMMIT_DRIVERS.search(source))
+        # Most modules never say SERIALIZABLE: then no call needs its code read to look for it.
+        self.mentions_serializable = "serializable" in source.lower()
+        # Module-level engines and connections configured for SERIALIZABLE isolation.
+        self.serializable = {
+            name
+            for name, value in self.assignments.items()
+            if self.mentions_serializable and "serializable" in self.code(value).lower()
+        }
+
+    def _ddl_strings(self) -> list[str]:
+        return [
+            node.value
+            for node in self.statements()
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and "create" in node.value.lower()
+        ]
+
+
+class SqlRecognizer(StoreRecognizer):
+    """Calls that carry SQL text."""
+
+    facts_type = SqlFacts
+
+    def facts(self, ctx: CallContext | None) -> SqlFacts:
+        facts = super().facts(ctx)
+        assert isinstance(facts, SqlFacts)
+        return facts
+
+    def autocommit(self, call: model.Call, ctx: CallContext) -> bool:
+        """Each statement commits on its own: asyncpg, `databases`, Django, or autocommit turned on
+        in the function being analysed (or the root that called it)."""
+        if self.facts(ctx).autocommit_driver:
+            return True
+        functions = [ctx.root(), ctx.function()]
+        # A team's own wrapper (`db.execute(sql)`) may switch autocommit on inside itself.
+        wrapper = ctx.resolve(call)
+        if wrapper is not None:
+            functions.append(wrapper)
+        return any(function_traits(function).autocommit for function in functions)
+
+    def checks_result(self, call: model.Call, ctx: CallContext) -> bool:
+        """A guarded write only guards if someone looks at how many rows it changed."""
+        return ctx.result_used(call) or function_traits(ctx.function()).reads_rowcount
+
+    def transactional(self, function: model.Function) -> bool:
+        """`@database.transaction()` (databases), `@transaction.atomic`, `@db.atomic()`..."""
+        for decorator in function.decorators:
+            target = decorator.func if isinstance(decorator, model.Call) else decorator
+            if _TRANSACTION_DECORATOR.search(dotted(target) or ""):
+                return True
+        return False
+
+    def sql_of(self, call: model.Call, ctx: CallContext) -> SqlStatement | None:
+        candidates = positional(call)[:1]
+        candidates += [arg.value for arg in call.args if arg.keyword in _SQL_KEYWORDS]
+        for expr in candidates:
+            text = _string(expr, ctx)
+            if text is not None and (statement := parse_sql(text)) is not None:
+                return statement
+        return None
+
+    def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        method = call.method
+        if method in ("commit", "rollback") and not call.args:
+            # `conn.commit()`, `await session.commit()`: the end of an implicit or explicit transaction.
+            return [Effect("commit")]
+        facts = self.facts(ctx)
+        if method == "start" and _TRANSACTION_RECEIVER.search(facts.code(call.receiver)):
+            return [Effect("begin")]  # asyncpg: `tx = conn.transaction(); await tx.start()`
+        if (call.name or "").split(".")[-1] in _WRAPPERS:
+            return []  # `text("...")` builds a statement; the call that executes it is what counts
+        statement = self.sql_of(call, ctx)
+        if statement is None:
+            if facts.mentions_serializable and "serializable" in facts.code(call).lower():
+                # `conn.set_isolation_level(SERIALIZABLE)`, `execution_options(isolation_level=...)`
+                return [Effect("lock")]
+            return None
+        effects = [Effect("lock")] if statement.locking else []
+        if statement.kind == "select":
+            return effects + self.select(statement, call, ctx)
+        if statement.kind in ("update", "delete"):
+            return effects + self.update(statement, call, ctx)
+        if statement.kind == "insert":
+            return effects + self.insert(statement, call, ctx)
+        if statement.kind == "begin":
+            effects.append(Effect("begin"))
+        elif statement.kind == "commit":
+            effects.append(Effect("commit"))
+        return effects
+
+    def select(self, statement: SqlStatement, call: model.Call, ctx: CallContext) -> list[Effect]:
+        effects = []
+        # Under autocommit a row lock ends with its own statement unless a transaction is open.
+        if statement.for_update and (ctx.state.in_transaction or not self.autocommit(call, ctx)):
+            effects.append(Effect("lock"))
+        return effects + [
+            Effect("read", f"sql:{t}", detail=statement.where_columns, bind_receiver=True)
+            for t in statement.tables
+        ]
+
+    def update(self, statement: SqlStatement, call: model.Call, ctx: CallContext) -> list[Effect]:
+        # A DELETE claims rows: of two concurrent deletes only one removes the row. Either guard
+        # holds only if the caller looks at the rowcount.
+        claims = statement.guarded or statement.kind == "delete"
+        guard = ALL if claims and self.checks_result(call, ctx) else frozenset()
+        effects: list[Effect] = []
+        for table in statement.tables:
+            effects += [
+                Effect(
+                    "write",
+                    f"sql:{table}",
+                    "RC201",
+                    guard,
+                    columns=statement.set_columns,
+                    claim=statement.claim and guard >= ALL,
+                ),
+                Effect("store_write", "sql", autocommit=self.autocommit(call, ctx)),
+            ]
+        return effects
+
+    def insert(self, statement: SqlStatement, call: model.Call, ctx: CallContext) -> list[Effect]:
+        effects: list[Effect] = []
+        for table in statement.tables:
+            guard = (
+                ALL
+                if statement.on_conflict or ctx.catching(INTEGRITY_ERRORS)
+                else frozenset(self.unique_of(table, ctx))
+            )
+            effects += [
+                Effect("write", f"sql:{table}", "RC203", guard, needs_check=True),
+                Effect("store_write", "sql", autocommit=self.autocommit(call, ctx)),
+            ]
+        return effects
+
+    def unique_of(self, table: str, ctx: CallContext) -> set[str]:
+        """Unique columns of `table`: DDL in this module, or anywhere in the project (migrations)."""
+        unique = set(self.facts(ctx).unique.get(table, ()))
+        project = _project_unique(ctx)
+        if project is not None:
+            unique |= set(project.get(table, ()))
+        return unique
+
+    def enter(self, expr: model.Expr, ctx: CallContext) -> list[Effect] | None:
+        """`with conn:` (sqlite3), `async with conn.transaction():`, `with engine.begin() as conn:`."""
+        facts = self.facts(ctx)
+        text = facts.code(expr)
+        if not (_BEGINS.search(text) or _CONNECTION.fullmatch(text)):
+            return None
+        effects = [Effect("begin")]
+        if "serializable" in text.lower() or set(_WORD.findall(text)) & facts.serializable:
+            effects.append(Effect("lock"))
+        return effects
+
+
+def _project_unique(ctx: CallContext) -> Any:
+    """The project index's unique SQL columns per table (`CREATE UNIQUE INDEX` in migrations)."""
+    facts = ctx.facts()
+    return getattr(facts, "sql_unique", None) if facts is not None else None
+
+
+def _string(expr: model.Expr, ctx: CallContext) -> str | None:
+    """SQL text, also inside the builders that only wrap it: `text("...")`, `sql.SQL("...")`."""
+    if isinstance(expr, model.Call) and (expr.name or "").split(".")[-1] in _WRAPPERS:
+        inner = positional(expr)
+        return _string(inner[0], ctx) if inner else None
+    return ctx.string(expr)
+
+
+register(
+    StoreSpec(
+        name="sql",
+        markers=("SELECT", "select", "UPDATE", "INSERT", "DELETE", "execute"),
+        label=lambda name: f"table `{name}`",
+        outcome="concurrent requests all see the old value and all write, so limits are overrun",
+        insert_outcome=INSERT_OUTCOME,
+        recognizers={"python": SqlRecognizer},
+        default_rule="RC201",
+        multi_write_rule="RC202",
+    )
+)
