@@ -58,7 +58,7 @@ from .errors import RaceMcpError
 from .findings import AnalysisReport, severity_rank
 from .render import render_json, render_sarif, render_text
 from .roots import allowed_roots
-from .rules import RULES, get_rule, render_catalog_markdown, render_rule_markdown
+from .rules import RULES, get_rule, render_catalog_markdown, render_rule_markdown, render_rule_table
 
 __all__ = ["build_parser", "main"]
 
@@ -265,7 +265,8 @@ def _add_openapi(commands: _Commands) -> None:
 def _add_rules(commands: _Commands) -> None:
     rules = commands.add_parser("rules", help="list the rules, or document one")
     rules.add_argument("rule_id", nargs="?", metavar="RULE_ID", help="e.g. RC101")
-    rules.add_argument("--format", choices=["text", "json"], default="text")
+    # markdown: the bare table of every rule, as the README's rule table holds it (tests compare them).
+    rules.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     rules.set_defaults(handler=_cmd_rules)
 
 
@@ -350,6 +351,8 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     elif args.format == "json":
         rules = [rule.model_dump(mode="json") for rule in RULES.values()]
         _write(_json({"rules": rules}))
+    elif args.format == "markdown":
+        _write(render_rule_table(RULES.values()))
     else:
         _write(render_catalog_markdown())
     return EXIT_OK

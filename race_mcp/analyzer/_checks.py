@@ -57,7 +57,7 @@ def check_module(index: ModuleIndex, path: str) -> list[Finding]:
         findings.extend(_findings(index, path, interpreter, handler, "high", handler.name))
         if stores:
             idempotency = idempotency_finding(index, handler, interpreter)
-            if idempotency is not None and idempotency.rule_id in RULES:
+            if idempotency is not None:
                 findings.append(_direct_finding(index, path, idempotency, handler, "high", handler.name))
     handled = {h.name for h in handlers} | reached
     for name, function, class_name in _functions(index):
@@ -69,13 +69,12 @@ def check_module(index: ModuleIndex, path: str) -> list[Finding]:
         findings.extend(_findings(index, path, interpreter, None, "medium", name))
         if stores:  # Django and DRF views are not routed in the module: RC601 recognises them itself
             view = idempotency_finding(index, None, interpreter, function=function, owner=class_name)
-            if view is not None and view.rule_id in RULES:
+            if view is not None:
                 findings.append(_direct_finding(index, path, view, None, "medium", name))
     if stores:
         findings.extend(
             _direct_finding(index, path, direct, None, "medium", None)
             for direct in check_module_patterns(index)
-            if direct.rule_id in RULES
         )
     return _unique(findings)
 
@@ -109,12 +108,9 @@ def _findings(
     findings = [
         _sequence_finding(index, path, sequence, interpreter.mode, handler, confidence, function)
         for sequence in interpreter.sequences.values()
-        if sequence.rule_id in RULES
     ]
     findings.extend(
-        _direct_finding(index, path, direct, handler, confidence, function)
-        for direct in interpreter.directs
-        if direct.rule_id in RULES
+        _direct_finding(index, path, direct, handler, confidence, function) for direct in interpreter.directs
     )
     return findings
 
@@ -252,58 +248,7 @@ def _message(evidence: list[Evidence], key: str, mode: Mode, handler: Handler | 
     )
 
 
-_FIXES = {
-    "RC101": (
-        "Hold one `asyncio.Lock` (per key, if the state is keyed) across the whole check-and-write; this "
-        "protects one process only, so state shared by several workers belongs in a database or Redis "
-        "with an atomic update."
-    ),
-    "RC102": (
-        "Hold one `threading.Lock` across the read and the write (`with lock:`); this protects one process "
-        "only, so state shared by several workers belongs in a database or Redis with an atomic update."
-    ),
-    "RC201": (
-        "Make the write atomic and guarded: `UPDATE t SET x = x - :n WHERE id = :id AND x >= :n` and check "
-        "the rowcount; or `SELECT ... FOR UPDATE` inside the same transaction as the UPDATE."
-    ),
-    "RC202": "Wrap the writes in one transaction (`with conn:`, `async with conn.transaction():`).",
-    "RC203": (
-        "Add a UNIQUE constraint on the looked-up column and insert with `ON CONFLICT DO NOTHING` "
-        "(or catch IntegrityError and answer 409) instead of checking first."
-    ),
-    "RC301": (
-        "Update with `F()` in a queryset `.update()` guarded by a filter, or lock the row with "
-        "`select_for_update()` inside `transaction.atomic()` and repeat the check on the locked row."
-    ),
-    "RC302": "Evaluate `select_for_update()` inside `transaction.atomic()`; outside it locks nothing.",
-    "RC303": (
-        "Declare the field unique (`unique=True` or a UniqueConstraint) and handle IntegrityError; "
-        "`get_or_create` is only safe on unique fields."
-    ),
-    "RC304": (
-        "Lock the row with `.with_for_update()` on the query, or write with one atomic "
-        "`update(Model).where(Model.x >= n).values(x=Model.x - n)` and check the rowcount."
-    ),
-    "RC401": (
-        "Add a `ConditionExpression` that guards what was read (a version attribute bumped on every write, "
-        "or `balance >= :amt`) and turn ConditionalCheckFailedException into a 409."
-    ),
-    "RC402": "Add `ConditionExpression='balance >= :amt'` to the decrement.",
-    "RC403": "Write the items that must change together with one `transact_write_items` call.",
-    "RC404": (
-        "Record each processed event id with a conditional put (`attribute_not_exists`) before acting "
-        "on it, or use an idempotency utility, so replays are skipped."
-    ),
-    "RC501": "Use `INCR`/`DECRBY`, `SET ... NX`, `WATCH` + `MULTI`, or a Lua script instead of GET then SET.",
-    "RC502": "Increment first (`INCR` returns the new count) and compare what it returns with the limit.",
-    "RC503": "Set the expiry atomically with the increment: a MULTI pipeline, `SET key 0 EX n NX`, or Lua.",
-    "RC601": (
-        "Accept an `Idempotency-Key` header, store the key with the result in the same transaction as the "
-        "write, and replay the stored result for a repeated key."
-    ),
-    "RC701": "Create atomically: `open(path, 'x')` or `os.open(path, os.O_CREAT | os.O_EXCL)`.",
-}
-
-
 def _fix(rule_id: str, key: str) -> str:
-    return _FIXES.get(rule_id, RULES[rule_id].title)
+    # The fix text is the rule's own (race_mcp/rules/); an unregistered id is a KeyError, never a
+    # dropped finding.
+    return RULES[rule_id].fix

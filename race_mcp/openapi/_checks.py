@@ -306,23 +306,6 @@ def _names(normalized: set[str]) -> str:
     return " and ".join(spelled.get(name, name) for name in sorted(normalized))
 
 
-_FIXES = {
-    "RA101": "Accept an If-Match header checked against the current ETag (412 on mismatch), or a "
-    "version field checked in the UPDATE's WHERE clause (409 on mismatch).",
-    "RA102": "Declare 412 Precondition Failed (or 409 Conflict for a body version) with a body "
-    "that tells the client to re-read and retry.",
-    "RA103": "Declare 428 Precondition Required for requests that omit the required precondition.",
-    "RA104": "Accept the If-Match header the 412 answers, or remove the 412 if nothing can fail it.",
-    "RA105": "Return an ETag header from the resource's GET (and from the write's 2xx response).",
-    "RA111": "Accept an Idempotency-Key header and replay the stored response for a repeated key.",
-    "RA112": "Declare 409 for a retry while the first request is in flight and 422 for a reused "
-    "key with a different body.",
-    "RA121": "Declare 429 Too Many Requests with a Retry-After header.",
-    "RA123": "Declare RateLimit and RateLimit-Policy (or X-RateLimit-*) headers on success responses.",
-    "RA122": "Add a Retry-After header to the 429 response.",
-}
-
-
 def check_operation(
     facts: Facts, policy: Policy, *, get_of_path: Facts | None, enabled: Callable[[str], bool]
 ) -> list[Finding]:
@@ -350,7 +333,7 @@ def check_operation(
                 line=line,
                 end_line=line,
                 message=hit.message,
-                fix=_FIXES[rule.id],
+                fix=rule.fix,
                 cwe=rule.cwe,
                 pointer=format_pointer((*node.pointer, *hit.pointer)),
                 operation=facts.operation.label,

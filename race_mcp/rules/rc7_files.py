@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from textwrap import dedent
+from ._model import Rule, snippet
 
-from .rules import Rule
+__all__ = ["FAMILY", "PREFIX", "RULES"]
 
-__all__ = ["RULES_RC7"]
-
-
-def _code(text: str) -> str:
-    return dedent(text).strip("\n") + "\n"
+PREFIX = "RC7"
+FAMILY = "RC7xx filesystem"
 
 
-RULES_RC7: list[Rule] = [
+RULES: list[Rule] = [
     Rule(
         id="RC701",
         name="fs-exists-then-create",
         title="Path checked for existence, then created or replaced in a separate call",
-        family="RC7xx filesystem",
+        family=FAMILY,
         severity="medium",
         cwe="CWE-367",
+        fix="Create atomically: `open(path, 'x')` or `os.open(path, os.O_CREAT | os.O_EXCL)`.",
         what_it_does=(
             "Flags `os.path.exists()`, `os.path.isfile()`, `os.path.isdir()` or `Path.exists()` "
             "on a path, followed by a call that creates or replaces that same path: `open(path, "
@@ -35,7 +33,7 @@ RULES_RC7: list[Rule] = [
             "directory is writable by others, an attacker can plant a symlink in the window and "
             "redirect the write (the classic TOCTOU)."
         ),
-        example=_code(
+        example=snippet(
             """
             import os
             from flask import Flask, abort, request
@@ -52,7 +50,7 @@ RULES_RC7: list[Rule] = [
                 return {"saved": name}, 201
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import os
             from flask import Flask, abort, request

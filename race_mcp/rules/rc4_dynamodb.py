@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .rules import Rule, _code
+from ._model import CWE_362, Rule, snippet
 
-__all__ = ["RULES_RC4"]
+__all__ = ["FAMILY", "PREFIX", "RULES"]
 
-_FAMILY = "RC4xx DynamoDB"
+PREFIX = "RC4"
+FAMILY = "RC4xx DynamoDB"
 _CONDITIONS = (
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html"
 )
@@ -17,16 +18,19 @@ _TRANSACTIONS = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguid
 _UPDATES = (
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.UpdateExpressions.html"
 )
-_CWE_362 = "CWE-362: Concurrent Execution using Shared Resource with Improper Synchronization"
 
-RULES_RC4: list[Rule] = [
+RULES: list[Rule] = [
     Rule(
         id="RC401",
         name="dynamodb-get-then-put-without-condition",
         title="DynamoDB item read, decided on, then written without a condition on what was read",
-        family=_FAMILY,
+        family=FAMILY,
         severity="high",
         cwe="CWE-362",
+        fix=(
+            "Add a `ConditionExpression` that guards what was read (a version attribute bumped on every "
+            "write, or `balance >= :amt`) and turn ConditionalCheckFailedException into a 409."
+        ),
         what_it_does=(
             "Flags a `get_item` (boto3 `Table`, low-level client or aioboto3) whose result is "
             "checked or used to compute a value, followed by a `put_item` or `update_item` of the "
@@ -43,7 +47,7 @@ RULES_RC4: list[Rule] = [
             "single-use coupon is used many times, increments are lost. A condition on the value "
             "read makes every stale write fail with `ConditionalCheckFailedException` instead."
         ),
-        example=_code(
+        example=snippet(
             """
             import boto3
             from fastapi import FastAPI, HTTPException
@@ -60,7 +64,7 @@ RULES_RC4: list[Rule] = [
                 return {"left": item["stock"] - quantity}
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import boto3
             from boto3.dynamodb.conditions import Attr
@@ -100,15 +104,16 @@ RULES_RC4: list[Rule] = [
             "attributes copied from the read item into the put are trusted: a concurrent change "
             "to one of them is overwritten unnoticed unless a version attribute is checked."
         ),
-        references=[_CWE_362, _OPTIMISTIC, _CONDITIONS],
+        references=[CWE_362, _OPTIMISTIC, _CONDITIONS],
     ),
     Rule(
         id="RC402",
         name="dynamodb-unguarded-decrement",
         title="DynamoDB decrement with no condition that keeps the value from going negative",
-        family=_FAMILY,
+        family=FAMILY,
         severity="high",
         cwe="CWE-362",
+        fix="Add `ConditionExpression='balance >= :amt'` to the decrement.",
         what_it_does=(
             "Flags an `update_item` whose `UpdateExpression` subtracts from an attribute "
             "(`SET balance = balance - :amt`, with or without `#name` placeholders), or adds a "
@@ -123,7 +128,7 @@ RULES_RC4: list[Rule] = [
             "leave it at -190. The floor has to be checked by DynamoDB in the same request; "
             "checking it in Python first reintroduces the race."
         ),
-        example=_code(
+        example=snippet(
             """
             import boto3
 
@@ -137,7 +142,7 @@ RULES_RC4: list[Rule] = [
                 )
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import boto3
 
@@ -169,7 +174,7 @@ RULES_RC4: list[Rule] = [
             "suppress it with `# race-mcp: ignore[RC402]`."
         ),
         references=[
-            _CWE_362,
+            CWE_362,
             _CONDITIONS,
             _UPDATES,
         ],
@@ -178,9 +183,10 @@ RULES_RC4: list[Rule] = [
         id="RC403",
         name="dynamodb-multi-item-write-without-transaction",
         title="Items that must change together written by separate DynamoDB calls",
-        family=_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix="Write the items that must change together with one `transact_write_items` call.",
         what_it_does=(
             "Flags a function that writes two or more different items with separate "
             "`put_item` / `update_item` / `delete_item` calls on the same path (a debit and a "
@@ -198,7 +204,7 @@ RULES_RC4: list[Rule] = [
             "`UnprocessedItems` and applies the rest. `TransactWriteItems` commits every item, "
             "with every condition, or none."
         ),
-        example=_code(
+        example=snippet(
             """
             import uuid
 
@@ -222,7 +228,7 @@ RULES_RC4: list[Rule] = [
                 return booking_id
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import uuid
 
@@ -271,7 +277,7 @@ RULES_RC4: list[Rule] = [
             "followed into helpers of the same file only."
         ),
         references=[
-            _CWE_362,
+            CWE_362,
             _TRANSACTIONS,
             "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html",
         ],
@@ -280,9 +286,13 @@ RULES_RC4: list[Rule] = [
         id="RC404",
         name="dynamodb-stream-consumer-without-dedup",
         title="Stream or queue consumer applies each record with no deduplication",
-        family=_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-837",
+        fix=(
+            "Record each processed event id with a conditional put (`attribute_not_exists`) before acting on "
+            "it, or use an idempotency utility, so replays are skipped."
+        ),
         what_it_does=(
             "Flags a Lambda handler that loops over `event['Records']` (DynamoDB Streams, SQS, "
             "Kinesis; also `event.get('Records', [])` or a local bound to either, whatever the "
@@ -299,7 +309,7 @@ RULES_RC4: list[Rule] = [
             "first is still working, and stream shards are replayed after errors. Each replay "
             "adds the sale to the total again, sends the email again, credits the refund again."
         ),
-        example=_code(
+        example=snippet(
             """
             import boto3
 
@@ -317,7 +327,7 @@ RULES_RC4: list[Rule] = [
                     )
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import boto3
 

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from .rules import Rule, _code
+from ._model import CWE_362, Rule, snippet
 
-__all__ = ["RULES_RC5"]
+__all__ = ["FAMILY", "PREFIX", "RULES"]
 
-_FAMILY = "RC5xx Redis"
-_CWE_362 = "CWE-362: Concurrent Execution using Shared Resource with Improper Synchronization"
+PREFIX = "RC5"
+FAMILY = "RC5xx Redis"
 _TRANSACTIONS = "https://redis.io/docs/latest/develop/interact/transactions/"
 _INCR = "https://redis.io/docs/latest/commands/incr/ (patterns: counter, rate limiter)"
 _REDIS_PY = "https://redis.readthedocs.io/en/stable/advanced_features.html (pipelines, WATCH, transaction())"
 
-RULES_RC5: list[Rule] = [
+RULES: list[Rule] = [
     Rule(
         id="RC501",
         name="redis-get-then-set",
         title="Redis value read, decided on or recomputed in Python, then written with SET",
-        family=_FAMILY,
+        family=FAMILY,
         severity="high",
         cwe="CWE-362",
+        fix="Use `INCR`/`DECRBY`, `SET ... NX`, `WATCH` + `MULTI`, or a Lua script instead of GET then SET.",
         what_it_does=(
             "Flags a `get` (or `hget`) of a key whose value is checked or used to compute a new "
             "one, followed by a `set` (or `hset`) of the same key, when the sequence is not inside "
@@ -35,7 +36,7 @@ RULES_RC5: list[Rule] = [
             "take it; all `GET` a JSON cart, append a line each and overwrite each other. Across "
             "processes and hosts no Python lock helps; the decision has to run inside Redis."
         ),
-        example=_code(
+        example=snippet(
             """
             import redis
             from flask import Flask, abort, jsonify
@@ -52,7 +53,7 @@ RULES_RC5: list[Rule] = [
                 return jsonify(left=stock - 1)
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import redis
             from flask import Flask, abort, jsonify
@@ -86,7 +87,7 @@ RULES_RC5: list[Rule] = [
             "report."
         ),
         references=[
-            _CWE_362,
+            CWE_362,
             _TRANSACTIONS,
             "https://redis.io/docs/latest/commands/set/ (NX, PX)",
             _REDIS_PY,
@@ -96,9 +97,10 @@ RULES_RC5: list[Rule] = [
         id="RC502",
         name="redis-non-atomic-rate-limit",
         title="Rate limiter reads the counter, compares it, and increments it separately",
-        family=_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix="Increment first (`INCR` returns the new count) and compare what it returns with the limit.",
         what_it_does=(
             "Flags a fixed-window limiter that `get`s a counter, compares it with a limit, and only "
             "then increments it (`incr`, or `incr` + `expire` in a pipeline), so the comparison is "
@@ -113,7 +115,7 @@ RULES_RC5: list[Rule] = [
             "pattern in the Redis `INCR` documentation has this shape: it is fine for smoothing "
             "traffic, not for a security limit."
         ),
-        example=_code(
+        example=snippet(
             """
             import time
 
@@ -135,7 +137,7 @@ RULES_RC5: list[Rule] = [
                 pipe.execute()
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import time
 
@@ -167,7 +169,7 @@ RULES_RC5: list[Rule] = [
             "comes from the same `MULTI` as the `zadd`."
         ),
         references=[
-            _CWE_362,
+            CWE_362,
             "CWE-799: Improper Control of Interaction Frequency",
             _INCR,
             "https://portswigger.net/research/smashing-the-state-machine",
@@ -177,9 +179,10 @@ RULES_RC5: list[Rule] = [
         id="RC503",
         name="redis-incr-then-expire",
         title="INCR and EXPIRE issued as two separate commands",
-        family=_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix="Set the expiry atomically with the increment: a MULTI pipeline, `SET key 0 EX n NX`, or Lua.",
         what_it_does=(
             "Flags an `incr` / `incrby` of a key followed by a separate `expire` (or `pexpire`) "
             "call on the same key, conditional (`if n == 1`, `nx=True`) or not, outside a "
@@ -191,7 +194,7 @@ RULES_RC5: list[Rule] = [
             "for good, and keys pile up. When the `EXPIRE` is unconditional, every request also "
             "pushes the window back, so a client that keeps retrying is never let through again."
         ),
-        example=_code(
+        example=snippet(
             """
             import redis
 
@@ -205,7 +208,7 @@ RULES_RC5: list[Rule] = [
                 return attempts <= 5
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import redis
 
@@ -227,7 +230,7 @@ RULES_RC5: list[Rule] = [
             "usually travel in one write; it is not atomic if the connection drops between them."
         ),
         references=[
-            _CWE_362,
+            CWE_362,
             _INCR,
             _TRANSACTIONS,
             "https://redis.io/docs/latest/commands/expire/ (NX option)",

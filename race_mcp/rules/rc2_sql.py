@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from textwrap import dedent
+from ._model import CWE_362, Rule, snippet
 
-from .rules import Rule
+__all__ = ["FAMILY", "PREFIX", "RULES"]
 
-__all__ = ["RULES_RC2"]
-
-_FAMILY = "RC2xx raw SQL"
+PREFIX = "RC2"
+FAMILY = "RC2xx raw SQL"
 _DRIVERS = (
     "Recognised drivers: `sqlite3`, psycopg 2 and 3, asyncpg, `databases`, SQLAlchemy `text()` and "
     "Core `select()` / `update()` / `insert()` on connections, and thin wrappers whose methods take "
     "the SQL string as their first argument."
 )
 _REFERENCES = [
-    "CWE-362: Concurrent Execution using Shared Resource with Improper Synchronization",
+    CWE_362,
     "https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-ROWS",
     "https://www.postgresql.org/docs/current/transaction-iso.html",
     "Warszawski & Bailis, ACIDRain: Concurrency-Related Attacks on Database-Backed Web "
@@ -23,18 +22,18 @@ _REFERENCES = [
 ]
 
 
-def _code(text: str) -> str:
-    return dedent(text).strip("\n") + "\n"
-
-
-RULES_RC2: list[Rule] = [
+RULES: list[Rule] = [
     Rule(
         id="RC201",
         name="sql-select-then-update-without-lock",
         title="SELECT, decide in Python, then UPDATE the same table without a row lock",
-        family=_FAMILY,
+        family=FAMILY,
         severity="high",
         cwe="CWE-362",
+        fix=(
+            "Make the write atomic and guarded: `UPDATE t SET x = x - :n WHERE id = :id AND x >= :n` and "
+            "check the rowcount; or `SELECT ... FOR UPDATE` inside the same transaction as the UPDATE."
+        ),
         what_it_does=(
             "Flags a SELECT whose result feeds a decision or a computation in Python, followed by an "
             "UPDATE or DELETE of the same table, when the SELECT is not `... FOR UPDATE` inside the "
@@ -51,7 +50,7 @@ RULES_RC2: list[Rule] = [
             "transaction does not help by itself; the row must be locked or the check must move "
             "into the UPDATE. `FOR UPDATE` under autocommit is released when the SELECT returns."
         ),
-        example=_code(
+        example=snippet(
             """
             import sqlite3
             from flask import Flask, abort
@@ -69,7 +68,7 @@ RULES_RC2: list[Rule] = [
                 return {"ok": True}
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import sqlite3
             from flask import Flask, abort
@@ -115,9 +114,10 @@ RULES_RC2: list[Rule] = [
         id="RC202",
         name="sql-multi-statement-write-outside-transaction",
         title="Writes that belong together issued as separate statements outside a transaction",
-        family=_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix="Wrap the writes in one transaction (`with conn:`, `async with conn.transaction():`).",
         what_it_does=(
             "Flags a function (or a handler and the helpers it calls) that issues two or more "
             "INSERT, UPDATE or DELETE statements, such as a debit and a credit or an order row and a "
@@ -133,7 +133,7 @@ RULES_RC2: list[Rule] = [
             "money destroyed, stock decremented without an order. asyncpg pools, `databases`, "
             "Django and autocommit connections all run outside a transaction unless told otherwise."
         ),
-        example=_code(
+        example=snippet(
             """
             import asyncpg
             from fastapi import FastAPI
@@ -151,7 +151,7 @@ RULES_RC2: list[Rule] = [
                 return {"ok": True}
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import asyncpg
             from fastapi import FastAPI
@@ -192,9 +192,13 @@ RULES_RC2: list[Rule] = [
         id="RC203",
         name="sql-check-then-insert-without-unique",
         title="SELECT to check absence, then INSERT, with no unique constraint to back it",
-        family=_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix=(
+            "Add a UNIQUE constraint on the looked-up column and insert with `ON CONFLICT DO NOTHING` (or "
+            "catch IntegrityError and answer 409) instead of checking first."
+        ),
         what_it_does=(
             "Flags `SELECT ... WHERE email = ?` followed, when no row was found, by an INSERT into "
             "the same table, when nothing makes the insert itself refuse a duplicate: no UNIQUE or "
@@ -209,7 +213,7 @@ RULES_RC2: list[Rule] = [
             "claimed twice, a device registered twice. Only the database can arbitrate between "
             "them, through a unique index."
         ),
-        example=_code(
+        example=snippet(
             """
             import sqlite3
             from flask import Flask, request
@@ -227,7 +231,7 @@ RULES_RC2: list[Rule] = [
                 return {"ok": True}, 201
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             import sqlite3
             from flask import Flask, request

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .rules import Rule, _code
+from ._model import CWE_362, Rule, snippet
 
-__all__ = ["RULES_RC3"]
+__all__ = ["FAMILY", "PREFIX", "RULES"]
 
-_FAMILY = "RC3xx ORMs"
-_CWE_362 = "CWE-362: Concurrent Execution using Shared Resource with Improper Synchronization"
+PREFIX = "RC3"
+FAMILY = "RC3xx ORMs"
 _DJANGO_F = (
     "https://docs.djangoproject.com/en/stable/ref/models/expressions/#avoiding-race-conditions-using-f"
 )
@@ -16,7 +16,7 @@ _DJANGO_TX = "https://docs.djangoproject.com/en/stable/topics/db/transactions/"
 _ZULIP = "https://zulip.readthedocs.io/en/latest/subsystems/database-concurrency.html"
 
 
-_DJANGO_LOCKED_VIEW = _code(
+_DJANGO_LOCKED_VIEW = snippet(
     """
     from django.db import transaction
     from django.http import JsonResponse
@@ -36,14 +36,18 @@ _DJANGO_LOCKED_VIEW = _code(
     """
 )
 
-RULES_RC3: list[Rule] = [
+RULES: list[Rule] = [
     Rule(
         id="RC301",
         name="django-get-then-save-without-lock",
         title="Django row read, changed in Python and saved without a row lock",
-        family=_FAMILY,
+        family=FAMILY,
         severity="high",
         cwe="CWE-362",
+        fix=(
+            "Update with `F()` in a queryset `.update()` guarded by a filter, or lock the row with "
+            "`select_for_update()` inside `transaction.atomic()` and repeat the check on the locked row."
+        ),
         what_it_does=(
             "Flags a Django model instance loaded with `Model.objects.get()`, `.filter(...).first()`, a "
             "related manager's `.get()`, `get_object_or_404()` or DRF's `self.get_object()`, whose "
@@ -62,7 +66,7 @@ RULES_RC3: list[Rule] = [
             "Django tutorial's `votes += 1` are lost. `transaction.atomic()` alone does not help: under "
             "READ COMMITTED both transactions read the old value before either writes."
         ),
-        example=_code(
+        example=snippet(
             """
             from django.http import JsonResponse
             from django.views.decorators.http import require_POST
@@ -98,15 +102,16 @@ RULES_RC3: list[Rule] = [
             "reported as RC302, not here. `select_for_update()` is a no-op on SQLite. Model methods "
             "called on a loaded row (`card.add_points(5)`) are followed only for models in the same file."
         ),
-        references=[_CWE_362, _DJANGO_F, _DJANGO_SFU, _ZULIP],
+        references=[CWE_362, _DJANGO_F, _DJANGO_SFU, _ZULIP],
     ),
     Rule(
         id="RC302",
         name="django-select-for-update-outside-atomic",
         title="select_for_update() evaluated outside transaction.atomic()",
-        family=_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix="Evaluate `select_for_update()` inside `transaction.atomic()`; outside it locks nothing.",
         what_it_does=(
             "Flags a queryset with `select_for_update()` that is evaluated (`.get()`, `.first()`, "
             "iteration, `get_object_or_404(qs, ...)`) outside any `transaction.atomic()` block or "
@@ -120,7 +125,7 @@ RULES_RC3: list[Rule] = [
             "`TransactionManagementError` at that point, turning the endpoint into a 500; on SQLite, "
             "which has no `FOR UPDATE`, it silently runs unlocked."
         ),
-        example=_code(
+        example=snippet(
             """
             from django.http import JsonResponse
             from django.views.decorators.http import require_POST
@@ -149,15 +154,19 @@ RULES_RC3: list[Rule] = [
             "(`for row in qs:`) outside `atomic()` is missed. A helper that locks is judged in the "
             "transactions of its callers in the same file, not on its own."
         ),
-        references=[_CWE_362, _DJANGO_SFU, _DJANGO_TX],
+        references=[CWE_362, _DJANGO_SFU, _DJANGO_TX],
     ),
     Rule(
         id="RC303",
         name="orm-check-then-create-on-non-unique-field",
         title="get_or_create or exists-then-create on fields with no unique constraint",
-        family=_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix=(
+            "Declare the field unique (`unique=True` or a UniqueConstraint) and handle IntegrityError; "
+            "`get_or_create` is only safe on unique fields."
+        ),
         what_it_does=(
             "Flags Django `get_or_create(...)` / `update_or_create(...)` and "
             "`if not X.objects.filter(...).exists(): X.objects.create(...)`, and SQLAlchemy "
@@ -175,7 +184,7 @@ RULES_RC3: list[Rule] = [
             "arguments. A transaction or `select_for_update()` does not help: there is no row yet to "
             "lock."
         ),
-        example=_code(
+        example=snippet(
             """
             from django.db import models
             from django.http import JsonResponse
@@ -190,7 +199,7 @@ RULES_RC3: list[Rule] = [
                 return JsonResponse({"created": created})
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             from django.db import models
             from django.http import JsonResponse
@@ -219,7 +228,7 @@ RULES_RC3: list[Rule] = [
             "count as unique. Database-level unique indexes created by raw migrations are not seen."
         ),
         references=[
-            _CWE_362,
+            CWE_362,
             "https://docs.djangoproject.com/en/stable/ref/models/querysets/#get-or-create",
             "Bailis et al., Feral Concurrency Control, SIGMOD 2015 (uniqueness validations without a "
             "unique index)",
@@ -229,9 +238,13 @@ RULES_RC3: list[Rule] = [
         id="RC304",
         name="sqlalchemy-read-modify-commit-without-lock",
         title="SQLAlchemy row read, changed in Python and committed without a row lock",
-        family=_FAMILY,
+        family=FAMILY,
         severity="high",
         cwe="CWE-362",
+        fix=(
+            "Lock the row with `.with_for_update()` on the query, or write with one atomic "
+            "`update(Model).where(Model.x >= n).values(x=Model.x - n)` and check the rowcount."
+        ),
         what_it_does=(
             "Flags a SQLAlchemy ORM object (sync `Session` or `AsyncSession`) loaded with "
             "`session.get(M, id)`, `session.query(M)...first()/one()/get()`, "
@@ -247,7 +260,7 @@ RULES_RC3: list[Rule] = [
             "twice, and a balance debited twice ends where one debit left it. A transaction "
             "(`session.begin()`) without a lock does not change this under READ COMMITTED."
         ),
-        example=_code(
+        example=snippet(
             """
             from fastapi import Depends, FastAPI, HTTPException
             from sqlalchemy.ext.asyncio import AsyncSession
@@ -267,7 +280,7 @@ RULES_RC3: list[Rule] = [
                 return {"seats_left": event.seats_left}
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             from fastapi import Depends, FastAPI, HTTPException
             from sqlalchemy.ext.asyncio import AsyncSession
@@ -303,7 +316,7 @@ RULES_RC3: list[Rule] = [
             "Two rows of one model read separately (a transfer's source and target) are two findings."
         ),
         references=[
-            _CWE_362,
+            CWE_362,
             "https://docs.sqlalchemy.org/en/20/core/selectable.html#sqlalchemy.sql.expression.Select.with_for_update",
             "https://docs.sqlalchemy.org/en/20/orm/session_api.html#sqlalchemy.orm.Session.get",
             "https://docs.sqlalchemy.org/en/20/orm/queryguide/dml.html",

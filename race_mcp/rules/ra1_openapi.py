@@ -1,70 +1,24 @@
-"""The rule catalog: every rule once, documented the way ruff documents its rules.
-
-`race-mcp rules [ID]` and the MCP resources `race://rules` / `race://rules/{id}` render this one source.
-Ids are stable and never reused; a removed rule keeps its entry with `status="removed"`.
-"""
+"""Catalog entries for the RA1xx family: what an OpenAPI operation must declare so that concurrent
+clients cannot race it (preconditions, idempotency keys, rate limits). Examples are YAML documents."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from textwrap import dedent
-from typing import Literal
+from ._model import CWE_362, Rule, snippet
 
-from pydantic import BaseModel, Field
+__all__ = ["FAMILY", "PREFIX", "RULES"]
 
-from .errors import InputError
-from .findings import Severity
-
-__all__ = [
-    "RULES",
-    "Rule",
-    "check_selectors",
-    "get_rule",
-    "render_catalog_markdown",
-    "render_rule_markdown",
-]
-
-
-class Rule(BaseModel):
-    """One rule: what it flags, why it is bad, a racy example and the fixed one."""
-
-    id: str = Field(description="stable id, e.g. RC101")
-    name: str = Field(description="kebab-case name of the racy pattern")
-    title: str
-    family: str
-    severity: Severity = Field(description="default impact when the race is real")
-    status: Literal["preview", "stable", "removed"] = "stable"
-    cwe: str
-    what_it_does: str
-    why_bad: str
-    example: str = Field(description="racy code that this rule flags")
-    use_instead: str = Field(description="the fixed code, which this rule leaves alone")
-    language: str = Field("python", description="language of the examples, for code fences")
-    fix_safety: str = ""
-    known_problems: str = ""
-    references: list[str] = Field(default_factory=list)
-
-
-def _code(text: str) -> str:
-    return dedent(text).strip("\n") + "\n"
-
-
-_RC1_REFERENCES = [
-    "CWE-362: Concurrent Execution using Shared Resource with Improper Synchronization",
-    "https://portswigger.net/research/smashing-the-state-machine",
-    "https://docs.python.org/3/library/asyncio-sync.html#asyncio.Lock",
-]
+PREFIX = "RA1"
+FAMILY = "RA1xx OpenAPI preconditions"
 
 
 def _spec(operation: str) -> str:
     """A whole OpenAPI document around one path item, so every example can be checked as written."""
     header = 'openapi: 3.1.0\ninfo: {title: Shop, version: "1"}\npaths:\n'
-    return header + "".join("  " + line for line in _code(operation).splitlines(keepends=True))
+    return header + "".join("  " + line for line in snippet(operation).splitlines(keepends=True))
 
 
-_RA_FAMILY = "RA1xx OpenAPI preconditions"
 _RA10_REFERENCES = [
-    "CWE-362: Concurrent Execution using Shared Resource with Improper Synchronization",
+    CWE_362,
     "RFC 9110 §13.1.1 If-Match, §15.5.13 412 Precondition Failed",
     "RFC 6585 §3 428 Precondition Required",
     "https://opensource.zalando.com/restful-api-guidelines/#optimistic-locking",
@@ -86,14 +40,19 @@ _RA_OPTIONS = (
     "response count as declaring a specific code; `severity` overrides a rule's severity."
 )
 
-_OPENAPI_RULES = [
+
+RULES: list[Rule] = [
     Rule(
         id="RA101",
         name="write-without-precondition",
         title="Update or delete with no If-Match and no version field",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="high",
         cwe="CWE-362",
+        fix=(
+            "Accept an If-Match header checked against the current ETag (412 on mismatch), or a version "
+            "field checked in the UPDATE's WHERE clause (409 on mismatch)."
+        ),
         language="yaml",
         what_it_does=(
             "Flags a PUT, PATCH or DELETE (and a POST on an item path such as `/accounts/{id}`, which "
@@ -149,9 +108,13 @@ _OPENAPI_RULES = [
         id="RA102",
         name="precondition-without-failure-response",
         title="Precondition accepted but no 412 (or 409) declared",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix=(
+            "Declare 412 Precondition Failed (or 409 Conflict for a body version) with a body that tells the "
+            "client to re-read and retry."
+        ),
         language="yaml",
         what_it_does=(
             "Flags an operation that accepts `If-Match` or `If-Unmodified-Since` but declares no "
@@ -191,9 +154,10 @@ _OPENAPI_RULES = [
         id="RA103",
         name="required-precondition-without-428",
         title="Precondition required but no 428 declared",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="low",
         cwe="CWE-362",
+        fix="Declare 428 Precondition Required for requests that omit the required precondition.",
         language="yaml",
         what_it_does=(
             "Flags an operation whose `If-Match` or `If-Unmodified-Since` header is `required: true` "
@@ -234,9 +198,10 @@ _OPENAPI_RULES = [
         id="RA104",
         name="precondition-failed-without-precondition-header",
         title="412 declared but no precondition header accepted",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="low",
         cwe="CWE-1068",
+        fix="Accept the If-Match header the 412 answers, or remove the 412 if nothing can fail it.",
         language="yaml",
         what_it_does=(
             "Flags an operation that declares `412 Precondition Failed` but accepts none of "
@@ -276,9 +241,10 @@ _OPENAPI_RULES = [
         id="RA105",
         name="if-match-without-etag",
         title="If-Match accepted but the resource's GET returns no ETag",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="medium",
         cwe="CWE-362",
+        fix="Return an ETag header from the resource's GET (and from the write's 2xx response).",
         language="yaml",
         what_it_does=(
             "Flags an operation that accepts `If-Match` when the GET on the same path declares no "
@@ -326,9 +292,10 @@ _OPENAPI_RULES = [
         id="RA111",
         name="unsafe-post-without-idempotency-key",
         title="Creating or charging POST with no idempotency key",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="high",
         cwe="CWE-837",
+        fix="Accept an Idempotency-Key header and replay the stored response for a repeated key.",
         language="yaml",
         what_it_does=(
             "Flags a POST that creates a resource, or pays, redeems, transfers, orders or otherwise "
@@ -375,9 +342,13 @@ _OPENAPI_RULES = [
         id="RA112",
         name="idempotency-key-without-conflict-responses",
         title="Idempotency key accepted but no 409/422 declared",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="low",
         cwe="CWE-837",
+        fix=(
+            "Declare 409 for a retry while the first request is in flight and 422 for a reused key with a "
+            "different body."
+        ),
         language="yaml",
         what_it_does=(
             "Flags a creating or charging POST that takes an idempotency key but declares no `409` "
@@ -417,9 +388,10 @@ _OPENAPI_RULES = [
         id="RA121",
         name="state-change-without-429",
         title="State-changing operation with no 429 declared",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="low",
         cwe="CWE-799",
+        fix="Declare 429 Too Many Requests with a Retry-After header.",
         language="yaml",
         what_it_does=(
             "Flags a POST, PUT, PATCH, DELETE (or custom method) that declares no `429 Too Many "
@@ -461,9 +433,10 @@ _OPENAPI_RULES = [
         id="RA122",
         name="too-many-requests-without-retry-after",
         title="429 declared without Retry-After",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="low",
         cwe="CWE-799",
+        fix="Add a Retry-After header to the 429 response.",
         language="yaml",
         what_it_does=(
             "Flags a `429` response of any operation that declares no `Retry-After` header (any case)."
@@ -499,9 +472,10 @@ _OPENAPI_RULES = [
         id="RA123",
         name="state-change-without-rate-limit-headers",
         title="State-changing operation's 2xx response declares no rate-limit headers",
-        family=_RA_FAMILY,
+        family=FAMILY,
         severity="low",
         cwe="CWE-799",
+        fix="Declare RateLimit and RateLimit-Policy (or X-RateLimit-*) headers on success responses.",
         language="yaml",
         what_it_does=(
             "Flags a POST, PUT, PATCH, DELETE (or custom method) with a 2xx response that declares none "
@@ -543,212 +517,3 @@ _OPENAPI_RULES = [
         references=_RA12_REFERENCES,
     ),
 ]
-
-RULES: dict[str, Rule] = {
-    rule.id: rule
-    for rule in [
-        Rule(
-            id="RC101",
-            name="shared-state-check-then-act-across-await",
-            title="Shared in-process state checked, then written after an await",
-            family="RC1xx in-process shared state",
-            severity="high",
-            cwe="CWE-362",
-            what_it_does=(
-                "Flags an `async` handler (or a function it calls in the same file) that reads "
-                "module-level state, a class attribute, a shared service object or `app.state`, "
-                "decides on what it read, reaches an `await`, and then writes the same state, "
-                "without holding an `asyncio.Lock` (or another lock) across the whole sequence."
-            ),
-            why_bad=(
-                "Every `await` hands the event loop to other requests. Twenty concurrent requests "
-                "can all pass `if not coupon['used']` before the first one sets it, so a single-use "
-                "coupon is redeemed twenty times, stock goes negative, or a counter loses updates. "
-                "Without an `await` between the check and the write the sequence is atomic within one "
-                "event loop, so this rule stays quiet there."
-            ),
-            example=_code(
-                """
-                from fastapi import FastAPI
-
-                app = FastAPI()
-                coupons = {"WELCOME": {"used": False}}
-
-                @app.post("/redeem/{code}")
-                async def redeem(code: str):
-                    coupon = coupons[code]
-                    if coupon["used"]:
-                        return {"ok": False}
-                    await charge_discount(code)
-                    coupon["used"] = True
-                    return {"ok": True}
-
-                async def charge_discount(code: str) -> None:
-                    await audit_log.write(code)
-                """
-            ),
-            use_instead=_code(
-                """
-                import asyncio
-                from fastapi import FastAPI
-
-                app = FastAPI()
-                coupons = {"WELCOME": {"used": False}}
-                coupons_lock = asyncio.Lock()
-
-                @app.post("/redeem/{code}")
-                async def redeem(code: str):
-                    async with coupons_lock:
-                        coupon = coupons[code]
-                        if coupon["used"]:
-                            return {"ok": False}
-                        await charge_discount(code)
-                        coupon["used"] = True
-                    return {"ok": True}
-
-                async def charge_discount(code: str) -> None:
-                    await audit_log.write(code)
-                """
-            ),
-            fix_safety=(
-                "Holding an `asyncio.Lock` across the sequence serialises it within one process only. "
-                "With several worker processes or hosts the state should move to a database or Redis "
-                "and be updated atomically there."
-            ),
-            known_problems=(
-                "Keys are tracked per variable, not per dictionary key: a check on `stock['a']` and a "
-                "write to `stock['b']` count as the same state. Calls are followed within one file only."
-            ),
-            references=_RC1_REFERENCES,
-        ),
-        Rule(
-            id="RC102",
-            name="shared-state-read-modify-write-in-threaded-handler",
-            title="Shared in-process state read and written by a handler that runs in threads",
-            family="RC1xx in-process shared state",
-            severity="high",
-            cwe="CWE-362",
-            what_it_does=(
-                "Flags a synchronous handler that the framework runs on a thread pool (a FastAPI or "
-                "Starlette `def` endpoint, a Flask view) when it checks or reads module-level state, a "
-                "class attribute, a shared service object or `app.state` and then writes it, or "
-                "updates it with `+=`, without a `threading.Lock` held across the sequence."
-            ),
-            why_bad=(
-                "Threads are pre-empted between any two bytecodes, so `counter += 1` and "
-                "`if balance >= amount: balance -= amount` interleave across requests: updates are "
-                "lost and limits are overrun. FastAPI runs `def` endpoints in a thread pool of 40 "
-                "threads; Flask and its WSGI servers run one request per thread."
-            ),
-            example=_code(
-                """
-                from flask import Flask
-
-                app = Flask(__name__)
-                balances = {"alice": 100}
-
-                @app.post("/withdraw/<user>/<int:amount>")
-                def withdraw(user, amount):
-                    if balances[user] >= amount:
-                        balances[user] -= amount
-                        return {"ok": True}
-                    return {"ok": False}, 409
-                """
-            ),
-            use_instead=_code(
-                """
-                import threading
-                from flask import Flask
-
-                app = Flask(__name__)
-                balances = {"alice": 100}
-                balances_lock = threading.Lock()
-
-                @app.post("/withdraw/<user>/<int:amount>")
-                def withdraw(user, amount):
-                    with balances_lock:
-                        if balances[user] >= amount:
-                            balances[user] -= amount
-                            return {"ok": True}
-                    return {"ok": False}, 409
-                """
-            ),
-            fix_safety=(
-                "A `threading.Lock` protects one process only; gunicorn or uvicorn with several workers "
-                "each have their own copy of module state, which is usually a bug of its own."
-            ),
-            known_problems=(
-                "Single calls that the GIL makes atomic (`list.append`, `dict.setdefault`, `dict.pop`) "
-                "are not flagged on their own. Keys are tracked per variable, not per dictionary key."
-            ),
-            references=_RC1_REFERENCES,
-        ),
-        *_OPENAPI_RULES,
-    ]
-}
-
-
-def get_rule(rule_id: str) -> Rule:
-    """Return the rule with this id (case-insensitive), or raise `InputError` naming the known ids."""
-    rule = RULES.get(rule_id.strip().upper())
-    if rule is None:
-        known = ", ".join(sorted(RULES))
-        raise InputError(f"unknown rule {rule_id!r}; known rules: {known}", code="unknown-rule")
-    return rule
-
-
-def check_selectors(selectors: Iterable[str], *, source: str) -> None:
-    """Raise `InputError` for a selector (as in `select`/`ignore`) that matches no rule id or prefix."""
-    for selector in selectors:
-        if not any(rule_id.startswith(selector.strip().upper()) for rule_id in RULES):
-            known = ", ".join(sorted(RULES))
-            raise InputError(
-                f"{source}: unknown rule or prefix {selector!r}; known rules: {known}", code="unknown-rule"
-            )
-
-
-def render_rule_markdown(rule: Rule) -> str:
-    """The rule's documentation as markdown, in ruff's section order."""
-    parts = [
-        f"# {rule.id} {rule.name}",
-        f"**{rule.title}** · severity {rule.severity} · {rule.cwe} · {rule.status}",
-        f"## What it does\n{rule.what_it_does}",
-        f"## Why is this bad?\n{rule.why_bad}",
-        f"## Example\n```{rule.language}\n{rule.example}```",
-        f"Use instead:\n```{rule.language}\n{rule.use_instead}```",
-    ]
-    if rule.fix_safety:
-        parts.append(f"## Fix safety\n{rule.fix_safety}")
-    if rule.known_problems:
-        parts.append(f"## Known problems\n{rule.known_problems}")
-    if rule.references:
-        parts.append("## References\n" + "\n".join(f"- {ref}" for ref in rule.references))
-    return "\n\n".join(parts) + "\n"
-
-
-def render_catalog_markdown() -> str:
-    """An index of every rule: id, name, severity and title."""
-    lines = ["# race-mcp rules", "", "| id | name | severity | title |", "|---|---|---|---|"]
-    for rule in RULES.values():
-        lines.append(f"| {rule.id} | {rule.name} | {rule.severity} | {rule.title} |")
-    return "\n".join(lines) + "\n"
-
-
-def _register_store_rules() -> None:
-    """The store families' docs live beside this module; they import `Rule` from here."""
-    from ._rule_docs_rc2 import RULES_RC2
-    from ._rule_docs_rc3 import RULES_RC3
-    from ._rule_docs_rc4 import RULES_RC4
-    from ._rule_docs_rc5 import RULES_RC5
-    from ._rule_docs_rc6 import RULES_RC6
-    from ._rule_docs_rc7 import RULES_RC7
-
-    openapi = {rule_id: rule for rule_id, rule in RULES.items() if rule_id.startswith("RA")}
-    for rule_id in openapi:
-        del RULES[rule_id]
-    for rule in [*RULES_RC2, *RULES_RC3, *RULES_RC4, *RULES_RC5, *RULES_RC6, *RULES_RC7]:
-        RULES[rule.id] = rule
-    RULES.update(openapi)
-
-
-_register_store_rules()

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from .rules import Rule, _code
+from ._model import Rule, snippet
 
-__all__ = ["RULES_RC6"]
+__all__ = ["FAMILY", "PREFIX", "RULES"]
+
+PREFIX = "RC6"
+FAMILY = "RC6xx idempotency"
 
 
-RULES_RC6: list[Rule] = [
+RULES: list[Rule] = [
     Rule(
         id="RC601",
         name="money-handler-without-idempotency-key",
         title="Handler that moves money or creates an order or payment accepts no idempotency key",
-        family="RC6xx idempotency",
+        family=FAMILY,
         severity="medium",
         cwe="CWE-837",
+        fix=(
+            "Accept an `Idempotency-Key` header, store the key with the result in the same transaction as "
+            "the write, and replay the stored result for a repeated key."
+        ),
         what_it_does=(
             "Flags an HTTP handler (FastAPI, Starlette, Flask, aiohttp, a Django view or DRF "
             "view/viewset action) whose route, function or view class name says it moves money, "
@@ -35,7 +42,7 @@ RULES_RC6: list[Rule] = [
             "from being applied twice. A key the server generates itself (`uuid4()` per request) is "
             "new on every retry and deduplicates nothing."
         ),
-        example=_code(
+        example=snippet(
             """
             from fastapi import Depends, FastAPI
             from pydantic import BaseModel
@@ -57,7 +64,7 @@ RULES_RC6: list[Rule] = [
                 return {"status": "pending"}
             """
         ),
-        use_instead=_code(
+        use_instead=snippet(
             """
             from typing import Annotated
 
