@@ -131,6 +131,7 @@ class Resolver:
     def class_bases(self, qualname: str) -> list[str]:
         """Every ancestor, nearest first (breadth-first, each once), canonical; ancestors outside
         the project appear by the name the project imports them as (`django.db.models.Model`)."""
+        qualname = self.canonical(qualname)
         out: list[str] = []
         pending = [qualname]
         while pending:

@@ -76,6 +76,16 @@ class Uniqueness(Resolver):
         looked_up = self._normalise(self.canonical(qualname), fields)
         return any(key <= looked_up for key in keys)
 
+    def unique_fields(self, qualname: str) -> set[str] | None:
+        """Every column that is part of some unique key (with `pk` and FK `<name>_id` spellings):
+        the flat form the recognizers' guards use. None when `qualname` is not a model."""
+        keys = self.unique_keys(qualname)
+        if keys is None:
+            return None
+        relations = self._relations(self.canonical(qualname))
+        fields = {column for key in keys for column in key}
+        return fields | {f"{column}_id" for column in fields & relations}
+
     def table_unique_keys(self, table: str) -> set[frozenset[str]]:
         """Unique column sets of an SQL table: `CREATE UNIQUE INDEX` and constraints in `.sql` files
         and migrations, Alembic, `Table(...)`, and the model mapped to it (its foreign keys as
