@@ -1,0 +1,411 @@
+"""Real-fix benchmark: does the analyzer flag races that public projects fixed, and clear the fix?
+
+The manifest (`benchmarks/real_world_manifest.toml`) lists races found and verified in public
+Python web projects' history: repository, fix commit, its first parent (the "before"), the files
+and functions where the race lives, and its family. For each entry whose repository has a local
+git mirror, this script extracts the listed files at the parent and at the fix into a temporary
+folder (keeping their paths, plus the packages' `__init__.py`; `--whole-tree` extracts the whole
+tree with `git archive` instead), runs the INSTALLED `race-mcp analyze --format json` on each
+version, and scores:
+
+- flagged-before: a finding inside one of the listed functions in the before version;
+- cleared-after: no finding inside the listed functions in the after version (counted only for
+  entries flagged before).
+
+    .venv/bin/python benchmarks/real_world.py [--mirrors DIR] [--whole-tree] [--only ID,ID]
+
+Mirrors are looked up as `DIR/<owner>+<name>/repo` (the search tool's `fetch` layout),
+`DIR/<owner>+<name>`, `DIR/<owner>/<name>` and `DIR/<owner>/<name>.git`; the default DIR is
+`$RACE_MCP_MIRRORS` or `/work/.mirror`. Entries without a mirror are listed, not scored. Their
+code is read from the mirrors at run time only and never copied into this repository. This is a
+benchmark, not a test: it is not part of the pytest run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = HERE / "real_world_manifest.toml"
+DEFAULT_MIRRORS = Path(os.environ.get("RACE_MCP_MIRRORS", "/work/.mirror"))
+GIT_TIMEOUT = 300
+
+
+class EntryError(Exception):
+    """Something about one entry could not be measured; reported in its row, the run goes on."""
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str
+    functions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    repo: str
+    fix: str
+    parent: str
+    family: str
+    link: str
+    race: str
+    fixed_by: str
+    targets: tuple[Target, ...]
+    context: tuple[str, ...]
+
+    @property
+    def paths(self) -> list[str]:
+        return [t.path for t in self.targets] + [p for p in self.context]
+
+
+@dataclass
+class Result:
+    id: str
+    repo: str
+    family: str
+    status: str  # measured | no-mirror | error
+    detail: str = ""
+    flagged_before: bool = False
+    cleared_after: bool = False
+    before_rules: list[str] = field(default_factory=list)
+    after_rules: list[str] = field(default_factory=list)
+    before_other: int = 0  # findings elsewhere in the extracted files (context for misses)
+    analyzer_errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def load_manifest(path: Path) -> list[Entry]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    entries = []
+    for raw in data.get("race", []):
+        targets = tuple(Target(t["path"], tuple(t["functions"])) for t in raw["targets"])
+        entries.append(
+            Entry(
+                id=raw["id"],
+                repo=raw["repo"],
+                fix=raw["fix"],
+                parent=raw["parent"],
+                family=raw["family"],
+                link=raw.get("link", ""),
+                race=raw["race"],
+                fixed_by=raw["fixed_by"],
+                targets=targets,
+                context=tuple(raw.get("context", ())),
+            )
+        )
+    ids = [e.id for e in entries]
+    duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if duplicates:
+        raise SystemExit(f"manifest: duplicate ids {duplicates}")
+    return entries
+
+
+# --- git mirrors -------------------------------------------------------------------------------
+
+
+def git(git_dir: Path, *args: str) -> bytes:
+    proc = subprocess.run(
+        ["git", f"--git-dir={git_dir}", *args],
+        capture_output=True,
+        timeout=GIT_TIMEOUT,
+        check=False,
+    )
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise EntryError(f"git {' '.join(args[:2])}: {message[-1] if message else proc.returncode}")
+    return proc.stdout
+
+
+def find_mirror(mirrors: Path, repo: str) -> Path | None:
+    owner, name = repo.split("/", 1)
+    candidates = [
+        mirrors / f"{owner}+{name}" / "repo",
+        mirrors / f"{owner}+{name}",
+        mirrors / owner / name,
+        mirrors / owner / f"{name}.git",
+    ]
+    for candidate in candidates:
+        if (candidate / "HEAD").is_file() and (candidate / "objects").is_dir():
+            return candidate
+    return None
+
+
+def check_commits(git_dir: Path, entry: Entry) -> None:
+    """The fix must exist and the manifest's parent must be its first parent."""
+    try:
+        parents = git(git_dir, "rev-list", "--parents", "-n", "1", entry.fix).decode().split()
+    except EntryError as exc:
+        raise EntryError(f"fix commit {entry.fix[:10]} not in mirror ({exc})") from exc
+    if len(parents) < 2 or parents[1] != entry.parent:
+        first = parents[1][:10] if len(parents) > 1 else "none"
+        raise EntryError(f"manifest parent {entry.parent[:10]} is not the fix's first parent ({first})")
+
+
+def extract_files(git_dir: Path, rev: str, paths: list[str], dest: Path) -> list[str]:
+    """Write each path as of `rev` under dest with its packages' `__init__.py`; return the missing ones."""
+    missing = []
+    wanted: list[str] = []
+    for path in paths:
+        wanted.append(path)
+        parts = Path(path).parts[:-1]
+        wanted.extend(str(Path(*parts[:i], "__init__.py")) for i in range(1, len(parts) + 1))
+    for path in dict.fromkeys(wanted):
+        try:
+            blob = git(git_dir, "show", f"{rev}:{path}")
+        except EntryError:
+            if path in paths:
+                missing.append(path)
+            continue
+        out = dest / path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(blob)
+    return missing
+
+
+def extract_tree(git_dir: Path, rev: str, dest: Path) -> None:
+    archive = dest.with_suffix(".tar")
+    git(git_dir, "archive", "--format=tar", f"--output={archive}", rev)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    archive.unlink()
+
+
+# --- analyzer -----------------------------------------------------------------------------------
+
+
+def race_mcp_command(explicit: str | None) -> list[str]:
+    if explicit:
+        return explicit.split()
+    beside = Path(sys.executable).with_name("race-mcp")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("race-mcp")
+    if not found:
+        raise SystemExit("race-mcp is not installed (pip install -e . in the project's venv)")
+    return [found]
+
+
+def run_analyzer(command: list[str], root: Path, paths: list[str], timeout: float) -> dict[str, Any]:
+    """`race-mcp analyze --format json` in root; exit 0/1 are answers, anything else an error."""
+    args = [*command, "analyze", *paths, "--format", "json", "--max-findings", "100000"]
+    try:
+        proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise EntryError(f"race-mcp analyze timed out after {timeout:.0f} s") from exc
+    if proc.returncode not in (0, 1):
+        tail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise EntryError(f"race-mcp analyze exit {proc.returncode}: {tail[-1] if tail else ''}")
+    try:
+        report: dict[str, Any] = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise EntryError(f"race-mcp analyze printed no JSON ({exc})") from exc
+    return report
+
+
+# --- scoring ------------------------------------------------------------------------------------
+
+
+def function_spans(source: str) -> dict[str, tuple[int, int]]:
+    """Qualified name (`Class.method`, `outer.inner`) -> first line (decorators too) and last line."""
+    spans: dict[str, tuple[int, int]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                    spans[name] = (first, child.end_lineno or child.lineno)
+                visit(child, f"{name}.")
+
+    visit(ast.parse(source), "")
+    return spans
+
+
+def rules_in_targets(
+    report: dict[str, Any], root: Path, targets: tuple[Target, ...]
+) -> tuple[list[str], int]:
+    """Rule ids of findings inside the listed functions, and the number of findings elsewhere."""
+    hits: list[str] = []
+    elsewhere = 0
+    spans_by_path: dict[str, dict[str, tuple[int, int]] | None] = {}
+    for target in targets:
+        try:
+            spans_by_path[target.path] = function_spans((root / target.path).read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            spans_by_path[target.path] = None  # unparsable here too: fall back on the function name
+    for finding in report.get("findings", []):
+        rel = _relative(root, str(finding.get("path", "")))
+        owner = next((t for t in targets if t.path == rel), None)
+        if owner is not None and _inside(finding, owner, spans_by_path[owner.path]):
+            hits.append(str(finding.get("rule_id", "?")))
+        else:
+            elsewhere += 1
+    return hits, elsewhere
+
+
+def _relative(root: Path, path: str) -> str:
+    full = Path(path) if Path(path).is_absolute() else root / path
+    try:
+        return full.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def _inside(finding: dict[str, Any], target: Target, spans: dict[str, tuple[int, int]] | None) -> bool:
+    name = str(finding.get("function") or "")
+    for wanted in target.functions:
+        if name == wanted or name.endswith("." + wanted) or name == wanted.rsplit(".", 1)[-1]:
+            return True
+        span = (spans or {}).get(wanted)
+        line = finding.get("line")
+        if span and isinstance(line, int) and span[0] <= line <= span[1]:
+            return True
+    return False
+
+
+# --- one entry ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    command: list[str]
+    whole_tree: bool
+    timeout: float
+    workdir: Path
+
+
+def measure(entry: Entry, git_dir: Path, options: RunOptions) -> Result:
+    result = Result(entry.id, entry.repo, entry.family, "measured")
+    started = time.monotonic()
+    try:
+        check_commits(git_dir, entry)
+        reports = {}
+        for version, rev in (("before", entry.parent), ("after", entry.fix)):
+            root = options.workdir / entry.id / version
+            if options.whole_tree:
+                extract_tree(git_dir, rev, root)
+                missing = [p for p in entry.paths if not (root / p).is_file()]
+            else:
+                root.mkdir(parents=True, exist_ok=True)
+                missing = extract_files(git_dir, rev, entry.paths, root)
+            lost = [t.path for t in entry.targets if t.path in missing]
+            if lost:
+                raise EntryError(f"{version}: {', '.join(lost)} not in {rev[:10]}")
+            paths = ["."] if options.whole_tree else [p for p in entry.paths if p not in missing]
+            reports[version] = (root, run_analyzer(options.command, root, paths, options.timeout))
+        before_root, before = reports["before"]
+        after_root, after = reports["after"]
+        result.before_rules, result.before_other = rules_in_targets(before, before_root, entry.targets)
+        result.after_rules, _ = rules_in_targets(after, after_root, entry.targets)
+        result.flagged_before = bool(result.before_rules)
+        result.cleared_after = result.flagged_before and not result.after_rules
+        result.analyzer_errors = [
+            f"{v}: {e.get('path')}: {e.get('code')}"
+            for v, (_, r) in reports.items()
+            for e in r.get("errors", [])
+        ]
+    except EntryError as exc:
+        result.status, result.detail = "error", str(exc)
+    finally:
+        shutil.rmtree(options.workdir / entry.id, ignore_errors=True)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def verdict(r: Result) -> str:
+    if r.status != "measured":
+        return r.status.upper()
+    if not r.flagged_before:
+        return "missed"
+    return "caught+cleared" if r.cleared_after else "caught, still flagged after"
+
+
+def print_report(results: list[Result], entries: list[Entry]) -> None:
+    print(f"{'id':34} {'fam':4} {'before (rules in fn)':24} {'after':16} {'other':>5}  verdict")
+    for r in results:
+        before = ",".join(sorted(set(r.before_rules))) or "-"
+        after = ",".join(sorted(set(r.after_rules))) or "-"
+        print(f"{r.id:34} {r.family:4} {before:24} {after:16} {r.before_other:>5}  {verdict(r)}")
+        if r.detail:
+            print(f"{'':40}{r.detail}")
+        for err in r.analyzer_errors:
+            print(f"{'':40}analyzer error: {err}")
+    measured = [r for r in results if r.status == "measured"]
+    flagged = [r for r in measured if r.flagged_before]
+    cleared = [r for r in flagged if r.cleared_after]
+    statuses = Counter(r.status for r in results)
+    print()
+    print(
+        f"entries {len(entries)}, measured {len(measured)}, "
+        f"mirror missing {statuses['no-mirror']}, errors {statuses['error']}"
+    )
+    n_flag, n_meas, n_clear = len(flagged), len(measured), len(cleared)
+    print(f"recall (flagged before / measured): {n_flag}/{n_meas} = {_ratio(n_flag, n_meas)}")
+    print(f"cleared (clear after / flagged before): {n_clear}/{n_flag} = {_ratio(n_clear, n_flag)}")
+    for family in sorted({r.family for r in measured}):
+        fam = [r for r in measured if r.family == family]
+        caught, clear = sum(r.flagged_before for r in fam), sum(r.cleared_after for r in fam)
+        print(f"  {family}: flagged {caught}/{len(fam)}, cleared {clear}")
+    absent = sorted({r.repo for r in results if r.status == "no-mirror"})
+    if absent:
+        print("no mirror for: " + ", ".join(absent))
+
+
+def _ratio(num: int, den: int) -> str:
+    return f"{num / den:.2f}" if den else "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, default=MANIFEST)
+    parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS, help="folder of local git mirrors")
+    parser.add_argument("--whole-tree", action="store_true", help="extract whole trees (git archive)")
+    parser.add_argument("--only", default="", help="comma-separated entry ids")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per analyzer run")
+    parser.add_argument("--race-mcp", default=None, help="analyzer command (default: installed race-mcp)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+
+    entries = load_manifest(args.manifest)
+    if args.only:
+        wanted = set(args.only.split(","))
+        entries = [e for e in entries if e.id in wanted]
+    command = race_mcp_command(args.race_mcp)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="race-mcp-real-world-") as tmp:
+        options = RunOptions(command, args.whole_tree, args.timeout, Path(tmp))
+        for entry in entries:
+            git_dir = find_mirror(args.mirrors, entry.repo)
+            if git_dir is None:
+                results.append(Result(entry.id, entry.repo, entry.family, "no-mirror"))
+                continue
+            results.append(measure(entry, git_dir, options))
+            print(f"  {entry.id}: {verdict(results[-1])} ({results[-1].seconds:.1f} s)", file=sys.stderr)
+    print_report(results, entries)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
