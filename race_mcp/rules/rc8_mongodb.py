@@ -41,11 +41,14 @@ RULES: list[Rule] = [
         ),
         what_it_does=(
             "Flags a `find_one` whose document feeds a decision or a computation in Python, followed "
-            "by an `update_one`, `update_many` or `replace_one` on the same collection whose filter "
+            "by an `update_one`, `update_many`, `replace_one` or `find_one_and_update` / "
+            "`find_one_and_replace` on the same collection whose filter "
             "names only the document (`{'_id': ...}`) and not the fields the decision read, so the "
             "server writes whatever the document holds by then. A filter that repeats the checked "
             "condition (`'stock': {'$gte': 1}`) or a version field, with `matched_count` or "
-            "`modified_count` read afterwards, is the guard. " + _DRIVERS
+            "`modified_count` read afterwards (or the document `find_one_and_update` returns), is the "
+            "guard. A read and write inside one session's transaction are not flagged: MongoDB aborts "
+            "the second writer of a document with a write conflict. " + _DRIVERS
         ),
         why_bad=(
             "MongoDB makes each single-document write atomic, but a `find_one` takes no lock and the "
@@ -94,10 +97,10 @@ RULES: list[Rule] = [
             "`return_document=ReturnDocument.AFTER` returns the new document when the caller needs it."
         ),
         known_problems=(
-            "Preview: the pattern is fixed by this page, but how collections are matched across "
-            "modules and how reads and writes inside a session's transaction (where MongoDB aborts "
-            "the second writer with a write conflict) are treated may still change. A `$inc` with "
-            "no guard is only this rule's concern when its value was decided on first."
+            "Preview: the pattern is fixed by this page, the recognition of collections (names bound "
+            "across modules, helpers that return a collection) may still change. A relative update "
+            "(`$inc`, `$push`) with no guard is flagged only when something was decided on the read "
+            "first; a `$set` of a value computed from the read is flagged either way (a lost update)."
         ),
         references=[CWE_362, _ATOMICITY, _IF_CURRENT, _FIND_AND_MODIFY],
     ),
@@ -116,7 +119,8 @@ RULES: list[Rule] = [
         ),
         what_it_does=(
             "Flags a `find_one` (or `count_documents`) on a filter followed, when nothing was found, "
-            "by an `insert_one` into the same collection, when the insert is not inside a `try` that "
+            "by an `insert_one` or `insert_many` into the same collection, when the insert is not "
+            "inside a `try` that "
             "handles `DuplicateKeyError` and no `create_index(..., unique=True)` on the looked-up "
             "fields is seen for that collection. " + _DRIVERS
         ),
@@ -124,7 +128,8 @@ RULES: list[Rule] = [
             "Two concurrent sign-ups with the same e-mail both find no user and both insert: the "
             "account exists twice, a coupon is claimed twice, a webhook is processed twice. Only the "
             "server can arbitrate between them, through a unique index that makes the second insert "
-            "fail with `DuplicateKeyError` (E11000)."
+            "fail with `DuplicateKeyError` (E11000). A transaction does not help: two inserts of "
+            "different documents never conflict."
         ),
         example=snippet(
             """
