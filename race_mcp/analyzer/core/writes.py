@@ -28,7 +28,7 @@ from .state import (
     Step,
     is_memory_key,
 )
-from .stores import MEMORY, spec, store_of
+from .stores import MEMORY, spec, store_of, stores
 from .walk import looked_at
 
 __all__ = ["Writes"]
@@ -92,14 +92,21 @@ class Writes:
         return bool(self.frames) and name in self.frame.locals
 
     def finish(self, final: State | None) -> None:
-        """At the end of the root: several writes outside a transaction on one path (RC202, RC403)."""
+        """At the end of the root: several writes outside a transaction on one path (RC202, RC403).
+        A `store_write` names its store (`sql`) or a key of it (`sql:orders`); writes are counted
+        per store, since two tables written in two units of work are the race."""
         if final is None:
             return
+        per_store: dict[str, list[tuple[Step, int]]] = {}
         for key, writes in final.loose_writes.items():
-            store = store_of(key)
-            rule = spec(store).multi_write_rule if store != MEMORY else None
+            store = key if key in stores() else store_of(key)
+            if store != MEMORY:
+                per_store.setdefault(store, []).extend(writes)
+        for store, writes in per_store.items():
+            rule = spec(store).multi_write_rule
             if rule is not None and len({unit for _, unit in writes}) >= 2:
-                self.directs.append(Direct(rule, key, tuple(step for step, _ in writes)))
+                ordered = sorted(writes, key=lambda write: write[0].order)
+                self.directs.append(Direct(rule, store, tuple(step for step, _ in ordered)))
 
     # -- changes to rows read earlier ------------------------------------------------------
     def mark_dirty(

@@ -16,6 +16,7 @@ from ..core.profile import Callee
 from ..core.state import Frame
 from ..core.stores import MEMORY, store_of
 from ..core.walk import statements as _statements
+from .strings import string_value
 
 __all__ = ["PythonMemory", "is_mutable", "may_share_state"]
 
@@ -108,8 +109,6 @@ EXECUTING_METHODS = frozenset(
 _LOCKISH_NAME = re.compile(r"(lock|mutex|semaphore|_sem\b|^sem\b)", re.IGNORECASE)
 _MUTABLE_CLASS_NAMES = ("defaultdict", "OrderedDict", "Counter", "deque")
 _APP_FACTORIES = ("FastAPI", "Starlette", "Application")
-_MAX_STRING_DEPTH = 50
-_STRING_WRAPPERS = ("text", "dedent", "literal_column", "SQL", "sql")
 _MUTABLE_DATA = (ast.List, ast.Dict, ast.Set)
 _MUTABLE_COMPREHENSIONS = (ast.ListComp, ast.DictComp, ast.SetComp)
 
@@ -391,44 +390,16 @@ class PythonMemory:
         return None
 
     # -- strings --------------------------------------------------------------------------------
-    def string(self, expr: model.Expr, frame: Frame | None, depth: int = 0) -> str | None:
-        """The text of a string expression: literals, f-strings (holes as `?`), `+` and `%` of them,
-        `text("...")`, and names bound to string constants in the function, the module or a class.
-        `depth` bounds constants defined through each other (`A = A + "x"` would never end)."""
-        if depth > _MAX_STRING_DEPTH:
-            return None
-        depth += 1
-        if isinstance(expr, model.Literal):
-            return expr.value if isinstance(expr.value, str) else None
-        if isinstance(expr, model.Template):
-            return expr.text
-        if isinstance(expr, model.Operation) and len(expr.operands) == 2:
-            left = self.string(expr.operands[0], frame, depth)
-            if expr.op == "%":
-                return left
-            if expr.op == "+":
-                right = self.string(expr.operands[1], frame, depth)
-                return left + right if left is not None and right is not None else left or right
-            return None
-        if isinstance(expr, model.Call):
-            if expr.args and (expr.name or "").split(".")[-1] in _STRING_WRAPPERS:
-                return self.string(expr.args[0].value, frame, depth)
-            return None
-        if isinstance(expr, model.Name):
-            local = frame.strings.get(expr.id) if frame is not None else None
-            if local is not None:
-                return local
-            constant = self.module.assignments.get(expr.id)
-            if constant is not None and not isinstance(constant, model.Name):
-                return self.string(constant, frame, depth)
-            return None
-        if isinstance(expr, model.Attribute) and isinstance(expr.value, model.Name):
-            # Class-level SQL constants: `Queries.SELECT_BALANCE` or `self.SELECT_BALANCE`.
-            owner = expr.value.id
-            if owner == "self" and frame is not None:
-                owner = frame.self_class or owner
-            info = self.classes.get(owner)
-            attribute = info.attributes.get(expr.attr) if info else None
-            if attribute is not None:
-                return self.string(attribute, frame, depth)
-        return None
+    def string(self, expr: model.Expr, frame: Frame | None) -> str | None:
+        """The text of a string expression (`strings.string_value`): literals, f-strings with holes
+        as `?`, `+`/`%`/`.format`, SQL text wrappers, and names bound to strings in the function
+        (the path's own string locals first), the module or a class."""
+        if frame is None:
+            return string_value(expr, self.module)
+        return string_value(
+            expr,
+            frame.module or self.module,
+            function=frame.function,
+            strings=frame.strings,
+            self_class=frame.self_class,
+        )
