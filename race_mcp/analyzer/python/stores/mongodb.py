@@ -140,10 +140,12 @@ class MongoFacts(ModuleFacts):
         for node in self.nodes():
             if isinstance(node, model.Call) and node.method == "with_transaction" and node.args:
                 callback = node.args[0].value
-                if isinstance(callback, model.Name):
-                    names.add(callback.id)
-                elif isinstance(callback, model.Attribute):
-                    names.add(callback.attr)
+                if isinstance(callback, model.Opaque) and callback.kind == "lambda":
+                    # `lambda s: self._move(s, sku)`: the functions the lambda calls run inside it.
+                    targets = [n.func for n in walk(callback.children) if isinstance(n, model.Call)]
+                else:
+                    targets = [callback]
+                names |= {name for target in targets if (name := _last_name(target))}
         return names
 
     def local_bindings(self, function: model.Function) -> dict[str, model.Expr]:
@@ -176,6 +178,13 @@ class MongoFacts(ModuleFacts):
                     ):
                         return node.value
         return None
+
+
+def _last_name(expr: model.Expr) -> str | None:
+    """`callback` -> callback, `self._move` -> _move."""
+    if isinstance(expr, model.Name):
+        return expr.id
+    return expr.attr if isinstance(expr, model.Attribute) else None
 
 
 def collection_name(
@@ -281,6 +290,14 @@ class MongoRecognizer(StoreRecognizer):
         facts = self.home
         return isinstance(facts, MongoFacts) and function.name in facts.callbacks
 
+    def in_callback(self, ctx: CallContext) -> bool:
+        """In a `with_transaction` callback whose transaction holds no lock yet: its reads take
+        part in the write-conflict check, as inside `with session.start_transaction():`."""
+        callbacks = self.facts(ctx).callbacks
+        if not callbacks or not ctx.state.in_transaction or ctx.region_held(TRANSACTION_LOCK):
+            return False
+        return ctx.function().name in callbacks or ctx.root().name in callbacks
+
     def enter(self, expr: model.Expr, ctx: CallContext) -> list[Effect] | None:
         """`with session.start_transaction():`: a transaction; its write conflicts protect
         read-modify-writes of one document until the commit at the block's end."""
@@ -305,7 +322,8 @@ class MongoRecognizer(StoreRecognizer):
             return []
         if method in _READS:
             detail = frozenset(k for k in _fields(_argument(call, 0, "filter")) if not k.startswith("$"))
-            return [Effect("read", self.key(call, ctx), detail=detail)]
+            read = Effect("read", self.key(call, ctx), detail=detail)
+            return [Effect("lock"), read] if self.in_callback(ctx) else [read]
         if method in _INSERTS:
             return self.insert(call, ctx)
         if method in _UPDATES:
