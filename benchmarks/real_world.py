@@ -4,8 +4,8 @@ The manifest (`benchmarks/real_world_manifest.toml`) lists races found and verif
 Python web projects' history: repository, fix commit, its first parent (the "before"), the files
 and functions where the race lives, and its family. For each entry whose repository has a local
 git mirror, this script extracts the listed files at the parent and at the fix into a temporary
-folder (keeping their paths, plus the packages' `__init__.py`; `--whole-tree` extracts the whole
-tree with `git archive` instead), runs the INSTALLED `race-mcp analyze --format json` on each
+folder (keeping their paths, plus the packages' `__init__.py`; `--whole-tree` extracts every `*.py`
+of the tree instead), runs the INSTALLED `race-mcp analyze --format json` on each
 version, and scores:
 
 - flagged-before: a finding inside one of the listed functions in the before version;
@@ -30,7 +30,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import tomllib
@@ -178,12 +177,36 @@ def extract_files(git_dir: Path, rev: str, paths: list[str], dest: Path) -> list
 
 
 def extract_tree(git_dir: Path, rev: str, dest: Path) -> None:
-    archive = dest.with_suffix(".tar")
-    git(git_dir, "archive", "--format=tar", f"--output={archive}", rev)
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    archive.unlink()
+    """Every `*.py` of the tree at `rev` under dest (blobs the mirror lacks are skipped).
+
+    `git archive` would stop at the first missing blob, and snapshots leave out large files.
+    """
+    listing = git(git_dir, "ls-tree", "-r", "-z", rev).split(b"\0")
+    wanted: list[tuple[str, str]] = []
+    for line in listing:
+        meta, _, raw_path = line.partition(b"\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == b"blob" and raw_path.endswith(b".py"):
+            wanted.append((fields[2].decode(), raw_path.decode(errors="surrogateescape")))
+    proc = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
+        input="".join(f"{sha}\n" for sha, _ in wanted).encode(),
+        capture_output=True,
+        timeout=GIT_TIMEOUT,
+        check=False,
+    )
+    out, pos = proc.stdout, 0
+    for _, path in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3:  # "<sha> missing"
+            continue
+        size = int(header[2])
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(out[pos : pos + size])
+        pos += size + 1
 
 
 # --- analyzer -----------------------------------------------------------------------------------
@@ -379,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS, help="folder of local git mirrors")
-    parser.add_argument("--whole-tree", action="store_true", help="extract whole trees (git archive)")
+    parser.add_argument("--whole-tree", action="store_true", help="extract every *.py of both trees")
     parser.add_argument("--only", default="", help="comma-separated entry ids")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per analyzer run")
     parser.add_argument("--race-mcp", default=None, help="analyzer command (default: installed race-mcp)")
