@@ -621,3 +621,30 @@ def test_operations_are_normalised(source: str, expected: str) -> None:
 def test_names_are_names() -> None:
     value = lower("v = w\n").assignments["v"]
     assert isinstance(value, Name) and value.id == "w"
+
+
+def test_module_calls_are_the_top_level_codes_calls_innermost_first() -> None:
+    module = lower(
+        """
+        app = FastAPI(title=name.upper())
+
+        @app.get("/x")
+        def handler(limit=default_limit()):
+            inside()
+
+        class Settings:
+            value = configured()
+
+        routes = [Route(p, h) for p, h in table()]
+        app.include_router(router)
+        """
+    )
+    assert [expression(call.func) for call in module.calls] == [
+        "name.upper",
+        "FastAPI",
+        "app.get",
+        "default_limit",
+        "table",
+        "Route",
+        "app.include_router",
+    ]

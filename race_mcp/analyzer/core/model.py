@@ -405,6 +405,10 @@ class ModuleModel:
     imports: dict[str, str] = field(default_factory=dict)
     entry_points: list[EntryPoint] = field(default_factory=list)
     body: Block = ()
+    # Every call in the module's own top-level code (`body`, decorators and defaults included,
+    # class bodies and function bodies not), innermost first: route tables, `include_router`,
+    # `signal.connect`, read without walking `body` again.
+    calls: list[Call] = field(default_factory=list)
 
     def line_text(self, line: int) -> str:
         lines = self.source.splitlines()

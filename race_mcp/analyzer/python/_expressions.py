@@ -230,7 +230,11 @@ class ExpressionLowerer:
                 args.append(Arg(value, star="**", span=self.span(keyword), origin=keyword))
             else:
                 args.append(Arg(value, keyword.arg, span=self.span(keyword), origin=keyword))
-        return Call(func, tuple(args), self.qualify(node.func), span=self.span(node), origin=node)
+        call = Call(func, tuple(args), self.qualify(node.func), span=self.span(node), origin=node)
+        scopes = self.scopes
+        if len(scopes) == 1 or all(scope.kind == "comprehension" for scope in scopes[1:]):
+            self.module.calls.append(call)  # the module's own code (class bodies excluded)
+        return call
 
     def await_(self, node: ast.Await) -> Expr:
         return Await(self.expr(node.value), span=self.span(node), origin=node)

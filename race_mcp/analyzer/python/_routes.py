@@ -11,11 +11,10 @@ their verb is `ANY`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..core.model import Call, ClassModel, Collection, Expr, Function, ModuleModel, Statement
-from ..core.walk import expressions, statements
+from ..core.model import Call, ClassModel, Collection, Expr, Function, ModuleModel
+from ..core.walk import expressions
 from ._entry_common import (
     HTTP_METHODS,
     Entries,
@@ -164,10 +163,10 @@ class _Routes:
 
     # -- module-level code: inclusions and route tables ------------------------------------------
     def scan_module(self) -> None:
-        calls = list(_module_calls(self.module.body))
+        calls = self.module.calls
         for call in calls:
             self.include(call)
-        for call in calls:
+        for call in reversed(calls):  # outer calls first: nested mounts add their prefixes up
             if call.name in _MOUNTS:
                 self.mount(call)
         for call in calls:
@@ -390,14 +389,6 @@ def _takes_request(function: Function) -> bool:
 def _in_views_module(module: ModuleModel) -> bool:
     path = module.path.replace("\\", "/")
     return path.endswith("views.py") or "/views/" in path or path.endswith("api.py")
-
-
-def _module_calls(body: tuple[Statement, ...]) -> Iterator[Call]:
-    """Calls in the module's own code (not inside function bodies, which the model keeps apart)."""
-    for statement in statements(body):
-        for expr in expressions(statement):
-            if isinstance(expr, Call):
-                yield expr
 
 
 def find_routes(module: ModuleModel, entries: Entries) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..core.model import Call, ClassModel, EntryPoint, Expr, Function, ModuleModel
 from ..core.model import Runtime as RuntimeName
 from ._entry_common import Entries, callee, dotted_text, qualified
-from ._routes import _module_calls, find_routes
+from ._routes import find_routes
 
 __all__ = ["entry_points"]
 
@@ -70,7 +70,7 @@ def entry_points(module: ModuleModel) -> list[EntryPoint]:
     for function in _routable(module):
         for decorator in function.decorators:
             _decorated(function, decorator, module, task_apps, mutation_types, entries)
-    for call in _module_calls(module.body):
+    for call in module.calls:
         _connected(call, module, entries)
     for name, info in module.classes.items():
         if "." not in name:
