@@ -219,6 +219,9 @@ SQLALCHEMY = lower(
 
     def register(session, email):
         session.add(User(email=email))
+
+    def flask_lookup(name):
+        return User.query.filter_by(name=name).first()
     """
 )
 
@@ -236,6 +239,22 @@ def test_sqlalchemy_update_guarded_by_its_where_and_add_by_unique_columns() -> N
     assert found == [Effect("write", "orm:User", "RC304", ALL), Effect("store_write", "sql")]
     added = effects(recognizer, SQLALCHEMY, "register", "add")
     assert added == [Effect("write", "orm:User", "RC303", frozenset({"pk", "id", "email"}), needs_check=True)]
+
+
+def test_flask_sqlalchemy_model_query_reads_its_model() -> None:
+    assert effects(OrmRecognizer(SQLALCHEMY), SQLALCHEMY, "flask_lookup", "first") == [
+        Effect("read", "orm:User", detail=frozenset({"name"}))
+    ]
+    assert OrmRecognizer(SQLALCHEMY).owns_chain(call_of(SQLALCHEMY, "flask_lookup", "first"))
+
+
+def test_project_facts_add_unique_fields_declared_in_other_modules() -> None:
+    class Facts:
+        def unique_fields(self, name: str) -> set[str] | None:
+            return {"name"} if name == "User" else None
+
+    added = effects(OrmRecognizer(SQLALCHEMY), SQLALCHEMY, "register", "add", project=Facts())
+    assert added is not None and added[0].guard == {"pk", "id", "email", "name"}
 
 
 # -- DynamoDB ---------------------------------------------------------------------------------------

@@ -46,6 +46,16 @@ def row_lock(target: str) -> Effect:
     return Effect("lock", region=f"{TRANSACTION_LOCK}:{key}")
 
 
+def _flask_query(base: model.Expr) -> bool:
+    """`Model.query` (Flask-SQLAlchemy's query property on a model class, capitalised)."""
+    return (
+        isinstance(base, model.Attribute)
+        and base.attr == "query"
+        and isinstance(base.value, model.Name)
+        and base.value.id[:1].isupper()
+    )
+
+
 class SqlAlchemyMixin:
     """The SQLAlchemy half of the ORM recognizer (`OrmRecognizer` supplies `facts` and `insert`)."""
 
@@ -71,6 +81,9 @@ class SqlAlchemyMixin:
                 if name[:1].isupper() and SESSION_NAME.search(facts.code(base)):
                     return "query", name, calls[1:]
             return None
+        if _flask_query(base) and calls:
+            # Flask-SQLAlchemy: `Author.query.filter_by(name=n).first()` queries the model.
+            return "query", base.value.id, calls  # type: ignore[attr-defined]
         if not isinstance(base, model.Call) or not base.args:
             return None
         first = base.args[0].value
