@@ -530,3 +530,47 @@ def test_parallel_cold_build_shares_the_cache(tmp_path: Path) -> None:
     cache = FactsCache.default(root)
     assert cache is not None and cache.usable
     cache.close()
+
+
+# -- what the analysis of one file sees ---------------------------------------------------------------
+
+
+def test_session_answers_recognizers_and_resolves_calls_into_other_modules() -> None:
+    from race_mcp.analyzer.core import model
+    from race_mcp.analyzer.project import ProjectSession
+    from race_mcp.analyzer.python.lower import lower_module
+    from race_mcp.analyzer.python.memory import PythonMemory
+
+    root = PROJECTS / "django_shop"
+    session = ProjectSession(_index(root))
+    views = str(root / "shop/orders/views.py")
+    facts = session.facts_for(views)
+    assert facts.module == "shop.orders.views"
+    assert {"email", "external_ref", "pk"} <= (facts.unique_fields("Customer") or set())
+    assert facts.unique_fields("Unknown") is None
+    assert facts.unique_fields("Newsletter") == {"id", "pk"}
+    # a model method reached through a row (`order.mark_paid()`), run with `self` as an Order
+    callee = facts.row_method("orm:Order", "mark_paid")
+    assert callee is not None and callee[0].qualname == "Order.mark_paid" and callee[1].self_class == "Order"
+    assert callee[1].module is not None and callee[1].module.path.endswith("order.py")
+
+    services_path = str(root / "shop/orders/services.py")
+    services = lower_module(Path(services_path).read_text(encoding="utf-8"), services_path)
+    pay = services.functions["pay"]
+    with_statement = pay.body[0]
+    assert isinstance(with_statement, model.With)
+    assert session.facts_for(services_path).opens_transaction(with_statement.items[0].context, services)
+    call = next(
+        node.value
+        for node in with_statement.body
+        if isinstance(node, model.Assign) and isinstance(node.value, model.Call)
+    )
+    frame = PythonMemory(services).frame(pay)
+    resolved = session.resolver_for(services_path)(call, frame)
+    assert resolved is not None and resolved[0].qualname == "lock_order"
+    locking = resolved[1].module
+    assert locking is not None and locking.path.endswith("locking.py")
+    assert session.facts_for(services_path).holds_transaction(resolved[0], locking)
+    assert not session.facts_for(services_path).holds_transaction(resolved[0], locking, callers=False)
+    ledger = ProjectSession(_index(PROJECTS / "raw_sql_ledger")).facts_for("x.py")
+    assert ledger.sql_unique.get("accounts") == {"id", "owner"} and ledger.sql_unique.get("nope") is None

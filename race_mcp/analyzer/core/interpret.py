@@ -75,6 +75,7 @@ class Interpreter(Writes):
         self.frames.append(frame)
         function = frame.function
         transactional = any(r.transactional(function) for r in self._transactional)
+        transactional = transactional or self.project_transaction(frame)
         if transactional:
             state.in_transaction += 1
         try:
@@ -164,12 +165,14 @@ class Interpreter(Writes):
         acquired: list[int] = []
         contexts: list[Effect] = []
         for item in node.items:
-            if self.profile.is_lock(item.context):
+            # The project index first: a wrapper named `atomic_block` is a transaction, not a lock.
+            project = self.project_context(item.context)
+            if project is None and self.profile.is_lock(item.context):
                 lock_id = next(self._lock_ids)
                 acquired.append(lock_id)
                 state.locks = state.locks | {lock_id}
                 continue
-            entered = self.enter_context(item.context, state)
+            entered = project if project is not None else self.enter_context(item.context, state)
             if entered is not None:
                 contexts.extend(entered)
                 self.apply(entered, item.context, state, [])
@@ -196,6 +199,25 @@ class Interpreter(Writes):
             if effects is not None:
                 return effects
         return None
+
+    def project_context(self, expr: model.Expr) -> list[Effect] | None:
+        """A context manager of the project the index knows opens a transaction (`with
+        audited_block():`, through any number of wrappers)."""
+        opens = getattr(self.facts, "opens_transaction", None)
+        if callable(opens) and opens(expr, self.current_module()):
+            return [Effect("begin")]
+        return None
+
+    def current_module(self) -> model.ModuleModel:
+        return (self.frames[-1].module if self.frames else None) or self.module
+
+    def project_transaction(self, frame: Frame) -> bool:
+        """The project index says the function runs in a transaction: a project decorator opens
+        one, or (for the root only: a callee has its caller's state) every caller holds one."""
+        holds = getattr(self.facts, "holds_transaction", None)
+        if not callable(holds):
+            return False
+        return bool(holds(frame.function, frame.module or self.module, callers=not self.frames[:-1]))
 
     def exec_try(self, node: model.Try, state: State) -> State | None:
         self.caught.append({name for handler in node.handlers for name in handler.types})
@@ -467,6 +489,9 @@ class Interpreter(Writes):
         if alias is None or is_memory_key(alias.key):
             return None
         callee = self.profile.row_method(alias.key, method)
+        if callee is None:  # a model declared in another module (project index)
+            project = getattr(self.facts, "row_method", None)
+            callee = project(alias.key, method) if callable(project) else None
         return (callee, alias) if callee is not None else None
 
     def is_chain_start(self, call: model.Call) -> bool:
@@ -508,7 +533,10 @@ class Interpreter(Writes):
         function, frame = callee
         if len(self.frames) >= MAX_CALL_DEPTH or any(f.function is function for f in self.frames):
             return []
-        self.visited.add(self.profile.qualname(function, frame.self_class))
+        qualname = self.profile.qualname(function, frame.self_class)
+        foreign = frame.module is not None and frame.module is not self.module
+        # A function of another module is not one of this module's roots, whatever its name.
+        self.visited.add(f"{frame.module.path}:{qualname}" if foreign and frame.module else qualname)
         entry = state.copy()
         entry.aliases = {}
         entry.last_await = None
@@ -516,10 +544,14 @@ class Interpreter(Writes):
         if receiver is not None:
             entry.aliases["self"] = receiver
         self.call_sites.append(call)
+        away = self.away
+        if foreign and away is None:
+            self.away = call
         try:
             end = self.run(frame, entry)
         finally:
             self.call_sites.pop()
+            self.away = away
         if end is None:
             # Every path of the callee raised: nothing flows on from here in the caller.
             end = entry

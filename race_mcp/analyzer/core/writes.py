@@ -63,6 +63,8 @@ class Writes:
         self._region_names: dict[int, str] = {}
         self._lock_ids = count(1)
         self._order = count()
+        # The call of this module that led into a function of another module, while it runs.
+        self.away: model.Call | None = None
 
     # -- small helpers ------------------------------------------------------------------------------
     @property
@@ -70,7 +72,9 @@ class Writes:
         return self.frames[-1]
 
     def step(self, node: model.Node, role: str) -> Step:
-        return Step(node, role, next(self._order))
+        # Inside a function of another module, evidence shows the call that led out of this one,
+        # so a finding's lines are this module's (project index).
+        return Step(self.away if self.away is not None else node, role, next(self._order))
 
     def await_step(self, node: model.Node) -> Step:
         """An await; inside a called helper, shown at the call that led into the awaiting function."""

@@ -35,6 +35,12 @@ Call graph
     `all_callers_hold_transaction(qualname)`, `all_callers_hold_lock(qualname)`
     `referenced(qualname)`                       also used as a value: callers may be unseen
 
+The analysis of one file (`ProjectSession`, `_session.py`)
+    `session.facts_for(path) -> ModuleFacts`     what `CallContext.facts()` returns: `unique_fields(name)`,
+                                                 `sql_unique[table]`, `mongo_unique(collection)`,
+                                                 `opens_transaction(expr)`, `holds_transaction(function)`
+    `session.resolver_for(path)`                 the interpreter's `Resolver` for calls into other modules
+
 The cache (`_cache.py`) lives in a per-user directory, keyed by content; `index.stats` says how many
 files were extracted and how many came from the cache.
 """
@@ -43,6 +49,7 @@ from ._cache import FactsCache, cache_directory
 from ._discover import PROJECT_MARKERS, find_project_root, project_files
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._index import BuildStats, CallSite, ProjectIndex
+from ._session import ModuleFacts, ProjectSession, context_text
 
 __all__ = [
     "PROJECT_MARKERS",
@@ -52,8 +59,11 @@ __all__ = [
     "FactsCache",
     "FileFacts",
     "FunctionFacts",
+    "ModuleFacts",
     "ProjectIndex",
+    "ProjectSession",
     "cache_directory",
+    "context_text",
     "find_project_root",
     "project_files",
 ]

@@ -1,0 +1,232 @@
+"""The project index as the analysis of one module sees it.
+
+`ProjectSession` holds an index for a run and lowers other modules on demand; for each analysed
+file it hands the Python pipeline two things:
+
+- `facts_for(path)`: a `ModuleFacts`, what recognizers reach through `CallContext.facts()`
+  (uniqueness by the names the module uses, SQL and MongoDB unique keys, transaction contexts,
+  functions that run inside a transaction because of a decorator or because every caller holds one);
+- `resolver_for(path)`: the interpreter's `Resolver`, which runs a call to a function or method of
+  another module of the project (bounded by the interpreter's call depth).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..._textfile import read_text
+from ...errors import InputError
+from ._index import ProjectIndex
+
+if TYPE_CHECKING:
+    from ..core import model
+    from ..core.profile import Callee, Resolver
+    from ..core.state import Frame
+    from ..python.memory import PythonMemory
+
+__all__ = ["ModuleFacts", "ProjectSession"]
+
+_MAX_SOURCE_BYTES = 2_000_000
+
+
+class _SqlUnique(Mapping[str, set[str]]):
+    """`table -> unique columns` (flat), the shape the SQL recognizer reads with `.get(table)`."""
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, table: str) -> set[str]:
+        keys = self._index.table_unique_keys(table)
+        if not keys:
+            raise KeyError(table)
+        return {column for key in keys for column in key}
+
+    def __iter__(self) -> Iterator[str]:
+        return (key.partition(":")[2] for key in self._index.tables if key.startswith("sql:"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class ModuleFacts:
+    """Project facts seen from one module (`module`: its dotted name, "" when not importable)."""
+
+    def __init__(self, index: ProjectIndex, module: str, session: ProjectSession | None = None) -> None:
+        self.index = index
+        self.module = module
+        self.sql_unique = _SqlUnique(index)
+        self._session = session
+
+    def row_method(self, key: str, method: str) -> Callee | None:
+        """The method a row of `key` (`orm:Order`) runs for `order.method()`, when the model is
+        declared in another module of the project."""
+        store, _, name = key.partition(":")
+        qualname = self.model_of(name) if store == "orm" and self._session is not None else None
+        found = self.index.lookup_method(qualname, method) if qualname else None
+        return self._session.callee(found) if found and self._session is not None else None
+
+    def model_of(self, name: str, module: str | None = None) -> str | None:
+        """The model class `name` (as written in the module, or qualified) stands for; a bare
+        name the module does not import is looked up project-wide when only one model has it."""
+        index = self.index
+        qualname = index.resolve(module or self.module, name)
+        if index.is_model(qualname):
+            return qualname
+        last = name.rpartition(".")[2]
+        found = [q for q in index.classes if q.rpartition(".")[2] == last and index.is_model(q)]
+        return found[0] if len(found) == 1 else None
+
+    def unique_fields(self, name: str) -> set[str] | None:
+        """Unique columns of a model (`Customer`) or a table (`sql:accounts`); None if unknown."""
+        if name.startswith("sql:"):
+            keys = self.index.table_unique_keys(name[4:])
+            return {column for key in keys for column in key} if keys else None
+        qualname = self.model_of(name)
+        return self.index.unique_fields(qualname) if qualname else None
+
+    def mongo_unique(self, collection: str) -> set[str]:
+        return {column for key in self.index.collection_unique_keys(collection) for column in key}
+
+    def is_transaction_context(self, text: str, module: model.ModuleModel | None = None) -> bool:
+        return self.index.is_transaction_context(text, self._module_name(module))
+
+    def opens_transaction(self, context: model.Expr, module: model.ModuleModel | None = None) -> bool:
+        """A `with` item or decorator of the model opens a transaction (a project wrapper included)."""
+        text = context_text(context)
+        return text is not None and self.is_transaction_context(text, module)
+
+    def is_lock_context(self, text: str, module: model.ModuleModel | None = None) -> bool:
+        return self.index.is_lock_context(text, self._module_name(module))
+
+    def holds_transaction(
+        self, function: model.Function, module: model.ModuleModel | None = None, *, callers: bool = True
+    ) -> bool:
+        """`function` runs inside a transaction: a project decorator opens one, or (`callers`)
+        every caller the project shows holds one (and it is never handed around as a value)."""
+        name = self._module_name(module)
+        qualname = f"{name}.{function.qualname}" if name else function.qualname
+        index = self.index
+        if index.runs_in_transaction(qualname):
+            return True
+        return callers and index.all_callers_hold_transaction(qualname)
+
+    def _module_name(self, module: model.ModuleModel | None) -> str:
+        if module is None:
+            return self.module
+        return self.index.module_of_path(module.path) or self.module
+
+
+class ProjectSession:
+    """One run's index, with other modules lowered (once each) when a call leads into them."""
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self.index = index
+        self._paths = {str(Path(path).resolve()): module for module, path in index.module_paths.items()}
+        self._lowered: dict[str, model.ModuleModel | None] = {}
+        self._profiles: dict[str, PythonMemory] = {}
+        self._lock = threading.Lock()
+
+    def module_name(self, path: str) -> str:
+        return self._paths.get(str(Path(path).resolve()), "")
+
+    def facts_for(self, path: str) -> ModuleFacts:
+        return ModuleFacts(self.index, self.module_name(path), self)
+
+    def resolver_for(self, path: str) -> Resolver:
+        home = self.module_name(path)
+
+        def resolve(call: model.Call, frame: Frame) -> Callee | None:
+            module = self.module_name(frame.module.path) if frame.module is not None else home
+            return self._callee(call, frame, module or home)
+
+        return resolve
+
+    # -- calls into other modules ------------------------------------------------------------------
+
+    def _callee(self, call: model.Call, frame: Frame, module: str) -> Callee | None:
+        text = _dotted(call.func)
+        if text is None or not module:
+            return None
+        head, _, rest = text.partition(".")
+        if head in ("self", "cls"):
+            if not (frame.self_class and rest and "." not in rest):
+                return None
+            qualname = self.index.lookup_method(f"{module}.{frame.self_class}", rest)
+        elif head in frame.locals:
+            return None  # a method of a local's value: the interpreter knows rows (`row_method`)
+        else:
+            qualname = self._project_function(module, text)
+        return self.callee(qualname) if qualname is not None else None
+
+    def callee(self, qualname: str) -> Callee | None:
+        """The lowered function `qualname` and a frame to run it in (with `self` its class)."""
+        index = self.index
+        found = index.functions.get(qualname)
+        if found is None:
+            return None
+        path, facts = found
+        target = self._lower(path)
+        if target is None:
+            return None
+        prefix = index.module_of_function(qualname)
+        local = qualname[len(prefix) + 1 :] if prefix else qualname
+        function = target.functions.get(local)
+        if function is None:
+            return None
+        return function, self._profile(target).frame(function, self_class=facts.owner)
+
+    def _project_function(self, module: str, text: str) -> str | None:
+        index = self.index
+        name = index.resolve(module, text)
+        if name in index.functions:
+            return name
+        owner, _, method = name.rpartition(".")
+        return index.lookup_method(owner, method) if owner in index.classes else None
+
+    def _lower(self, path: str) -> model.ModuleModel | None:
+        with self._lock:
+            if path in self._lowered:
+                return self._lowered[path]
+        from ..python.lower import lower_module
+
+        try:
+            source = read_text(Path(path), path, max_bytes=_MAX_SOURCE_BYTES, expected="Python source")
+            lowered: model.ModuleModel | None = lower_module(source, path)
+        except (InputError, SyntaxError, ValueError, RecursionError, MemoryError):
+            lowered = None
+        with self._lock:
+            self._lowered[path] = lowered
+        return lowered
+
+    def _profile(self, module: model.ModuleModel) -> PythonMemory:
+        from ..python.memory import PythonMemory
+
+        with self._lock:
+            profile = self._profiles.get(module.path)
+            if profile is None:
+                profile = self._profiles[module.path] = PythonMemory(module)
+        return profile
+
+
+def context_text(expr: model.Expr) -> str | None:
+    """`pkg.f()` for a call of a dotted name, `a.b` for the name itself (the index's spelling)."""
+    from ..core import model as m
+
+    if isinstance(expr, m.Call):
+        head = _dotted(expr.func)
+        return f"{head}()" if head is not None else None
+    return _dotted(expr)
+
+
+def _dotted(expr: model.Expr) -> str | None:
+    from ..core import model as m
+
+    if isinstance(expr, m.Name):
+        return expr.id
+    if isinstance(expr, m.Attribute):
+        head = _dotted(expr.value)
+        return f"{head}.{expr.attr}" if head is not None else None
+    return None
