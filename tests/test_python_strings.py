@@ -100,3 +100,9 @@ def test_interpreter_strings_win_over_the_functions_assignments() -> None:
     assert function_strings(f, module) == {"query": "SELECT * FROM orders WHERE paid"}
     first = f.body[0]
     assert isinstance(first, Assign)
+
+
+def test_long_concatenations_are_read_whole() -> None:
+    pieces = " + ".join(f'"p{n} "' for n in range(300))
+    module = lower_module(f"Q = {pieces} + unknown + 'end'\n", "m.py")
+    assert string_value(module.assignments["Q"], module) == "".join(f"p{n} " for n in range(300)) + "end"

@@ -133,9 +133,8 @@ class _Evaluator:
         self.self_class = self_class or (function.owner_class if function is not None else None)
 
     def value(self, expr: Expr, depth: int) -> str | None:
-        if depth > _MAX_DEPTH:
-            return None
-        depth += 1
+        """`depth` counts the names and attributes followed so far (not the operators: SQL is often
+        built from dozens of `+` pieces)."""
         if isinstance(expr, Literal):
             return expr.value if isinstance(expr.value, str) else None
         if isinstance(expr, Template):
@@ -144,22 +143,31 @@ class _Evaluator:
             return self.operation(expr, depth)
         if isinstance(expr, Call):
             return self.call(expr, depth)
+        if depth >= _MAX_DEPTH:
+            return None
         if isinstance(expr, Name):
-            return self.name(expr.id, depth)
+            return self.name(expr.id, depth + 1)
         if isinstance(expr, Attribute) and isinstance(expr.value, Name):
-            return self.class_attribute(expr.value.id, expr.attr, depth)
+            return self.class_attribute(expr.value.id, expr.attr, depth + 1)
         return None
 
     def operation(self, expr: Operation, depth: int) -> str | None:
+        """`a + b + c` (a left-leaning chain, read without recursion): the known parts joined;
+        `"..." % args`: the template."""
         if len(expr.operands) != 2:
             return None
-        left = self.value(expr.operands[0], depth)
         if expr.op == "%":
-            return left
+            return self.value(expr.operands[0], depth)
         if expr.op != "+":
             return None
-        right = self.value(expr.operands[1], depth)
-        return left + right if left is not None and right is not None else left or right
+        parts: list[Expr] = []
+        node: Expr = expr
+        while isinstance(node, Operation) and node.op == "+" and len(node.operands) == 2:
+            parts.append(node.operands[1])
+            node = node.operands[0]
+        parts.append(node)
+        known = [text for part in reversed(parts) if (text := self.value(part, depth)) is not None]
+        return "".join(known) if known else None
 
     def call(self, expr: Call, depth: int) -> str | None:
         func = expr.func
