@@ -574,3 +574,34 @@ def test_session_answers_recognizers_and_resolves_calls_into_other_modules() -> 
     assert not session.facts_for(services_path).holds_transaction(resolved[0], locking, callers=False)
     ledger = ProjectSession(_index(PROJECTS / "raw_sql_ledger")).facts_for("x.py")
     assert ledger.sql_unique.get("accounts") == {"id", "owner"} and ledger.sql_unique.get("nope") is None
+
+
+def test_a_run_indexes_each_named_project_once_and_serves_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from race_mcp.analyzer.project import activate_in_worker, context_for, end_run, start_run
+    from race_mcp.config import Settings
+
+    shop, ledger = PROJECTS / "django_shop", PROJECTS / "raw_sql_ledger"
+    roots = AllowedRoots([PROJECTS])
+    views = shop / "shop/orders/views.py"
+    try:
+        specs = start_run([shop / "shop/orders", views, ledger, tmp_path / "missing"], roots, Settings())
+        assert sorted(Path(spec.root).name for spec in specs) == ["django_shop", "raw_sql_ledger"]
+        facts, resolver = context_for(views)
+        assert facts is not None and facts.module == "shop.orders.views" and resolver is not None
+        assert context_for(tmp_path / "elsewhere.py") == (None, None)
+        end_run()
+        assert context_for(views) == (None, None)
+        activate_in_worker(specs)  # what each worker of a process pool does, from the warm cache
+        facts, _ = context_for(views)
+        assert facts is not None and facts.unique_fields("Customer")
+    finally:
+        end_run()
+    # The CLI has no roots: the working directory and the named paths bound the search.
+    monkeypatch.chdir(shop)
+    try:
+        specs = start_run([Path("shop/orders")], None, Settings())
+        assert [Path(spec.root) for spec in specs] == [shop.resolve()]
+    finally:
+        end_run()

@@ -41,6 +41,10 @@ The analysis of one file (`ProjectSession`, `_session.py`)
                                                  `opens_transaction(expr)`, `holds_transaction(function)`
     `session.resolver_for(path)`                 the interpreter's `Resolver` for calls into other modules
 
+A run (`_runs.py`): `start_run(paths, roots, settings)` indexes the projects of the named paths
+and returns picklable specs for `activate_in_worker` (a process pool's initializer); the analysis of
+one file asks `context_for(path) -> (facts, resolver)`; `end_run()` lets the indexes go.
+
 The cache (`_cache.py`) lives in a per-user directory, keyed by content; `index.stats` says how many
 files were extracted and how many came from the cache.
 """
@@ -49,6 +53,7 @@ from ._cache import FactsCache, cache_directory
 from ._discover import PROJECT_MARKERS, find_project_root, project_files
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._index import BuildStats, CallSite, ProjectIndex
+from ._runs import ProjectSpec, activate_in_worker, context_for, end_run, start_run
 from ._session import ModuleFacts, ProjectSession, context_text
 
 __all__ = [
@@ -62,8 +67,13 @@ __all__ = [
     "ModuleFacts",
     "ProjectIndex",
     "ProjectSession",
+    "ProjectSpec",
+    "activate_in_worker",
     "cache_directory",
+    "context_for",
     "context_text",
+    "end_run",
     "find_project_root",
     "project_files",
+    "start_run",
 ]

@@ -3,6 +3,7 @@ wrappers followed through any number of project functions."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from ._facts import ClassFacts, FileFacts, FunctionFacts
@@ -32,6 +33,7 @@ class Resolver:
         self._locks: set[str] = set()
         self._canonical: dict[str, str] = {}
         self._wrappers: dict[tuple[str, str], bool] = {}
+        self._path_modules: dict[str, str] | None = None
         for path, facts, aliases in entries:
             self._add(path, facts, aliases)
 
@@ -103,7 +105,12 @@ class Resolver:
         return self.canonical(dotted)
 
     def module_of_path(self, path: str) -> str | None:
-        return next((module for module, where in self.module_paths.items() if where == path), None)
+        """The module name of a file of the project, however its path is spelled."""
+        if self._path_modules is None:
+            self._path_modules = {
+                os.path.realpath(where): module for module, where in self.module_paths.items()
+            }
+        return self._path_modules.get(os.path.realpath(path))
 
     def module_of_function(self, qualname: str) -> str:
         return self._function_module.get(qualname, "")

@@ -124,13 +124,12 @@ class ProjectSession:
 
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
-        self._paths = {str(Path(path).resolve()): module for module, path in index.module_paths.items()}
         self._lowered: dict[str, model.ModuleModel | None] = {}
         self._profiles: dict[str, PythonMemory] = {}
         self._lock = threading.Lock()
 
     def module_name(self, path: str) -> str:
-        return self._paths.get(str(Path(path).resolve()), "")
+        return self.index.module_of_path(path) or ""
 
     def facts_for(self, path: str) -> ModuleFacts:
         return ModuleFacts(self.index, self.module_name(path), self)

@@ -1,0 +1,114 @@
+"""Project sessions for one analysis run, in this process and in the run's worker processes.
+
+`analyze_paths` calls `start_run(paths, roots, settings)` once: it finds the project enclosing each
+named path and builds its index (filling the on-disk cache), registers the sessions in this process
+and returns picklable `ProjectSpec`s; a process pool passes them to `activate_in_worker` as its
+initializer, and each worker builds the same indexes from the warm cache. The analysis of one file
+then asks `context_for(path)` for the facts and the resolver of its project, or (None, None).
+
+The boundary is the allowed roots when the caller has them (the MCP tools); the CLI has none, so
+the working directory and the named paths bound the search for the project root.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...roots import AllowedRoots
+from ._discover import find_project_root
+from ._index import ProjectIndex
+from ._session import ModuleFacts, ProjectSession
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ..core.profile import Resolver
+
+__all__ = ["ProjectSpec", "activate_in_worker", "context_for", "end_run", "start_run"]
+
+_ACTIVE: dict[str, ProjectSession] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    root: str
+    boundary: tuple[str, ...]
+    exclude: tuple[str, ...]
+    default_exclude: tuple[str, ...]
+
+
+def start_run(
+    paths: Sequence[str | Path], roots: AllowedRoots | None, settings: Settings, *, jobs: int = 1
+) -> list[ProjectSpec]:
+    """Index the project of every named path (once per project) and make them this process's."""
+    boundary = roots if roots is not None else _cli_boundary(paths)
+    specs: dict[str, ProjectSpec] = {}
+    for given in paths:
+        path = Path(given)
+        if not path.exists() or not boundary.contains(path):
+            continue
+        root = str(find_project_root(path, boundary))
+        specs.setdefault(
+            root,
+            ProjectSpec(
+                root,
+                tuple(str(p) for p in boundary.paths),
+                tuple(settings.exclude),
+                tuple(settings.default_exclude),
+            ),
+        )
+    sessions = {root: _build(spec, jobs) for root, spec in specs.items()}
+    with _LOCK:
+        _ACTIVE.clear()
+        _ACTIVE.update(sessions)
+    return list(specs.values())
+
+
+def activate_in_worker(specs: Sequence[ProjectSpec]) -> None:
+    """A worker process's initializer: the run's indexes, from the cache the parent filled."""
+    sessions = {spec.root: _build(spec, 1) for spec in specs}
+    with _LOCK:
+        _ACTIVE.clear()
+        _ACTIVE.update(sessions)
+
+
+def end_run() -> None:
+    with _LOCK:
+        _ACTIVE.clear()
+
+
+def context_for(path: str | Path) -> tuple[ModuleFacts | None, Resolver | None]:
+    """The facts and resolver for analysing `path`, from the project of the current run holding it."""
+    resolved = Path(path).resolve()
+    with _LOCK:
+        candidates = [(root, session) for root, session in _ACTIVE.items() if resolved.is_relative_to(root)]
+    if not candidates:
+        return None, None
+    _, session = max(candidates, key=lambda item: len(item[0]))  # the innermost project
+    name = str(resolved)
+    return session.facts_for(name), session.resolver_for(name)
+
+
+def _build(spec: ProjectSpec, jobs: int) -> ProjectSession:
+    index = ProjectIndex.for_path(
+        Path(spec.root),
+        boundary=AllowedRoots(spec.boundary),
+        exclude=spec.exclude,
+        default_exclude=spec.default_exclude,
+        jobs=jobs,
+    )
+    return ProjectSession(index)
+
+
+def _cli_boundary(paths: Sequence[str | Path]) -> AllowedRoots:
+    """The working directory (unless it is a filesystem root) and each named directory."""
+    cwd = Path.cwd().resolve()
+    candidates = [] if cwd == Path(cwd.anchor) else [cwd]
+    for given in paths:
+        path = Path(given)
+        candidates.append(path if path.is_dir() else path.parent)
+    return AllowedRoots(candidates)
