@@ -605,3 +605,19 @@ def test_a_run_indexes_each_named_project_once_and_serves_its_files(
         assert [Path(spec.root) for spec in specs] == [shop.resolve()]
     finally:
         end_run()
+
+
+def test_hostile_declarations_stay_linear() -> None:
+    import time
+
+    from race_mcp.analyzer.project._extract import extract_python, extract_sql
+
+    table = "CREATE TABLE t (" + "".join(f"c{i} int unique, " for i in range(40_000)) + ")"
+    args = "".join(f'UniqueConstraint("c{i}"), ' for i in range(20_000))
+    source = f"class M(Base):\n    __table_args__ = ({args})\n"
+    started = time.perf_counter()
+    assert len(extract_sql(table.encode(), "schema").tables["sql:t"]) == 256  # capped, not quadratic
+    assert len(extract_python(source.encode(), "m", False).classes["M"].unique_together) == 256
+    assert extract_sql(b"create unique index x on t (" + b"(" * 100_000, "s").tables == {}
+    assert extract_python(b"x = a" + b".b" * 50_000, "m", False).broken  # too deep for the walk
+    assert time.perf_counter() - started < 10

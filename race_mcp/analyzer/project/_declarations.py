@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 
-from ._facts import ClassFacts, ModelField, merge_keys
+from ._facts import MAX_KEYS_PER_TABLE, ClassFacts, ModelField, merge_keys
 
 __all__ = ["add_key", "read_call", "read_class_statement", "read_meta"]
 
@@ -139,8 +139,9 @@ def read_meta(meta: ast.ClassDef, facts: ClassFacts) -> None:
 
 def _add_together(facts: ClassFacts, key: list[str]) -> None:
     ordered = sorted(set(key))
-    if ordered not in facts.unique_together:
-        facts.unique_together.append(ordered)
+    together = facts.unique_together
+    if ordered and len(together) < MAX_KEYS_PER_TABLE and ordered not in together:
+        together.append(ordered)
 
 
 def _together(value: ast.expr) -> list[list[str]]:

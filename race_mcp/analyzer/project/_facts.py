@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ClassFacts", "FileFacts", "FunctionFacts", "ModelField", "merge_keys"]
+__all__ = ["MAX_KEYS_PER_TABLE", "ClassFacts", "FileFacts", "FunctionFacts", "ModelField", "merge_keys"]
 
 # One call site: (callee dotted, line, indices into the function's `contexts` held around it).
 CallRecord = tuple[str, int, tuple[int, ...]]
@@ -155,8 +155,14 @@ class FileFacts:
         )
 
 
+# No real table has this many unique keys; the cap keeps hostile files from making the
+# de-duplication below quadratic.
+MAX_KEYS_PER_TABLE = 256
+
+
 def merge_keys(into: dict[str, list[list[str]]], key: str, columns: list[str]) -> None:
     """Add one unique column set under `key`, sorted and once."""
     ordered = sorted(set(columns))
-    if ordered and ordered not in into.setdefault(key, []):
-        into[key].append(ordered)
+    keys = into.setdefault(key, [])
+    if ordered and len(keys) < MAX_KEYS_PER_TABLE and ordered not in keys:
+        keys.append(ordered)

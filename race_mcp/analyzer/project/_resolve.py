@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from ._facts import ClassFacts, FileFacts, FunctionFacts
+from ._facts import ClassFacts, FileFacts, FunctionFacts, merge_keys
 
 __all__ = ["Resolver"]
 
@@ -39,8 +39,8 @@ class Resolver:
 
     def _add(self, path: str, facts: FileFacts, aliases: tuple[str, ...]) -> None:
         for key, keys in facts.tables.items():
-            merged = self.tables.setdefault(key, [])
-            merged.extend(columns for columns in keys if columns not in merged)
+            for columns in keys:
+                merge_keys(self.tables, key, columns)
         if facts.kind != "py" or not aliases:
             return
         module = facts.module

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ._facts import merge_keys
+
 __all__ = ["sql_unique_keys"]
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
@@ -45,8 +47,7 @@ def sql_unique_keys(text: str) -> dict[str, list[list[str]]]:
     found: dict[str, list[list[str]]] = {}
     for statement in _statements(_COMMENTS.sub(" ", text)):
         for table, columns in _declared(statement):
-            if columns and sorted(columns) not in found.setdefault(table, []):
-                found[table].append(sorted(columns))
+            merge_keys(found, table, columns)
     return found
 
 
