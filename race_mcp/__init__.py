@@ -10,12 +10,6 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from ._version import __version__
-from .analyzer import analyze_paths, analyze_source
-from .config import Settings, load_settings
-from .errors import BurstError, InputError, PatchError, PolicyError, RaceMcpError
-from .findings import AnalysisReport, Evidence, FileError, Finding, Summary
-from .roots import AllowedRoots
-from .rules import RULES, Rule, get_rule
 
 __all__ = [
     "RULES",
@@ -50,23 +44,49 @@ __all__ = [
 ]
 
 if _TYPE_CHECKING:
+    from .analyzer import analyze_paths, analyze_source
     from .burst import BurstPolicy, BurstResult, BurstSpec, run_burst
+    from .config import Settings, load_settings
+    from .errors import BurstError, InputError, PatchError, PolicyError, RaceMcpError
+    from .findings import AnalysisReport, Evidence, FileError, Finding, Summary
     from .openapi import OpenApiReport, check_openapi
     from .remediate import Patch, PatchReport, apply_patches, propose_patches
+    from .roots import AllowedRoots
+    from .rules import RULES, Rule, get_rule
 
-# The burst engine (h2, httpx), the OpenAPI loader and the codemods (libcst.matchers) cost ~0.45 s to
-# import: loaded on first use, so `race-mcp analyze` and the MCP server's start do not pay for them.
+# Every name is loaded on first use. Importing `race_mcp` happens before any submodule's import
+# (`race-mcp --version` imports `race_mcp.cli`, the MCP server's worker imports `race_mcp.server`):
+# pydantic, the analyzer, the burst engine (h2, httpx) and the codemods (libcst) together cost
+# about half a second, which each command should pay only for what it runs.
 _LAZY = {
+    "analyze_paths": ".analyzer",
+    "analyze_source": ".analyzer",
     "BurstPolicy": ".burst",
     "BurstResult": ".burst",
     "BurstSpec": ".burst",
     "run_burst": ".burst",
+    "Settings": ".config",
+    "load_settings": ".config",
+    "BurstError": ".errors",
+    "InputError": ".errors",
+    "PatchError": ".errors",
+    "PolicyError": ".errors",
+    "RaceMcpError": ".errors",
+    "AnalysisReport": ".findings",
+    "Evidence": ".findings",
+    "FileError": ".findings",
+    "Finding": ".findings",
+    "Summary": ".findings",
     "OpenApiReport": ".openapi",
     "check_openapi": ".openapi",
     "Patch": ".remediate",
     "PatchReport": ".remediate",
     "apply_patches": ".remediate",
     "propose_patches": ".remediate",
+    "AllowedRoots": ".roots",
+    "RULES": ".rules",
+    "Rule": ".rules",
+    "get_rule": ".rules",
 }
 
 

@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from ._sanitize import PROSE_LIMIT, sanitize_line
-from .config import Settings, load_settings
 from .errors import InputError, PolicyError
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from .burst import BurstPolicy, BurstResult, BurstSpec
+    from .config import Settings
 
 __all__ = ["add_burst_parser", "run_burst_command"]
 
@@ -226,6 +226,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from .config import load_settings  # pydantic loads when a command runs, not to parse one
+
     settings = load_settings(config=args.config)
     return run_burst_command(args, settings)
 
@@ -268,6 +270,8 @@ async def _print_progress(done: float, total: float | None, message: str | None)
 
 
 def _spec(args: argparse.Namespace, policy: BurstPolicy) -> BurstSpec:
+    from pydantic import ValidationError
+
     from .burst import BurstSpec
 
     raw_request = _read_request_file(args.request_file, policy) if args.request_file else None

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._sanitize import PROSE_LIMIT, sanitize_line
-from .analyzer._files import read_source
-from .config import Settings, load_settings
-from .roots import allowed_roots
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .remediate import PatchReport
 
 __all__ = ["add_patch_parser", "run_patch_command"]
@@ -80,6 +78,8 @@ def add_patch_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from .config import load_settings  # pydantic loads when a command runs, not to parse one
+
     settings = load_settings(config=args.config)
     return run_patch_command(args, settings)
 
@@ -99,7 +99,9 @@ def run_patch_command(args: argparse.Namespace, settings: Settings) -> int:
     Raises `RaceMcpError` for bad input or a refused write (the caller prints one line, exit 2).
     """
     # The codemods (libcst.matchers) load only when `patch` runs, not at every `race-mcp` start.
+    from .analyzer._files import read_source
     from .remediate import apply_patches, propose_patches
+    from .roots import allowed_roots
 
     label = _label(args.file)
     source = read_source(args.file, label, max_bytes=settings.max_file_bytes)

@@ -52,13 +52,15 @@ from ._cli_burst import add_burst_parser
 from ._cli_patch import add_patch_parser
 from ._sanitize import PROSE_LIMIT, sanitize_line, sanitize_message
 from ._version import __version__
-from .analyzer import analyze_paths
-from .config import Settings, load_settings
 from .errors import RaceMcpError
-from .findings import AnalysisReport, severity_rank
-from .render import render_json, render_sarif, render_text
-from .roots import allowed_roots
-from .rules import RULES, get_rule, render_catalog_markdown, render_rule_markdown, render_rule_table
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .findings import AnalysisReport
+
+# Each command imports what it runs in its handler: pydantic's models, the analyzer, the OpenAPI
+# loader, the MCP SDK and the codemods cost up to half a second to import, which `race-mcp
+# --version`, `rules` or a usage error should not pay (tests/test_cli.py holds the line on it).
 
 __all__ = ["build_parser", "main"]
 
@@ -286,6 +288,7 @@ def _add_demo(commands: _Commands) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     # Imported here: the server pulls in the MCP SDK, which `analyze` and `rules` do not need.
+    from .config import load_settings
     from .server import serve
 
     # The same checked settings as every command: a bad or too-wide config stops the start.
@@ -307,6 +310,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyzer import analyze_paths
+
     settings = _analysis_settings(args)
     progress = _ProgressLine() if sys.stderr.isatty() else None
     try:
@@ -325,6 +330,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 def _cmd_openapi(args: argparse.Namespace) -> int:
     from .openapi import check_openapi  # YAML and $ref machinery only when asked for
+    from .roots import allowed_roots
 
     settings = _analysis_settings(args)
     # The spec's own directory is always a $ref root; these are the flags' and the config's.
@@ -342,6 +348,8 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def _cmd_rules(args: argparse.Namespace) -> int:
+    from .rules import RULES, get_rule, render_catalog_markdown, render_rule_markdown, render_rule_table
+
     if args.rule_id:
         rule = get_rule(args.rule_id)
         if args.format == "json":
@@ -395,10 +403,14 @@ class _ProgressLine:
 
 def _analysis_settings(args: argparse.Namespace) -> Settings:
     """Config file first (checked), then --select / --ignore replace its lists (as ruff's do)."""
+    from .config import load_settings
+
     return load_settings(config=args.config, select=args.select, ignore=args.ignore)
 
 
 def _render_report(report: AnalysisReport, output_format: str, *, problems: bool = True) -> str:
+    from .render import render_json, render_sarif, render_text
+
     if output_format == "json":
         return render_json(report)
     if output_format == "sarif":
@@ -416,6 +428,8 @@ def _print_problems(report: AnalysisReport) -> None:
 
 
 def _exit_code(report: AnalysisReport, fail_on: str) -> int:
+    from .findings import severity_rank
+
     # The summary counts every finding, including those cut by --max-findings.
     threshold = severity_rank(fail_on)
     failing = any(
