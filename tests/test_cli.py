@@ -17,10 +17,12 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+import race_mcp.demo as race_mcp_demo
 from race_mcp import AnalysisReport, __version__
-from race_mcp.demo import render_demo_text
+from race_mcp.cli import main
+from race_mcp.demo import DemoReport, render_demo_text
 from race_mcp.rules import RULES, render_rule_markdown
-from tests._demo_run import DEMO_TIMEOUT, DemoRun
+from tests._demo_run import DemoRun
 from tests._mcp_helpers import RACE_MCP
 from tests._mcp_helpers import RACY_SOURCE as RACY_HANDLER
 
@@ -376,24 +378,28 @@ def test_closed_stdout_exits_quietly(racy_project: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_tells_the_story_and_exits_by_its_verdict(demo_run: DemoRun, project: Path) -> None:
-    # The JSON run is the session's shared `race-mcp demo --format json` (conftest.py).
+def test_demo_tells_the_story_and_exits_by_its_verdict(
+    demo_run: DemoRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The JSON run is the session's shared `race-mcp demo --format json` (conftest.py), through the
+    # installed command. `race-mcp demo` (text) differs from it only in how the command renders the
+    # same DemoReport, so the text form is checked on that run's report, in process, instead of
+    # running the whole story (bursts, patches, servers) a second time.
     report = demo_run.report
     assert demo_run.returncode == (0 if report.passed else 1), demo_run.stderr
     assert [step.key for step in report.steps][:2] == ["analyze-shop", "analyze-safe-twin"]
-    # Burst steps measure timings, so a second run's text is compared by its shape, not byte for byte.
-    text = subprocess.run(
-        [str(RACE_MCP), "demo"],
-        cwd=project,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=DEMO_TIMEOUT,
-        check=False,
-    )
-    assert text.returncode == demo_run.returncode, text.stderr
-    lines = text.stdout.splitlines()
-    assert lines[0] == render_demo_text(report).splitlines()[0]
+    asked: list[str | None] = []
+
+    def same_run(database: str | None = None) -> DemoReport:
+        asked.append(database)
+        return report
+
+    monkeypatch.setattr(race_mcp_demo, "run_demo", same_run)
+    assert main(["demo"]) == demo_run.returncode
+    assert asked == [None]  # SQLite, as the shared run
+    text = capsys.readouterr().out
+    assert text == render_demo_text(report)
+    lines = text.splitlines()
     for number, step in enumerate(report.steps, start=1):
         assert any(line.startswith(f"{number}. {step.title}: ") for line in lines)
     assert lines[-1].startswith("Demo complete" if report.passed else "Demo incomplete")

@@ -39,17 +39,25 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 
 @pytest.fixture(scope="module")
-def inspect(npx: str, workspace: Workspace) -> Any:
+def inspector(npx: str, workspace: Workspace) -> tuple[Any, subprocess.CompletedProcess[str]]:
+    """The Inspector runner, and its first run (`tools/list`), which also warms npm's cache."""
+
     def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         command = [npx, "-y", INSPECTOR, "--cli", str(RACE_MCP), *args]
         return subprocess.run(
             command, cwd=workspace.root, capture_output=True, text=True, timeout=timeout, check=False
         )
 
-    # Warm npm's cache once with a generous timeout: only the very first run downloads.
-    warm = run("--method", "tools/list", timeout=300)
-    assert warm.returncode == 0, warm.stderr
-    return run
+    # A generous timeout: only the very first run on a machine downloads the Inspector. Its answer
+    # is test_tools_list's, instead of a second identical run (each starts node and the server).
+    first = run("--method", "tools/list", timeout=300)
+    assert first.returncode == 0, first.stderr
+    return run, first
+
+
+@pytest.fixture(scope="module")
+def inspect(inspector: tuple[Any, subprocess.CompletedProcess[str]]) -> Any:
+    return inspector[0]
 
 
 def output(done: subprocess.CompletedProcess[str]) -> Any:
@@ -57,8 +65,8 @@ def output(done: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(done.stdout)
 
 
-def test_tools_list(inspect: Any) -> None:
-    tools = output(inspect("--method", "tools/list"))["tools"]
+def test_tools_list(inspector: tuple[Any, subprocess.CompletedProcess[str]]) -> None:
+    tools = output(inspector[1])["tools"]
 
     assert [tool["name"] for tool in tools] == ["analyze_file", "check_openapi", "propose_patch", "run_burst"]
     assert tools[0]["annotations"] | {"title": None} == {
