@@ -37,6 +37,8 @@ __all__ = ["BINARY", "ExpressionLowerer", "Scope", "annotation_text", "dotted", 
 
 # A container literal of this many constants is data (a lookup table); no rule reads inside it.
 _BULKY = 1000
+# `Span` is a named tuple: building it from a tuple skips its Python-level `__new__`.
+_new_span = tuple.__new__
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 BINARY = {
@@ -154,14 +156,15 @@ class ExpressionLowerer:
 
     # -- positions ----------------------------------------------------------------------------
     def span(self, node: Any) -> Span:
+        lines = self.lines
+        if lines is None:  # an ASCII file: byte columns are character columns
+            return _new_span(Span, (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset))
         line, column = node.lineno, node.col_offset
         end_line, end_column = node.end_lineno, node.end_col_offset
-        lines = self.lines
-        if lines is not None:
-            if not lines[line - 1].isascii():
-                column = _characters(lines[line - 1], column)
-            if end_line and not lines[end_line - 1].isascii():
-                end_column = _characters(lines[end_line - 1], end_column)
+        if not lines[line - 1].isascii():
+            column = _characters(lines[line - 1], column)
+        if end_line and not lines[end_line - 1].isascii():
+            end_column = _characters(lines[end_line - 1], end_column)
         return Span(line, column, end_line, end_column)
 
     # -- names and scopes ---------------------------------------------------------------------
