@@ -230,6 +230,78 @@ def test_aiohttp_route_tables_router_calls_and_class_views() -> None:
     }
 
 
+def test_quart_and_sanic_apps_blueprints_and_method_views() -> None:
+    found = summary(
+        """
+        from quart import Quart
+        from sanic import Blueprint, Sanic
+        from sanic.views import HTTPMethodView
+
+        app = Quart(__name__)
+        api = Sanic("api")
+        bp = Blueprint("orders", url_prefix="/orders")
+
+        @app.route("/redeem", methods=["POST"])
+        async def redeem(): ...
+
+        @app.post("/sync")
+        def sync_redeem(): ...
+
+        @api.post("/pay")
+        async def pay(request): ...
+
+        @bp.route("/<id>", methods=["DELETE"])
+        async def cancel(request, id): ...
+
+        class Cart(HTTPMethodView):
+            async def put(self, request): ...
+        """
+    )
+    assert found == {
+        "redeem": ("http", "event-loop", "POST /redeem", "quart"),
+        "sync_redeem": ("http", "thread-pool", "POST /sync", "quart"),
+        "pay": ("http", "event-loop", "POST /pay", "sanic"),
+        "cancel": ("http", "event-loop", "DELETE /orders/<id>", "sanic"),
+        "Cart.put": ("http", "event-loop", None, "sanic"),
+    }
+
+
+def test_litestar_handlers_and_controllers_and_tornado_handlers() -> None:
+    found = summary(
+        """
+        from litestar import Controller, get, post, route
+        from tornado.web import RequestHandler
+
+        @post("/orders")
+        async def create_order(data: dict) -> dict: ...
+
+        @route("/orders/{id:int}", http_method=["PUT", "PATCH"])
+        def replace_order(id: int) -> None: ...
+
+        class Accounts(Controller):
+            path = "/accounts"
+
+            @get()
+            async def listing(self) -> list: ...
+
+            @post("/{id:int}/debit")
+            async def debit(self, id: int) -> None: ...
+
+        class Vote(RequestHandler):
+            async def post(self): ...
+            def get(self): ...
+        """
+    )
+    assert found == {
+        "create_order": ("http", "event-loop", "POST /orders", "litestar"),
+        "replace_order": ("http", "sequential", "PUT|PATCH /orders/{id:int}", "litestar"),
+        "Accounts.listing": ("http", "event-loop", "GET /accounts", "litestar"),
+        "Accounts.debit": ("http", "event-loop", "POST /accounts/{id:int}/debit", "litestar"),
+        "Vote.post": ("http", "event-loop", None, "tornado"),
+        "Vote.get": ("http", "sequential", None, "tornado"),
+    }
+
+
 def test_django_function_and_class_based_views_and_urlpatterns() -> None:
     found = summary(
         """

@@ -23,7 +23,7 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 # How each web framework runs concurrent requests of a sync handler (async ones share an event
 # loop, except Flask's, which runs each in its own loop on a worker thread):
 # - FastAPI and Starlette run sync endpoints on a thread pool; Flask serves from threads;
-# - aiohttp calls a sync handler on the event loop itself: one at a time;
+# - aiohttp, Sanic, Tornado and Litestar call a sync handler on the event loop itself: one at a time;
 # - Django and DRF deployments serve sync views from worker processes (gunicorn's default sync
 #   workers), so module state is not shared between concurrent requests; stores still race.
 _SYNC_RUNTIME: dict[str, RuntimeName] = {
@@ -33,7 +33,11 @@ _SYNC_RUNTIME: dict[str, RuntimeName] = {
     "flask-restx": "thread-pool",
     "flask-restful": "thread-pool",
     "flask-smorest": "thread-pool",
+    "quart": "thread-pool",  # Quart runs a sync view in its thread executor
+    "litestar": "sequential",  # unless `sync_to_thread=True`: on the event loop
     "aiohttp": "sequential",
+    "sanic": "sequential",
+    "tornado": "sequential",
     "django": "processes",
     "drf": "processes",
 }

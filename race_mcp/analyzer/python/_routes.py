@@ -1,6 +1,6 @@
 """HTTP handlers of the web frameworks, read from the lowered module: FastAPI/APIRouter, Starlette,
-Flask/Blueprint/MethodView, flask-restx/flask-restful/flask-smorest resources, aiohttp, Django and
-Django REST framework.
+Flask/Blueprint/MethodView, flask-restx/flask-restful/flask-smorest resources, Quart, Sanic,
+Litestar (handlers and controllers), Tornado, aiohttp, Django and Django REST framework.
 
 A handler is a function the framework calls once per request, so requests run it concurrently.
 Routes read `VERB /path` with every prefix applied that the module shows (a router's own prefix, the
@@ -42,6 +42,10 @@ _APP_FACTORIES: dict[str, str] = {
     "flask_restplus.Api": "flask-restx",
     "flask_restplus.Namespace": "flask-restx",
     "flask_restful.Api": "flask-restful",
+    "quart.Quart": "quart",
+    "quart.Blueprint": "quart",
+    "sanic.Sanic": "sanic",
+    "sanic.Blueprint": "sanic",
     "aiohttp.web.Application": "aiohttp",
     "aiohttp.web.RouteTableDef": "aiohttp",
     "aiohttp.web.RouteDef": "aiohttp",
@@ -69,7 +73,16 @@ _VIEW_BASES: dict[str, str] = {
     "flask_restful.Resource": "flask-restful",
     "aiohttp.web.View": "aiohttp",
     "starlette.endpoints.HTTPEndpoint": "starlette",
+    "quart.views.MethodView": "quart",
+    "sanic.views.HTTPMethodView": "sanic",
+    "tornado.web.RequestHandler": "tornado",
+    "litestar.Controller": "litestar",
+    "litestar.controller.Controller": "litestar",
 }
+# Litestar's handlers are decorated by function: `@post("/orders")`, on functions and controller
+# methods alike.
+_LITESTAR = ("litestar.", "litestar.handlers.")
+_LITESTAR_VERBS = (*HTTP_METHODS, "route", "websocket")
 # Django's generic views and DRF's views, viewsets and generic views, by module prefix.
 _DJANGO_VIEW_MODULES = {"django.views.": "django", "rest_framework.": "drf"}
 # Methods of Django/DRF class-based views that handle a request, with the verb they serve.
@@ -97,7 +110,7 @@ _DJANGO_METHOD_DECORATORS: dict[str, tuple[str, ...]] = {
     "django.contrib.auth.decorators.login_required": (),
     "django.contrib.auth.decorators.permission_required": (),
 }
-_FRAMEWORK_IMPORTS = ("fastapi", "starlette", "flask", "aiohttp")
+_FRAMEWORK_IMPORTS = ("fastapi", "starlette", "flask", "quart", "sanic", "aiohttp")
 
 
 @dataclass
@@ -279,8 +292,10 @@ class _Routes:
         return framework, methods, None if path is None else prefix + path, target
 
     # -- decorated functions and classes ----------------------------------------------------------
-    def from_decorators(self, function: Function) -> None:
+    def from_decorators(self, function: Function, prefix: str = "") -> None:
         for decorator in function.decorators:
+            if isinstance(decorator, Call) and self.litestar(function, decorator, prefix):
+                continue
             if not isinstance(decorator, Call) or decorator.receiver is None or decorator.method is None:
                 continue
             app = self.app_of(decorator.receiver)
@@ -307,6 +322,23 @@ class _Routes:
             elif verb == "view":
                 self.entries.http(function, framework, route([], full))
 
+    def litestar(self, function: Function, decorator: Call, prefix: str) -> bool:
+        """`@post("/orders")` / `@route("/x", http_method=["PUT"])`; `prefix`: a controller's path.
+        A handler without a path serves `/` (under its controller's path)."""
+        name = decorator.name or ""
+        verb = name.rsplit(".", 1)[-1]
+        if not name.startswith(_LITESTAR) or verb not in _LITESTAR_VERBS:
+            return False
+        given = decorator.positional(0) or decorator.keyword("path")
+        path = "/" if given is None else text(given, self.module)
+        full = None if path is None else (prefix + path if path != "/" or not prefix else prefix)
+        if verb == "route":
+            methods = _strings_of(decorator.keyword("http_method"), self.module)
+        else:
+            methods = ["WEBSOCKET" if verb == "websocket" else verb.upper()]
+        self.entries.http(function, "litestar", route(methods, full))
+        return True
+
     def django_function(self, function: Function) -> None:
         """A Django/DRF function view: a view decorator, or `request` first in a views module."""
         verbs: list[str] | None = None
@@ -332,6 +364,11 @@ class _Routes:
             return
         frameworks[name] = framework
         path = self.view_paths.get(name)
+        if framework == "litestar":  # a Controller: `path = "/orders"` and decorated methods
+            controller = text(info.attributes.get("path"), self.module) or ""
+            for method in info.methods.values():
+                self.from_decorators(method, controller.rstrip("/"))
+            return
         for decorator in info.decorators:  # @ns.route("/x"), @blp.route("/x"), @routes.view("/x")
             if isinstance(decorator, Call) and decorator.method in ("route", "view") and decorator.receiver:
                 app = self.app_of(decorator.receiver)

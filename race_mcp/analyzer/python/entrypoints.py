@@ -1,12 +1,13 @@
 """Entry points of a lowered Python module: how requests, jobs and messages reach its functions, and
 how the runtime runs concurrent ones (`core.model.EntryPoint`).
 
-- HTTP handlers (`_routes.py`): FastAPI, Starlette, Flask (views, blueprints, MethodView,
-  flask-restx/restful/smorest resources), aiohttp, Django and DRF views. `async def` handlers run
-  on an event loop; sync FastAPI/Starlette/Flask handlers on a thread pool; sync Django views in
-  worker processes.
-- Tasks (kind `task`): Celery (`@shared_task`, `@app.task`, `Task.run`), RQ (`@job`) and huey run
-  in worker processes; dramatiq actors (`@dramatiq.actor`) on each worker process's threads.
+- HTTP handlers (`_routes.py`): FastAPI, Starlette, Quart, Sanic, Litestar, Tornado, Flask (views,
+  blueprints, MethodView, flask-restx/restful/smorest resources), aiohttp, Django and DRF views.
+  `async def` handlers run on an event loop; sync FastAPI/Starlette/Flask/Quart handlers on a
+  thread pool; sync Django views in worker processes; sync aiohttp/Sanic/Tornado/Litestar handlers
+  on the event loop, one at a time.
+- Tasks (kind `task`): Celery (`@shared_task`, `@app.task`, `Task.run`) and RQ (`@job`) run in
+  worker processes; dramatiq actors (`@dramatiq.actor`) and huey tasks on worker threads.
 - Django signal receivers (`@receiver`, `signal.connect(f)`), kind `signal`; management commands
   (`BaseCommand.handle`), kind `command`, one run at a time; GraphQL mutations (graphene `mutate`,
   `@strawberry.mutation`, ariadne `MutationType.field`), kind `graphql`.
