@@ -145,7 +145,19 @@ def _analyze_within_budget(source: str, filename: str, settings: Settings) -> li
             ) from None
 
 
+def _engine() -> str:
+    """`model` (the interpreter over the program model, `core/` + `python/`) or `libcst` (the
+    engine it replaces), chosen by `RACE_MCP_ENGINE` while the corpus is compared both ways."""
+    return "model" if os.environ.get("RACE_MCP_ENGINE", "libcst") == "model" else "libcst"
+
+
 def _analyze(source: str, filename: str, settings: Settings) -> list[Finding]:
+    if _engine() == "model":
+        from .python.pipeline import analyze_python
+
+        tree = _cpython_tree(source, filename)
+        _checked_shape(tree, filename, settings)
+        return analyze_python(source, filename, settings, tree=tree)
     shape = _checked_shape(_cpython_tree(source, filename), filename, settings)  # the tree is freed here
     if not might_race(source):
         return []  # valid Python with no coroutine, web framework or store: nothing can race here

@@ -39,6 +39,22 @@ class Reporter:
         # The language's line ends only: str.splitlines also breaks at \x0c, \x1c-\x1e, \x85 and
         # U+2028/9, which a comment may hold, and the evidence would then quote other lines.
         self.lines = _LINE_END.split(module.source)
+        # Functions by where they start, to name the one a finding lies in.
+        self.owners = sorted(
+            (function.span.line, function.span.end_line, name)
+            for name, function in module.functions.items()
+            if "<locals>" not in name
+        )
+
+    def owner(self, lines: list[int], root: str | None) -> str | None:
+        """The function a finding is reported in: the root that was interpreted, unless all its
+        steps lie in one function the root called (a model method run from a view is reported in
+        the method, where a patch goes; the route and confidence stay the entry point's)."""
+        if root is None:
+            return None
+        first, last = min(lines), max(lines)
+        inside = [name for start, end, name in self.owners if start <= first and last <= end]
+        return inside[-1] if inside else root
 
     def code_at(self, line: int) -> str:
         return self.lines[line - 1].strip() if 1 <= line <= len(self.lines) else ""
@@ -82,7 +98,7 @@ class Reporter:
             line=lines[0],
             end_line=max(lines),
             column=self.column_of(steps[0].node),
-            function=function,
+            function=self.owner(lines, function),
             route=entry.route if entry else None,
             message=message(evidence, sequence.key, mode, entry, decided),
             evidence=evidence,

@@ -106,10 +106,10 @@ class Writes:
             store = key if key in stores() else store_of(key)
             if store != MEMORY:
                 per_store.setdefault(store, []).extend(writes)
-        for store, writes in per_store.items():
+        for store, found in per_store.items():
             rule = spec(store).multi_write_rule
-            if rule is not None and len({unit for _, unit in writes}) >= 2:
-                ordered = sorted(writes, key=lambda write: write[0].order)
+            if rule is not None and len({unit for _, unit in found}) >= 2:
+                ordered = sorted(found, key=lambda write: write[0].order)
                 self.directs.append(Direct(rule, store, tuple(step for step, _ in ordered)))
 
     # -- changes to rows read earlier ------------------------------------------------------

@@ -94,7 +94,10 @@ def idempotency_finding(
     """
     text = _Text(module)
     if entry is not None:
-        verbs = _route_verbs(entry.route, function, owner)
+        # A Django or DRF view is an entry point without a route: its decorators name its verbs.
+        verbs = (not entry.route and _django_verbs(module, text, function, owner)) or _route_verbs(
+            entry.route, function, owner
+        )
         label = f"{entry.qualname} {entry.route or ''}"
     else:
         verbs = _django_verbs(module, text, function, owner)

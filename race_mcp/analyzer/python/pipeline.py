@@ -1,0 +1,225 @@
+"""Python analysis end to end: lower the module, run the interpreter from every root, report.
+
+Roots are the entry points first (HTTP handlers and the like: they carry a route and high
+confidence), then every other function and method no entry point reached (service-layer code,
+workers, Lambda handlers), with medium confidence. In-process state only races in entry points and
+coroutines; stores race everywhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ...config import Settings
+from ...findings import Confidence, Finding
+from ..core import model
+from ..core.checks import Reporter
+from ..core.effects import Recognizer
+from ..core.interpret import Interpreter
+from ..core.profile import Resolver
+from ..core.state import Mode, State
+from ..core.stores import stores
+from . import stores as _registered  # noqa: F401  (registers the Python stores)
+from .entrypoints import entry_points
+from .lower import lower_module
+from .memory import PythonMemory, may_share_state
+from .patterns import idempotency_finding, stream_consumers
+
+__all__ = ["analyze_python", "check_module", "might_race", "suppressed"]
+
+_LANGUAGE = "python"
+# Every race lives in a coroutine, a handler of one of these frameworks, or code that talks to a
+# store. Django views are not routed in the module: only their store calls can race, so "django" is
+# no marker (it is in nearly every file of a Django project). "Records": stream consumers (RC404).
+_FRAMEWORK_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp", "Records")
+
+
+def _store_markers() -> tuple[str, ...]:
+    """The registered stores' markers, and "Records" (stream consumers, RC404, need no store)."""
+    return (*(marker for store in stores().values() for marker in store.markers), "Records")
+
+
+def might_race(source: str) -> bool:
+    """Cheap text pre-filter: without any of these words no rule can fire."""
+    return any(marker in source for marker in (*_FRAMEWORK_MARKERS, *_store_markers()))
+
+
+def _recognizers(module: model.ModuleModel) -> list[Recognizer]:
+    """The recognizers of the stores registered for Python whose markers the source mentions, in
+    registration order (most specific first: ORM query chains before SQL text before Redis and
+    file names). A store the file never names cannot claim its calls (a Redis `pipe.watch()` is
+    no MongoDB change stream)."""
+    source = module.source
+    return [
+        factory(module)
+        for store in stores().values()
+        if (factory := store.recognizers.get(_LANGUAGE)) is not None
+        and any(marker in source for marker in store.markers)
+    ]
+
+
+def _mode(entry: model.EntryPoint, function: model.Function) -> Mode:
+    if entry.runtime == "thread-pool":
+        return "threaded"
+    if entry.runtime == "event-loop" or function.is_async:
+        return "async"
+    return "sequential"
+
+
+def _roots(module: model.ModuleModel) -> Iterator[tuple[str, model.Function, str | None]]:
+    """Module-level functions and the methods of module-level classes (nested ones run inside)."""
+    for name, function in module.functions.items():
+        if "." not in name:
+            yield name, function, None
+    for class_name, info in module.classes.items():
+        if "." in class_name:
+            continue
+        for method_name, method in info.methods.items():
+            yield f"{class_name}.{method_name}", method, class_name
+
+
+class _Run:
+    """One module's analysis: its profile, recognizers and findings."""
+
+    def __init__(self, module: model.ModuleModel, path: str, facts: Any, resolver: Resolver | None) -> None:
+        self.module = module
+        self.facts = facts
+        self.resolver = resolver
+        self.profile = PythonMemory(module)
+        self.has_stores = any(marker in module.source for marker in _store_markers())
+        self.recognizers = _recognizers(module) if self.has_stores else []
+        self.reporter = Reporter(module, path)
+        self.findings: list[Finding] = []
+
+    def interpret(self, function: model.Function, owner: str | None, mode: Mode) -> Interpreter:
+        interpreter = Interpreter(
+            self.profile, self.recognizers, mode, module=self.module, facts=self.facts, resolver=self.resolver
+        )
+        interpreter.finish(interpreter.run(self.profile.frame(function, self_class=owner), State()))
+        return interpreter
+
+    def report(
+        self,
+        interpreter: Interpreter,
+        entry: model.EntryPoint | None,
+        confidence: Confidence,
+        name: str | None,
+    ) -> None:
+        reporter = self.reporter
+        self.findings.extend(
+            reporter.sequence_finding(sequence, interpreter.mode, entry, confidence, name)
+            for sequence in interpreter.sequences.values()
+        )
+        self.findings.extend(
+            reporter.direct_finding(direct, entry, confidence, name) for direct in interpreter.directs
+        )
+
+    def run(self, entries: list[model.EntryPoint]) -> list[Finding]:
+        reached: set[str] = set()
+        for entry in entries:
+            function = self.module.functions.get(entry.qualname)
+            if function is None:
+                continue
+            owner = function.owner_class
+            interpreter = self.interpret(function, owner, _mode(entry, function))
+            reached |= interpreter.visited
+            self.report(interpreter, entry, "high", entry.qualname)
+            if self.has_stores:
+                idempotency = idempotency_finding(self.module, entry, function, owner, interpreter)
+                if idempotency is not None:
+                    self.findings.append(
+                        self.reporter.direct_finding(idempotency, entry, "high", entry.qualname)
+                    )
+        handled = {entry.qualname for entry in entries} | reached
+        for name, function, owner in _roots(self.module):
+            if name in handled or (not function.is_async and not self.has_stores):
+                continue
+            interpreter = self.interpret(function, owner, "async" if function.is_async else "sequential")
+            self.report(interpreter, None, "medium", name)
+            if self.has_stores:  # Django and DRF views are not routed in the module: RC601 sees them itself
+                view = idempotency_finding(self.module, None, function, owner, interpreter)
+                if view is not None:
+                    self.findings.append(self.reporter.direct_finding(view, None, "medium", name))
+        if self.has_stores:
+            self.findings.extend(
+                self.reporter.direct_finding(direct, None, "medium", None)
+                for direct in stream_consumers(self.module)
+            )
+        return _unique(self.findings)
+
+
+def check_module(
+    source: str,
+    path: str,
+    *,
+    tree: ast.Module | None = None,
+    facts: Any = None,
+    resolver: Resolver | None = None,
+) -> tuple[list[Finding], model.ModuleModel | None]:
+    """Every finding in one module, one per (rule, line), and the lowered module (None when the
+    module was skipped by the cheap pre-filters)."""
+    has_stores = any(marker in source for marker in _store_markers())
+    module = lower_module(source, path, tree=tree)
+    if not has_stores and not may_share_state(module):
+        return [], module
+    entries = entry_points(module)
+    if not has_stores and not entries and not any(f.is_async for f in module.functions.values()):
+        return [], module  # without stores only handlers and coroutines are interpreted
+    return _Run(module, path, facts, resolver).run(entries), module
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int]] = set()
+    unique = []
+    for finding in findings:
+        if (finding.rule_id, finding.line) not in seen:
+            seen.add((finding.rule_id, finding.line))
+            unique.append(finding)
+    return unique
+
+
+_SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def suppressed(finding: Finding, lines: Sequence[str], module: model.ModuleModel) -> bool:
+    """`# race-mcp: ignore[RC101]` on any line of the sequence, or on the function's `def` line."""
+    candidates = {finding.line, finding.end_line, *(step.line for step in finding.evidence)}
+    function = module.functions.get(finding.function) if finding.function else None
+    if function is not None:
+        candidates.add(function.span.line)
+    for number in candidates:
+        if not 1 <= number <= len(lines):
+            continue
+        match = _SUPPRESS.search(lines[number - 1])
+        if match is None:
+            continue
+        ids = match.group("ids")
+        if ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}:
+            return True
+    return False
+
+
+def analyze_python(
+    source: str,
+    path: str,
+    settings: Settings,
+    facts: Any = None,
+    *,
+    tree: ast.Module | None = None,
+    resolver: Resolver | None = None,
+) -> list[Finding]:
+    """The findings of one Python module the settings enable and no `# race-mcp: ignore` silences.
+
+    `tree` is CPython's tree when the caller has parsed (and measured) it already; `facts` and
+    `resolver` come from the whole-project index when there is one."""
+    if not might_race(source):
+        return []  # no coroutine, web framework or store: nothing can race here
+    findings, module = check_module(source, path, tree=tree, facts=facts, resolver=resolver)
+    if not findings or module is None:
+        return []
+    lines = _LINE_END.split(source)
+    return [f for f in findings if settings.rule_enabled(f.rule_id) and not suppressed(f, lines, module)]
