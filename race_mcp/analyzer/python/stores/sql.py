@@ -261,7 +261,7 @@ def _string(expr: model.Expr, ctx: CallContext) -> str | None:
 register(
     StoreSpec(
         name="sql",
-        markers=("SELECT", "select", "UPDATE", "INSERT", "DELETE", "execute"),
+        markers=("SELECT", "select", "UPDATE", "INSERT", "DELETE", "execute", "commit(", "rollback("),
         label=lambda name: f"table `{name}`",
         outcome="concurrent requests all see the old value and all write, so limits are overrun",
         insert_outcome=INSERT_OUTCOME,
