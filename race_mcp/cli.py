@@ -287,12 +287,13 @@ def _add_demo(commands: _Commands) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    # Imported here: the server pulls in the MCP SDK, which `analyze` and `rules` do not need.
     from .config import load_settings
+
+    # The same checked settings as every command: a bad or too-wide config stops the start before
+    # the server's second of imports (the MCP SDK, every tool's modules) is paid for.
+    settings = load_settings(config=args.config)
     from .server import serve
 
-    # The same checked settings as every command: a bad or too-wide config stops the start.
-    settings = load_settings(config=args.config)
     if not args.http and sys.stdin.isatty():
         print(STDIO_NOTICE, file=sys.stderr, flush=True)
     # The server checks the roots and falls back to $RACE_MCP_TOKEN itself (InputError/PolicyError).
