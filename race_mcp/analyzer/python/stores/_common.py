@@ -91,6 +91,17 @@ class ModuleFacts:
             node = node.origin if isinstance(node.origin, ast.AST) else None
         return self.text.segment(node)
 
+    def block(self, node: model.Node) -> str:
+        """The whole source lines a node spans (a class body scanned for constraints): cheaper than
+        its exact text, and the same to a pattern that looks for declarations inside it."""
+        span = node.span
+        return "".join(self.text.lines[span.line - 1 : max(span.end_line, span.line)])
+
+    def name_text(self, expr: model.Expr | None) -> str:
+        """A receiver's text: `self.session` from the model when it is a dotted name (most are),
+        the source otherwise (`(await session.scalars(q))`)."""
+        return dotted(expr) or self.code(expr)
+
     def qualify(self, expr: model.Expr | None) -> str | None:
         """The qualified name of a name or dotted attribute, through the module's imports."""
         if isinstance(expr, model.Call):

@@ -49,12 +49,15 @@ class OrmFacts(ModuleFacts):
         self.view_models = {
             name: found for name, info in self.classes.items() if (found := self._view_model(info))
         }
-        self.versioned = {name for name, info in self.classes.items() if "version_id_col" in self.code(info)}
+        self.versioned = (
+            {name for name, info in self.classes.items() if "version_id_col" in self.block(info)}
+            if "version_id_col" in source
+            else set()
+        )
         self.atomic_methods = self._atomic_methods()
         self.serializable = self._serializable_names()
-        self.built: dict[tuple[str, str], str] = {}
-        self.called: set[str] = set()
-        self._constructions()
+        self._built: dict[tuple[str, str], str] | None = None
+        self._called: set[str] = set()
 
     # -- models ---------------------------------------------------------------------------------
     def _unique_fields(self, info: model.ClassModel) -> set[str]:
@@ -77,7 +80,7 @@ class OrmFacts(ModuleFacts):
         if not has_primary_key:
             unique.add("id")  # Django's implicit auto primary key
         # Constraints are spelled out in the class body; most modules have none to look for.
-        text = self.code(info) if self._mentions_constraints else ""
+        text = self.block(info) if self._mentions_constraints else ""
         for group in re.findall(r"Unique(?:Constraint)?\(\s*(?:fields\s*=\s*)?[\[(]?([^)\]]*)", text):
             unique |= set(_QUOTED.findall(group))
         for group in re.findall(r"unique_together\s*=\s*([^\n]*)", text):
@@ -167,9 +170,26 @@ class OrmFacts(ModuleFacts):
                     pending.append(user)
         return names
 
+    @property
+    def built(self) -> dict[tuple[str, str], str]:
+        """(function qualname, local) -> the model class the local was built from."""
+        if self._built is None:
+            self._constructions()
+        assert self._built is not None
+        return self._built
+
+    @property
+    def called(self) -> set[str]:
+        """Names of functions and `self`/`cls` methods called somewhere in the module."""
+        if self._built is None:
+            self._constructions()
+        return self._called
+
     def _constructions(self) -> None:
         """`name = Model(...)` inside each function, so `session.add(name)` knows what it inserts;
-        and the names called in the module (a helper called here is judged in its callers)."""
+        and the names called in the module (a helper called here is judged in its callers).
+        Read on first use: most modules never need either."""
+        self._built = {}
         for function in self.module.functions.values():
             for node in walk(function.body):
                 if isinstance(node, model.Assign) and isinstance(node.value, model.Call):
@@ -177,17 +197,17 @@ class OrmFacts(ModuleFacts):
                     if isinstance(func, model.Name) and func.id in self.classes:
                         for target in node.targets:
                             if isinstance(target, model.Name):
-                                self.built[(function.qualname, target.id)] = func.id
+                                self._built[(function.qualname, target.id)] = func.id
                 elif isinstance(node, model.Call):
                     func = node.func
                     if isinstance(func, model.Name):
-                        self.called.add(func.id)
+                        self._called.add(func.id)
                     elif (
                         isinstance(func, model.Attribute)
                         and isinstance(func.value, model.Name)
                         and func.value.id in ("self", "cls")
                     ):
-                        self.called.add(func.attr)
+                        self._called.add(func.attr)
 
     def model_of(self, expr: model.Expr, self_class: str | None) -> str | None:
         """The model a manager or queryset expression queries."""

@@ -78,7 +78,7 @@ class SqlAlchemyMixin:
             args = positional(calls[0][1])
             if args and isinstance(args[0], model.Name):
                 name = args[0].id
-                if name[:1].isupper() and SESSION_NAME.search(facts.code(base)):
+                if name[:1].isupper() and SESSION_NAME.search(facts.name_text(base)):
                     return "query", name, calls[1:]
             return None
         if _flask_query(base) and calls:
@@ -207,7 +207,7 @@ class SqlAlchemyMixin:
         match = _ACCESSOR.match(method)
         if match is None or method in _SESSION_OWN or call.receiver is None:
             return None
-        if not _ACCESSOR_RECEIVER.search(self.facts(ctx).code(call.receiver)):
+        if not _ACCESSOR_RECEIVER.search(self.facts(ctx).name_text(call.receiver)):
             return None
         if any(ctx.string(arg.value) is not None for arg in call.args):
             return None  # a statement or a key passed as text: not an accessor

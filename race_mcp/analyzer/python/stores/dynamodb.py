@@ -83,7 +83,7 @@ class DynamoRecognizer(StoreRecognizer):
             args = positional(value) if isinstance(value, model.Call) else []
             if args and (name := ctx.string(args[0])):
                 return f"dynamodb:{name}"  # `table = dynamodb.Table("items")`
-        return "dynamodb:" + facts.code(receiver)
+        return "dynamodb:" + facts.name_text(receiver)
 
     def condition(self, call: model.Call, ctx: CallContext) -> frozenset[str] | None:
         expression = keywords(call).get("ConditionExpression")

@@ -187,7 +187,11 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         sqlalchemy = self.sqlalchemy_base(base, calls, facts)
         if sqlalchemy is not None:
             return self.sqlalchemy_statement(*sqlalchemy, ctx)
-        if call.method is not None and receiver is not None and SESSION_NAME.search(facts.code(receiver)):
+        if (
+            call.method is not None
+            and receiver is not None
+            and SESSION_NAME.search(facts.name_text(receiver))
+        ):
             return self.session_call(call.method, call, ctx)
         return None
 

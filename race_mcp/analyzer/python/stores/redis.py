@@ -160,7 +160,7 @@ class RedisRecognizer(StoreRecognizer):
                 return True
             inner = receiver.receiver
             return receiver.method in _CHAINABLE and inner is not None and self.is_redis(inner, ctx)
-        text = self.facts(ctx).code(receiver)
+        text = self.facts(ctx).name_text(receiver)
         head = text.split(".")[0]
         clients = self.clients(ctx)
         if text in clients or head in clients or "pipe" in head.lower():
@@ -210,7 +210,7 @@ class RedisRecognizer(StoreRecognizer):
 
     def _in_multi(self, receiver: model.Expr, ctx: CallContext) -> bool:
         """Queued on a pipeline that runs as MULTI ... EXEC (redis-py's default, `transaction=True`)."""
-        text = self.facts(ctx).code(receiver)
+        text = self.facts(ctx).name_text(receiver)
         if ".pipeline(" in text:
             return not _NOT_TRANSACTIONAL.search(text)
         head = text.split(".")[0]

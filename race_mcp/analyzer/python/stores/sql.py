@@ -23,15 +23,18 @@ __all__ = ["INTEGRITY_ERRORS", "SqlRecognizer", "function_traits"]
 
 _SQL_KEYWORDS = ("query", "sql", "statement", "operation", "stmt")
 INTEGRITY_ERRORS = ("IntegrityError", "UniqueViolation", "UniqueViolationError", "DuplicateKeyError")
-_WRAPPERS = ("text", "literal_column", "SQL", "sql", "Composed", "dedent")
+# Builders that wrap a statement's text: the call that executes the statement is what counts.
+_WRAPPERS = ("text", "literal_column", "SQL", "sql", "Composed")
+_TEXT_WRAPPERS = (*_WRAPPERS, "dedent")
 # Drivers that commit every statement on its own unless a transaction is opened explicitly.
-# Indentation is `[ \t]`, not `\s`: `^\s*` tried at every line start of a run of blank lines is quadratic.
-_AUTOCOMMIT_DRIVERS = re.compile(r"^[ \t]*+(?:import|from)\s+(?:asyncpg|databases|django)\b", re.MULTILINE)
+_AUTOCOMMIT_DRIVERS = frozenset({"asyncpg", "databases", "django"})
 _TRANSACTION_DECORATOR = re.compile(r"\.(transaction|atomic)\b")
 _TRANSACTION_RECEIVER = re.compile(r"(tx|transaction|txn)\b")
 _BEGINS = re.compile(r"\.(transaction|begin|begin_nested|atomic)\(")
 _CONNECTION = re.compile(r"(self\.)?(conn|connection|con|cnx|db_conn)")
 _WORD = re.compile(r"\w+")
+# Statements that declare unique columns; most modules have none, and then no string is read.
+_DDL = re.compile(r"create\s++(?:unique\s++index|(?:temp\w*+\s++)?table)")  # on lowercased text
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,11 @@ class SqlFacts(ModuleFacts):
     def __init__(self, module: model.ModuleModel) -> None:
         super().__init__(module)
         source = module.source
-        self.unique = unique_columns(self._ddl_strings()) if "create" in source.lower() else {}
-        self.autocommit_driver = bool(_AUTOCOMMIT_DRIVERS.search(source))
+        lowered = source.lower()
+        self.unique = unique_columns(self._ddl_strings(lowered)) if "create" in lowered else {}
+        self.autocommit_driver = any(q.split(".")[0] in _AUTOCOMMIT_DRIVERS for q in self.imports.values())
         # Most modules never say SERIALIZABLE: then no call needs its code read to look for it.
-        self.mentions_serializable = "serializable" in source.lower()
+        self.mentions_serializable = "serializable" in lowered
         # Module-level engines and connections configured for SERIALIZABLE isolation.
         self.serializable = {
             name
@@ -98,14 +102,26 @@ class SqlFacts(ModuleFacts):
             if self.mentions_serializable and "serializable" in self.code(value).lower()
         }
 
-    def _ddl_strings(self) -> list[str]:
-        return [
-            node.value
-            for node in self.statements()
-            if isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and "create" in node.value.lower()
-        ]
+    def _ddl_strings(self, lowered: str) -> list[str]:
+        """String constants on the lines that hold DDL (a descent that skips every node whose lines
+        hold none: a schema string in a large class costs its path, not the class)."""
+        lines = sorted({lowered.count("\n", 0, match.start()) + 1 for match in _DDL.finditer(lowered)})
+        if not lines:
+            return []
+        stack = [s.origin for s in self.module.body if isinstance(s.origin, ast.AST)]
+        texts = []
+        while stack:
+            node = stack.pop()
+            first = getattr(node, "lineno", None)
+            if first is not None:
+                last = getattr(node, "end_lineno", None) or first
+                if not any(first <= line <= last for line in lines):
+                    continue
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    texts.append(node.value)
+                    continue
+            stack.extend(ast.iter_child_nodes(node))
+        return texts
 
 
 class SqlRecognizer(StoreRecognizer):
@@ -157,7 +173,7 @@ class SqlRecognizer(StoreRecognizer):
             # `conn.commit()`, `await session.commit()`: the end of an implicit or explicit transaction.
             return [Effect("commit")]
         facts = self.facts(ctx)
-        if method == "start" and _TRANSACTION_RECEIVER.search(facts.code(call.receiver)):
+        if method == "start" and _TRANSACTION_RECEIVER.search(facts.name_text(call.receiver)):
             return [Effect("begin")]  # asyncpg: `tx = conn.transaction(); await tx.start()`
         if (call.name or "").split(".")[-1] in _WRAPPERS:
             return []  # `text("...")` builds a statement; the call that executes it is what counts
@@ -235,7 +251,7 @@ class SqlRecognizer(StoreRecognizer):
     def enter(self, expr: model.Expr, ctx: CallContext) -> list[Effect] | None:
         """`with conn:` (sqlite3), `async with conn.transaction():`, `with engine.begin() as conn:`."""
         facts = self.facts(ctx)
-        text = facts.code(expr)
+        text = facts.name_text(expr)
         if not (_BEGINS.search(text) or _CONNECTION.fullmatch(text)):
             return None
         effects = [Effect("begin")]
@@ -252,7 +268,7 @@ def _project_unique(ctx: CallContext) -> Any:
 
 def _string(expr: model.Expr, ctx: CallContext) -> str | None:
     """SQL text, also inside the builders that only wrap it: `text("...")`, `sql.SQL("...")`."""
-    if isinstance(expr, model.Call) and (expr.name or "").split(".")[-1] in _WRAPPERS:
+    if isinstance(expr, model.Call) and (expr.name or "").split(".")[-1] in _TEXT_WRAPPERS:
         inner = positional(expr)
         return _string(inner[0], ctx) if inner else None
     return ctx.string(expr)
