@@ -162,7 +162,7 @@ class _Extractor:
     # -- functions --------------------------------------------------------------------------------
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, local: str, owner: str | None) -> None:
-        facts = FunctionFacts(line=node.lineno, owner=owner)
+        facts = FunctionFacts(line=node.lineno, owner=owner, end=node.end_lineno or node.lineno)
         for decorator in node.decorator_list:
             name = self.qualify(dotted(decorator))
             if name is not None:

@@ -33,16 +33,17 @@ class FunctionFacts:
     inner_contexts: list[str] = field(default_factory=list)
     # Receivers of `.acquire()` calls (a `@contextmanager` that acquires a lock and yields).
     acquires: list[str] = field(default_factory=list)
+    end: int = 0  # last line of the definition
 
     def dump(self) -> list[Any]:
         return [
             self.line, self.owner, self.decorators, self.contexts, self.calls,
-            self.yields, self.returns, self.inner_contexts, self.acquires,
+            self.yields, self.returns, self.inner_contexts, self.acquires, self.end,
         ]  # fmt: skip
 
     @classmethod
     def load(cls, data: list[Any]) -> FunctionFacts:
-        line, owner, decorators, contexts, calls, yields, returns, inner, acquires = data
+        line, owner, decorators, contexts, calls, yields, returns, inner, acquires, end = data
         return cls(
             int(line),
             owner,
@@ -53,6 +54,7 @@ class FunctionFacts:
             list(returns),
             list(inner),
             list(acquires),
+            int(end),
         )
 
 

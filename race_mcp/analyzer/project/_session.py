@@ -13,6 +13,7 @@ file it hands the Python pipeline two things:
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 __all__ = ["ModuleFacts", "ProjectSession"]
 
 _MAX_SOURCE_BYTES = 2_000_000
+_MAX_REACH_DEPTH = 4
+# Calls followed into other modules from one root: a view, its service, the service's helper.
+MAX_FOREIGN_DEPTH = 3
+_DEPTH = "_project_foreign_depth"  # set on frames this session makes
+_MAX_LOWERED = 256  # other modules kept lowered at once (each holds its source and model)
 
 
 class _SqlUnique(Mapping[str, set[str]]):
@@ -75,8 +81,7 @@ class ModuleFacts:
         qualname = index.resolve(module or self.module, name)
         if index.is_model(qualname):
             return qualname
-        last = name.rpartition(".")[2]
-        found = [q for q in index.classes if q.rpartition(".")[2] == last and index.is_model(q)]
+        found = index.models_named(name.rpartition(".")[2])
         return found[0] if len(found) == 1 else None
 
     def unique_fields(self, name: str) -> set[str] | None:
@@ -116,6 +121,8 @@ class ModuleFacts:
     def _module_name(self, module: model.ModuleModel | None) -> str:
         if module is None:
             return self.module
+        if self._session is not None:
+            return self._session.module_name(module.path) or self.module
         return self.index.module_of_path(module.path) or self.module
 
 
@@ -124,12 +131,18 @@ class ProjectSession:
 
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
-        self._lowered: dict[str, model.ModuleModel | None] = {}
+        self._lowered: OrderedDict[str, model.ModuleModel | None] = OrderedDict()
         self._profiles: dict[str, PythonMemory] = {}
+        self._names: dict[str, str] = {}
+        self._reaches: dict[str, bool] = {}
+        self._lines: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def module_name(self, path: str) -> str:
-        return self.index.module_of_path(path) or ""
+        name = self._names.get(path)
+        if name is None:
+            name = self._names[path] = self.index.module_of_path(path) or ""
+        return name
 
     def facts_for(self, path: str) -> ModuleFacts:
         return ModuleFacts(self.index, self.module_name(path), self)
@@ -158,7 +171,49 @@ class ProjectSession:
             return None  # a method of a local's value: the interpreter knows rows (`row_method`)
         else:
             qualname = self._project_function(module, text)
-        return self.callee(qualname) if qualname is not None else None
+        depth: int = getattr(frame, _DEPTH, 0)
+        if qualname is None or depth >= MAX_FOREIGN_DEPTH or not self.reaches_store(qualname):
+            return None
+        callee = self.callee(qualname)
+        if callee is not None:
+            setattr(callee[1], _DEPTH, depth + 1)  # the frame is fresh: it carries its own count
+        return callee
+
+    def reaches_store(self, qualname: str, depth: int = 0) -> bool:
+        """Whether running `qualname` can touch a store: its module names one (the stores' cheap
+        text markers), or a project function it calls does (a few levels down). Helpers that
+        cannot are not lowered nor run: the interpreter would find nothing in them."""
+        known = self._reaches.get(qualname)
+        if known is not None:
+            return known
+        self._reaches[qualname] = False  # a cycle reaches nothing new
+        index = self.index
+        found = index.functions.get(qualname)
+        result = False
+        if found is not None:
+            path, facts = found
+            result = self._has_markers(path, facts.line, facts.end)
+            if not result and depth < _MAX_REACH_DEPTH:
+                module = index.module_of_function(qualname)
+                for callee_text, _, _ in facts.calls:
+                    callee = index.resolve_call(module, facts, callee_text)
+                    if callee is not None and self.reaches_store(callee, depth + 1):
+                        result = True
+                        break
+        self._reaches[qualname] = result
+        return result
+
+    def _has_markers(self, path: str, first: int, last: int) -> bool:
+        """The function's own lines name a store (its decorators' lines included)."""
+        lines = self._lines.get(path)
+        if lines is None:
+            try:
+                text = Path(path).read_bytes()[:_MAX_SOURCE_BYTES].decode("utf-8", errors="replace")
+            except OSError:
+                text = ""
+            lines = self._lines[path] = text.splitlines()
+        body = "\n".join(lines[max(first - 1, 0) : max(last, first)])
+        return any(marker in body for marker in _store_markers())
 
     def callee(self, qualname: str) -> Callee | None:
         """The lowered function `qualname` and a frame to run it in (with `self` its class)."""
@@ -188,6 +243,7 @@ class ProjectSession:
     def _lower(self, path: str) -> model.ModuleModel | None:
         with self._lock:
             if path in self._lowered:
+                self._lowered.move_to_end(path)
                 return self._lowered[path]
         from ..python.lower import lower_module
 
@@ -198,6 +254,9 @@ class ProjectSession:
             lowered = None
         with self._lock:
             self._lowered[path] = lowered
+            while len(self._lowered) > _MAX_LOWERED:
+                dropped, _ = self._lowered.popitem(last=False)
+                self._profiles.pop(dropped, None)
         return lowered
 
     def _profile(self, module: model.ModuleModel) -> PythonMemory:
@@ -208,6 +267,13 @@ class ProjectSession:
             if profile is None:
                 profile = self._profiles[module.path] = PythonMemory(module)
         return profile
+
+
+def _store_markers() -> tuple[str, ...]:
+    from ..core.stores import stores
+    from ..python import stores as _registered  # noqa: F401  (registers the Python stores)
+
+    return tuple(marker for store in stores().values() for marker in store.markers)
 
 
 def context_text(expr: model.Expr) -> str | None:

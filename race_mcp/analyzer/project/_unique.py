@@ -16,6 +16,8 @@ _LOOKUP_SUFFIXES = ("__exact", "__iexact")
 
 
 class Uniqueness(Resolver):
+    _models_by_name: dict[str, list[str]] | None = None
+
     def is_model(self, qualname: str) -> bool:
         """A project class that is an ORM model (Django, SQLAlchemy, SQLModel), judged by its
         ancestors' names or by what it declares (fields, a table name, a `Meta`)."""
@@ -105,6 +107,16 @@ class Uniqueness(Resolver):
         keys = {frozenset(columns) for columns in self.tables.get(f"mongo:{collection}", ())}
         keys.add(frozenset({"_id"}))
         return keys
+
+    def models_named(self, name: str) -> list[str]:
+        """The project's model classes whose own name is `name` (all of them, qualified)."""
+        if self._models_by_name is None:
+            by_name: dict[str, list[str]] = {}
+            for qualname in self.classes:
+                if self.is_model(qualname):
+                    by_name.setdefault(qualname.rpartition(".")[2], []).append(qualname)
+            self._models_by_name = by_name
+        return self._models_by_name.get(name, [])
 
     def model_for_table(self, table: str) -> str | None:
         for qualname in self.classes:
