@@ -192,10 +192,11 @@ class ExpressionLowerer:
         return f"{module_import}.{rest}" if dot else module_import
 
     def expr(self, node: ast.expr) -> Expr:
-        return self.expr_kinds.get(type(node), self.unknown_expr)(node)
+        kind = self.expr_kinds.get(type(node))
+        return self.unknown_expr(node) if kind is None else kind(node)
 
     def optional(self, node: ast.expr | None) -> Expr | None:
-        return None if node is None else self.expr_kinds.get(type(node), self.unknown_expr)(node)
+        return None if node is None else self.expr(node)
 
     # -- expressions --------------------------------------------------------------------------
     def name(self, node: ast.Name) -> Expr:
@@ -235,7 +236,9 @@ class ExpressionLowerer:
                 args.append(Arg(value, keyword.arg, span=self.span(keyword), origin=keyword))
         call = Call(func, tuple(args), self.qualify(node.func), span=self.span(node), origin=node)
         scopes = self.scopes
-        if len(scopes) == 1 or all(scope.kind == "comprehension" for scope in scopes[1:]):
+        if len(scopes) == 1 or (
+            scopes[1].kind == "comprehension" and all(scope.kind == "comprehension" for scope in scopes[1:])
+        ):
             self.module.calls.append(call)  # the module's own code (class bodies excluded)
         return call
 

@@ -183,7 +183,8 @@ class _Lowerer(ExpressionLowerer):
     # -- blocks and statements ----------------------------------------------------------------
     def block(self, body: list[ast.stmt]) -> Block:
         kinds = self.statement_kinds
-        return tuple([kinds.get(type(node), self.unknown_statement)(node) for node in body])
+        unknown = self.unknown_statement
+        return tuple([kinds.get(type(node), unknown)(node) for node in body])
 
     def eval(self, node: ast.Expr) -> Statement:
         return Eval(self.expr(node.value), span=self.span(node), origin=node)
