@@ -368,7 +368,7 @@ def test_a_request_function_outside_a_views_module_needs_a_decorator() -> None:
 def test_drf_api_views_viewsets_actions_and_routers() -> None:
     found = summary(
         """
-        from rest_framework import viewsets, generics
+        from rest_framework import generics, serializers, viewsets
         from rest_framework.decorators import action, api_view
         from rest_framework.routers import DefaultRouter
         from rest_framework.views import APIView
@@ -393,6 +393,9 @@ def test_drf_api_views_viewsets_actions_and_routers() -> None:
 
         class Create(generics.CreateAPIView):
             def perform_create(self, serializer): ...
+
+        class OrderSerializer(serializers.ModelSerializer):
+            def create(self, validated_data): ...
 
         router = DefaultRouter()
         router.register(r"orders", Orders)

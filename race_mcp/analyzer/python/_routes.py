@@ -84,7 +84,14 @@ _VIEW_BASES: dict[str, str] = {
 _LITESTAR = ("litestar.", "litestar.handlers.")
 _LITESTAR_VERBS = (*HTTP_METHODS, "route", "websocket")
 # Django's generic views and DRF's views, viewsets and generic views, by module prefix.
-_DJANGO_VIEW_MODULES = {"django.views.": "django", "rest_framework.": "drf"}
+# (Not serializers: their `create`/`update` run inside a view, they are not requests' entry points.)
+_DJANGO_VIEW_MODULES = {
+    "django.views.": "django",
+    "rest_framework.views.": "drf",
+    "rest_framework.generics.": "drf",
+    "rest_framework.viewsets.": "drf",
+    "rest_framework.mixins.": "drf",
+}
 # Methods of Django/DRF class-based views that handle a request, with the verb they serve.
 _VIEW_METHODS: dict[str, str] = {
     **{method: method.upper() for method in HTTP_METHODS},
