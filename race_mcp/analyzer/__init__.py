@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 
@@ -153,11 +154,13 @@ def _engine() -> str:
 
 def _analyze(source: str, filename: str, settings: Settings) -> list[Finding]:
     if _engine() == "model":
+        from .project import context_for
         from .python.pipeline import analyze_python
 
         tree = _cpython_tree(source, filename)
         _checked_shape(tree, filename, settings)
-        return analyze_python(source, filename, settings, tree=tree)
+        facts, resolver = context_for(filename)  # the whole-project index, inside analyze_paths
+        return analyze_python(source, filename, settings, facts, tree=tree, resolver=resolver)
     shape = _checked_shape(_cpython_tree(source, filename), filename, settings)  # the tree is freed here
     if not might_race(source):
         return []  # valid Python with no coroutine, web framework or store: nothing can race here
@@ -265,12 +268,22 @@ def analyze_paths(
     workers = settings.jobs or os.cpu_count() or 1
     findings: list[Finding] = []
     errors: list[FileError] = list(collected.errors)
-    if workers > 1 and len(jobs) >= _PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(_analyze_file, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
-            outcomes = _track(results, len(jobs), progress)
-    else:
-        outcomes = _track(map(_analyze_file, jobs), len(jobs), progress)
+    parallel = workers > 1 and len(jobs) >= _PARALLEL_THRESHOLD
+    projects = _index_projects(paths, roots, settings, workers if parallel else 1) if jobs else None
+    try:
+        if parallel:
+            with ProcessPoolExecutor(
+                max_workers=workers, initializer=_activate_projects, initargs=(projects or [],)
+            ) as pool:
+                results = pool.map(_analyze_file, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+                outcomes = _track(results, len(jobs), progress)
+        else:
+            outcomes = _track(map(_analyze_file, jobs), len(jobs), progress)
+    finally:
+        if projects is not None:
+            from .project import end_run
+
+            end_run()
     for file_findings, error in outcomes:
         findings.extend(file_findings)
         if error is not None:
@@ -285,6 +298,26 @@ def analyze_paths(
         files_skipped_partial=collected.partial,
         warnings=collected.warnings,
     )
+
+
+def _index_projects(
+    paths: Sequence[str | Path], roots: AllowedRoots | None, settings: Settings, jobs: int
+) -> list[Any] | None:
+    """The whole-project index of the projects the named paths belong to (`analyzer/project`),
+    for the new engine: the analysis of each file then follows facts and calls across modules."""
+    if _engine() != "model":
+        return None
+    from .project import start_run
+
+    return start_run(paths, roots, settings, jobs=jobs)
+
+
+def _activate_projects(specs: list[Any]) -> None:
+    """A worker process's initializer: the run's project indexes (from the warm on-disk cache)."""
+    if specs:
+        from .project import activate_in_worker
+
+        activate_in_worker(specs)
 
 
 def _track(

@@ -49,9 +49,12 @@ def start_run(
     specs: dict[str, ProjectSpec] = {}
     for given in paths:
         path = Path(given)
-        if not path.exists() or not boundary.contains(path):
-            continue
-        root = str(find_project_root(path, boundary))
+        try:
+            if not path.exists() or not boundary.contains(path):
+                continue
+            root = str(find_project_root(path, boundary))
+        except OSError:
+            continue  # unreadable: the walk reports it; the analysis goes on without its facts
         specs.setdefault(
             root,
             ProjectSpec(
@@ -69,7 +72,11 @@ def start_run(
 
 
 def activate_in_worker(specs: Sequence[ProjectSpec]) -> None:
-    """A worker process's initializer: the run's indexes, from the cache the parent filled."""
+    """A worker process's initializer: the run's indexes, from the cache the parent filled (a
+    forked worker already holds them)."""
+    with _LOCK:
+        if specs and all(spec.root in _ACTIVE for spec in specs):
+            return
     sessions = {spec.root: _build(spec, 1) for spec in specs}
     with _LOCK:
         _ACTIVE.clear()
