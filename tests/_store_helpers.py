@@ -44,6 +44,7 @@ class FakeContext:
     current: model.Function
     state: FakeState = field(default_factory=FakeState)
     args: list[Any] = field(default_factory=list)
+    arguments: list[list[Any]] = field(default_factory=list)
     receiver: list[Any] = field(default_factory=list)
     test: bool = False
     notes: dict[str, Any] = field(default_factory=dict)

@@ -11,7 +11,7 @@ import pytest
 from race_mcp import RULES, analyze_source
 from race_mcp.analyzer.core.effects import ALL, Effect
 from race_mcp.analyzer.python.stores.mongodb import MongoRecognizer, unique_indexes
-from tests._store_helpers import FakeState, call_of, context, effects, lower
+from tests._store_helpers import FakeAccess, FakeState, call_of, context, effects, lower
 from tests.corpus import score_file
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "analyzer").glob("mongodb_*.py"))
@@ -98,6 +98,13 @@ def test_a_filter_on_what_was_read_guards_only_when_the_result_is_looked_at() ->
     assert _mongo("guarded", "update_one", used=False) == [guarded]
     unread = _mongo("decrement", "update_one", used=False)
     assert unread is not None and unread[0].guard == frozenset()
+
+
+def test_reads_only_the_filter_carries_are_not_written_values() -> None:
+    identity, value = FakeAccess("mongo:products"), FakeAccess("mongo:products")
+    ctx = context(SHOP, "overwrite", args=[identity, value], arguments=[[identity], [value]])
+    MongoRecognizer(SHOP).effects(call_of(SHOP, "overwrite", "update_one"), ctx)
+    assert ctx.args == [value] and ctx.args[0] is value
 
 
 def test_a_version_in_the_filter_or_a_state_transition_is_a_compare_and_set() -> None:

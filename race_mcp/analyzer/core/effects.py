@@ -71,15 +71,19 @@ class CallContext(Protocol):
     """What a recognizer may see of the interpreter while it looks at one call.
 
     `args` / `receiver` are the reads (interpreter `Access`es) the arguments and the receiver carry;
+    `arguments` the same reads per argument, in `call.args` order (the same objects as in `args`);
     `test` is true when the call's value is being tested (`if await r.get(k):`). `state` is the
     path's abstract state (checks, aliases, dirty ORM objects, locks, transaction depth).
     A recognizer may append to `args` the reads that flow into its write (the pending change an
     ORM `save()` writes, the values of an `.update(...)` it evaluated itself): the interpreter
-    applies the returned effects with `[*receiver, *args]` as the write's values.
+    applies the returned effects with `[*receiver, *args]` as the write's values. It may also
+    remove from `args` (in place) reads that only say which item is written, not what is written
+    (a MongoDB filter's `{"_id": doc["_id"]}`).
     """
 
     state: Any
     args: list[Any]
+    arguments: list[list[Any]]
     receiver: list[Any]
     test: bool
     notes: dict[str, Any]

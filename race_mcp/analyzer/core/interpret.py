@@ -466,7 +466,7 @@ class Interpreter(Writes):
                 return []
             return [self.record_read(receiver_key, call, state, test=test, origin=())]
         if self.recognizers:
-            context = Context(self, state, args, receiver_values, test)
+            context = Context(self, state, args, receiver_values, test, per_argument)
             for recognizer in self.recognizers:
                 effects = recognizer.effects(call, context)
                 if effects is not None:

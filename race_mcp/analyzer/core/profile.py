@@ -70,16 +70,23 @@ class LanguageProfile(Protocol):
 class Context:
     """The `effects.CallContext` a recognizer receives for one call on one path."""
 
-    __slots__ = ("_interpreter", "args", "notes", "receiver", "state", "test")
+    __slots__ = ("_interpreter", "args", "arguments", "notes", "receiver", "state", "test")
 
     def __init__(
-        self, interpreter: Interpreter, state: State, args: list[Access], receiver: list[Access], test: bool
+        self,
+        interpreter: Interpreter,
+        state: State,
+        args: list[Access],
+        receiver: list[Access],
+        test: bool,
+        arguments: list[list[Access]] | None = None,
     ) -> None:
         self._interpreter = interpreter
         self.state = state
         self.args = args
         self.receiver = receiver
         self.test = test
+        self.arguments: list[list[Access]] = arguments if arguments is not None else []
         self.notes: dict[str, Any] = interpreter.notes
 
     def string(self, expr: model.Expr | None) -> str | None:

@@ -329,12 +329,14 @@ class MongoRecognizer(StoreRecognizer):
         if method in _UPDATES:
             return self.update(call, ctx)
         if method in _DELETES:
+            _only_written_values(call, ctx)
             guard = ALL if self.checks_result(call, ctx) else frozenset()
             return [Effect("write", self.key(call, ctx), "RC801", guard)]
         return None
 
     def update(self, call: model.Call, ctx: CallContext) -> list[Effect]:
         key = self.key(call, ctx)
+        _only_written_values(call, ctx)
         filters = _fields(_argument(call, 0, "filter"))
         update = _argument(call, 1, "replacement" if "replace" in (call.method or "") else "update")
         changed, relative = _update_fields(update)
@@ -371,6 +373,22 @@ class MongoRecognizer(StoreRecognizer):
     def checks_result(self, call: model.Call, ctx: CallContext) -> bool:
         """A filtered write only guards if someone looks at whether it matched."""
         return ctx.result_used(call) or _reads_counts(ctx.function())
+
+
+def _only_written_values(call: model.Call, ctx: CallContext) -> None:
+    """Reads that only the filter carries (`{"_id": doc["_id"]}`) say which document is written,
+    not what is written: they make no lost update (a decision on them still counts, as a check)."""
+    position = next(
+        (i for i, arg in enumerate(call.args) if arg.keyword == "filter"),
+        next((i for i, arg in enumerate(call.args) if arg.keyword is None and not arg.star), None),
+    )
+    arguments = ctx.arguments
+    if position is None or position >= len(arguments):
+        return
+    written = {id(access) for i, values in enumerate(arguments) if i != position for access in values}
+    filtering = {id(access) for access in arguments[position]} - written
+    if filtering:
+        ctx.args[:] = [access for access in ctx.args if id(access) not in filtering]
 
 
 def _argument(call: model.Call, position: int, keyword: str) -> model.Expr | None:
