@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 
-from race_mcp import RULES, analyze_source
+from race_mcp import RULES, analyze_paths, analyze_source
 from race_mcp.analyzer.core.effects import ALL, Effect
 from race_mcp.analyzer.python.stores.mongodb import MongoRecognizer, unique_indexes
+from race_mcp.config import Settings
 from tests._store_helpers import FakeAccess, FakeState, call_of, context, effects, lower
 from tests.corpus import score_file
 
@@ -246,3 +248,54 @@ def test_an_insert_after_an_absence_check_reads_as_duplicates() -> None:
     findings = analyze_source(RULES["RC802"].example, "signup.py")
     assert "all find nothing and all insert, so duplicates are created" in findings[0].message
     assert [e.role for e in findings[0].evidence] == ["check", "write"]
+
+
+@needs_model
+@pytest.mark.usefixtures("model_engine")
+def test_a_unique_index_created_in_another_module_of_the_project_guards_the_insert(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "db.py").write_text(
+        "from pymongo import MongoClient\n\n"
+        "db = MongoClient().shop\n\n\n"
+        "def ensure_indexes():\n"
+        '    db.accounts.create_index("email", unique=True)\n',
+        encoding="utf-8",
+    )
+    (package / "views.py").write_text(
+        dedent(
+            """
+            from flask import Flask, request
+
+            from .db import db
+
+            app = Flask(__name__)
+
+
+            @app.post("/accounts")
+            def open_account():
+                email = request.json["email"]
+                if db.accounts.find_one({"email": email}) is not None:
+                    return {"error": "exists"}, 409
+                db.accounts.insert_one({"email": email})
+                return {"ok": True}, 201
+
+
+            @app.post("/nicknames")
+            def add_nickname():
+                nick = request.json["nick"]
+                if db.nicknames.find_one({"nick": nick}) is not None:
+                    return {"error": "exists"}, 409
+                db.nicknames.insert_one({"nick": nick})
+                return {"ok": True}, 201
+            """
+        ),
+        encoding="utf-8",
+    )
+    report = analyze_paths([tmp_path], settings=Settings(jobs=1))
+    assert not report.errors
+    assert [(f.rule_id, f.function) for f in report.findings] == [("RC802", "add_nickname")]
+    alone = analyze_source((package / "views.py").read_text(encoding="utf-8"), "views.py")
+    assert sorted(f.function or "" for f in alone) == ["add_nickname", "open_account"]
