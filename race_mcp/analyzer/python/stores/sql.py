@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,9 +106,15 @@ class SqlFacts(ModuleFacts):
     def _ddl_strings(self, lowered: str) -> list[str]:
         """String constants on the lines that hold DDL (a descent that skips every node whose lines
         hold none: a schema string in a large class costs its path, not the class)."""
-        lines = sorted({lowered.count("\n", 0, match.start()) + 1 for match in _DDL.finditer(lowered)})
-        if not lines:
+        found: set[int] = set()
+        line, counted = 1, 0
+        for match in _DDL.finditer(lowered):  # line numbers counted once over the text, not per match
+            line += lowered.count("\n", counted, match.start())
+            counted = match.start()
+            found.add(line)
+        if not found:
             return []
+        lines = sorted(found)
         stack = [s.origin for s in self.module.body if isinstance(s.origin, ast.AST)]
         texts = []
         while stack:
@@ -115,7 +122,8 @@ class SqlFacts(ModuleFacts):
             first = getattr(node, "lineno", None)
             if first is not None:
                 last = getattr(node, "end_lineno", None) or first
-                if not any(first <= line <= last for line in lines):
+                at = bisect_left(lines, first)
+                if at == len(lines) or lines[at] > last:
                     continue
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):
                     texts.append(node.value)
