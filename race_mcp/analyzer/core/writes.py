@@ -9,6 +9,7 @@ the store checks at the write what the read looked at (`Effect.guard`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from itertools import count
 from typing import Any
@@ -63,8 +64,10 @@ class Writes:
         self._region_names: dict[int, str] = {}
         self._lock_ids = count(1)
         self._order = count()
-        # The call of this module that led into a function of another module, while it runs.
+        # The call of this module that led into a function of another module, while it runs, and
+        # the orders of the steps taken there.
         self.away: model.Call | None = None
+        self.foreign_orders: set[int] = set()
 
     # -- small helpers ------------------------------------------------------------------------------
     @property
@@ -74,7 +77,11 @@ class Writes:
     def step(self, node: model.Node, role: str) -> Step:
         # Inside a function of another module, evidence shows the call that led out of this one,
         # so a finding's lines are this module's (project index).
-        return Step(self.away if self.away is not None else node, role, next(self._order))
+        order = next(self._order)
+        if self.away is None:
+            return Step(node, role, order)
+        self.foreign_orders.add(order)
+        return Step(self.away, role, order)
 
     def await_step(self, node: model.Node) -> Step:
         """An await; inside a called helper, shown at the call that led into the awaiting function."""
@@ -99,6 +106,8 @@ class Writes:
         """At the end of the root: several writes outside a transaction on one path (RC202, RC403).
         A `store_write` names its store (`sql`) or a key of it (`sql:orders`); writes are counted
         per store, since two tables written in two units of work are the race."""
+        if self.foreign_orders:
+            self.drop_foreign()
         if final is None:
             return
         per_store: dict[str, list[tuple[Step, int]]] = {}
@@ -111,6 +120,21 @@ class Writes:
             if rule is not None and len({unit for _, unit in found}) >= 2:
                 ordered = sorted(found, key=lambda write: write[0].order)
                 self.directs.append(Direct(rule, store, tuple(step for step, _ in ordered)))
+
+    def drop_foreign(self) -> None:
+        """Sequences and findings wholly inside functions of other modules belong to those modules'
+        own analysis (which runs them as roots): reported here they would repeat it at a call line."""
+        foreign = self.foreign_orders
+
+        def away(steps: Iterable[Step]) -> bool:
+            return all(step.order in foreign for step in steps)
+
+        self.sequences = {
+            key: found
+            for key, found in self.sequences.items()
+            if not away([*found.candidate.steps, found.write, *([found.awaited] if found.awaited else [])])
+        }
+        self.directs = [direct for direct in self.directs if not away(direct.steps)]
 
     # -- changes to rows read earlier ------------------------------------------------------
     def mark_dirty(
