@@ -127,7 +127,7 @@ def _analyze_path(path: str, roots: AllowedRoots, settings: Settings) -> Analysi
     target = located(path, "path", roots)
     if target.is_dir():
         return _analyze_directory(target, roots, settings)
-    report = analyze_paths([target], settings=settings)
+    report = analyze_paths([target], settings=settings, roots=roots)  # roots bound the project index
     if report.summary.files_analyzed == 0 and report.errors:
         raise InputError(report.errors[0].message, code=report.errors[0].code)
     return report
