@@ -319,13 +319,16 @@ def test_deadline_memory_cap_and_queue_bound(workspace: Workspace, tmp_path: Pat
     env = server_env(RACE_MCP_WORKERS="1", RACE_MCP_QUEUE="0", RACE_MCP_TOOL_TIMEOUT="3")
     with http_server(workspace, tmp_path / "limits.log", env=env) as url:
         post_call(url, "analyze_file", {"path": "racy.py"})
+        # Found before the slow call: on a loaded machine the /proc scan takes seconds, and a watch
+        # that starts after the 3 s deadline killed the worker finds only its idle replacement.
+        pid_of_server = server_pid(url)
         outcome: list[dict[str, Any]] = []
         sent = time.monotonic()
         slow = threading.Thread(
             target=lambda: outcome.append(post_call(url, "analyze_file", HEAVY_ARGUMENTS))
         )
         slow.start()
-        worker = busy_worker(server_pid(url))
+        worker = busy_worker(pid_of_server)
         started = time.monotonic()
         busy = post_call(url, "analyze_file", {"path": "racy.py"})["result"]
         assert time.monotonic() - started < 2.0

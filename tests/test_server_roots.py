@@ -147,11 +147,31 @@ def test_filesystem_root_as_cwd_is_not_an_allowed_root(monkeypatch: pytest.Monke
     assert allowed_roots([], Settings()).paths == []
 
 
-def test_the_server_and_the_cli_share_one_roots_builder(tmp_path: Path) -> None:
-    """`patch --apply` and `openapi` build their roots with the server's function (roots.py)."""
-    from race_mcp import _cli_patch, cli, roots
+def test_the_server_and_the_cli_share_one_roots_builder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`patch --apply` and `openapi` build their roots with the server's function (roots.py).
 
-    assert allowed_roots is roots.allowed_roots is cli.allowed_roots is _cli_patch.allowed_roots
+    The commands import it when they run (the CLI loads only what a command needs), so the check
+    runs them with roots.allowed_roots recording its callers."""
+    from race_mcp import cli, roots
+
+    assert allowed_roots is roots.allowed_roots
+    flags: list[str] = []
+
+    def recording(*args: Any, **kwargs: Any) -> AllowedRoots:
+        flags.append(kwargs.get("flag", "--root"))
+        return allowed_roots(*args, **kwargs)
+
+    monkeypatch.setattr(roots, "allowed_roots", recording)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.race-mcp]\n")
+    (tmp_path / "spec.yaml").write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n")
+    (tmp_path / "app.py").write_text(RACY_SOURCE)
+    assert cli.main(["openapi", "spec.yaml"]) == 0
+    assert cli.main(["patch", "app.py", "--apply"]) == 0
+    capsys.readouterr()
+    assert flags == ["--ref-root", "--root"]
     (tmp_path / "specs").mkdir()
     refs = allowed_roots([tmp_path / "specs"], Settings(), working_directory=False, flag="--ref-root")
     assert refs.paths == [(tmp_path / "specs").resolve()]  # no working directory for $ref roots
