@@ -10,6 +10,7 @@ from race_mcp.analyzer.core.stores import MEMORY, StoreSpec, register, spec, sto
 from race_mcp.analyzer.python import stores as python_stores
 from race_mcp.analyzer.python.lower import lower_module
 from race_mcp.analyzer.python.stores._common import StoreRecognizer, check_effects
+from tests._store_helpers import FakeContext, calls
 
 # The pre-filter words of the libcst analyzer (`_stores.STORE_MARKERS`): the registry's union must
 # not be narrower, or files it analysed would now be skipped.
@@ -121,3 +122,60 @@ def test_the_registry_keeps_todays_wording_and_rules() -> None:
 def test_the_markers_cover_what_the_libcst_analyzer_looked_for() -> None:
     markers = {marker for store in stores().values() for marker in store.markers}
     assert set(_LIBCST_MARKERS) - {"Records"} <= markers
+
+
+_CLAIMS = lower_module(
+    """
+import os
+import redis
+import boto3
+from pymongo import MongoClient
+from django.db import models
+
+r = redis.Redis()
+table = boto3.resource("dynamodb").Table("items")
+db = MongoClient().shop
+
+
+class Account(models.Model):
+    balance = models.IntegerField()
+
+
+def calls(cur, path):
+    Account.objects.get(pk=1)
+    table.get_item(Key={"pk": 1})
+    db.orders.find_one({"_id": 1})
+    db.users.create_index("email", unique=True)
+    cur.execute("SELECT balance FROM accounts WHERE id = 1")
+    r.watch("k")
+    r.get("k")
+    os.path.exists(path)
+""",
+    "claims.py",
+)
+_EXPECTED_CLAIMS = {
+    "get": "orm",
+    "get_item": "dynamodb",
+    "find_one": "mongo",
+    "create_index": None,
+    "execute": "sql",
+    "watch": "redis",
+    "exists": "fs",
+}
+
+
+def test_each_call_is_claimed_by_its_own_store_in_registry_order() -> None:
+    function = _CLAIMS.functions["calls"]
+    recognizers = {name: store.recognizers["python"](_CLAIMS) for name, store in stores().items()}
+    claimed = {}
+    for call in calls(_CLAIMS, "calls"):
+        method = call.method or (call.name or "").split(".")[-1]
+        if method not in _EXPECTED_CLAIMS:
+            continue
+        owner = None
+        for name, recognizer in recognizers.items():
+            if recognizer.effects(call, FakeContext(_CLAIMS, function)) is not None:
+                owner = name
+                break
+        claimed.setdefault(method, owner)
+    assert claimed == _EXPECTED_CLAIMS

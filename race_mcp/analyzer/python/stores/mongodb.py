@@ -45,7 +45,6 @@ _UPDATES = frozenset(
 )
 _DELETES = frozenset({"delete_one", "delete_many", "find_one_and_delete"})
 _INSERTS = frozenset({"insert_one", "insert_many"})
-_QUIET = frozenset({"create_index", "create_indexes", "drop_index", "bulk_write", "aggregate", "watch"})
 # Operators that change a field relative to its current value (the server computes it): only a
 # decision on the old document makes them racy, a value merely read and copied does not.
 _RELATIVE = frozenset(
@@ -318,8 +317,6 @@ class MongoRecognizer(StoreRecognizer):
         method = call.method
         if method is None or call.receiver is None:
             return None
-        if method in _QUIET:
-            return []
         if method in _READS:
             detail = frozenset(k for k in _fields(_argument(call, 0, "filter")) if not k.startswith("$"))
             read = Effect("read", self.key(call, ctx), detail=detail)
