@@ -167,7 +167,7 @@ _EXPECTED_CLAIMS = {
 def test_each_call_is_claimed_by_its_own_store_in_registry_order() -> None:
     function = _CLAIMS.functions["calls"]
     recognizers = {name: store.recognizers["python"](_CLAIMS) for name, store in stores().items()}
-    claimed = {}
+    claimed: dict[str, str | None] = {}
     for call in calls(_CLAIMS, "calls"):
         method = call.method or (call.name or "").split(".")[-1]
         if method not in _EXPECTED_CLAIMS:
