@@ -621,3 +621,11 @@ def test_hostile_declarations_stay_linear() -> None:
     assert extract_sql(b"create unique index x on t (" + b"(" * 100_000, "s").tables == {}
     assert extract_python(b"x = a" + b".b" * 50_000, "m", False).broken  # too deep for the walk
     assert time.perf_counter() - started < 10
+
+
+def test_the_walk_of_a_huge_project_stops_at_the_cap(tmp_path: Path) -> None:
+    from race_mcp.analyzer.project import project_files
+
+    root = _write(tmp_path, {"pyproject.toml": "", **{f"p/m{i}.py": "" for i in range(30)}})
+    assert len(project_files(root, max_files=10)) == 10
+    assert len(project_files(root)) == 30
