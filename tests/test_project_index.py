@@ -271,10 +271,25 @@ def test_sql_files_core_tables_alembic_and_mongodb(tmp_path: Path) -> None:
                 )
             """,
             "app/alembic_rev.py": """
+                import sqlalchemy as sa
                 from alembic import op
                 def upgrade():
                     op.create_index("ix_carts_user", "carts", ["user_id"], unique=True)
                     op.create_index("ix_carts_any", "carts", ["created"])
+                    op.create_table(
+                        "wallets",
+                        sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("owner", sa.String, unique=True),
+                        sa.UniqueConstraint("bank", "number"),
+                    )
+                    op.add_column("wallets", sa.Column("iban", sa.String, unique=True))
+            """,
+            "app/sqlmodels.py": """
+                from sqlmodel import Field, SQLModel
+                class Hero(SQLModel, table=True):
+                    id: int | None = Field(default=None, primary_key=True)
+                    secret_name: str = Field(unique=True)
+                    age: int | None = None
             """,
             "app/mongo.py": """
                 from pymongo import ASCENDING, IndexModel
@@ -295,6 +310,13 @@ def test_sql_files_core_tables_alembic_and_mongodb(tmp_path: Path) -> None:
     }
     assert index.table_unique_keys("api_keys") == {frozenset({"user_id", "label"}), frozenset({"token"})}
     assert index.table_unique_keys("carts") == {frozenset({"user_id"})}
+    assert index.table_unique_keys("wallets") == {
+        frozenset({"id"}),
+        frozenset({"owner"}),
+        frozenset({"bank", "number"}),
+        frozenset({"iban"}),
+    }
+    assert _keys(index, "app.sqlmodels.Hero") == [["id"], ["secret_name"]]
     assert index.collection_unique_keys("accounts") == {frozenset({"_id"}), frozenset({"email"})}
     assert index.collection_unique_keys("sessions") >= {frozenset({"user", "device"})}
     assert index.collection_unique_keys("carts") >= {frozenset({"owner"})}
