@@ -167,7 +167,7 @@ class Interpreter(Writes):
         for item in node.items:
             # The project index first: a wrapper named `atomic_block` is a transaction, not a lock.
             project = self.project_context(item.context)
-            if project is None and self.profile.is_lock(item.context):
+            if project is None and (self.profile.is_lock(item.context) or self.project_lock(item.context)):
                 lock_id = next(self._lock_ids)
                 acquired.append(lock_id)
                 state.locks = state.locks | {lock_id}
@@ -210,6 +210,12 @@ class Interpreter(Writes):
 
     def current_module(self) -> model.ModuleModel:
         return (self.frames[-1].module if self.frames else None) or self.module
+
+    def project_lock(self, expr: model.Expr) -> bool:
+        """A project context manager the index knows holds a lock (`with order_lock(pk):` around
+        `cache.lock(...)` or `Lock.acquire()`)."""
+        opens = getattr(self.facts, "opens_lock", None)
+        return callable(opens) and bool(opens(expr, self.current_module()))
 
     def project_transaction(self, frame: Frame) -> bool:
         """The project index says the function runs in a transaction: a project decorator opens
