@@ -20,6 +20,7 @@ inserts of different documents never conflict, so it does not protect RC802.
 from __future__ import annotations
 
 import ast
+import weakref
 from typing import Any
 
 from ...core import model
@@ -393,20 +394,19 @@ def _argument(call: model.Call, position: int, keyword: str) -> model.Expr | Non
     return args[position] if position < len(args) else keywords(call).get(keyword)
 
 
-_COUNTS_CACHE: dict[int, tuple[model.Function, bool]] = {}
+# Per function, for as long as the function (its module's model) lives.
+_COUNTS_CACHE: weakref.WeakKeyDictionary[model.Function, bool] = weakref.WeakKeyDictionary()
 
 
 def _reads_counts(function: model.Function) -> bool:
     """`result.modified_count` (or `matched_count`, `deleted_count`) is read in the function."""
-    cached = _COUNTS_CACHE.get(id(function))
-    if cached is not None and cached[0] is function:
-        return cached[1]
+    cached = _COUNTS_CACHE.get(function)
+    if cached is not None:
+        return cached
     origin = function.origin
     nodes = ast.walk(origin) if isinstance(origin, ast.AST) else ()
     found = any(isinstance(node, ast.Attribute) and node.attr in _COUNTS for node in nodes)
-    if len(_COUNTS_CACHE) > 4096:
-        _COUNTS_CACHE.clear()
-    _COUNTS_CACHE[id(function)] = (function, found)
+    _COUNTS_CACHE[function] = found
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import weakref
 from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
@@ -46,13 +47,14 @@ class FunctionTraits:
     reads_rowcount: bool  # `.rowcount`, or a `RETURNING` clause whose rows are looked at
 
 
-_TRAITS: dict[int, tuple[model.Function, FunctionTraits]] = {}
+# Per function, for as long as the function (its module's model) lives.
+_TRAITS: weakref.WeakKeyDictionary[model.Function, FunctionTraits] = weakref.WeakKeyDictionary()
 
 
 def function_traits(function: model.Function) -> FunctionTraits:
-    cached = _TRAITS.get(id(function))
-    if cached is not None and cached[0] is function:
-        return cached[1]
+    cached = _TRAITS.get(function)
+    if cached is not None:
+        return cached
     autocommit = rowcount = False
     origin = function.origin
     for node in ast.walk(origin) if isinstance(origin, ast.AST) else ():
@@ -66,10 +68,7 @@ def function_traits(function: model.Function) -> FunctionTraits:
             rowcount = rowcount or "returning" in node.value.lower()
         elif isinstance(node, ast.Name):
             rowcount = rowcount or "returning" in node.id.lower()
-    traits = FunctionTraits(autocommit, rowcount)
-    if len(_TRAITS) > 4096:  # functions of finished analyses: keep the cache small
-        _TRAITS.clear()
-    _TRAITS[id(function)] = (function, traits)
+    traits = _TRAITS[function] = FunctionTraits(autocommit, rowcount)
     return traits
 
 
