@@ -98,12 +98,34 @@ def demo_run(demo_run_on: DemoRunOn) -> DemoRun:
     return demo_run_on(None)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files holding a `slow` test run first, each file's tests still together and in order.
+# The files that take longest under scripts/test, longest first (from `--durations=0`, summed per
+# file). scripts/test hands whole files to the xdist workers in collection order (--dist loadfile
+# --no-loadscope-reorder), so starting these first keeps the run from ending with one worker alone in
+# a long file while the others idle. A stale entry only costs balance, never a test.
+LONGEST_FILES = (
+    "test_mcp_load.py",
+    "test_config_policy.py",
+    "test_mcp_limits.py",
+    "test_burst_cli.py",
+    "test_demo_shop.py",
+    "test_mcp_inspector.py",
+    "test_mcp_http.py",
+    "test_precommit_hook.py",
+    "test_cli.py",
+    "test_burst_detect.py",
+    "test_remediate_orm.py",
+    "test_readme_snippets.py",
+)
 
-    scripts/test hands whole files to two xdist workers in this order (--dist loadfile
-    --no-loadscope-reorder): starting the long files first keeps one worker from finishing a long
-    file alone at the end while the other sits idle.
-    """
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first (LONGEST_FILES), then files holding a `slow` test, then the rest;
+    each file's tests stay together and in their order (the sort is stable)."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+
+    def rank(item: pytest.Item) -> tuple[int, bool]:
+        name = item.path.name
+        listed = LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
+        return listed, item.path not in slow_files
+
+    items.sort(key=rank)
