@@ -24,10 +24,7 @@ import pytest
 
 from race_mcp import InputError, analyze_paths, analyze_source
 from race_mcp.analyzer._limits import parse_python
-from race_mcp.analyzer._stores import _KEY_STRING, _PROVIDER_CALL, _STATUS_CHECK
-from race_mcp.analyzer._stores import _dynamodb as dynamodb
-from race_mcp.analyzer._stores import _orm as orm
-from race_mcp.analyzer._stores import _sql as sql
+from race_mcp.analyzer.python.patterns import _KEY_STRING, _PROVIDER_CALL, _STATUS_CHECK
 from race_mcp.config import Settings
 from race_mcp.remediate import _fix_dynamodb as fix_dynamodb
 from race_mcp.remediate import _fix_sql as fix_sql
@@ -52,42 +49,13 @@ def _python(text: str) -> cst.Module:
 
 
 _WORST_CASES: dict[str, Callable[[], object]] = {
-    # SQL: the WHERE-column pattern on `WHERE aaaa...` took 68 s for 40 KB.
-    "sql-comment-unclosed": _run(sql._COMMENT, _repeat("/*a"), "sub"),
-    "sql-where-columns-name": _run(sql._WHERE_COLUMNS, _repeat("a")),
-    "sql-where-columns-digits": _run(sql._WHERE_COLUMNS, _repeat("1a.")),
-    "sql-unique-inline-spaces": _run(sql._UNIQUE_INLINE, _repeat(" ", "a", "b"), "match"),
-    "sql-unique-clause-unclosed": _run(sql._UNIQUE_CLAUSE, _repeat("unique ("), "search"),
-    "sql-unique-index-unclosed": _run(sql._UNIQUE_INDEX, _repeat("create unique index i on t (")),
-    "sql-from-tables": _run(sql._FROM_TABLES, _repeat("from ")),
-    "sql-update": _run(sql._UPDATE, _repeat(" where ", "update t set "), "match"),
-    "sql-autocommit-blank-lines": _run(sql._AUTOCOMMIT_DRIVERS, _repeat("\n"), "search"),
-    "sql-parse-select": lambda: sql.parse_sql(_repeat("a", "select a from t where ")),
-    "sql-parse-update-columns": lambda: sql.parse_sql(
-        "update t set " + ", ".join(f"c{i} = 1" for i in range(8000)) + " where " + "c1 = 1 and " * 8000
-    ),
-    "sql-parse-comments": lambda: sql.parse_sql(_repeat("/*a", "select a from t where ")),
-    "sql-schema-unclosed": lambda: sql.unique_columns([_repeat("create table t (")]),
-    # DynamoDB: ConditionExpression="aaaa..." took 83 s, UpdateExpression="aaaa..." 35 s.
-    "dynamodb-condition-name": _run(dynamodb._COMPARISON, _repeat("a")),
-    "dynamodb-condition-placeholder": _run(dynamodb._COMPARISON, _repeat(":a")),
-    "dynamodb-condition-guard": lambda: dynamodb.condition_guard(_repeat("a"), {}),
-    "dynamodb-exists-unclosed": _run(dynamodb._ATTRIBUTE_EXISTS, _repeat("attribute_exists("), "sub"),
-    "dynamodb-decrement": _run(dynamodb._DECREMENT, _repeat("a")),
-    "dynamodb-decrement-value": _run(dynamodb._DECREMENT, _repeat("a", "x = ")),
-    "dynamodb-increment": _run(dynamodb._INCREMENT, _repeat("_")),
-    "dynamodb-add-action": _run(dynamodb._ADD_ACTION, _repeat("a.")),
-    "dynamodb-add-clause": _run(dynamodb._ADD_CLAUSE, _repeat("ADD ")),
+    # The stores' patterns (SQL, DynamoDB, ORM): tests/test_python_stores_budgets.py.
     # Whole-function patterns for RC601.
     "key-string-mismatched-quote": _run(_KEY_STRING, _repeat("nonce", '"', "'"), "search"),
     "status-check-blank-lines": _run(_STATUS_CHECK, _repeat("\n"), "search"),
     "status-check-long-if": _run(_STATUS_CHECK, _repeat(".", "if "), "search"),
     "provider-call-chain": _run(_PROVIDER_CALL, _repeat("stripe."), "search"),
     "provider-charge-chain": _run(_PROVIDER_CALL, _repeat(".charge"), "search"),
-    # ORM constraint declarations.
-    "orm-index-openers": _run(orm._UNIQUE_INDEX, _repeat("Index(")),
-    "orm-column-openers": _run(orm._UNIQUE_COLUMN, _repeat("Column('a', ")),
-    "orm-constraint-unclosed": _run(orm._CONSTRAINT_ARGS, _repeat("UniqueConstraint(")),
     # The fixers' patterns.
     "fix-driver-import-blank-lines": lambda: [p.search(_repeat("\n")) for _, p in fix_sql._DRIVER_IMPORTS],
     "fix-wrapper-import-blank-lines": _run(fix_sql._WRAPPER_IMPORT, _repeat("\n"), "search"),

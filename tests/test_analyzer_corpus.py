@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from race_mcp import RULES, analyze_source
 from tests.corpus import Score, read_expectations, score_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzer"
-# MongoDB (RC8xx) is recognised only by the analyzer over the program model (issue 10): while the
-# libcst engine is the default, its fixtures are scored when the analyzer that runs knows the store
-# (RACE_MCP_ENGINE=model); tests/test_mongodb_store.py scores them under the model engine always.
-_MONGODB_KNOWN = any(f.rule_id == "RC801" for f in analyze_source(RULES["RC801"].example, "probe.py"))
-FILES = sorted(p for p in FIXTURES.glob("*.py") if _MONGODB_KNOWN or not p.name.startswith("mongodb_"))
+FILES = sorted(FIXTURES.glob("*.py"))
 MIN_PRECISION = 0.9
 MIN_RECALL = 0.9
 

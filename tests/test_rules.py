@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from race_mcp import RULES, InputError, analyze_source, get_rule
-from race_mcp.analyzer import _checks
+from race_mcp.analyzer.core import checks
 from race_mcp.cli import main
 from race_mcp.config import Settings
 from race_mcp.openapi import check_openapi
@@ -33,10 +33,7 @@ OPENAPI_RULES = [rule for rule in RULES.values() if rule.id.startswith("RA")]
 
 # Rules documented before the analyzer recognises their store. The racy example must not be
 # flagged yet (strict xfail): the helper who wires the store sees XPASS fail and deletes the entry.
-ANALYZER_PENDING = {
-    "RC801": "MongoDB store (pymongo, motor) not wired into the analyzer yet (issue 10, item 3)",
-    "RC802": "MongoDB store (pymongo, motor) not wired into the analyzer yet (issue 10, item 3)",
-}
+ANALYZER_PENDING: dict[str, str] = {}
 
 
 def _pending(rule: Rule) -> pytest.MarkDecorator | tuple[()]:
@@ -171,9 +168,9 @@ def test_every_rule_id_the_checkers_can_emit_is_registered() -> None:
 
 
 def test_the_analyzer_fails_loudly_on_an_unknown_rule() -> None:
-    assert _checks._fix("RC201", "sql:events") == RULES["RC201"].fix
+    assert checks._fix("RC201") == RULES["RC201"].fix
     with pytest.raises(KeyError, match="RC999"):
-        _checks._fix("RC999", "sql:events")
+        checks._fix("RC999")
 
 
 # --------------------------------------------------------------------------------- README table

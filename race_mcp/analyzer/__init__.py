@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -15,39 +14,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import libcst as cst
-
 from .._walk import SourceWalk, describe_skipped, skipped_total
 from ..config import Settings
 from ..errors import InputError
 from ..findings import AnalysisReport, FileError, Finding
 from ..roots import AllowedRoots
-from ._checks import check_module, might_race
 from ._files import decode_source, read_source
 from ._limits import (
     MAX_NESTING,
     AnalysisTimeout,
     Shape,
-    check_deadline,
     deadline,
     measure,
     parse_python,
     run_on_large_stack,
-    without_bulky_literals,
 )
-from ._module import ModuleIndex
 
 __all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_source"]
-
-_SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
 
 
 def _cpython_tree(source: str, label: str) -> ast.Module:
     """CPython's tree, or its verdict on the syntax as an `InputError`.
 
-    CPython's messages and positions are the better ones to show, and its parser refuses over 200
-    nested brackets or 100 indents, which libcst's native parser would try to follow. A file
-    CPython refuses is never handed to libcst: its nesting could not be measured first.
+    CPython's messages and positions are the better ones to show; the same tree is measured and
+    then lowered to the program model, so each file is parsed once.
     """
     try:
         return parse_python(source, label)
@@ -64,7 +54,7 @@ def _cpython_tree(source: str, label: str) -> ast.Module:
 
 
 def _checked_shape(tree: ast.Module, label: str, settings: Settings) -> Shape:
-    """Refuse, before libcst sees the text, what would overflow a stack or cost unbounded memory."""
+    """Refuse, before the tree is lowered, what would overflow a stack or cost unbounded memory."""
     shape = measure(tree)
     if shape.depth > MAX_NESTING:
         raise InputError(
@@ -79,37 +69,6 @@ def _checked_shape(tree: ast.Module, label: str, settings: Settings) -> Shape:
             code="too-many-nodes",
         )
     return shape
-
-
-def _parse(source: str, label: str) -> cst.Module:
-    try:
-        return cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        # CPython accepted the file, so this is a limit of libcst's parser (e.g. thousands of
-        # implicitly concatenated strings), not a syntax error in the user's code.
-        first = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
-        raise InputError(
-            f"{label}:{exc.raw_line}:{exc.raw_column + 1}: valid Python that libcst cannot parse ({first})",
-            code="parser-limit",
-        ) from None
-
-
-def _suppressed(finding: Finding, lines: Sequence[str], index: ModuleIndex) -> bool:
-    """`# race-mcp: ignore[RC101]` on any line of the sequence, or on the function's `def` line."""
-    candidates = {finding.line, finding.end_line, *(step.line for step in finding.evidence)}
-    def_line = index.function_line(finding.function) if finding.function else None
-    if def_line is not None:
-        candidates.add(def_line)
-    for number in candidates:
-        if not 1 <= number <= len(lines):
-            continue
-        match = _SUPPRESS.search(lines[number - 1])
-        if match is None:
-            continue
-        ids = match.group("ids")
-        if ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}:
-            return True
-    return False
 
 
 def analyze_source(source: str | bytes, filename: str, *, settings: Settings | None = None) -> list[Finding]:
@@ -146,35 +105,14 @@ def _analyze_within_budget(source: str, filename: str, settings: Settings) -> li
             ) from None
 
 
-def _engine() -> str:
-    """`model` (the interpreter over the program model, `core/` + `python/`) or `libcst` (the
-    engine it replaces), chosen by `RACE_MCP_ENGINE` while the corpus is compared both ways."""
-    return "model" if os.environ.get("RACE_MCP_ENGINE", "libcst") == "model" else "libcst"
-
-
 def _analyze(source: str, filename: str, settings: Settings) -> list[Finding]:
-    if _engine() == "model":
-        from .project import context_for
-        from .python.pipeline import analyze_python
+    from .project import context_for
+    from .python import pipeline
 
-        tree = _cpython_tree(source, filename)
-        _checked_shape(tree, filename, settings)
-        facts, resolver = context_for(filename)  # the whole-project index, inside analyze_paths
-        return analyze_python(source, filename, settings, facts, tree=tree, resolver=resolver)
-    shape = _checked_shape(_cpython_tree(source, filename), filename, settings)  # the tree is freed here
-    if not might_race(source):
-        return []  # valid Python with no coroutine, web framework or store: nothing can race here
-    module = _parse(without_bulky_literals(source, shape.literals), filename)
-    check_deadline()
-    index = ModuleIndex.build(module, source)
-    findings = check_module(index, filename)
-    check_deadline()
-    lines = index.lines
-    return [
-        finding
-        for finding in findings
-        if settings.rule_enabled(finding.rule_id) and not _suppressed(finding, lines, index)
-    ]
+    tree = _cpython_tree(source, filename)
+    _checked_shape(tree, filename, settings)
+    facts, resolver = context_for(filename)  # the whole-project index, inside analyze_paths
+    return pipeline.analyze_python(source, filename, settings, facts, tree=tree, resolver=resolver)
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -304,9 +242,7 @@ def _index_projects(
     paths: Sequence[str | Path], roots: AllowedRoots | None, settings: Settings, jobs: int
 ) -> list[Any] | None:
     """The whole-project index of the projects the named paths belong to (`analyzer/project`),
-    for the new engine: the analysis of each file then follows facts and calls across modules."""
-    if _engine() != "model":
-        return None
+    so the analysis of each file follows facts and calls across modules."""
     from .project import start_run
 
     return start_run(paths, roots, settings, jobs=jobs)

@@ -19,7 +19,6 @@ clients), so every `ast.parse` in race-mcp goes through `parse_python`, which ho
 from __future__ import annotations
 
 import ast
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +36,6 @@ __all__ = [
     "measure",
     "parse_python",
     "run_on_large_stack",
-    "without_bulky_literals",
 ]
 
 _T = TypeVar("_T")
@@ -138,7 +136,8 @@ def measure(tree: ast.AST) -> Shape:
     libcst nests what CPython keeps flat: `a and b and c` is one `BoolOp` for CPython but a chain
     of `BooleanOperation`s for libcst, so a `BoolOp`'s operands count one level per operand.
     Container literals of constants with `BULKY_LITERAL_NODES` or more nodes are listed apart
-    (outermost only) and their nodes are not counted: `without_bulky_literals` removes them.
+    (outermost only) and their nodes are not counted: the lowering keeps such a literal as one
+    opaque data node (`python/lower.py`), since no rule reads inside it.
     """
     deepest = nodes = 0
     literals: list[Span] = []
@@ -147,7 +146,6 @@ def measure(tree: ast.AST) -> Shape:
     while stack:
         node, depth, formatted = stack.pop()
         if not formatted and isinstance(node, _CONTAINERS) and _is_bulky_constant(node):
-            # Positions, not nodes: the caller can drop CPython's tree before libcst builds its own.
             assert node.end_lineno is not None and node.end_col_offset is not None
             end = (node.end_lineno, node.end_col_offset)
             literals.append(Span(type(node), node.lineno, node.col_offset, *end))
@@ -171,37 +169,3 @@ def _is_bulky_constant(literal: ast.expr) -> bool:
         count += 1
         stack.extend(ast.iter_child_nodes(node))
     return count >= BULKY_LITERAL_NODES
-
-
-_LINE_START = re.compile(r"\r\n|\r|\n")
-# The stand-in keeps the container's type and holds the line breaks in one string token: libcst
-# spends about 0.1 ms per blank line inside brackets, nothing per line inside a string.
-_STAND_IN = {ast.List: ("[", "]"), ast.Tuple: ("(", ",)"), ast.Set: ("{", "}"), ast.Dict: ("{", ": 0}")}
-
-
-def without_bulky_literals(source: str, literals: tuple[Span, ...]) -> str:
-    """`source` with each literal replaced by a one-element one of its type, keeping every line break.
-
-    libcst keeps about 1 KB per node; a 400 KB list of numbers cost 0.2 GB and seconds for nothing
-    a rule reads. The element is a string holding the literal's line breaks, so lines stay where
-    they were and positions and quoted evidence elsewhere in the file are unchanged.
-    """
-    if not literals:
-        return source
-    starts = [0, *(match.end() for match in _LINE_START.finditer(source))]
-
-    def offset(line: int, byte_column: int) -> int:
-        start = starts[line - 1]
-        end = starts[line] if line < len(starts) else len(source)
-        return start + len(source[start:end].encode("utf-8")[:byte_column].decode("utf-8", "ignore"))
-
-    pieces: list[str] = []
-    done = 0
-    for span in sorted(literals, key=lambda s: (s.line, s.column)):
-        begin, end = offset(span.line, span.column), offset(span.end_line, span.end_column)
-        opener, closer = _STAND_IN[span.kind]
-        breaks = "".join(match.group() for match in _LINE_START.finditer(source, begin, end))
-        pieces += [source[done:begin], opener, '"""', breaks, '"""', closer]
-        done = end
-    pieces.append(source[done:])
-    return "".join(pieces)

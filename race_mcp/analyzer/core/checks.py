@@ -173,6 +173,6 @@ def message(
 
 
 def _fix(rule_id: str) -> str:
-    rule = RULES[rule_id]
-    # The fix text is the rule's own (`race_mcp/rules/`); a rule without one falls back to its title.
-    return getattr(rule, "fix", "") or rule.title
+    # The rule's own fix text (`race_mcp/rules/`); an unregistered id is a KeyError, never a
+    # dropped finding.
+    return RULES[rule_id].fix
