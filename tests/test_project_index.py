@@ -655,3 +655,10 @@ def test_the_walk_of_a_huge_project_stops_at_the_cap(tmp_path: Path) -> None:
     root = _write(tmp_path, {"pyproject.toml": "", **{f"p/m{i}.py": "" for i in range(30)}})
     assert len(project_files(root, max_files=10)) == 10
     assert len(project_files(root)) == 30
+
+
+def test_a_marker_that_links_outside_the_roots_is_not_followed(tmp_path: Path) -> None:
+    inside = _write(tmp_path / "inside", {"app/m.py": ""})
+    (inside / "pyproject.toml").symlink_to(tmp_path / "outside" / "missing.toml")  # dangling, outside
+    boundary = AllowedRoots([inside])
+    assert find_project_root(inside / "app" / "m.py", boundary) == inside.resolve()

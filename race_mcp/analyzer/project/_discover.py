@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def find_project_root(path: Path, boundary: AllowedRoots | None = None) -> Path:
     for folder in (start, *start.parents):
         if not any(folder == root or folder.is_relative_to(root) for root in limits):
             break
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+        # `lexists`: a marker that is a link counts without its target being looked at (the
+        # target may be outside the allowed roots, where nothing is read, not even whether it exists).
+        if any(os.path.lexists(folder / marker) for marker in PROJECT_MARKERS):
             return folder
     return start
 
