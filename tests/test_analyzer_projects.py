@@ -138,3 +138,10 @@ def test_worker_processes_see_the_same_project_facts(monkeypatch: pytest.MonkeyP
     key = lambda f: (f.path, f.line, f.rule_id)  # noqa: E731
     assert sorted(map(key, pooled)) == sorted(map(key, _findings("django_shop")))
     assert any(f.rule_id == "RC301" and f.path.endswith("views.py") for f in pooled)  # a cross-file finding
+
+
+def test_a_helper_in_another_module_reports_the_route_of_the_handler_that_reaches_it() -> None:
+    found = [f for f in _findings("flask_blog") if f.path.endswith("services.py")]
+    assert [(f.rule_id, f.route, f.confidence, f.function) for f in found] == [
+        ("RC304", "POST /posts/<int:post_id>/view", "high", "bump_views")
+    ]

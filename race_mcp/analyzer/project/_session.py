@@ -35,6 +35,7 @@ _MAX_REACH_DEPTH = 4
 # Calls followed into other modules from one root: a view, its service, the service's helper.
 MAX_FOREIGN_DEPTH = 3
 _DEPTH = "_project_foreign_depth"  # set on frames this session makes
+_MAX_ENTRY_HOPS = 3  # callers followed up from a helper to find the handler that reaches it
 _MAX_LOWERED = 256  # other modules kept lowered at once (each holds its source and model)
 
 
@@ -127,6 +128,16 @@ class ModuleFacts:
             return True
         return callers and index.all_callers_hold_transaction(qualname)
 
+    def entry_reaching(
+        self, function: model.Function, module: model.ModuleModel | None = None
+    ) -> model.EntryPoint | None:
+        """An entry point of another module (a handler, a task) whose calls reach `function`,
+        a few calls up: a helper's finding then carries its route and the handler's confidence."""
+        if self._session is None:
+            return None
+        name = self._module_name(module)
+        return self._session.entry_reaching(f"{name}.{function.qualname}" if name else function.qualname)
+
     def _module_name(self, module: model.ModuleModel | None) -> str:
         if module is None:
             return self.module
@@ -145,6 +156,8 @@ class ProjectSession:
         self._names: dict[str, str] = {}
         self._reaches: dict[str, bool] = {}
         self._lines: dict[str, list[str]] = {}
+        self._entries: dict[str, model.EntryPoint | None] = {}
+        self._module_entries: dict[str, dict[str, model.EntryPoint]] = {}
         self._lock = threading.Lock()
 
     def module_name(self, path: str) -> str:
@@ -240,6 +253,40 @@ class ProjectSession:
         if function is None:
             return None
         return function, self._profile(target).frame(function, self_class=facts.owner)
+
+    def entry_reaching(self, qualname: str) -> model.EntryPoint | None:
+        """The first entry point (breadth-first over callers, `_MAX_ENTRY_HOPS` up) that calls
+        `qualname` from another module, or None."""
+        if qualname in self._entries:
+            return self._entries[qualname]
+        found: model.EntryPoint | None = None
+        home = self.index.module_of_function(qualname)
+        seen, level = {qualname}, [qualname]
+        for _ in range(_MAX_ENTRY_HOPS):
+            callers = [site.caller for name in level for site in self.index.callers(name)]
+            level = [caller for caller in dict.fromkeys(callers) if caller not in seen]
+            seen.update(level)
+            found = next((e for c in level if (e := self._entry_of(c, home)) is not None), None)
+            if found is not None or not level:
+                break
+        self._entries[qualname] = found
+        return found
+
+    def _entry_of(self, qualname: str, home: str) -> model.EntryPoint | None:
+        module = self.index.module_of_function(qualname)
+        found = self.index.functions.get(qualname)
+        if found is None or module == home:
+            return None  # the home module's own entry points run its functions already
+        lowered = self._lower(found[0])
+        if lowered is None:
+            return None
+        entries = self._module_entries.get(lowered.path)
+        if entries is None:
+            from ..python.entrypoints import entry_points
+
+            entries = self._module_entries[lowered.path] = {e.qualname: e for e in entry_points(lowered)}
+        local = qualname[len(module) + 1 :] if module else qualname
+        return entries.get(local)
 
     def _project_function(self, module: str, text: str) -> str | None:
         index = self.index

@@ -138,7 +138,10 @@ class _Run:
             if name in handled or (not function.is_async and not self.has_stores):
                 continue
             interpreter = self.interpret(function, owner, "async" if function.is_async else "sequential")
-            self.report(interpreter, None, "medium", name)
+            # A handler of another module that calls this helper lends it its route and confidence.
+            reaching = getattr(self.facts, "entry_reaching", None)
+            caller = reaching(function, self.module) if callable(reaching) else None
+            self.report(interpreter, caller, "high" if caller is not None else "medium", name)
             if self.has_stores:  # Django and DRF views are not routed in the module: RC601 sees them itself
                 view = idempotency_finding(self.module, None, function, owner, interpreter)
                 if view is not None:
