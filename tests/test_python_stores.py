@@ -248,6 +248,21 @@ def test_flask_sqlalchemy_model_query_reads_its_model() -> None:
     assert OrmRecognizer(SQLALCHEMY).owns_chain(call_of(SQLALCHEMY, "flask_lookup", "first"))
 
 
+def test_session_add_of_a_local_built_from_an_imported_model_is_an_insert() -> None:
+    module = lower(
+        """
+        from .models import Member
+
+        def join(session, email):
+            member = Member(email=email)
+            session.add(member)
+        """
+    )
+    assert effects(OrmRecognizer(module), module, "join", "add") == [
+        Effect("write", "orm:Member", "RC303", needs_check=True)
+    ]
+
+
 def test_project_facts_add_unique_fields_declared_in_other_modules() -> None:
     class Facts:
         def unique_fields(self, name: str) -> set[str] | None:
