@@ -140,7 +140,8 @@ class _Run:
             interpreter = self.interpret(function, owner, "async" if function.is_async else "sequential")
             # A handler of another module that calls this helper lends it its route and confidence.
             reaching = getattr(self.facts, "entry_reaching", None)
-            caller = reaching(function, self.module) if callable(reaching) else None
+            found = interpreter.sequences or interpreter.directs  # asked only when there is something
+            caller = reaching(function, self.module) if callable(reaching) and found else None
             self.report(interpreter, caller, "high" if caller is not None else "medium", name)
             if self.has_stores:  # Django and DRF views are not routed in the module: RC601 sees them itself
                 view = idempotency_finding(self.module, None, function, owner, interpreter)
