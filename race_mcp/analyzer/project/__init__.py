@@ -38,7 +38,9 @@ Call graph
 The analysis of one file (`ProjectSession`, `_session.py`)
     `session.facts_for(path) -> ModuleFacts`     what `CallContext.facts()` returns: `unique_fields(name)`,
                                                  `sql_unique[table]`, `mongo_unique(collection)`,
-                                                 `opens_transaction(expr)`, `holds_transaction(function)`
+                                                 `opens_transaction(expr)`, `opens_lock(expr)`,
+                                                 `holds_transaction(function)`, `row_method(key, name)`,
+                                                 `entry_reaching(function)` (a handler elsewhere)
     `session.resolver_for(path)`                 the interpreter's `Resolver` for calls into other modules
 
 A run (`_runs.py`): `start_run(paths, roots, settings)` indexes the projects of the named paths
