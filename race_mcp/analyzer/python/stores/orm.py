@@ -305,7 +305,29 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
 register(
     StoreSpec(
         name="orm",
-        markers=("objects", "session", "select", "execute", "get_object_or_404"),
+        # The pipeline builds a store's recognizer only for a file that mentions one of its markers:
+        # besides managers and sessions, querysets reached through related managers
+        # (`wishlist.lines.filter(...)`), rows saved after a helper elsewhere loaded them, `F()`.
+        markers=(
+            "objects",
+            "_manager",
+            "session",
+            "select",
+            "execute",
+            "query",
+            "get_object",
+            ".filter(",
+            ".exclude(",
+            ".all(",
+            ".get(",
+            ".first(",
+            "create(",
+            ".update(",
+            ".delete(",
+            ".save(",
+            "db.",
+            "F(",
+        ),
         label=lambda name: f"`{name}` rows",
         outcome="concurrent requests all load the same row and all save, so limits are overrun",
         insert_outcome=INSERT_OUTCOME,

@@ -240,7 +240,7 @@ def _is_conditional_set(call: model.Call) -> bool:
 register(
     StoreSpec(
         name="redis",
-        markers=("redis", "cache", "incr"),
+        markers=("redis", "Redis", "cache", "incr", "decr", "pipe", "rds", "kv", "setnx", "expire"),
         label=lambda name: f"Redis key `{name}`",
         outcome="concurrent requests all pass the check before any of them writes",
         recognizers={"python": RedisRecognizer},

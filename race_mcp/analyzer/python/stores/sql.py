@@ -284,7 +284,26 @@ def _string(expr: model.Expr, ctx: CallContext) -> str | None:
 register(
     StoreSpec(
         name="sql",
-        markers=("SELECT", "select", "UPDATE", "INSERT", "DELETE", "execute", "commit(", "rollback("),
+        # Statement keywords in either case (`cur.execute("update t set ...")`), and the calls that
+        # end or open a transaction without SQL text in the file (`conn.commit()`, `with conn:`).
+        markers=(
+            "SELECT",
+            "select",
+            "UPDATE",
+            "update ",
+            "INSERT",
+            "insert ",
+            "DELETE",
+            "delete from",
+            "execute",
+            "fetch",
+            "commit(",
+            "rollback(",
+            "transaction",
+            "BEGIN",
+            "begin",
+            "conn",
+        ),
         label=lambda name: f"table `{name}`",
         outcome="concurrent requests all see the old value and all write, so limits are overrun",
         insert_outcome=INSERT_OUTCOME,
