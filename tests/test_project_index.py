@@ -662,3 +662,24 @@ def test_a_marker_that_links_outside_the_roots_is_not_followed(tmp_path: Path) -
     (inside / "pyproject.toml").symlink_to(tmp_path / "outside" / "missing.toml")  # dangling, outside
     boundary = AllowedRoots([inside])
     assert find_project_root(inside / "app" / "m.py", boundary) == inside.resolve()
+
+
+def test_processes_building_at_once_share_one_cache(tmp_path: Path, _private_cache: Path) -> None:
+    import subprocess
+    import sys
+
+    root = _write(
+        tmp_path / "proj",
+        {"pyproject.toml": "", **{f"p/m{i}.py": f"def f{i}():\n    pass\n" for i in range(200)}},
+    )
+    child = (
+        "import sys; from pathlib import Path; from race_mcp.analyzer.project import ProjectIndex; "
+        "i = ProjectIndex.for_path(Path(sys.argv[1])); print(len(i.functions))"
+    )
+    env = {**os.environ, "RACE_MCP_CACHE_DIR": str(_private_cache)}
+    runs = [
+        subprocess.Popen([sys.executable, "-c", child, str(root)], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    assert [run.communicate(timeout=120)[0].strip() for run in runs] == ["200"] * 3
+    assert _index(root).stats.cached == 200
