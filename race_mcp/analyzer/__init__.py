@@ -221,7 +221,7 @@ def analyze_paths(
         if projects is not None:
             from .project import end_run
 
-            end_run()
+            end_run(projects)
     for file_findings, error in outcomes:
         findings.extend(file_findings)
         if error is not None:

@@ -66,8 +66,7 @@ def start_run(
         )
     sessions = {root: _build(spec, jobs) for root, spec in specs.items()}
     with _LOCK:
-        _ACTIVE.clear()
-        _ACTIVE.update(sessions)
+        _ACTIVE.update(sessions)  # another run in this process keeps its own projects
     return list(specs.values())
 
 
@@ -83,9 +82,13 @@ def activate_in_worker(specs: Sequence[ProjectSpec]) -> None:
         _ACTIVE.update(sessions)
 
 
-def end_run() -> None:
+def end_run(specs: Sequence[ProjectSpec] | None = None) -> None:
+    """Let the run's indexes go (every run's when `specs` is None)."""
     with _LOCK:
-        _ACTIVE.clear()
+        if specs is None:
+            _ACTIVE.clear()
+        for spec in specs or ():
+            _ACTIVE.pop(spec.root, None)
 
 
 def context_for(path: str | Path) -> tuple[ModuleFacts | None, Resolver | None]:
