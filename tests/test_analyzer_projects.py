@@ -3,9 +3,8 @@
 
 Markers ending in `(cross-file)` depend on facts from other modules (uniqueness declared in another
 module or a migration, a project transaction wrapper, callers that hold the transaction, a helper
-or model method in another file): they hold once the analysis uses the project index
-(`race_mcp/analyzer/project/`), which the new engine does (`RACE_MCP_ENGINE=model` until it is the
-default). `todo-racy` markers are known misses, not checked here.
+or model method in another file): they hold because the analysis uses the project index
+(`race_mcp/analyzer/project/`). `todo-racy` markers are known misses, not checked here.
 """
 
 from __future__ import annotations
@@ -76,9 +75,7 @@ def _expectations() -> list[Expectation]:
 
 
 def _analyze(project: str, settings: Settings) -> tuple[Finding, ...]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RACE_MCP_ENGINE", "model")
-        report = analyze_paths([PROJECTS / project], settings=settings)
+    report = analyze_paths([PROJECTS / project], settings=settings)
     assert not report.errors, report.errors
     return tuple(report.findings)
 
