@@ -33,6 +33,7 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 
 def _index(path: Path, **kwargs: object) -> ProjectIndex:
+    kwargs.setdefault("memo", False)  # these tests look at the on-disk cache
     return ProjectIndex.for_path(path, **kwargs)  # type: ignore[arg-type]
 
 
@@ -683,3 +684,18 @@ def test_processes_building_at_once_share_one_cache(tmp_path: Path, _private_cac
     ]
     assert [run.communicate(timeout=120)[0].strip() for run in runs] == ["200"] * 3
     assert _index(root).stats.cached == 200
+
+
+def test_a_process_reuses_an_index_while_no_file_changed(tmp_path: Path) -> None:
+    root = _write(
+        tmp_path / "proj", {"pyproject.toml": "", "a.py": "def f():\n    pass\n", "b.py": "X = 1\n"}
+    )
+    first = _index(root, memo=True)
+    again = _index(root, memo=True)
+    assert again is first and (again.stats.extracted, again.stats.cached) == (0, 2)
+    os.utime(root / "b.py", ns=(1, 1))  # any change of size or time: read again (the cache still hits)
+    changed = _index(root, memo=True)
+    assert changed is not first and (changed.stats.extracted, changed.stats.cached) == (0, 2)
+    (root / "a.py").write_text("def g():\n    pass\n", encoding="utf-8")
+    edited = _index(root, memo=True)
+    assert "a.g" in edited.functions and edited.stats.extracted == 1

@@ -22,6 +22,8 @@ _MAX_FILE_BYTES = 2_000_000
 _PARALLEL_MISSES = 64  # below this many files to extract, worker processes cost more than they save
 _MAX_CALLER_DEPTH = 8
 Entry = tuple[str, FileFacts, tuple[str, ...]]  # (path, facts, importable names)
+_MEMO_PROJECTS = 4  # indexes a process keeps for reuse (by project root, the latest first out last)
+_MEMO: dict[str, tuple[tuple[tuple[str, int, int], ...], ProjectIndex]] = {}
 
 
 @dataclass(frozen=True)
@@ -71,23 +73,53 @@ class ProjectIndex(Uniqueness):
         default_exclude: Sequence[str] = (),
         cache: FactsCache | bool | None = True,
         jobs: int = 1,
+        memo: bool = True,
     ) -> ProjectIndex:
         """The index of the project enclosing `path` (see `find_project_root`)."""
         root = find_project_root(path, boundary)
         files = project_files(root, boundary=boundary or AllowedRoots([root]), exclude=exclude,
                               default_exclude=default_exclude)  # fmt: skip
-        return cls.build(root, files, cache=cache, jobs=jobs)
+        return cls.build(root, files, cache=cache, jobs=jobs, memo=memo)
 
     @classmethod
     def build(
-        cls, root: Path, files: Iterable[Path], *, cache: FactsCache | bool | None = True, jobs: int = 1
+        cls,
+        root: Path,
+        files: Iterable[Path],
+        *,
+        cache: FactsCache | bool | None = True,
+        jobs: int = 1,
+        memo: bool = True,
     ) -> ProjectIndex:
         """Facts of `files` (Python and SQL) of the project at `root`: from the cache when the
         content is unchanged, else extracted (in `jobs` processes when many) and cached.
-        `cache=True` uses the default location (`FactsCache.default`), `False`/`None` none."""
+        `cache=True` uses the default location (`FactsCache.default`), `False`/`None` none.
+        With `memo`, a process that built this project before with every file's size and
+        modification time unchanged gets that index back without reading a file (a server or an
+        editor integration analysing one file after another)."""
         started = time.perf_counter()
-        store = FactsCache.default(root) if cache is True else (cache or None)
         files = list(files)
+        signature = _signature(files) if memo else None
+        remembered = _MEMO.get(str(root)) if signature is not None else None
+        if remembered is not None and remembered[0] == signature:
+            index = remembered[1]
+            index.stats = BuildStats(
+                files=len(files), cached=len(files), seconds=time.perf_counter() - started
+            )
+            return index
+        index = cls._build(root, files, cache, jobs, started)
+        if signature is not None:
+            _MEMO.pop(str(root), None)
+            _MEMO[str(root)] = (signature, index)
+            while len(_MEMO) > _MEMO_PROJECTS:
+                _MEMO.pop(next(iter(_MEMO)))
+        return index
+
+    @classmethod
+    def _build(
+        cls, root: Path, files: list[Path], cache: FactsCache | bool | None, jobs: int, started: float
+    ) -> ProjectIndex:
+        store = FactsCache.default(root) if cache is True else (cache or None)
         names = module_names(root, files)
         jobs_todo: list[tuple[str, str, str, bool, bytes]] = []
         entries: list[tuple[str, FileFacts, tuple[str, ...]]] = []
@@ -193,6 +225,18 @@ class ProjectIndex(Uniqueness):
     def class_facts(self, qualname: str) -> ClassFacts | None:
         found = self.classes.get(qualname)
         return found[1] if found else None
+
+
+def _signature(files: list[Path]) -> tuple[tuple[str, int, int], ...] | None:
+    """Each file's size and modification time, or None when one cannot be had (no memo then)."""
+    try:
+        return tuple((str(file), *_stamp(file.stat())) for file in files)
+    except OSError:
+        return None
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _read(file: Path) -> bytes | None:
