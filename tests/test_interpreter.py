@@ -389,3 +389,40 @@ def test_an_existence_check_decides_nothing_about_other_columns() -> None:
     )
     end = found.run(found.profile.frame(mod.functions["f"]), State())
     assert end is not None and "<exists>" in end.checks["kv:acct"].detail
+
+
+class RowRecognizer(KvRecognizer):
+    """Adds `F()` (a value the store computes at the write) to the toy store."""
+
+    def effects(self, call: m.Call, ctx: CallContext) -> list[Effect] | None:
+        if isinstance(call.func, m.Name) and call.func.id == "F":
+            return [Effect("atomic")]
+        return super().effects(call, ctx)
+
+
+def _change_and_commit(value: m.Expr) -> tuple[Interpreter, State | None]:
+    """row = kv.get("acct"); row.balance = <value>; kv.commit()   (lines 2, 3, 4)"""
+    body = (
+        m.Assign((name("row", 2),), kv("get", lit("acct", 2), line=2), span=at(2)),
+        m.Assign((attr(name("row", 3), "balance", 3),), value, span=at(3)),
+        m.Eval(kv("commit", line=4), span=at(4)),
+    )
+    mod = module(function("f", body, local=("row",)))
+    interpreter = Interpreter(ToyProfile(mod), [RowRecognizer()], "sequential", module=mod)
+    interpreter.notes["flush-on-commit"] = {"kv:acct": "RC304"}  # as SQLAlchemy's recognizer says
+    return interpreter, interpreter.run(interpreter.profile.frame(mod.functions["f"]), State())
+
+
+def test_a_dirty_row_derived_from_its_read_is_written_at_the_commit_that_flushes_it() -> None:
+    derived = m.Operation("-", (attr(name("row", 3), "balance", 3), lit(1, 3)), span=at(3))
+    interpreter, end = _change_and_commit(derived)
+    assert races(interpreter) == [("RC304", "kv:acct", [("read", 2), ("change", 3)], 4)]
+    assert end is not None and end.dirty == {}
+
+
+def test_a_value_the_store_computes_marks_the_alias_atomic() -> None:
+    computed = m.Operation("-", (call(name("F", 3), lit("balance", 3), line=3), lit(1, 3)), span=at(3))
+    _, end = _change_and_commit(computed)
+    assert end is not None and end.atomic_aliases == frozenset({"row"})
+    _, plain = _change_and_commit(lit(0, 3))
+    assert plain is not None and plain.atomic_aliases == frozenset()
