@@ -64,16 +64,21 @@ def module_names(root: Path, files: Sequence[Path]) -> dict[Path, tuple[str, ...
     """Each Python file's importable names: by its package chain (directories holding `__init__.py`,
     which handles src-layout and apps nested in plain folders) and, when different, by its path from
     the project root (`src/` dropped), for namespace packages. `__init__` names its package."""
-    packages = {file.parent for file in files if file.name == "__init__.py"}
+    # Strings, not `Path`s: hashing and comparing paths costs more than the rest of a warm build.
+    packages = {os.path.dirname(str(file)) for file in files if file.name == "__init__.py"}
+    top = os.path.dirname(str(root))
     names: dict[Path, tuple[str, ...]] = {}
     for file in files:
-        if file.suffix != ".py":
+        text = str(file)
+        if not text.endswith(".py"):
             continue
-        parts = [] if file.name == "__init__.py" else [file.stem]
-        folder = file.parent
-        while folder in packages and folder != root.parent:
-            parts.insert(0, folder.name)
-            folder = folder.parent
+        stem = os.path.basename(text)[:-3]
+        parts = [] if stem == "__init__" else [stem]
+        folder = os.path.dirname(text)
+        while folder in packages and folder != top:
+            folder, name = os.path.split(folder)
+            parts.append(name)
+        parts.reverse()
         chosen = [".".join(parts)] if parts else []
         by_path = _path_name(root, file)
         if by_path and by_path not in chosen:
@@ -83,15 +88,15 @@ def module_names(root: Path, files: Sequence[Path]) -> dict[Path, tuple[str, ...
 
 
 def _path_name(root: Path, file: Path) -> str:
-    try:
-        relative = file.relative_to(root)
-    except ValueError:
+    prefix, text = str(root).rstrip(os.sep) + os.sep, str(file)
+    if not text.startswith(prefix):
         return ""
-    parts = list(relative.parts[:-1])
+    parts = text[len(prefix) :].split(os.sep)
+    stem = parts.pop()[:-3]  # `.py`
     if parts and parts[0] == "src":
         parts = parts[1:]
-    if file.name != "__init__.py":
-        parts.append(file.stem)
+    if stem != "__init__":
+        parts.append(stem)
     return ".".join(parts)
 
 
