@@ -117,6 +117,10 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
     def unique_of(self, name: str, ctx: CallContext) -> set[str]:
         """Unique fields of a model (or `sql:<table>` Core table) declared here or in the project."""
         unique = set(self.facts(ctx).unique.get(name, ()))
+        if not name.startswith("sql:"):
+            # Every model has a primary key: a row looked up by it and then inserted collides on it
+            # (models of other modules included, when no project index says more).
+            unique.add("pk")
         project = ctx.facts()
         lookup = getattr(project, "unique_fields", None) if project is not None else None
         if callable(lookup):
