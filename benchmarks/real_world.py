@@ -225,19 +225,25 @@ def race_mcp_command(explicit: str | None) -> list[str]:
 
 
 def run_analyzer(command: list[str], root: Path, paths: list[str], timeout: float) -> dict[str, Any]:
-    """`race-mcp analyze --format json` in root; exit 0/1 are answers, anything else an error."""
+    """`race-mcp analyze --format json` in root.
+
+    Exit 0/1 are answers; exit 2 still carries the JSON report when some files could not be
+    analysed (syntax the analyzer's Python cannot parse, a per-file time limit): the report is
+    kept and those files are listed, so one bad file elsewhere in a tree does not void the entry.
+    """
     args = [*command, "analyze", *paths, "--format", "json", "--max-findings", "100000"]
     try:
         proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise EntryError(f"race-mcp analyze timed out after {timeout:.0f} s") from exc
-    if proc.returncode not in (0, 1):
-        tail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise EntryError(f"race-mcp analyze exit {proc.returncode}: {tail[-1] if tail else ''}")
+    tail = (proc.stderr or "").strip().splitlines()
     try:
         report: dict[str, Any] = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise EntryError(f"race-mcp analyze printed no JSON ({exc})") from exc
+        last = tail[-1] if tail else "no output"
+        raise EntryError(f"race-mcp analyze exit {proc.returncode}, no JSON: {last[:300]}") from exc
+    if proc.returncode not in (0, 1) and not report.get("errors"):
+        raise EntryError(f"race-mcp analyze exit {proc.returncode}: {tail[-1] if tail else ''}")
     return report
 
 
@@ -333,6 +339,11 @@ def measure(entry: Entry, git_dir: Path, options: RunOptions) -> Result:
                 raise EntryError(f"{version}: {', '.join(lost)} not in {rev[:10]}")
             paths = ["."] if options.whole_tree else [p for p in entry.paths if p not in missing]
             reports[version] = (root, run_analyzer(options.command, root, paths, options.timeout))
+        for version, (root, report) in reports.items():
+            failed = {_relative(root, str(e.get("path", ""))) for e in report.get("errors", [])}
+            lost = [t.path for t in entry.targets if t.path in failed]
+            if lost:
+                raise EntryError(f"{version}: the analyzer could not analyse {', '.join(lost)}")
         before_root, before = reports["before"]
         after_root, after = reports["after"]
         result.before_rules, result.before_other = rules_in_targets(before, before_root, entry.targets)
@@ -371,8 +382,10 @@ def print_report(results: list[Result], entries: list[Entry]) -> None:
         print(f"{r.id:34} {r.family:4} {before:24} {after:16} {r.before_other:>5}  {verdict(r)}")
         if r.detail:
             print(f"{'':40}{r.detail}")
-        for err in r.analyzer_errors:
+        for err in r.analyzer_errors[:3]:
             print(f"{'':40}analyzer error: {err}")
+        if len(r.analyzer_errors) > 3:
+            print(f"{'':40}... and {len(r.analyzer_errors) - 3} more analyzer errors")
     measured = [r for r in results if r.status == "measured"]
     flagged = [r for r in measured if r.flagged_before]
     cleared = [r for r in flagged if r.cleared_after]
