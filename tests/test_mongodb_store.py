@@ -1,9 +1,8 @@
 """The MongoDB store (RC801, RC802): its recognizer on lowered snippets, and end to end on the
-fixtures and the rule docs under the analyzer over the program model. No MongoDB server is needed."""
+fixtures, the rule docs and a project of several modules. No MongoDB server is needed."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from textwrap import dedent
 
@@ -212,18 +211,7 @@ def test_calls_that_are_not_mongodb_are_not_its_business() -> None:
     assert effects(recognizer, module, "f", "update") is None
 
 
-# -- end to end, under the analyzer over the program model ---------------------------------------
-_PIPELINE = importlib.util.find_spec("race_mcp.analyzer.python.pipeline") is not None
-needs_model = pytest.mark.skipif(not _PIPELINE, reason="the model engine's pipeline is not in this tree")
-
-
-@pytest.fixture
-def model_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RACE_MCP_ENGINE", "model")
-
-
-@needs_model
-@pytest.mark.usefixtures("model_engine")
+# -- end to end ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
 def test_mongodb_fixture_matches_its_markers(path: Path) -> None:
     strict, _ = score_file(path)
@@ -231,8 +219,6 @@ def test_mongodb_fixture_matches_its_markers(path: Path) -> None:
     assert strict.true_positives >= 2
 
 
-@needs_model
-@pytest.mark.usefixtures("model_engine")
 @pytest.mark.parametrize("rule_id", ["RC801", "RC802"])
 def test_the_rule_docs_examples_hold(rule_id: str) -> None:
     rule = RULES[rule_id]
@@ -242,16 +228,12 @@ def test_the_rule_docs_examples_hold(rule_id: str) -> None:
     assert analyze_source(rule.use_instead, f"{rule_id}_fixed.py") == []
 
 
-@needs_model
-@pytest.mark.usefixtures("model_engine")
 def test_an_insert_after_an_absence_check_reads_as_duplicates() -> None:
     findings = analyze_source(RULES["RC802"].example, "signup.py")
     assert "all find nothing and all insert, so duplicates are created" in findings[0].message
     assert [e.role for e in findings[0].evidence] == ["check", "write"]
 
 
-@needs_model
-@pytest.mark.usefixtures("model_engine")
 def test_a_unique_index_created_in_another_module_of_the_project_guards_the_insert(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
     package = tmp_path / "app"
