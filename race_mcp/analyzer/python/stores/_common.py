@@ -3,7 +3,7 @@ chains and arguments read off `model.Call`s, and the check that every effect nam
 
 Recognizers look at the program model first (`model.Call`, its `Arg`s, `Literal`s, `Collection`s);
 the standard library `ast` node kept in `origin` is read only for the source text of a node (a
-Redis key, a file path) and for whole-module scans (DDL strings, unique indexes).
+Redis key, a file path) and for a few scans of a function or module (DDL strings, rowcounts read).
 """
 
 from __future__ import annotations
@@ -112,13 +112,6 @@ class ModuleFacts:
         head, dot, rest = text.partition(".")
         resolved = self.imports.get(head)
         return resolved + dot + rest if resolved else text
-
-    def statements(self) -> Iterator[ast.AST]:
-        """Every `ast` node of the module (its top-level code and the functions and classes in it)."""
-        for statement in self.module.body:
-            origin = statement.origin
-            if isinstance(origin, ast.AST):
-                yield from ast.walk(origin)
 
 
 def module_of(context: Any) -> model.ModuleModel:
