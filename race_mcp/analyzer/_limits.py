@@ -127,6 +127,7 @@ class Shape:
 # A container literal of constants this big is data, not logic: no rule looks inside one.
 BULKY_LITERAL_NODES = 1000
 _CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict)
+_CONTAINER_TYPES = frozenset(_CONTAINERS)
 _INERT = (*_CONTAINERS, ast.Constant, ast.UnaryOp, ast.USub, ast.UAdd, ast.Load)
 
 
@@ -143,18 +144,35 @@ def measure(tree: ast.AST) -> Shape:
     literals: list[Span] = []
     # (node, depth, inside an f-string: positions there are not trusted to cut the text by)
     stack: list[tuple[ast.AST, int, bool]] = [(tree, 1, False)]
+    push, pop = stack.append, stack.pop
     while stack:
-        node, depth, formatted = stack.pop()
-        if not formatted and isinstance(node, _CONTAINERS) and _is_bulky_constant(node):
+        node, depth, formatted = pop()
+        kind = type(node)
+        if (
+            not formatted
+            and kind in _CONTAINER_TYPES
+            and isinstance(node, ast.expr)
+            and _is_bulky_constant(node)
+        ):
             assert node.end_lineno is not None and node.end_col_offset is not None
             end = (node.end_lineno, node.end_col_offset)
             literals.append(Span(type(node), node.lineno, node.col_offset, *end))
             continue
         nodes += 1
-        deepest = max(deepest, depth)
-        step = len(node.values) if isinstance(node, ast.BoolOp) else 1
-        inner = formatted or isinstance(node, ast.JoinedStr)
-        stack.extend((child, depth + step, inner) for child in ast.iter_child_nodes(node))
+        if depth > deepest:
+            deepest = depth
+        # The children, as `ast.iter_child_nodes` finds them, read straight off the node's fields
+        # (the generic iterator was a fifth of the analysis time on large trees).
+        below = depth + (len(node.values) if isinstance(node, ast.BoolOp) else 1)
+        inner = formatted or kind is ast.JoinedStr
+        for name in kind._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        push((item, below, inner))
+            elif isinstance(value, ast.AST):
+                push((value, below, inner))
     return Shape(deepest, nodes, tuple(literals))
 
 

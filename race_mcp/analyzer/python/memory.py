@@ -166,7 +166,7 @@ class PythonMemory:
 
     def __init__(self, module: model.ModuleModel) -> None:
         self.module = module
-        self.lines = module.source.splitlines()
+        self._lines: list[str] | None = None  # split on first use: most modules never need text
         self.classes = _top_level_classes(module)
         self.functions = {name: f for name, f in module.functions.items() if "." not in name}
         assignments = module.assignments
@@ -221,6 +221,12 @@ class PythonMemory:
 
     def qualname(self, function: model.Function, self_class: str | None) -> str:
         return f"{self_class}.{function.name}" if self_class else function.name
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.module.source.splitlines()
+        return self._lines
 
     def text(self, node: model.Node) -> str:
         """The node's source text, from its span (a lock's region name, a key's quoted literal)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import weakref
 from collections.abc import Iterable
 
 from ..core import model
@@ -50,7 +51,8 @@ _VIEW_WRITE_METHODS = {"post": "POST", "put": "PUT", "patch": "PATCH", "create":
 
 
 class _Text:
-    """Source text of model nodes by their spans (lines as Python counts them)."""
+    """Source text of model nodes by their spans (lines as Python counts them); one per module
+    (`_text`), since RC601 is asked about every root of a module."""
 
     def __init__(self, module: model.ModuleModel) -> None:
         self.lines = re.split(r"\r\n|\r|\n", module.source)
@@ -79,6 +81,16 @@ class _Text:
         return "\n".join(self.lines[first - 1 : function.span.end_line or first])
 
 
+_TEXTS: weakref.WeakKeyDictionary[model.ModuleModel, _Text] = weakref.WeakKeyDictionary()
+
+
+def _text(module: model.ModuleModel) -> _Text:
+    text = _TEXTS.get(module)
+    if text is None:
+        text = _TEXTS[module] = _Text(module)
+    return text
+
+
 def idempotency_finding(
     module: model.ModuleModel,
     entry: model.EntryPoint | None,
@@ -92,7 +104,7 @@ def idempotency_finding(
     is a Django or DRF view (`@require_POST`, `@api_view(["POST"])`, `@action(methods=["post"])`,
     `post()`).
     """
-    text = _Text(module)
+    text = _text(module)
     if entry is not None:
         # A Django or DRF view is an entry point without a route: its decorators name its verbs.
         verbs = (not entry.route and _django_verbs(module, text, function, owner)) or _route_verbs(
