@@ -99,15 +99,17 @@ def run_patch_command(args: argparse.Namespace, settings: Settings) -> int:
     Raises `RaceMcpError` for bad input or a refused write (the caller prints one line, exit 2).
     """
     # The codemods (libcst.matchers) load only when `patch` runs, not at every `race-mcp` start.
+    from .roots import allowed_roots
+
+    # The server's roots, built the same way; a bad --root fails before the codemods load and run.
+    roots = allowed_roots(args.roots, settings) if args.apply else None
     from .analyzer._files import read_source
     from .remediate import apply_patches, propose_patches
-    from .roots import allowed_roots
 
     label = _label(args.file)
     source = read_source(args.file, label, max_bytes=settings.max_file_bytes)
     report = propose_patches(source, label, settings=settings, rule=args.rule)
-    if args.apply:
-        roots = allowed_roots(args.roots, settings)  # the server's roots, built the same way
+    if roots is not None:
         written = apply_patches(args.file, report, roots=roots)
         if written is not None:
             count = len(report.patches)

@@ -288,21 +288,24 @@ def _add_demo(commands: _Commands) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .config import load_settings
+    from .roots import allowed_roots
 
     # The same checked settings as every command: a bad or too-wide config stops the start before
     # the server's second of imports (the MCP SDK, every tool's modules) is paid for.
     settings = load_settings(config=args.config)
+    # The roots too: a mistyped --root is refused before the server's imports.
+    roots = allowed_roots(args.roots, settings)
     from .server import serve
 
     if not args.http and sys.stdin.isatty():
         print(STDIO_NOTICE, file=sys.stderr, flush=True)
-    # The server checks the roots and falls back to $RACE_MCP_TOKEN itself (InputError/PolicyError).
+    # The server falls back to $RACE_MCP_TOKEN itself (PolicyError without one off loopback).
     serve(
         http=args.http,
         host=args.host,
         port=args.port,
         token=args.token,
-        roots=args.roots,
+        roots=roots,
         settings=settings,
         allowed_hosts=args.allowed_hosts,
         burst_allow_hosts=args.burst_allow_hosts,

@@ -108,7 +108,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     token: str | None = None,
-    roots: Sequence[str] = (),
+    roots: AllowedRoots | Sequence[str] = (),
     settings: Settings | None = None,
     allowed_hosts: Sequence[str] = (),
     burst_allow_hosts: Sequence[str] = (),
@@ -117,6 +117,8 @@ def serve(
 
     Raises `PolicyError` for HTTP on a non-loopback host without a token (from `token` or the
     `RACE_MCP_TOKEN` environment variable), and `InputError` for a bad root or an unusable port.
+    `roots` are extra root directories, or the `AllowedRoots` the caller already built from them
+    (the CLI does, to refuse a bad --root before importing this module).
     `allowed_hosts` adds Host names clients may use on a non-loopback bind (e.g. a DNS name);
     `burst_allow_hosts` is a different list: hosts `run_burst` may send traffic to.
     """
@@ -129,8 +131,10 @@ def serve(
             code="token-required",
         )
     settings = settings or load_settings()
+    if not isinstance(roots, AllowedRoots):
+        roots = allowed_roots(roots, settings)
     server = build_server(
-        roots=allowed_roots(roots, settings),
+        roots=roots,
         settings=settings,
         trust_client_roots=not http,
         burst_allow_hosts=burst_allow_hosts,
