@@ -71,7 +71,7 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
     """Return once the server accepts connections; fail with its stderr if it exits or hangs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -43,7 +43,9 @@ def inspector(npx: str, workspace: Workspace) -> tuple[Any, subprocess.Completed
     """The Inspector runner, and its first run (`tools/list`), which also warms npm's cache."""
 
     def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        command = [npx, "-y", INSPECTOR, "--cli", str(RACE_MCP), *args]
+        # The Inspector gives a server 15 s to connect; a server starting on a loaded 2-core machine
+        # (the suite's four workers and their servers) can take longer.
+        command = [npx, "-y", INSPECTOR, "--cli", str(RACE_MCP), "--connect-timeout", "60000", *args]
         return subprocess.run(
             command, cwd=workspace.root, capture_output=True, text=True, timeout=timeout, check=False
         )
