@@ -7,6 +7,7 @@ Language-neutral: positions come from model spans, text from the module's source
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ...findings import Confidence, Evidence, Finding, Severity
 from ...rules import RULES
@@ -17,8 +18,6 @@ from .stores import MEMORY, spec, store_of
 __all__ = ["Reporter", "label"]
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
-# How the runtimes that run sync handlers on a thread pool are named in messages.
-_FRAMEWORK_NAMES = {"fastapi": "FastAPI", "starlette": "Starlette", "flask": "Flask", "aiohttp": "aiohttp"}
 _MEMORY_OUTCOME = "concurrent requests can all pass the check before any of them writes"
 
 
@@ -33,9 +32,13 @@ def label(key: str) -> str:
 class Reporter:
     """Builds the findings of one module."""
 
-    def __init__(self, module: model.ModuleModel, path: str) -> None:
+    def __init__(
+        self, module: model.ModuleModel, path: str, framework_names: Mapping[str, str] | None = None
+    ) -> None:
         self.module = module
         self.path = path
+        # How the front-end names its frameworks in messages (`fastapi` -> "FastAPI").
+        self.framework_names = framework_names or {}
         # The language's line ends only: str.splitlines also breaks at \x0c, \x1c-\x1e, \x85 and
         # U+2028/9, which a comment may hold, and the evidence would then quote other lines.
         self.lines = _LINE_END.split(module.source)
@@ -100,7 +103,7 @@ class Reporter:
             column=self.column_of(steps[0].node),
             function=self.owner(lines, function),
             route=entry.route if entry else None,
-            message=message(evidence, sequence.key, mode, entry, decided),
+            message=message(evidence, sequence.key, mode, entry, decided, self.framework_names),
             evidence=evidence,
             fix=_fix(sequence.rule_id),
             cwe=rule.cwe,
@@ -131,7 +134,12 @@ class Reporter:
 
 
 def message(
-    evidence: list[Evidence], key: str, mode: Mode, entry: model.EntryPoint | None, decided: bool
+    evidence: list[Evidence],
+    key: str,
+    mode: Mode,
+    entry: model.EntryPoint | None,
+    decided: bool,
+    framework_names: Mapping[str, str],
 ) -> str:
     read, write = evidence[0], evidence[-1]
     check = next((step for step in evidence if step.role == "check"), None)
@@ -165,7 +173,7 @@ def message(
             f"{subject} is {seen} and written at line {write.line} with {gap} in between "
             f"and no lock held: {outcome}."
         )
-    runner = f"{_FRAMEWORK_NAMES.get(entry.framework, entry.framework)} runs" if entry else "the server runs"
+    runner = f"{framework_names.get(entry.framework, entry.framework)} runs" if entry else "the server runs"
     return (
         f"{subject} is {seen} and written at line {write.line} by a handler that {runner} on a thread pool, "
         f"with no lock held: {outcome}."

@@ -34,6 +34,15 @@ _LANGUAGE = "python"
 # Every race lives in a coroutine, a handler of one of these frameworks, or code that talks to a
 # store. Django views are not routed in the module: only their store calls can race, so "django" is
 # no marker (it is in nearly every file of a Django project). "Records": stream consumers (RC404).
+# How messages name the frameworks whose sync handlers run on a thread pool.
+_FRAMEWORK_NAMES = {
+    "fastapi": "FastAPI",
+    "starlette": "Starlette",
+    "flask": "Flask",
+    "aiohttp": "aiohttp",
+    "quart": "Quart",
+    "dramatiq": "Dramatiq",
+}
 _FRAMEWORK_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp", "Records")
 
 
@@ -91,7 +100,7 @@ class _Run:
         self.profile = PythonMemory(module)
         self.has_stores = any(marker in module.source for marker in _store_markers())
         self.recognizers = _recognizers(module) if self.has_stores else []
-        self.reporter = Reporter(module, path)
+        self.reporter = Reporter(module, path, _FRAMEWORK_NAMES)
         self.findings: list[Finding] = []
 
     def interpret(self, function: model.Function, owner: str | None, mode: Mode) -> Interpreter:
