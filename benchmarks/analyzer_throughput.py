@@ -43,6 +43,10 @@ CACHE = HERE / ".cache"
 VENV = CACHE / "venv"
 CORPUS = CACHE / "corpus"
 RULES = HERE / "semgrep_race_rules.yml"
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by race-mcp's benchmarks/analyzer_throughput.py.\n"
+)
 
 # Pinned so two runs of this script measure the same code with the same tools.
 CORPUS_PACKAGES = {
@@ -89,13 +93,21 @@ class ToolRun:
 # ------------------------------------------------------------------------------------------ setup
 
 
+def mark_cache(directory: Path) -> None:
+    """Ignored by git, and tagged as a cache (https://bford.info/cachedir/): race-mcp's walk, and
+    the project index it builds, skip the copied corpus and the venv when anything else in this
+    repository is analysed (the corpus itself is analysed from inside, where the tag is not seen)."""
+    (directory / ".gitignore").write_text("*\n")
+    (directory / "CACHEDIR.TAG").write_text(CACHEDIR_TAG)
+
+
 def ensure_venv() -> Path:
     """The cache virtualenv with every corpus package and the tools; reinstalled when the pins change."""
     wanted = "\n".join(sorted([*CORPUS_PACKAGES.values(), *TOOLS]))
     stamp = VENV / "race-mcp-bench.txt"
     python = VENV / "bin" / "python"
     CACHE.mkdir(parents=True, exist_ok=True)
-    (CACHE / ".gitignore").write_text("*\n")
+    mark_cache(CACHE)
     if stamp.is_file() and stamp.read_text() == wanted and python.exists():
         return python
     print(f"installing into {VENV}: {wanted.replace(chr(10), ' ')}", file=sys.stderr)
