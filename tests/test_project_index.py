@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,20 @@ def test_star_imports_and_cycles_end(tmp_path: Path) -> None:
     index = _index(root)
     assert index.resolve("pkg.use", "helper") == "pkg.a.helper"
     assert index.resolve("pkg.use", "X").endswith(".X")  # followed until the hop limit, no recursion error
+
+
+def test_modules_that_star_import_each_other_resolve_in_linear_time(tmp_path: Path) -> None:
+    # Each of eight modules star-imports every other: following an unknown name used to branch at
+    # every hop (8 ** 24 paths; a real project's analysis never finished). Each name is followed once.
+    names = [f"m{i}" for i in range(8)]
+    files = {"pyproject.toml": "", "pkg/__init__.py": "from .m0 import *\n"}
+    for name in names:
+        files[f"pkg/{name}.py"] = "".join(f"from .{other} import *\n" for other in names if other != name)
+    files["pkg/use.py"] = "from pkg import missing\n"
+    index = _index(_write(tmp_path, files))
+    started = time.perf_counter()
+    assert index.resolve("pkg.use", "missing").endswith("missing")
+    assert time.perf_counter() - started < 2
 
 
 # -- uniqueness ----------------------------------------------------------------------------------

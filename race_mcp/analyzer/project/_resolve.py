@@ -61,12 +61,21 @@ class Resolver:
     def canonical(self, name: str) -> str:
         """Where a qualified dotted name is defined: re-exports (`from .order import Order` in a
         package's `__init__`) and aliases followed; unknown names come back as given."""
-        known = self._canonical.get(name)
-        if known is None:
-            known = self._canonical[name] = self._follow(name, 0)
-        return known
+        return self._follow(name, 0)
 
     def _follow(self, name: str, hops: int) -> str:
+        # Every name is followed once: star imports fan out at each hop, so without the memo a
+        # package whose modules star-import each other costs (fan-out ** hops). A name met again
+        # while it is being followed (a cycle) resolves to itself.
+        known = self._canonical.get(name)
+        if known is not None:
+            return known
+        self._canonical[name] = name
+        found = self._follow_once(name, hops)
+        self._canonical[name] = found
+        return found
+
+    def _follow_once(self, name: str, hops: int) -> str:
         parts = name.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             facts = self.modules.get(".".join(parts[:cut]))
