@@ -161,6 +161,12 @@ class ProjectIndex(Uniqueness):
             self._callers = self._call_graph()
         return self._callers.get(qualname, [])
 
+    def call_graph(self) -> dict[str, list[CallSite]]:
+        """`callee -> its call sites`, for every indexed function called somewhere."""
+        if self._callers is None:
+            self._callers = self._call_graph()
+        return self._callers
+
     def referenced(self, qualname: str) -> bool:
         """The function's name is used somewhere as a value (handed to a framework, a callback):
         it may then be called from places the call graph does not see."""

@@ -12,6 +12,7 @@ file it hands the Python pipeline two things:
 
 from __future__ import annotations
 
+import ast
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -61,11 +62,22 @@ class _SqlUnique(Mapping[str, set[str]]):
 class ModuleFacts:
     """Project facts seen from one module (`module`: its dotted name, "" when not importable)."""
 
-    def __init__(self, index: ProjectIndex, module: str, session: ProjectSession | None = None) -> None:
+    def __init__(
+        self, index: ProjectIndex, module: str, session: ProjectSession | None = None, path: str | None = None
+    ) -> None:
         self.index = index
         self.module = module
+        self.path = path  # the analysed file, resolved
         self.sql_unique = _SqlUnique(index)
         self._session = session
+
+    def lowered(self, source: str, label: str, tree: ast.Module | None = None) -> model.ModuleModel:
+        """The analysed module lowered once per process: shared with calls into it from other files."""
+        from ..python.lower import lower_module
+
+        if self._session is None or self.path is None:
+            return lower_module(source, label, tree=tree)
+        return self._session.module_for(label, self.path, source, tree)
 
     def row_method(self, key: str, method: str) -> Callee | None:
         """The method a row of `key` (`orm:Order`) runs for `order.method()`, when the model is
@@ -158,6 +170,8 @@ class ProjectSession:
         self._lines: dict[str, list[str]] = {}
         self._entries: dict[str, model.EntryPoint | None] = {}
         self._module_entries: dict[str, dict[str, model.EntryPoint]] = {}
+        self._callee_paths: frozenset[str] | None = None
+        self._targets: dict[tuple[str, str, bool], str | None] = {}
         self._lock = threading.Lock()
 
     def module_name(self, path: str) -> str:
@@ -167,7 +181,36 @@ class ProjectSession:
         return name
 
     def facts_for(self, path: str) -> ModuleFacts:
-        return ModuleFacts(self.index, self.module_name(path), self)
+        return ModuleFacts(self.index, self.module_name(path), self, path)
+
+    def module_for(self, label: str, path: str, source: str, tree: ast.Module | None) -> model.ModuleModel:
+        """The analysed file `label` (at resolved `path`) lowered: the module a call into it lowered
+        earlier when it is the same text under the same name, else lowered now (from the caller's
+        tree) and kept, so a later call into it from another file needs no second parse."""
+        with self._lock:
+            known = self._lowered.get(path)
+        if known is not None and known.path == label and known.source == source:
+            return known
+        from ..python.lower import lower_module
+
+        lowered = lower_module(source, label, tree=tree)
+        if path in self._called_paths():  # else nothing calls into it: keeping it would evict one that is
+            with self._lock:
+                if label != path:
+                    self._names[label] = self.module_name(path)  # frames of it name it by its label
+                self._store(path, lowered)
+        return lowered
+
+    def _called_paths(self) -> frozenset[str]:
+        """Files with a function that another module of the project calls."""
+        if self._callee_paths is None:
+            index = self.index
+            self._callee_paths = frozenset(
+                index.functions[name][0]
+                for name in index.call_graph()
+                if any(site.path != index.functions[name][0] for site in index.callers(name))
+            )
+        return self._callee_paths
 
     def resolver_for(self, path: str) -> Resolver:
         home = self.module_name(path)
@@ -188,18 +231,34 @@ class ProjectSession:
         if head in ("self", "cls"):
             if not (frame.self_class and rest and "." not in rest):
                 return None
-            qualname = self.index.lookup_method(f"{module}.{frame.self_class}", rest)
+            key = (module, f"{frame.self_class}.{rest}", True)
         elif head in frame.locals:
             return None  # a method of a local's value: the interpreter knows rows (`row_method`)
         else:
-            qualname = self._project_function(module, text)
+            key = (module, text, False)
         depth: int = getattr(frame, _DEPTH, 0)
-        if qualname is None or depth >= MAX_FOREIGN_DEPTH or not self.reaches_store(qualname):
+        if depth >= MAX_FOREIGN_DEPTH:
+            return None
+        if key in self._targets:
+            qualname = self._targets[key]
+        else:
+            qualname = self._targets[key] = self._target(*key)
+        if qualname is None:
             return None
         callee = self.callee(qualname)
         if callee is not None:
             setattr(callee[1], _DEPTH, depth + 1)  # the frame is fresh: it carries its own count
         return callee
+
+    def _target(self, module: str, text: str, method: bool) -> str | None:
+        """The project function worth following that `text` names in `module` (`method`: a
+        `Class.name` of self's class): found, and able to touch a store. Asked once per name."""
+        if method:
+            owner, _, name = text.rpartition(".")
+            qualname = self.index.lookup_method(f"{module}.{owner}", name)
+        else:
+            qualname = self._project_function(module, text)
+        return qualname if qualname is not None and self.reaches_store(qualname) else None
 
     def reaches_store(self, qualname: str, depth: int = 0) -> bool:
         """Whether running `qualname` can touch a store: its module names one (the stores' cheap
@@ -309,11 +368,22 @@ class ProjectSession:
         except (InputError, SyntaxError, ValueError, RecursionError, MemoryError):
             lowered = None
         with self._lock:
-            self._lowered[path] = lowered
-            while len(self._lowered) > _MAX_LOWERED:
-                dropped, _ = self._lowered.popitem(last=False)
-                self._profiles.pop(dropped, None)
+            self._store(path, lowered)
         return lowered
+
+    def _store(self, path: str, lowered: model.ModuleModel | None) -> None:
+        """Keep a lowered module (the lock held), the least recently used going past the bound."""
+        old = self._lowered.get(path)
+        if old is not None and old is not lowered:
+            self._profiles.pop(old.path, None)
+            self._module_entries.pop(old.path, None)
+        self._lowered[path] = lowered
+        self._lowered.move_to_end(path)
+        while len(self._lowered) > _MAX_LOWERED:
+            _, dropped = self._lowered.popitem(last=False)
+            if dropped is not None:
+                self._profiles.pop(dropped.path, None)
+                self._module_entries.pop(dropped.path, None)
 
     def _profile(self, module: model.ModuleModel) -> PythonMemory:
         from ..python.memory import PythonMemory

@@ -175,7 +175,9 @@ def check_module(
     """Every finding in one module, one per (rule, line), and the lowered module (None when the
     module was skipped by the cheap pre-filters)."""
     has_stores = any(marker in source for marker in _store_markers())
-    module = lower_module(source, path, tree=tree)
+    # The project session lowers a module once per process, for its own analysis and for calls into it.
+    lowered = getattr(facts, "lowered", None)
+    module = lowered(source, path, tree) if callable(lowered) else lower_module(source, path, tree=tree)
     if not has_stores and not may_share_state(module):
         return [], module
     entries = entry_points(module)

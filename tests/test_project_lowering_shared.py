@@ -1,0 +1,38 @@
+"""One lowering per module per process in project mode: a file's own analysis and the calls into it
+from other files share the lowered module (`ProjectSession.module_for`), with the same findings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from race_mcp import analyze_paths
+from race_mcp.analyzer.python import lower
+from race_mcp.config import Settings
+
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+
+
+def _findings(project: Path) -> list[tuple[str, int, str]]:
+    report = analyze_paths([project], settings=Settings(jobs=1))
+    return sorted((f.path, f.line, f.rule_id) for f in report.findings)
+
+
+@pytest.mark.parametrize("name", ["django_shop", "flask_blog", "fastapi_inventory", "raw_sql_ledger"])
+def test_each_module_is_lowered_once(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RACE_MCP_CACHE_DIR", str(tmp_path / "cache"))
+    project = (PROJECTS / name).resolve()
+    before = _findings(project)
+    lowered: Counter[str] = Counter()
+    real = lower.lower_tree
+
+    def counting(tree: object, source: str, path: str) -> object:
+        lowered[str(Path(path).resolve())] += 1
+        return real(tree, source, path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lower, "lower_tree", counting)
+    assert _findings(project) == before
+    assert lowered, "the fixture project has modules to lower"
+    assert max(lowered.values()) == 1, [path for path, count in lowered.items() if count > 1]
