@@ -14,9 +14,11 @@ subdirectories, sorted by name) and counts what it skipped, by reason. Rules, fo
    because `build/`, `dist/` or `venv/` may be real packages: a virtualenv has `pyvenv.cfg` (or
    `conda-meta/`); a cache carries a CACHEDIR.TAG (https://bford.info/cachedir/); setuptools' build
    output is a `build/` holding `lib*`, `bdist.*`, `temp.*`, `scripts-*` or `*.egg-info`; a `dist/`
-   holds only wheels and sdists; CMake's has `CMakeCache.txt`. A directory with `__init__.py` is a
-   package and is walked whatever its name. Names that can only be a tool's (`.venv`, `.tox`,
-   `node_modules`, `site-packages`, ...) are skipped by name.
+   holds only wheels and sdists; CMake's has `CMakeCache.txt`; a `dist/`, `build/` or `out/` of
+   bundled JavaScript (`.js`, `.map`, no `.py`) is a bundler's; cargo's `target/` has a CACHEDIR.TAG
+   or `.rustc_info.json`; `.next`, `.nuxt`, `.svelte-kit` and `.turbo` are skipped by name. A
+   directory with `__init__.py` is a package and is walked whatever its name. Names that can only
+   be a tool's (`.venv`, `.tox`, `node_modules`, `site-packages`, ...) are skipped by name.
 5. A directory or file reached twice (symlink loops, two links to one place) is walked once.
 
 Skipped files are counted by listing names only (never reading a file), within a budget of directory
@@ -71,7 +73,15 @@ _BY_NAME = {
     "__pypackages__": "installed-packages",
     ".eggs": "installed-packages",
     "node_modules": "node-modules",
+    # JavaScript frameworks' build output and caches (Next.js, Nuxt, SvelteKit, Turborepo).
+    ".next": "build-output",
+    ".nuxt": "build-output",
+    ".svelte-kit": "build-output",
+    ".turbo": "build-output",
 }
+# A `dist/`, `build/` or `out/` of bundled JavaScript (no Python in it) is a bundler's output.
+_BUNDLE_DIRS = frozenset({"dist", "build", "out"})
+_BUNDLE_FILES = (".js", ".mjs", ".cjs", ".map", ".d.ts")
 _SETUPTOOLS_BUILD = re.compile(r"^(lib|lib\..+|bdist\..+|temp\..+|scripts-.+|.+\.egg-info)$")
 _DISTRIBUTIONS = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".egg")
 _CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
@@ -276,6 +286,11 @@ def _evidence(here: _Dir, entries: list[os.DirEntry[str]]) -> str | None:
     if name == "dist" and names and all(child.endswith(_DISTRIBUTIONS) for child in names):
         return "build-output"
     if "CMakeCache.txt" in names:
+        return "build-output"
+    bundled = name in _BUNDLE_DIRS and any(child.endswith(_BUNDLE_FILES) for child in names)
+    if bundled and not any(child.endswith(".py") for child in names):
+        return "build-output"
+    if name == "target" and ".rustc_info.json" in names:  # cargo's, when it wrote no CACHEDIR.TAG
         return "build-output"
     return None
 

@@ -1,6 +1,8 @@
-"""Static analysis of Python source for check-then-act and read-modify-write races.
+"""Static analysis of source for check-then-act and read-modify-write races.
 
-Entry points: `analyze_source` for one text, `analyze_paths` for files and directories.
+Entry points: `analyze_source` for one text, `analyze_paths` for files and directories. Each file
+goes to the front-end of its language (`core/languages.py`, by suffix): Python here, JavaScript and
+TypeScript in `javascript/`, loaded only when such a file is analysed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ._limits import (
     parse_python,
     run_on_large_stack,
 )
+from .core.languages import PYTHON, PartialAnalysis, language_for, supported_suffixes
 
 __all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_source"]
 
@@ -79,6 +82,7 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
     (see `_limits`).
     """
     settings = settings or Settings()
+    language_for(filename)  # an unsupported suffix is refused before the text is read
     if isinstance(source, bytes):
         source = decode_source(source, filename, max_bytes=settings.max_file_bytes)
     elif len(source.encode("utf-8", "surrogatepass")) > settings.max_file_bytes:
@@ -107,6 +111,11 @@ def _analyze_within_budget(source: str, filename: str, settings: Settings) -> li
 
 def _analyze(source: str, filename: str, settings: Settings) -> list[Finding]:
     from .project import context_for
+
+    language = language_for(filename)
+    if language.name != PYTHON:
+        # Other languages have no whole-project index yet: each file is analysed on its own.
+        return language.front_end()(source, filename, settings, None)
     from .python import pipeline
 
     tree = _cpython_tree(source, filename)
@@ -126,6 +135,8 @@ def _analyze_file(job: tuple[str, str, Settings]) -> tuple[list[Finding], FileEr
     try:
         source = read_source(Path(path), label, max_bytes=settings.max_file_bytes)
         return analyze_source(source, label, settings=settings), None
+    except PartialAnalysis as exc:  # syntax errors: the usable parts' findings, and the error
+        return exc.findings, FileError(path=label, message=str(exc), code=exc.code)
     except InputError as exc:
         return [], FileError(path=label, message=str(exc), code=exc.code)
 
@@ -165,7 +176,13 @@ def _collect_directory(
     max_files: int | None,
     collected: _Collected,
 ) -> None:
-    walk = SourceWalk(root, roots=roots, exclude=settings.exclude, default_exclude=settings.default_exclude)
+    walk = SourceWalk(
+        root,
+        roots=roots,
+        exclude=settings.exclude,
+        default_exclude=settings.default_exclude,
+        suffixes=supported_suffixes(),
+    )
     found = 0
     for file in walk:
         if max_files is not None and len(collected.jobs) >= max_files:
@@ -191,7 +208,8 @@ def analyze_paths(
     roots: AllowedRoots | None = None,
     max_files: int | None = None,
 ) -> AnalysisReport:
-    """Analyse files and directories (walked for `*.py`); per-file problems become `errors`.
+    """Analyse files and directories (walked for every supported language's suffixes); per-file
+    problems become `errors` (a file with syntax errors keeps the findings of its usable parts).
 
     Directories are walked by `race_mcp._walk.SourceWalk`: with `roots`, nothing whose resolved
     path leaves them is read (without, nothing outside each named directory); what a walk skips is
