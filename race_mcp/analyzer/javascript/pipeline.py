@@ -1,20 +1,153 @@
-"""JavaScript/TypeScript analysis end to end: parse, lower, run the shared interpreter, report."""
+"""JavaScript/TypeScript analysis end to end: parse, lower, run the shared interpreter from every
+root, report. Roots as for Python: entry points first (route, high confidence), then every other
+module-level function and method no entry point reached (medium). Node's runtime is the event
+loop: in-process state races only across an await; stores race everywhere.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ...config import Settings
-from ...findings import Finding
+from ...findings import Confidence, Finding
+from ..core import model
+from ..core.checks import Reporter
+from ..core.effects import Recognizer
+from ..core.interpret import Interpreter
 from ..core.languages import PartialAnalysis
+from ..core.state import State
+from ..core.stores import stores
+from . import stores as _registered  # noqa: F401  (registers the JavaScript recognizers)
+from .entrypoints import entry_points
+from .lower import lower_module
+from .memory import JavaScriptMemory, may_share_state
 from .parse import parse, syntax_errors
 
-__all__ = ["analyze_javascript"]
+__all__ = ["analyze_javascript", "check_module", "suppressed"]
+
+LANGUAGE = "javascript"
+_FRAMEWORK_NAMES = {
+    "express": "Express",
+    "fastify": "Fastify",
+    "koa": "Koa",
+    "hono": "Hono",
+    "nextjs": "Next.js",
+    "lambda": "AWS Lambda",
+}
+_SUPPRESS = re.compile(r"//\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _store_markers() -> tuple[str, ...]:
+    return tuple(
+        marker for store in stores().values() if LANGUAGE in store.recognizers for marker in store.markers
+    )
+
+
+def _recognizers(module: model.ModuleModel) -> list[Recognizer]:
+    source = module.source
+    return [
+        factory(module)
+        for store in stores().values()
+        if (factory := store.recognizers.get(LANGUAGE)) is not None
+        and any(marker in source for marker in store.markers)
+    ]
+
+
+def _roots(module: model.ModuleModel) -> Iterator[tuple[str, model.Function]]:
+    for name, function in module.functions.items():
+        if "<locals>" not in name:
+            yield name, function
+
+
+class _Run:
+    def __init__(self, module: model.ModuleModel, path: str, facts: Any) -> None:
+        self.module = module
+        self.facts = facts
+        self.profile = JavaScriptMemory(module)
+        self.recognizers = _recognizers(module)
+        self.reporter = Reporter(module, path, _FRAMEWORK_NAMES)
+        self.findings: list[Finding] = []
+
+    def interpret(self, function: model.Function) -> Interpreter:
+        # Every JavaScript function runs on the event loop: interleaving happens at awaits only.
+        interpreter = Interpreter(
+            self.profile, self.recognizers, "async", module=self.module, facts=self.facts
+        )
+        frame = self.profile.frame(function, self_class=function.owner_class)
+        interpreter.finish(interpreter.run(frame, State()))
+        return interpreter
+
+    def report(
+        self, interpreter: Interpreter, entry: model.EntryPoint | None, confidence: Confidence, name: str
+    ) -> None:
+        reporter = self.reporter
+        self.findings.extend(
+            reporter.sequence_finding(sequence, interpreter.mode, entry, confidence, name)
+            for sequence in interpreter.sequences.values()
+        )
+        self.findings.extend(
+            reporter.direct_finding(direct, entry, confidence, name) for direct in interpreter.directs
+        )
+
+    def run(self, entries: list[model.EntryPoint]) -> list[Finding]:
+        reached: set[str] = set()
+        for entry in entries:
+            function = self.module.functions.get(entry.qualname)
+            if function is not None:
+                interpreter = self.interpret(function)
+                reached |= interpreter.visited
+                self.report(interpreter, entry, "high", entry.qualname)
+        handled = {entry.qualname for entry in entries} | reached
+        for name, function in _roots(self.module):
+            if name not in handled and (function.is_async or self.recognizers):
+                self.report(self.interpret(function), None, "medium", name)
+        return _unique(self.findings)
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int]] = set()
+    unique = []
+    for finding in findings:
+        if (finding.rule_id, finding.line) not in seen:
+            seen.add((finding.rule_id, finding.line))
+            unique.append(finding)
+    return unique
+
+
+def check_module(source: str, path: str, tree: Any = None, facts: Any = None) -> list[Finding]:
+    """Every finding of one module, one per (rule, line), before settings and suppressions."""
+    module = lower_module(source, path, tree)
+    has_stores = any(marker in source for marker in _store_markers())
+    if not has_stores and not may_share_state(module):
+        return []
+    return _Run(module, path, facts).run(entry_points(module))
+
+
+def suppressed(finding: Finding, lines: Sequence[str]) -> bool:
+    """`// race-mcp: ignore[RC101]` on a line of the finding's sequence."""
+    for number in {finding.line, finding.end_line, *(step.line for step in finding.evidence)}:
+        match = _SUPPRESS.search(lines[number - 1]) if 1 <= number <= len(lines) else None
+        if match is None:
+            continue
+        ids = match.group("ids")
+        if ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}:
+            return True
+    return False
 
 
 def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:
+    """The enabled, unsuppressed findings of one JavaScript/TypeScript module. With syntax errors,
+    the findings of the usable tree are carried by a `PartialAnalysis` naming the first error."""
     tree = parse(source.encode("utf-8", "surrogatepass"), path)
-    findings: list[Finding] = []
+    lines = _LINE_END.split(source)
+    findings = [
+        finding
+        for finding in check_module(source, path, tree, facts)
+        if settings.rule_enabled(finding.rule_id) and not suppressed(finding, lines)
+    ]
     errors = syntax_errors(tree.root_node)
     if errors:
         line, column, what = errors[0]

@@ -1,0 +1,117 @@
+"""Entry points of Node web frameworks and AWS Lambda, read off a lowered module.
+
+- Express, Koa-router, Hono and Fastify route calls: `app.post("/p", handler)`, middleware before
+  the handler (the last function argument is the handler), `router.route("/p").get(h).post(h2)`;
+- Next.js: `pages/api/**` default exports, app-router `route.(js|ts)` exports named after a verb;
+- AWS Lambda: an exported `handler`; one that iterates `event.Records` is a consumer (DynamoDB
+  Streams, SQS), else an API Gateway handler.
+
+Every one runs on Node's event loop: in-process state interleaves only at awaits.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..core import model
+
+__all__ = ["entry_points"]
+
+_VERBS = frozenset({"get", "post", "put", "patch", "delete", "del", "all", "options", "head"})
+_HTTP_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+_FRAMEWORKS = (
+    ("@nestjs", "nestjs"),
+    ("fastify", "fastify"),
+    ("hono", "hono"),
+    ("koa", "koa"),
+    ("express", "express"),
+)
+_APP_ROUTE = re.compile(r"(^|/)app/(.+/)?route\.[cm]?[jt]sx?$")
+
+
+def _framework(module: model.ModuleModel) -> str:
+    sources = " ".join(module.imports.values())
+    return next((name for marker, name in _FRAMEWORKS if marker in sources), "express")
+
+
+def _path_text(expr: model.Expr | None) -> str | None:
+    if isinstance(expr, model.Literal) and isinstance(expr.value, str):
+        return expr.value
+    if isinstance(expr, model.Template):
+        return expr.text
+    return None
+
+
+def _handler(module: model.ModuleModel, expr: model.Expr, by_span: dict[model.Span, str]) -> str | None:
+    if isinstance(expr, model.Opaque) and expr.kind == "function":
+        return by_span.get(expr.span)
+    if isinstance(expr, model.Name) and expr.id in module.functions:
+        return expr.id
+    return None
+
+
+def _route_of(call: model.Call) -> str | None:
+    """The path of `app.post("/p", ...)`, or of the `.route("/p")` a chain of verbs hangs on."""
+    path = _path_text(call.positional(0))
+    if path is not None:
+        return path
+    receiver = call.receiver
+    while isinstance(receiver, model.Call):
+        if receiver.method == "route":
+            return _path_text(receiver.positional(0))
+        receiver = receiver.receiver
+    return None
+
+
+def _routes(module: model.ModuleModel, framework: str) -> list[model.EntryPoint]:
+    by_span = {function.span: name for name, function in module.functions.items()}
+    found = []
+    for call in module.calls:
+        verb = call.method
+        if verb not in _VERBS:
+            continue
+        route = _route_of(call)
+        if route is None:
+            continue
+        handlers = [_handler(module, arg.value, by_span) for arg in call.args]
+        handler = next((name for name in reversed(handlers) if name is not None), None)
+        if handler is not None:
+            label = "DELETE" if verb == "del" else verb.upper()
+            found.append(model.EntryPoint(handler, "http", "event-loop", f"{label} {route}", framework))
+    return found
+
+
+def _reads_records(function: model.Function) -> bool:
+    return "Records" in module_text(function)
+
+
+def module_text(function: model.Function) -> str:
+    origin = function.origin
+    return origin.text.decode("utf-8", "replace") if origin is not None else ""
+
+
+def _exported(module: model.ModuleModel, path: str) -> list[model.EntryPoint]:
+    found = []
+    normalised = path.replace("\\", "/")
+    if "pages/api/" in normalised:
+        name: str | None = next((n for n in ("default", "handler") if n in module.functions), None)
+        default = name or next(
+            (n for n in module.functions if n.startswith("<anonymous") and "." not in n), None
+        )
+        if default is not None:
+            route = "/api/" + normalised.split("pages/api/", 1)[1].rsplit(".", 1)[0]
+            found.append(model.EntryPoint(default, "http", "event-loop", route, "nextjs"))
+    if _APP_ROUTE.search(normalised):
+        route = "/" + (normalised.split("app/", 1)[1].rsplit("/", 1)[0] if "/route." in normalised else "")
+        for verb in _HTTP_EXPORTS & set(module.functions):
+            found.append(model.EntryPoint(verb, "http", "event-loop", f"{verb} {route}", "nextjs"))
+    lambda_handler = module.functions.get("handler")
+    if lambda_handler is not None and not found:
+        kind: model.EntryKind = "consumer" if _reads_records(lambda_handler) else "http"
+        found.append(model.EntryPoint("handler", kind, "event-loop", None, "lambda"))
+    return found
+
+
+def entry_points(module: model.ModuleModel) -> list[model.EntryPoint]:
+    """The module's entry points, routes first."""
+    return [*_routes(module, _framework(module)), *_exported(module, module.path)]
