@@ -18,11 +18,16 @@ RULES: list[Rule] = [
         family=FAMILY,
         severity="medium",
         cwe="CWE-367",
-        fix="Create atomically: `open(path, 'x')` or `os.open(path, os.O_CREAT | os.O_EXCL)`.",
+        fix=(
+            "Create atomically: a file with `open(path, 'x')` or `os.open(path, os.O_CREAT | "
+            "os.O_EXCL)`; a directory with `os.makedirs(path, exist_ok=True)` (or `os.mkdir` in a "
+            "`try` that catches `FileExistsError` when it must be new)."
+        ),
         what_it_does=(
             "Flags `os.path.exists()`, `os.path.isfile()`, `os.path.isdir()` or `Path.exists()` "
             "on a path, followed by a call that creates or replaces that same path: `open(path, "
-            "'w' / 'a' / 'wb')`, `Path.open('w')`, `os.mkdir` / `os.makedirs` / `Path.mkdir`, "
+            "'w' / 'wb')` (not `'a'`: appending never truncates), `Path.open('w')`, `os.mkdir` / "
+            "`os.makedirs` / `Path.mkdir`, "
             "`os.rename` / `os.replace`, `os.symlink`, `shutil.move` / `shutil.copy`."
         ),
         why_bad=(

@@ -103,7 +103,9 @@ class Reporter:
             column=self.column_of(steps[0].node),
             function=self.owner(lines, function),
             route=entry.route if entry else None,
-            message=message(evidence, sequence.key, mode, entry, decided, self.framework_names),
+            message=message(
+                evidence, sequence.key, mode, entry, decided, self.framework_names, sequence.rule_id
+            ),
             evidence=evidence,
             fix=_fix(sequence.rule_id),
             cwe=rule.cwe,
@@ -140,6 +142,7 @@ def message(
     entry: model.EntryPoint | None,
     decided: bool,
     framework_names: Mapping[str, str],
+    rule_id: str = "",
 ) -> str:
     read, write = evidence[0], evidence[-1]
     check = next((step for step in evidence if step.role == "check"), None)
@@ -152,7 +155,8 @@ def message(
         )
         outcome = store_spec.outcome if store_spec else _MEMORY_OUTCOME
         code = write.code.lower()
-        if store_spec and store_spec.insert_outcome and ("insert" in code or ".create(" in code):
+        inserts = rule_id in store_spec.insert_rules if store_spec else False
+        if store_spec and store_spec.insert_outcome and (inserts or "insert" in code or ".create(" in code):
             outcome = store_spec.insert_outcome
     else:
         seen = f"read at line {read.line}"
@@ -163,9 +167,11 @@ def message(
         )
     subject = label(key)
     if store_spec:
+        # Labels such as "`Account` rows" are plural: the verb and pronoun agree with them.
+        verb, pronoun = ("are", "them") if store_spec.plural else ("is", "it")
         return (
-            f"{subject[0].upper()}{subject[1:]} is {seen} and written at line {write.line} with nothing "
-            f"holding it in between: {outcome}."
+            f"{subject[0].upper()}{subject[1:]} {verb} {seen} and written at line {write.line} with nothing "
+            f"holding {pronoun} in between: {outcome}."
         )
     if mode == "async":
         gap = f"an `await` at line {awaited.line}" if awaited else "an `await`"

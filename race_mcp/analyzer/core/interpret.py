@@ -358,8 +358,10 @@ class Interpreter(Writes):
             self.assign(expr.target, expr.value, values, state)
             return values
         if isinstance(expr, model.Conditional):
-            self.eval(expr.test, state, test=True)
-            return self.eval(expr.body, state) + self.eval(expr.orelse, state)
+            # `user.name if user.name else user.email` picks a value, it decides no action: its test
+            # is a read the value depends on, not the check of a check-then-act.
+            chosen = self.eval(expr.test, state, test=False)
+            return chosen + self.eval(expr.body, state) + self.eval(expr.orelse, state)
         if isinstance(expr, model.Template):
             return [
                 a

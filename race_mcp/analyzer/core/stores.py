@@ -44,6 +44,11 @@ class StoreSpec:
     # Reads are row objects (an ORM's): two rows of one key read separately (a transfer's source
     # and target) are two races, one per read, instead of one per key.
     per_row: bool = False
+    # The label names several things ("`Account` rows"): messages say "are checked", not "is".
+    plural: bool = False
+    # The rules whose write inserts (RC203, RC303, RC802): their findings say `insert_outcome`
+    # whatever the insert call is named (`session.add`, `Model(...).save()`), never `outcome`.
+    insert_rules: frozenset[str] = frozenset()
 
 
 _STORES: dict[str, StoreSpec] = {}

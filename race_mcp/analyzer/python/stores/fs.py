@@ -25,8 +25,9 @@ _SPACE = re.compile(r"\s+")
 
 
 def _writes(mode: str) -> bool:
-    """`w`/`a` modes replace or extend a file; `x` creates it exclusively (atomic)."""
-    return bool(set(mode) & set("wa")) and "x" not in mode
+    """`w` replaces a file; `x` creates it exclusively (atomic); `a` only appends, never truncating
+    what another process wrote, so two creators after one `exists()` lose nothing."""
+    return "w" in mode and "x" not in mode
 
 
 def _exist_ok(options: dict[str, model.Expr]) -> frozenset[str]:

@@ -425,6 +425,7 @@ register(
         label=lambda name: f"MongoDB collection `{name}`",
         outcome="concurrent requests all read the same document and all write it back",
         insert_outcome=INSERT_OUTCOME,
+        insert_rules=frozenset({"RC802"}),
         recognizers={"python": MongoRecognizer},
         default_rule="RC801",
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
+from ...core.state import EXISTENCE
 from ...core.stores import StoreSpec, register
 from ._common import INSERT_OUTCOME, StoreRecognizer, chain, keywords, positional
 from ._orm_facts import OrmFacts, field_names
@@ -100,6 +101,23 @@ def _is_f_expression(call: model.Call) -> bool:
     func = call.func
     name = func.id if isinstance(func, model.Name) else func.attr if isinstance(func, model.Attribute) else ""
     return name == "F"
+
+
+# The signed-cookie sessions of web frameworks: dict-like, never a database session.
+_WEB_SESSIONS = frozenset({"flask.session", "quart.session", "sanic.session", "flask.globals.session"})
+
+
+def _web_session(receiver: model.Expr, ctx: CallContext) -> bool:
+    """`session.get(KEY)` where `session` is Flask's or Quart's, or `request.session` (Django,
+    Starlette): a per-user cookie dict, not SQLAlchemy's `Session.get(Model, pk)`."""
+    if isinstance(receiver, model.Name):
+        return ctx.module().imports.get(receiver.id, "") in _WEB_SESSIONS
+    return (
+        isinstance(receiver, model.Attribute)
+        and receiver.attr == "session"
+        and isinstance(receiver.value, model.Name)
+        and receiver.value.id == "request"
+    )
 
 
 def _is_self(expr: model.Expr) -> bool:
@@ -195,6 +213,7 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             call.method is not None
             and receiver is not None
             and SESSION_NAME.search(facts.name_text(receiver))
+            and not _web_session(receiver, ctx)
         ):
             return self.session_call(call.method, call, ctx)
         return None
@@ -265,7 +284,14 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         if terminal == "update":
             guard = ALL if set(keywords(terminal_call)) & _guarded_fields(calls) else frozenset()
             ctx.args.extend(a for arg in terminal_call.args for a in ctx.evaluate(arg.value))
-            return [*effects, Effect("write", key, "RC301", guard)]
+            if queryset is not None:
+                # `qs = X.objects.filter(...); qs.update(n=F("n") + 1)` is one UPDATE, as the chained
+                # form: the lazy queryset only names the rows written, it read none of their values.
+                ctx.receiver.clear()
+            return [
+                *effects,
+                Effect("write", key, "RC301", guard, columns=frozenset(keywords(terminal_call))),
+            ]
         if terminal in ("create", "bulk_create"):
             guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(name, ctx))
             return [*effects, *self.insert(key, guard, ctx)]
@@ -279,6 +305,10 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             ):
                 effects.append(Effect("direct", key, "RC303"))
             return [*effects, Effect("read", key, detail=detail)]
+        if terminal == "exists":
+            # `if qs.exists(): qs.update(...)`: that rows match decides nothing the UPDATE, which
+            # applies the same filter again, does not re-check.
+            detail |= EXISTENCE
         if lazy or terminal in _DJANGO_EVALUATING or "get" in methods:
             return [*effects, Effect("read", key, detail=detail)]
         return effects
@@ -335,6 +365,8 @@ register(
         label=lambda name: f"`{name}` rows",
         outcome="concurrent requests all load the same row and all save, so limits are overrun",
         insert_outcome=INSERT_OUTCOME,
+        insert_rules=frozenset({"RC303"}),
+        plural=True,
         recognizers={"python": OrmRecognizer},
         default_rule="RC304",
         per_row=True,

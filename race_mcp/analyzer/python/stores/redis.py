@@ -75,6 +75,8 @@ _NAMED_LIKE_REDIS = re.compile(r"(^|[._])(redis|rds|cache|r|rc|kv)([._]|$)|redis
 _KNOWN = (
     _READS | _WRITES | _COUNTERS | _EXPIRES | _ATOMIC | {"watch", "unwatch", "execute", "pipeline", "multi"}
 )
+# Values no other request can guess: a key built from one is private to the request that made it.
+_FRESH = re.compile(r"\b(?:uuid[14]|token_hex|token_urlsafe|token_bytes|urandom|getrandbits)\s*\(")
 # The detail of a check that only tested whether a value was found (`core.state.EXISTENCE`).
 _EXISTENCE = frozenset({"<exists>"})
 
@@ -97,7 +99,7 @@ def _refills_cache(key: str, ctx: CallContext, code: str) -> bool:
     read = check.steps[0].order
     if any(returned.key == key and returned.steps[0].order == read for returned in ctx.returned()):
         return True
-    return _returns_what_it_tested(check, code)
+    return _returns_what_it_tested(check, code) or _recomputes_what_it_tested(key, check, ctx, code)
 
 
 def _returns_what_it_tested(check: Any, code: str) -> bool:
@@ -110,6 +112,19 @@ def _returns_what_it_tested(check: Any, code: str) -> bool:
         step.node.id for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)
     }
     return any(re.search(rf"\breturn\s+{re.escape(name)}\b", code) for name in names)
+
+
+def _recomputes_what_it_tested(key: str, check: Any, ctx: CallContext, code: str) -> bool:
+    """`keys = cache.get(K); if not keys: keys = fetch(); cache.set(K, keys)`, then `keys` is used:
+    only the local's presence was tested, the miss path binds it again to a value computed without
+    the cached one and stores that. Concurrent misses store equivalent values; a counter
+    (`cache.set(K, attempts + 1)`) or a marker set after a bare `if cache.get(K):` stays racy."""
+    if any(value.key == key for value in ctx.args):
+        return False  # the stored value derives from the cached one: a read-modify-write
+    names = {
+        step.node.id for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)
+    }
+    return any(len(re.findall(rf"(?<![\w.]){re.escape(name)}\s*=(?!=)", code)) >= 2 for name in names)
 
 
 def _is_plain_pipeline(value: model.Expr | None) -> bool:
@@ -140,6 +155,7 @@ class RedisRecognizer(StoreRecognizer):
         super().__init__(context)
         self._plain: dict[int, tuple[model.Function, frozenset[str]]] = {}
         self._clients: dict[int, set[str]] = {}
+        self._fresh: dict[int, tuple[model.Function, frozenset[str]]] = {}
 
     def clients(self, ctx: CallContext) -> set[str]:
         """Module-level names bound to a client built by redis-py."""
@@ -172,8 +188,33 @@ class RedisRecognizer(StoreRecognizer):
 
     def key(self, call: model.Call, ctx: CallContext) -> str:
         args = positional(call)
-        text = self.facts(ctx).code(args[0]) if args else "?"
+        # Flask-Caching and Django's cache also take the key by keyword: `cache.get(key=prefix + sid)`.
+        named = keywords(call)
+        expr = args[0] if args else named.get("key", named.get("name"))
+        text = self.facts(ctx).code(expr) if expr is not None else "?"
         return "redis:" + re.sub(r"\s+", "", text)
+
+    def fresh_names(self, ctx: CallContext) -> frozenset[str]:
+        """Locals of the running function bound to a new random value (`uuid4()`, `token_hex()`):
+        a key built from one names an entry no other request can know, so checking it and then
+        writing it (a collision loop) races with nobody."""
+        function = ctx.function()
+        cached = self._fresh.get(id(function))
+        if cached is None or cached[0] is not function:
+            code = self.facts(ctx).code
+            names = {
+                target.id
+                for node in walk(function.body)
+                if isinstance(node, model.Assign) and _FRESH.search(code(node.value))
+                for target in node.targets
+                if isinstance(target, model.Name)
+            }
+            cached = self._fresh[id(function)] = (function, frozenset(names))
+        return cached[1]
+
+    def private_key(self, key: str, ctx: CallContext) -> bool:
+        fresh = self.fresh_names(ctx)
+        return bool(fresh) and any(name in fresh for name in re.findall(r"\w+", key.partition(":")[2]))
 
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         method, receiver = call.method, call.receiver
@@ -190,6 +231,8 @@ class RedisRecognizer(StoreRecognizer):
         counted: dict[str, model.Call] = ctx.notes.setdefault("redis-counters", {})
         key = self.key(call, ctx)
         if method in _READS:
+            if self.private_key(key, ctx):
+                return []  # `while cache.get(prefix + sid): sid = str(uuid4())`: nobody else has the key
             return [Effect("read", key, detail=_SIZE if method in _SIZES else frozenset())]
         if method in _COUNTERS:
             if not in_pipeline:

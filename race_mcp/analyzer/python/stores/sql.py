@@ -307,6 +307,7 @@ register(
         label=lambda name: f"table `{name}`",
         outcome="concurrent requests all see the old value and all write, so limits are overrun",
         insert_outcome=INSERT_OUTCOME,
+        insert_rules=frozenset({"RC203"}),
         recognizers={"python": SqlRecognizer},
         default_rule="RC201",
         multi_write_rule="RC202",
