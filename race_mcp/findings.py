@@ -51,6 +51,11 @@ class Finding(BaseModel):
     column: int = Field(1, description="1-based column of the first step")
     function: str | None = Field(None, description="enclosing function or handler")
     route: str | None = Field(None, description='"POST /coupons/redeem" for a recognised HTTP handler')
+    reached_by: str | None = Field(
+        None,
+        description='why requests reach this code: "Flask route POST /redeem", "celery task '
+        'tasks.charge", "django management command Command.handle"; null when no entry point was found',
+    )
     message: str
     evidence: list[Evidence] = Field(default_factory=list)
     fix: str = Field("", description="the remediation in words")

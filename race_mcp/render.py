@@ -118,6 +118,8 @@ def _text_context(finding: Finding) -> str:
         parts.append(f"in {finding.function}")
     if finding.route:
         parts.append(f"route {finding.route}")
+    elif finding.reached_by:
+        parts.append(f"reached by {finding.reached_by}")
     if finding.operation:
         parts.append(f"operation {finding.operation}")
     if finding.pointer:
@@ -296,6 +298,7 @@ def _sarif_result(
         for key, value in {
             "confidence": finding.confidence,
             "route": finding.route,
+            "reached_by": finding.reached_by,
             "operation": finding.operation,
             "pointer": finding.pointer,
             "cwe": finding.cwe,

@@ -18,6 +18,16 @@ from .stores import MEMORY, spec, store_of
 __all__ = ["Reporter", "label"]
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
+# How an entry point's kind reads in `Finding.reached_by` ("Flask route POST /x").
+_ENTRY_KINDS = {
+    "http": "route",
+    "task": "task",
+    "signal": "signal receiver",
+    "command": "management command",
+    "middleware": "middleware",
+    "consumer": "consumer",
+    "graphql": "GraphQL resolver",
+}
 _MEMORY_OUTCOME = "concurrent requests can all pass the check before any of them writes"
 
 
@@ -58,6 +68,16 @@ class Reporter:
         first, last = min(lines), max(lines)
         inside = [name for start, end, name in self.owners if start <= first and last <= end]
         return inside[-1] if inside else root
+
+    def reached_by(self, entry: model.EntryPoint | None) -> str | None:
+        """Why requests reach the finding's code, for the report: "Flask route POST /x",
+        "celery task tasks.charge" (the entry point's qualified name when it has no route)."""
+        if entry is None:
+            return None
+        framework = self.framework_names.get(entry.framework, entry.framework)
+        kind = _ENTRY_KINDS.get(entry.kind, entry.kind)
+        where = entry.route if entry.route else entry.qualname
+        return " ".join(part for part in (framework, kind, where) if part)
 
     def code_at(self, line: int) -> str:
         return self.lines[line - 1].strip() if 1 <= line <= len(self.lines) else ""
@@ -103,6 +123,7 @@ class Reporter:
             column=self.column_of(steps[0].node),
             function=self.owner(lines, function),
             route=entry.route if entry else None,
+            reached_by=self.reached_by(entry),
             message=message(
                 evidence, sequence.key, mode, entry, decided, self.framework_names, sequence.rule_id
             ),
@@ -128,6 +149,7 @@ class Reporter:
             column=self.column_of(direct.steps[0].node),
             function=function,
             route=entry.route if entry else None,
+            reached_by=self.reached_by(entry),
             message=direct.detail or f"{rule.title} (line {lines[0]}).",
             evidence=evidence,
             fix=_fix(direct.rule_id),

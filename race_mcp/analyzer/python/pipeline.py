@@ -27,6 +27,7 @@ from .entrypoints import entry_points
 from .lower import lower_module
 from .memory import PythonMemory, may_share_state
 from .patterns import idempotency_finding, stream_consumers
+from .reach import unreached_confidence
 
 __all__ = ["analyze_python", "check_module", "might_race", "suppressed"]
 
@@ -143,6 +144,8 @@ class _Run:
                         self.reporter.direct_finding(idempotency, entry, "high", entry.qualname)
                     )
         handled = {entry.qualname for entry in entries} | reached
+        # Code no entry point reaches: medium, low in development seeders and scripts.
+        unreached = unreached_confidence(self.module, entries)
         for name, function, owner in _roots(self.module):
             if name in handled or (not function.is_async and not self.has_stores):
                 continue
@@ -151,7 +154,7 @@ class _Run:
             reaching = getattr(self.facts, "entry_reaching", None)
             found = interpreter.sequences or interpreter.directs  # asked only when there is something
             caller = reaching(function, self.module) if callable(reaching) and found else None
-            self.report(interpreter, caller, "high" if caller is not None else "medium", name)
+            self.report(interpreter, caller, "high" if caller is not None else unreached, name)
             if self.has_stores:  # Django and DRF views are not routed in the module: RC601 sees them itself
                 view = idempotency_finding(self.module, None, function, owner, interpreter)
                 if view is not None:

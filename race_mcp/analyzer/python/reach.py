@@ -1,0 +1,38 @@
+"""How sure a finding in code no entry point reaches can be (issue 11).
+
+A finding's root is an entry point (a route, a task, a command: high confidence), a helper some
+entry point of another module calls (high, with that entry's route), or code nothing here is seen
+to reach: medium, since service code is often called in ways the index does not follow (Django
+URLconfs, plugin registries). Development tooling is the exception: a data seeder or a one-off
+script runs once, by hand, with nobody racing it, so its findings are low.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...findings import Confidence
+from ..core import model
+
+__all__ = ["unreached_confidence"]
+
+# Modules named as development data or scripts: `populate.py`, `fake_data.py`, `random_data.py`,
+# `seed_db.py`, `scripts/…`, `seeders/…`, factories for tests and demos.
+_DEV_PATH = re.compile(
+    r"(?:^|/)(?:scripts?|seeds?|seeders?|factories|fixtures|demo)/"
+    r"|(?:^|/)(?:populate|seed|seeds|seeder|fake_?data|random_?data|dev_?data|demo_?data|sample_?data"
+    r"|factories|generate_?data)\w*\.py$",
+    re.IGNORECASE,
+)
+_MAIN_GUARD = re.compile(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
+
+
+def unreached_confidence(module: model.ModuleModel, entries: list[model.EntryPoint]) -> Confidence:
+    """`low` for a development seeder or a script run by hand (a `__main__` guard and no entry
+    point of its own), else `medium`."""
+    path = module.path.replace("\\", "/")
+    if _DEV_PATH.search(path):
+        return "low"
+    if not entries and _MAIN_GUARD.search(module.source):
+        return "low"
+    return "medium"

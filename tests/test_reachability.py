@@ -1,0 +1,95 @@
+"""Why a finding is reachable (`Finding.reached_by`) and how sure it is when nothing reaches it:
+development seeders and scripts are low confidence (issue 11: a data seeder produced ~40 findings)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+
+from race_mcp import analyze_source
+from race_mcp.findings import AnalysisReport
+from race_mcp.render import render_json, render_sarif, render_text
+
+_SEEDER = '''
+from django.db import models
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=40)
+    score = models.IntegerField(default=0)
+
+
+def seed_scores(names):
+    for name in names:
+        team = Team.objects.get(name=name)
+        if team.score == 0:
+            team.score = 100
+            team.save()
+'''
+
+_SCRIPT = _SEEDER + '''
+
+if __name__ == "__main__":
+    seed_scores(["red", "blue"])
+'''
+
+_TASK_AND_ROUTE = """
+from celery import shared_task
+from flask import Flask
+from .models import db, Wallet
+
+app = Flask(__name__)
+
+
+@shared_task
+def top_up(wallet_id):
+    wallet = Wallet.query.get(wallet_id)
+    if wallet.balance < 10:
+        wallet.balance += 10
+        db.session.commit()
+
+
+@app.route("/spend", methods=["POST"])
+def spend():
+    wallet = Wallet.query.get(1)
+    if wallet.balance >= 5:
+        wallet.balance -= 5
+        db.session.commit()
+    return "ok"
+"""
+
+
+def test_a_development_seeder_is_low_confidence_and_reached_by_nothing() -> None:
+    for path in ("populate.py", "app/fake_data.py", "scripts/load_teams.py", "random_data.py"):
+        findings = analyze_source(_SEEDER, path)
+        assert findings, path
+        assert {f.confidence for f in findings} == {"low"}, path
+        assert {f.reached_by for f in findings} == {None}, path
+
+
+def test_a_script_run_by_hand_is_low_confidence() -> None:
+    findings = analyze_source(_SCRIPT, "teams/rescore.py")
+    assert findings and {f.confidence for f in findings} == {"low"}
+
+
+def test_service_code_nothing_here_reaches_stays_medium() -> None:
+    findings = analyze_source(_SEEDER, "teams/services.py")
+    assert findings and {f.confidence for f in findings} == {"medium"}
+
+
+def test_entry_points_say_what_reaches_them() -> None:
+    findings = {f.function: f for f in analyze_source(_TASK_AND_ROUTE, "wallets.py")}
+    assert findings["top_up"].reached_by == "celery task top_up"
+    assert findings["top_up"].route is None and findings["top_up"].confidence == "high"
+    assert findings["spend"].reached_by == "Flask route POST /spend"
+
+
+def test_json_and_sarif_carry_the_field() -> None:
+    findings = analyze_source(_TASK_AND_ROUTE, "wallets.py")
+    report = AnalysisReport.build(findings, [], files_analyzed=1)
+    assert json.loads(render_json(report))["findings"][0]["reached_by"]
+    sarif = json.loads(render_sarif(report, source_root=PurePath("/srv/app")))
+    properties = [result["properties"] for result in sarif["runs"][0]["results"]]
+    assert any(p.get("reached_by") == "celery task top_up" for p in properties)
+    text = render_text(AnalysisReport.build([findings[-1]], [], files_analyzed=1))
+    assert "reached by" in text or "route" in text
