@@ -12,12 +12,12 @@ own tests instead of silently becoming in-process state.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .effects import Recognizer
 
-__all__ = ["MEMORY", "StoreSpec", "register", "spec", "store_of", "stores"]
+__all__ = ["MEMORY", "StoreSpec", "add_recognizer", "register", "spec", "store_of", "stores"]
 
 MEMORY = "memory"
 
@@ -59,6 +59,16 @@ def register(store: StoreSpec) -> StoreSpec:
         raise ValueError(f"store {store.name!r} is registered twice")
     _STORES[store.name] = store
     return store
+
+
+def add_recognizer(name: str, language: str, factory: RecognizerFactory) -> StoreSpec:
+    """A second language's recognizer for a registered store (the Rust front-end's for `dynamodb`).
+    The spec is replaced, not mutated: specs are frozen. A language registered twice is refused."""
+    store = spec(name)
+    if language in store.recognizers:
+        raise ValueError(f"store {name!r} already has a {language} recognizer")
+    _STORES[name] = replace(store, recognizers={**store.recognizers, language: factory})
+    return _STORES[name]
 
 
 def spec(name: str) -> StoreSpec:

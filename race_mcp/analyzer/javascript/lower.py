@@ -11,6 +11,7 @@ reads and writes by name, and a shadowing `let` inside a block is rare in handle
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..core import model
@@ -35,6 +36,22 @@ _SKIPPED = frozenset(
         "hash_bang_line",
     }
 )
+
+
+# A `catch` has no types in JavaScript; the error codes it tests name what it handles, in the
+# exception names the store recognizers ask about (`ctx.catching`).
+_ERROR_CODES = (
+    (re.compile(r"\b11000\b|E11000|MongoServerError|DuplicateKey"), ("DuplicateKeyError",)),
+    (
+        re.compile(r"23505|ER_DUP_ENTRY|\b1062\b|UniqueConstraint|SQLITE_CONSTRAINT"),
+        ("IntegrityError", "UniqueViolation"),
+    ),
+    (re.compile(r"ConditionalCheckFailed|TransactionCanceled"), ("ConditionalCheckFailedException",)),
+)
+
+
+def _caught(source: str) -> tuple[str, ...]:
+    return tuple(name for pattern, names in _ERROR_CODES if pattern.search(source) for name in names)
 
 
 def _is_async(node: Any) -> bool:
@@ -303,9 +320,8 @@ class Lowering:
             if name is not None and self._bound:
                 self._bound[-1].add(name)
             catch_body = self._body(handler.child_by_field_name("body"))
-            handlers.append(
-                model.Handler(("Exception",), catch_body, name, span=span(handler), origin=handler)
-            )
+            types = ("Exception", *_caught(text(handler)))
+            handlers.append(model.Handler(types, catch_body, name, span=span(handler), origin=handler))
         finalizer = node.child_by_field_name("finalizer")
         final = self._body(finalizer.child_by_field_name("body")) if finalizer is not None else ()
         return [model.Try(body, tuple(handlers), final=final, span=span(node), origin=node)]

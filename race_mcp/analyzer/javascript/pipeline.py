@@ -40,9 +40,17 @@ _SUPPRESS = re.compile(r"//\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+def _markers(factory: Any) -> tuple[str, ...]:
+    """The words a JavaScript file names a store by (a recognizer's `markers`: the spec's are Python's)."""
+    return tuple(getattr(factory, "markers", ()))
+
+
 def _store_markers() -> tuple[str, ...]:
     return tuple(
-        marker for store in stores().values() if LANGUAGE in store.recognizers for marker in store.markers
+        marker
+        for store in stores().values()
+        if (factory := store.recognizers.get(LANGUAGE)) is not None
+        for marker in _markers(factory)
     )
 
 
@@ -52,7 +60,7 @@ def _recognizers(module: model.ModuleModel) -> list[Recognizer]:
         factory(module)
         for store in stores().values()
         if (factory := store.recognizers.get(LANGUAGE)) is not None
-        and any(marker in source for marker in store.markers)
+        and any(marker in source for marker in _markers(factory))
     ]
 
 
