@@ -14,7 +14,7 @@ from pathlib import Path
 
 from race_mcp import Finding, analyze_source
 
-MARKER = re.compile(r"#\s*(?P<kind>todo-racy|todo-safe|racy|safe):\s*(?P<ids>[A-Z0-9, ]+)")
+MARKER = re.compile(r"(?:#|//)\s*(?P<kind>todo-racy|todo-safe|racy|safe):\s*(?P<ids>[A-Z0-9, ]+)")
 
 
 @dataclass
@@ -29,13 +29,28 @@ def _next_code_line(lines: list[str], start: int) -> int:
     """1-based number of the first line after `start` (0-based) that is not a comment or blank."""
     for number in range(start + 1, len(lines)):
         stripped = lines[number].strip()
-        if stripped and not stripped.startswith("#"):
+        if stripped and not stripped.startswith(("#", "//")):
             return number + 1
     raise ValueError(f"marker at line {start + 1} has no code after it")
 
 
+def _brace_span(lines: list[str], first: int) -> tuple[int, int]:
+    """The lines of a function in a brace language (Rust, JavaScript) starting at `first`: up to
+    the line whose `}` closes the first `{` (comments and strings with braces are not expected)."""
+    depth, opened = 0, False
+    for number in range(first, len(lines) + 1):
+        text = lines[number - 1].split("//")[0]
+        depth += text.count("{") - text.count("}")
+        opened = opened or "{" in text
+        if opened and depth <= 0:
+            return first, number
+    return first, len(lines)
+
+
 def _function_span(lines: list[str], def_line: int) -> tuple[int, int]:
     """The lines of the function whose `def` (or decorator) is at `def_line` (1-based)."""
+    if not any(lines[n].lstrip().startswith(("def ", "async def ")) for n in range(def_line - 1, len(lines))):
+        return _brace_span(lines, def_line)
     first = def_line
     while not lines[first - 1].lstrip().startswith(("def ", "async def ")):
         first += 1

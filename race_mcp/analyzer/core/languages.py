@@ -113,3 +113,4 @@ register_language(
     (".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts"),
     "race_mcp.analyzer.javascript:analyze",
 )
+register_language("rust", (".rs",), "race_mcp.analyzer.rust:analyze")

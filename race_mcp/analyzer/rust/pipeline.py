@@ -1,0 +1,145 @@
+"""Rust analysis end to end: parse, lower, find the routes, run the shared interpreter, report.
+
+Roots are the routed handlers (Axum, actix-web) first, then every other function: async ones
+always (tokio tasks), the rest when the file talks to a store. Tokio's default runtime runs tasks
+on several worker threads, so in-process state races wherever a read and its write are not under
+one guard, with or without an `.await` between them: Rust roots are interpreted in threaded mode
+(RC102), and a guard held from the read to the write (`let g = m.lock()`) protects them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ...config import Settings
+from ...findings import Confidence, Finding
+from ..core import model
+from ..core.checks import Reporter
+from ..core.effects import Recognizer
+from ..core.interpret import Interpreter
+from ..core.languages import PartialAnalysis
+from ..core.state import Mode, State
+from ..core.stores import stores
+from . import stores as _registered  # noqa: F401  (adds the Rust recognizers to the store specs)
+from ._syntax import first_error, span
+from .entrypoints import entry_points
+from .lower import RustModule, lower_module
+from .memory import RustMemory, may_share_state
+
+__all__ = ["analyze_rust", "check_module"]
+
+_LANGUAGE = "rust"
+_FRAMEWORK_NAMES = {"axum": "Axum", "actix-web": "actix-web"}
+# The words a file names a store by, per store (the Python markers are Python's spellings).
+_STORE_MARKERS = {"dynamodb": ("aws_sdk_dynamodb", "_item("), "redis": ("redis",)}
+_SUPPRESS = re.compile(r"//\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _recognizers(lowered: RustModule) -> list[Recognizer]:
+    source = lowered.module.source
+    return [
+        factory(lowered)
+        for name, store in stores().items()
+        if (factory := store.recognizers.get(_LANGUAGE)) is not None
+        and any(marker in source for marker in _STORE_MARKERS.get(name, (name,)))
+    ]
+
+
+def _roots(module: model.ModuleModel) -> Iterator[tuple[str, model.Function]]:
+    yield from module.functions.items()
+
+
+class _Run:
+    def __init__(self, lowered: RustModule, path: str) -> None:
+        self.lowered = lowered
+        self.module = lowered.module
+        self.profile = RustMemory(lowered)
+        self.recognizers = _recognizers(lowered)
+        self.reporter = Reporter(self.module, path, _FRAMEWORK_NAMES)
+        self.findings: list[Finding] = []
+
+    def interpret(self, function: model.Function, mode: Mode) -> Interpreter:
+        interpreter = Interpreter(self.profile, self.recognizers, mode, module=self.module)
+        frame = self.profile.frame(function, self_class=function.owner_class)
+        interpreter.finish(interpreter.run(frame, State()))
+        return interpreter
+
+    def report(self, interpreter: Interpreter, entry: model.EntryPoint | None, name: str) -> None:
+        confidence: Confidence = "high" if entry is not None else "medium"
+        self.findings.extend(
+            self.reporter.sequence_finding(sequence, interpreter.mode, entry, confidence, name)
+            for sequence in interpreter.sequences.values()
+        )
+        self.findings.extend(
+            self.reporter.direct_finding(direct, entry, confidence, name) for direct in interpreter.directs
+        )
+
+    def run(self, entries: list[model.EntryPoint]) -> list[Finding]:
+        reached: set[str] = set()
+        for entry in entries:
+            function = self.module.functions[entry.qualname]
+            interpreter = self.interpret(function, "threaded")
+            reached |= interpreter.visited
+            self.report(interpreter, entry, entry.qualname)
+        handled = {entry.qualname for entry in entries} | reached
+        for name, function in _roots(self.module):
+            if name in handled or (not function.is_async and not self.recognizers):
+                continue
+            self.report(
+                self.interpret(function, "threaded" if function.is_async else "sequential"), None, name
+            )
+        return _unique(self.findings)
+
+
+def check_module(source: str, path: str) -> tuple[list[Finding], RustModule]:
+    """Every finding in one Rust file, one per (rule, line), and the lowered file."""
+    lowered = lower_module(source, path)
+    run = _Run(lowered, path)
+    if not run.recognizers and not may_share_state(lowered):
+        return [], lowered
+    return run.run(entry_points(lowered)), lowered
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int]] = set()
+    unique = []
+    for finding in findings:
+        if (finding.rule_id, finding.line) not in seen:
+            seen.add((finding.rule_id, finding.line))
+            unique.append(finding)
+    return unique
+
+
+def suppressed(finding: Finding, lines: Sequence[str], module: model.ModuleModel) -> bool:
+    """`// race-mcp: ignore[RC401]` on a line of the sequence or on the function's `fn` line."""
+    candidates = {finding.line, finding.end_line, *(step.line for step in finding.evidence)}
+    function = module.functions.get(finding.function) if finding.function else None
+    if function is not None:
+        candidates.add(function.span.line)
+    for number in candidates:
+        match = _SUPPRESS.search(lines[number - 1]) if 1 <= number <= len(lines) else None
+        if match is None:
+            continue
+        ids = match.group("ids")
+        if ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}:
+            return True
+    return False
+
+
+def analyze_rust(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:
+    """The enabled, unsuppressed findings of one Rust file. A file with syntax errors is analysed
+    where its tree is usable; its findings travel with the error (`PartialAnalysis`)."""
+    findings, lowered = check_module(source, path)
+    lines = _LINE_END.split(source)
+    kept = [
+        f for f in findings if settings.rule_enabled(f.rule_id) and not suppressed(f, lines, lowered.module)
+    ]
+    error = first_error(lowered.tree.root_node)  # type: ignore[attr-defined]
+    if error is not None:
+        where = span(error)
+        what = "missing " + error.type if error.is_missing else "unexpected syntax"
+        raise PartialAnalysis(f"{path}:{where.line}:{where.column + 1}: syntax error: {what}", kept)
+    return kept

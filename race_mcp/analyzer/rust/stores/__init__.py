@@ -1,0 +1,14 @@
+"""The Rust recognizers of the registered stores, added under language "rust" to the specs the
+Python front-end declares (`core.stores.add_recognizer`): same keys, same rules."""
+
+from __future__ import annotations
+
+from ...core.stores import add_recognizer
+from ...python import stores as _python_stores  # noqa: F401  (declares the StoreSpecs)
+from .dynamodb import RustDynamoRecognizer
+from .redis import RustRedisRecognizer
+
+__all__ = ["RustDynamoRecognizer", "RustRedisRecognizer"]
+
+add_recognizer("dynamodb", "rust", RustDynamoRecognizer)
+add_recognizer("redis", "rust", RustRedisRecognizer)

@@ -1,0 +1,82 @@
+"""Redis for Rust (redis-rs): `con.get(&key)` then `con.set(&key, v)` (RC501), a comparison then
+`incr` (RC502); `set_nx`, `incr` alone and Lua scripts are atomic.
+
+The receiver must look like a Redis connection (`con`, `conn`, `redis`, `state.redis`...), or the
+call be a `redis::cmd("GET")` builder run by `query_async`/`query`: `get`/`set` are far too common
+method names to trust on any receiver (a `HashMap` has `get` and `insert`, not `set`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...core import model
+from ...core.effects import ALL, CallContext, Effect
+from ._chain import chain_calls
+
+__all__ = ["RustRedisRecognizer"]
+
+_READS = frozenset(
+    {"get", "hget", "exists", "sismember", "scard", "llen", "zscore", "zcard", "mget", "hgetall"}
+)
+_WRITES = frozenset(
+    {"set", "set_ex", "hset", "del", "rpush", "lpush", "sadd", "zadd", "srem", "hdel", "getset"}
+)
+_COUNTERS = frozenset({"incr", "decr", "hincr", "zincr"})
+_ATOMIC = frozenset({"set_nx", "hset_nx", "set_options", "invoke_async", "eval"})
+_CONNECTION = re.compile(r"(^|[._])(con|conn|connection|redis|rds|cache|kv|manager)\w*$", re.IGNORECASE)
+_RUNS = frozenset({"query_async", "query"})
+
+
+class RustRedisRecognizer:
+    def __init__(self, lowered: object) -> None:
+        self.lowered = lowered
+
+    def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        method = call.method
+        if method in _RUNS:
+            return self.command(call, ctx)
+        receiver = call.receiver
+        if method is None or receiver is None or not _CONNECTION.search(_dotted(receiver)):
+            return None
+        key = self.key(call.positional(0), ctx)
+        return _effects(method.lower(), key, call)
+
+    def command(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        """`redis::cmd("SET").arg(&k).arg(v).arg("NX").query_async(&mut con)`."""
+        calls = list(chain_calls(call))
+        start = calls[-1]
+        if not (start.name or "").endswith("cmd") or not start.args:
+            return None
+        command = (ctx.string(start.args[0].value) or "").lower()
+        args = [c.positional(0) for c in reversed(calls) if c.method == "arg"]
+        if command == "set" and any(ctx.string(a) in ("NX", "XX") for a in args if a is not None):
+            return []
+        return _effects(command, self.key(args[0] if args else None, ctx), call)
+
+    @staticmethod
+    def key(expr: model.Expr | None, ctx: CallContext) -> str:
+        text = ctx.string(expr) if expr is not None else None
+        return f"redis:{text}" if text else "redis:" + (_dotted(expr) if expr is not None else "?")
+
+
+def _effects(method: str, key: str, call: model.Call) -> list[Effect] | None:
+    if method in _READS:
+        return [Effect("read", key)]
+    if method in _ATOMIC:
+        return [Effect("write", key, "RC501", ALL, needs_check=True)]
+    if method in _COUNTERS:
+        return [Effect("write", key, "RC502", needs_check=True)]
+    if method in _WRITES:
+        return [Effect("write", key, "RC501")]
+    return None
+
+
+def _dotted(expr: model.Expr) -> str:
+    if isinstance(expr, model.Name):
+        return expr.id
+    if isinstance(expr, model.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr}"
+    if isinstance(expr, model.Call) and expr.receiver is not None and expr.method in ("clone", "as_mut"):
+        return _dotted(expr.receiver)
+    return "?"
