@@ -75,7 +75,10 @@ class Reporter:
         if entry is None:
             return None
         framework = self.framework_names.get(entry.framework, entry.framework)
-        kind = _ENTRY_KINDS.get(entry.kind, entry.kind)
+        # A handler routed elsewhere (a Django URLconf) is a view, named by its function.
+        kind = (
+            "view" if entry.kind == "http" and not entry.route else _ENTRY_KINDS.get(entry.kind, entry.kind)
+        )
         where = entry.route if entry.route else entry.qualname
         return " ".join(part for part in (framework, kind, where) if part)
 

@@ -145,7 +145,7 @@ class _Run:
                     )
         handled = {entry.qualname for entry in entries} | reached
         # Code no entry point reaches: medium, low in development seeders and scripts.
-        unreached = unreached_confidence(self.module, entries)
+        unreached = unreached_confidence(self.module)
         for name, function, owner in _roots(self.module):
             if name in handled or (not function.is_async and not self.has_stores):
                 continue
