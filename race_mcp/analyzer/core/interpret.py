@@ -31,6 +31,7 @@ from . import model
 from .effects import Effect, Recognizer
 from .profile import Callee, Context, LanguageProfile, Resolver
 from .state import EXISTENCE, Access, Frame, Mode, State, Step, is_memory_key, join
+from .stores import spec, store_of
 from .walk import existence_subjects, looked_at
 from .writes import Writes
 
@@ -287,7 +288,7 @@ class Interpreter(Writes):
         key, alias = target_key
         if is_memory_key(key):
             self.write(key, target, values, state)
-        else:
+        elif not _item_of_derived_value(key, target):
             derived = any(a.key == key for a in values)
             self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic)
 
@@ -305,7 +306,8 @@ class Interpreter(Writes):
             return
         key, through = target_key
         if not is_memory_key(key):
-            self.mark_dirty(key, through, target, state, derived=True, atomic=atomic)
+            if not _item_of_derived_value(key, target):
+                self.mark_dirty(key, through, target, state, derived=True, atomic=atomic)
             return
         # `x += n` reads the current value in the same statement: atomic for async code,
         # a read-modify-write for threads.
@@ -592,6 +594,17 @@ class Interpreter(Writes):
                 entry.aliases[name] = per_argument[i][0]
             elif (key := self.profile.shared_key(value, self.frame)) is not None:
                 entry.aliases[name] = Access(key, (self.step(value, "read"),), state.locks)
+
+
+def _item_of_derived_value(key: str, target: model.Expr) -> bool:
+    """`response["solves"] = n` where `response = serializer.read(row)`: the local is subscripted
+    directly, so it holds a dict derived from the row, and a store whose rows are objects
+    (`StoreSpec.attribute_rows`) has no row changed. `row.metadata["k"] = v` still changes one."""
+    return (
+        isinstance(target, model.Subscript)
+        and isinstance(target.value, model.Name)
+        and spec(store_of(key)).attribute_rows
+    )
 
 
 def _chain_base(expr: model.Expr) -> model.Expr:

@@ -49,6 +49,9 @@ class StoreSpec:
     # The rules whose write inserts (RC203, RC303, RC802): their findings say `insert_outcome`
     # whatever the insert call is named (`session.add`, `Model(...).save()`), never `outcome`.
     insert_rules: frozenset[str] = frozenset()
+    # Rows are objects changed through attributes (an ORM's models): `data["x"] = v` on a local
+    # holding a value derived from a row (a serializer's dict) changes no row.
+    attribute_rows: bool = False
 
 
 _STORES: dict[str, StoreSpec] = {}

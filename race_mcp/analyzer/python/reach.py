@@ -19,7 +19,7 @@ __all__ = ["unreached_confidence"]
 # Modules named as development data or scripts: `populate.py`, `fake_data.py`, `random_data.py`,
 # `seed_db.py`, `scripts/…`, `seeders/…`, factories for tests and demos.
 _DEV_PATH = re.compile(
-    r"(?:^|/)(?:scripts?|seeds?|seeders?|factories|fixtures|demo)/"
+    r"(?:^|/)(?:scripts?|seeds?|seeders?|factories)/"
     r"|(?:^|/)(?:populate|seed|seeds|seeder|fake_?data|random_?data|dev_?data|demo_?data|sample_?data"
     r"|factories|generate_?data)\w*\.py$",
     re.IGNORECASE,

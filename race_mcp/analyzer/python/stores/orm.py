@@ -367,6 +367,7 @@ register(
         insert_outcome=INSERT_OUTCOME,
         insert_rules=frozenset({"RC303"}),
         plural=True,
+        attribute_rows=True,
         recognizers={"python": OrmRecognizer},
         default_rule="RC304",
         per_row=True,
