@@ -168,3 +168,11 @@ def test_struct_literal_and_format_template() -> None:
 def test_every_statement_of_a_large_function_has_a_span() -> None:
     for statement in statements(handler().body):
         assert statement.span.line > 0 or isinstance(statement, model.If)
+
+
+def test_row_column_reads_are_subscripts_but_connection_gets_stay_calls() -> None:
+    module = lower_module('fn f() { let a = row.get("used"); let b = con.get("used"); }', "a.rs").module
+    column, redis = module.functions["f"].body
+    assert isinstance(column, model.Assign) and isinstance(column.value, model.Subscript)
+    assert column.value.key == "used"
+    assert isinstance(redis, model.Assign) and isinstance(redis.value, model.Call)

@@ -25,6 +25,7 @@ _TRANSPARENT = frozenset({"parenthesized_expression", "reference_expression", "t
 _BINARY = {"&&": "and", "||": "or"}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
 _HOLE = re.compile(r"\{[^{}]*\}")
+_ROW_NAME = re.compile(r"(^|_)(row|rec|record)$")
 # Expressions that are statements in disguise (blocks, branches, jumps): lowered by `lower.py`.
 CONTROL = frozenset(
     {
@@ -134,6 +135,9 @@ class ExpressionLowering:
     def call(self, node: Node) -> model.Expr:
         if lock_target(node) is not None:
             return self.place(node)
+        column = _row_column(node)
+        if column is not None:
+            return column(self)
         function = field(node, "function")
         arguments = field(node, "arguments")
         args = tuple(
@@ -262,6 +266,31 @@ class ExpressionLowering:
             position = match.end()
         parts.append(fmt[position:])
         return model.Template(tuple(p for p in parts if p != ""), span=span(node), origin=node)
+
+
+def _row_column(node: Node) -> Callable[[ExpressionLowering], model.Expr] | None:
+    """`row.get("used")` / `row.try_get("used")` on a row local (`row`, `rec`, `user_row`): the
+    column, as `row["used"]` is in Python, so a decision records which column it looked at. Only
+    for row-like names: `con.get("key")` is a Redis read the Redis recognizer must see."""
+    called = _method(node)
+    arguments = field(node, "arguments")
+    if called is None or called[0] not in ("get", "try_get") or arguments is None:
+        return None
+    receiver = called[1]
+    values = [a for a in arguments.named_children if _is_expression(a)]
+    if receiver.type != "identifier" or not _ROW_NAME.search(text(receiver)) or len(values) != 1:
+        return None
+    if values[0].type != "string_literal":
+        return None
+
+    def lower(lowering: ExpressionLowering) -> model.Expr:
+        column = values[0]
+        key = string_value(column)
+        return model.Subscript(
+            lowering.expr(receiver), lowering.expr(column), key, span=span(node), origin=node
+        )
+
+    return lower
 
 
 def _token_names(lowering: ExpressionLowering, tokens: Node) -> list[model.Expr]:

@@ -62,7 +62,9 @@ _INTERIOR = re.compile(
     r"\b(Atomic\w*|Mutex|RwLock|DashMap|DashSet|RefCell|Cell|Lazy|OnceCell|OnceLock|LazyLock)\b"
 )
 _STATE_PARAMETER = re.compile(r"\b(State|Data|Extension)\s*<")
-_STORE_HANDLE = re.compile(r"(client|pool|db|database|dynamo|redis|conn|connection|cache_client|http)", re.I)
+_STORE_HANDLE = re.compile(
+    r"(client|pool|db|database|dynamo|redis|conn|connection|pg|postgres|sql|mongo|s3|sqs|http)", re.I
+)
 _INNER_TYPE = re.compile(r"(\w+)\s*>*\s*$")
 _STRING_WRAPPERS = frozenset({"to_string", "to_owned", "into", "as_str", "clone"})
 

@@ -33,7 +33,11 @@ __all__ = ["analyze_rust", "check_module"]
 _LANGUAGE = "rust"
 _FRAMEWORK_NAMES = {"axum": "Axum", "actix-web": "actix-web"}
 # The words a file names a store by, per store (the Python markers are Python's spellings).
-_STORE_MARKERS = {"dynamodb": ("aws_sdk_dynamodb", "_item("), "redis": ("redis",)}
+_STORE_MARKERS = {
+    "dynamodb": ("aws_sdk_dynamodb", "_item("),
+    "redis": ("redis",),
+    "sql": ("sqlx", "tokio_postgres", "postgres", "SELECT", "UPDATE", "INSERT", "select ", "update "),
+}
 _SUPPRESS = re.compile(r"//\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 

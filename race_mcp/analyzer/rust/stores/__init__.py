@@ -7,8 +7,10 @@ from ...core.stores import add_recognizer
 from ...python import stores as _python_stores  # noqa: F401  (declares the StoreSpecs)
 from .dynamodb import RustDynamoRecognizer
 from .redis import RustRedisRecognizer
+from .sql import RustSqlRecognizer
 
-__all__ = ["RustDynamoRecognizer", "RustRedisRecognizer"]
+__all__ = ["RustDynamoRecognizer", "RustRedisRecognizer", "RustSqlRecognizer"]
 
 add_recognizer("dynamodb", "rust", RustDynamoRecognizer)
+add_recognizer("sql", "rust", RustSqlRecognizer)
 add_recognizer("redis", "rust", RustRedisRecognizer)

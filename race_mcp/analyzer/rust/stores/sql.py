@@ -1,0 +1,121 @@
+"""SQL for Rust: sqlx (`sqlx::query("...")`, `query!`/`query_as!` macros, `.bind(..)`, run by
+`fetch_one`/`fetch_optional`/`fetch_all`/`execute`; `pool.begin()` ... `tx.commit()`) and
+tokio-postgres (`client.query("...", &[..])`, `query_one`, `query_opt`, `execute`;
+`client.transaction()` ... `commit()`).
+
+The SQL text is read by the language-neutral parser the Python front-end uses
+(`python/stores/_sql_text.py`): a SELECT reads its tables (`FOR UPDATE` locks inside a
+transaction), an UPDATE/DELETE writes them (RC201), guarded when its WHERE re-checks what it sets
+and the row count is looked at, an INSERT is RC203 unless `ON CONFLICT` dedups it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...core import model
+from ...core.effects import ALL, CallContext, Effect
+from ...python.stores._sql_text import SqlStatement, parse_sql
+from .._expressions import string_value
+from ._chain import chain_calls
+
+__all__ = ["RustSqlRecognizer"]
+
+_SQLX_RUNS = frozenset({"fetch_one", "fetch_optional", "fetch_all", "fetch", "execute"})
+_SQLX_BUILDERS = frozenset({"query", "query_as", "query_scalar", "query_with", "query_as_with"})
+_POSTGRES_RUNS = frozenset({"query", "query_one", "query_opt", "execute", "query_raw", "execute_raw"})
+_BEGINS = frozenset({"begin", "transaction", "build_transaction"})
+_DATABASE = re.compile(r"(pool|db|database|conn|connection|client|pg|postgres|tx|txn|transaction)", re.I)
+
+
+class RustSqlRecognizer:
+    def __init__(self, lowered: object) -> None:
+        self.lowered = lowered
+
+    def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        method = call.method
+        receiver = call.receiver
+        if method in _BEGINS and not call.args and receiver is not None and _DATABASE.search(_text(receiver)):
+            return [Effect("begin")]
+        if method in ("commit", "rollback") and not call.args:
+            return [Effect("commit")]
+        statement = self.statement(call, ctx)
+        if statement is None:
+            return None
+        effects = [Effect("lock")] if statement.locking else []
+        if statement.kind == "select":
+            if statement.for_update and ctx.state.in_transaction:
+                effects.append(Effect("lock"))
+            return effects + [
+                Effect("read", f"sql:{t}", detail=statement.where_columns) for t in statement.tables
+            ]
+        if statement.kind in ("update", "delete"):
+            claims = statement.guarded or statement.kind == "delete"
+            guard = ALL if claims and ctx.result_used(call) else frozenset()
+            for table in statement.tables:
+                effects += [
+                    Effect("write", f"sql:{table}", "RC201", guard, columns=statement.set_columns),
+                    Effect("store_write", "sql", autocommit=True),
+                ]
+            return effects
+        if statement.kind == "insert":
+            guard = ALL if statement.on_conflict else frozenset()
+            for table in statement.tables:
+                effects += [
+                    Effect("write", f"sql:{table}", "RC203", guard, needs_check=True),
+                    Effect("store_write", "sql", autocommit=True),
+                ]
+            return effects
+        if statement.kind == "begin":
+            effects.append(Effect("begin"))
+        elif statement.kind == "commit":
+            effects.append(Effect("commit"))
+        return effects
+
+    def statement(self, call: model.Call, ctx: CallContext) -> SqlStatement | None:
+        """The SQL a call runs: the start of a sqlx chain, or tokio-postgres' first argument."""
+        method = call.method
+        if method in _SQLX_RUNS:
+            *_, first = chain_calls(call)
+            text = _sqlx_text(first, ctx)
+            if text is not None:
+                return parse_sql(text)
+        if method in _POSTGRES_RUNS and call.args:
+            text = ctx.string(call.args[0].value)
+            return parse_sql(text) if text is not None else None
+        return None
+
+
+def _sqlx_text(first: model.Call, ctx: CallContext) -> str | None:
+    """`sqlx::query("...")` / `query_as::<_, T>("...")` starting the chain, or the `query!("...")`
+    macro the chain's first call runs on."""
+    for candidate in (first.receiver, first):
+        if isinstance(candidate, model.Opaque) and candidate.kind.startswith("macro:query"):
+            return _macro_string(candidate)
+        if isinstance(candidate, model.Call):
+            name = (candidate.name or "").rsplit("::", 1)[-1].rsplit(".", 1)[-1]
+            if name in _SQLX_BUILDERS and candidate.receiver is None and candidate.args:
+                return ctx.string(candidate.args[0].value)
+    return None
+
+
+def _macro_string(macro: model.Opaque) -> str | None:
+    """The first string literal of a macro's token tree (`query_as!(User, "SELECT ...", id)`)."""
+    node = macro.origin
+    tokens = (
+        next((c for c in node.named_children if c.type == "token_tree"), None) if node is not None else None
+    )
+    if tokens is None:
+        return None
+    literal = next(
+        (c for c in tokens.named_children if c.type in ("string_literal", "raw_string_literal")), None
+    )
+    return string_value(literal) if literal is not None else None
+
+
+def _text(expr: model.Expr) -> str:
+    if isinstance(expr, model.Name):
+        return expr.id
+    if isinstance(expr, model.Attribute):
+        return f"{_text(expr.value)}.{expr.attr}"
+    return ""
