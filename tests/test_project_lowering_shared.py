@@ -1,5 +1,6 @@
-"""One lowering per module per process in project mode: a file's own analysis and the calls into it
-from other files share the lowered module (`ProjectSession.module_for`), with the same findings."""
+"""One parse and one lowering per module per process in project mode: a file's own analysis and the
+calls into it from other files share the lowered module (`ProjectSession.module_for`, `known_shape`),
+with the same findings."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import race_mcp.analyzer as analyzer
 from race_mcp import analyze_paths
+from race_mcp.analyzer import _limits
 from race_mcp.analyzer.python import lower
 from race_mcp.config import Settings
 
@@ -32,7 +35,17 @@ def test_each_module_is_lowered_once(name: str, monkeypatch: pytest.MonkeyPatch,
         lowered[str(Path(path).resolve())] += 1
         return real(tree, source, path)  # type: ignore[arg-type]
 
+    parsed: Counter[str] = Counter()
+    real_parse = _limits.parse_python
+
+    def counting_parse(source: str, path: str) -> object:
+        parsed[str(Path(path).resolve())] += 1
+        return real_parse(source, path)
+
     monkeypatch.setattr(lower, "lower_tree", counting)
+    for holder in (_limits, analyzer, lower):  # the names the analysis and the session call it by
+        monkeypatch.setattr(holder, "parse_python", counting_parse)
     assert _findings(project) == before
     assert lowered, "the fixture project has modules to lower"
     assert max(lowered.values()) == 1, [path for path, count in lowered.items() if count > 1]
+    assert max(parsed.values()) == 1, [path for path, count in parsed.items() if count > 1]

@@ -58,7 +58,10 @@ def _cpython_tree(source: str, label: str) -> ast.Module:
 
 def _checked_shape(tree: ast.Module, label: str, settings: Settings) -> Shape:
     """Refuse, before the tree is lowered, what would overflow a stack or cost unbounded memory."""
-    shape = measure(tree)
+    return _checked(measure(tree), label, settings)
+
+
+def _checked(shape: Shape, label: str, settings: Settings) -> Shape:
     if shape.depth > MAX_NESTING:
         raise InputError(
             f"{label}: expressions or blocks nested {shape.depth:,} levels deep (the limit is "
@@ -118,9 +121,15 @@ def _analyze(source: str, filename: str, settings: Settings) -> list[Finding]:
         return language.front_end()(source, filename, settings, None)
     from .python import pipeline
 
-    tree = _cpython_tree(source, filename)
-    _checked_shape(tree, filename, settings)
     facts, resolver = context_for(filename)  # the whole-project index, inside analyze_paths
+    # A call from another file may have lowered (and measured) this very text already: no parse then.
+    shape = facts.known_shape(source, filename) if facts is not None else None
+    tree = None
+    if shape is None:
+        tree = _cpython_tree(source, filename)
+        _checked_shape(tree, filename, settings)
+    else:
+        _checked(shape, filename, settings)
     return pipeline.analyze_python(source, filename, settings, facts, tree=tree, resolver=resolver)
 
 

@@ -24,6 +24,7 @@ from ...errors import InputError
 from ._index import ProjectIndex
 
 if TYPE_CHECKING:
+    from .._limits import Shape
     from ..core import model
     from ..core.profile import Callee, Resolver
     from ..core.state import Frame
@@ -78,6 +79,13 @@ class ModuleFacts:
         if self._session is None or self.path is None:
             return lower_module(source, label, tree=tree)
         return self._session.module_for(label, self.path, source, tree)
+
+    def known_shape(self, source: str, label: str) -> Shape | None:
+        """The shape of the analysed file, measured when a call from another file lowered it
+        (same text, same name), or None: the caller parses and measures it then."""
+        if self._session is None or self.path is None:
+            return None
+        return self._session.known_shape(label, self.path, source)
 
     def row_method(self, key: str, method: str) -> Callee | None:
         """The method a row of `key` (`orm:Order`) runs for `order.method()`, when the model is
@@ -172,6 +180,7 @@ class ProjectSession:
         self._module_entries: dict[str, dict[str, model.EntryPoint]] = {}
         self._callee_paths: frozenset[str] | None = None
         self._targets: dict[tuple[str, str, bool], str | None] = {}
+        self._shapes: dict[str, Shape] = {}  # of modules lowered for calls into them
         self._lock = threading.Lock()
 
     def module_name(self, path: str) -> str:
@@ -360,16 +369,34 @@ class ProjectSession:
             if path in self._lowered:
                 self._lowered.move_to_end(path)
                 return self._lowered[path]
+        from .._limits import MAX_NESTING, measure, parse_python
         from ..python.lower import lower_module
 
+        lowered: model.ModuleModel | None = None
+        shape: Shape | None = None
         try:
             source = read_text(Path(path), path, max_bytes=_MAX_SOURCE_BYTES, expected="Python source")
-            lowered: model.ModuleModel | None = lower_module(source, path)
+            tree = parse_python(source, path)
+            shape = measure(tree)  # the analysis' own check: too deep a tree is not lowered
+            if shape.depth <= MAX_NESTING:
+                lowered = lower_module(source, path, tree=tree)
         except (InputError, SyntaxError, ValueError, RecursionError, MemoryError):
             lowered = None
         with self._lock:
             self._store(path, lowered)
+            if lowered is not None and shape is not None:
+                self._shapes[path] = shape
         return lowered
+
+    def known_shape(self, label: str, path: str, source: str) -> Shape | None:
+        """The measured shape of the analysed file when a call into it lowered this very text
+        under this name already: its analysis then needs no parse of its own."""
+        with self._lock:
+            known = self._lowered.get(path)
+            shape = self._shapes.get(path)
+        if known is None or shape is None or known.path != label or known.source != source:
+            return None
+        return shape
 
     def _store(self, path: str, lowered: model.ModuleModel | None) -> None:
         """Keep a lowered module (the lock held), the least recently used going past the bound."""
@@ -377,10 +404,12 @@ class ProjectSession:
         if old is not None and old is not lowered:
             self._profiles.pop(old.path, None)
             self._module_entries.pop(old.path, None)
+            self._shapes.pop(path, None)
         self._lowered[path] = lowered
         self._lowered.move_to_end(path)
         while len(self._lowered) > _MAX_LOWERED:
-            _, dropped = self._lowered.popitem(last=False)
+            gone, dropped = self._lowered.popitem(last=False)
+            self._shapes.pop(gone, None)
             if dropped is not None:
                 self._profiles.pop(dropped.path, None)
                 self._module_entries.pop(dropped.path, None)
