@@ -265,7 +265,7 @@ class Interpreter(Writes):
         atomic: bool = False,
     ) -> None:
         if isinstance(target, model.Name) and self.is_local(target.id):
-            if values:
+            if values and not _new_object_of_memory(value, values[0]):
                 state.aliases[target.id] = values[0]
             else:
                 state.aliases.pop(target.id, None)
@@ -594,6 +594,13 @@ class Interpreter(Writes):
                 entry.aliases[name] = per_argument[i][0]
             elif (key := self.profile.shared_key(value, self.frame)) is not None:
                 entry.aliases[name] = Access(key, (self.step(value, "read"),), state.locks)
+
+
+def _new_object_of_memory(value: model.Expr, read: Access) -> bool:
+    """`oauth = OAuth2Session(scope=_SCOPE)`, `snapshot = dict(STATE)`: a function or constructor
+    given shared in-process state returns a new object; writing to it changes nothing shared.
+    (A method on the shared object, `CACHE.get(k)`, may hand back a part of it: still an alias.)"""
+    return isinstance(value, model.Call) and value.receiver is None and is_memory_key(read.key)
 
 
 def _item_of_derived_value(key: str, target: model.Expr) -> bool:
