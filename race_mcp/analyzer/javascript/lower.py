@@ -340,8 +340,17 @@ class Lowering:
 
     def _s_return_statement(self, node: Any) -> list[model.Statement]:
         value = node.named_children[0] if node.named_children else None
-        lowered = self.expressions.expr(value) if value is not None else None
+        lowered = self._returned(self.expressions.expr(value)) if value is not None else None
         return [model.Return(lowered, span=span(node), origin=node)]
+
+    def _returned(self, value: model.Expr) -> model.Expr:
+        """An async function's `return call()` hands back a promise its caller's `await` waits for:
+        the same suspension as `return await call()`, which is how it is modelled (the interpreter
+        inlines the project's async functions and yields only where their bodies await)."""
+        function = self._scopes[-1]
+        if function is not None and function.is_async and isinstance(value, model.Call):
+            return model.Await(value, span=value.span, origin=value.origin)
+        return value
 
     def _s_throw_statement(self, node: Any) -> list[model.Statement]:
         value = node.named_children[0] if node.named_children else None
@@ -398,9 +407,8 @@ class Lowering:
         self._scopes.append(function)
         body_node = node.child_by_field_name("body")
         if body_node is not None and body_node.type != "statement_block":  # `async x => expr`
-            function.body = (
-                model.Return(self.expressions.expr(body_node), span=span(body_node), origin=body_node),
-            )
+            value = self._returned(self.expressions.expr(body_node))
+            function.body = (model.Return(value, span=span(body_node), origin=body_node),)
         else:
             function.body = self._body(body_node)
         self._scopes.pop()
@@ -422,6 +430,9 @@ class Lowering:
         """An arrow function or `function` expression: a function of the module; an opaque value here."""
         label = name or f"<anonymous:{node.start_point[0] + 1}>"
         qualname = self._qualname(label)
+        if qualname in self.module.functions and name is None:  # two on one line: the column tells
+            label = f"<anonymous:{node.start_point[0] + 1}:{node.start_point[1]}>"
+            qualname = self._qualname(label)
         self.module.functions[qualname] = self._function(node, label, qualname)
         return model.Opaque("function", (), span=span(node), origin=node)
 

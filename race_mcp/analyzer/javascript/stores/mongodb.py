@@ -17,7 +17,7 @@ from ...core import model
 from ...core.effects import CallContext, Effect
 from ...core.stores import add_recognizer
 from ...python.stores.mongodb import MongoFacts, MongoRecognizer
-from ._calls import SpanText, as_keywords, rewritten
+from ._calls import SpanText, as_keywords, local_value, rewritten
 
 __all__ = ["JsMongoRecognizer"]
 
@@ -73,10 +73,9 @@ class JsMongoRecognizer(MongoRecognizer):
         method, receiver = _METHODS.get(call.method or ""), call.receiver
         if method is None or receiver is None:
             return None
-        if isinstance(receiver, model.Call) and receiver.method == "collection":
-            receiver = rewritten(
-                receiver, receiver.receiver or receiver.func, "get_collection", receiver.args
-            )
+        bound = local_value(receiver, ctx)  # `const seats = db.collection("seats")`
+        if isinstance(bound, model.Call) and bound.method == "collection":
+            receiver = rewritten(bound, bound.receiver or bound.func, "get_collection", bound.args)
         elif not _is_model(receiver, ctx.module()):
             return None
         args = call.args
