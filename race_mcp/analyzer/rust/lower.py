@@ -14,16 +14,17 @@ through the guard are reads and writes of `m` with the lock held.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ..core import model
 from ._expressions import CONTROL, ExpressionLowering, lock_target
+from ._patterns import base_name, drops, is_copy, parameters, pattern_names
 from ._syntax import Node, parse, span, text
 from ._syntax import field as child
 
-__all__ = ["RustModule", "lower_module"]
+__all__ = ["RustModule", "lower_module", "pattern_names"]
 
 _SKIPPED = frozenset({"line_comment", "block_comment", "attribute_item", "empty_statement"})
 
@@ -40,6 +41,8 @@ class RustModule:
     attributes: dict[str, list[Node]] = field(default_factory=dict)
     # `struct Name { field: Type }` -> field -> the type's text (which state fields are shared).
     structs: dict[str, dict[str, str]] = field(default_factory=dict)
+    # `type Db = Arc<RwLock<HashMap<..>>>` -> the aliased type's text.
+    type_aliases: dict[str, str] = field(default_factory=dict)
 
 
 def lower_module(source: str, path: str) -> RustModule:
@@ -79,6 +82,8 @@ class _Items:
                 self.static(node)
             elif kind == "struct_item":
                 self.struct(node)
+            elif kind == "type_item" and (alias := child(node, "name")) is not None:
+                self.lowered.type_aliases[text(alias)] = text(child(node, "type"))
             elif kind == "mod_item":
                 body = child(node, "body")
                 if body is not None:
@@ -146,7 +151,7 @@ class _Items:
             return
         name = text(name_node)
         qualname = f"{owner}.{name}" if owner else name
-        params, annotations = _parameters(child(node, "parameters"))
+        params, annotations = parameters(child(node, "parameters"))
         lowering = _Statements(ExpressionLowering(self.qualify))
         block = lowering.block(body, lambda value: model.Return(value, span=value.span))
         modifiers = next((c for c in node.children if c.type == "function_modifiers"), None)
@@ -167,52 +172,6 @@ class _Items:
         self.lowered.attributes[qualname] = attributes
 
 
-def _parameters(node: Node | None) -> tuple[tuple[str, ...], dict[str, str]]:
-    """Parameter names (a pattern such as `State(state)` binds `state`) and their types' text."""
-    names: list[str] = []
-    annotations: dict[str, str] = {}
-    for parameter in node.named_children if node is not None else ():
-        if parameter.type == "self_parameter":
-            names.append("self")
-            continue
-        if parameter.type != "parameter":
-            continue
-        pattern, kind = child(parameter, "pattern"), child(parameter, "type")
-        for name in pattern_names(pattern):
-            names.append(name)
-            annotations[name] = text(kind)
-    return tuple(names), annotations
-
-
-def pattern_names(node: Node | None) -> Iterator[str]:
-    """The names a pattern binds (`Some(x)`, `(a, b)`, `S { a, b: c }`, `mut x`, `ref x`)."""
-    if node is None:
-        return
-    if node.type == "identifier":
-        yield text(node)
-        return
-    if node.type == "scoped_identifier":
-        return  # a path (`Ordering::Less`) compares, binds nothing
-    for position, item in enumerate(node.children):
-        if not item.is_named:
-            continue
-        if (
-            node.type in ("tuple_struct_pattern", "struct_pattern")
-            and node.field_name_for_child(position) == "type"
-        ):
-            continue
-        if (
-            node.type == "field_pattern"
-            and node.field_name_for_child(position) == "name"
-            and child(node, "pattern")
-        ):
-            continue
-        if node.type == "shorthand_field_identifier" or item.type == "shorthand_field_identifier":
-            yield text(item)
-            continue
-        yield from pattern_names(item)
-
-
 Tail = Callable[[model.Expr], model.Statement]
 
 
@@ -223,6 +182,9 @@ class _Statements:
         self.x = expressions
         self.bound: set[str] = set()
         self._synthetic = 0
+        # Locals bound to a copy (`let mut t = db.get(&id).cloned()?`): changing their fields
+        # changes the copy, not the shared state it was read from.
+        self.copies: set[str] = set()
 
     def block(self, node: Node, tail: Tail | None) -> model.Block:
         children = [c for c in node.named_children if c.type not in _SKIPPED]
@@ -267,7 +229,7 @@ class _Statements:
             span=span(value),
             origin=value,
         )
-        dropped = next((i for i, n in enumerate(rest) if _drops(n, name)), None)
+        dropped = next((i for i, n in enumerate(rest) if drops(n, name)), None)
         inside, after = (rest, []) if dropped is None else (rest[:dropped], rest[dropped + 1 :])
         shadowed = self.x.guards.get(name)
         self.x.guards[name] = place
@@ -322,6 +284,8 @@ class _Statements:
 
     def assign(self, node: Node) -> model.Statement:
         left, right = child(node, "left"), child(node, "right")
+        if left is not None and right is not None and base_name(left) in self.copies:
+            return model.Eval(self.x.expr(right), span=span(node), origin=node)
         target = self.x.expr(left) if left is not None else model.Opaque("target")
         value = self.x.expr(right) if right is not None else None
         op = None
@@ -339,6 +303,9 @@ class _Statements:
         target = self.target(pattern)
         if value.type in CONTROL:  # `let x = match ... { ... }`: each arm's tail assigns x
             return self.control(value, lambda v: model.Assign((target,), v, span=v.span, origin=node))
+        self.copies.difference_update(names)
+        if len(names) == 1 and is_copy(value):
+            self.copies.add(names[0])
         alternative = child(node, "alternative")  # `let Some(x) = e else { return };`
         statements = self.with_tries(
             lambda: [model.Assign((target,), self.x.expr(value), span=span(node), origin=node)], node
@@ -471,14 +438,3 @@ class _Statements:
         condition = child(node, "condition")
         test = self.condition(condition) if condition is not None else model.Literal(True)
         return model.Loop(block, test=test, span=span(node), origin=node)
-
-
-def _drops(node: Node, name: str) -> bool:
-    """`drop(g);` (or `std::mem::drop(g)`) as a statement of the guard's own block."""
-    call = node.named_children[0] if node.type == "expression_statement" and node.named_children else node
-    if call.type != "call_expression":
-        return False
-    function, arguments = child(call, "function"), child(call, "arguments")
-    if function is None or arguments is None or text(function).rsplit("::", 1)[-1] != "drop":
-        return False
-    return [text(a) for a in arguments.named_children] == [name]

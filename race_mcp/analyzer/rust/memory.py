@@ -58,20 +58,22 @@ CONTAINER_METHODS = MUTATING_METHODS | {
     "first",
     "last",
 }
+# `\w*` before the locks: `use tokio::sync::Mutex as AsyncMutex` is still a mutex.
 _INTERIOR = re.compile(
-    r"\b(Atomic\w*|Mutex|RwLock|DashMap|DashSet|RefCell|Cell|Lazy|OnceCell|OnceLock|LazyLock)\b"
+    r"\b(Atomic\w*|\w*Mutex|\w*RwLock|DashMap|DashSet|RefCell|Cell|Lazy|OnceCell|OnceLock|LazyLock)\b"
 )
 _STATE_PARAMETER = re.compile(r"\b(State|Data|Extension)\s*<")
 _STORE_HANDLE = re.compile(
     r"(client|pool|db|database|dynamo|redis|conn|connection|pg|postgres|sql|mongo|s3|sqs|http)", re.I
 )
 _INNER_TYPE = re.compile(r"(\w+)\s*>*\s*$")
+_WORD = re.compile(r"\b[A-Z]\w*")
 _STRING_WRAPPERS = frozenset({"to_string", "to_owned", "into", "as_str", "clone"})
 
 
 def may_share_state(lowered: RustModule) -> bool:
     """Cheap pre-filter: a static with interior mutability, or handlers that receive state."""
-    if any(_INTERIOR.search(kind) for kind in lowered.statics.values()):
+    if any(_INTERIOR.search(kind) for kind in (*lowered.statics.values(), *lowered.type_aliases.values())):
         return True
     return any(
         _STATE_PARAMETER.search(kind)
@@ -121,10 +123,7 @@ class RustMemory:
     def shared_key(self, expr: model.Expr, frame: Frame) -> str | None:
         if isinstance(expr, model.Name):
             if expr.id in frame.locals:
-                # `data: web::Data<Mutex<HashMap<..>>>`: the parameter itself is the shared container.
-                annotation = frame.function.annotations.get(expr.id, "")
-                shared = _STATE_PARAMETER.search(annotation) and _INTERIOR.search(annotation)
-                return f"{frame.function.qualname}.{expr.id}" if shared else None
+                return self._shared_parameter(frame, expr.id)
             return expr.id if expr.id in self.shared_statics else None
         if isinstance(expr, model.Subscript):
             return self.shared_key(expr.value, frame)
@@ -132,15 +131,37 @@ class RustMemory:
             return None
         owner = expr.value
         if isinstance(owner, model.Name) and owner.id in frame.locals:
+            whole = self._shared_parameter(frame, owner.id)
+            if whole is not None:
+                return whole  # a field of state that is one locked container is that container
             state_type = self._state_type(frame, owner.id)
             if state_type is None or not self._shared_field(state_type, expr.attr):
                 return None
             return f"{state_type}.{expr.attr}"
         return self.shared_key(owner, frame)
 
+    def annotation(self, frame: Frame, name: str) -> str:
+        """A parameter's type with the module's `type` aliases expanded (`State<Db>`)."""
+        annotation = frame.function.annotations.get(name, "")
+        aliases = self.lowered.type_aliases
+        if aliases:
+            for _ in range(3):  # aliases of aliases
+                annotation = _WORD.sub(lambda m: aliases.get(m.group(), m.group()), annotation)
+        return annotation
+
+    def _shared_parameter(self, frame: Frame, name: str) -> str | None:
+        """`State(db): State<Db>` with `type Db = Arc<RwLock<..>>`, `data: web::Data<Mutex<..>>`:
+        the parameter itself is the shared container; its key is the declared type's name."""
+        declared = frame.function.annotations.get(name, "")
+        annotation = self.annotation(frame, name)
+        if not (_STATE_PARAMETER.search(annotation) and _INTERIOR.search(annotation)):
+            return None
+        found = _INNER_TYPE.search(declared)
+        return found.group(1) if found else name
+
     def _state_type(self, frame: Frame, name: str) -> str | None:
         """The state type a handler parameter receives (`AppState` of `State<Arc<AppState>>`)."""
-        annotation = frame.function.annotations.get(name, "")
+        annotation = self.annotation(frame, name)
         if not _STATE_PARAMETER.search(annotation):
             return None
         found = _INNER_TYPE.search(annotation)
