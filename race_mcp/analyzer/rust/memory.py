@@ -63,6 +63,8 @@ _INTERIOR = re.compile(
     r"\b(Atomic\w*|\w*Mutex|\w*RwLock|DashMap|DashSet|RefCell|Cell|Lazy|OnceCell|OnceLock|LazyLock)\b"
 )
 _STATE_PARAMETER = re.compile(r"\b(State|Data|Extension)\s*<")
+# What shares a container between tasks: the frameworks' state extractors, an `Arc`, a `'static`.
+_SHARED_POINTER = re.compile(r"\b(State|Data|Extension|Arc)\s*<|&'static\b")
 _STORE_HANDLE = re.compile(
     r"(client|pool|db|database|dynamo|redis|conn|connection|pg|postgres|sql|mongo|s3|sqs|http)", re.I
 )
@@ -154,18 +156,29 @@ class RustMemory:
         the parameter itself is the shared container; its key is the declared type's name."""
         declared = frame.function.annotations.get(name, "")
         annotation = self.annotation(frame, name)
-        if not (_STATE_PARAMETER.search(annotation) and _INTERIOR.search(annotation)):
+        if not (_SHARED_POINTER.search(annotation) and _INTERIOR.search(annotation)):
             return None
         found = _INNER_TYPE.search(declared)
-        return found.group(1) if found else name
+        inner = found.group(1) if found else ""
+        return inner if inner in self.lowered.type_aliases or inner in self.lowered.structs else name
 
     def _state_type(self, frame: Frame, name: str) -> str | None:
-        """The state type a handler parameter receives (`AppState` of `State<Arc<AppState>>`)."""
+        """The state type a parameter holds: `AppState` of `State<Arc<AppState>>` (a handler's),
+        or of `&AppState` / `Arc<AppState>` when the module's `AppState` has a locked or atomic
+        field (a helper the handler passes its state to); `self` in a method of such a struct."""
+        if name == "self":
+            owner = frame.self_class or frame.function.owner_class
+            return owner if owner is not None and self._has_interior(owner) else None
         annotation = self.annotation(frame, name)
-        if not _STATE_PARAMETER.search(annotation):
-            return None
         found = _INNER_TYPE.search(annotation)
-        return found.group(1) if found else None
+        inner = found.group(1) if found else None
+        if _STATE_PARAMETER.search(annotation):
+            return inner
+        return inner if inner is not None and self._has_interior(inner) else None
+
+    def _has_interior(self, struct: str) -> bool:
+        fields = self.lowered.structs.get(struct, {})
+        return any(_INTERIOR.search(kind) for kind in fields.values())
 
     def _shared_field(self, state_type: str, attr: str) -> bool:
         fields = self.lowered.structs.get(state_type)
