@@ -85,13 +85,13 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
     (see `_limits`).
     """
     settings = settings or Settings()
-    language_for(filename)  # an unsupported suffix is refused before the text is read
     if isinstance(source, bytes):
         source = decode_source(source, filename, max_bytes=settings.max_file_bytes)
     elif len(source.encode("utf-8", "surrogatepass")) > settings.max_file_bytes:
         raise InputError(
             f"{filename}: source is over the {settings.max_file_bytes:,}-byte limit", code="too-large"
         )
+    language_for(filename)  # an unsupported suffix is refused (a binary file first as binary)
     text = source
     return run_on_large_stack(lambda: _analyze_within_budget(text, filename, settings))
 
