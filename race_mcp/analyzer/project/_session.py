@@ -39,6 +39,7 @@ MAX_FOREIGN_DEPTH = 3
 _DEPTH = "_project_foreign_depth"  # set on frames this session makes
 _MAX_ENTRY_HOPS = 3  # callers followed up from a helper to find the handler that reaches it
 _MAX_LOWERED = 256  # other modules kept lowered at once (each holds its source and model)
+_MAX_TEXTS = 200_000  # callee texts remembered (each keeps its small expression alive)
 
 
 class _SqlUnique(Mapping[str, set[str]]):
@@ -181,6 +182,7 @@ class ProjectSession:
         self._callee_paths: frozenset[str] | None = None
         self._targets: dict[tuple[str, str, bool], str | None] = {}
         self._shapes: dict[str, Shape] = {}  # of modules lowered for calls into them
+        self._texts: dict[model.Expr, str | None] = {}  # a call's callee as dotted text (nodes hash by id)
         self._lock = threading.Lock()
 
     def module_name(self, path: str) -> str:
@@ -233,7 +235,13 @@ class ProjectSession:
     # -- calls into other modules ------------------------------------------------------------------
 
     def _callee(self, call: model.Call, frame: Frame, module: str) -> Callee | None:
-        text = _dotted(call.func)
+        func = call.func
+        if func in self._texts:
+            text = self._texts[func]
+        else:
+            if len(self._texts) >= _MAX_TEXTS:
+                self._texts.clear()
+            text = self._texts[func] = _dotted(func)
         if text is None or not module:
             return None
         head, _, rest = text.partition(".")
