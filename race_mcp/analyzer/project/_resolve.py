@@ -111,6 +111,12 @@ class Resolver:
             return self.canonical(f"{facts.imports[head]}{dot}{rest}")
         if head in facts.defs:
             return self.canonical(f"{facts.module}.{dotted}")
+        # `from .abstract_models import *` then `class Order(AbstractOrder)`: a name one star import
+        # defines (one level, no chains: cheap, and enough for models declared beside their bases).
+        for star in facts.star_imports:
+            source = self.modules.get(star)
+            if source is not None and head in source.defs:
+                return self.canonical(f"{star}.{dotted}")
         return self.canonical(dotted)
 
     def module_of_path(self, path: str) -> str | None:
@@ -151,11 +157,15 @@ class Resolver:
         out: list[str] = []
         pending = [qualname]
         while pending:
-            found = self.classes.get(pending.pop(0))
+            current = pending.pop(0)
+            found = self.classes.get(current)
             if found is None:
                 continue
             for base in found[1].bases:
                 name = self.canonical(base)
+                if name not in self.classes and "." not in base:
+                    # A base the extractor left bare (a star import): resolve it in the class's module.
+                    name = self.resolve(current.rpartition(".")[0], base)
                 if name not in out and name != qualname:
                     out.append(name)
                     pending.append(name)
