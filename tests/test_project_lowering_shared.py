@@ -49,3 +49,29 @@ def test_each_module_is_lowered_once(name: str, monkeypatch: pytest.MonkeyPatch,
     assert lowered, "the fixture project has modules to lower"
     assert max(lowered.values()) == 1, [path for path, count in lowered.items() if count > 1]
     assert max(parsed.values()) == 1, [path for path, count in parsed.items() if count > 1]
+
+
+def test_a_small_run_with_nothing_that_could_race_builds_no_index(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RACE_MCP_CACHE_DIR", str(tmp_path / "cache"))
+    built: list[object] = []
+    real = analyzer._index_projects
+
+    def recording(*args: object, **kwargs: object) -> object:
+        built.append(args[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analyzer, "_index_projects", recording)
+    project = tmp_path / "app"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    (project / "pkg" / "__init__.py").write_text("")
+    plain = project / "pkg" / "maths.py"
+    plain.write_text("def double(x):\n    return 2 * x\n")
+    racy = project / "pkg" / "views.py"
+    racy.write_text("from .models import Item\n\ndef bump(pk):\n    item = Item.objects.get(pk=pk)\n")
+    assert analyze_paths([plain], settings=Settings(jobs=1)).findings == []
+    assert built == []  # no file of the run names a store or a framework: no project to index
+    analyze_paths([racy], settings=Settings(jobs=1))
+    assert built == [[racy]]

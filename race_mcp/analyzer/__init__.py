@@ -234,7 +234,8 @@ def analyze_paths(
     findings: list[Finding] = []
     errors: list[FileError] = list(collected.errors)
     parallel = workers > 1 and len(jobs) >= _PARALLEL_THRESHOLD
-    projects = _index_projects(paths, roots, settings, workers if parallel else 1) if jobs else None
+    indexed = parallel or _could_race(jobs)
+    projects = _index_projects(paths, roots, settings, workers if parallel else 1) if indexed else None
     try:
         if parallel:
             with ProcessPoolExecutor(
@@ -263,6 +264,22 @@ def analyze_paths(
         files_skipped_partial=collected.partial,
         warnings=collected.warnings,
     )
+
+
+def _could_race(jobs: list[tuple[str, str, Settings]]) -> bool:
+    """Whether one file of a small run passes the pipeline's text pre-filter: the project index
+    answers nothing for the others (one file at a time from an editor or the MCP tools). The
+    files are small and few, and read again by their analysis."""
+    from .python.pipeline import might_race
+
+    for path, label, settings in jobs:
+        try:
+            source = read_source(Path(path), label, max_bytes=settings.max_file_bytes)
+        except InputError:
+            continue
+        if might_race(source):
+            return True
+    return False
 
 
 def _index_projects(
