@@ -68,7 +68,7 @@ _SHARED_POINTER = re.compile(r"\b(State|Data|Extension|Arc)\s*<|&'static\b")
 _STORE_HANDLE = re.compile(
     r"(client|pool|db|database|dynamo|redis|conn|connection|pg|postgres|sql|mongo|s3|sqs|http)", re.I
 )
-_INNER_TYPE = re.compile(r"(\w+)\s*>*\s*$")
+_INNER_TYPE = re.compile(r"(?<!\w)(\w++)\s*+>*+\s*+$")
 _WORD = re.compile(r"\b[A-Z]\w*")
 _STRING_WRAPPERS = frozenset({"to_string", "to_owned", "into", "as_str", "clone"})
 
