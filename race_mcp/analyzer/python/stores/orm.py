@@ -71,7 +71,9 @@ _FILTERING = ("get", "filter", "exclude", "get_or_create", "update_or_create", "
 _GET_OBJECT = ("get_object_or_404", "get_list_or_404", "aget_object_or_404")
 
 Calls = list[tuple[str, model.Call]]
-Queryset = tuple[str, model.Node | None]  # the model, and the `select_for_update()` call if any
+# The model, the `select_for_update()` call if any, and the fields its filters pin (compared, or
+# equal to a value: what an `.update()` of the queryset may re-check).
+Queryset = tuple[str, model.Node | None, frozenset[str]]
 
 
 def _fields(calls: Calls) -> set[str]:
@@ -94,6 +96,11 @@ def _guarded_fields(calls: Calls) -> set[str]:
                 if (len(parts) > 1 and parts[-1] in _LOOKUP_GUARDS) or key in ("version", "revision"):
                     names.add(parts[0])
     return names
+
+
+def _equal_fields(calls: Calls) -> set[str]:
+    """Fields a `filter()` pins to one value: `next_report_date=profile.next_report_date`."""
+    return {key for method, call in calls if method == "filter" for key in keywords(call) if "__" not in key}
 
 
 def _is_f_expression(call: model.Call) -> bool:
@@ -230,7 +237,7 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         origin = next((a for a in ctx.args if a.steps and a.steps[0].node in querysets), None)
         if origin is None:
             return None
-        found, locking = querysets[origin.steps[0].node]
+        found, locking, _ = querysets[origin.steps[0].node]
         return [
             *self.row_lock(found, locking, ctx, evaluated=True),
             Effect("read", f"orm:{found}", detail=detail),
@@ -277,12 +284,18 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             locking = queryset[1]
         lazy = terminal in _DJANGO_LAZY
         effects = self.row_lock(name, locking, ctx, evaluated=not lazy)
+        pinned = frozenset(_guarded_fields(calls) | _equal_fields(calls))
+        if queryset is not None:
+            pinned |= queryset[2]
         if lazy:
-            self._querysets(ctx)[terminal_call] = (name, locking if not ctx.state.in_transaction else None)
+            held = locking if not ctx.state.in_transaction else None
+            self._querysets(ctx)[terminal_call] = (name, held, pinned)
         key = f"orm:{name}"
         detail = frozenset(_fields(calls))
         if terminal == "update":
-            guard = ALL if set(keywords(terminal_call)) & _guarded_fields(calls) else frozenset()
+            # `filter(id=p.id, next_date=p.next_date).update(next_date=...)`: a filter on a column the
+            # UPDATE sets is a compare-and-set (an optimistic lock), here or on the queryset's local.
+            guard = ALL if set(keywords(terminal_call)) & pinned else frozenset()
             ctx.args.extend(a for arg in terminal_call.args for a in ctx.evaluate(arg.value))
             if queryset is not None:
                 # `qs = X.objects.filter(...); qs.update(n=F("n") + 1)` is one UPDATE, as the chained
