@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,18 @@ def test_cli_analyses_a_rust_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     report = json.loads(capsys.readouterr().out)
     assert status != 0
     assert [(f["rule_id"], f["line"]) for f in report["findings"]] == [("RC401", 5)]
+
+
+def test_hostile_text_stays_cheap_and_deep_nesting_is_refused() -> None:
+    """Receiver names and types are untrusted text: no pattern may re-scan them (a regular
+    expression took 12 s on this receiver); nesting past the stack is a clean error."""
+    receiver = "s" + "_con" * 20000
+    state = "State<Arc<" + "A" * 100000 + ">>"
+    source = f'use redis::Commands;\nasync fn f(State(s): {state}) {{ let v = {receiver}.get("k"); }}\n'
+    started = time.perf_counter()
+    assert analyze_source(source, "long.rs") == []
+    assert time.perf_counter() - started < 5
+    deep = "async fn f() { let x = " + "(" * 50000 + "1" + ")" * 50000 + "; }\n"
+    with pytest.raises(InputError) as caught:
+        analyze_source(deep, "deep.rs")
+    assert caught.value.code == "too-deeply-nested"

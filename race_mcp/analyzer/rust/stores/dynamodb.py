@@ -15,6 +15,7 @@ import re
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ...python.stores.dynamodb import condition_guard
+from .._syntax import text
 from ._chain import chain_calls, setter
 
 __all__ = ["RustDynamoRecognizer"]
@@ -85,11 +86,10 @@ class RustDynamoRecognizer:
                 placeholder, name = ctx.string(call.args[0].value), ctx.string(call.args[1].value)
                 if placeholder and name:
                     names[placeholder] = name
-        function = ctx.function()
-        source = ctx.module().source.encode()
-        line_starts = _function_text(function, source)
-        for placeholder, name in _NAME_PAIR.findall(line_starts):
-            names.setdefault(placeholder, name)
+        origin = ctx.function().origin  # the function's tree-sitter node: its own text only
+        if origin is not None and b'"#' in origin.text:
+            for placeholder, name in _NAME_PAIR.findall(text(origin)):
+                names.setdefault(placeholder, name)
         return names
 
     @staticmethod
@@ -109,12 +109,6 @@ class RustDynamoRecognizer:
         if text is None:
             return set()
         return {names.get(target, target) for target, source in _DECREMENT.findall(text) if target == source}
-
-
-def _function_text(function: model.Function, source: bytes) -> str:
-    """The function's source text (its span's lines)."""
-    lines = source.decode(errors="replace").splitlines()
-    return "\n".join(lines[function.span.line - 1 : function.span.end_line])
 
 
 def _code(expr: model.Expr, ctx: CallContext) -> str:
