@@ -86,7 +86,7 @@ def _decided_on_size(key: str, ctx: CallContext) -> bool:
     return check is not None and check.decision and bool(check.detail & _SIZE)
 
 
-def _refills_cache(key: str, ctx: CallContext, code: str) -> bool:
+def _refills_cache(key: str, ctx: CallContext, code: str, call: model.Call) -> bool:
     """Cache-aside: the function already returned the value it read on the hit path, so this SET
     runs on a miss and stores a value computed elsewhere; concurrent misses store the same thing.
 
@@ -99,7 +99,37 @@ def _refills_cache(key: str, ctx: CallContext, code: str) -> bool:
     read = check.steps[0].order
     if any(returned.key == key and returned.steps[0].order == read for returned in ctx.returned()):
         return True
-    return _returns_what_it_tested(check, code) or _recomputes_what_it_tested(key, check, ctx, code)
+    return (
+        _returns_what_it_tested(check, code)
+        or _recomputes_what_it_tested(key, check, ctx, code)
+        or _uses_what_it_tested(key, check, ctx, code, call)
+    )
+
+
+def _uses_what_it_tested(key: str, check: Any, ctx: CallContext, code: str, call: model.Call) -> bool:
+    """`blob = cache.get(k); if blob is None: value = compute(); cache.set(k, dumps(value))
+    else: value = loads(blob)`: the hit path uses the cached value (the local appears on a line
+    other than its read and its tests), and the miss path stores a computed value, not a marker
+    literal and not one derived from the read. A lock or a dedup marker (`cache.set(k, 1)` after a
+    refusal, `if holder and holder != user: raise`) stays racy."""
+    given = positional(call)
+    value = given[1] if len(given) > 1 else keywords(call).get("value")
+    if value is None or isinstance(value, model.Literal) or any(a.key == key for a in ctx.args):
+        return False
+    tested = [step for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)]
+    skip = {step.line for step in check.steps} | {call.span.line}
+    first = ctx.function().span.line
+    lines = code.splitlines()
+    for name in {step.node.id for step in tested}:
+        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+        # Comments do not use it (a `#` inside a string only hides a use: the safe direction).
+        if any(
+            pattern.search(text.partition("#")[0])
+            for number, text in enumerate(lines, first)
+            if number not in skip
+        ):
+            return True
+    return False
 
 
 def _returns_what_it_tested(check: Any, code: str) -> bool:
@@ -248,7 +278,7 @@ class RedisRecognizer(StoreRecognizer):
             return [Effect("write", key, "RC502", needs_check=True)]
         conditional = _is_conditional_set(call)
         if not conditional:
-            conditional = _refills_cache(key, ctx, self.facts(ctx).code(ctx.function()))
+            conditional = _refills_cache(key, ctx, self.facts(ctx).code(ctx.function()), call)
         return [Effect("write", key, "RC501", ALL if conditional else frozenset())]
 
     def _in_multi(self, receiver: model.Expr, ctx: CallContext) -> bool:
