@@ -42,8 +42,13 @@ The analysis of one file (`ProjectSession`, `_session.py`)
                                                  `holds_transaction(function)`, `row_method(key, name)`,
                                                  `entry_reaching(function)` (a handler elsewhere)
     `session.resolver_for(path)`                 the interpreter's `Resolver` for calls into other modules
+    `facts.lowered(source, label, tree)`         the analysed module lowered once per process: a module
+                                                 lowered for a call into it is reused by its own analysis
+                                                 (`facts.known_shape` then spares the parse), and one
+                                                 lowered by its analysis is kept when other modules call it
 
 A run (`_runs.py`): `start_run(paths, roots, settings)` indexes the projects of the named paths
+(`analyze_paths` skips it for a small run where no file passes the pipeline's text pre-filter)
 and returns picklable specs for `activate_in_worker` (a process pool's initializer); the analysis of
 one file asks `context_for(path) -> (facts, resolver)`; `end_run()` lets the indexes go.
 
