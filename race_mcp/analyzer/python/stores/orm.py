@@ -209,7 +209,9 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         if queryset is not None:
             return self.django_query(queryset[0], calls, ctx, queryset)
         receiver = call.receiver
-        if call.method == "save" and ctx.receiver and receiver is not None:
+        # `pdf.save(path)`, `image.save(path)`, a `FieldFile.save(name, content)`: a save given a
+        # positional argument writes a file, not the row (`Model.save()` takes keywords only).
+        if call.method == "save" and ctx.receiver and receiver is not None and not positional(call):
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
             if origin is not None:
                 return self.django_save(origin.key, receiver, ctx)
