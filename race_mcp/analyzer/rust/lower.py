@@ -26,6 +26,14 @@ from ._syntax import field as child
 
 __all__ = ["RustModule", "lower_module", "pattern_names"]
 
+
+def _guarded_place(left: Node | None) -> Node | None:
+    """The locked place of an assignment target written through a temporary guard (`*m.lock()...`)."""
+    while left is not None and left.type in ("unary_expression", "parenthesized_expression"):
+        left = left.named_children[0] if left.named_children else None
+    return lock_target(left) if left is not None else None
+
+
 _SKIPPED = frozenset({"line_comment", "block_comment", "attribute_item", "empty_statement"})
 
 
@@ -222,13 +230,7 @@ class _Statements:
         name, place = guard
         self.bound.add(name)
         value = child(node, "value")
-        context = model.Call(
-            model.Attribute(self.x.expr(place), "lock", span=span(value)),
-            (),
-            "lock",
-            span=span(value),
-            origin=value,
-        )
+        context = self.lock_context(place, value)
         dropped = next((i for i, n in enumerate(rest) if drops(n, name)), None)
         inside, after = (rest, []) if dropped is None else (rest[:dropped], rest[dropped + 1 :])
         shadowed = self.x.guards.get(name)
@@ -292,7 +294,21 @@ class _Statements:
         if node.type == "compound_assignment_expr":
             operator = child(node, "operator")
             op = text(operator).rstrip("=") if operator is not None else "+"
-        return model.Assign((target,), value, op, span=span(node), origin=node)
+        assign = model.Assign((target,), value, op, span=span(node), origin=node)
+        place = _guarded_place(left)
+        if place is None:
+            return assign
+        # `*m.lock().unwrap() += 1`: the temporary guard lives for the whole statement, so the
+        # statement runs under the lock (what it reads before it, it does not hold).
+        context = self.lock_context(place, left)
+        return model.With(
+            (model.WithItem(context, span=span(left)),), (assign,), span=span(node), origin=node
+        )
+
+    def lock_context(self, place: Node, guard: Node) -> model.Call:
+        """The `With` context standing for a lock over `place` taken by the `guard` expression."""
+        receiver = model.Attribute(self.x.expr(place), "lock", span=span(guard))
+        return model.Call(receiver, (), "lock", span=span(guard), origin=guard)
 
     def let(self, node: Node) -> list[model.Statement]:
         pattern, value = child(node, "pattern"), child(node, "value")

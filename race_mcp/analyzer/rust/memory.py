@@ -58,10 +58,10 @@ CONTAINER_METHODS = MUTATING_METHODS | {
     "first",
     "last",
 }
-# `\w*` before the locks: `use tokio::sync::Mutex as AsyncMutex` is still a mutex.
-_INTERIOR = re.compile(
-    r"\b(Atomic\w*|\w*Mutex|\w*RwLock|DashMap|DashSet|RefCell|Cell|Lazy|OnceCell|OnceLock|LazyLock)\b"
-)
+# `\w*` before the locks: `use tokio::sync::Mutex as AsyncMutex` is still a mutex. `Cell` and
+# `RefCell` are not here: they are not `Sync`, so each worker thread has its own (actix-web's
+# per-worker `Data<Cell<..>>`), and `c.set(c.get() + 1)` has no await for another task to run in.
+_INTERIOR = re.compile(r"\b(Atomic\w*|\w*Mutex|\w*RwLock|DashMap|DashSet|Lazy|OnceCell|OnceLock|LazyLock)\b")
 _STATE_PARAMETER = re.compile(r"\b(State|Data|Extension)\s*<")
 # What shares a container between tasks: the frameworks' state extractors, an `Arc`, a `'static`.
 _SHARED_POINTER = re.compile(r"\b(State|Data|Extension|Arc)\s*<|&'static\b")
