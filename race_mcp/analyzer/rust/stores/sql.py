@@ -25,6 +25,9 @@ _SQLX_RUNS = frozenset({"fetch_one", "fetch_optional", "fetch_all", "fetch", "ex
 _SQLX_BUILDERS = frozenset({"query", "query_as", "query_scalar", "query_with", "query_as_with"})
 _POSTGRES_RUNS = frozenset({"query", "query_one", "query_opt", "execute", "query_raw", "execute_raw"})
 _BEGINS = frozenset({"begin", "transaction", "build_transaction"})
+# One statement is one unit of work however many tables it names (a CTE that inserts and joins):
+# the multi-write rule (RC202) counts statements, not tables.
+_ONE_STATEMENT = Effect("store_write", "sql", autocommit=True)
 _DATABASE = re.compile(r"(pool|db|database|conn|connection|client|pg|postgres|tx|txn|transaction)", re.I)
 
 
@@ -52,20 +55,18 @@ class RustSqlRecognizer:
         if statement.kind in ("update", "delete"):
             claims = statement.guarded or statement.kind == "delete"
             guard = ALL if claims and ctx.result_used(call) else frozenset()
-            for table in statement.tables:
-                effects += [
-                    Effect("write", f"sql:{table}", "RC201", guard, columns=statement.set_columns),
-                    Effect("store_write", "sql", autocommit=True),
-                ]
-            return effects
+            effects += [
+                Effect("write", f"sql:{table}", "RC201", guard, columns=statement.set_columns)
+                for table in statement.tables
+            ]
+            return [*effects, _ONE_STATEMENT]
         if statement.kind == "insert":
             guard = ALL if statement.on_conflict else frozenset()
-            for table in statement.tables:
-                effects += [
-                    Effect("write", f"sql:{table}", "RC203", guard, needs_check=True),
-                    Effect("store_write", "sql", autocommit=True),
-                ]
-            return effects
+            effects += [
+                Effect("write", f"sql:{table}", "RC203", guard, needs_check=True)
+                for table in statement.tables
+            ]
+            return [*effects, _ONE_STATEMENT]
         if statement.kind == "begin":
             effects.append(Effect("begin"))
         elif statement.kind == "commit":
