@@ -8,8 +8,9 @@ containers; for a state struct declared in another file, any field not named lik
 (`client`, `pool`, `db`, `redis`...) is, since store handles are not in-process state.
 
 Locks are the `With` contexts the lowering builds for `let g = m.lock()...` guards. Atomics read
-with `load` and written with `store` are a container's read and write; `fetch_add`,
-`compare_exchange`, DashMap's `entry(...)` are atomic and no container methods at all.
+with `load` and written with `store` are a container's read and write. `fetch_add`,
+`compare_exchange`, DashMap's `entry(...)` are atomic and no container methods at all, nor is `set`
+(`OnceLock::set` refuses a second value, as SET NX does).
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ MUTATING_METHODS = frozenset(
         "retain",
         "truncate",
         "append",
-        "set",
-        "replace",
     }
 )
 CONTAINER_METHODS = MUTATING_METHODS | {
