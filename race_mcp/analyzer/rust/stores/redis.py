@@ -42,13 +42,20 @@ class RustRedisRecognizer:
         return _effects(method.lower(), key, call)
 
     def command(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
-        """`redis::cmd("SET").arg(&k).arg(v).arg("NX").query_async(&mut con)`."""
+        """`redis::cmd("SET").arg(&k).arg(v).arg("NX").query_async(&mut con)`, and the typed
+        constructors `redis::Cmd::get(&k)`, `redis::Cmd::set(&k, v)` run the same way."""
         calls = list(chain_calls(call))
         start = calls[-1]
-        if not (start.name or "").endswith("cmd") or not start.args:
+        name = (start.name or "").replace(".", "::")
+        head, _, operation = name.rpartition("::")
+        if name.endswith("cmd") and start.args:
+            command = (ctx.string(start.args[0].value) or "").lower()
+            args = [c.positional(0) for c in reversed(calls) if c.method == "arg"]
+        elif head.endswith("Cmd") and start.args:
+            command = operation.lower()
+            args = [arg.value for arg in start.args]
+        else:
             return None
-        command = (ctx.string(start.args[0].value) or "").lower()
-        args = [c.positional(0) for c in reversed(calls) if c.method == "arg"]
         if command == "set" and any(ctx.string(a) in ("NX", "XX") for a in args if a is not None):
             return []
         return _effects(command, self.key(args[0] if args else None, ctx), call)
