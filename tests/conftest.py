@@ -104,17 +104,17 @@ def demo_run(demo_run_on: DemoRunOn) -> DemoRun:
 # a long file while the others idle. A stale entry only costs balance, never a test.
 LONGEST_FILES = (
     "test_mcp_load.py",
-    "test_config_policy.py",
-    "test_mcp_limits.py",
-    "test_burst_cli.py",
     "test_demo_shop.py",
+    "test_burst_cli.py",
+    "test_mcp_limits.py",
     "test_mcp_inspector.py",
-    "test_mcp_http.py",
-    "test_precommit_hook.py",
     "test_cli.py",
+    "test_config_policy.py",
+    "test_burst_limits.py",
+    "test_mcp_http.py",
     "test_burst_detect.py",
-    "test_remediate_orm.py",
-    "test_readme_snippets.py",
+    "test_remediate_pipeline.py",
+    "test_precommit_hook.py",
 )
 
 
