@@ -247,7 +247,9 @@ async def test_a_slow_call_does_not_stall_other_clients(server: str) -> None:
                 result = await quick.call_tool("analyze_file", {"path": "racy.py"})
                 waited = time.monotonic() - started
                 assert not result.is_error, text_of(result)
-                assert waited < 2.0, f"ping + analyze_file took {waited:.1f} s behind the slow call"
+                # The bug this guards against kept them waiting 18 s; under the suite's own load
+                # (other workers' servers and bursts on the same two cores) they take up to ~2.5 s.
+                assert waited < 5.0, f"ping + analyze_file took {waited:.1f} s behind the slow call"
             assert not finished.is_set(), "the heavy call finished: make `heavy/` bigger for this test"
             group.cancel_scope.cancel()
 
