@@ -21,7 +21,7 @@ __all__ = ["idempotency_finding", "stream_consumers"]
 
 _MONEY_WORDS = re.compile(
     r"pay|charge|transfer|withdraw|refund|redeem|checkout|order|purchase|deposit|top_?up|payout|"
-    r"capture|donat|tip\b|gift|subscribe|booking|reserve",
+    r"capture|donat|tip\b|gift|(?<!un)subscribe|booking|reserve",
     re.IGNORECASE,
 )
 _KEY_WORDS = r"idempot|request[_-]?id|client[_-]?token|dedup|nonce"
@@ -104,6 +104,8 @@ def idempotency_finding(
     is a Django or DRF view (`@require_POST`, `@api_view(["POST"])`, `@action(methods=["post"])`,
     `post()`).
     """
+    if entry is not None and entry.kind not in ("http", "graphql"):
+        return None  # a signal receiver or a task answers no client that could resend with a key
     text = _text(module)
     if entry is not None:
         # A Django or DRF view is an entry point without a route: its decorators name its verbs.
