@@ -97,3 +97,31 @@ def test_json_and_sarif_carry_the_field() -> None:
     assert any(p.get("reached_by") == "celery task top_up" for p in properties)
     text = render_text(AnalysisReport.build([findings[-1]], [], files_analyzed=1))
     assert "reached by" in text or "route" in text
+
+
+_COMMAND = (
+    _SEEDER.replace("def seed_scores(names):", "def _unused():\n    pass\n\n\ndef seed_scores(names):")
+    + """
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    def handle(self, *args, **options):
+        team = Team.objects.get(name="red")
+        if team.score == 0:
+            team.score = 100
+            team.save()
+"""
+)
+
+
+def test_a_management_command_is_medium_confidence_and_says_so() -> None:
+    findings = [
+        f
+        for f in analyze_source(_COMMAND, "teams/management/commands/rescore.py")
+        if f.function == "Command.handle"
+    ]
+    assert findings, "the command's read-modify-write is no longer found"
+    assert {f.confidence for f in findings} == {"medium"}
+    assert findings[0].reached_by == "django management command Command.handle"

@@ -27,7 +27,7 @@ from .entrypoints import entry_points
 from .lower import lower_module
 from .memory import PythonMemory, may_share_state
 from .patterns import idempotency_finding, stream_consumers
-from .reach import unreached_confidence
+from .reach import entry_confidence, unreached_confidence
 
 __all__ = ["analyze_python", "check_module", "might_race", "suppressed"]
 
@@ -136,7 +136,7 @@ class _Run:
             owner = function.owner_class
             interpreter = self.interpret(function, owner, _mode(entry, function))
             reached |= interpreter.visited
-            self.report(interpreter, entry, "high", entry.qualname)
+            self.report(interpreter, entry, entry_confidence(entry), entry.qualname)
             if self.has_stores:
                 idempotency = idempotency_finding(self.module, entry, function, owner, interpreter)
                 if idempotency is not None:
