@@ -234,7 +234,9 @@ def analyze_paths(
     findings: list[Finding] = []
     errors: list[FileError] = list(collected.errors)
     parallel = workers > 1 and len(jobs) >= _PARALLEL_THRESHOLD
-    indexed = parallel or _could_race(jobs)
+    # The whole-project index is Python's: runs over other languages' files alone skip it.
+    python_jobs = [job for job in jobs if _is_python(job[0])]
+    indexed = (parallel and bool(python_jobs)) or _could_race(python_jobs)
     projects = _index_projects(paths, roots, settings, workers if parallel else 1) if indexed else None
     try:
         if parallel:
@@ -264,6 +266,13 @@ def analyze_paths(
         files_skipped_partial=collected.partial,
         warnings=collected.warnings,
     )
+
+
+def _is_python(path: str) -> bool:
+    try:
+        return language_for(path).name == PYTHON
+    except InputError:
+        return False  # an unsupported suffix: refused when the file's turn comes
 
 
 def _could_race(jobs: list[tuple[str, str, Settings]]) -> bool:

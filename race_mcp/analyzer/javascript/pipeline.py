@@ -24,6 +24,7 @@ from .entrypoints import entry_points
 from .lower import lower_module
 from .memory import JavaScriptMemory, may_share_state
 from .parse import parse, syntax_errors
+from .patterns import stream_consumers
 
 __all__ = ["analyze_javascript", "check_module", "suppressed"]
 
@@ -112,6 +113,10 @@ class _Run:
         for name, function in _roots(self.module):
             if name not in handled and (function.is_async or self.recognizers):
                 self.report(self.interpret(function), None, "medium", name)
+        self.findings.extend(
+            self.reporter.direct_finding(direct, None, "medium", None)
+            for direct in stream_consumers(self.module)
+        )
         return _unique(self.findings)
 
 
@@ -128,7 +133,7 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 def check_module(source: str, path: str, tree: Any = None, facts: Any = None) -> list[Finding]:
     """Every finding of one module, one per (rule, line), before settings and suppressions."""
     module = lower_module(source, path, tree)
-    has_stores = any(marker in source for marker in _store_markers())
+    has_stores = any(marker in source for marker in (*_store_markers(), "Records"))
     if not has_stores and not may_share_state(module):
         return []
     return _Run(module, path, facts).run(entry_points(module))

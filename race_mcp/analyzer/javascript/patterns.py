@@ -1,0 +1,100 @@
+"""RC404 in JavaScript: a Lambda consumer of DynamoDB Streams / SQS records (`for (const record of
+event.Records)`) that acts on every record with no deduplication: a redelivered batch applies
+each record again. The vocabulary of what counts as acting (writes, sends, charges) and as
+deduplication (a processed-records table, an idempotency key, `attribute_not_exists`) is the
+Python rule's; JavaScript's camelCase names are matched in snake case (`putItem` -> `put_item`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ..core import model
+from ..core.state import Direct, Step
+from ..core.walk import expressions, statements
+from ..python.patterns import _DEDUP_EVIDENCE, _HELPER_DEPTH, _SIDE_EFFECTS
+from .stores._calls import snake_case
+
+__all__ = ["stream_consumers"]
+
+
+def _is_records(expr: model.Expr | None, event: str) -> bool:
+    """`event.Records`, `event["Records"]`, `event.Records ?? []`."""
+    if isinstance(expr, model.Operation) and expr.op == "or" and expr.operands:
+        return _is_records(expr.operands[0], event)
+    if isinstance(expr, model.Attribute):
+        return expr.attr == "Records" and isinstance(expr.value, model.Name) and expr.value.id == event
+    if isinstance(expr, model.Subscript):
+        return expr.key == "Records" and isinstance(expr.value, model.Name) and expr.value.id == event
+    return False
+
+
+def _consumer_loops(function: model.Function) -> list[model.Loop]:
+    if not function.params:
+        return []
+    event = function.params[0]
+    batches: set[str] = set()
+    loops = []
+    for statement in statements(function.body):
+        if isinstance(statement, model.Assign) and _is_records(statement.value, event):
+            batches.update(t.id for t in statement.targets if isinstance(t, model.Name))
+        elif isinstance(statement, model.Loop) and statement.iterable is not None:
+            source = statement.iterable
+            if _is_records(source, event) or (isinstance(source, model.Name) and source.id in batches):
+                loops.append(statement)
+    return loops
+
+
+def _all_expressions(block: model.Block) -> Iterator[model.Expr]:
+    for statement in statements(block):
+        yield from expressions(statement)
+
+
+def _vocabulary(nodes: Iterable[model.Expr]) -> tuple[list[str], list[str]]:
+    """(names called, identifiers and strings mentioned)."""
+    called: list[str] = []
+    words: list[str] = []
+    for node in nodes:
+        if isinstance(node, model.Call):
+            last = (node.name or "").rsplit(".", 1)[-1]
+            if last:
+                called.append(last)
+        elif isinstance(node, model.Name):
+            words.append(node.id)
+        elif isinstance(node, model.Attribute):
+            words.append(node.attr)
+        elif isinstance(node, model.Literal) and isinstance(node.value, str):
+            words.append(node.value)
+        elif isinstance(node, model.Template):
+            words.append(node.text)
+    return called, words
+
+
+def _reached(module: model.ModuleModel, loop: model.Loop) -> tuple[list[str], list[str]]:
+    called, words = _vocabulary(_all_expressions(loop.body))
+    seen: set[str] = set()
+    top = {name: f for name, f in module.functions.items() if "." not in name}
+    for _ in range(_HELPER_DEPTH):
+        helpers = [top[name] for name in set(called) - seen if name in top]
+        seen.update(called)
+        for helper in helpers:
+            more_called, more_words = _vocabulary(_all_expressions(helper.body))
+            called += more_called
+            words += more_words
+    return called, words
+
+
+def stream_consumers(module: model.ModuleModel) -> list[Direct]:
+    """RC404: consumers that act on every record with no deduplication."""
+    if "Records" not in module.source:
+        return []
+    directs = []
+    for function in module.functions.values():
+        for loop in _consumer_loops(function):
+            called, words = _reached(module, loop)
+            if not any(_SIDE_EFFECTS.fullmatch(snake_case(name)) for name in called):
+                continue
+            _, outside = _vocabulary(_all_expressions(function.body))
+            if not any(_DEDUP_EVIDENCE.search(snake_case(word)) for word in (*words, *outside)):
+                directs.append(Direct("RC404", "stream", (Step(loop, "loop", 0),)))
+    return directs
