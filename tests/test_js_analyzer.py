@@ -137,3 +137,16 @@ def test_python_analysis_does_not_import_tree_sitter() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_fix_text_speaks_javascript() -> None:
+    source = (
+        'const express = require("express");\nconst app = express();\nconst seen = new Map();\n'
+        'app.post("/r", async (req, res) => {\n  if (!seen.has(req.body.id)) {\n'
+        "    await fetch(req.body.url);\n    seen.set(req.body.id, true);\n  }\n});\n"
+    )
+    (finding,) = analyze_source(source, "r.js")
+    assert finding.rule_id == "RC101" and finding.route == "POST /r"
+    assert "asyncio" not in finding.fix and "await" in finding.fix
+    (mongo,) = analyze_source(RACY_SIGNUP, "signup.js")
+    assert "11000" in mongo.fix and "create_index" not in mongo.fix

@@ -21,6 +21,7 @@ from ..core.state import State
 from ..core.stores import stores
 from . import stores as _registered  # noqa: F401  (registers the JavaScript recognizers)
 from .entrypoints import entry_points
+from .fixes import in_javascript
 from .lower import lower_module
 from .memory import JavaScriptMemory, may_share_state
 from .parse import parse, syntax_errors
@@ -157,7 +158,7 @@ def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = 
     tree = parse(source.encode("utf-8", "surrogatepass"), path)
     lines = _LINE_END.split(source)
     findings = [
-        finding
+        in_javascript(finding)
         for finding in check_module(source, path, tree, facts)
         if settings.rule_enabled(finding.rule_id) and not suppressed(finding, lines)
     ]

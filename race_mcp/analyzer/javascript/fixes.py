@@ -1,0 +1,55 @@
+"""Fix text in JavaScript's terms for the rules whose shared text names Python APIs (`asyncio.Lock`,
+`create_index`, `IntegrityError`): the same remedy, in the calls a Node developer writes."""
+
+from __future__ import annotations
+
+from ...findings import Finding
+
+__all__ = ["in_javascript"]
+
+_FIXES = {
+    "RC101": (
+        "Claim before the first `await` (set the Map entry or counter, then do the slow work, and undo "
+        "it on failure), or run the check and the write under one per-key mutex (`async-mutex` "
+        "`runExclusive`); this protects one process only, so state shared by several instances belongs "
+        "in a database or Redis with an atomic update."
+    ),
+    "RC102": (
+        "Claim before the first `await`, or serialize the check and the write with one per-key mutex "
+        "(`async-mutex` `runExclusive`); state shared across instances belongs in a store with an "
+        "atomic update."
+    ),
+    "RC201": (
+        "Make the write atomic and guarded: `UPDATE t SET x = x - $1 WHERE id = $2 AND x >= $1` and check "
+        "`result.rowCount` (mysql2: `affectedRows`); or `SELECT ... FOR UPDATE` after `BEGIN` on the same "
+        "client as the UPDATE, then `COMMIT`."
+    ),
+    "RC203": (
+        "Add a UNIQUE constraint on the looked-up column and insert with `ON CONFLICT DO NOTHING` (or catch "
+        "error code `23505` / `ER_DUP_ENTRY` and answer 409) instead of checking first."
+    ),
+    "RC401": (
+        "Add a `ConditionExpression` that guards what was read (a version attribute bumped on every "
+        "write, or `balance >= :amt`) and turn `ConditionalCheckFailedException` into a 409."
+    ),
+    "RC402": 'Add `ConditionExpression: "balance >= :amt"` to the decrement\'s params.',
+    "RC501": (
+        'Use `INCR`/`INCRBY`/`DECRBY` and check the returned value, `SET key value "NX"` (node-redis: '
+        "`{ NX: true }`), `WATCH` + `MULTI`, or a Lua script instead of GET then SET."
+    ),
+    "RC801": (
+        "Put what the decision read into the write's filter and check the result: "
+        "`updateOne({ _id: id, stock: { $gte: 1 } }, { $inc: { stock: -1 } })` with `modifiedCount` checked, "
+        "or `findOneAndUpdate` with the guard in its filter."
+    ),
+    "RC802": (
+        "Declare the looked-up field unique (`email: { type: String, unique: true }` or "
+        "`createIndex({ email: 1 }, { unique: true })`) and insert directly, answering error code 11000 "
+        "with 409, instead of checking with `findOne` first."
+    ),
+}
+
+
+def in_javascript(finding: Finding) -> Finding:
+    fix = _FIXES.get(finding.rule_id)
+    return finding.model_copy(update={"fix": fix}) if fix else finding
