@@ -150,3 +150,11 @@ def test_fix_text_speaks_javascript() -> None:
     assert "asyncio" not in finding.fix and "await" in finding.fix
     (mongo,) = analyze_source(RACY_SIGNUP, "signup.js")
     assert "11000" in mongo.fix and "create_index" not in mongo.fix
+
+
+def test_node_budget_applies_to_javascript() -> None:
+    from race_mcp.config import Settings
+
+    with pytest.raises(InputError) as raised:
+        analyze_source(RACY_SIGNUP, "signup.js", settings=Settings(max_file_nodes=50))
+    assert raised.value.code == "too-many-nodes"

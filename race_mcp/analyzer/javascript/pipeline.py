@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ...config import Settings
+from ...errors import InputError
 from ...findings import Confidence, Finding
 from ..core import model
 from ..core.checks import Reporter
@@ -156,6 +157,13 @@ def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = 
     """The enabled, unsuppressed findings of one JavaScript/TypeScript module. With syntax errors,
     the findings of the usable tree are carried by a `PartialAnalysis` naming the first error."""
     tree = parse(source.encode("utf-8", "surrogatepass"), path)
+    nodes = tree.root_node.descendant_count
+    if nodes > settings.max_file_nodes:  # the same budget as Python's: bounded lowering time and memory
+        raise InputError(
+            f"{path}: {nodes:,} syntax-tree nodes, over the {settings.max_file_nodes:,}-node limit "
+            "(max_file_nodes)",
+            code="too-many-nodes",
+        )
     lines = _LINE_END.split(source)
     findings = [
         in_javascript(finding)
