@@ -114,10 +114,6 @@ def _is_f_expression(call: model.Call) -> bool:
 _WEB_SESSIONS = frozenset({"flask.session", "quart.session", "sanic.session", "flask.globals.session"})
 
 
-# Lookup helpers apps add to their SQLAlchemy models (`Model.get(id)`, `Model.get_by(**filters)`).
-_MIXIN_LOOKUPS = frozenset({"get", "get_by"})
-
-
 def _web_session(receiver: model.Expr, ctx: CallContext) -> bool:
     """`session.get(KEY)` where `session` is Flask's or Quart's, or `request.session` (Django,
     Starlette): a per-user cookie dict, not SQLAlchemy's `Session.get(Model, pk)`."""
@@ -209,9 +205,6 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             return [Effect("read", f"orm:{facts.view_models[self_class]}")]  # DRF `self.get_object()`
         if (call.name or "").split(".")[-1] in _GET_OBJECT:
             return self.get_object_or_404(call, ctx)
-        mixin = self.mixin_lookup(base, calls, ctx)
-        if mixin is not None:
-            return mixin
         queryset = self._queryset_alias(base, calls, ctx)
         if queryset is not None:
             return self.django_query(queryset[0], calls, ctx, queryset)
@@ -233,21 +226,6 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         ):
             return self.session_call(call.method, call, ctx)
         return None
-
-    def mixin_lookup(self, base: model.Expr, calls: Calls, ctx: CallContext) -> list[Effect] | None:
-        """`User.get(user_id)`, `User.get_by(email=e)` on a SQLAlchemy model of the project: the
-        app's own lookup helpers (simple-login's `ModelMixin`) load a row that the commit writes."""
-        if not (isinstance(base, model.Name) and len(calls) == 1 and calls[0][0] in _MIXIN_LOOKUPS):
-            return None
-        project = ctx.facts()
-        model_of = getattr(project, "model_of", None)
-        qualname = model_of(base.id) if callable(model_of) else None
-        index = getattr(project, "index", None)
-        if qualname is None or index is None or index.is_django_model(qualname):
-            return None  # unknown, or Django (whose rows come through managers)
-        self._flush_on_commit(f"orm:{base.id}", base.id, ctx)
-        detail = frozenset(name for key in keywords(calls[0][1]) for name in field_names(key))
-        return [Effect("read", f"orm:{base.id}", detail=detail or frozenset({"pk"}))]
 
     def get_object_or_404(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         """`get_object_or_404(Model, ...)` or `get_object_or_404(queryset, ...)`: evaluates the query."""
