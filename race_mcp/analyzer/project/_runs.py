@@ -12,6 +12,7 @@ the working directory and the named paths bound the search for the project root.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,10 +65,11 @@ def start_run(
                 tuple(settings.default_exclude),
             ),
         )
-    sessions = {root: _build(spec, jobs) for root, spec in specs.items()}
+    kept = _outermost(specs)
+    sessions = {root: _build(spec, jobs) for root, spec in kept.items()}
     with _LOCK:
         _ACTIVE.update(sessions)  # another run in this process keeps its own projects
-    return list(specs.values())
+    return list(kept.values())
 
 
 def activate_in_worker(specs: Sequence[ProjectSpec]) -> None:
@@ -103,6 +105,18 @@ def context_for(path: str | Path) -> tuple[ModuleFacts | None, Resolver | None]:
     return session.facts_for(name), session.resolver_for(name)
 
 
+def _outermost(specs: dict[str, ProjectSpec]) -> dict[str, ProjectSpec]:
+    """The projects not inside another of the run: files named one by one in folders without a
+    project marker are each their own folder's project, and the enclosing folder's index (which
+    walks them) serves them all. The CLI's throughput benchmark names 1,357 files in 237 folders:
+    237 indexes, each file then matched against every root."""
+    kept: dict[str, ProjectSpec] = {}
+    for root in sorted(specs, key=len):
+        if not any(_inside(root, outer) for outer in kept):
+            kept[root] = specs[root]
+    return kept
+
+
 def _build(spec: ProjectSpec, jobs: int) -> ProjectSession:
     index = ProjectIndex.for_path(
         Path(spec.root),
@@ -121,4 +135,16 @@ def _cli_boundary(paths: Sequence[str | Path]) -> AllowedRoots:
     for given in paths:
         path = Path(given)
         candidates.append(path if path.is_dir() else path.parent)
-    return AllowedRoots(candidates)
+    # One root per folder, none inside another (the same boundary): each named path is checked
+    # against every root, and a run may name thousands of files.
+    folders = sorted({os.path.realpath(folder) for folder in candidates}, key=len)
+    outermost: list[str] = []
+    for folder in folders:
+        if not any(_inside(folder, outer) for outer in outermost):
+            outermost.append(folder)
+    return AllowedRoots(outermost)
+
+
+def _inside(path: str, folder: str) -> bool:
+    """`path` is `folder` or below it (both absolute, normalised)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
