@@ -57,6 +57,7 @@ SKIP_REASONS: dict[str, str] = {
     "outside-directory": "linked outside the walked directory",
     "already-walked": "reached again through a symlink",
     "broken-symlink": "behind broken or looping symlinks",
+    "minified": "as minified or bundled JavaScript",
 }
 
 # Never descended and never counted: they hold no source of the project.
@@ -82,6 +83,12 @@ _BY_NAME = {
 # A `dist/`, `build/` or `out/` of bundled JavaScript (no Python in it) is a bundler's output.
 _BUNDLE_DIRS = frozenset({"dist", "build", "out"})
 _BUNDLE_FILES = (".js", ".mjs", ".cjs", ".map", ".d.ts")
+# Minified or bundled JavaScript outside a build directory (a theme's `static/assets/`): a bundler's
+# output, not the project's source. Judged by name, then by a line no person writes (the first
+# 8 KB only: a bundle puts thousands of characters on its first lines).
+_MINIFIED_NAMES = re.compile(r"[.-](min|bundle)\.[cm]?js$|\.chunk\.[cm]?js$")
+_JS_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx")
+_MINIFIED_LINE = 1_000
 _SETUPTOOLS_BUILD = re.compile(r"^(lib|lib\..+|bdist\..+|temp\..+|scripts-.+|.+\.egg-info)$")
 _DISTRIBUTIONS = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".egg")
 _CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
@@ -183,6 +190,9 @@ class SourceWalk:
             self._skip("already-walked", 1)
             return
         self._visited.add(real)
+        if not is_dir and name.endswith(_JS_SUFFIXES) and _minified(name, real):
+            self._skip("minified", 1)
+            return
         if is_dir:
             subdirs.append(_Dir(here.path / name, rel + "/", real))
         else:
@@ -306,3 +316,15 @@ def _is_cachedir_tag(path: Path) -> bool:
             return tag.read(len(_CACHEDIR_SIGNATURE)) == _CACHEDIR_SIGNATURE
     except OSError:
         return False
+
+
+def _minified(name: str, path: str) -> bool:
+    if _MINIFIED_NAMES.search(name):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8192)
+    except OSError:
+        return False  # the analysis reports what cannot be read
+    # A piece cut at 8 KB is a lower bound of its line's length, so it counts too.
+    return any(len(line) >= _MINIFIED_LINE for line in head.split(b"\n"))

@@ -338,3 +338,19 @@ def test_cli_openapi_source_stays_in_the_source_directory(escaping_project: Path
     assert SECRET not in done.stdout + done.stderr and "passwd" not in done.stdout + done.stderr
     summary = json.loads(done.stdout)["summary"]
     assert summary["files_skipped"] == {"outside-directory": 5}
+
+
+def test_minified_and_bundled_javascript_is_skipped_by_evidence(tmp_path: Path) -> None:
+    # A theme's compiled assets sit outside any dist/ or build/: a bundle is known by its name or by
+    # a line no person writes; the project's own scripts, long strings included, are walked.
+    assets = tmp_path / "themes" / "core" / "static" / "assets"
+    assets.mkdir(parents=True)
+    (assets / "vendor.min.js").write_text("var a=1;\n", encoding="utf-8")
+    (assets / "main.chunk.js").write_text("var b=2;\n", encoding="utf-8")
+    (assets / "index.js").write_text("/* license */\n" + "var c=3;" * 400 + "\n", encoding="utf-8")
+    (assets / "one-line.mjs").write_text("x=1;" * 5000, encoding="utf-8")
+    (tmp_path / "app.js").write_text("const routes = {};\n" * 50 + "const t = `" + "a" * 900 + "`;\n")
+    (tmp_path / "app.py").write_text("x = 1\n", encoding="utf-8")
+    walk = SourceWalk(tmp_path, suffixes=(".py", ".js", ".mjs"))
+    assert sorted(path.name for path in walk) == ["app.js", "app.py"]
+    assert walk.skipped == {"minified": 4}
