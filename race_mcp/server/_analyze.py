@@ -31,12 +31,14 @@ from ._paths import PathText, located
 from ._workspace import ClientRoots, Workspace
 
 ANALYZE_FILE_DESCRIPTION = """\
-Find race conditions in Python web API code: state a handler reads or checks and later writes, \
-with an await or a thread switch in between, so concurrent requests all pass the check.
+Find race conditions in web API code (Python, JavaScript/TypeScript, Rust): state a handler reads \
+or checks and later writes, with an await or a thread switch in between, so concurrent requests \
+all pass the check.
 
 Call it when you review, write or change a handler that touches balances, stock, coupons, quotas, \
 counters, seats or anything that must not be spent twice, and before calling such code safe. Pass \
-`path` (a .py file or a directory in the workspace) or the code as `source`.
+`path` (a source file or a directory in the workspace) or the code as `source` (its `filename`'s \
+suffix picks the language).
 
 Returns a page of findings, most severe first, each with rule id, route, evidence lines and fix \
 (race://rules/{rule_id} explains each); `offset` pages through the rest. Read-only."""
@@ -49,9 +51,9 @@ READ_ONLY = read_only("Analyze code for race conditions")
 # analyze_file
 
 HINTS = {
-    "syntax-error": "analyze_file needs Python source that parses",
+    "syntax-error": "analyze_file needs source that parses in the language its suffix names",
     "too-deeply-nested": "analyze_file cannot follow nesting that deep; pass the handlers on their own",
-    "not-found": "pass a .py file or a directory inside the workspace as `path`, or the code as `source`",
+    "not-found": "pass a source file or a directory inside the workspace as `path`, or the code as `source`",
 }
 
 
@@ -80,18 +82,20 @@ def register_analyze_file(server: MCPServer[Any], workspace: Workspace) -> None:
         path: Annotated[
             PathText | None,
             Field(
-                description="Python file or directory inside the workspace (relative or absolute), "
+                description="Source file (.py, .js/.ts and variants, .rs) or directory inside the workspace "
+                "(relative or absolute), "
                 "e.g. 'app/routes/coupons.py' or 'app/'. Give either path or source.",
             ),
         ] = None,
         source: Annotated[
             str | None,
-            Field(description="Python source text to analyse instead of a file."),
+            Field(description="Source text to analyse instead of a file (language from `filename`)."),
         ] = None,
         filename: Annotated[
             str,
             Field(
-                description="Name shown for inline `source`, e.g. 'app/routes.py'; never read.",
+                description="Name shown for inline `source`, e.g. 'app/routes.py' or 'api/handler.ts'; "
+                "its suffix picks the language; never read.",
                 min_length=1,
                 max_length=260,
             ),
