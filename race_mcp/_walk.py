@@ -307,24 +307,32 @@ def _evidence(here: _Dir, entries: list[os.DirEntry[str]]) -> str | None:
 
 def _is_cachedir_tag(path: Path) -> bool:
     """A regular file (not a link: nothing outside the tree is opened) starting with the signature."""
+    head = _read_head(str(path), len(_CACHEDIR_SIGNATURE), follow=False)
+    return head == _CACHEDIR_SIGNATURE
+
+
+def _read_head(path: str, size: int, *, follow: bool = True) -> bytes | None:
+    """The first `size` bytes of a regular file, else None. Opened without blocking and checked on
+    the descriptor: a FIFO named like source would block a plain open for ever."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        descriptor = os.open(path, flags)
     except OSError:
-        return False
+        return None
     try:
-        with os.fdopen(descriptor, "rb") as tag:
-            return tag.read(len(_CACHEDIR_SIGNATURE)) == _CACHEDIR_SIGNATURE
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            return handle.read(size)
     except OSError:
-        return False
+        return None
 
 
 def _minified(name: str, path: str) -> bool:
     if _MINIFIED_NAMES.search(name):
         return True
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(8192)
-    except OSError:
+    head = _read_head(path, 8192)
+    if head is None:
         return False  # the analysis reports what cannot be read
     # A piece cut at 8 KB is a lower bound of its line's length, so it counts too.
     return any(len(line) >= _MINIFIED_LINE for line in head.split(b"\n"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -246,12 +247,23 @@ def _stamp(stat: os.stat_result) -> tuple[int, int]:
 
 
 def _read(file: Path) -> bytes | None:
+    """The file's bytes, or None for what is not a regular file of a sane size. Opened without
+    blocking and checked on the open descriptor: a FIFO named `x.py` would block a plain open for
+    ever, and the path may change between a stat and the open."""
     try:
-        if file.stat().st_size > _MAX_FILE_BYTES:
-            return None
-        return file.read_bytes()
+        descriptor = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _MAX_FILE_BYTES:
+            return None
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            return handle.read(_MAX_FILE_BYTES + 1)[:_MAX_FILE_BYTES]
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
 
 
 def _pseudo_module(root: Path, file: Path) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...roots import AllowedRoots
-from ._discover import find_project_root
+from ._discover import PROJECT_MARKERS, find_project_root
 from ._index import ProjectIndex
 from ._session import ModuleFacts, ProjectSession
 
@@ -53,7 +53,10 @@ def start_run(
         try:
             if not path.exists() or not boundary.contains(path):
                 continue
-            root = str(find_project_root(path, boundary))
+            found = find_project_root(path, boundary)
+            if _loose_file(path, found):
+                continue
+            root = str(found)
         except OSError:
             continue  # unreadable: the walk reports it; the analysis goes on without its facts
         specs.setdefault(
@@ -148,3 +151,11 @@ def _cli_boundary(paths: Sequence[str | Path]) -> AllowedRoots:
 def _inside(path: str, folder: str) -> bool:
     """`path` is `folder` or below it (both absolute, normalised)."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _loose_file(path: Path, root: Path) -> bool:
+    """A file named on its own, outside any project and any package (`/tmp/snippet.py`): its folder
+    is not a project, and indexing it would walk whatever else lies there (all of `/tmp`)."""
+    if path.is_dir() or any(os.path.lexists(root / marker) for marker in PROJECT_MARKERS):
+        return False
+    return not (path.parent / "__init__.py").is_file()
