@@ -249,7 +249,12 @@ class SqlRecognizer(StoreRecognizer):
 
     def unique_of(self, table: str, ctx: CallContext) -> set[str]:
         """Unique columns of `table`: DDL in this module, or anywhere in the project (migrations)."""
-        unique = set(self.facts(ctx).unique.get(table, ()))
+        own = self.facts(ctx).unique
+        if table in own:
+            # The module creates the table itself: its schema is the one it runs against (another
+            # module's CREATE TABLE of the same name, a safe twin or a test's, says nothing of it).
+            return set(own[table])
+        unique: set[str] = set()
         project = _project_unique(ctx)
         if project is not None:
             unique |= set(project.get(table, ()))
