@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
-
-import pytest
 
 from race_mcp.analyzer.core.model import EntryPoint
 from race_mcp.analyzer.python.entrypoints import entry_points
@@ -534,31 +531,3 @@ def test_graphql_mutations_graphene_strawberry_ariadne() -> None:
 
 def test_a_module_without_frameworks_has_no_entry_points() -> None:
     assert summary("def f(request): ...\nclass View: \n    def post(self): ...\n") == {}
-
-
-FIXTURES = sorted((Path(__file__).parent / "fixtures" / "analyzer").glob("*.py"))
-
-
-@pytest.mark.parametrize("path", FIXTURES, ids=lambda path: path.name)
-def test_same_handlers_routes_and_runtimes_as_the_libcst_analyzer(path: Path) -> None:
-    """While the old analyzer exists: every handler it finds in the fixtures, with its route and
-    how it runs, is an entry point here too (Django/DRF views, which it did not route, are new)."""
-    frameworks = pytest.importorskip("race_mcp.analyzer._frameworks")
-    module_index = pytest.importorskip("race_mcp.analyzer._module")
-    import libcst as cst
-
-    source = path.read_text(encoding="utf-8")
-    index = module_index.ModuleIndex.build(cst.parse_module(source), source)
-    old = {
-        handler.name: (
-            handler.route,
-            "thread-pool" if handler.threaded else "event-loop" if handler.is_async else "sequential",
-        )
-        for handler in frameworks.find_handlers(index)
-    }
-    new = {
-        name: (entry.route, entry.runtime)
-        for name, entry in entries(source, str(path)).items()
-        if entry.framework not in ("django", "drf")
-    }
-    assert new == old
