@@ -20,12 +20,11 @@ the project index to resolve.
 from __future__ import annotations
 
 import ast
-import gc
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._limits import MAX_NESTING, check_deadline, parse_python
+from .._limits import MAX_NESTING, check_deadline, parse_python, paused_collection
 from ..core.model import (
     Assert,
     Assign,
@@ -76,13 +75,8 @@ def lower_tree(tree: ast.Module, source: str, path: str) -> ModuleModel:
     # Lowering allocates one model node per syntax node and frees nothing, so every cyclic
     # collection it triggers walks the whole growing model (and the `ast` behind it) for no garbage:
     # a third of the time on Django's sources. The model holds no reference cycles.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_collection():
         module.body = _Lowerer(module, source).block(tree.body)
-    finally:
-        if collecting:
-            gc.enable()
     return module
 
 
