@@ -315,6 +315,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analyzer import analyze_paths
+    from .analyzer._limits import tune_collection_for_batch
+
+    tune_collection_for_batch()
 
     settings = _analysis_settings(args)
     progress = _ProgressLine() if sys.stderr.isatty() else None

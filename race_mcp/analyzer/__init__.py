@@ -30,6 +30,7 @@ from ._limits import (
     measure,
     parse_python,
     run_on_large_stack,
+    tune_collection_for_batch,
 )
 from .core.languages import PYTHON, PartialAnalysis, language_for, supported_suffixes
 
@@ -303,6 +304,7 @@ def _index_projects(
 
 def _activate_projects(specs: list[Any]) -> None:
     """A worker process's initializer: the run's project indexes (from the warm on-disk cache)."""
+    tune_collection_for_batch()
     if specs:
         from .project import activate_in_worker
 

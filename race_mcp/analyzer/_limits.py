@@ -81,6 +81,19 @@ def parse_python(source: str, filename: str) -> ast.Module:
         return ast.parse(source, filename=filename)
 
 
+# A batch analysis keeps every module it lowered for calls from other files: the heap grows by
+# hundreds of MB of acyclic trees, and the default gen-0 threshold (700) makes the collector scan
+# it again and again. Fewer, larger young collections: the throughput corpus 23.3 -> 18.0 s on one
+# core, the same peak memory (disabling collection outright doubled it).
+BATCH_THRESHOLDS = (100_000, 50, 100)
+
+
+def tune_collection_for_batch() -> None:
+    """For processes that only analyse (the CLI's `analyze`, its pool workers); a library caller's
+    process keeps its own collector settings."""
+    gc.set_threshold(*BATCH_THRESHOLDS)
+
+
 @contextmanager
 def paused_collection() -> Iterator[None]:
     """No cyclic collection inside: for work that allocates much and frees nothing cyclic (a parse,
