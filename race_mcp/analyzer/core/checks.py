@@ -7,7 +7,8 @@ Language-neutral: positions come from model spans, text from the module's source
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from collections.abc import Sequence as Lines
 
 from ...findings import Confidence, Evidence, Finding, Severity
 from ...rules import RULES
@@ -15,7 +16,7 @@ from . import model
 from .state import Direct, Mode, Sequence, Step
 from .stores import MEMORY, spec, store_of
 
-__all__ = ["Reporter", "label"]
+__all__ = ["Reporter", "label", "suppressed", "suppression_comment", "unique_findings"]
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 # How an entry point's kind reads in `Finding.reached_by` ("Flask route POST /x").
@@ -215,3 +216,38 @@ def _fix(rule_id: str) -> str:
     # The rule's own fix text (`race_mcp/rules/`); an unregistered id is a KeyError, never a
     # dropped finding.
     return RULES[rule_id].fix
+
+
+def unique_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (rule, line), the first kept: roots that reach the same code report it once."""
+    seen: set[tuple[str, int]] = set()
+    unique = []
+    for finding in findings:
+        if (finding.rule_id, finding.line) not in seen:
+            seen.add((finding.rule_id, finding.line))
+            unique.append(finding)
+    return unique
+
+
+def suppression_comment(marker: str) -> re.Pattern[str]:
+    """`# race-mcp: ignore[RC101]` in a language whose line comments start with `marker`."""
+    return re.compile(re.escape(marker) + r"\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
+
+
+def suppressed(
+    finding: Finding, lines: Lines[str], comment: re.Pattern[str], module: model.ModuleModel | None = None
+) -> bool:
+    """The suppression comment on any line of the finding's sequence, or (given the module) on the
+    line of the function it names; without ids it silences every rule."""
+    candidates = {finding.line, finding.end_line, *(step.line for step in finding.evidence)}
+    function = module.functions.get(finding.function) if module is not None and finding.function else None
+    if function is not None:
+        candidates.add(function.span.line)
+    for number in candidates:
+        match = comment.search(lines[number - 1]) if 1 <= number <= len(lines) else None
+        if match is None:
+            continue
+        ids = match.group("ids")
+        if ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}:
+            return True
+    return False

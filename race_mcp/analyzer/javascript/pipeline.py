@@ -7,14 +7,14 @@ loop: in-process state races only across an await; stores race everywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from ...config import Settings
 from ...errors import InputError
 from ...findings import Confidence, Finding
 from ..core import model
-from ..core.checks import Reporter
+from ..core.checks import Reporter, suppressed, suppression_comment, unique_findings
 from ..core.effects import Recognizer
 from ..core.interpret import Interpreter
 from ..core.languages import PartialAnalysis
@@ -39,7 +39,7 @@ _FRAMEWORK_NAMES = {
     "nextjs": "Next.js",
     "lambda": "AWS Lambda",
 }
-_SUPPRESS = re.compile(r"//\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
+_SUPPRESS = suppression_comment("//")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -119,17 +119,7 @@ class _Run:
             self.reporter.direct_finding(direct, None, "medium", None)
             for direct in stream_consumers(self.module)
         )
-        return _unique(self.findings)
-
-
-def _unique(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, int]] = set()
-    unique = []
-    for finding in findings:
-        if (finding.rule_id, finding.line) not in seen:
-            seen.add((finding.rule_id, finding.line))
-            unique.append(finding)
-    return unique
+        return unique_findings(self.findings)
 
 
 def check_module(source: str, path: str, tree: Any = None, facts: Any = None) -> list[Finding]:
@@ -139,18 +129,6 @@ def check_module(source: str, path: str, tree: Any = None, facts: Any = None) ->
     if not has_stores and not may_share_state(module):
         return []
     return _Run(module, path, facts).run(entry_points(module))
-
-
-def suppressed(finding: Finding, lines: Sequence[str]) -> bool:
-    """`// race-mcp: ignore[RC101]` on a line of the finding's sequence."""
-    for number in {finding.line, finding.end_line, *(step.line for step in finding.evidence)}:
-        match = _SUPPRESS.search(lines[number - 1]) if 1 <= number <= len(lines) else None
-        if match is None:
-            continue
-        ids = match.group("ids")
-        if ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}:
-            return True
-    return False
 
 
 def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:
@@ -168,7 +146,7 @@ def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = 
     findings = [
         in_javascript(finding)
         for finding in check_module(source, path, tree, facts)
-        if settings.rule_enabled(finding.rule_id) and not suppressed(finding, lines)
+        if settings.rule_enabled(finding.rule_id) and not suppressed(finding, lines, _SUPPRESS)
     ]
     errors = syntax_errors(tree.root_node)
     if errors:

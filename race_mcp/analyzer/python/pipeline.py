@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from ...config import Settings
 from ...findings import Confidence, Finding
 from ..core import model
-from ..core.checks import Reporter
+from ..core.checks import Reporter, suppressed, suppression_comment, unique_findings
 from ..core.effects import Recognizer
 from ..core.interpret import Interpreter
 from ..core.profile import Resolver
@@ -164,7 +164,7 @@ class _Run:
                 self.reporter.direct_finding(direct, None, "medium", None)
                 for direct in stream_consumers(self.module)
             )
-        return _unique(self.findings)
+        return unique_findings(self.findings)
 
 
 def check_module(
@@ -189,36 +189,8 @@ def check_module(
     return _Run(module, path, facts, resolver).run(entries), module
 
 
-def _unique(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, int]] = set()
-    unique = []
-    for finding in findings:
-        if (finding.rule_id, finding.line) not in seen:
-            seen.add((finding.rule_id, finding.line))
-            unique.append(finding)
-    return unique
-
-
-_SUPPRESS = re.compile(r"#\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
+_SUPPRESS = suppression_comment("#")
 _LINE_END = re.compile(r"\r\n|\r|\n")
-
-
-def suppressed(finding: Finding, lines: Sequence[str], module: model.ModuleModel) -> bool:
-    """`# race-mcp: ignore[RC101]` on any line of the sequence, or on the function's `def` line."""
-    candidates = {finding.line, finding.end_line, *(step.line for step in finding.evidence)}
-    function = module.functions.get(finding.function) if finding.function else None
-    if function is not None:
-        candidates.add(function.span.line)
-    for number in candidates:
-        if not 1 <= number <= len(lines):
-            continue
-        match = _SUPPRESS.search(lines[number - 1])
-        if match is None:
-            continue
-        ids = match.group("ids")
-        if ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}:
-            return True
-    return False
 
 
 def analyze_python(
@@ -240,4 +212,8 @@ def analyze_python(
     if not findings or module is None:
         return []
     lines = _LINE_END.split(source)
-    return [f for f in findings if settings.rule_enabled(f.rule_id) and not suppressed(f, lines, module)]
+    return [
+        f
+        for f in findings
+        if settings.rule_enabled(f.rule_id) and not suppressed(f, lines, _SUPPRESS, module)
+    ]

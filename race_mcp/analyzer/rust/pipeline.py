@@ -10,13 +10,13 @@ one guard, with or without an `.await` between them: Rust roots are interpreted 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from ...config import Settings
 from ...findings import Confidence, Finding
 from ..core import model
-from ..core.checks import Reporter
+from ..core.checks import Reporter, suppressed, suppression_comment, unique_findings
 from ..core.effects import Recognizer
 from ..core.interpret import Interpreter
 from ..core.languages import PartialAnalysis
@@ -38,7 +38,7 @@ _STORE_MARKERS = {
     "redis": ("redis",),
     "sql": ("sqlx", "tokio_postgres", "postgres", "SELECT", "UPDATE", "INSERT", "select ", "update "),
 }
-_SUPPRESS = re.compile(r"//\s*race-mcp:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_, ]+)\])?")
+_SUPPRESS = suppression_comment("//")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -95,7 +95,7 @@ class _Run:
             self.report(
                 self.interpret(function, "threaded" if function.is_async else "sequential"), None, name
             )
-        return _unique(self.findings)
+        return unique_findings(self.findings)
 
 
 def check_module(source: str, path: str) -> tuple[list[Finding], RustModule]:
@@ -107,39 +107,15 @@ def check_module(source: str, path: str) -> tuple[list[Finding], RustModule]:
     return run.run(entry_points(lowered)), lowered
 
 
-def _unique(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[str, int]] = set()
-    unique = []
-    for finding in findings:
-        if (finding.rule_id, finding.line) not in seen:
-            seen.add((finding.rule_id, finding.line))
-            unique.append(finding)
-    return unique
-
-
-def suppressed(finding: Finding, lines: Sequence[str], module: model.ModuleModel) -> bool:
-    """`// race-mcp: ignore[RC401]` on a line of the sequence or on the function's `fn` line."""
-    candidates = {finding.line, finding.end_line, *(step.line for step in finding.evidence)}
-    function = module.functions.get(finding.function) if finding.function else None
-    if function is not None:
-        candidates.add(function.span.line)
-    for number in candidates:
-        match = _SUPPRESS.search(lines[number - 1]) if 1 <= number <= len(lines) else None
-        if match is None:
-            continue
-        ids = match.group("ids")
-        if ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}:
-            return True
-    return False
-
-
 def analyze_rust(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:
     """The enabled, unsuppressed findings of one Rust file. A file with syntax errors is analysed
     where its tree is usable; its findings travel with the error (`PartialAnalysis`)."""
     findings, lowered = check_module(source, path)
     lines = _LINE_END.split(source)
     kept = [
-        f for f in findings if settings.rule_enabled(f.rule_id) and not suppressed(f, lines, lowered.module)
+        f
+        for f in findings
+        if settings.rule_enabled(f.rule_id) and not suppressed(f, lines, _SUPPRESS, lowered.module)
     ]
     error = first_error(lowered.tree.root_node)  # type: ignore[attr-defined]
     if error is not None:
