@@ -79,6 +79,8 @@ class Interpreter(Writes):
         transactional = transactional or self.project_transaction(frame)
         if transactional:
             state.in_transaction += 1
+        if self.project_caller_lock(frame):
+            state.locks = state.locks | {self.region("<held by every caller>")}
         try:
             end = self.exec_block(function.body, state)
             final = join([*frame.returns, end])
@@ -225,6 +227,14 @@ class Interpreter(Writes):
         if not callable(holds):
             return False
         return bool(holds(frame.function, frame.module or self.module, callers=not self.frames[:-1]))
+
+    def project_caller_lock(self, frame: Frame) -> bool:
+        """For the root only (a callee has its caller's state): the project index says every
+        caller holds a lock around the call, so the whole body runs under one."""
+        if self.frames[:-1]:
+            return False
+        holds = getattr(self.facts, "holds_lock", None)
+        return callable(holds) and bool(holds(frame.function, frame.module or self.module))
 
     def exec_try(self, node: model.Try, state: State) -> State | None:
         self.caught.append({name for handler in node.handlers for name in handler.types})

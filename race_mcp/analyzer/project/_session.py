@@ -149,6 +149,12 @@ class ModuleFacts:
             return True
         return callers and index.all_callers_hold_transaction(qualname)
 
+    def holds_lock(self, function: model.Function, module: model.ModuleModel | None = None) -> bool:
+        """Every caller the project shows holds a lock around its call of `function` (a `with
+        counter_lock:` in another module), and it is never handed around as a value."""
+        name = self._module_name(module)
+        return self.index.all_callers_hold_lock(f"{name}.{function.qualname}" if name else function.qualname)
+
     def entry_reaching(
         self, function: model.Function, module: model.ModuleModel | None = None
     ) -> model.EntryPoint | None:
