@@ -432,6 +432,7 @@ class Interpreter(Writes):
             seen = alias.with_step(self.step(expr, "check" if test else "read"), decision=test)
             seen = replace(seen, detail=seen.detail | looked_at(expr))
             if test:
+                seen = replace(seen, checked=frozenset(looked_at(expr)) | _checked_before(state, seen))
                 state.checks[alias.key] = seen
             return [seen]
         return self.eval(base, state, test=test)
@@ -628,3 +629,11 @@ def _chain_base(expr: model.Expr) -> model.Expr:
     while isinstance(expr, model.Subscript | model.Attribute):
         expr = expr.value
     return expr
+
+
+def _checked_before(state: State, check: Access) -> frozenset[str]:
+    """Attributes earlier checks on the same read of the row looked at (`if a.x and a.y:`)."""
+    previous = state.checks.get(check.key)
+    if previous is None or previous.steps[0].order != check.steps[0].order:
+        return frozenset()
+    return previous.checked

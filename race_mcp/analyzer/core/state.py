@@ -69,6 +69,12 @@ class Access:
     awaited: Step | None = None
     decision: bool = False
     detail: frozenset[str] = frozenset()
+    # Kept apart from `detail` (which also holds the lookup's filter columns): the attributes of the
+    # row a decision on it looked at (`note.user_id` in `if note.user_id != me:`), and the attributes
+    # a pending in-memory change set (`note.read = True`). A check disjoint from what is written
+    # decides nothing about a blind overwrite.
+    checked: frozenset[str] = frozenset()
+    written: frozenset[str] = frozenset()
 
     def with_step(self, step: Step, *, decision: bool, detail: Iterable[str] = ()) -> Access:
         return replace(

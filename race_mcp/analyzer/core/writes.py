@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
+from dataclasses import replace
 from itertools import count
 from typing import Any
 
@@ -158,11 +159,13 @@ class Writes:
             return
         previous = state.dirty.get(key)
         derived = derived or (previous is not None and previous.steps[-1].role == "change")
-        state.dirty[key] = origin.with_step(
+        change = origin.with_step(
             self.step(target, "change" if derived else "overwrite"),
             decision=False,
             detail=looked_at(target),
         )
+        written = frozenset(looked_at(target)) | (previous.written if previous is not None else frozenset())
+        state.dirty[key] = replace(change, written=written)
         if alias is not None and atomic:
             state.atomic_aliases = state.atomic_aliases | {alias}
 
@@ -195,8 +198,7 @@ class Writes:
             self.unguarded_writes += 1
         candidates = [] if needs_check else [a for a in values if a.key == key]
         check = state.checks.get(key)
-        # That the row exists decides nothing about the columns an UPDATE then changes.
-        if check is not None and not (columns and check.detail >= EXISTENCE and not check.detail & columns):
+        if check is not None and not _unrelated(check, columns):
             candidates.append(check)
         if needs_check:
             candidates = [a for a in candidates if a.decision]
@@ -321,7 +323,10 @@ class Writes:
             if key in flushed:
                 blind = change.steps[-1].role != "change"
                 key_rule = (flushed[key] if isinstance(flushed, dict) else "") or rule
-                self.write(key, node, [change], state, rule=key_rule or None, needs_check=blind)
+                written = change.written if blind else frozenset()
+                self.write(
+                    key, node, [change], state, rule=key_rule or None, needs_check=blind, columns=written
+                )
                 del state.dirty[key]
         state.locks = state.locks - self.transaction_regions()
         state.in_transaction = max(0, state.in_transaction - 1)
@@ -340,3 +345,15 @@ class Writes:
 def _guarded(access: Access, guard: frozenset[str]) -> bool:
     """The store checks at the write what this read looked at (or we cannot tell what it did)."""
     return bool(guard) and (not access.detail or bool(access.detail & guard))
+
+
+def _unrelated(check: Access, columns: frozenset[str]) -> bool:
+    """The check decides nothing about a write of `columns`: it tested only that the row exists
+    (its filter columns aside), or it looked only at other attributes of the row (an ownership
+    check before a blind overwrite). A write that derives its value from the read still races
+    through that value; an insert names no columns and keeps every check."""
+    if not columns:
+        return False
+    if check.detail >= EXISTENCE:
+        return not check.detail & columns
+    return bool(check.checked) and not check.checked & columns

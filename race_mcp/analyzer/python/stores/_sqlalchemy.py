@@ -190,7 +190,8 @@ class SqlAlchemyMixin:
                 derived = change.steps[-1].role == "change"
                 if derived:
                     ctx.args.append(change)
-                effects.append(Effect("write", key, "RC304", needs_check=not derived))
+                written = frozenset() if derived else change.written
+                effects.append(Effect("write", key, "RC304", needs_check=not derived, columns=written))
         return effects
 
     def _constructed_model(self, created: model.Expr, ctx: CallContext) -> str | None:

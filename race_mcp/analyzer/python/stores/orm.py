@@ -348,7 +348,8 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         if derived:
             ctx.args.append(change)
         # An F() expression or a blind overwrite loses no update; only a decision on the stale row races.
-        return [Effect("write", key, "RC301", needs_check=not derived)]
+        written = change.written if change is not None and not derived else frozenset()
+        return [Effect("write", key, "RC301", needs_check=not derived, columns=written)]
 
 
 register(
