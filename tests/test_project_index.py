@@ -435,6 +435,106 @@ def test_wrapper_shapes_and_locks(tmp_path: Path) -> None:
     assert sites["svc.jobs.locked_step"].lock and not sites["svc.jobs.locked_step"].transaction
 
 
+def test_class_based_context_managers_are_wrappers(tmp_path: Path) -> None:
+    root = _write(
+        tmp_path,
+        {
+            "setup.py": "",
+            "svc/__init__.py": "",
+            "svc/blocks.py": """
+                import asyncio
+                import threading
+                from django.db import transaction
+                _guard = threading.Lock()
+
+                class AuditedBlock:
+                    def __enter__(self):
+                        self._atomic = transaction.atomic()
+                        self._atomic.__enter__()
+                        return self
+
+                    def __exit__(self, *exc):
+                        return self._atomic.__exit__(*exc)
+
+                class NamedAudit(AuditedBlock):
+                    pass
+
+                class UnitOfWork:
+                    def __init__(self, session):
+                        self.session = session
+
+                    async def __aenter__(self):
+                        self.tx = await self.session.begin()
+                        return self.session
+
+                    async def __aexit__(self, *exc):
+                        await self.tx.commit()
+
+                class Guarded:
+                    def __enter__(self):
+                        _guard.acquire()
+
+                    def __exit__(self, *exc):
+                        _guard.release()
+
+                class AsyncGuarded:
+                    def __init__(self):
+                        self._lock = asyncio.Lock()
+
+                    async def __aenter__(self):
+                        await self._lock.acquire()
+
+                    async def __aexit__(self, *exc):
+                        self._lock.release()
+
+                class Timed:
+                    def __enter__(self):
+                        self.started = self.clock()
+                        return self
+
+                    def clock(self):
+                        return 0
+
+                    def __exit__(self, *exc):
+                        pass
+            """,
+            "svc/jobs.py": """
+                from .blocks import AuditedBlock, Guarded, NamedAudit, Timed
+
+                def step(batch):
+                    pass
+
+                def audited():
+                    with AuditedBlock():
+                        step(1)
+
+                def guarded():
+                    with Guarded():
+                        step(2)
+
+                def timed():
+                    with Timed():
+                        step(3)
+            """,
+        },
+    )
+    index = _index(root)
+    assert index.is_transaction_wrapper("svc.blocks.AuditedBlock")  # __enter__ enters atomic()
+    assert index.is_transaction_wrapper("svc.blocks.NamedAudit")  # inherited __enter__
+    assert index.is_transaction_wrapper("svc.blocks.UnitOfWork")  # __aenter__: self.session.begin()
+    assert index.is_lock_wrapper("svc.blocks.Guarded") and index.is_lock_wrapper("svc.blocks.AsyncGuarded")
+    assert not index.is_lock_wrapper("svc.blocks.AuditedBlock")
+    assert not index.is_transaction_wrapper("svc.blocks.Guarded")
+    assert not index.is_transaction_wrapper("svc.blocks.Timed")  # its own method is not followed
+    assert not index.is_lock_wrapper("svc.blocks.Timed")
+    assert index.is_transaction_context("NamedAudit()", "svc.jobs")
+    assert not index.is_transaction_context("NamedAudit", "svc.jobs")  # the class itself, not entered
+    sites = {site.caller: site for site in index.callers("svc.jobs.step")}
+    assert sites["svc.jobs.audited"].transaction and not sites["svc.jobs.audited"].lock
+    assert sites["svc.jobs.guarded"].lock and not sites["svc.jobs.guarded"].transaction
+    assert not sites["svc.jobs.timed"].lock and not sites["svc.jobs.timed"].transaction
+
+
 def test_helper_whose_every_caller_holds_the_transaction() -> None:
     shop = _index(PROJECTS / "django_shop")
     callers = {site.caller for site in shop.callers("shop.orders.locking.lock_order")}

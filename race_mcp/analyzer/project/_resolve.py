@@ -17,6 +17,7 @@ _CONTEXT_MANAGERS = frozenset({"contextlib.contextmanager", "contextlib.asynccon
 # peewee's `atomic()`.
 _TRANSACTION_CALLS = frozenset({"atomic", "begin", "begin_nested", "transaction"})
 _LOCK_CALLS = frozenset({"Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition", "lock"})
+_ENTER_METHODS = ("__enter__", "__aenter__")
 
 
 class Resolver:
@@ -214,6 +215,8 @@ class Resolver:
         name = self.resolve(module, bare) if module else self.canonical(bare)
         if name in self.functions:
             return self._is_wrapper(name, what)
+        if called and name in self.classes and self._is_wrapper(name, what):
+            return True  # a class-based context manager: its `__enter__` opens it
         last = name.rpartition(".")[2]
         if what == "transaction":
             return last in _TRANSACTION_CALLS and name not in self.classes
@@ -226,10 +229,39 @@ class Resolver:
         if key in self._wrappers:
             return self._wrappers[key]
         self._wrappers[key] = False  # a wrapper that reaches itself again is not (yet) one
-        found = self.functions.get(qualname)
-        result = found is not None and self._wraps(qualname, found[1], what)
+        if qualname in self.classes:
+            result = self._class_wraps(qualname, what)
+        else:
+            found = self.functions.get(qualname)
+            result = found is not None and self._wraps(qualname, found[1], what)
         self._wrappers[key] = result
         return result
+
+    def _class_wraps(self, qualname: str, what: str) -> bool:
+        """A class-based context manager of the project: its `__enter__` / `__aenter__` (its own
+        or inherited) acquires a lock, or creates or enters a transaction it keeps open."""
+        for name in _ENTER_METHODS:
+            method = self.lookup_method(qualname, name)
+            found = self.functions.get(method) if method else None
+            if found is None:
+                continue
+            facts = found[1]
+            if what == "lock":
+                # `self._lock.acquire()`, `await _lock.acquire()`: held until `__exit__` releases it
+                if facts.acquires:
+                    return True
+            elif any(self._opens_transaction(callee) for callee, _line, _held in facts.calls):
+                return True
+        return False
+
+    def _opens_transaction(self, callee: str) -> bool:
+        """A call made by an `__enter__` that creates the transaction the block runs in:
+        `transaction.atomic()` (entered by `self._tx.__enter__()` beside it), `self.session.begin()`,
+        or a project transaction wrapper. `self.helper()` (two parts) is the class's own method,
+        not followed."""
+        if callee.startswith(("self.", "cls.")) and callee.count(".") < 2:
+            return False
+        return self._is_context(f"{callee}()", None, "transaction")
 
     def _wraps(self, qualname: str, facts: FunctionFacts, what: str) -> bool:
         module = self.module_of_function(qualname)
