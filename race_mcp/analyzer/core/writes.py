@@ -182,6 +182,7 @@ class Writes:
         needs_check: bool = False,
         columns: frozenset[str] = frozenset(),
         claim: bool = False,
+        overwrites: frozenset[str] = frozenset(),
     ) -> None:
         memory = is_memory_key(key)
         if not memory and not (guard >= ALL and needs_check):
@@ -198,7 +199,7 @@ class Writes:
             self.unguarded_writes += 1
         candidates = [] if needs_check else [a for a in values if a.key == key]
         check = state.checks.get(key)
-        if check is not None and not _unrelated(check, columns):
+        if check is not None and not _unrelated(check, columns, overwrites):
             candidates.append(check)
         if needs_check:
             candidates = [a for a in candidates if a.decision]
@@ -280,6 +281,7 @@ class Writes:
                     needs_check=effect.needs_check,
                     columns=effect.columns,
                     claim=effect.claim,
+                    overwrites=effect.overwrites,
                 )
             elif kind == "store_write":
                 if state.in_transaction == 0:
@@ -325,7 +327,7 @@ class Writes:
                 key_rule = (flushed[key] if isinstance(flushed, dict) else "") or rule
                 written = change.written if blind else frozenset()
                 self.write(
-                    key, node, [change], state, rule=key_rule or None, needs_check=blind, columns=written
+                    key, node, [change], state, rule=key_rule or None, needs_check=blind, overwrites=written
                 )
                 del state.dirty[key]
         state.locks = state.locks - self.transaction_regions()
@@ -347,13 +349,12 @@ def _guarded(access: Access, guard: frozenset[str]) -> bool:
     return bool(guard) and (not access.detail or bool(access.detail & guard))
 
 
-def _unrelated(check: Access, columns: frozenset[str]) -> bool:
-    """The check decides nothing about a write of `columns`: it tested only that the row exists
-    (its filter columns aside), or it looked only at other attributes of the row (an ownership
-    check before a blind overwrite). A write that derives its value from the read still races
-    through that value; an insert names no columns and keeps every check."""
-    if not columns:
-        return False
-    if check.detail >= EXISTENCE:
+def _unrelated(check: Access, columns: frozenset[str], overwrites: frozenset[str]) -> bool:
+    """The check decides nothing about the write: an UPDATE of `columns` after a check that only
+    tested that the row exists (its filter columns aside), or a blind overwrite of `overwrites`
+    after a check that looked only at other attributes of the row (an ownership check). A write
+    that derives its value from the read still races through that value; an insert names no
+    columns and keeps every check."""
+    if columns and check.detail >= EXISTENCE:
         return not check.detail & columns
-    return bool(check.checked) and not check.checked & columns
+    return bool(overwrites and check.checked) and not check.checked & overwrites

@@ -191,7 +191,7 @@ class SqlAlchemyMixin:
                 if derived:
                     ctx.args.append(change)
                 written = frozenset() if derived else change.written
-                effects.append(Effect("write", key, "RC304", needs_check=not derived, columns=written))
+                effects.append(Effect("write", key, "RC304", needs_check=not derived, overwrites=written))
         return effects
 
     def _constructed_model(self, created: model.Expr, ctx: CallContext) -> str | None:

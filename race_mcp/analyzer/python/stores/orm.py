@@ -349,7 +349,7 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             ctx.args.append(change)
         # An F() expression or a blind overwrite loses no update; only a decision on the stale row races.
         written = change.written if change is not None and not derived else frozenset()
-        return [Effect("write", key, "RC301", needs_check=not derived, columns=written)]
+        return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written)]
 
 
 register(
