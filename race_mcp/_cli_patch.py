@@ -108,7 +108,8 @@ def run_patch_command(args: argparse.Namespace, settings: Settings) -> int:
 
     label = _label(args.file)
     source = read_source(args.file, label, max_bytes=settings.max_file_bytes)
-    report = propose_patches(source, label, settings=settings, rule=args.rule)
+    # The file's project facts, as `race-mcp analyze FILE` uses them: no patch for what it clears.
+    report = propose_patches(source, label, settings=settings, rule=args.rule, project_file=args.file)
     if roots is not None:
         written = apply_patches(args.file, report, roots=roots)
         if written is not None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import ast
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from ._limits import (
 )
 from .core.languages import PYTHON, PartialAnalysis, language_for, supported_suffixes
 
-__all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_source"]
+__all__ = ["AnalysisReport", "ProgressCallback", "analyze_paths", "analyze_source", "indexed_projects"]
 
 
 def _cpython_tree(source: str, label: str) -> ast.Module:
@@ -78,9 +79,19 @@ def _checked(shape: Shape, label: str, settings: Settings) -> Shape:
     return shape
 
 
-def analyze_source(source: str | bytes, filename: str, *, settings: Settings | None = None) -> list[Finding]:
+def analyze_source(
+    source: str | bytes,
+    filename: str,
+    *,
+    settings: Settings | None = None,
+    project_file: str | Path | None = None,
+) -> list[Finding]:
     """Analyse one file's text; raises `InputError` for binary, oversized, unparsable, too deeply
     nested or too large input, and (`analysis-timeout`) when it takes over `max_file_seconds`.
+
+    `project_file` is where the text lives on disk when `filename` is only its label (a path
+    relative to a root): inside `indexed_projects` the analysis then uses that file's project
+    facts, as `analyze_paths` does. Without it, `filename` itself is looked up.
 
     Safe to call from any thread, however small its stack: the work runs on a thread of its own
     (see `_limits`).
@@ -94,13 +105,14 @@ def analyze_source(source: str | bytes, filename: str, *, settings: Settings | N
         )
     language_for(filename)  # an unsupported suffix is refused (a binary file first as binary)
     text = source
-    return run_on_large_stack(lambda: _analyze_within_budget(text, filename, settings))
+    where = str(project_file) if project_file is not None else filename
+    return run_on_large_stack(lambda: _analyze_within_budget(text, filename, settings, where))
 
 
-def _analyze_within_budget(source: str, filename: str, settings: Settings) -> list[Finding]:
+def _analyze_within_budget(source: str, filename: str, settings: Settings, where: str) -> list[Finding]:
     with deadline(settings.max_file_seconds):
         try:
-            return _analyze(source, filename, settings)
+            return _analyze(source, filename, settings, where)
         except AnalysisTimeout:
             raise InputError(
                 f"{filename}: analysis stopped after {settings.max_file_seconds:g} s (max_file_seconds); "
@@ -113,7 +125,7 @@ def _analyze_within_budget(source: str, filename: str, settings: Settings) -> li
             ) from None
 
 
-def _analyze(source: str, filename: str, settings: Settings) -> list[Finding]:
+def _analyze(source: str, filename: str, settings: Settings, where: str | None = None) -> list[Finding]:
     from .project import context_for
 
     language = language_for(filename)
@@ -122,7 +134,8 @@ def _analyze(source: str, filename: str, settings: Settings) -> list[Finding]:
         return language.front_end()(source, filename, settings, None)
     from .python import pipeline
 
-    facts, resolver = context_for(filename)  # the whole-project index, inside analyze_paths
+    # The whole-project index, inside analyze_paths or indexed_projects.
+    facts, resolver = context_for(where or filename)
     # A call from another file may have lowered (and measured) this very text already: no parse then.
     shape = facts.known_shape(source, filename) if facts is not None else None
     tree = None
@@ -290,6 +303,24 @@ def _could_race(jobs: list[tuple[str, str, Settings]]) -> bool:
         if might_race(source):
             return True
     return False
+
+
+@contextmanager
+def indexed_projects(
+    paths: Sequence[str | Path], *, settings: Settings, roots: AllowedRoots | None = None
+) -> Iterator[None]:
+    """The whole-project index of the projects `paths` belong to, held for the block: each
+    `analyze_source(..., project_file=)` of a file in them sees cross-file facts (uniqueness
+    declared in another module, callers holding a transaction), as `analyze_paths` does. Used by
+    `propose_patches`, which analyses one file's text many times."""
+    projects = _index_projects(paths, roots, settings, 1)
+    try:
+        yield
+    finally:
+        if projects is not None:
+            from .project import end_run
+
+            end_run(projects)
 
 
 def _index_projects(

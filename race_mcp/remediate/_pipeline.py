@@ -17,14 +17,16 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import libcst as cst
 
-from ..analyzer import analyze_source
+from ..analyzer import analyze_source, indexed_projects
 from ..config import Settings
 from ..errors import InputError
 from ..findings import FileError, Finding
+from ..roots import AllowedRoots
 from ..rules import get_rule
 from ._diff import unified_diff
 from ._fixers import FIXERS, Fixed, Fixer, Guidance
@@ -87,11 +89,11 @@ _CLAIMING_FIXES = frozenset({"RC201", "RC301", "RC304"})
 
 
 def _rejection(
-    before: list[Finding], target: Finding, new_source: str, path: str, settings: Settings
+    before: list[Finding], target: Finding, new_source: str, analyze: Callable[[str], list[Finding]]
 ) -> tuple[str | None, list[Finding]]:
     """Why a rewrite is not a fix (None when it is one), and the rewrite's findings."""
     try:
-        after = analyze_source(new_source, path, settings=settings)
+        after = analyze(new_source)
     except InputError as exc:
         if exc.code == "syntax-error":
             return f"the rewrite does not parse ({str(exc).split('syntax error: ', 1)[-1]})", []
@@ -139,24 +141,32 @@ def _guidance(finding: Finding, reason: str) -> str:
 class _Run:
     """One file's patch run: the current text, what was patched and what was not."""
 
-    def __init__(self, source: str, path: str, settings: Settings, *, sliced: bool = True) -> None:
+    def __init__(
+        self, source: str, path: str, settings: Settings, *, sliced: bool = True, origin: Path | None = None
+    ) -> None:
         self.source = source
         self.path = path
         self.settings = settings
         self.sliced = sliced
+        self.origin = origin  # the file on disk, whose project facts every analysis uses
         self.deadline = time.monotonic() + settings.max_patch_seconds
         self.out_of_time = False
-        self.original_findings = analyze_source(source, path, settings=settings)
+        self.original_findings = self.analyze(source)
         self._findings: list[Finding] | None = self.original_findings
         self.original_defs = def_lines(source)
         self.fixed: list[Finding] = []  # the targets of accepted fixes, as first found
         self.report = PatchReport(path=path, source_sha256=source_sha256(source))
 
+    def analyze(self, text: str) -> list[Finding]:
+        """Findings of `text` (the file, a rewrite or a slice of it) under the file's name, with
+        its project's facts when it has a file on disk: the same findings `analyze` reports."""
+        return analyze_source(text, self.path, settings=self.settings, project_file=self.origin)
+
     @property
     def findings(self) -> list[Finding]:
         """The whole current text's findings, analysed again only when a sliced fix changed it."""
         if self._findings is None:
-            self._findings = analyze_source(self.source, self.path, settings=self.settings)
+            self._findings = self.analyze(self.source)
         return self._findings
 
     def fix(self, original: Finding) -> None:
@@ -195,7 +205,7 @@ class _Run:
         if part is None:
             return False
         try:
-            before = analyze_source(part.text, self.path, settings=self.settings)
+            before = self.analyze(part.text)
         except InputError:
             return False
         anchor = def_lines(part.text).get(original.function, 0)
@@ -209,7 +219,7 @@ class _Run:
         patched = outcome.module.code
         if (module_names(patched) - module_names(part.text)) & _identifiers(self.source):
             return False  # a name the fixer chose as free (a lock's) is taken outside the slice
-        reason, _ = _rejection(before, target, patched, self.path, self.settings)
+        reason, _ = _rejection(before, target, patched, self.analyze)
         if reason is not None:
             self._decline(original, _guidance(target, f"The generated patch was dropped: {reason}"))
             return True
@@ -229,7 +239,7 @@ class _Run:
             self._decline(original, outcome.message)
             return
         new_source = outcome.module.code
-        reason, after = _rejection(self.findings, target, new_source, self.path, self.settings)
+        reason, after = _rejection(self.findings, target, new_source, self.analyze)
         if reason is not None:
             self._decline(original, _guidance(target, f"The generated patch was dropped: {reason}"))
             return
@@ -299,18 +309,37 @@ class _Run:
 
 
 def propose_patches(
-    source: str, path: str, *, settings: Settings | None = None, rule: str | None = None
+    source: str,
+    path: str,
+    *,
+    settings: Settings | None = None,
+    rule: str | None = None,
+    project_file: str | Path | None = None,
+    roots: AllowedRoots | None = None,
 ) -> PatchReport:
     """Patches for every finding in `source` (or only `rule`'s), each verified by re-analysis.
 
-    Pure: reads nothing and writes nothing. Raises `InputError` for unparsable source or an
-    unknown rule id. `report.diff` is the combined diff; `apply_patches` writes it.
+    Writes nothing. Raises `InputError` for unparsable source or an unknown rule id.
+    `report.diff` is the combined diff; `apply_patches` writes it. With `project_file` (where
+    `source` lives on disk; `path` is then only the diff's name) the file's project is indexed
+    (within `roots` when given) and every analysis uses its cross-file facts, as `analyze` does:
+    no patch for a finding the whole-project analysis does not report. Without it, nothing is read.
     """
     settings = settings or Settings()
     rule_id = _checked_rule(rule)
-    run = _patch(_Run(source, path, settings), rule_id)
+    if project_file is None:
+        return _propose(source, path, settings, rule_id, None)
+    origin = Path(project_file)
+    with indexed_projects([origin], settings=settings, roots=roots):
+        return _propose(source, path, settings, rule_id, origin)
+
+
+def _propose(
+    source: str, path: str, settings: Settings, rule_id: str | None, origin: Path | None
+) -> PatchReport:
+    run = _patch(_Run(source, path, settings, origin=origin), rule_id)
     if not run.consistent():
-        run = _patch(_Run(source, path, settings, sliced=False), rule_id)
+        run = _patch(_Run(source, path, settings, sliced=False, origin=origin), rule_id)
     report = run.report
     report.diff = unified_diff(source, run.source, path)
     report._patched_source = run.source

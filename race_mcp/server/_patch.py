@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -107,21 +108,25 @@ def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None
 def patch_job(call: PatchCall) -> ToolAnswer:
     """In a worker process: the patches, as an answer that fits the budget."""
     settings = worker_settings(call.settings)
-    source, filename = call.source, call.filename
+    source, filename, target = call.source, call.filename, None
     if source is None:
-        source, filename = _read_for_patch(call.path or "", call.roots, settings)
-    report = propose_patches(source, filename, settings=settings, rule=call.rule)
+        source, filename, target = _read_for_patch(call.path or "", call.roots, settings)
+    # A file on disk is patched with its project's facts (within the roots), as `analyze` sees it.
+    report = propose_patches(
+        source, filename, settings=settings, rule=call.rule, project_file=target, roots=call.roots
+    )
     return patch_answer(report)
 
 
-def _read_for_patch(path: str, roots: AllowedRoots, settings: Settings) -> tuple[str, str]:
-    """The file's text and its name relative to the root it is in (the diff's a/ b/ path)."""
+def _read_for_patch(path: str, roots: AllowedRoots, settings: Settings) -> tuple[str, str, Path]:
+    """The file's text, its name relative to the root it is in (the diff's a/ b/ path) and where
+    it is."""
     target = located(path, "path", roots)
     if target.is_dir():
         raise InputError(f"{path}: is a directory; propose_patch takes one Python file", code="is-directory")
     root = next((r for r in roots.paths if target.is_relative_to(r)), None)
     label = target.relative_to(root).as_posix() if root is not None else path
-    return read_source(target, label, max_bytes=settings.max_file_bytes), label
+    return read_source(target, label, max_bytes=settings.max_file_bytes), label, target
 
 
 def patch_answer(report: PatchReport) -> ToolAnswer:
