@@ -9,12 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from collections.abc import Sequence as Lines
+from typing import TYPE_CHECKING
 
 from ...findings import Confidence, Evidence, Finding, Severity
 from ...rules import RULES
 from . import model
 from .state import Direct, Mode, Sequence, Step
 from .stores import MEMORY, spec, store_of
+
+if TYPE_CHECKING:
+    from .interpret import Interpreter
 
 __all__ = ["Reporter", "label", "suppressed", "suppression_comment", "unique_findings"]
 
@@ -97,6 +101,23 @@ class Reporter:
 
     def evidence(self, steps: list[Step]) -> list[Evidence]:
         return [Evidence(line=s.line, role=s.role, code=self.code_at(s.line)) for s in steps]
+
+    def findings_of(
+        self,
+        interpreter: Interpreter,
+        entry: model.EntryPoint | None,
+        confidence: Confidence,
+        name: str | None,
+    ) -> list[Finding]:
+        """Every finding one interpretation of a root produced: its racy sequences, then its directs."""
+        findings = [
+            self.sequence_finding(sequence, interpreter.mode, entry, confidence, name)
+            for sequence in interpreter.sequences.values()
+        ]
+        findings.extend(
+            self.direct_finding(direct, entry, confidence, name) for direct in interpreter.directs
+        )
+        return findings
 
     def sequence_finding(
         self,

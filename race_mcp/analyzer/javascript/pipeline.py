@@ -94,14 +94,7 @@ class _Run:
     def report(
         self, interpreter: Interpreter, entry: model.EntryPoint | None, confidence: Confidence, name: str
     ) -> None:
-        reporter = self.reporter
-        self.findings.extend(
-            reporter.sequence_finding(sequence, interpreter.mode, entry, confidence, name)
-            for sequence in interpreter.sequences.values()
-        )
-        self.findings.extend(
-            reporter.direct_finding(direct, entry, confidence, name) for direct in interpreter.directs
-        )
+        self.findings.extend(self.reporter.findings_of(interpreter, entry, confidence, name))
 
     def run(self, entries: list[model.EntryPoint]) -> list[Finding]:
         reached: set[str] = set()

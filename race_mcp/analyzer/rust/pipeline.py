@@ -73,13 +73,7 @@ class _Run:
 
     def report(self, interpreter: Interpreter, entry: model.EntryPoint | None, name: str) -> None:
         confidence: Confidence = "high" if entry is not None else "medium"
-        self.findings.extend(
-            self.reporter.sequence_finding(sequence, interpreter.mode, entry, confidence, name)
-            for sequence in interpreter.sequences.values()
-        )
-        self.findings.extend(
-            self.reporter.direct_finding(direct, entry, confidence, name) for direct in interpreter.directs
-        )
+        self.findings.extend(self.reporter.findings_of(interpreter, entry, confidence, name))
 
     def run(self, entries: list[model.EntryPoint]) -> list[Finding]:
         reached: set[str] = set()
