@@ -27,7 +27,18 @@ __all__ = [
     "source_sha256",
 ]
 
-_FIXER_MODULES = ("_fix_memory", "_fix_sql", "_fix_orm", "_fix_dynamodb", "_fix_redis", "_fix_fs")
+# Python's libcst fixers, then the packages of text fixers for other languages (each package's
+# __init__ imports its fixer modules).
+_FIXER_MODULES = (
+    "_fix_memory",
+    "_fix_sql",
+    "_fix_orm",
+    "_fix_dynamodb",
+    "_fix_redis",
+    "_fix_fs",
+    "javascript",
+    "rust",
+)
 
 
 def _load_fixers() -> None:

@@ -19,17 +19,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 import libcst as cst
 
 from ..analyzer import analyze_source, indexed_projects
+from ..analyzer.core.languages import PYTHON, language_for
 from ..config import Settings
 from ..errors import InputError
 from ..findings import FileError, Finding
 from ..roots import AllowedRoots
 from ..rules import get_rule
 from ._diff import unified_diff
-from ._fixers import FIXERS, Fixed, Fixer, Guidance
+from ._fixers import FIXERS, TEXT_FIXERS, Fixed, Fixer, Guidance, TextFixer
 from ._models import Patch, PatchReport, Unpatched
 from ._slice import def_lines, module_names, slice_for, splice
 from ._write import source_sha256
@@ -39,11 +41,14 @@ __all__ = ["find_fixer", "propose_patches"]
 _Key = tuple[str, str | None]
 
 
-def find_fixer(rule_id: str) -> Fixer | None:
-    """The most specific registered fixer: `RC101`, then the family `RC1`, then `RC`."""
+def find_fixer(rule_id: str, language: str = PYTHON) -> Fixer | TextFixer | None:
+    """The most specific registered fixer for the language: `RC101`, then the family `RC1`, then `RC`."""
+    registry: dict[str, Fixer] | dict[str, TextFixer] = (
+        FIXERS if language == PYTHON else TEXT_FIXERS.get(language, {})
+    )
     for key in (rule_id, rule_id[:3], rule_id[:2]):
-        if key in FIXERS:
-            return FIXERS[key]
+        if key in registry:
+            return registry[key]
     return None
 
 
@@ -52,7 +57,7 @@ def _checked_rule(rule: str | None) -> str | None:
         return None
     found = get_rule(rule)
     if not found.id.startswith("RC"):
-        raise InputError(f"{found.id} is an OpenAPI rule; patch the spec file, not Python source")
+        raise InputError(f"{found.id} is an OpenAPI rule; patch the spec file, not source code")
     return found.id
 
 
@@ -147,7 +152,9 @@ class _Run:
         self.source = source
         self.path = path
         self.settings = settings
-        self.sliced = sliced
+        self.language = language_for(path).name
+        # Slices are cut from Python's own tree; other languages patch and verify the whole file.
+        self.sliced = sliced and self.language == PYTHON
         self.origin = origin  # the file on disk, whose project facts every analysis uses
         self.deadline = time.monotonic() + settings.max_patch_seconds
         self.out_of_time = False
@@ -173,7 +180,7 @@ class _Run:
         if time.monotonic() > self.deadline:
             self._out_of_time(original)
             return
-        fixer = find_fixer(original.rule_id)
+        fixer = find_fixer(original.rule_id, self.language)
         if fixer is None:
             self._no_fixer(original)
         elif not (self.sliced and original.function and self._fix_in_slice(original, fixer)):
@@ -198,7 +205,7 @@ class _Run:
         return (self.original_defs.get(original.function, 0), here)
 
     # -- one fix on a slice of the module ------------------------------------------------------
-    def _fix_in_slice(self, original: Finding, fixer: Fixer) -> bool:
+    def _fix_in_slice(self, original: Finding, fixer: Fixer | TextFixer) -> bool:
         """Fix `original` within its slice; False when the slice cannot decide (patch the whole)."""
         assert original.function is not None
         part = slice_for(self.source, original.function)
@@ -216,7 +223,7 @@ class _Run:
         if isinstance(outcome, Guidance):
             self._decline(original, outcome.message)
             return True
-        patched = outcome.module.code
+        patched = outcome.code
         if (module_names(patched) - module_names(part.text)) & _identifiers(self.source):
             return False  # a name the fixer chose as free (a lock's) is taken outside the slice
         reason, _ = _rejection(before, target, patched, self.analyze)
@@ -230,7 +237,7 @@ class _Run:
         return True
 
     # -- one fix on the whole module -------------------------------------------------------------
-    def _fix_whole(self, original: Finding, fixer: Fixer) -> None:
+    def _fix_whole(self, original: Finding, fixer: Fixer | TextFixer) -> None:
         target = _refind(original, self.findings, self._anchors(original))
         if target is None:
             return  # an earlier patch in this run already removed it (e.g. one lock for two findings)
@@ -238,7 +245,7 @@ class _Run:
         if isinstance(outcome, Guidance):
             self._decline(original, outcome.message)
             return
-        new_source = outcome.module.code
+        new_source = outcome.code
         reason, after = _rejection(self.findings, target, new_source, self.analyze)
         if reason is not None:
             self._decline(original, _guidance(target, f"The generated patch was dropped: {reason}"))
@@ -246,9 +253,13 @@ class _Run:
         self._accept(original, target, outcome, new_source, findings=after)
 
     # -- shared ----------------------------------------------------------------------------------
-    def _run_fixer(self, fixer: Fixer, text: str, target: Finding, original: Finding) -> Fixed | Guidance:
+    def _run_fixer(
+        self, fixer: Fixer | TextFixer, text: str, target: Finding, original: Finding
+    ) -> Fixed | Guidance:
         try:
-            return fixer(cst.parse_module(text), target)
+            if self.language != PYTHON:
+                return cast(TextFixer, fixer)(text, target)
+            return cast(Fixer, fixer)(cst.parse_module(text), target)
         except Exception as exc:  # a fixer bug must cost one patch, not the whole report
             where = f"{self.path}:{original.line}"
             message = f"{where}: {target.rule_id} fixer failed: {type(exc).__name__}: {exc}"

@@ -1,0 +1,1 @@
+"""Text fixers for JavaScript and TypeScript findings (registered with `register_text`)."""

@@ -1,0 +1,1 @@
+"""Text fixers for Rust findings (registered with `register_text`)."""
