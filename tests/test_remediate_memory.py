@@ -150,6 +150,38 @@ def test_existing_lock_names_are_never_reused() -> None:
     assert "async with stock_lock_2:" in patched
 
 
+def test_two_handlers_on_one_state_share_the_lock_the_first_fix_made() -> None:
+    # Two locks for one state exclude nothing: each handler would only exclude itself.
+    before = """\
+        import asyncio
+        from fastapi import FastAPI
+
+        app = FastAPI()
+        view_counts: dict[str, int] = {}
+
+
+        @app.post("/hit/{page}")
+        async def hit(page: str) -> dict:
+            current = view_counts.get(page, 0)
+            await asyncio.sleep(0)
+            view_counts[page] = current + 1
+            return {"count": view_counts[page]}
+
+
+        @app.post("/bonus/{page}")
+        async def bonus(page: str) -> dict:
+            if page in view_counts:
+                value = view_counts[page]
+                await asyncio.sleep(0)
+                view_counts[page] = value + 10
+            return {}
+        """
+    patched = patch(before)
+    assert patched.count("view_counts_lock = asyncio.Lock()") == 1
+    assert patched.count("async with view_counts_lock:") == 2
+    assert "view_counts_lock_2" not in patched
+
+
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.name)
 def test_every_racy_rc1xx_fixture_is_patched(fixture: Path, tmp_path: Path) -> None:
     source = fixture.read_text(encoding="utf-8")

@@ -46,6 +46,8 @@ class _LockKind:
 
 _ASYNC_LOCK = _LockKind("asyncio", "asyncio.Lock()", asynchronous=True)
 _THREAD_LOCK = _LockKind("threading", "threading.Lock()", asynchronous=False)
+# The comment above every lock this fixer defines: how a later fix in the run finds it again.
+_LOCK_COMMENT = "# Held across each check-and-write on"
 
 
 @register("RC101", "RC102")
@@ -72,10 +74,13 @@ def fix_unlocked_state(module: cst.Module, finding: Finding) -> Fixed | Guidance
             f"The steps on `{state}` are not in one block of `{function.name.value}` "
             f"(some are in a helper it calls); hold one lock across all of them by hand."
         )
-    lock = name_in_use(module, _lock_base(state) + "_lock")
+    existing = _existing_lock(module, _lock_base(state) + "_lock", kind)
+    lock = existing or name_in_use(module, _lock_base(state) + "_lock")
     wrapped = module.deep_replace(run.block, _wrap(run, lock, kind))
     assert isinstance(wrapped, cst.Module)
-    patched = _with_lock_defined(wrapped, module, located, function, state, lock, kind)
+    patched = (
+        wrapped if existing else _with_lock_defined(wrapped, module, located, function, state, lock, kind)
+    )
     return Fixed(
         module=patched,
         description=(
@@ -85,6 +90,30 @@ def fix_unlocked_state(module: cst.Module, finding: Finding) -> Fixed | Guidance
         safety="unsafe",
         note=_ONE_PROCESS,
     )
+
+
+def _existing_lock(module: cst.Module, wanted: str, kind: _LockKind) -> str | None:
+    """The module-level lock an earlier fix of this run made for this state (`wanted` or `wanted_N`,
+    by the same factory, under the comment such fixes write): every check-and-write on one state
+    must hold the same lock, or none is safe. A lock of the application's own is never taken: a
+    caller may already hold it, and asyncio's and threading's locks are not reentrant."""
+    shape = re.compile(rf"{re.escape(wanted)}(?:_\d+)?")
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine) or not any(
+            line.comment is not None and line.comment.value.startswith(_LOCK_COMMENT)
+            for line in statement.leading_lines
+        ):
+            continue
+        for small in statement.body:
+            if (
+                isinstance(small, cst.Assign)
+                and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+                and shape.fullmatch(small.targets[0].target.value)
+                and module.code_for_node(small.value) == kind.factory
+            ):
+                return small.targets[0].target.value
+    return None
 
 
 def _state_name(finding: Finding) -> str | None:
@@ -229,9 +258,7 @@ def _with_lock_defined(
     """Define the lock at module level after the state (or before the handler), then import."""
     where = _definition_index(original, located, function, state)
     definition = cst.parse_statement(f"{lock} = {kind.factory}\n", config=original.config_for_parsing)
-    comment = cst.EmptyLine(
-        comment=cst.Comment(f"# Held across each check-and-write on `{state}` (this process only).")
-    )
+    comment = cst.EmptyLine(comment=cst.Comment(f"{_LOCK_COMMENT} `{state}` (this process only)."))
     after_block = where > 0 and isinstance(original.body[where - 1], cst.BaseCompoundStatement)
     spacing = [cst.EmptyLine(), cst.EmptyLine()] if after_block else []
     definition = definition.with_changes(leading_lines=[*spacing, comment])
