@@ -36,6 +36,7 @@ _FRAMEWORK_NAMES = {"axum": "Axum", "actix-web": "actix-web"}
 _STORE_MARKERS = {
     "dynamodb": ("aws_sdk_dynamodb", "_item("),
     "redis": ("redis",),
+    "fs": ("fs::", "File::", "OpenOptions", ".exists()", ".is_file()", ".is_dir()"),
     "sql": ("sqlx", "tokio_postgres", "postgres", "SELECT", "UPDATE", "INSERT", "select ", "update "),
 }
 _SUPPRESS = suppression_comment("//")

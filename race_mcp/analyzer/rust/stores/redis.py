@@ -20,7 +20,8 @@ _READS = frozenset(
 _WRITES = frozenset(
     {"set", "set_ex", "hset", "del", "rpush", "lpush", "sadd", "zadd", "srem", "hdel", "getset"}
 )
-_COUNTERS = frozenset({"incr", "decr", "hincr", "zincr"})
+_COUNTERS = frozenset({"incr", "decr", "hincr", "zincr", "incrby", "decrby"})
+_EXPIRES = frozenset({"expire", "pexpire", "expire_at", "pexpire_at", "expireat", "pexpireat"})
 _ATOMIC = frozenset({"set_nx", "hset_nx", "set_options", "invoke_async", "eval"})
 _CONNECTION_NAMES = frozenset({"con", "conn", "connection", "manager", "mgr"})
 _CONNECTION_PREFIXES = ("redis", "rds", "cache", "kv")
@@ -39,7 +40,7 @@ class RustRedisRecognizer:
         if method is None or receiver is None or not _is_connection(_dotted(receiver)):
             return None
         key = self.key(call.positional(0), ctx)
-        return _effects(method.lower(), key, call)
+        return _effects(method.lower(), key, call, ctx)
 
     def command(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         """`redis::cmd("SET").arg(&k).arg(v).arg("NX").query_async(&mut con)`, and the typed
@@ -58,7 +59,7 @@ class RustRedisRecognizer:
             return None
         if command == "set" and any(ctx.string(a) in ("NX", "XX") for a in args if a is not None):
             return []
-        return _effects(command, self.key(args[0] if args else None, ctx), call)
+        return _effects(command, self.key(args[0] if args else None, ctx), call, ctx)
 
     @staticmethod
     def key(expr: model.Expr | None, ctx: CallContext) -> str:
@@ -74,12 +75,20 @@ def _is_connection(text: str) -> bool:
     return any(part in _CONNECTION_NAMES or part.startswith(_CONNECTION_PREFIXES) for part in last.split("_"))
 
 
-def _effects(method: str, key: str, call: model.Call) -> list[Effect] | None:
+def _effects(method: str, key: str, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+    """What one command does to `key`. An INCR is remembered per key on the path: an EXPIRE of
+    the same key as a second command (not on an atomic pipeline, which never reaches here) is
+    RC503, reported at the INCR."""
+    counted: dict[str, model.Call] = ctx.notes.setdefault("redis-counters", {})
+    if method in _EXPIRES:
+        incremented = counted.pop(key, None)
+        return [Effect("direct", key, "RC503", node=incremented)] if incremented is not None else []
     if method in _READS:
         return [Effect("read", key)]
     if method in _ATOMIC:
         return [Effect("write", key, "RC501", ALL, needs_check=True)]
     if method in _COUNTERS:
+        counted[key] = call
         return [Effect("write", key, "RC502", needs_check=True)]
     if method in _WRITES:
         return [Effect("write", key, "RC501")]

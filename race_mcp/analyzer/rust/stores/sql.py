@@ -21,8 +21,14 @@ from ._chain import chain_calls
 
 __all__ = ["RustSqlRecognizer"]
 
-_SQLX_RUNS = frozenset({"fetch_one", "fetch_optional", "fetch_all", "fetch", "execute"})
-_SQLX_BUILDERS = frozenset({"query", "query_as", "query_scalar", "query_with", "query_as_with"})
+# sqlx's runners, and diesel's for a raw `diesel::sql_query("...")` (`get_result`, `load`...).
+_SQLX_RUNS = frozenset(
+    {"fetch_one", "fetch_optional", "fetch_all", "fetch", "execute", "get_result", "get_results", "load"}
+)
+_SQLX_BUILDERS = frozenset({"query", "query_as", "query_scalar", "query_with", "query_as_with", "sql_query"})
+# A duplicate-key error answered where the insert runs: sqlx `e.is_unique_violation()`, diesel
+# `DatabaseErrorKind::UniqueViolation`, tokio-postgres `SqlState::UNIQUE_VIOLATION`.
+_UNIQUE_VIOLATION = (b"is_unique_violation", b"UniqueViolation", b"UNIQUE_VIOLATION")
 _POSTGRES_RUNS = frozenset({"query", "query_one", "query_opt", "execute", "query_raw", "execute_raw"})
 _BEGINS = frozenset({"begin", "transaction", "build_transaction"})
 # One statement is one unit of work however many tables it names (a CTE that inserts and joins):
@@ -61,7 +67,7 @@ class RustSqlRecognizer:
             ]
             return [*effects, _ONE_STATEMENT]
         if statement.kind == "insert":
-            guard = ALL if statement.on_conflict else frozenset()
+            guard = ALL if statement.on_conflict or _answers_duplicates(call, ctx) else frozenset()
             effects += [
                 Effect("write", f"sql:{table}", "RC203", guard, needs_check=True)
                 for table in statement.tables
@@ -85,6 +91,17 @@ class RustSqlRecognizer:
             text = ctx.string(call.args[0].value)
             return parse_sql(text) if text is not None else None
         return None
+
+
+def _answers_duplicates(call: model.Call, ctx: CallContext) -> bool:
+    """The insert's result is kept and the function answers a unique violation: the unique index
+    is the check, and the lookup before it only a fast path."""
+    origin = ctx.function().origin
+    return (
+        ctx.result_used(call)
+        and origin is not None
+        and any(name in origin.text for name in _UNIQUE_VIOLATION)
+    )
 
 
 def _sqlx_text(first: model.Call, ctx: CallContext) -> str | None:
