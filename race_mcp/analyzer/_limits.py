@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
+
+from ._newer_syntax import downgrade_newer_syntax
 
 __all__ = [
     "MAX_NESTING",
@@ -78,7 +81,26 @@ def parse_python(source: str, filename: str) -> ast.Module:
     cycles, and every collection its allocations trigger would walk the whole live heap (a project
     run keeps other modules' models): parsing the throughput corpus took 4.5x longer with it on."""
     with _ast_lock, paused_collection():
-        return ast.parse(source, filename=filename)
+        try:
+            return ast.parse(source, filename=filename)
+        except SyntaxError as error:
+            if sys.version_info >= (3, 12):
+                raise
+            newer = _parse_newer_syntax(source, filename)
+            if newer is None:
+                raise error from None
+            return newer
+
+
+def _parse_newer_syntax(source: str, filename: str) -> ast.Module | None:
+    """The tree of 3.12+ source on an older interpreter (PEP 695/701 rewritten), or None."""
+    downgraded = downgrade_newer_syntax(source)
+    if downgraded is None:
+        return None
+    try:
+        return ast.parse(downgraded, filename=filename)
+    except SyntaxError:
+        return None
 
 
 # A batch analysis keeps every module it lowered for calls from other files: the heap grows by

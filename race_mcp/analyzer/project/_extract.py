@@ -9,7 +9,9 @@ and uniqueness declared by calls anywhere in the file (migrations, `Table(...)`,
 from __future__ import annotations
 
 import ast
+from importlib.util import decode_source
 
+from .._limits import parse_python
 from . import _declarations as decl
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._sql import sql_unique_keys
@@ -32,7 +34,7 @@ def extract_python(data: bytes, module: str, is_package: bool) -> FileFacts:
     """Facts of one module; source that does not parse yields `broken` facts (nothing else)."""
     facts = FileFacts(module=module)
     try:
-        tree = ast.parse(data)
+        tree = parse_python(decode_source(data), module)  # 3.12+ syntax read on 3.11 too
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         facts.broken = True
         return facts
