@@ -84,6 +84,13 @@ def _reached(module: model.ModuleModel, loop: model.Loop) -> tuple[list[str], li
     return called, words
 
 
+def _acts(name: str) -> bool:
+    """A call that changes something: `putItem`, `send`, and a project's verb-first helpers
+    (`chargeCard`, `sendReceipt`: camelCase names lead with their verb)."""
+    words = snake_case(name)
+    return bool(_SIDE_EFFECTS.fullmatch(words) or _SIDE_EFFECTS.fullmatch(words.split("_")[0]))
+
+
 def stream_consumers(module: model.ModuleModel) -> list[Direct]:
     """RC404: consumers that act on every record with no deduplication."""
     if "Records" not in module.source:
@@ -92,7 +99,7 @@ def stream_consumers(module: model.ModuleModel) -> list[Direct]:
     for function in module.functions.values():
         for loop in _consumer_loops(function):
             called, words = _reached(module, loop)
-            if not any(_SIDE_EFFECTS.fullmatch(snake_case(name)) for name in called):
+            if not any(_acts(name) for name in called):
                 continue
             _, outside = _vocabulary(_all_expressions(function.body))
             if not any(_DEDUP_EVIDENCE.search(snake_case(word)) for word in (*words, *outside)):
