@@ -37,7 +37,19 @@ _STORE_MARKERS = {
     "dynamodb": ("aws_sdk_dynamodb", "_item("),
     "redis": ("redis",),
     "fs": ("fs::", "File::", "OpenOptions", ".exists()", ".is_file()", ".is_dir()"),
-    "sql": ("sqlx", "tokio_postgres", "postgres", "SELECT", "UPDATE", "INSERT", "select ", "update "),
+    "orm": ("diesel", "sea_orm"),
+    "sql": (
+        "sqlx",
+        "diesel",
+        "sea_orm",
+        "tokio_postgres",
+        "postgres",
+        "SELECT",
+        "UPDATE",
+        "INSERT",
+        "select ",
+        "update ",
+    ),
 }
 _SUPPRESS = suppression_comment("//")
 _LINE_END = re.compile(r"\r\n|\r|\n")
