@@ -337,8 +337,9 @@ REDIS = lower(
         r.set(f"lock:{user}", 1, nx=True)
 
     def count(user):
-        r.incr(f"hits:{user}")
-        r.expire(f"hits:{user}", 60)
+        hits = r.incr(f"hits:{user}")
+        if hits == 1:
+            r.expire(f"hits:{user}", 60)
 
     def counted(user):
         r.pipeline().incr(f"hits:{user}").expire(f"hits:{user}", 60).execute()

@@ -184,15 +184,17 @@ RULES: list[Rule] = [
         cwe="CWE-362",
         fix="Set the expiry atomically with the increment: a MULTI pipeline, `SET key 0 EX n NX`, or Lua.",
         what_it_does=(
-            "Flags an `incr` / `incrby` of a key followed by a separate `expire` (or `pexpire`) "
-            "call on the same key, conditional (`if n == 1`, `nx=True`) or not, outside a "
-            "`MULTI` pipeline and a Lua script. The finding points at the `incr`."
+            "Flags an `incr` / `incrby` of a key (`inc` in Flask-Caching, `increment` in "
+            "aiocache) whose TTL is then set by a separate `expire` (or `pexpire`) only when the "
+            "increment created the key (`if n == 1:`), outside a `MULTI` pipeline and a Lua "
+            "script. The finding points at the `incr`. An `expire` issued after every increment "
+            "is left alone: the next request re-applies a TTL lost in between."
         ),
         why_bad=(
             "If the worker dies, is cancelled or loses the connection between the two commands, "
-            "the counter has no TTL and never resets: the user stays locked out or over quota "
-            "for good, and keys pile up. When the `EXPIRE` is unconditional, every request also "
-            "pushes the window back, so a client that keeps retrying is never let through again."
+            "the counter has no TTL, and since only the request that created the key sets one, "
+            "no later request does: the counter never resets, the user stays locked out or over "
+            "quota for good, and keys pile up."
         ),
         example=snippet(
             """
@@ -227,7 +229,10 @@ RULES: list[Rule] = [
         ),
         known_problems=(
             "A pipeline created with `transaction=False` is reported, although both commands "
-            "usually travel in one write; it is not atomic if the connection drops between them."
+            "usually travel in one write; it is not atomic if the connection drops between them. "
+            "An unconditional `EXPIRE` after each `INCR` heals at the next request but also "
+            "pushes the window back on every request (a sliding lockout): that is a design "
+            "choice, not a race, and is not reported."
         ),
         references=[
             CWE_362,

@@ -62,9 +62,25 @@ _WRITES = {
     "append",
     "unlink",
 }
-_COUNTERS = {"incr", "incrby", "incrbyfloat", "decr", "decrby", "hincrby", "hincrbyfloat", "zincrby"}
+# `inc` / `dec`: Flask-Caching; `increment` / `decrement`: aiocache; `incr` / `decr`: Django's cache.
+_COUNTERS = {
+    "incr",
+    "incrby",
+    "incrbyfloat",
+    "decr",
+    "decrby",
+    "hincrby",
+    "hincrbyfloat",
+    "zincrby",
+    "inc",
+    "dec",
+    "increment",
+    "decrement",
+}
 _EXPIRES = {"expire", "pexpire", "expireat", "pexpireat"}
-_ATOMIC = {"eval", "evalsha", "fcall", "register_script", "setnx", "hsetnx", "msetnx"}
+# `add`: Django's cache, Flask-Caching, aiocache and memcached store only when the key is absent
+# (SET NX), and report whether they did.
+_ATOMIC = {"eval", "evalsha", "fcall", "register_script", "setnx", "hsetnx", "msetnx", "add"}
 # Reads of how many members a collection has, and writes that add one: a window of events.
 _SIZES = {"zcard", "zcount", "scard", "llen", "hlen"}
 _GROWS = {"zadd", "sadd", "rpush", "lpush"}
@@ -270,7 +286,9 @@ class RedisRecognizer(StoreRecognizer):
             return [Effect("write", key, "RC502", needs_check=True)]
         if method in _EXPIRES:
             incremented = counted.pop(key, None)
-            if incremented is not None and not in_pipeline:
+            first_hit = incremented is not None and _first_hit_expiry(ctx.function(), incremented, call)
+            if first_hit and not in_pipeline:
+                assert incremented is not None
                 return [Effect("direct", key, "RC503", node=incremented)]
             return []
         if method in _GROWS and _decided_on_size(key, ctx):
@@ -294,6 +312,47 @@ class RedisRecognizer(StoreRecognizer):
         if cached is None or cached[0] is not function:
             cached = self._plain[id(function)] = (function, _plain_pipelines(function))
         return head not in cached[1]
+
+
+def _first_hit_expiry(function: model.Function, incremented: model.Call, expire: model.Call) -> bool:
+    """`n = r.incr(k)` then `if n == 1: r.expire(k, ttl)`: the TTL is set only by the request that
+    created the key, so if that request dies between the two commands no later one sets it and the
+    key never expires. An EXPIRE issued after every INCR (with or without NX) is re-applied by the
+    next request: a lost one heals, so that shape is left alone.
+
+    Calls are matched by position: other languages' recognizers hand over rewritten copies."""
+    incr_at, expire_at = _position(incremented), _position(expire)
+    results = {
+        target.id
+        for node in walk(function.body)
+        if isinstance(node, model.Assign) and _position(_unawaited(node.value)) == incr_at
+        for target in node.targets
+        if isinstance(target, model.Name)
+    }
+    if not results:
+        return False
+    for node in walk(function.body):
+        if not isinstance(node, model.If):
+            continue
+        inside = {_position(n) for n in walk((*node.body, *node.orelse)) if isinstance(n, model.Call)}
+        if expire_at not in inside or incr_at in inside:
+            continue
+        for test in walk((node.test,)):
+            if (
+                isinstance(test, model.Operation)
+                and test.op in ("==", "<=", "<")
+                and any(isinstance(o, model.Name) and o.id in results for o in test.operands)
+            ):
+                return True
+    return False
+
+
+def _position(expr: model.Expr | None) -> tuple[int, int] | None:
+    return (expr.span.line, expr.span.column) if expr is not None else None
+
+
+def _unawaited(expr: model.Expr | None) -> model.Expr | None:
+    return expr.value if isinstance(expr, model.Await) else expr
 
 
 def _builds_client(call: model.Call) -> bool:
