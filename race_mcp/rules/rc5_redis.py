@@ -28,7 +28,11 @@ RULES: list[Rule] = [
             "key)`) and not replaced by an atomic command: `incr`/`decrby`/`hincrby`, "
             "`set(..., nx=True)`, or a Lua script (`eval`, `register_script`). A read in one "
             "helper and a write in another of the same file count as one sequence; a `MULTI` "
-            "pipeline without `WATCH` does not protect a read made before it."
+            "pipeline without `WATCH` does not protect a read made before it. Also flags the "
+            "reverse order: a shared key `set` to a value unique to this request (`uuid4()`, "
+            "`token_hex()`, `monotonic_ns()`), then read back with `get` and compared with it, "
+            "a lock or leader election taken without `NX`. Django's cache, Flask-Caching and "
+            "aiocache are read the same way (`add` is `SET NX`)."
         ),
         why_bad=(
             "Redis runs each command atomically, but not the Python between two commands. "

@@ -93,6 +93,29 @@ _KNOWN = (
 )
 # Values no other request can guess: a key built from one is private to the request that made it.
 _FRESH = re.compile(r"\b(?:uuid[14]|token_hex|token_urlsafe|token_bytes|urandom|getrandbits)\s*\(")
+# Calls whose value differs on every call: a request that stores one owns it.
+_UNIQUE_CALLS = frozenset(
+    {
+        "uuid1",
+        "uuid4",
+        "token_hex",
+        "token_urlsafe",
+        "token_bytes",
+        "urandom",
+        "getrandbits",
+        "randbytes",
+        "monotonic_ns",
+        "perf_counter_ns",
+        "time_ns",
+        "time",
+        "monotonic",
+        "perf_counter",
+        "now",
+        "utcnow",
+    }
+)
+_CONVERSIONS = frozenset({"str", "int", "float", "bytes", "repr", "hex"})
+_COMPARISON = re.compile(r"[!=]=")
 # The detail of a check that only tested whether a value was found (`core.state.EXISTENCE`).
 _EXISTENCE = frozenset({"<exists>"})
 
@@ -279,7 +302,8 @@ class RedisRecognizer(StoreRecognizer):
         if method in _READS:
             if self.private_key(key, ctx):
                 return []  # `while cache.get(prefix + sid): sid = str(uuid4())`: nobody else has the key
-            return [Effect("read", key, detail=_SIZE if method in _SIZES else frozenset())]
+            read = Effect("read", key, detail=_SIZE if method in _SIZES else frozenset())
+            return [read, *self.read_back(call, key, ctx)]
         if method in _COUNTERS:
             if not in_pipeline:
                 counted[key] = call
@@ -295,9 +319,40 @@ class RedisRecognizer(StoreRecognizer):
             # `zcard` -> compare -> `zadd`: a sliding-window limiter checked before it counts.
             return [Effect("write", key, "RC502", needs_check=True)]
         conditional = _is_conditional_set(call)
+        if method == "set" and not conditional:
+            self.remember_own_value(call, key, ctx)
         if not conditional:
             conditional = _refills_cache(key, ctx, self.facts(ctx).code(ctx.function()), call)
         return [Effect("write", key, "RC501", ALL if conditional else frozenset())]
+
+    def remember_own_value(self, call: model.Call, key: str, ctx: CallContext) -> None:
+        """`token = uuid4().hex; r.set(LEADER, token)`: a SET of a value no other request writes,
+        kept so that reading the key back to compare with it can be recognised (`read_back`)."""
+        given = positional(call)
+        value = given[1] if len(given) > 1 else keywords(call).get("value")
+        if not isinstance(value, model.Name) or self.private_key(key, ctx):
+            return
+        function = ctx.function()
+        if any(
+            isinstance(node, model.Assign)
+            and any(isinstance(t, model.Name) and t.id == value.id for t in node.targets)
+            and _unique_per_call(node.value)
+            for node in walk(function.body)
+        ):
+            ctx.notes.setdefault("redis-own-values", {})[(id(function), key)] = (call, value.id)
+
+    def read_back(self, call: model.Call, key: str, ctx: CallContext) -> list[Effect]:
+        """`r.set(K, mine)` then `r.get(K) == mine`: the request trusts that the shared key still
+        holds its own value, but a concurrent request can overwrite it between the two commands
+        (a lock or leader election taken without NX; a health probe that fails under load)."""
+        function = ctx.function()
+        written = ctx.notes.get("redis-own-values", {}).pop((id(function), key), None)
+        if written is None:
+            return []
+        set_call, name = written
+        if not _compared_with(name, call, self.facts(ctx).code(function), function.span.line):
+            return []
+        return [Effect("direct", key, "RC501", node=set_call)]
 
     def _in_multi(self, receiver: model.Expr, ctx: CallContext) -> bool:
         """Queued on a pipeline that runs as MULTI ... EXEC (redis-py's default, `transaction=True`)."""
@@ -345,6 +400,43 @@ def _first_hit_expiry(function: model.Function, incremented: model.Call, expire:
             ):
                 return True
     return False
+
+
+def _unique_per_call(value: model.Expr | None) -> bool:
+    """A value each call makes anew (`uuid4()`, `token_hex(8)`, `monotonic_ns()`, `time.time()`),
+    also as text or a number (`str(uuid4())`); arithmetic on it (`round(time() / 5) * 5`) makes a
+    value that concurrent requests share."""
+    value = _unawaited(value)
+    if isinstance(value, model.Attribute) and value.attr in ("hex", "int"):
+        value = value.value  # `uuid4().hex`
+    if not isinstance(value, model.Call):
+        return False
+    name = (value.name or value.method or "").split(".")[-1]
+    if name in _CONVERSIONS and value.args:
+        return _unique_per_call(value.args[0].value)
+    return name in _UNIQUE_CALLS
+
+
+def _compared_with(name: str, call: model.Call, code: str, first: int) -> bool:
+    """The value read by `call` is compared with the local `name`: on the read's own line
+    (`return r.get(K) == mine`), or through the local it is bound to (`held = r.get(K)` ...
+    `if held != mine:`)."""
+    lines = code.splitlines()
+    index = call.span.line - first
+    if not 0 <= index < len(lines):
+        return False
+    line = lines[index].partition("#")[0]
+    mentions = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    if _COMPARISON.search(line) and mentions.search(line):
+        return True
+    bound = re.match(r"\s*(\w+)\s*=[^=]", line)
+    if bound is None:
+        return False
+    local = re.compile(rf"(?<![\w.]){re.escape(bound.group(1))}\b")
+    return any(
+        _COMPARISON.search(text) and mentions.search(text) and local.search(text)
+        for text in (later.partition("#")[0] for later in lines[index + 1 :])
+    )
 
 
 def _position(expr: model.Expr | None) -> tuple[int, int] | None:
