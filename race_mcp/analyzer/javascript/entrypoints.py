@@ -4,7 +4,8 @@
   the handler (the last function argument is the handler), `router.route("/p").get(h).post(h2)`;
 - Next.js: `pages/api/**` default exports, app-router `route.(js|ts)` exports named after a verb;
 - AWS Lambda: an exported `handler`; one that iterates `event.Records` is a consumer (DynamoDB
-  Streams, SQS), else an API Gateway handler.
+  Streams, SQS), else an API Gateway handler;
+- NestJS (`nest`): `@Controller` classes' route methods, message and event handlers, schedules.
 
 Every one runs on Node's event loop: in-process state interleaves only at awaits.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 
 from ..core import model
+from .nest import nest_entry_points
 
 __all__ = ["entry_points"]
 
@@ -114,4 +116,8 @@ def _exported(module: model.ModuleModel, path: str) -> list[model.EntryPoint]:
 
 def entry_points(module: model.ModuleModel) -> list[model.EntryPoint]:
     """The module's entry points, routes first."""
-    return [*_routes(module, _framework(module)), *_exported(module, module.path)]
+    return [
+        *_routes(module, _framework(module)),
+        *_exported(module, module.path),
+        *nest_entry_points(module),
+    ]

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core import model
 from ..core.walk import statements
+from ._classes import lower_class, parameter_types, property_assignments
 from ._expressions import ExpressionLowering, span, text
 from .parse import parse
 
@@ -375,9 +376,7 @@ class Lowering:
             return name
         return f"{self._qualnames[-1]}.<locals>.{name}"
 
-    def _function(
-        self, node: Any, name: str, qualname: str, owner_class: str | None = None
-    ) -> model.Function:
+    def function(self, node: Any, name: str, qualname: str, owner_class: str | None = None) -> model.Function:
         params_node = node.child_by_field_name("parameters") or node.child_by_field_name("parameter")
         params: list[str] = []
         bound: set[str] = set()
@@ -411,6 +410,9 @@ class Lowering:
             function.body = (model.Return(value, span=span(body_node), origin=body_node),)
         else:
             function.body = self._body(body_node)
+        function.annotations = parameter_types(params_node)
+        if name == "constructor" and owner_class is not None:
+            function.body = (*property_assignments(params_node), *function.body)
         self._scopes.pop()
         self._qualnames.pop()
         declared = self._bound.pop()
@@ -433,7 +435,7 @@ class Lowering:
         if qualname in self.module.functions and name is None:  # two on one line: the column tells
             label = f"<anonymous:{node.start_point[0] + 1}:{node.start_point[1]}>"
             qualname = self._qualname(label)
-        self.module.functions[qualname] = self._function(node, label, qualname)
+        self.module.functions[qualname] = self.function(node, label, qualname)
         return model.Opaque("function", (), span=span(node), origin=node)
 
     def _s_function_declaration(self, node: Any) -> list[model.Statement]:
@@ -442,37 +444,15 @@ class Lowering:
         if self._bound:
             self._bound[-1].add(name)
         qualname = self._qualname(name)
-        self.module.functions[qualname] = self._function(node, name, qualname)
+        self.module.functions[qualname] = self.function(node, name, qualname)
         return [model.OpaqueStatement("def", (), qualname, span=span(node), origin=node)]
 
     _s_generator_function_declaration = _s_function_declaration
 
     def _s_class_declaration(self, node: Any) -> list[model.Statement]:
-        name_node = node.child_by_field_name("name")
-        name = text(name_node) if name_node is not None else f"<class:{node.start_point[0] + 1}>"
-        bases: list[str] = []
-        for child in node.named_children:
-            if child.type == "class_heritage":
-                bases.extend(
-                    text(c).split(".")[-1] for c in child.named_children if c.type != "implements_clause"
-                )
-        info = model.ClassModel(name, tuple(bases), span=span(node), origin=node)
-        body = node.child_by_field_name("body")
-        for member in body.named_children if body is not None else ():
-            member_name = member.child_by_field_name("name") or member.child_by_field_name("property")
-            if member_name is None:
-                continue
-            if member.type == "method_definition":
-                method = text(member_name)
-                qualname = f"{name}.{method}"
-                function = self._function(member, method, qualname, owner_class=name)
-                info.methods[method] = function
-                self.module.functions[qualname] = function
-            elif member.type in ("field_definition", "public_field_definition"):
-                value = member.child_by_field_name("value")
-                info.attributes[text(member_name)] = self.expressions.expr(value)
-        self.module.classes[name] = info
-        return [model.OpaqueStatement("class", (), name, span=span(node), origin=node)]
+        info = lower_class(self, node)
+        self.module.classes[info.name] = info
+        return [model.OpaqueStatement("class", (), info.name, span=span(node), origin=node)]
 
     _s_abstract_class_declaration = _s_class_declaration
 

@@ -10,7 +10,10 @@ constructors.
 from __future__ import annotations
 
 from ..core import model
+from ..core.profile import Callee
+from ..core.state import Frame
 from ..python.memory import PythonMemory, is_mutable
+from .callbacks import immediate_callback
 
 __all__ = ["JavaScriptMemory", "may_share_state"]
 
@@ -41,6 +44,46 @@ class JavaScriptMemory(PythonMemory):
     mutating_methods = _MUTATING
     container_methods = _MUTATING | _READING
     executing_methods = frozenset({"query", "execute"})
+
+    def __init__(self, module: model.ModuleModel) -> None:
+        super().__init__(module)
+        self._by_span = {function.span: function for function in module.functions.values()}
+
+    def resolve_callee(self, call: model.Call, frame: Frame) -> Callee | None:
+        """Besides the module's functions and methods: the callback a transaction or a mutex runs
+        before the call returns (`prisma.$transaction(async (tx) => {...})`), run in the caller's
+        `this`."""
+        callback = immediate_callback(call)
+        if callback is not None:
+            function = self._by_span.get(callback.span)
+            if function is not None:
+                return function, self.frame(function, self_class=frame.self_class)
+        return super().resolve_callee(call, frame)
+
+    def attribute_class(self, class_name: str, attr: str) -> str | None:
+        """The module's class of `this.<attr>`, from what the constructor assigns to it (a
+        parameter property `constructor(private readonly svc: Svc)` included)."""
+        info = self.classes.get(class_name)
+        constructor = info.methods.get("constructor") if info else None
+        if constructor is None:
+            return None
+        for statement in constructor.body:
+            if not isinstance(statement, model.Assign) or statement.value is None or statement.op is not None:
+                continue
+            target = statement.targets[0] if len(statement.targets) == 1 else None
+            if not (
+                isinstance(target, model.Attribute)
+                and target.attr == attr
+                and isinstance(target.value, model.Name)
+                and target.value.id == "self"
+            ):
+                continue
+            value = statement.value
+            if isinstance(value, model.Call) and isinstance(value.func, model.Name):
+                return value.func.id if value.func.id in self.classes else None
+            if isinstance(value, model.Name):
+                return self.parameter_class(constructor, value.id)
+        return None
 
     def is_shared_global(self, name: str, *, rebinding: bool = False) -> bool:
         value = self.module.assignments.get(name)

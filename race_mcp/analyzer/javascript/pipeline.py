@@ -38,6 +38,7 @@ _FRAMEWORK_NAMES = {
     "hono": "Hono",
     "nextjs": "Next.js",
     "lambda": "AWS Lambda",
+    "nestjs": "NestJS",
 }
 _SUPPRESS = suppression_comment("//")
 _LINE_END = re.compile(r"\r\n|\r|\n")

@@ -9,10 +9,12 @@ from __future__ import annotations
 # isort: off
 from ...python import stores as _python_stores  # noqa: F401
 from . import dynamodb
+from . import fs
 from . import mongodb
+from . import orm
 from . import sql
 from . import redis
 
 # isort: on
 
-__all__ = ["dynamodb", "mongodb", "redis", "sql"]
+__all__ = ["dynamodb", "fs", "mongodb", "orm", "redis", "sql"]

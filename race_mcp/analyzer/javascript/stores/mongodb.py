@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from ...core import model
-from ...core.effects import CallContext, Effect
+from ...core.effects import ALL, CallContext, Effect
 from ...core.stores import add_recognizer
 from ...python.stores.mongodb import MongoFacts, MongoRecognizer
 from ._calls import SpanText, as_keywords, local_value, rewritten
@@ -45,6 +45,26 @@ _INDEX_UNIQUE = re.compile(
     r"createIndex\(\s*\{\s*['\"]?([\w.$]+)['\"]?\s*:[^}]*\}\s*,\s*\{[^}]*unique\s*:\s*true"
 )
 
+# `db.collection("users").createIndex({ email: 1 }, { unique: true })`: the collection named.
+_COLLECTION_INDEX_UNIQUE = re.compile(
+    r"collection\(\s*['\"]([\w.$-]+)['\"]\s*\)\s*\.createIndex\(\s*\{\s*['\"]?([\w.$]+)['\"]?\s*:[^}]*\}\s*,"
+    r"\s*\{[^}]*unique\s*:\s*true"
+)
+_SESSION_CALLS = {
+    "startTransaction": (Effect("begin"), Effect("lock")),
+    "commitTransaction": (Effect("commit"),),
+    "abortTransaction": (Effect("commit"),),
+}
+# A schema saved with `optimisticConcurrency: true` checks the document's version on every save.
+_OPTIMISTIC = re.compile(r"optimisticConcurrency\s*:\s*true")
+
+
+def _is_session(receiver: model.Expr | None) -> bool:
+    """`session` / `this.session`: TypeORM's query runners share the method names, not the semantics."""
+    if isinstance(receiver, model.Attribute):
+        receiver = model.Name(receiver.attr, span=receiver.span)
+    return isinstance(receiver, model.Name) and "session" in receiver.id.lower()
+
 
 def _is_model(expr: model.Expr, module: model.ModuleModel) -> bool:
     if not isinstance(expr, model.Name):
@@ -63,6 +83,8 @@ class _JsMongoFacts(SpanText, MongoFacts):
         if fields:  # a schema's unique fields hold for the models this module builds or uses
             for name in module.assignments.keys() | module.imports.keys():
                 self.unique.setdefault(name, set()).update(fields)
+        for collection, field in _COLLECTION_INDEX_UNIQUE.findall(module.source):
+            self.unique.setdefault(collection, set()).add(field)
 
 
 class JsMongoRecognizer(MongoRecognizer):
@@ -70,6 +92,12 @@ class JsMongoRecognizer(MongoRecognizer):
     markers = ("mongoose", "mongodb", "findOne", "collection(")
 
     def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        if call.method == "save" and not call.args:
+            return self.document_save(call, ctx)
+        if call.method in _SESSION_CALLS and not call.args and _is_session(call.receiver):
+            # `session.startTransaction()` ... `commitTransaction()`: writes to a document read in
+            # between fail with a write conflict instead of being lost (as `start_transaction()`).
+            return list(_SESSION_CALLS[call.method])
         method, receiver = _METHODS.get(call.method or ""), call.receiver
         if method is None or receiver is None:
             return None
@@ -86,6 +114,21 @@ class JsMongoRecognizer(MongoRecognizer):
         options = args[2].value if len(args) > 2 else None
         extra = tuple(arg for arg in as_keywords(options) if arg.keyword == "upsert")
         return super().effects(rewritten(call, receiver, method, (*args[:2], *extra)), ctx)
+
+    def document_save(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        """`doc.save()` on a mongoose document read earlier: racy when the saved change was computed
+        from what was read (`doc.balance -= amount`), or decided on it (as Django's `obj.save()`)."""
+        origin = next((a for a in ctx.receiver if a.key.startswith("mongo:")), None)
+        if origin is None:
+            return None
+        if _OPTIMISTIC.search(ctx.module().source):  # the save fails with a VersionError instead
+            return [Effect("write", origin.key, "RC801", ALL)]
+        change = ctx.state.dirty.pop(origin.key, None)
+        derived = change is not None and change.steps[-1].role == "change"
+        if derived:
+            ctx.args.append(change)
+        written = change.written if change is not None and not derived else frozenset()
+        return [Effect("write", origin.key, "RC801", needs_check=not derived, overwrites=written)]
 
 
 add_recognizer("mongo", "javascript", JsMongoRecognizer)

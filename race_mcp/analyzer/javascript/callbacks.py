@@ -1,0 +1,48 @@
+"""Callbacks a call runs before it returns: the body of an interactive transaction.
+
+`await prisma.$transaction(async (tx) => {...})`, `knex.transaction(async (trx) => ...)`,
+`sequelize.transaction(async (t) => ...)`, `dataSource.transaction(async (manager) => ...)`,
+`` sql.begin(async (sql) => ...) `` (postgres.js) and a MongoDB session's `withTransaction`: the
+callback's reads and writes happen inside the call, in one transaction. The memory profile runs
+the callback as the call's callee (so its effects are the caller's, on the caller's path) and the
+store recognizers declare such a callback transactional (the interpreter opens a transaction at its
+start and commits at its end).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import model
+
+__all__ = ["TRANSACTION_METHODS", "immediate_callback", "transaction_callback"]
+
+TRANSACTION_METHODS = frozenset(
+    {"$transaction", "transaction", "begin", "withTransaction", "runInTransaction", "startSession"}
+)
+_FUNCTION_NODES = frozenset({"arrow_function", "function_expression", "function"})
+
+
+def immediate_callback(call: model.Call) -> model.Opaque | None:
+    """The function a transaction call runs at once, if `call` is one."""
+    if call.method not in TRANSACTION_METHODS:
+        return None
+    for arg in call.args:
+        value = arg.value
+        if isinstance(value, model.Opaque) and value.kind == "function":
+            return value
+    return None
+
+
+def transaction_callback(function: model.Function) -> bool:
+    """`function` is written as the callback argument of a transaction call."""
+    node: Any = function.origin
+    if node is None or getattr(node, "type", None) not in _FUNCTION_NODES:
+        return False
+    arguments = node.parent
+    call = arguments.parent if arguments is not None and arguments.type == "arguments" else None
+    if call is None or call.type != "call_expression":
+        return False
+    callee = call.child_by_field_name("function")
+    prop = callee.child_by_field_name("property") if callee is not None else None
+    return prop is not None and prop.text.decode("utf-8", "replace") in TRANSACTION_METHODS

@@ -1,0 +1,180 @@
+"""What the JavaScript ORM recognizers (Prisma, Sequelize, TypeORM) share: object-literal filters
+read as fields, and the effects each kind of ORM call has on `orm:<Model>` keys.
+
+The rules are the ORM family's: a row read and then written from what was read (or decided on) is
+RC301 unless the write re-checks what the decision looked at (a filter on the column it sets, or a
+version) and its result is looked at, or the read holds a row lock inside a transaction; an insert
+after an absence check is RC303 unless the looked-up fields are unique or the duplicate-key error is
+caught. A write computed by the database (`{ decrement: n }`, `increment()`) loses no update, but
+after a decision on the old value it still overruns the limit the decision enforced.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...core import model
+from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
+
+__all__ = [
+    "COMPARISONS",
+    "INTEGRITY_ERRORS",
+    "VERSION_FIELDS",
+    "Filter",
+    "bare_fields",
+    "insert",
+    "items",
+    "key_text",
+    "read",
+    "row_lock",
+    "row_save",
+    "unique_fields",
+    "update",
+]
+
+INTEGRITY_ERRORS = ("IntegrityError", "UniqueViolation")
+# Operators that compare (Prisma's `gte`, Sequelize's `[Op.gte]`, TypeORM's `MoreThanOrEqual()`).
+COMPARISONS = frozenset(
+    {
+        "gte",
+        "gt",
+        "lte",
+        "lt",
+        "not",
+        "ne",
+        "equals",
+        "in",
+        "notIn",
+        "is",
+        "MoreThan",
+        "MoreThanOrEqual",
+        "LessThan",
+        "LessThanOrEqual",
+        "Not",
+        "IsNull",
+        "In",
+        "Equal",
+    }
+)
+VERSION_FIELDS = frozenset({"version", "lock_version", "lockVersion", "updatedAt", "updated_at", "revision"})
+# Unique fields declared in the module: `email: { ..., unique: true }` (Sequelize attributes),
+# `@Column({ unique: true }) email` and `@Index({ unique: true }) email` (TypeORM), `@Unique(["a"])`.
+_ATTRIBUTE_UNIQUE = re.compile(r"([A-Za-z_$][\w$]*)\s*:\s*\{[^{}]*?\bunique\s*:\s*(?:true|['\"])")
+_DECORATOR_UNIQUE = re.compile(
+    r"@(?:Column|Index)\(\s*\{[^{}]*\bunique\s*:\s*true[^{}]*\}\s*\)\s*(?:(?:public|private|readonly)\s+)*"
+    r"([A-Za-z_$][\w$]*)"
+)
+_PRIMARY = re.compile(
+    r"@Primary(?:Generated)?Column\([^)]*\)\s*(?:(?:public|private|readonly)\s+)*([A-Za-z_$][\w$]*)"
+)
+_CLASS_UNIQUE = re.compile(r"@Unique\(\s*(?:['\"][^'\"]*['\"]\s*,\s*)?\[([^\]]*)\]")
+
+
+def key_text(key: model.Expr) -> str | None:
+    """An object key: `balance`, `"balance"`, `[Op.gte]` -> `gte`."""
+    if isinstance(key, model.Literal) and isinstance(key.value, str):
+        return key.value
+    if isinstance(key, model.Attribute):
+        return key.attr
+    if isinstance(key, model.Name):
+        return key.id
+    return None
+
+
+def items(expr: model.Expr | None) -> dict[str, model.Expr]:
+    """An object literal as {key: value} (spread entries and computed keys it cannot name left out)."""
+    if not isinstance(expr, model.Collection) or expr.kind != "dict":
+        return {}
+    found: dict[str, model.Expr] = {}
+    for key, value in zip(expr.elements[::2], expr.elements[1::2], strict=False):
+        name = key_text(key)
+        if name is not None:
+            found[name] = value
+    return found
+
+
+def _operators(value: model.Expr) -> set[str]:
+    if isinstance(value, model.Call):  # TypeORM's `MoreThanOrEqual(n)`
+        return {(value.name or "").rsplit(".", 1)[-1]}
+    return set(items(value))
+
+
+class Filter:
+    """A `where` object: the fields it names, and those it compares (`balance: { gte: n }`)."""
+
+    def __init__(self, where: model.Expr | None) -> None:
+        self.fields: set[str] = set()
+        self.compared: set[str] = set()
+        for name, value in items(where).items():
+            if name in ("AND", "OR", "and", "or"):
+                continue
+            self.fields.add(name)
+            if _operators(value) & COMPARISONS:
+                self.compared.add(name)
+
+    def guards(self, written: set[str]) -> bool:
+        """The filter re-checks what the write changes (or a version): a compare-and-set."""
+        return bool(self.fields & (written | VERSION_FIELDS))
+
+
+def bare_fields(expr: model.Expr | None) -> set[str]:
+    """Field names of a `data`/`values` object."""
+    return set(items(expr))
+
+
+def unique_fields(source: str) -> set[str]:
+    """Fields declared unique (or primary) anywhere in the module's text."""
+    found = set(_ATTRIBUTE_UNIQUE.findall(source)) | set(_DECORATOR_UNIQUE.findall(source))
+    found |= set(_PRIMARY.findall(source)) | {"id"}
+    for names in _CLASS_UNIQUE.findall(source):
+        found.update(part.strip().strip("'\"") for part in names.split(",") if part.strip())
+    return found
+
+
+def row_lock(key: str) -> Effect:
+    """`FOR UPDATE` on rows of `key`, until the transaction commits."""
+    return Effect("lock", region=f"{TRANSACTION_LOCK}:{key}")
+
+
+def read(key: str, fields: set[str], ctx: CallContext, *, locked: bool = False) -> list[Effect]:
+    """A query of `key`'s rows filtered on `fields`; `locked`: it asked for a row lock, which holds
+    only inside a transaction."""
+    lock = [row_lock(key)] if locked and ctx.state.in_transaction else []
+    return [*lock, Effect("read", key, detail=frozenset(fields))]
+
+
+def update(
+    key: str,
+    where: Filter,
+    data: model.Expr | None,
+    written: set[str],
+    ctx: CallContext,
+    *,
+    checked: bool,
+) -> list[Effect]:
+    """An UPDATE by filter: what flows into the write is the data's reads only (the filter's say
+    which row); a filter that re-checks the written columns guards it when its outcome is seen."""
+    ctx.args.clear()
+    if data is not None:
+        ctx.args.extend(ctx.evaluate(data))
+    guard = ALL if checked and where.guards(written) else frozenset()
+    return [Effect("write", key, "RC301", guard, columns=frozenset(written))]
+
+
+def insert(key: str, unique: set[str], ctx: CallContext, *, ignores_duplicates: bool = False) -> list[Effect]:
+    """A create: racy after an absence check on fields no unique constraint covers (the check's
+    own detail says which fields it looked at; the interpreter compares them with `unique`)."""
+    guard = ALL if ignores_duplicates or ctx.catching(INTEGRITY_ERRORS) else frozenset(unique)
+    return [Effect("write", key, "RC303", guard, needs_check=True)]
+
+
+def row_save(key: str, ctx: CallContext) -> list[Effect]:
+    """`row.save()` of a row read earlier: racy when the saved change was computed from the read or
+    decided on it (the change pending on `ctx.state.dirty`)."""
+    state = ctx.state
+    change = state.dirty.pop(key, None)
+    derived = change is not None and change.steps[-1].role == "change"
+    if derived:
+        ctx.args.append(change)
+    written = change.written if change is not None and not derived else frozenset()
+    return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written)]

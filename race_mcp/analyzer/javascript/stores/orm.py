@@ -1,0 +1,64 @@
+"""The ORMs of Node on the `orm` store (RC301, RC303): Prisma, Sequelize and TypeORM, one
+recognizer that asks the libraries the module uses (`prisma`, `sequelize`, `typeorm`). Keys are
+`orm:<Model>`, as for Django and SQLAlchemy, so the messages and the interpreter's row logic
+(per-row reads, rows changed in memory and saved, row locks until the commit) are the store's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...core import model
+from ...core.effects import CallContext, Effect
+from ...core.stores import add_recognizer
+from ...python.stores._common import StoreRecognizer
+from ..callbacks import transaction_callback
+from ._calls import JsModuleFacts
+from ._orm import unique_fields
+from .prisma import prisma_effects
+from .sequelize import sequelize_effects
+from .typeorm import typeorm_effects
+
+__all__ = ["JsOrmRecognizer"]
+
+# Prisma only accepts unique fields in `findUnique`'s `where`: a field looked up there is unique.
+_FIND_UNIQUE = re.compile(r"findUnique(?:OrThrow)?\(\s*\{\s*where\s*:\s*\{\s*([A-Za-z_$][\w$]*)")
+
+
+class _OrmFacts(JsModuleFacts):
+    def __init__(self, module: model.ModuleModel) -> None:
+        super().__init__(module)
+        source = module.source
+        lowered = source.lower()
+        libraries = " ".join(module.imports.values()).lower() + " " + lowered
+        self.prisma = "prisma" in libraries
+        self.sequelize = "sequelize" in libraries
+        self.typeorm = "typeorm" in libraries or "getrepository" in lowered or "repository<" in lowered
+        self.unique = unique_fields(source) | set(_FIND_UNIQUE.findall(source))
+
+
+class JsOrmRecognizer(StoreRecognizer):
+    facts_type = _OrmFacts
+    markers = ("prisma", "Prisma", "sequelize", "Sequelize", "typeorm", "getRepository", "Repository<")
+
+    def orm_facts(self, ctx: CallContext) -> _OrmFacts:
+        facts = self.facts(ctx)
+        assert isinstance(facts, _OrmFacts)
+        return facts
+
+    def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        facts = self.orm_facts(ctx)
+        if facts.prisma and (found := prisma_effects(call, ctx, facts.unique)) is not None:
+            return found
+        if facts.typeorm and (found := typeorm_effects(call, ctx, facts.unique)) is not None:
+            return found
+        if facts.sequelize:
+            return sequelize_effects(call, ctx, facts.unique)
+        return None
+
+    def transactional(self, function: model.Function) -> bool:
+        """An interactive transaction's callback runs whole inside the transaction."""
+        return transaction_callback(function)
+
+
+add_recognizer("orm", "javascript", JsOrmRecognizer)
