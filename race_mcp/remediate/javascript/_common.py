@@ -1,0 +1,201 @@
+"""Pieces every JavaScript fixer shares: object literals (read a property, add properties in the
+literal's own layout), local bindings, the handler's conflict answer, and wrapping a statement in
+`try`/`catch` for one error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ...findings import Finding
+from ._source import Edit, JsSource, Node, descendants, unquote
+
+__all__ = [
+    "CONFLICT_MESSAGE",
+    "Rejection",
+    "add_properties",
+    "check_exits",
+    "conflict_answer",
+    "free_name",
+    "is_typescript",
+    "property_node",
+    "property_value",
+    "resolve_local",
+    "wrap_in_catch",
+]
+
+CONFLICT_MESSAGE = "changed concurrently; retry"
+_EXITS = ("return_statement", "throw_statement")
+
+
+def is_typescript(path: str) -> bool:
+    return path.lower().endswith((".ts", ".tsx", ".mts", ".cts"))
+
+
+def property_node(obj: Node, source: JsSource, name: str) -> Node | None:
+    """The `pair` of an object literal whose key is `name` (`name:`, `"name":`)."""
+    for child in obj.named_children:
+        if child.type == "pair":
+            key = child.child_by_field_name("key")
+            text = source.code(key) if key is not None else ""
+            if text == name or unquote(text) == name:
+                return child
+        elif child.type == "shorthand_property_identifier" and source.code(child) == name:
+            return child
+    return None
+
+
+def property_value(obj: Node, source: JsSource, name: str) -> Node | None:
+    pair = property_node(obj, source, name)
+    if pair is None:
+        return None
+    return pair.child_by_field_name("value") if pair.type == "pair" else pair
+
+
+def add_properties(source: JsSource, obj: Node, properties: list[tuple[str, str]]) -> Edit:
+    """Add `key: value` pairs at the end of an object literal, laid out as the literal is."""
+    members = [c for c in obj.named_children if c.type != "comment"]
+    if not members:
+        inner = ", ".join(f"{k}: {v}" for k, v in properties)
+        return source.replace(obj, "{ " + inner + " }")
+    last = members[-1]
+    tail = source.data[last.end_byte : obj.end_byte - 1].decode("utf-8")
+    trailing_comma = tail.lstrip().startswith(",")
+    multiline = obj.start_point[0] != obj.end_point[0]
+    if not multiline:
+        inner = "".join(f", {k}: {v}" for k, v in properties)
+        return Edit(last.end_byte, last.end_byte, inner)
+    indent = source.indent_of(last)
+    if trailing_comma:
+        comma_at = last.end_byte + tail.index(",") + 1
+        inner = "".join(f"\n{indent}{k}: {v}," for k, v in properties)
+        return Edit(comma_at, comma_at, inner)
+    inner = "".join(f",\n{indent}{k}: {v}" for k, v in properties)
+    return Edit(last.end_byte, last.end_byte, inner)
+
+
+def resolve_local(source: JsSource, node: Node | None, scope: Node, depth: int = 3) -> Node | None:
+    """Follow an identifier to the value it was declared with (`const params = {...}`), in `scope`
+    or at the module level; other nodes are returned as they are."""
+    while node is not None and node.type == "identifier" and depth > 0:
+        name = source.code(node)
+        found = None
+        for root in (scope, source.root):
+            for candidate in descendants(root):
+                if candidate.type == "variable_declarator":
+                    target = candidate.child_by_field_name("name")
+                    if target is not None and source.code(target) == name:
+                        found = candidate.child_by_field_name("value")
+                        break
+            if found is not None:
+                break
+        node, depth = found, depth - 1
+    while node is not None and node.type in ("parenthesized_expression", "await_expression"):
+        node = node.named_children[0] if node.named_children else None
+    return node
+
+
+def free_name(preferred: str, taken: set[str]) -> str:
+    name, n = preferred, 2
+    while name in taken:
+        name, n = f"{preferred}{n}", n + 1
+    return name
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """What a check does when it refuses: the `if` and its exit statement."""
+
+    check: Node
+    exit: Node
+
+
+def check_exits(source: JsSource, scope: Node, start_line: int, end_line: int) -> list[Rejection]:
+    """`if (...) return/throw ...;` statements between two lines (the checks that refuse)."""
+    found = []
+    for node in descendants(scope):
+        if node.type != "if_statement" or not start_line <= source.line(node) <= end_line:
+            continue
+        consequence = node.child_by_field_name("consequence")
+        body = consequence
+        if body is not None and body.type == "statement_block":
+            statements = [c for c in body.named_children if c.type != "comment"]
+            body = statements[-1] if statements else None
+        if body is not None and body.type in _EXITS and node.child_by_field_name("alternative") is None:
+            found.append(Rejection(node, body))
+    return found
+
+
+def _params(function: Node, source: JsSource) -> list[str]:
+    params = function.child_by_field_name("parameters") or function.child_by_field_name("parameter")
+    if params is None:
+        return []
+    if params.type == "identifier":
+        return [source.code(params)]
+    names = []
+    for param in params.named_children:
+        target = param.child_by_field_name("pattern") if param.type.endswith("parameter") else param
+        names.append(source.code(target) if target is not None and target.type == "identifier" else "")
+    return names
+
+
+def conflict_answer(source: JsSource, function: Node, finding: Finding) -> str | None:
+    """A 409 in the handler's framework: `return res.status(409).send(...)` (Express, Next.js,
+    Fastify), `ctx.throw(409, ...)` (Koa), `return c.json(..., 409)` (Hono); None off a route."""
+    if finding.route is None:
+        return None
+    params = _params(function, source)
+    body = f'{{ error: "{CONFLICT_MESSAGE}" }}'
+    if len(params) >= 2 and params[1]:
+        return f"return {params[1]}.status(409).send({body});"
+    if len(params) == 1 and params[0] == "ctx":
+        return f'ctx.throw(409, "{CONFLICT_MESSAGE}");'
+    if len(params) == 1 and params[0] == "c":
+        return f"return c.json({body}, 409);"
+    return None
+
+
+def wrap_in_catch(
+    source: JsSource, statement: Node, function: Node, test: str, answer: str, edits: list[Edit]
+) -> list[Edit] | None:
+    """`statement` (with `inner_edits` applied) inside
+    `try { ... } catch (error) { if (!(test)) throw error; answer }`.
+
+    `test` names the caught error `{error}`. A `const x = ...` statement becomes `let x;` before the
+    `try` so later code still sees `x`; a destructuring declaration is not rewritten (None).
+    """
+    inner_edits = [e for e in edits if statement.start_byte <= e.start <= e.end <= statement.end_byte]
+    outer_edits = [e for e in edits if e not in inner_edits]
+    indent, unit = source.indent_of(statement), source.unit()
+    error = free_name("error", source.names_used(function))
+    inner = source.reindent(source.text_with(statement, inner_edits), indent, indent + unit)
+    before = ""
+    if statement.type in ("lexical_declaration", "variable_declaration"):
+        declarators = [c for c in statement.named_children if c.type == "variable_declarator"]
+        if len(declarators) != 1:
+            return None
+        name = declarators[0].child_by_field_name("name")
+        value = declarators[0].child_by_field_name("value")
+        if name is None or value is None or name.type != "identifier":
+            return None
+        before = f"let {source.code(name)};\n{indent}"
+        value_edits = [e for e in inner_edits if value.start_byte <= e.start <= e.end <= value.end_byte]
+        if len(value_edits) != len(inner_edits):
+            return None
+        value_text = source.reindent(source.text_with(value, value_edits), indent, indent + unit)
+        inner = f"{source.code(name)} = {value_text};"
+    typed = f"{error}: unknown" if is_typescript(source.path) else error
+    caught = f"({error} as {{ name?: string; code?: string }})" if is_typescript(source.path) else error
+    text = (
+        f"{before}try {{\n{indent}{unit}{inner}\n{indent}}} catch ({typed}) {{\n"
+        f"{indent}{unit}if (!({test.format(error=caught)})) throw {error};\n"
+        f"{indent}{unit}{answer}\n{indent}}}"
+    )
+    return [source.replace(statement, text), *outer_edits]
+
+
+def exit_text(source: JsSource, rejection: Rejection) -> str:
+    """The exit statement's text, on one line when it fits."""
+    text = source.code(rejection.exit)
+    return re.sub(r"\s*\n\s*", " ", text) if len(text) < 160 and "`" not in text else text

@@ -1,0 +1,133 @@
+"""Short JavaScript examples of each fix, for the guidance of findings no rewrite is sound for.
+
+Each is what a Node developer would write, in the shapes the analyzer accepts as safe.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EXAMPLES", "example_for", "with_example"]
+
+_IN_PROCESS = """\
+// Claim before the first await, undo on failure (one process only):
+const left = coupons.get(code) ?? 0;
+if (left <= 0) return res.status(409).send({ error: "used" });
+coupons.set(code, left - 1);
+try {
+  await charge(req.body);
+} catch (error) {
+  coupons.set(code, (coupons.get(code) ?? 0) + 1);
+  throw error;
+}
+// or serialize per key: await mutexFor(code).runExclusive(async () => { ... });"""
+
+EXAMPLES: dict[str, str] = {
+    "RC1": _IN_PROCESS,
+    "RC201": """\
+const result = await pool.query(
+  "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1",
+  [amount, id],
+);
+if (result.rowCount === 0) return res.status(409).send({ error: "insufficient funds" });
+// mysql2: const [result] = await conn.execute("... WHERE id = ? AND balance >= ?", [amount, id, amount]);
+//         if (result.affectedRows === 0) ...""",
+    "RC202": """\
+const client = await pool.connect();
+try {
+  await client.query("BEGIN");
+  // ...the writes that belong together, all on `client`...
+  await client.query("COMMIT");
+} catch (error) {
+  await client.query("ROLLBACK");
+  throw error;
+} finally {
+  client.release();
+}""",
+    "RC203": """\
+// CREATE UNIQUE INDEX users_email ON users (email);
+const result = await pool.query(
+  "INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO NOTHING",
+  [email],
+);
+if (result.rowCount === 0) return res.status(409).send({ error: "email taken" });""",
+    "RC3": """\
+// Let the database decide: a conditional update whose count is checked.
+const [count] = await Order.update(
+  { status: "paid" },
+  { where: { id, status: "pending" } },
+);
+if (count === 0) return res.status(409).send({ error: "already paid" });""",
+    "RC401": """\
+await client.send(new UpdateItemCommand({
+  TableName: "Accounts",
+  Key: { id: { S: id } },
+  UpdateExpression: "SET balance = balance - :amt",
+  ConditionExpression: "balance >= :amt",
+  ExpressionAttributeValues: { ":amt": { N: String(amount) } },
+}));
+// catch (error): error.name === "ConditionalCheckFailedException" -> 409""",
+    "RC403": """\
+await client.send(new TransactWriteItemsCommand({
+  TransactItems: [
+    { Update: { TableName: "Cards", Key: { id: { S: cardId } },
+      UpdateExpression: "SET balance = balance - :amt",
+      ConditionExpression: "balance >= :amt",
+      ExpressionAttributeValues: { ":amt": { N: amt } } } },
+    { Update: { TableName: "Sales", Key: { id: { S: shopId } },
+      UpdateExpression: "SET total = total + :amt",
+      ExpressionAttributeValues: { ":amt": { N: amt } } } },
+  ],
+}));
+// catch (error): error.name === "TransactionCanceledException" -> 409""",
+    "RC404": """\
+// Claim the record before the side effect; a duplicate delivery fails the claim.
+await client.send(new PutItemCommand({
+  TableName: "Processed",
+  Item: { id: { S: record.eventID } },
+  ConditionExpression: "attribute_not_exists(id)",
+}));""",
+    "RC501": """\
+const attempts = await redis.incr(key);  // atomic; the returned value decides
+if (attempts === 1) await redis.expire(key, 900);
+if (attempts > 5) return res.status(429).end();
+// claim once: const claimed = await redis.set(key, "1", "NX", "EX", 60); if (!claimed) ...""",
+    "RC6": """\
+// Store the idempotency key with the result, claimed atomically before the side effect.
+const key = req.get("Idempotency-Key");
+if (!key) return res.status(400).send({ error: "Idempotency-Key required" });
+const claimed = await redis.set(`idem:${key}`, "pending", "NX", "EX", 86400);
+if (!claimed) return res.status(409).send({ error: "duplicate request" });""",
+    "RC7": """\
+// Create exclusively: fails with EEXIST instead of overwriting.
+const handle = await fs.promises.open(path, "wx");""",
+    "RC801": """\
+const updated = await Coupon.findOneAndUpdate(
+  { code, used: { $lt: max } },  // the check, in the filter
+  { $inc: { used: 1 } },
+  { new: true },
+);
+if (!updated) return res.status(409).send({ error: "coupon used up" });""",
+    "RC802": """\
+// userSchema.path("email").index({ unique: true });  or  createIndex({ email: 1 }, { unique: true })
+try {
+  await User.create({ email, name });
+} catch (error) {
+  if (error.code === 11000) return res.status(409).send({ error: "email taken" });
+  throw error;
+}""",
+}
+
+
+def example_for(rule_id: str) -> str | None:
+    for key in (rule_id, rule_id[:3], rule_id[:2]):
+        if key in EXAMPLES:
+            return EXAMPLES[key]
+    return None
+
+
+def with_example(message: str, rule_id: str) -> str:
+    """The message, then the rule's JavaScript example indented as a code block."""
+    example = example_for(rule_id)
+    if example is None:
+        return message
+    block = "\n".join(f"    {line}" if line else "" for line in example.splitlines())
+    return f"{message}\n\n{block}"

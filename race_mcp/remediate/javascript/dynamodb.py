@@ -1,0 +1,391 @@
+"""DynamoDB fixers for JavaScript/TypeScript (AWS SDK v3 commands, lib-dynamodb, v2 DocumentClient).
+
+- RC401 (GetItem → decide → PutItem/UpdateItem): the write's params object gets a
+  `ConditionExpression` on what the decision read. A "not there yet" check over a put becomes
+  `attribute_not_exists(#key)`; otherwise a compare-and-set on every attribute of the item the
+  checks and the written values read (`#balance = :expected_balance` with `Item.balance` as the
+  value: the low-level client's AttributeValue or the document client's plain value, as read).
+  Names and values are merged into the params' `ExpressionAttributeNames`/`Values`. A failed
+  condition (`ConditionalCheckFailedException`) answers 409 on a route, else what the check
+  answers, else it propagates.
+- RC402 (unguarded `SET x = x - :n`): `ConditionExpression: "x >= :n"`.
+- RC403/RC404: guidance with the `TransactWriteItemsCommand` / dedup-table code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ...findings import Finding
+from .._fixers import Fixed, Guidance, register_text
+from ._common import (
+    Rejection,
+    add_properties,
+    check_exits,
+    conflict_answer,
+    exit_text,
+    free_name,
+    property_node,
+    property_value,
+    resolve_local,
+    wrap_in_catch,
+)
+from ._examples import with_example
+from ._source import Edit, JsSource, Node, descendants, unquote
+
+__all__ = ["fix_read_then_write", "fix_unguarded_decrement", "guidance_only"]
+
+_WRITE_COMMANDS = {"PutItemCommand", "PutCommand", "UpdateItemCommand", "UpdateCommand"}
+_V2_WRITES = {"put", "update", "putItem", "updateItem"}
+_DECREMENT = re.compile(
+    r"^\s*SET\s+(?P<attr>[\w#]+)\s*=\s*(?P=attr)\s*-\s*(?P<value>:\w+)\s*$", re.IGNORECASE
+)
+_ABSENT = re.compile(r"^!\s*(?P<item>[\w.]+)$|^(?P<item2>[\w.]+)\s*===?\s*(undefined|null)$")
+_RC401_GUIDANCE = with_example(
+    "Make the write conditional on what the decision read, and answer a failed condition:", "RC401"
+)
+
+
+@dataclass(frozen=True)
+class WriteCall:
+    statement: Node
+    params: Node  # the object literal the command is built from
+    kind: str  # "put" or "update"
+    v2: bool  # v2 SDK: errors carry `code`, v3: `name`
+
+
+def _write_call(source: JsSource, statement: Node, function: Node) -> WriteCall | None:
+    for call in source.calls(statement):
+        method = source.method_of(call)
+        args = source.arguments(call)
+        if method == "send" and args:
+            command = resolve_local(source, args[0], function)
+            if command is None or command.type != "new_expression":
+                continue
+            constructor = command.child_by_field_name("constructor")
+            name = source.code(constructor).rsplit(".", 1)[-1] if constructor is not None else ""
+            params = resolve_local(source, (source.arguments(command) or [None])[0], function)
+            if name in _WRITE_COMMANDS and params is not None and params.type == "object":
+                return WriteCall(statement, params, "put" if name.startswith("Put") else "update", v2=False)
+        elif method in _V2_WRITES and args:
+            params = resolve_local(source, args[0], function)
+            if params is not None and params.type == "object" and property_node(params, source, "TableName"):
+                return WriteCall(statement, params, "put" if method.startswith("put") else "update", v2=True)
+    return None
+
+
+@dataclass(frozen=True)
+class ItemRead:
+    names: frozenset[str]  # expressions that are the item: `Item`, `card`, `result.Item`
+    key_attribute: str | None
+
+
+def _item_read(source: JsSource, statement: Node, function: Node) -> ItemRead | None:
+    """The item a `const { Item } = await client.send(new GetItemCommand(...))` (or `const r = ...`)
+    statement reads, its aliases in the function, and the first attribute of its `Key`."""
+    declarator = source.first(statement, "variable_declarator")
+    target = declarator.child_by_field_name("name") if declarator is not None else None
+    if target is None:
+        return None
+    names: set[str] = set()
+    if target.type == "identifier":
+        names.add(f"{source.code(target)}.Item")
+    elif target.type == "object_pattern":
+        for member in target.named_children:
+            if member.type == "shorthand_property_identifier_pattern" and source.code(member) == "Item":
+                names.add("Item")
+            elif member.type == "pair_pattern":
+                key, value = member.child_by_field_name("key"), member.child_by_field_name("value")
+                if (
+                    key is not None
+                    and value is not None
+                    and source.code(key) == "Item"
+                    and value.type == "identifier"
+                ):
+                    names.add(source.code(value))
+    if not names:
+        return None
+    for node in descendants(function):  # `const item = response.Item;`
+        if node.type == "variable_declarator":
+            value, alias = node.child_by_field_name("value"), node.child_by_field_name("name")
+            if (
+                value is not None
+                and alias is not None
+                and alias.type == "identifier"
+                and source.code(value) in names
+            ):
+                names.add(source.code(alias))
+    return ItemRead(frozenset(names), _key_attribute(source, statement, function))
+
+
+def _key_attribute(source: JsSource, statement: Node, function: Node) -> str | None:
+    for node in descendants(statement):
+        if node.type == "object" and (key := property_value(node, source, "Key")) is not None:
+            key = resolve_local(source, key, function)
+            members = [] if key is None or key.type != "object" else key.named_children
+            for member in members:
+                if member.type == "shorthand_property_identifier":
+                    return source.code(member)
+                if member.type == "pair" and (name := member.child_by_field_name("key")) is not None:
+                    text = source.code(name)
+                    return unquote(text) if name.type == "string" else text
+    return None
+
+
+def _attributes_in(source: JsSource, scope: Node, read: ItemRead) -> set[str] | None:
+    """Attributes of the item read in `scope` (`Item.balance`, `Item["balance"]`); None when the
+    item is used in a way no condition pins down (passed whole to a function, spread)."""
+    found: set[str] = set()
+    for node in descendants(scope):
+        if node.type == "member_expression":
+            obj, prop = node.child_by_field_name("object"), node.child_by_field_name("property")
+            if obj is not None and prop is not None and source.code(obj) in read.names:
+                found.add(source.code(prop))
+        elif node.type == "subscript_expression":
+            obj, index = node.child_by_field_name("object"), node.child_by_field_name("index")
+            if obj is not None and index is not None and source.code(obj) in read.names:
+                key = unquote(source.code(index))
+                if key is None:
+                    return None
+                found.add(key)
+    return found
+
+
+def _locals_reading(source: JsSource, function: Node, read: ItemRead) -> dict[str, set[str]]:
+    """Locals computed from the item (`const next = Number(Item.balance.N) - amount`)."""
+    derived: dict[str, set[str]] = {}
+    for node in descendants(function):
+        if node.type == "variable_declarator":
+            name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+            if name is not None and value is not None and name.type == "identifier":
+                attributes = _attributes_in(source, value, read) or set()
+                for other, attrs in derived.items():
+                    if other in source.names_used(value):
+                        attributes |= attrs
+                if attributes:
+                    derived[source.code(name)] = attributes
+    return derived
+
+
+def _absence_checked(source: JsSource, checks: list[Node], read: ItemRead) -> bool:
+    for check in checks:
+        condition = check.child_by_field_name("condition")
+        text = source.code(condition).strip("() ") if condition is not None else ""
+        match = _ABSENT.match(text)
+        if match and (match.group("item") or match.group("item2")) in read.names:
+            return True
+        if text in read.names:  # `if (Item) return ...`: refuses when it exists
+            return True
+    return False
+
+
+def _placeholder(prefix: str, attribute: str, taken: set[str]) -> str:
+    safe = re.sub(r"\W", "_", attribute) or "attr"
+    return free_name(f"{prefix}{safe}", taken)
+
+
+def _merge(source: JsSource, params: Node, field: str, pairs: list[tuple[str, str]]) -> Edit:
+    """Add `pairs` to the params' `field` object (created when missing, spread when not a literal)."""
+    quoted = [(f'"{k}"', v) for k, v in pairs]
+    value = property_value(params, source, field)
+    if value is None:
+        inner = ", ".join(f"{k}: {v}" for k, v in quoted)
+        return add_properties(source, params, [(field, "{ " + inner + " }")])
+    if value.type == "object":
+        return add_properties(source, value, quoted)
+    inner = ", ".join(f"{k}: {v}" for k, v in quoted)
+    return source.replace(value, f"{{ ...{source.code(value)}, {inner} }}")
+
+
+def _existing_keys(source: JsSource, params: Node, field: str) -> set[str]:
+    value = property_value(params, source, field)
+    return set(re.findall(r"[#:]\w+", source.code(value))) if value is not None else set()
+
+
+def _condition_edits(
+    source: JsSource,
+    write: WriteCall,
+    condition: str,
+    names: list[tuple[str, str]],
+    values: list[tuple[str, str]],
+) -> list[Edit] | None:
+    edits = []
+    existing = property_value(write.params, source, "ConditionExpression")
+    if existing is not None:
+        old = unquote(source.code(existing))
+        if old is None:
+            return None
+        edits.append(source.replace(existing, f'"({old}) AND {condition}"'))
+    if names:
+        edits.append(_merge(source, write.params, "ExpressionAttributeNames", names))
+    if values:
+        edits.append(_merge(source, write.params, "ExpressionAttributeValues", values))
+    if existing is None:
+        # Inserted at the literal's end, after the names/values merged there (same offset: applied later).
+        edits.append(add_properties(source, write.params, [("ConditionExpression", f'"{condition}"')]))
+    return _ordered(edits, write.params)
+
+
+def _ordered(edits: list[Edit], params: Node) -> list[Edit]:
+    """Edits inserting at one offset are applied last-first: put ConditionExpression before the
+    names and values it uses (the reader sees the condition first)."""
+    end_inserts = [e for e in edits if e.start == e.end]
+    others = [e for e in edits if e.start != e.end]
+    if len({e.start for e in end_inserts}) == 1 and len(end_inserts) > 1:
+        combined = "".join(e.text for e in [end_inserts[-1], *end_inserts[:-1]])
+        return [*others, Edit(end_inserts[0].start, end_inserts[0].start, combined)]
+    return edits
+
+
+def _error_test(write: WriteCall) -> str:
+    attribute = "code" if write.v2 else "name"
+    return f'{{error}}.{attribute} === "ConditionalCheckFailedException"'
+
+
+@register_text("javascript", "RC401")
+def fix_read_then_write(text: str, finding: Finding) -> Fixed | Guidance:
+    """RC401: a ConditionExpression on what the decision read (see the module docstring)."""
+    source = JsSource(text, finding.path)
+    function = source.function_for(finding)
+    reads = [s.line for s in finding.evidence if s.role == "read"]
+    writes = [s.line for s in finding.evidence if s.role == "write"]
+    if function is None or not reads or not writes:
+        return Guidance(_RC401_GUIDANCE)
+    read_statement = source.statement_at(function, reads[0])
+    write_statement = source.statement_at(function, writes[-1])
+    if read_statement is None or write_statement is None:
+        return Guidance(_RC401_GUIDANCE)
+    write = _write_call(source, write_statement, function)
+    read = _item_read(source, read_statement, function)
+    if write is None or read is None:
+        return Guidance("The read and the write are not plain SDK calls in one function. " + _RC401_GUIDANCE)
+    checks = _checks(source, function, read_statement, write_statement)
+    rejections = check_exits(source, function, reads[0], writes[-1])
+    attributes = _decided_attributes(source, function, checks, write, read)
+    taken = _existing_keys(source, write.params, "ExpressionAttributeNames") | _existing_keys(
+        source, write.params, "ExpressionAttributeValues"
+    )
+    if not attributes and _absence_checked(source, checks, read) and read.key_attribute:
+        key = _placeholder("#", read.key_attribute, taken)
+        names: list[tuple[str, str]] = [(key, f'"{read.key_attribute}"')]
+        values: list[tuple[str, str]] = []
+        condition = f"attribute_not_exists({key})"
+        described = f"attribute_not_exists({read.key_attribute})"
+    elif attributes:
+        names, values, parts = [], [], []
+        for attribute in sorted(attributes):
+            name, value = _placeholder("#", attribute, taken), _placeholder(":expected_", attribute, taken)
+            taken |= {name, value}
+            names.append((name, f'"{attribute}"'))
+            values.append((value, f"{sorted(read.names, key=len)[0]}.{attribute}"))
+            parts.append(f"{name} = {value}")
+        condition = " AND ".join(parts)
+        described = " AND ".join(f"{a} unchanged since the read" for a in sorted(attributes))
+    else:
+        return Guidance(_RC401_GUIDANCE)
+    edits = _condition_edits(source, write, condition, names, values)
+    if edits is None:
+        return Guidance(
+            "The write's ConditionExpression is not a plain string; extend it. " + _RC401_GUIDANCE
+        )
+    answer = conflict_answer(source, function, finding) or _check_answer(source, rejections)
+    note = ""
+    if answer is not None:
+        wrapped = wrap_in_catch(source, write_statement, function, _error_test(write), answer, edits)
+        if wrapped is None:
+            return Guidance(_RC401_GUIDANCE)
+        edits = wrapped
+    else:
+        note = "A failed condition throws ConditionalCheckFailedException; callers must handle it."
+    return Fixed(
+        source.apply(edits),
+        f"Made the {write.kind} conditional ({described})"
+        + ("" if answer is None else " and answered a failed condition: " + answer.split("\n")[0]),
+        note=note,
+    )
+
+
+def _checks(source: JsSource, function: Node, read_statement: Node, write_statement: Node) -> list[Node]:
+    """The `if`s between the read and the write, and those around the write."""
+    found = [
+        n
+        for n in descendants(function)
+        if n.type == "if_statement" and read_statement.end_byte <= n.start_byte < write_statement.start_byte
+    ]
+    return [n for n in found if n.start_byte < write_statement.start_byte]
+
+
+def _decided_attributes(
+    source: JsSource, function: Node, checks: list[Node], write: WriteCall, read: ItemRead
+) -> set[str]:
+    attributes: set[str] = set()
+    for check in checks:
+        condition = check.child_by_field_name("condition")
+        attributes |= _attributes_in(source, condition, read) or set() if condition is not None else set()
+    attributes |= _attributes_in(source, write.params, read) or set()
+    derived = _locals_reading(source, function, read)
+    used = source.names_used(write.params)
+    for check in checks:
+        condition = check.child_by_field_name("condition")
+        used |= source.names_used(condition) if condition is not None else set()
+    for name, attrs in derived.items():
+        if name in used:
+            attributes |= attrs
+    return attributes
+
+
+def _check_answer(source: JsSource, rejections: list[Rejection]) -> str | None:
+    return exit_text(source, rejections[0]) if rejections else None
+
+
+@register_text("javascript", "RC402")
+def fix_unguarded_decrement(text: str, finding: Finding) -> Fixed | Guidance:
+    """RC402: `SET x = x - :n` only while `x >= :n`."""
+    guidance = Guidance(
+        'Add `ConditionExpression: "x >= :n"` to the decrement\'s params and turn '
+        "`ConditionalCheckFailedException` (`error.name`) into a 409."
+    )
+    source = JsSource(text, finding.path)
+    function = source.function_for(finding)
+    statement = source.statement_at(function, finding.line) if function is not None else None
+    write = _write_call(source, statement, function) if statement is not None else None
+    if write is None or write.kind != "update" or property_node(write.params, source, "ConditionExpression"):
+        return guidance
+    expression = property_value(write.params, source, "UpdateExpression")
+    value = unquote(source.code(expression)) if expression is not None else None
+    match = _DECREMENT.match(value) if value is not None else None
+    if match is None:
+        return guidance
+    condition = f"{match.group('attr')} >= {match.group('value')}"
+    edits = [add_properties(source, write.params, [("ConditionExpression", f'"{condition}"')])]
+    answer = conflict_answer(source, function, finding)
+    if answer is not None:
+        wrapped = wrap_in_catch(source, write.statement, function, _error_test(write), answer, edits)
+        if wrapped is None:
+            return guidance
+        edits = wrapped
+    return Fixed(
+        source.apply(edits),
+        f"Guarded the decrement of `{match.group('attr')}` with `{condition}`.",
+        safety="unsafe",
+        note="A decrement that would go below the amount now fails (ConditionalCheckFailedException)"
+        + (" and answers 409." if answer is not None else "; callers must handle it."),
+    )
+
+
+@register_text("javascript", "RC403", "RC404")
+def guidance_only(text: str, finding: Finding) -> Fixed | Guidance:
+    """RC403/RC404: which items belong together, or what makes a record a duplicate, needs a person."""
+    if finding.rule_id == "RC403":
+        message = (
+            "Write the items of one business change in one transaction (all or nothing, up to 100 "
+            "items), each conditional on what it depends on, and answer `TransactionCanceledException` "
+            "with 409:"
+        )
+    else:
+        message = (
+            "Stream and queue consumers see each record at least once: claim the record's id with a "
+            "conditional put before the side effect, and skip it when the claim fails:"
+        )
+    return Guidance(with_example(message, finding.rule_id))
