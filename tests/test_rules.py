@@ -185,11 +185,13 @@ def _readme_rule_table() -> list[list[str]]:
 
 def test_readme_rule_table_is_the_registry() -> None:
     header, divider, *rows = _readme_rule_table()
-    assert header == ["id", "name", "family", "severity", "status", "flags"]
+    assert header == ["id", "name", "family", "severity", "status", "languages", "flags"]
     assert set("".join(divider)) <= {"-"}
+    names = {"python": "Python", "javascript": "JS/TS", "rust": "Rust", "yaml": "OpenAPI"}
     expected = [
-        [r.id, r.name, r.family, r.severity, r.status, r.title] for r in RULES.values()
-    ]  # ids, names, families, severities, statuses and titles, in catalog order
+        [r.id, r.name, r.family, r.severity, r.status, ", ".join(names[n] for n in r.languages), r.title]
+        for r in RULES.values()
+    ]  # ids, names, families, severities, statuses, checked languages and titles, in catalog order
     assert rows == expected, "README's rule table is stale: paste `race-mcp rules --format markdown`"
 
 

@@ -4,10 +4,12 @@ One module per family (`rc1_memory` ... `rc8_mongodb`, `ra1_openapi`) declares i
 docs and the fix text their findings carry; the families import only `_model`, and this package
 builds and checks the registry when it is imported (`_registry`: duplicate ids or names, ids outside
 their family's prefix and live rules without fix text fail the import, so no finding can name an
-unknown rule or go without advice). `race-mcp rules [ID]` and the MCP resources `race://rules` /
-`race://rules/{id}` render this one source; the README's rule table is `race-mcp rules --format
-markdown`, checked by the tests. Ids are stable and never reused; a removed rule keeps its entry with
-`status="removed"`.
+unknown rule or go without advice). Each analyzer rule's JavaScript/TypeScript and Rust examples, or
+why it has no meaning in one of them, live in `languages/` (one module per family) and are attached
+by the registry, which refuses a rule silent about a language. `race-mcp rules [ID]` and the MCP
+resources `race://rules` / `race://rules/{id}` render this one source; the README's rule table is
+`race-mcp rules --format markdown`, checked by the tests. Ids are stable and never reused; a removed
+rule keeps its entry with `status="removed"`.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ from . import (
     rc7_files,
     rc8_mongodb,
 )
-from ._model import Rule
+from ._model import LanguageExamples, Rule
 from ._registry import Family, RuleRegistryError, build_registry
 from ._render import render_rule_markdown, render_rule_table
+from .languages import LANGUAGE_EXAMPLES
 
 __all__ = [
     "FAMILIES",
     "RULES",
+    "LanguageExamples",
     "Rule",
     "RuleRegistryError",
     "check_selectors",
@@ -55,7 +59,7 @@ FAMILIES: tuple[Family, ...] = (
     ra1_openapi,
 )
 
-RULES: dict[str, Rule] = build_registry(FAMILIES)
+RULES: dict[str, Rule] = build_registry(FAMILIES, LANGUAGE_EXAMPLES)
 
 
 def get_rule(rule_id: str) -> Rule:

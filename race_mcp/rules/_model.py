@@ -5,13 +5,52 @@ from __future__ import annotations
 from textwrap import dedent
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ..findings import Severity
 
-__all__ = ["CWE_362", "Rule", "snippet"]
+__all__ = ["CWE_362", "OTHER_LANGUAGES", "LanguageExamples", "OtherLanguage", "Rule", "snippet"]
 
 CWE_362 = "CWE-362: Concurrent Execution using Shared Resource with Improper Synchronization"
+
+# The analyzer's languages besides Python, which the main examples are written in. Every analyzer
+# rule (RC) says for each one either how the race looks there or why the rule has no meaning there.
+OtherLanguage = Literal["javascript", "rust"]
+OTHER_LANGUAGES: tuple[OtherLanguage, ...] = ("javascript", "rust")
+_FENCES = {".js": "javascript", ".mjs": "javascript", ".ts": "typescript", ".tsx": "tsx", ".rs": "rust"}
+
+
+class LanguageExamples(BaseModel):
+    """A rule in one more language: a racy example and its fix, or why the rule does not apply.
+
+    `gap` names what the analyzer does not recognise yet in that language: the examples are the
+    documented shape of the race, and the tests expect the racy one to go unflagged until the
+    front-end learns it (then the gap is deleted)."""
+
+    racy: str = Field("", description="racy code this rule flags in the language")
+    fixed: str = Field("", description="the fixed code, which this rule leaves alone")
+    filename: str = Field("", description="the file name the examples are analysed under (its suffix)")
+    gap: str = Field("", description="why the racy example is not flagged yet (a known analyzer gap)")
+    not_applicable: str = Field("", description="why the rule has no meaning in this language")
+
+    @model_validator(mode="after")
+    def _examples_or_a_reason(self) -> LanguageExamples:
+        if self.not_applicable:
+            if self.racy or self.fixed or self.gap:
+                raise ValueError("a rule that does not apply to a language has no examples there")
+        elif not (self.racy.strip() and self.fixed.strip() and self.filename):
+            raise ValueError("a racy example, its fix and a filename, or a not_applicable reason")
+        return self
+
+    @property
+    def fence(self) -> str:
+        """The code fence's language for the examples."""
+        return _FENCES.get(self.filename[self.filename.rfind(".") :], "text")
+
+    @property
+    def checked(self) -> bool:
+        """The analyzer flags the racy example in this language today."""
+        return not self.not_applicable and not self.gap
 
 
 class Rule(BaseModel):
@@ -31,9 +70,19 @@ class Rule(BaseModel):
     use_instead: str = Field(description="the fixed code, which this rule leaves alone")
     fix: str = Field("", description="what to change, as a finding's `fix` text says it")
     language: str = Field("python", description="language of the examples, for code fences")
+    other_languages: dict[OtherLanguage, LanguageExamples] = Field(
+        default_factory=dict,
+        description="the rule in the analyzer's other languages (analyzer rules name every one)",
+    )
     fix_safety: str = ""
     known_problems: str = ""
     references: list[str] = Field(default_factory=list)
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages whose analysis flags this rule's race today, the examples' own first."""
+        checked = [name for name, examples in self.other_languages.items() if examples.checked]
+        return [self.language, *sorted(checked, key=OTHER_LANGUAGES.index)]
 
 
 def snippet(text: str) -> str:
