@@ -23,7 +23,8 @@ GIFT_CARD_ESM = dedent(
     const app = express();
 
     app.post("/cards/:id/spend", async (req, res) => {
-      const { Item } = await client.send(new GetItemCommand({ TableName: "Cards", Key: { id: { S: req.params.id } } }));
+      const key = { id: { S: req.params.id } };
+      const { Item } = await client.send(new GetItemCommand({ TableName: "Cards", Key: key }));
       if (Number(Item.balance.N) < req.body.amount) return res.status(400).send({ error: "insufficient" });
       const next = Number(Item.balance.N) - req.body.amount;
       await client.send(new PutItemCommand({
@@ -44,7 +45,8 @@ GIFT_CARD_ESM_FIXED = dedent(
     const app = express();
 
     app.post("/cards/:id/spend", async (req, res) => {
-      const { Item } = await client.send(new GetItemCommand({ TableName: "Cards", Key: { id: { S: req.params.id } } }));
+      const key = { id: { S: req.params.id } };
+      const { Item } = await client.send(new GetItemCommand({ TableName: "Cards", Key: key }));
       if (Number(Item.balance.N) < req.body.amount) return res.status(400).send({ error: "insufficient" });
       const next = Number(Item.balance.N) - req.body.amount;
       try {
@@ -92,7 +94,8 @@ def test_rc401_commonjs_create_if_absent_gets_attribute_not_exists(tmp_path: Pat
     patched = fix_and_verify(SIGNUP_CJS, "users.js", "RC401", "register", tmp_path)
     assert (
         '  try {\n    await doc.send(new PutCommand({ TableName: "Users", Item: { email, name }, '
-        'ConditionExpression: "attribute_not_exists(#email)", ExpressionAttributeNames: { "#email": "email" } }));\n'
+        'ConditionExpression: "attribute_not_exists(#email)", '
+        'ExpressionAttributeNames: { "#email": "email" } }));\n'
         "  } catch (error) {\n"
         '    if (!(error.name === "ConditionalCheckFailedException")) throw error;\n'
         '    throw new Error("email taken");\n  }\n'
@@ -127,7 +130,8 @@ CLAIM_TS = dedent(
 def test_rc401_typescript_params_object_merges_names_and_values(tmp_path: Path) -> None:
     patched = fix_and_verify(CLAIM_TS, "orders.ts", "RC401", "claim", tmp_path)
     assert '    ExpressionAttributeNames: { "#st": "status", "#status": "status" },\n' in patched
-    assert '    ExpressionAttributeValues: { ":paid": "paid", ":expected_status": order.status },\n' in patched
+    values = '    ExpressionAttributeValues: { ":paid": "paid", ":expected_status": order.status },\n'
+    assert values in patched
     assert '    ConditionExpression: "#status = :expected_status",\n  };\n' in patched
     # TypeScript's catch variable is `unknown`: the test narrows it before reading `name`.
     assert "  } catch (error: unknown) {\n" in patched
@@ -164,7 +168,8 @@ def test_whole_fixture_patches_every_race_and_the_diff_applies() -> None:
     ]
     assert report.unpatched == [] and report.errors == []
     assert report.patched_source is not None
-    assert not [f for f in analyze_source(report.patched_source, "RC4xx_dynamodb.mjs") if f.rule_id.startswith("RC4")]
+    after = analyze_source(report.patched_source, "RC4xx_dynamodb.mjs")
+    assert not [f for f in after if f.rule_id.startswith("RC4")]
 
 
 RECORDS = dedent(
