@@ -297,7 +297,8 @@ class Writes:
             elif kind == "commit":
                 self.commit(node, state, effect.rule)
             elif kind == "direct":
-                self.directs.append(Direct(effect.rule, effect.key, (self.step(node, "write"),)))
+                step = self.step(node, "write")
+                self.directs.append(Direct(effect.rule, effect.key, (step,), effect.message))
             elif kind == "atomic":
                 self.atomic_values += 1
         return results

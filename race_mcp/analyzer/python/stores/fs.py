@@ -7,21 +7,79 @@ is what the check and the write share in practice.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ...core.stores import StoreSpec, register
-from ._common import StoreRecognizer, is_true, keywords, positional
+from ._common import StoreRecognizer, is_true, keywords, positional, walk
 
 __all__ = ["FileRecognizer"]
 
-_CHECKS = {"os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.lexists", "os.access"}
+_CHECKS = {
+    "os.path.exists",
+    "os.path.isfile",
+    "os.path.isdir",
+    "os.path.lexists",
+    "os.access",
+    # python-fsutil and aiofiles: the same system calls behind a helper library.
+    "fsutil.exists",
+    "fsutil.is_file",
+    "fsutil.is_dir",
+    "aiofiles.os.path.exists",
+    "aiofiles.os.path.isfile",
+    "aiofiles.os.path.isdir",
+}
+# Helpers that truncate and write a whole file in place (`atomic=True`: a temporary file renamed
+# over the path, so a reader never sees it half written).
+_WRITE_FUNCTIONS = {
+    "fsutil.write_file",
+    "fsutil.write_file_json",
+    "fsutil.create_file",
+    "fsutil.copy_file",
+    "fsutil.move_file",
+}
 _PATH_CHECK_METHODS = {"exists", "is_file", "is_dir"}
-_CREATE_FUNCTIONS = {"os.mkdir", "os.makedirs", "os.symlink", "os.link"}
-_MOVE_FUNCTIONS = {"os.rename", "os.replace", "shutil.move", "shutil.copy", "shutil.copyfile", "shutil.copy2"}
+_CREATE_FUNCTIONS = {
+    "os.mkdir",
+    "os.makedirs",
+    "os.symlink",
+    "os.link",
+    "fsutil.create_dir",
+    "fsutil.make_dirs",
+    "aiofiles.os.mkdir",
+    "aiofiles.os.makedirs",
+}
+_MOVE_FUNCTIONS = {
+    "os.rename",
+    "os.replace",
+    "shutil.move",
+    "shutil.copy",
+    "shutil.copyfile",
+    "shutil.copy2",
+    "aiofiles.os.rename",
+    "aiofiles.os.replace",
+}
 _PATH_WRITE_METHODS = {"write_text", "write_bytes", "mkdir", "symlink_to", "hardlink_to"}
 _PATH_LIKE = re.compile(r"path|Path\(|file|dir|target|dest|tmp|/", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+
+
+_EXISTS_ERRORS = frozenset({"FileExistsError", "OSError", "IOError"})
+_REMOVALS = frozenset({"remove", "unlink", "rmdir", "rmtree"})
+
+
+def _uses_path(node: model.Node, text: str, code: Callable[[model.Node], str]) -> bool:
+    """A call given the path (`read_key(path)`, `open(path)`, `path.read_text()`), other than one
+    that removes it."""
+    if not isinstance(node, model.Call):
+        return False
+    if (node.name or node.method or "").split(".")[-1] in _REMOVALS:
+        return False
+    given = [arg.value for arg in node.args]
+    if node.receiver is not None:
+        given.append(node.receiver)
+    return any(_SPACE.sub("", code(value)) == text for value in given)
 
 
 def _writes(mode: str) -> bool:
@@ -52,18 +110,53 @@ class FileRecognizer(StoreRecognizer):
         options = keywords(call)
         if name in _CHECKS and args:
             return [Effect("read", self.key(args[0], ctx))]
-        if name == "open" and args:
+        if name in _WRITE_FUNCTIONS and args:
+            moves = name in ("fsutil.copy_file", "fsutil.move_file")
+            target = args[1] if moves and len(args) > 1 else args[0]
+            return self.write(target, ctx, ALL if is_true(options.get("atomic")) else frozenset())
+        if name in ("open", "aiofiles.open") and args:
             mode = ctx.string(args[1] if len(args) > 1 else options.get("mode")) or "r"
+            if "x" in mode:  # exclusive: no check-then-create, unless a loser reads it too early
+                return self.exclusive(call, args[0], ctx) or None
             return self.write(args[0], ctx) if _writes(mode) else None
         if name == "os.open" and args:
             flags = self.facts(ctx).code(args[1]) if len(args) > 1 else ""
-            return self.write(args[0], ctx, ALL if "O_EXCL" in flags else frozenset())
+            if "O_EXCL" in flags:
+                return [*self.write(args[0], ctx, ALL), *self.exclusive(call, args[0], ctx)]
+            return self.write(args[0], ctx)
         if name in _CREATE_FUNCTIONS and args:
             target = args[-1] if name in ("os.symlink", "os.link") else args[0]
             return self.write(target, ctx, _exist_ok(options))
         if name in _MOVE_FUNCTIONS and len(args) >= 2:
             return self.write(args[1], ctx)
         return self.path_method(call, args, options, ctx)
+
+    def exclusive(self, call: model.Call, path: model.Expr, ctx: CallContext) -> list[Effect]:
+        """`os.open(p, O_CREAT | O_EXCL)` (or `open(p, "x")`) creates the file empty and fills it
+        afterwards; a loser whose `except FileExistsError:` reads the path can read it before the
+        winner has written it (empty or half written). Writing a temporary file and publishing it
+        with `os.link` / `os.replace` leaves no such window."""
+        key = self.key(path, ctx)
+        text = key.partition(":")[2]
+        code = self.facts(ctx).code
+        at = (call.span.line, call.span.column)
+        for node in walk(ctx.function().body):
+            if not isinstance(node, model.Try):
+                continue
+            if at not in {(n.span.line, n.span.column) for n in walk(node.body) if isinstance(n, model.Call)}:
+                continue
+            for handler in node.handlers:
+                if not set(handler.types) & _EXISTS_ERRORS:
+                    continue
+                reader = next((c for c in walk(handler.body) if _uses_path(c, text, code)), None)
+                if reader is not None:
+                    message = (
+                        f"Path `{text}` is created empty at line {call.span.line} and written "
+                        f"afterwards, while a request that loses the creation reads it at line "
+                        f"{reader.span.line}: it can read the file before the winner has written it."
+                    )
+                    return [Effect("direct", key, "RC701", node=call, message=message)]
+        return []
 
     def path_method(
         self, call: model.Call, args: list[model.Expr], options: dict[str, model.Expr], ctx: CallContext
@@ -107,6 +200,7 @@ register(
             "symlink",
             "link(",
             "shutil.",
+            "fsutil.",
         ),
         label=lambda name: f"path `{name}`",
         outcome="another process can create or replace the path between the check and the write",

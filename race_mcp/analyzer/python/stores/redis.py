@@ -352,7 +352,13 @@ class RedisRecognizer(StoreRecognizer):
         set_call, name = written
         if not _compared_with(name, call, self.facts(ctx).code(function), function.span.line):
             return []
-        return [Effect("direct", key, "RC501", node=set_call)]
+        label = key.partition(":")[2]
+        message = (
+            f"Shared key `{label}` is set to this request's own value at line {set_call.span.line} and "
+            f"read back at line {call.span.line} to compare: a concurrent request can overwrite it in "
+            "between, so the comparison fails or two requests both see their own value."
+        )
+        return [Effect("direct", key, "RC501", node=set_call, message=message)]
 
     def _in_multi(self, receiver: model.Expr, ctx: CallContext) -> bool:
         """Queued on a pipeline that runs as MULTI ... EXEC (redis-py's default, `transaction=True`)."""
