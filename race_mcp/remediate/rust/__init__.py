@@ -1,1 +1,7 @@
-"""Text fixers for Rust findings (registered with `register_text`)."""
+"""Text fixers for Rust findings (registered with `register_text`).
+
+Each module parses the file with the analyzer's tree-sitter grammar and edits the text at node
+spans; importing this package registers them all.
+"""
+
+from . import dynamodb  # noqa: F401  (registers its fixers)

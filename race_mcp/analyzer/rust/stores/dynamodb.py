@@ -61,7 +61,10 @@ class RustDynamoRecognizer:
             Effect("write", key, "RC401", guard, needs_check=compare_and_set),
             Effect("store_write", "dynamodb", autocommit=True),
         ]
-        if method == "update_item":
+        # A decision on the item before an unconditioned write is RC401, whose fix (a condition on
+        # what was read) also floors the decrement: one finding for the write, not two.
+        decided = check is not None and check.decision and not guard
+        if method == "update_item" and not decided:
             lowered = self.decremented(calls, names, ctx)
             if lowered and not (guard >= ALL or lowered & guard):
                 effects.append(Effect("direct", key, "RC402"))
