@@ -28,6 +28,19 @@ _FIXES = {
         "Add a UNIQUE constraint on the looked-up column and insert with `ON CONFLICT DO NOTHING` (or catch "
         "error code `23505` / `ER_DUP_ENTRY` and answer 409) instead of checking first."
     ),
+    "RC301": (
+        "Write atomically with the check in the filter and look at the outcome: Prisma "
+        "`updateMany({ where: { id, stock: { gte: 1 } }, data: { stock: { decrement: 1 } } })` and check "
+        "`count`; Sequelize `Model.decrement(..., { where: { id, stock: { [Op.gte]: 1 } } })`; TypeORM "
+        "`update({ id, version }, {...})` and check `affected`. Or lock the row inside a transaction: "
+        "`SELECT ... FOR UPDATE` through `tx.$queryRaw`, `lock: t.LOCK.UPDATE`, "
+        '`setLock("pessimistic_write")`, and decide on the locked row.'
+    ),
+    "RC303": (
+        "Declare the looked-up field unique (Prisma `@unique`, Sequelize `unique: true`, TypeORM "
+        "`@Column({ unique: true })`) and create directly, answering the duplicate-key error (Prisma "
+        "P2002, `UniqueConstraintError`, `QueryFailedError` code 23505) with 409, or use `upsert`."
+    ),
     "RC401": (
         "Add a `ConditionExpression` that guards what was read (a version attribute bumped on every "
         "write, or `balance >= :amt`) and turn `ConditionalCheckFailedException` into a 409."
@@ -47,9 +60,21 @@ _FIXES = {
         "`createIndex({ email: 1 }, { unique: true })`) and insert directly, answering error code 11000 "
         "with 409, instead of checking with `findOne` first."
     ),
+    "RC701": (
+        'Create exclusively with the `wx` flag (`open(path, "wx")`, `writeFile(path, data, { flag: "wx" })`) '
+        "and answer `EEXIST`; `mkdir(path, { recursive: true })` for directories; for a JSON file that "
+        "requests update, serialize the read-modify-write (one mutex per file, or `proper-lockfile`) or "
+        "move the data into a database."
+    ),
+}
+# Titles whose shared text names Python's ORMs.
+_TITLES = {
+    "RC301": "ORM row read, changed in JavaScript and written without a row lock",
 }
 
 
 def in_javascript(finding: Finding) -> Finding:
-    fix = _FIXES.get(finding.rule_id)
-    return finding.model_copy(update={"fix": fix}) if fix else finding
+    update = {"fix": _FIXES[finding.rule_id]} if finding.rule_id in _FIXES else {}
+    if finding.rule_id in _TITLES:
+        update["title"] = _TITLES[finding.rule_id]
+    return finding.model_copy(update=update) if update else finding

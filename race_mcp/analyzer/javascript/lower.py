@@ -44,7 +44,7 @@ _SKIPPED = frozenset(
 _ERROR_CODES = (
     (re.compile(r"\b11000\b|E11000|MongoServerError|DuplicateKey"), ("DuplicateKeyError",)),
     (
-        re.compile(r"23505|ER_DUP_ENTRY|\b1062\b|UniqueConstraint|SQLITE_CONSTRAINT"),
+        re.compile(r"23505|ER_DUP_ENTRY|\b1062\b|UniqueConstraint|SQLITE_CONSTRAINT|P2002"),
         ("IntegrityError", "UniqueViolation"),
     ),
     (re.compile(r"ConditionalCheckFailed|TransactionCanceled"), ("ConditionalCheckFailedException",)),

@@ -29,20 +29,47 @@ def _is_records(expr: model.Expr | None, event: str) -> bool:
     return False
 
 
-def _consumer_loops(function: model.Function) -> list[model.Loop]:
+_ITERATING = frozenset({"map", "forEach", "flatMap"})
+_PerRecord = tuple[model.Node, model.Block]  # the loop or call that runs per record, and that code
+
+
+def _consumer_loops(
+    module: model.ModuleModel, function: model.Function
+) -> list[tuple[model.Node, model.Block]]:
+    """Where `function` acts on each record, with the code run per record: `for (const r of
+    event.Records)` loops, and callbacks of `event.Records.map(...)` / `.forEach(...)` (often under
+    `Promise.all`)."""
     if not function.params:
         return []
     event = function.params[0]
     batches: set[str] = set()
-    loops = []
+    loops: list[_PerRecord] = []
+
+    def is_batch(expr: model.Expr | None) -> bool:
+        return _is_records(expr, event) or (isinstance(expr, model.Name) and expr.id in batches)
+
     for statement in statements(function.body):
         if isinstance(statement, model.Assign) and _is_records(statement.value, event):
             batches.update(t.id for t in statement.targets if isinstance(t, model.Name))
         elif isinstance(statement, model.Loop) and statement.iterable is not None:
-            source = statement.iterable
-            if _is_records(source, event) or (isinstance(source, model.Name) and source.id in batches):
-                loops.append(statement)
+            if is_batch(statement.iterable):
+                loops.append((statement, statement.body))
+            continue
+        for expr in expressions(statement):
+            if isinstance(expr, model.Call) and expr.method in _ITERATING and is_batch(expr.receiver):
+                callback = _callback(module, expr.positional(0))
+                if callback is not None:
+                    loops.append((expr, callback.body))
     return loops
+
+
+def _callback(module: model.ModuleModel, expr: model.Expr | None) -> model.Function | None:
+    """The function an inline `(record) => ...` argument was lowered to (found by its span)."""
+    if isinstance(expr, model.Opaque) and expr.kind == "function":
+        return next((f for f in module.functions.values() if f.span == expr.span), None)
+    if isinstance(expr, model.Name):
+        return module.functions.get(expr.id)
+    return None
 
 
 def _all_expressions(block: model.Block) -> Iterator[model.Expr]:
@@ -70,8 +97,8 @@ def _vocabulary(nodes: Iterable[model.Expr]) -> tuple[list[str], list[str]]:
     return called, words
 
 
-def _reached(module: model.ModuleModel, loop: model.Loop) -> tuple[list[str], list[str]]:
-    called, words = _vocabulary(_all_expressions(loop.body))
+def _reached(module: model.ModuleModel, body: model.Block) -> tuple[list[str], list[str]]:
+    called, words = _vocabulary(_all_expressions(body))
     seen: set[str] = set()
     top = {name: f for name, f in module.functions.items() if "." not in name}
     for _ in range(_HELPER_DEPTH):
@@ -97,8 +124,8 @@ def stream_consumers(module: model.ModuleModel) -> list[Direct]:
         return []
     directs = []
     for function in module.functions.values():
-        for loop in _consumer_loops(function):
-            called, words = _reached(module, loop)
+        for loop, body in _consumer_loops(module, function):
+            called, words = _reached(module, body)
             if not any(_acts(name) for name in called):
                 continue
             _, outside = _vocabulary(_all_expressions(function.body))

@@ -22,7 +22,9 @@ from .typeorm import typeorm_effects
 __all__ = ["JsOrmRecognizer"]
 
 # Prisma only accepts unique fields in `findUnique`'s `where`: a field looked up there is unique.
-_FIND_UNIQUE = re.compile(r"findUnique(?:OrThrow)?\(\s*\{\s*where\s*:\s*\{\s*([A-Za-z_$][\w$]*)")
+_FIND_UNIQUE = re.compile(
+    r"\.([A-Za-z_$][\w$]*)\.findUnique(?:OrThrow)?\(\s*\{\s*where\s*:\s*\{\s*([A-Za-z_$][\w$]*)"
+)
 
 
 class _OrmFacts(JsModuleFacts):
@@ -34,7 +36,10 @@ class _OrmFacts(JsModuleFacts):
         self.prisma = "prisma" in libraries
         self.sequelize = "sequelize" in libraries
         self.typeorm = "typeorm" in libraries or "getrepository" in lowered or "repository<" in lowered
-        self.unique = unique_fields(source) | set(_FIND_UNIQUE.findall(source))
+        self.unique = unique_fields(source)
+        self.prisma_unique: dict[str, set[str]] = {}
+        for delegate, field in _FIND_UNIQUE.findall(source):
+            self.prisma_unique.setdefault(delegate, set(self.unique)).add(field)
 
 
 class JsOrmRecognizer(StoreRecognizer):
@@ -48,7 +53,10 @@ class JsOrmRecognizer(StoreRecognizer):
 
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         facts = self.orm_facts(ctx)
-        if facts.prisma and (found := prisma_effects(call, ctx, facts.unique)) is not None:
+        if (
+            facts.prisma
+            and (found := prisma_effects(call, ctx, facts.prisma_unique, facts.unique)) is not None
+        ):
             return found
         if facts.typeorm and (found := typeorm_effects(call, ctx, facts.unique)) is not None:
             return found

@@ -51,7 +51,10 @@ def _client(expr: model.Expr | None) -> bool:
     return bool(_CLIENT.search(last))
 
 
-def prisma_effects(call: model.Call, ctx: CallContext, unique: set[str]) -> list[Effect] | None:
+def prisma_effects(
+    call: model.Call, ctx: CallContext, looked_up_unique: dict[str, set[str]], unique: set[str]
+) -> list[Effect] | None:
+    """`looked_up_unique`: per delegate (`user`), the fields the module looks up with `findUnique`."""
     method, receiver = call.method or "", call.receiver
     if method == "$transaction":
         # The array form's statements were evaluated as its arguments; the callback form is run as
@@ -77,7 +80,7 @@ def prisma_effects(call: model.Call, ctx: CallContext, unique: set[str]) -> list
     if method in ("create", "createMany", "createManyAndReturn"):
         skip = args.get("skipDuplicates")
         ignores = isinstance(skip, model.Literal) and skip.value is True
-        return insert(key, unique, ctx, ignores_duplicates=ignores)
+        return insert(key, looked_up_unique.get(table, unique), ctx, ignores_duplicates=ignores)
     if method in ("upsert", "delete"):
         return [Effect("write", key, "RC301", ALL)]
     if method == "deleteMany":

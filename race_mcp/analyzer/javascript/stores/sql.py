@@ -62,8 +62,8 @@ class JsSqlRecognizer(SqlRecognizer):
         return super().transactional(function) or transaction_callback(function)
 
     def autocommit(self, call: model.Call, ctx: CallContext) -> bool:
-        # knex commits each statement on its own outside a transaction.
-        return knex_chain(call) is not None or super().autocommit(call, ctx)
+        # knex and postgres.js commit each statement on its own outside a transaction.
+        return _tagged(call) or knex_chain(call) is not None or super().autocommit(call, ctx)
 
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         if _tagged(call) and call.func is not None:
