@@ -140,19 +140,23 @@ def _params(function: Node, source: JsSource) -> list[str]:
     return names
 
 
+def _uses(source: JsSource, package: str) -> bool:
+    return re.search(rf"""(?:from\s+|require\(\s*)["']{package}["']""", source.text) is not None
+
+
 def conflict_answer(source: JsSource, function: Node, finding: Finding) -> str | None:
-    """A 409 in the handler's framework: `return res.status(409).send(...)` (Express, Next.js,
-    Fastify), `ctx.throw(409, ...)` (Koa), `return c.json(..., 409)` (Hono); None off a route."""
+    """A 409 in the handler's framework: `ctx.throw(409, ...)` (Koa), `return c.json(..., 409)`
+    (Hono), `return res.status(409).send(...)` (Express, Next.js, Fastify); None off a route."""
     if finding.route is None:
         return None
     params = _params(function, source)
     body = f'{{ error: "{CONFLICT_MESSAGE}" }}'
+    if params and params[0] and _uses(source, "koa"):
+        return f'{params[0]}.throw(409, "{CONFLICT_MESSAGE}");'
+    if params and params[0] and _uses(source, "hono"):
+        return f"return {params[0]}.json({body}, 409);"
     if len(params) >= 2 and params[1]:
         return f"return {params[1]}.status(409).send({body});"
-    if len(params) == 1 and params[0] == "ctx":
-        return f'ctx.throw(409, "{CONFLICT_MESSAGE}");'
-    if len(params) == 1 and params[0] == "c":
-        return f"return c.json({body}, 409);"
     return None
 
 

@@ -1,0 +1,126 @@
+"""A JavaScript DynamoDB handler (AWS SDK v3 from npm) against moto's DynamoDB server on loopback:
+ten holds of one unit at once oversell a stock of 3 before the RC401 patch, and after it every
+success is paid for by the stock (successes + stock left = 3), the rest answered 409.
+
+Skipped with the reason when node, npm, the registry or moto_server is missing; a failure under CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from race_mcp.analyzer import analyze_source
+from race_mcp.remediate import apply_patches, propose_patches
+from race_mcp.roots import AllowedRoots
+from tests._npm import node_modules, require_or_skip
+from tests.test_remediate_dynamodb import _free_port
+
+FIXTURES = Path(__file__).parent / "fixtures" / "live" / "dynamodb"
+STOCK = 3
+REQUESTS = 10
+
+
+@pytest.fixture(scope="module")
+def dynamodb_url() -> Iterator[str]:
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if server is None:
+        require_or_skip("moto[server] is not installed")
+    assert server is not None
+    port = _free_port()
+    process = subprocess.Popen(
+        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=1.0)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def modules() -> Path:
+    return node_modules("@aws-sdk/client-dynamodb@3")
+
+
+def _table(url: str) -> object:
+    dynamodb = boto3.resource(
+        "dynamodb",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    table = dynamodb.create_table(
+        TableName="inventory",
+        KeySchema=[{"AttributeName": "sku", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "sku", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for sku in ("racy", "fixed"):
+        table.put_item(Item={"sku": sku, "stock": STOCK})
+    return table
+
+
+def _hold_at_once(handler: Path, sku: str, url: str, modules: Path) -> tuple[int, int]:
+    """REQUESTS calls of the handler in flight together in one node process: (successes, 409s)."""
+    env = {**os.environ, "NODE_PATH": str(modules), "DYNAMODB_URL": url}
+    done = subprocess.run(
+        ["node", str(FIXTURES / "hold_many.js"), str(handler), sku, str(REQUESTS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcome = json.loads(done.stdout)
+    return outcome["ok"], outcome["conflicts"]
+
+
+def _stock(table: object, sku: str) -> int:
+    item = table.get_item(Key={"sku": sku}, ConsistentRead=True)["Item"]  # type: ignore[attr-defined]
+    return int(item["stock"])
+
+
+def test_javascript_rc401_handler_oversells_before_the_patch_and_not_after(
+    dynamodb_url: str, modules: Path, tmp_path: Path
+) -> None:
+    table = _table(dynamodb_url)
+    source = (FIXTURES / "hold.js").read_text(encoding="utf-8")
+    assert [f.rule_id for f in analyze_source(source, "hold.js")] == ["RC401"]
+
+    successes, _ = _hold_at_once(FIXTURES / "hold.js", "racy", dynamodb_url, modules)
+    left = _stock(table, "racy")
+    assert successes > STOCK - left, f"the unpatched handler should oversell: {successes} holds, {left} left"
+
+    handler = tmp_path / "hold.js"
+    shutil.copyfile(FIXTURES / "hold.js", handler)
+    report = propose_patches(source, "hold.js", project_file=handler, roots=AllowedRoots([tmp_path]))
+    assert [p.rule_id for p in report.patches] == ["RC401"] and not report.unpatched
+    apply_patches(handler, report, roots=AllowedRoots([tmp_path]))
+    assert analyze_source(handler.read_text(encoding="utf-8"), "hold.js") == []
+
+    successes, conflicts = _hold_at_once(handler, "fixed", dynamodb_url, modules)
+    left = _stock(table, "fixed")
+    assert successes >= 1 and successes + left == STOCK, (successes, left)
+    assert successes + conflicts == REQUESTS
