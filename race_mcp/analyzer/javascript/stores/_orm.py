@@ -25,6 +25,7 @@ __all__ = [
     "insert",
     "items",
     "key_text",
+    "model_unique",
     "read",
     "row_lock",
     "row_save",
@@ -129,6 +130,34 @@ def unique_fields(source: str) -> set[str]:
     for names in _CLASS_UNIQUE.findall(source):
         found.update(part.strip().strip("'\"") for part in names.split(",") if part.strip())
     return found
+
+
+def _attributes_unique(attributes: model.Expr | None) -> set[str]:
+    """`{ email: { type: DataTypes.STRING, unique: true } }` -> {"email"}."""
+    found = set()
+    for name, value in items(attributes).items():
+        unique = items(value).get("unique")
+        if unique is not None and not (isinstance(unique, model.Literal) and unique.value in (False, None)):
+            found.add(name)
+    return found
+
+
+def model_unique(module: model.ModuleModel) -> dict[str, set[str]]:
+    """Unique fields per model declared in the module: Sequelize `sequelize.define("Member", {...})`
+    and `Member.init({...})`, and classes (TypeORM entities, sequelize-typescript models) whose
+    text declares unique columns."""
+    per_model: dict[str, set[str]] = {}
+    for call in module.calls:
+        if call.method == "define" and isinstance(label := call.positional(0), model.Literal):
+            per_model[str(label.value)] = _attributes_unique(call.positional(1)) | {"id"}
+        elif call.method == "init" and isinstance(call.receiver, model.Name):
+            per_model[call.receiver.id] = _attributes_unique(call.positional(0)) | {"id"}
+    lines = module.source.splitlines()
+    for class_name, info in module.classes.items():
+        if info.decorators or info.bases:
+            text = "\n".join(lines[info.span.line - 1 : info.span.end_line])
+            per_model.setdefault(class_name, unique_fields(text))
+    return per_model
 
 
 def row_lock(key: str) -> Effect:

@@ -14,7 +14,7 @@ from ...core.stores import add_recognizer
 from ...python.stores._common import StoreRecognizer
 from ..callbacks import transaction_callback
 from ._calls import JsModuleFacts
-from ._orm import unique_fields
+from ._orm import model_unique, unique_fields
 from .prisma import prisma_effects
 from .sequelize import sequelize_effects
 from .typeorm import typeorm_effects
@@ -37,9 +37,15 @@ class _OrmFacts(JsModuleFacts):
         self.sequelize = "sequelize" in libraries
         self.typeorm = "typeorm" in libraries or "getrepository" in lowered or "repository<" in lowered
         self.unique = unique_fields(source)
+        self.model_unique = model_unique(module)
         self.prisma_unique: dict[str, set[str]] = {}
         for delegate, field in _FIND_UNIQUE.findall(source):
             self.prisma_unique.setdefault(delegate, set(self.unique)).add(field)
+
+    def unique_of(self, name: str) -> set[str]:
+        """A model's unique fields: its own declaration in the module, else every field the module
+        declares unique (models declared elsewhere: what this module shows is all there is)."""
+        return self.model_unique.get(name, self.unique)
 
 
 class JsOrmRecognizer(StoreRecognizer):
@@ -58,10 +64,10 @@ class JsOrmRecognizer(StoreRecognizer):
             and (found := prisma_effects(call, ctx, facts.prisma_unique, facts.unique)) is not None
         ):
             return found
-        if facts.typeorm and (found := typeorm_effects(call, ctx, facts.unique)) is not None:
+        if facts.typeorm and (found := typeorm_effects(call, ctx, facts.unique_of)) is not None:
             return found
         if facts.sequelize:
-            return sequelize_effects(call, ctx, facts.unique)
+            return sequelize_effects(call, ctx, facts.unique_of)
         return None
 
     def transactional(self, function: model.Function) -> bool:

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ...python.stores._common import dotted, literal_string
@@ -57,7 +59,9 @@ def _row_key(ctx: CallContext) -> str | None:
     return None
 
 
-def sequelize_effects(call: model.Call, ctx: CallContext, unique: set[str]) -> list[Effect] | None:
+def sequelize_effects(
+    call: model.Call, ctx: CallContext, unique_of: Callable[[str], set[str]]
+) -> list[Effect] | None:
     method = call.method or ""
     if method == "transaction" and not any(isinstance(a.value, model.Opaque) for a in call.args):
         return [Effect("begin")]  # unmanaged: `const t = await sequelize.transaction()`
@@ -73,7 +77,7 @@ def sequelize_effects(call: model.Call, ctx: CallContext, unique: set[str]) -> l
     if method in _READS:
         fields = {"id"} if method == "findByPk" else Filter(options.get("where")).fields
         return read(key, fields, ctx, locked=_locks(options))
-    return _static_write(method, key, call, options, ctx, unique)
+    return _static_write(method, key, call, options, ctx, unique_of(name))
 
 
 def _row(method: str, key: str, call: model.Call, ctx: CallContext) -> list[Effect]:
@@ -86,9 +90,12 @@ def _row(method: str, key: str, call: model.Call, ctx: CallContext) -> list[Effe
         return [Effect("write", key, "RC301", columns=frozenset(columns))]
     if method == "destroy":
         return [Effect("write", key, "RC301", ALL)]
-    # `row.decrement("balance", { by: n })`: computed by the database, stale only after a decision.
+    # `row.decrement("balance", { by: n })`: computed by the database, stale only after a decision
+    # on that column (an existence check decides nothing about it).
+    first = call.positional(0)
+    columns = bare_fields(first) or ({text} if (text := literal_string(first)) else set())
     ctx.args.clear()
-    return [Effect("write", key, "RC301", needs_check=True)]
+    return [Effect("write", key, "RC301", needs_check=True, columns=frozenset(columns))]
 
 
 def _static_write(

@@ -18,6 +18,7 @@ private accounts: Repository<Account>`, `dataSource.getRepository(Account)`), th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
@@ -98,16 +99,20 @@ def _row_argument(ctx: CallContext, index: int) -> str | None:
     return None
 
 
-def typeorm_effects(call: model.Call, ctx: CallContext, unique: set[str]) -> list[Effect] | None:
+def typeorm_effects(
+    call: model.Call, ctx: CallContext, unique_of: Callable[[str], set[str]]
+) -> list[Effect] | None:
     method = call.method or ""
     if method == "startTransaction":
         return [Effect("begin")]
     if method in ("commitTransaction", "rollbackTransaction"):
         return [Effect("commit")]
     if method in _QUERY_READS or method == "execute":
-        return _query_builder(call, ctx, unique)
+        return _query_builder(call, ctx, unique_of)
     if method not in _READS and method not in _WRITES:
         return None
+    if method == "save" and (row := _row_argument(ctx, 0) or _row_argument(ctx, 1)) is not None:
+        return row_save(row, ctx)  # `repo.save(row)`, `manager.save(row)` of a row read earlier
     args = call.args
     entity = _repository(call.receiver, ctx)
     offset = 0
@@ -124,7 +129,7 @@ def typeorm_effects(call: model.Call, ctx: CallContext, unique: set[str]) -> lis
         lock = items(options.get("lock")).get("mode")
         locked = isinstance(lock, model.Literal) and bool(_PESSIMISTIC.search(str(lock.value)))
         return read(key, fields, ctx, locked=locked and not by)
-    return _write(method, key, call, args, offset, ctx, unique)
+    return _write(method, key, call, args, offset, ctx, unique_of(entity))
 
 
 def _criteria(expr: model.Expr | None) -> Filter:
@@ -162,7 +167,9 @@ def _write(
     return [Effect("write", key, "RC301", ALL)]  # upsert, delete, remove: atomic
 
 
-def _query_builder(call: model.Call, ctx: CallContext, unique: set[str]) -> list[Effect] | None:
+def _query_builder(
+    call: model.Call, ctx: CallContext, unique_of: Callable[[str], set[str]]
+) -> list[Effect] | None:
     """`repo.createQueryBuilder("a").setLock("pessimistic_write").where(...).getOne()`, and
     `createQueryBuilder().update(Account).set({...}).where("... AND balance >= :n").execute()`."""
     base, calls = chain(call)
@@ -181,7 +188,8 @@ def _query_builder(call: model.Call, ctx: CallContext, unique: set[str]) -> list
         mode = ctx.string(lock.positional(0)) if lock is not None else None
         return read(key, columns, ctx, locked=bool(mode and _PESSIMISTIC.search(mode)))
     if "insert" in methods:
-        return insert(key, unique, ctx, ignores_duplicates="orIgnore" in methods or "orUpdate" in methods)
+        ignores = "orIgnore" in methods or "orUpdate" in methods
+        return insert(key, unique_of(entity), ctx, ignores_duplicates=ignores)
     setter = methods.get("set")
     data = setter.positional(0) if setter is not None else None
     where = Filter(None)
@@ -194,7 +202,7 @@ def _query_builder(call: model.Call, ctx: CallContext, unique: set[str]) -> list
 def _builder_entity(base: model.Expr, calls: list[tuple[str, model.Call]], ctx: CallContext) -> str | None:
     for name, inner in calls:
         first = inner.positional(0)
-        named = name in ("createQueryBuilder", "update", "from", "into")
+        named = name in ("getRepository", "createQueryBuilder", "update", "from", "into")
         if named and isinstance(first, model.Name) and first.id[:1].isupper():
             return first.id
     return _repository(base, ctx)
