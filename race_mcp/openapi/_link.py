@@ -1,9 +1,12 @@
 """Linking spec operations to the handlers the static analyzer found, by method and path template.
 
-Frameworks spell path parameters differently (`{id}`, `{id:int}`, `<int:id>`, `:id`), and code
-routes often omit the prefix the spec serves them under (`basePath`, a server URL's path, a
-router prefix), so templates are compared with every parameter reduced to `{}`, first exactly,
-then with a prefix on either side when that leaves exactly one candidate.
+Frameworks spell path parameters differently (`{id}`, `{id:int}`, `<int:id>`, `:id`, Express's
+`:id(\\d+)`, Hono's `:id{[0-9]+}`, Next.js's `[id]` and `[...slug]`, Axum's `{*rest}` and `*rest`),
+and code routes often omit the prefix the spec serves them under (`basePath`, a server URL's path,
+a router prefix), so templates are compared with every parameter reduced to `{}`, first exactly,
+then with a prefix on either side when that leaves exactly one candidate. Next.js route groups
+(`(shop)`) are not part of the URL. A route with no method (a Next.js `pages/api` handler answers
+every method) or Express's `all` links to every method of its path.
 """
 
 from __future__ import annotations
@@ -16,8 +19,18 @@ from ..findings import Finding
 
 __all__ = ["link_code_findings", "normalize_template", "split_route"]
 
-_WHOLE_SEGMENT_PARAM = re.compile(r"^(?::[A-Za-z_]\w*\??|\*\w*|\(\?P<\w+>.*\))$")
+_WHOLE_SEGMENT_PARAM = re.compile(
+    r"^(?:"
+    r":[A-Za-z_$][\w$]*(?:\(.*\)|\{.*\})?[?*+]?"  # :id, :id?, Express :id(\\d+), Hono :id{[0-9]+}
+    r"|\*\w*"  # *, *rest (Axum 0.7, Express 4 wildcards)
+    r"|\{\*\w*\}"  # {*rest} (Axum 0.8)
+    r"|\[{1,2}(?:\.\.\.)?\w+\]{1,2}"  # Next.js [id], [...slug], [[...slug]]
+    r"|\(\?P<\w+>.*\)"  # Django regex groups
+    r")$"
+)
 _INLINE_PARAM = re.compile(r"\{[^}]*\}|<[^>]*>")
+_ROUTE_GROUP = re.compile(r"^\([\w-]+\)$")  # Next.js app-router (group): not part of the URL
+_ANY_METHOD = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE", "QUERY")
 
 
 def normalize_template(path: str) -> str:
@@ -25,7 +38,7 @@ def normalize_template(path: str) -> str:
     path = path.split("?", 1)[0].strip()
     segments = []
     for segment in path.strip("/").split("/"):
-        if not segment:
+        if not segment or _ROUTE_GROUP.match(segment):
             continue
         if _WHOLE_SEGMENT_PARAM.match(segment):
             segments.append("{}")
@@ -35,11 +48,17 @@ def normalize_template(path: str) -> str:
 
 
 def split_route(route: str) -> tuple[list[str], str] | None:
-    """`"POST /redeem/{code}"` -> (["POST"], "/redeem/{code}"); also `"GET|HEAD /x"`."""
-    method_part, _, path = route.strip().partition(" ")
+    """`"POST /redeem/{code}"` -> (["POST"], "/redeem/{code}"); also `"GET|HEAD /x"`. A bare path
+    (`"/api/orders"`, a Next.js `pages/api` handler) or `ALL /x` stands for every method."""
+    route = route.strip()
+    if route.startswith("/"):
+        return list(_ANY_METHOD), route
+    method_part, _, path = route.partition(" ")
     if not path:
         return None
     methods = [method.upper() for method in re.split(r"[,|/]", method_part) if method]
+    if "ALL" in methods or "ANY" in methods:
+        methods = list(_ANY_METHOD)
     return methods, path.strip()
 
 
