@@ -22,6 +22,7 @@ _CONTAINERS = frozenset({"Map", "Set", "WeakMap", "WeakSet", "Array", "Object", 
 _MUTATING = frozenset(
     {"set", "delete", "clear", "add", "push", "pop", "shift", "unshift", "splice", "sort", "reverse", "fill"}
 )
+_NEST_PROVIDERS = frozenset({"Injectable", "Controller", "Resolver", "WebSocketGateway"})
 _READING = frozenset({"get", "has", "includes", "indexOf", "keys", "values", "entries", "find", "some", "at"})
 
 
@@ -31,11 +32,37 @@ def _is_container(value: model.Expr) -> bool:
     return is_mutable(value)
 
 
+def _singleton(info: model.ClassModel) -> bool:
+    """`@Injectable()`, `@Controller()`, `@Resolver()`, `@WebSocketGateway()` without a request or
+    transient scope: Nest builds one instance for the whole application."""
+    for decorator in info.decorators:
+        call = decorator if isinstance(decorator, model.Call) else None
+        name = (call.name if call is not None else getattr(decorator, "id", "")) or ""
+        if name.rsplit(".", 1)[-1] in _NEST_PROVIDERS:
+            scoped = call is not None and any(_scoped(arg.value) for arg in call.args)
+            return not scoped
+    return False
+
+
+def _scoped(expr: model.Expr) -> bool:
+    """`{ scope: Scope.REQUEST }` / `Scope.TRANSIENT`."""
+    if isinstance(expr, model.Attribute):
+        return expr.attr in ("REQUEST", "TRANSIENT")
+    if isinstance(expr, model.Collection):
+        return any(_scoped(element) for element in expr.elements)
+    return False
+
+
 def may_share_state(module: model.ModuleModel) -> bool:
     """Cheap pre-filter: a module-level container, or a module-level name some function reassigns."""
     if any(_is_container(value) for value in module.assignments.values()):
         return True
-    return any(function.globals for function in module.functions.values())
+    if any(function.globals for function in module.functions.values()):
+        return True
+    return any(
+        _singleton(info) and any(_is_container(value) for value in info.attributes.values())
+        for info in module.classes.values()
+    )
 
 
 class JavaScriptMemory(PythonMemory):
@@ -59,6 +86,16 @@ class JavaScriptMemory(PythonMemory):
             if function is not None:
                 return function, self.frame(function, self_class=frame.self_class)
         return super().resolve_callee(call, frame)
+
+    def class_attribute(self, class_name: str, attr: str) -> str | None:
+        """Fields of a NestJS provider or controller (a singleton unless its scope is per request)
+        are state every request shares: `private readonly stock = new Map()`."""
+        info = self.classes.get(class_name)
+        if info is not None and _singleton(info):
+            value = info.attributes.get(attr)
+            if value is not None and _is_container(value):
+                return f"{class_name}.{attr}"
+        return super().class_attribute(class_name, attr)
 
     def attribute_class(self, class_name: str, attr: str) -> str | None:
         """The module's class of `this.<attr>`, from what the constructor assigns to it (a

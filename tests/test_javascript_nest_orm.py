@@ -1,0 +1,124 @@
+"""NestJS entry points and the Node ORM/query-builder/filesystem stores, end to end through
+`analyze_source` (the per-family fixture corpus is scored in `test_js_analyzer.py`)."""
+
+from __future__ import annotations
+
+from race_mcp import analyze_source
+
+NEST_PRISMA = """\
+import { Controller, Injectable, Post, Param, Body, Scope } from "@nestjs/common";
+import { PrismaClient } from "@prisma/client";
+
+@Injectable()
+export class WalletService {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async withdraw(id: string, amount: number) {
+    const account = await this.prisma.account.findUnique({ where: { id } });
+    if (account.balance >= amount) {
+      await this.prisma.account.update({ where: { id }, data: { balance: { decrement: amount } } });
+    }
+  }
+}
+
+@Controller("wallet")
+export class WalletController {
+  constructor(private readonly wallet: WalletService) {}
+
+  @Post(":id/withdraw")
+  async withdraw(@Param("id") id: string, @Body() body: { amount: number }) {
+    return this.wallet.withdraw(id, body.amount);
+  }
+}
+"""
+
+
+def test_nest_route_reaches_the_race_in_its_injected_service() -> None:
+    findings = analyze_source(NEST_PRISMA, "wallet.ts")
+    assert [(f.rule_id, f.line, f.reached_by, f.confidence) for f in findings] == [
+        ("RC301", 9, "NestJS route POST /wallet/:id/withdraw", "high")
+    ]
+    assert "updateMany" in findings[0].fix and "ORM row" in findings[0].title
+
+
+def test_locked_row_in_an_interactive_transaction_is_safe() -> None:
+    locked = NEST_PRISMA.replace(
+        "    const account = await this.prisma.account.findUnique({ where: { id } });\n"
+        "    if (account.balance >= amount) {\n"
+        "      await this.prisma.account.update(",
+        "    await this.prisma.$transaction(async (tx) => {\n"
+        '    const [account] = await tx.$queryRaw`SELECT * FROM "Account" WHERE id = ${id} FOR UPDATE`;\n'
+        "    if (account.balance >= amount) {\n"
+        "      await tx.account.update(",
+    ).replace("    }\n  }\n}\n\n@Controller", "    }\n    });\n  }\n}\n\n@Controller", 1)
+    assert "$transaction" in locked
+    assert analyze_source(locked, "wallet.ts") == []
+    unlocked = locked.replace(" FOR UPDATE", "")
+    assert [f.rule_id for f in analyze_source(unlocked, "wallet.ts")] == ["RC301"]
+
+
+SINGLETON = """\
+import { Controller, Injectable, Post, Body, Scope } from "@nestjs/common";
+
+@Injectable(OPTIONS)
+export class SeenService {
+  private readonly seen = new Set<string>();
+
+  async once(id: string) {
+    if (this.seen.has(id)) return false;
+    await fetch("https://audit.example/" + id);
+    this.seen.add(id);
+    return true;
+  }
+}
+"""
+
+
+def test_provider_fields_are_shared_unless_the_provider_is_request_scoped() -> None:
+    singleton = SINGLETON.replace("OPTIONS", "")
+    assert [(f.rule_id, f.line) for f in analyze_source(singleton, "seen.ts")] == [("RC101", 8)]
+    per_request = SINGLETON.replace("OPTIONS", "{ scope: Scope.REQUEST }")
+    assert analyze_source(per_request, "seen.ts") == []
+
+
+def test_nest_message_and_schedule_handlers_are_entry_points() -> None:
+    source = SINGLETON.replace("OPTIONS", "").replace(
+        "  async once(", '  @EventPattern("order.created")\n  async once('
+    )
+    source = source.replace(
+        "import { Controller", 'import { EventPattern } from "@nestjs/microservices";\nimport { Controller'
+    )
+    findings = analyze_source(source, "seen.ts")
+    assert [f.reached_by for f in findings] == ["NestJS consumer order.created"]
+
+
+def test_knex_transaction_callback_with_for_update_is_safe_and_without_it_racy() -> None:
+    source = """\
+const knex = require("knex")({ client: "pg" });
+async function withdraw(id, amount) {
+  await knex.transaction(async (trx) => {
+    const row = await trx("accounts").where({ id }).forUpdate().first();
+    if (row.balance >= amount) await trx("accounts").where({ id }).decrement("balance", amount);
+  });
+}
+"""
+    assert analyze_source(source, "withdraw.js") == []
+    racy = source.replace(".forUpdate()", "")
+    assert [(f.rule_id, f.line) for f in analyze_source(racy, "withdraw.js")] == [("RC201", 4)]
+
+
+def test_fs_json_read_modify_write_is_a_lost_update_and_wx_create_is_not() -> None:
+    source = """\
+const fsp = require("fs/promises");
+async function bump(page) {
+  const counts = JSON.parse(await fsp.readFile("counts.json", "utf8"));
+  counts[page] = (counts[page] || 0) + 1;
+  await fsp.writeFile("counts.json", JSON.stringify(counts));
+}
+async function create(file, body) {
+  await fsp.writeFile(file, body, { flag: "wx" });
+}
+"""
+    findings = analyze_source(source, "counts.js")
+    assert [(f.rule_id, f.line) for f in findings] == [("RC701", 3)]
+    assert "wx" in findings[0].fix
