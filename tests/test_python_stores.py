@@ -354,9 +354,15 @@ def test_redis_get_and_set_name_the_key_by_its_text() -> None:
     recognizer = RedisRecognizer(REDIS)
     assert effects(recognizer, REDIS, "limit", "get") == [Effect("read", 'redis:f"rate:{user}"')]
     set_call = [c for c in _calls(REDIS, "limit") if c.method == "set"]
-    ctx = context(REDIS, "limit")
+    ctx = context(REDIS, "limit", used=False)
     assert recognizer.effects(set_call[0], ctx) == [Effect("write", 'redis:f"rate:{user}"', "RC501")]
     assert recognizer.effects(set_call[1], ctx) == [Effect("write", 'redis:f"lock:{user}"', "RC501", ALL)]
+    # `if r.set(k, 1, nx=True):`: its answer looked at, the SET NX is also a mutex on the key.
+    claimed = recognizer.effects(set_call[1], context(REDIS, "limit", used=True))
+    assert claimed is not None and [(e.kind, e.region) for e in claimed] == [
+        ("lock", 'named:redis:f"lock:{user}"'),
+        ("write", "transaction"),
+    ]
 
 
 def test_incr_then_expire_outside_a_pipeline_is_rc503() -> None:

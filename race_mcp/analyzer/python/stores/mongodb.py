@@ -70,6 +70,15 @@ _IDENTITY = frozenset({"_id", "id", "pk"})
 _COUNTS = frozenset({"modified_count", "matched_count", "deleted_count", "upserted_id", "raw_result"})
 _DUPLICATE_KEY = ("DuplicateKeyError",)
 _GENERIC_ATTRIBUTES = frozenset({"collection", "coll", "col", "_collection", "_coll", "table"})
+# Writes of document-store wrappers (pymongo's legacy `update`/`insert`/`remove`, Eve and superdesk
+# resource services and models: `patch(id, updates)`, `update(filter, updates)`, `post(docs)`):
+# method names far too common to trust alone, so they count only on a receiver the same function
+# also calls `find_one` on, or one built by `get_resource_service(...)`.
+_WRAPPER_UPDATES = frozenset({"update", "patch", "replace", "system_update", "find_and_modify"})
+_WRAPPER_INSERTS = frozenset({"insert", "post"})
+_WRAPPER_DELETES = frozenset({"remove", "delete", "delete_action"})
+_WRAPPER_READS = frozenset({"find_one", "find_one_by_id"})
+_SERVICE_FACTORIES = frozenset({"get_resource_service", "get_model"})
 
 
 def _fields(expr: model.Expr | None) -> dict[str, model.Expr]:
@@ -330,7 +339,26 @@ class MongoRecognizer(StoreRecognizer):
             _only_written_values(call, ctx)
             guard = ALL if self.checks_result(call, ctx) else frozenset()
             return [Effect("write", self.key(call, ctx), "RC801", guard)]
+        wrapper = _WRAPPER_UPDATES | _WRAPPER_INSERTS | _WRAPPER_DELETES
+        if method in wrapper and self.is_document_store(call.receiver, ctx):
+            if method in _WRAPPER_INSERTS:
+                return self.insert(call, ctx)
+            if method in _WRAPPER_DELETES:
+                return [Effect("write", self.key(call, ctx), "RC801")]
+            return self.update(call, ctx)
         return None
+
+    def is_document_store(self, receiver: model.Expr, ctx: CallContext) -> bool:
+        """A receiver the function also reads one document from (`item_model.find_one(f)` then
+        `item_model.update(f, changes)`), or a resource service (`get_resource_service("x")`)."""
+        facts = self.facts(ctx)
+        function = ctx.function()
+        text = facts.code(receiver)
+        bound = facts.local_bindings(function).get(text) if isinstance(receiver, model.Name) else None
+        for built in (receiver, bound):
+            if isinstance(built, model.Call) and _last_part(built) in _SERVICE_FACTORIES:
+                return True
+        return text in _document_receivers(function, facts)
 
     def update(self, call: model.Call, ctx: CallContext) -> list[Effect]:
         key = self.key(call, ctx)
@@ -387,6 +415,26 @@ def _only_written_values(call: model.Call, ctx: CallContext) -> None:
     filtering = {id(access) for access in arguments[position]} - written
     if filtering:
         ctx.args[:] = [access for access in ctx.args if id(access) not in filtering]
+
+
+def _last_part(call: model.Call) -> str:
+    return (call.name or call.method or "").split(".")[-1]
+
+
+_RECEIVERS_CACHE: weakref.WeakKeyDictionary[model.Function, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _document_receivers(function: model.Function, facts: MongoFacts) -> frozenset[str]:
+    """The text of every receiver `find_one` is called on in the function."""
+    cached = _RECEIVERS_CACHE.get(function)
+    if cached is None:
+        cached = frozenset(
+            facts.code(node.receiver)
+            for node in walk(function.body)
+            if isinstance(node, model.Call) and node.method in _WRAPPER_READS and node.receiver is not None
+        )
+        _RECEIVERS_CACHE[function] = cached
+    return cached
 
 
 def _argument(call: model.Call, position: int, keyword: str) -> model.Expr | None:

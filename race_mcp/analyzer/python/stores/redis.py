@@ -114,6 +114,11 @@ _UNIQUE_CALLS = frozenset(
         "utcnow",
     }
 )
+# `add` / `set(nx=True)` whose answer is looked at: a mutex on the key (see `recognize`).
+_CLAIMS = frozenset({"add"})
+# Helpers that take and release a named lock (the lock's name is their first argument).
+_ACQUIRES = frozenset({"lock", "acquire_lock", "get_lock", "try_lock", "take_lock", "obtain_lock"})
+_RELEASES = frozenset({"unlock", "release_lock", "drop_lock", "free_lock"})
 _CONVERSIONS = frozenset({"str", "int", "float", "bytes", "repr", "hex"})
 _COMPARISON = re.compile(r"[!=]=")
 # The detail of a check that only tested whether a value was found (`core.state.EXISTENCE`).
@@ -286,9 +291,16 @@ class RedisRecognizer(StoreRecognizer):
         return bool(fresh) and any(name in fresh for name in re.findall(r"\w+", key.partition(":")[2]))
 
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        named = self.named_lock(call, ctx)
+        if named is not None:
+            return named
         method, receiver = call.method, call.receiver
         if method not in _KNOWN or receiver is None or not self.is_redis(receiver, ctx):
             return None
+        if method in _CLAIMS and ctx.result_used(call):
+            # `if not cache.add(lock_key, 1, timeout=30): return 429`: SET NX taken as a mutex,
+            # held until the key is deleted.
+            return [Effect("lock", region="named:" + self.key(call, ctx))]
         if method in ("pipeline", "multi") or method in _ATOMIC:
             return []
         if method == "watch":
@@ -319,11 +331,34 @@ class RedisRecognizer(StoreRecognizer):
             # `zcard` -> compare -> `zadd`: a sliding-window limiter checked before it counts.
             return [Effect("write", key, "RC502", needs_check=True)]
         conditional = _is_conditional_set(call)
+        if method == "set" and conditional and ctx.result_used(call):
+            return [Effect("lock", region="named:" + key), Effect("write", key, "RC501", ALL)]
+        if method in ("delete", "unlink"):
+            return [Effect("unlock", region="named:" + key), Effect("write", key, "RC501")]
         if method == "set" and not conditional:
             self.remember_own_value(call, key, ctx)
         if not conditional:
             conditional = _refills_cache(key, ctx, self.facts(ctx).code(ctx.function()), call)
         return [Effect("write", key, "RC501", ALL if conditional else frozenset())]
+
+    def named_lock(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        """A lock taken through a helper (`if not acquire_lock(name): raise Busy()` ...
+        `finally: release_lock(name)`), usually over Redis, a cache or a database: held from the
+        acquiring call, whose answer is tested, to the release of the same name."""
+        if call.receiver is not None and self.facts(ctx).code(call.receiver) in ("self", "cls"):
+            return None
+        name = (call.name or call.method or "").split(".")[-1]
+        if name == "lock" and call.receiver is not None:
+            return None  # `r.lock(name)` (redis-py, pottery): a lock object, taken by `with` or `acquire()`
+        given = positional(call)
+        if not given:
+            return None
+        region = "named:" + re.sub(r"\s+", "", self.facts(ctx).code(given[0]))
+        if name in _ACQUIRES and ctx.result_used(call):
+            return [Effect("lock", region=region)]
+        if name in _RELEASES:
+            return [Effect("unlock", region=region)]
+        return None
 
     def remember_own_value(self, call: model.Call, key: str, ctx: CallContext) -> None:
         """`token = uuid4().hex; r.set(LEADER, token)`: a SET of a value no other request writes,
@@ -470,7 +505,20 @@ def _is_conditional_set(call: model.Call) -> bool:
 register(
     StoreSpec(
         name="redis",
-        markers=("redis", "Redis", "cache", "incr", "decr", "pipe", "rds", "kv", "setnx", "expire"),
+        markers=(
+            "redis",
+            "Redis",
+            "cache",
+            "incr",
+            "decr",
+            "pipe",
+            "rds",
+            "kv",
+            "setnx",
+            "expire",
+            "lock(",
+            "_lock",
+        ),
         label=lambda name: f"Redis key `{name}`",
         outcome="concurrent requests all pass the check before any of them writes",
         recognizers={"python": RedisRecognizer},
