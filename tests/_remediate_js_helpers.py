@@ -12,7 +12,7 @@ from race_mcp.analyzer import analyze_source
 from race_mcp.analyzer.javascript.parse import parse, syntax_errors
 from race_mcp.findings import Finding
 from race_mcp.remediate._fixers import Fixed, Guidance
-from race_mcp.remediate._pipeline import find_fixer
+from race_mcp.remediate._pipeline import _key, find_fixer
 from tests._remediate_helpers import _check_diff_applies
 
 __all__ = ["finding_for", "fix", "fix_and_verify", "guidance_for"]
@@ -39,7 +39,7 @@ def guidance_for(source: str, path: str, rule_id: str, function: str | None = No
 
 
 def _keys(findings: list[Finding]) -> Counter[tuple[str, str | None]]:
-    return Counter((f.rule_id, f.function) for f in findings)
+    return Counter(map(_key, findings))
 
 
 def fix_and_verify(source: str, path: str, rule_id: str, function: str | None, tmp_path: Path) -> str:
@@ -50,7 +50,7 @@ def fix_and_verify(source: str, path: str, rule_id: str, function: str | None, t
     patched = result.code
     assert syntax_errors(parse(patched.encode(), path).root_node) == [], patched
     before, after = _keys(analyze_source(source, path)), _keys(analyze_source(patched, path))
-    key = (rule_id, target.function)
+    key = _key(target)
     assert after[key] < before[key], f"the race is still reported:\n{patched}"
     assert not (after - before), f"new findings: {after - before}\n{patched}"
     assert not (before - after) - Counter({key: before[key]}), f"other findings hidden:\n{patched}"

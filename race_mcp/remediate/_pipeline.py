@@ -61,8 +61,17 @@ def _checked_rule(rule: str | None) -> str | None:
     return found.id
 
 
+_ANONYMOUS = re.compile(r"<anonymous:\d+>")
+
+
 def _key(finding: Finding) -> _Key:
-    return (finding.rule_id, finding.function)
+    """A finding's identity across rewrites: its rule and function. JavaScript names an inline
+    handler by its line (`<anonymous:16>`), which a fix above it shifts: its route stands for it
+    (or, off a route, the name without the line)."""
+    function = finding.function
+    if function is not None and _ANONYMOUS.search(function):
+        function = finding.route or _ANONYMOUS.sub("<anonymous>", function)
+    return (finding.rule_id, function)
 
 
 def _refind(
@@ -123,7 +132,7 @@ def _unexplained(before: list[Finding], target: Finding, after: list[Finding]) -
         for key in before_keys
         if key != _key(target)
         and after_keys[key] < before_keys[key]
-        and not (key == ("RC601", target.function) and target.rule_id in _CLAIMING_FIXES)
+        and not (key == ("RC601", _key(target)[1]) and target.rule_id in _CLAIMING_FIXES)
     }
     if hidden:
         rules = ", ".join(sorted({rule for rule, _ in hidden}))
@@ -190,7 +199,7 @@ class _Run:
         """Guidance, unless an earlier fix removed the finding: a guarded state transition (a claim)
         retires its handler's RC601, which sliced runs know without analysing the whole file."""
         if self.sliced:
-            claimed = {("RC601", t.function) for t in self.fixed if t.rule_id in _CLAIMING_FIXES}
+            claimed = {("RC601", _key(t)[1]) for t in self.fixed if t.rule_id in _CLAIMING_FIXES}
             target: Finding | None = None if _key(original) in claimed else original
         else:
             target = _refind(original, self.findings, self._anchors(original))
@@ -313,7 +322,7 @@ class _Run:
             return False
         expected = Counter(map(_key, self.original_findings))
         expected.subtract(Counter(map(_key, self.fixed)))
-        claimed = {("RC601", t.function) for t in self.fixed if t.rule_id in _CLAIMING_FIXES}
+        claimed = {("RC601", _key(t)[1]) for t in self.fixed if t.rule_id in _CLAIMING_FIXES}
         if final - expected:
             return False
         return all(final[key] >= count or key in claimed for key, count in expected.items() if count > 0)

@@ -115,7 +115,11 @@ def check_exits(source: JsSource, scope: Node, start_line: int, end_line: int) -
     """`if (...) return/throw ...;` statements between two lines (the checks that refuse)."""
     found = []
     for node in descendants(scope):
-        if node.type != "if_statement" or not start_line <= source.line(node) <= end_line:
+        # A refusing check ends before the write; an `if` around the write is no refusal of it.
+        if (
+            node.type != "if_statement"
+            or not start_line <= source.line(node) <= node.end_point[0] + 1 < end_line
+        ):
             continue
         consequence = node.child_by_field_name("consequence")
         body = consequence

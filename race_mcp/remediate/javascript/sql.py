@@ -403,9 +403,14 @@ def _write_edits(
     return edits
 
 
+_MESSAGES = {
+    "RC202": "Issue the writes that belong together in one transaction, on one client of the pool:",
+    "RC203": "Let a UNIQUE constraint decide and insert without checking first:",
+}
+
+
 @register_text("javascript", "RC202", "RC203", "RC2")
 def sql_guidance(text: str, finding: Finding) -> Fixed | Guidance:
     """Other SQL rules: which writes belong together, or which column is unique, needs a person."""
-    return Guidance(
-        with_example(finding.fix or "Make the check and the write one atomic statement.", finding.rule_id)
-    )
+    message = _MESSAGES.get(finding.rule_id) or finding.fix or "Make the check and the write one statement."
+    return Guidance(with_example(message, finding.rule_id))
