@@ -11,13 +11,13 @@ reads and writes by name, and a shadowing `let` inside a block is rare in handle
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..core import model
 from ..core.walk import statements
 from ._classes import lower_class, parameter_types, property_assignments
 from ._expressions import ExpressionLowering, span, text
+from ._syntax import caught_errors, is_async, required_module
 from .parse import parse
 
 __all__ = ["Lowering", "lower_module"]
@@ -37,45 +37,6 @@ _SKIPPED = frozenset(
         "hash_bang_line",
     }
 )
-
-
-# A `catch` has no types in JavaScript; the error codes it tests name what it handles, in the
-# exception names the store recognizers ask about (`ctx.catching`).
-_ERROR_CODES = (
-    (re.compile(r"\b11000\b|E11000|MongoServerError|DuplicateKey"), ("DuplicateKeyError",)),
-    (
-        re.compile(r"23505|ER_DUP_ENTRY|\b1062\b|UniqueConstraint|SQLITE_CONSTRAINT|P2002"),
-        ("IntegrityError", "UniqueViolation"),
-    ),
-    (re.compile(r"ConditionalCheckFailed|TransactionCanceled"), ("ConditionalCheckFailedException",)),
-)
-
-
-def _caught(source: str) -> tuple[str, ...]:
-    return tuple(name for pattern, names in _ERROR_CODES if pattern.search(source) for name in names)
-
-
-def _is_async(node: Any) -> bool:
-    return any(child.type == "async" for child in node.children)
-
-
-def _require(node: Any | None) -> str | None:
-    """`require("m")` -> "m"; `require("m").a.b` -> "m.a.b"; `await import("m")` -> "m"."""
-    if node is None:
-        return None
-    if node.type == "await_expression" and node.named_children:
-        return _require(node.named_children[0])
-    if node.type == "member_expression":
-        base = _require(node.child_by_field_name("object"))
-        prop = node.child_by_field_name("property")
-        return f"{base}.{text(prop)}" if base and prop is not None else None
-    if node.type != "call_expression":
-        return None
-    func, args = node.child_by_field_name("function"), node.child_by_field_name("arguments")
-    if func is None or text(func) not in ("require", "import") or args is None:
-        return None
-    strings = [child for child in args.named_children if child.type == "string"]
-    return text(strings[0])[1:-1] if strings else None
 
 
 class Lowering:
@@ -229,7 +190,7 @@ class Lowering:
         name_node, value_node = node.child_by_field_name("name"), node.child_by_field_name("value")
         if name_node is None:
             return []
-        required = _require(value_node)
+        required = required_module(value_node)
         if required is not None and self._scopes[-1] is None:
             self._import_binding(name_node, required)
             return []
@@ -321,7 +282,7 @@ class Lowering:
             if name is not None and self._bound:
                 self._bound[-1].add(name)
             catch_body = self._body(handler.child_by_field_name("body"))
-            types = ("Exception", *_caught(text(handler)))
+            types = ("Exception", *caught_errors(text(handler)))
             handlers.append(model.Handler(types, catch_body, name, span=span(handler), origin=handler))
         finalizer = node.child_by_field_name("finalizer")
         final = self._body(finalizer.child_by_field_name("body")) if finalizer is not None else ()
@@ -398,7 +359,7 @@ class Lowering:
             qualname,
             tuple(params),
             (),
-            is_async=_is_async(node),
+            is_async=is_async(node),
             owner_class=owner_class,
             span=span(node),
             origin=node,
