@@ -22,6 +22,7 @@ _WRITES = frozenset(
 )
 _COUNTERS = frozenset({"incr", "decr", "hincr", "zincr", "incrby", "decrby"})
 _EXPIRES = frozenset({"expire", "pexpire", "expire_at", "pexpire_at", "expireat", "pexpireat"})
+_COUNTED = frozenset({"sadd", "srem", "del", "hdel", "zadd", "hset_nx"})
 _ATOMIC = frozenset({"set_nx", "hset_nx", "set_options", "invoke_async", "eval"})
 _CONNECTION_NAMES = frozenset({"con", "conn", "connection", "manager", "mgr"})
 _CONNECTION_PREFIXES = ("redis", "rds", "cache", "kv")
@@ -90,6 +91,9 @@ def _effects(method: str, key: str, call: model.Call, ctx: CallContext) -> list[
     if method in _COUNTERS:
         counted[key] = call
         return [Effect("write", key, "RC502", needs_check=True)]
+    if method in _COUNTED and ctx.result_used(call):
+        # SADD/SREM/DEL/HDEL answer how many members they changed: a kept answer is the check.
+        return [Effect("write", key, "RC501", ALL, needs_check=True)]
     if method in _WRITES:
         return [Effect("write", key, "RC501")]
     return None
