@@ -26,20 +26,21 @@ from ._workspace import ClientRoots, Workspace
 # propose_patch
 
 PROPOSE_PATCH_DESCRIPTION = """\
-Propose verified fixes for the races in one Python file: a unified diff for each finding with a \
-sound mechanical fix (libcst, formatting kept), re-analysed so the race is gone; guidance in words \
-for the others.
+Propose verified fixes for the races in one Python, JavaScript/TypeScript or Rust file: a unified \
+diff for each finding with a sound mechanical fix (formatting kept), re-analysed so the race is \
+gone; guidance in words for the others.
 
 Call it after analyze_file or run_burst found a race. Give `path` (a workspace file) or `source` \
-with a `filename`; `rule` limits it to one rule. Nothing is written: show the diff, or apply it \
-with `race-mcp patch FILE --apply`. `diff` is the combined patch for `git apply`; an unsafe patch \
-says its limits in `note`."""
+with a `filename` (its suffix picks the language); `rule` limits it to one rule. Nothing is \
+written: show the diff, or apply it with `race-mcp patch FILE --apply`. `diff` is the combined \
+patch for `git apply`; an unsafe patch says its limits in `note`."""
 
 HINTS = {
-    "syntax-error": "propose_patch needs Python source that parses",
+    "syntax-error": "propose_patch needs source that parses in the language its suffix names",
     "is-directory": "analyze_file takes directories; pass one of its files here",
     "unknown-rule": "read race://rules for the rule ids",
-    "not-found": "pass a .py file inside the workspace as `path`, or the code as `source`",
+    "not-found": "pass a .py, .js/.ts or .rs file inside the workspace as `path`, or the code as `source`",
+    "unsupported-language": "propose_patch takes Python, JavaScript/TypeScript and Rust files",
 }
 PATCH_SHAPE = output_shape(PatchReport, omitted=list[str])
 # Text and structured content together; the diff is the product, so it is cut last.
@@ -61,9 +62,9 @@ class PatchCall:
 def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None:
     @server.tool(
         name="propose_patch",
-        title="Propose verified patches for the races in a Python file",
+        title="Propose verified patches for the races in a source file",
         description=PROPOSE_PATCH_DESCRIPTION,
-        annotations=read_only("Propose verified patches for the races in a Python file"),
+        annotations=read_only("Propose verified patches for the races in a source file"),
     )
     async def propose_patch(
         ctx: Context[Any, Any],
@@ -71,18 +72,20 @@ def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None
         path: Annotated[
             PathText | None,
             Field(
-                description="Python file in the workspace, e.g. 'app/routes/coupons.py'. "
+                description="Python, JavaScript/TypeScript or Rust file in the workspace, e.g. "
+                "'app/routes/coupons.py'. "
                 "Give either path or source.",
             ),
         ] = None,
         source: Annotated[
             str | None,
-            Field(description="Python source text to patch instead of a file."),
+            Field(description="Source text to patch instead of a file (language from `filename`)."),
         ] = None,
         filename: Annotated[
             str,
             Field(
-                description="Name for inline `source` in the diff headers, e.g. 'app/routes.py'.",
+                description="Name for inline `source` in the diff headers, e.g. 'app/routes.py'; "
+                "its suffix picks the language.",
                 min_length=1,
                 max_length=260,
             ),
@@ -93,7 +96,7 @@ def register_propose_patch(server: MCPServer[Any], workspace: Workspace) -> None
         ] = None,
     ) -> Annotated[CallToolResult, PATCH_SHAPE]:
         if (path is None) == (source is None):
-            raise usage_error("give exactly one of `path` (a Python file) or `source` (code text)")
+            raise usage_error("give exactly one of `path` (a source file) or `source` (code text)")
         call = PatchCall(
             path=path,
             source=source,
@@ -123,7 +126,7 @@ def _read_for_patch(path: str, roots: AllowedRoots, settings: Settings) -> tuple
     it is."""
     target = located(path, "path", roots)
     if target.is_dir():
-        raise InputError(f"{path}: is a directory; propose_patch takes one Python file", code="is-directory")
+        raise InputError(f"{path}: is a directory; propose_patch takes one file", code="is-directory")
     root = next((r for r in roots.paths if target.is_relative_to(r)), None)
     label = target.relative_to(root).as_posix() if root is not None else path
     return read_source(target, label, max_bytes=settings.max_file_bytes), label, target
