@@ -14,8 +14,19 @@ from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ...core.stores import StoreSpec, register
 from ._common import StoreRecognizer, is_true, keywords, positional, walk
+from ._redis_shapes import (
+    compared_with,
+    ends_function,
+    ensures,
+    first_hit_expiry,
+    refills_cache,
+    unique_per_call,
+)
 
 __all__ = ["RedisRecognizer"]
+
+# The JavaScript recognizer (javascript/stores/redis.py) imports it under its earlier private name.
+_first_hit_expiry = first_hit_expiry
 
 _READS = {
     "get",
@@ -93,112 +104,18 @@ _KNOWN = (
 )
 # Values no other request can guess: a key built from one is private to the request that made it.
 _FRESH = re.compile(r"\b(?:uuid[14]|token_hex|token_urlsafe|token_bytes|urandom|getrandbits)\s*\(")
-# Calls whose value differs on every call: a request that stores one owns it.
-_UNIQUE_CALLS = frozenset(
-    {
-        "uuid1",
-        "uuid4",
-        "token_hex",
-        "token_urlsafe",
-        "token_bytes",
-        "urandom",
-        "getrandbits",
-        "randbytes",
-        "monotonic_ns",
-        "perf_counter_ns",
-        "time_ns",
-        "time",
-        "monotonic",
-        "perf_counter",
-        "now",
-        "utcnow",
-    }
-)
+_REMOVES = frozenset({"delete", "unlink", "hdel", "srem", "zrem", "lrem"})
+_RELEASING = frozenset({"delete", "unlink"})
 # `add` / `set(nx=True)` whose answer is looked at: a mutex on the key (see `recognize`).
 _CLAIMS = frozenset({"add"})
 # Helpers that take and release a named lock (the lock's name is their first argument).
 _ACQUIRES = frozenset({"lock", "acquire_lock", "get_lock", "try_lock", "take_lock", "obtain_lock"})
 _RELEASES = frozenset({"unlock", "release_lock", "drop_lock", "free_lock"})
-_CONVERSIONS = frozenset({"str", "int", "float", "bytes", "repr", "hex"})
-_COMPARISON = re.compile(r"[!=]=")
-# The detail of a check that only tested whether a value was found (`core.state.EXISTENCE`).
-_EXISTENCE = frozenset({"<exists>"})
 
 
 def _decided_on_size(key: str, ctx: CallContext) -> bool:
     check = ctx.state.checks.get(key)
     return check is not None and check.decision and bool(check.detail & _SIZE)
-
-
-def _refills_cache(key: str, ctx: CallContext, code: str, call: model.Call) -> bool:
-    """Cache-aside: the function already returned the value it read on the hit path, so this SET
-    runs on a miss and stores a value computed elsewhere; concurrent misses store the same thing.
-
-    A lock taken by GET-then-SET instead refuses on the hit path (raises, returns None or False)
-    and never hands the read value back, so it stays racy.
-    """
-    check = ctx.state.checks.get(key)
-    if check is None or not check.decision:
-        return False
-    read = check.steps[0].order
-    if any(returned.key == key and returned.steps[0].order == read for returned in ctx.returned()):
-        return True
-    return (
-        _returns_what_it_tested(check, code)
-        or _recomputes_what_it_tested(key, check, ctx, code)
-        or _uses_what_it_tested(key, check, ctx, code, call)
-    )
-
-
-def _uses_what_it_tested(key: str, check: Any, ctx: CallContext, code: str, call: model.Call) -> bool:
-    """`blob = cache.get(k); if blob is None: value = compute(); cache.set(k, dumps(value))
-    else: value = loads(blob)`: the hit path uses the cached value (the local appears on a line
-    other than its read and its tests), and the miss path stores a computed value, not a marker
-    literal and not one derived from the read. A lock or a dedup marker (`cache.set(k, 1)` after a
-    refusal, `if holder and holder != user: raise`) stays racy."""
-    given = positional(call)
-    value = given[1] if len(given) > 1 else keywords(call).get("value")
-    if value is None or isinstance(value, model.Literal) or any(a.key == key for a in ctx.args):
-        return False
-    tested = [step for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)]
-    skip = {step.line for step in check.steps} | {call.span.line}
-    first = ctx.function().span.line
-    lines = code.splitlines()
-    for name in {step.node.id for step in tested}:
-        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
-        # Comments do not use it (a `#` inside a string only hides a use: the safe direction).
-        if any(
-            pattern.search(text.partition("#")[0])
-            for number, text in enumerate(lines, first)
-            if number not in skip
-        ):
-            return True
-    return False
-
-
-def _returns_what_it_tested(check: Any, code: str) -> bool:
-    """`value = cache.get(k); if value is None: value = load(); cache.set(k, value); return value`:
-    only the value's presence was tested, and the function hands the variable back on every path,
-    so a hit is used, not refused (the return comes after the SET, so it is read from the code)."""
-    if not check.detail >= _EXISTENCE:
-        return False
-    names = {
-        step.node.id for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)
-    }
-    return any(re.search(rf"\breturn\s+{re.escape(name)}\b", code) for name in names)
-
-
-def _recomputes_what_it_tested(key: str, check: Any, ctx: CallContext, code: str) -> bool:
-    """`keys = cache.get(K); if not keys: keys = fetch(); cache.set(K, keys)`, then `keys` is used:
-    only the local's presence was tested, the miss path binds it again to a value computed without
-    the cached one and stores that. Concurrent misses store equivalent values; a counter
-    (`cache.set(K, attempts + 1)`) or a marker set after a bare `if cache.get(K):` stays racy."""
-    if any(value.key == key for value in ctx.args):
-        return False  # the stored value derives from the cached one: a read-modify-write
-    names = {
-        step.node.id for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)
-    }
-    return any(len(re.findall(rf"(?<![\w.]){re.escape(name)}\s*=(?!=)", code)) >= 2 for name in names)
 
 
 def _is_plain_pipeline(value: model.Expr | None) -> bool:
@@ -322,7 +239,7 @@ class RedisRecognizer(StoreRecognizer):
             return [Effect("write", key, "RC502", needs_check=True)]
         if method in _EXPIRES:
             incremented = counted.pop(key, None)
-            first_hit = incremented is not None and _first_hit_expiry(ctx.function(), incremented, call)
+            first_hit = incremented is not None and first_hit_expiry(ctx.function(), incremented, call)
             if first_hit and not in_pipeline:
                 assert incremented is not None
                 return [Effect("direct", key, "RC503", node=incremented)]
@@ -333,12 +250,19 @@ class RedisRecognizer(StoreRecognizer):
         conditional = _is_conditional_set(call)
         if method == "set" and conditional and ctx.result_used(call):
             return [Effect("lock", region="named:" + key), Effect("write", key, "RC501", ALL)]
-        if method in ("delete", "unlink"):
-            return [Effect("unlock", region="named:" + key), Effect("write", key, "RC501")]
+        if method in _REMOVES:
+            # Removing is idempotent: when nothing follows in the function (a cache invalidation,
+            # a sweep of expired entries), two requests removing the same thing lose nothing. A
+            # removal that consumes something (a one-time code, then the login it grants) stays racy.
+            final = ends_function(call, ctx.function(), self.facts(ctx).code(ctx.function()))
+            write = Effect("write", key, "RC501", ALL if final else frozenset())
+            return [Effect("unlock", region="named:" + key), write] if method in _RELEASING else [write]
         if method == "set" and not conditional:
             self.remember_own_value(call, key, ctx)
         if not conditional:
-            conditional = _refills_cache(key, ctx, self.facts(ctx).code(ctx.function()), call)
+            conditional = ensures(key, ctx, self.facts(ctx).code(ctx.function()), call)
+        if not conditional:
+            conditional = refills_cache(key, ctx, self.facts(ctx).code(ctx.function()), call)
         return [Effect("write", key, "RC501", ALL if conditional else frozenset())]
 
     def named_lock(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
@@ -371,7 +295,7 @@ class RedisRecognizer(StoreRecognizer):
         if any(
             isinstance(node, model.Assign)
             and any(isinstance(t, model.Name) and t.id == value.id for t in node.targets)
-            and _unique_per_call(node.value)
+            and unique_per_call(node.value)
             for node in walk(function.body)
         ):
             ctx.notes.setdefault("redis-own-values", {})[(id(function), key)] = (call, value.id)
@@ -385,7 +309,7 @@ class RedisRecognizer(StoreRecognizer):
         if written is None:
             return []
         set_call, name = written
-        if not _compared_with(name, call, self.facts(ctx).code(function), function.span.line):
+        if not compared_with(name, call, self.facts(ctx).code(function), function.span.line):
             return []
         label = key.partition(":")[2]
         message = (
@@ -408,84 +332,6 @@ class RedisRecognizer(StoreRecognizer):
         if cached is None or cached[0] is not function:
             cached = self._plain[id(function)] = (function, _plain_pipelines(function))
         return head not in cached[1]
-
-
-def _first_hit_expiry(function: model.Function, incremented: model.Call, expire: model.Call) -> bool:
-    """`n = r.incr(k)` then `if n == 1: r.expire(k, ttl)`: the TTL is set only by the request that
-    created the key, so if that request dies between the two commands no later one sets it and the
-    key never expires. An EXPIRE issued after every INCR (with or without NX) is re-applied by the
-    next request: a lost one heals, so that shape is left alone.
-
-    Calls are matched by position: other languages' recognizers hand over rewritten copies."""
-    incr_at, expire_at = _position(incremented), _position(expire)
-    results = {
-        target.id
-        for node in walk(function.body)
-        if isinstance(node, model.Assign) and _position(_unawaited(node.value)) == incr_at
-        for target in node.targets
-        if isinstance(target, model.Name)
-    }
-    if not results:
-        return False
-    for node in walk(function.body):
-        if not isinstance(node, model.If):
-            continue
-        inside = {_position(n) for n in walk((*node.body, *node.orelse)) if isinstance(n, model.Call)}
-        if expire_at not in inside or incr_at in inside:
-            continue
-        for test in walk((node.test,)):
-            if (
-                isinstance(test, model.Operation)
-                and test.op in ("==", "<=", "<")
-                and any(isinstance(o, model.Name) and o.id in results for o in test.operands)
-            ):
-                return True
-    return False
-
-
-def _unique_per_call(value: model.Expr | None) -> bool:
-    """A value each call makes anew (`uuid4()`, `token_hex(8)`, `monotonic_ns()`, `time.time()`),
-    also as text or a number (`str(uuid4())`); arithmetic on it (`round(time() / 5) * 5`) makes a
-    value that concurrent requests share."""
-    value = _unawaited(value)
-    if isinstance(value, model.Attribute) and value.attr in ("hex", "int"):
-        value = value.value  # `uuid4().hex`
-    if not isinstance(value, model.Call):
-        return False
-    name = (value.name or value.method or "").split(".")[-1]
-    if name in _CONVERSIONS and value.args:
-        return _unique_per_call(value.args[0].value)
-    return name in _UNIQUE_CALLS
-
-
-def _compared_with(name: str, call: model.Call, code: str, first: int) -> bool:
-    """The value read by `call` is compared with the local `name`: on the read's own line
-    (`return r.get(K) == mine`), or through the local it is bound to (`held = r.get(K)` ...
-    `if held != mine:`)."""
-    lines = code.splitlines()
-    index = call.span.line - first
-    if not 0 <= index < len(lines):
-        return False
-    line = lines[index].partition("#")[0]
-    mentions = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
-    if _COMPARISON.search(line) and mentions.search(line):
-        return True
-    bound = re.match(r"\s*(\w+)\s*=[^=]", line)
-    if bound is None:
-        return False
-    local = re.compile(rf"(?<![\w.]){re.escape(bound.group(1))}\b")
-    return any(
-        _COMPARISON.search(text) and mentions.search(text) and local.search(text)
-        for text in (later.partition("#")[0] for later in lines[index + 1 :])
-    )
-
-
-def _position(expr: model.Expr | None) -> tuple[int, int] | None:
-    return (expr.span.line, expr.span.column) if expr is not None else None
-
-
-def _unawaited(expr: model.Expr | None) -> model.Expr | None:
-    return expr.value if isinstance(expr, model.Await) else expr
 
 
 def _builds_client(call: model.Call) -> bool:
