@@ -210,21 +210,11 @@ def test_settings_select_and_ignore_apply_to_other_languages(language: str) -> N
     name = _unique_filename(racy, "settings")
     assert analyze_source(racy.racy, name, settings=Settings(ignore=["RC401"])) == []
     assert analyze_source(racy.racy, name, settings=Settings(select=["RC2"])) == []
-    assert [f.rule_id for f in analyze_source(racy.racy, name, settings=Settings(select=["RC4"]))] == [
-        "RC401"
-    ]
+    selected = analyze_source(racy.racy, name, settings=Settings(select=["RC4"]))
+    assert [f.rule_id for f in selected] == ["RC401"]
 
 
-_FUNCTION_LINE_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="the JavaScript pipeline does not give `core.checks.suppressed` its module, so a comment on "
-    "the function's line is not looked at (Python and Rust honour it)",
-)
-
-
-@pytest.mark.parametrize(
-    "language", [pytest.param("javascript", marks=_FUNCTION_LINE_GAP), pytest.param("rust")]
-)
+@pytest.mark.parametrize("language", OTHER_LANGUAGES)
 def test_ignore_comment_on_the_function_line(language: str) -> None:
     examples = RULES["RC401"].other_languages[language]  # type: ignore[index]
     lines = examples.racy.splitlines()

@@ -41,6 +41,14 @@ _FRAMEWORK_NAMES = {
     "nestjs": "NestJS",
 }
 _SUPPRESS = suppression_comment("//")
+# Development data and scripts (seeders, generators, one-off scripts): run by hand, once, with
+# nobody racing them, so their findings are low (as Python's `reach.unreached_confidence`).
+_DEV_PATH = re.compile(
+    r"(?:^|/)(?:scripts?|seeds?|seeders?|factories)/"
+    r"|(?:^|/)(?:populate|seeds?|seeder|fake[-_]?data|random[-_]?data|dev[-_]?data|demo[-_]?data"
+    r"|sample[-_]?data|data[-_]?generator|generate[-_]?data)[\w.-]*\.[cm]?[jt]sx?$",
+    re.IGNORECASE,
+)
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -106,19 +114,22 @@ class _Run:
                 reached |= interpreter.visited
                 self.report(interpreter, entry, "high", entry.qualname)
         handled = {entry.qualname for entry in entries} | reached
+        unreached: Confidence = "low" if _DEV_PATH.search(self.module.path.replace("\\", "/")) else "medium"
         for name, function in _roots(self.module):
             if name not in handled and (function.is_async or self.recognizers):
-                self.report(self.interpret(function), None, "medium", name)
+                self.report(self.interpret(function), None, unreached, name)
         self.findings.extend(
-            self.reporter.direct_finding(direct, None, "medium", None)
+            self.reporter.direct_finding(direct, None, unreached, None)
             for direct in stream_consumers(self.module)
         )
         return unique_findings(self.findings)
 
 
-def check_module(source: str, path: str, tree: Any = None, facts: Any = None) -> list[Finding]:
+def check_module(
+    source: str, path: str, tree: Any = None, facts: Any = None, module: model.ModuleModel | None = None
+) -> list[Finding]:
     """Every finding of one module, one per (rule, line), before settings and suppressions."""
-    module = lower_module(source, path, tree)
+    module = module or lower_module(source, path, tree)
     has_stores = any(marker in source for marker in (*_store_markers(), "Records"))
     if not has_stores and not may_share_state(module):
         return []
@@ -137,10 +148,12 @@ def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = 
             code="too-many-nodes",
         )
     lines = _LINE_END.split(source)
+    module = lower_module(source, path, tree)
+    # Given the module, a suppression comment on the handler's own line counts too, as in Python.
     findings = [
         in_javascript(finding)
-        for finding in check_module(source, path, tree, facts)
-        if settings.rule_enabled(finding.rule_id) and not suppressed(finding, lines, _SUPPRESS)
+        for finding in check_module(source, path, tree, facts, module)
+        if settings.rule_enabled(finding.rule_id) and not suppressed(finding, lines, _SUPPRESS, module)
     ]
     errors = syntax_errors(tree.root_node)
     if errors:

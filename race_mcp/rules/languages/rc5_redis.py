@@ -120,12 +120,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
 
                 app.use(async (req, res, next) => {
                   const key = `rl:${req.ip}:${Math.floor(Date.now() / 60000)}`;
-                  await redis.set(key, 0, "EX", 60, "NX"); // this minute's counter, created with its expiry
                   const hits = Number(await redis.get(key));
                   if (hits >= 60) {
                     return res.status(429).end();
                   }
-                  await redis.incr(key);
+                  await redis.multi().incr(key).expire(key, 60).exec();
                   next();
                 });
                 """
@@ -140,9 +139,8 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
 
                 app.use(async (req, res, next) => {
                   const key = `rl:${req.ip}:${Math.floor(Date.now() / 60000)}`;
-                  await redis.set(key, 0, "EX", 60, "NX"); // this minute's counter, created with its expiry
                   // The limit is checked on the value INCR returned: Redis counted this request itself.
-                  const hits = await redis.incr(key);
+                  const [[, hits]] = await redis.multi().incr(key).expire(key, 60).exec();
                   if (hits > 60) {
                     return res.status(429).end();
                   }
