@@ -20,7 +20,7 @@ from ..core.checks import Reporter, suppressed, suppression_comment, unique_find
 from ..core.effects import Recognizer
 from ..core.interpret import Interpreter
 from ..core.profile import Resolver
-from ..core.state import Mode, State
+from ..core.state import Mode
 from ..core.stores import stores
 from . import stores as _registered  # noqa: F401  (registers the Python stores)
 from .entrypoints import entry_points
@@ -28,6 +28,7 @@ from .lower import lower_module
 from .memory import PythonMemory, may_share_state
 from .patterns import idempotency_finding, stream_consumers
 from .reach import entry_confidence, unreached_confidence
+from .stores._orm_rows import LOADED, bind_loaded_rows
 
 __all__ = ["analyze_python", "check_module", "might_race", "suppressed"]
 
@@ -108,7 +109,9 @@ class _Run:
         interpreter = Interpreter(
             self.profile, self.recognizers, mode, module=self.module, facts=self.facts, resolver=self.resolver
         )
-        interpreter.finish(interpreter.run(self.profile.frame(function, self_class=owner), State()))
+        # A model's method or a service handed a row starts with that row loaded (by its caller).
+        state = bind_loaded_rows(interpreter, self.recognizers, function, owner)
+        interpreter.finish(interpreter.run(self.profile.frame(function, self_class=owner), state))
         return interpreter
 
     def report(
@@ -147,7 +150,15 @@ class _Run:
             reaching = getattr(self.facts, "entry_reaching", None)
             found = interpreter.sequences or interpreter.directs  # asked only when there is something
             caller = reaching(function, self.module) if callable(reaching) and found else None
-            self.report(interpreter, caller, "high" if caller is not None else unreached, name)
+            findings = self.reporter.findings_of(interpreter, caller, "high" if caller else unreached, name)
+            # A row handed to code nothing is seen to reach (a model's method called on instances)
+            # is loaded by callers unknown: low (issue 11).
+            self.findings.extend(
+                f.model_copy(update={"confidence": "low"})
+                if caller is None and f.evidence and f.evidence[0].role == LOADED
+                else f
+                for f in findings
+            )
             if self.has_stores:  # Django and DRF views are not routed in the module: RC601 sees them itself
                 view = idempotency_finding(self.module, None, function, owner, interpreter)
                 if view is not None:

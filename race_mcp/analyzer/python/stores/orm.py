@@ -19,6 +19,7 @@ from ...core.state import EXISTENCE
 from ...core.stores import StoreSpec, register
 from ._common import INSERT_OUTCOME, StoreRecognizer, chain, keywords, positional
 from ._orm_facts import OrmFacts, field_names
+from ._orm_rows import LoadedRow, loaded_rows
 from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lock
 
 __all__ = ["OrmRecognizer"]
@@ -181,6 +182,12 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         if isinstance(expr.func, model.Name):
             names.add(expr.func.id)
         return [Effect("lock")] if names & facts.serializable else None
+
+    def loaded_rows(self, function: model.Function, owner: str | None, project: Any) -> list[LoadedRow]:
+        """Parameters of a root that stand for rows its caller loaded (`_orm_rows`)."""
+        facts = self.home
+        assert isinstance(facts, OrmFacts)
+        return loaded_rows(function, owner, facts, project)
 
     # -- effects --------------------------------------------------------------------------------
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
