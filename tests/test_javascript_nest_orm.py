@@ -122,3 +122,46 @@ async function create(file, body) {
     findings = analyze_source(source, "counts.js")
     assert [(f.rule_id, f.line) for f in findings] == [("RC701", 3)]
     assert "wx" in findings[0].fix
+
+
+CLAIM_STEPS = """\
+async function claimSteps(trx, lockId) {
+  const candidates = await trx("steps").select("id").where("status", "pending");
+  if (candidates.length === 0) return [];
+  await trx("steps")
+    .update({ locked_by: lockId })
+    .whereIn("id", candidates.map((c) => c.id))
+    .where((builder) => builder.whereNull("locked_by"));
+  return trx("steps").where("locked_by", lockId);
+}
+"""
+
+
+def test_a_helper_handed_a_transaction_is_one_unit_of_work() -> None:
+    transfer = """\
+async function move(trx, from, to, amount) {
+  await trx("accounts").where({ id: from }).decrement("balance", amount);
+  await trx("accounts").where({ id: to }).increment("balance", amount);
+}
+"""
+    assert analyze_source(transfer, "ledger.js") == []
+    loose = transfer.replace("(trx, from", "(db, from").replace("await trx(", "await db(")
+    assert [f.rule_id for f in analyze_source(loose, "ledger.js")] == ["RC202"]
+
+
+def test_nested_where_builders_name_the_columns_they_re_check() -> None:
+    findings = analyze_source(CLAIM_STEPS, "steps.js")
+    # The UPDATE re-checks `locked_by` (a compare-and-set) but nobody reads how many rows it took.
+    assert [(f.rule_id, f.line) for f in findings] == [("RC201", 2)]
+    checked = CLAIM_STEPS.replace(
+        '  await trx("steps")\n    .update', '  const taken = await trx("steps")\n    .update'
+    )
+    checked = checked.replace("  return trx(", "  if (taken === 0) return [];\n  return trx(")
+    assert analyze_source(checked, "steps.js") == []
+
+
+def test_development_seeders_report_with_low_confidence() -> None:
+    source = CLAIM_STEPS.replace("trx, lockId", "db, lockId").replace("trx(", "db(")
+    assert {f.confidence for f in analyze_source(source, "src/services/steps.js")} == {"medium"}
+    assert {f.confidence for f in analyze_source(source, "data/seeders/steps.js")} == {"low"}
+    assert {f.confidence for f in analyze_source(source, "scripts/data-generator.js")} == {"low"}

@@ -15,12 +15,14 @@ from typing import Any
 
 from ..core import model
 
-__all__ = ["TRANSACTION_METHODS", "immediate_callback", "transaction_callback"]
+__all__ = ["TRANSACTION_METHODS", "immediate_callback", "takes_transaction", "transaction_callback"]
 
 TRANSACTION_METHODS = frozenset(
     {"$transaction", "transaction", "begin", "withTransaction", "runInTransaction", "startSession"}
 )
 _FUNCTION_NODES = frozenset({"arrow_function", "function_expression", "function"})
+# The names a transaction handle is passed under (`async function debit(trx, id)`).
+_TRANSACTION_PARAMS = frozenset({"trx", "tx", "txn", "transaction", "transacting"})
 
 
 def immediate_callback(call: model.Call) -> model.Opaque | None:
@@ -46,3 +48,10 @@ def transaction_callback(function: model.Function) -> bool:
     callee = call.child_by_field_name("function")
     prop = callee.child_by_field_name("property") if callee is not None else None
     return prop is not None and prop.text.decode("utf-8", "replace") in TRANSACTION_METHODS
+
+
+def takes_transaction(function: model.Function) -> bool:
+    """A helper handed a transaction (`async function debit(trx, id)`) runs inside its caller's
+    transaction: analysed on its own, it is judged as inside one (a row lock it takes holds, its
+    writes are one unit of work), as its callers' transactions will judge it."""
+    return any(param in _TRANSACTION_PARAMS for param in function.params)

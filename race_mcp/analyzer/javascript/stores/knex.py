@@ -11,6 +11,8 @@ text: a `where` on a column the UPDATE sets is a compare-and-set when the affect
 
 from __future__ import annotations
 
+import re
+
 from ...core import model
 from ...core.effects import CallContext, Effect
 from ...python.stores._common import dotted
@@ -43,6 +45,8 @@ KNEX_METHODS = frozenset(
         "join",
     }
 )
+# Columns a nested `where((builder) => builder.whereNull("locked_by").orWhere(...))` names.
+_NESTED_WHERE = re.compile(r"\b(?:or|and)?[wW]here\w*\(\s*['\"]([\w.]+)['\"]")
 _HEADS = frozenset({"knex", "db", "trx", "tx", "transaction", "database", "pg", "k"})
 
 
@@ -87,6 +91,9 @@ def _where_columns(calls: list[tuple[str, model.Call]], ctx: CallContext) -> set
         first = inner.positional(0)
         if isinstance(first, model.Collection):
             columns |= set(items(first))
+        elif isinstance(first, model.Opaque) and first.kind == "function" and first.origin is not None:
+            nested = first.origin.text.decode("utf-8", "replace")
+            columns |= {column.split(".")[-1] for column in _NESTED_WHERE.findall(nested)}
         elif name == "whereRaw":
             text = ctx.string(first) or ""
             columns |= {word.split(".")[-1] for word in text.replace("(", " ").split() if word[:1].isalpha()}
@@ -130,14 +137,15 @@ def knex_statement(
         return SqlStatement("insert", (table,), on_conflict=conflict), first
     if kind in ("del", "delete"):
         return SqlStatement("delete", (table,), where_columns=where), None
-    if kind == "update":
-        set_columns = frozenset(items(first))
-        if not set_columns and (column := ctx.string(first)) is not None:  # update("col", value)
-            set_columns = frozenset({column})
-        return SqlStatement("update", (table,), set_columns, where), first
-    # increment / decrement: `("balance", n)` or `({ balance: n })`, computed by the database.
-    columns = frozenset(items(first)) or frozenset(c for c in [ctx.string(first)] if c)
-    return SqlStatement("update", (table,), columns, where, arithmetic=True), None
+    # One UPDATE sets what `update(...)` and `increment(...)`/`decrement(...)` in the chain name.
+    set_columns: set[str] = set()
+    for name, inner in calls:
+        if name in ("update", "increment", "decrement"):
+            value = inner.positional(0)
+            set_columns |= set(items(value)) or {c for c in [ctx.string(value)] if c}
+    values = methods["update"].positional(0) if "update" in methods else None
+    arithmetic = kind != "update"  # increment / decrement: computed by the database
+    return SqlStatement("update", (table,), frozenset(set_columns), where, arithmetic=arithmetic), values
 
 
 def begin_effects(call: model.Call) -> list[Effect] | None:

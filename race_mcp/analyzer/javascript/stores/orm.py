@@ -12,7 +12,7 @@ from ...core import model
 from ...core.effects import CallContext, Effect
 from ...core.stores import add_recognizer
 from ...python.stores._common import StoreRecognizer
-from ..callbacks import transaction_callback
+from ..callbacks import takes_transaction, transaction_callback
 from ._calls import JsModuleFacts
 from ._orm import model_unique, unique_fields
 from .prisma import prisma_effects
@@ -72,7 +72,7 @@ class JsOrmRecognizer(StoreRecognizer):
 
     def transactional(self, function: model.Function) -> bool:
         """An interactive transaction's callback runs whole inside the transaction."""
-        return transaction_callback(function)
+        return transaction_callback(function) or takes_transaction(function)
 
 
 add_recognizer("orm", "javascript", JsOrmRecognizer)

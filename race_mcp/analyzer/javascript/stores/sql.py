@@ -11,7 +11,7 @@ from ...core import model
 from ...core.effects import CallContext, Effect
 from ...core.stores import add_recognizer
 from ...python.stores.sql import SqlFacts, SqlRecognizer
-from ..callbacks import transaction_callback
+from ..callbacks import takes_transaction, transaction_callback
 from ._calls import SpanText
 from .knex import begin_effects, knex_chain, knex_statement
 
@@ -52,6 +52,8 @@ class JsSqlRecognizer(SqlRecognizer):
         "query(",
         "knex",
         "postgres",
+        "where(",
+        "crement(",
     )
 
     def owns_chain(self, call: model.Call) -> bool:
@@ -59,7 +61,9 @@ class JsSqlRecognizer(SqlRecognizer):
 
     def transactional(self, function: model.Function) -> bool:
         """`knex.transaction(async (trx) => ...)`, `sql.begin(async (sql) => ...)`."""
-        return super().transactional(function) or transaction_callback(function)
+        return (
+            super().transactional(function) or transaction_callback(function) or takes_transaction(function)
+        )
 
     def autocommit(self, call: model.Call, ctx: CallContext) -> bool:
         # knex and postgres.js commit each statement on its own outside a transaction.
