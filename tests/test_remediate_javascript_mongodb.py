@@ -62,7 +62,8 @@ PUBLISH_ESM = dedent(
 def test_rc801_esm_driver_state_transition_refusal_is_negated_into_the_filter(tmp_path: Path) -> None:
     patched = fix_and_verify(PUBLISH_ESM, "posts.mjs", "RC801", "publish", tmp_path)
     assert (
-        '  const result = await posts.updateOne({ _id: id, state: { $eq: "draft" }, owner: { $eq: editor } }, '
+        "  const result = await posts.updateOne("
+        '{ _id: id, state: { $eq: "draft" }, owner: { $eq: editor } }, '
         '{ $set: { state: "published", publishedBy: editor } });\n'
         '  if (result.matchedCount === 0) throw new Error("cannot publish");\n'
     ) in patched
@@ -96,7 +97,7 @@ def test_rc802_guidance_shows_a_unique_index_and_error_11000() -> None:
 
 def test_rc801_replaced_document_is_guidance() -> None:
     source = PUBLISH_ESM.replace(
-        '{ $set: { state: "published", publishedBy: editor } }', "{ ...post, state: \"published\" }"
+        '{ $set: { state: "published", publishedBy: editor } }', '{ ...post, state: "published" }'
     )
     message = guidance_for(source, "posts.mjs", "RC801", "publish")
     assert "findOneAndUpdate(" in message and "$inc" in message

@@ -129,6 +129,15 @@ def _delete(source: JsSource, statement: Node) -> Edit:
     return Edit(start, end, "")
 
 
+def _unwrapped(value: str) -> str:
+    """`String(n + 1)`, `(n + 1).toString()`, `Number(n) + 1` -> `n + 1`: the step, as a number."""
+    value = value.strip()
+    for pattern in (r"^String\((?P<v>.+)\)$", r"^\((?P<v>.+)\)\.toString\(\)$"):
+        match = re.match(pattern, value, re.DOTALL)
+        value = match.group("v").strip() if match else value
+    return re.sub(r"^(?:Number|parseInt)\((\w+)\)", r"\1", value)
+
+
 def _counter(
     source: JsSource,
     read: RedisCall,
@@ -140,7 +149,7 @@ def _counter(
     """GET → INCRBY (reply minus the step), compensate on refusal, drop the SET (module docstring)."""
     if len(write.args) < 2 or not read.awaited or source.code(read.args[0]) != source.code(write.args[0]):
         return None
-    step = _STEP.match(re.sub(r"^(?:Number|parseInt)\((\w+)\)", r"\1", source.code(write.args[1])))
+    step = _STEP.match(_unwrapped(source.code(write.args[1])))
     if step is None or step.group("name") != read_var:
         return None
     delta = (
