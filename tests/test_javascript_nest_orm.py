@@ -150,18 +150,25 @@ async function move(trx, from, to, amount) {
 
 
 def test_nested_where_builders_name_the_columns_they_re_check() -> None:
-    findings = analyze_source(CLAIM_STEPS, "steps.js")
-    # The UPDATE re-checks `locked_by` (a compare-and-set) but nobody reads how many rows it took.
-    assert [(f.rule_id, f.line) for f in findings] == [("RC201", 2)]
-    checked = CLAIM_STEPS.replace(
+    # The UPDATE re-checks `locked_by` (a compare-and-set), and the rows queried next are those it took.
+    assert analyze_source(CLAIM_STEPS, "steps.js") == []
+    unclaimed = CLAIM_STEPS.replace(
+        '  return trx("steps").where("locked_by", lockId);', "  return candidates;"
+    )
+    assert [(f.rule_id, f.line) for f in analyze_source(unclaimed, "steps.js")] == [("RC201", 2)]
+    checked = unclaimed.replace(
         '  await trx("steps")\n    .update', '  const taken = await trx("steps")\n    .update'
     )
-    checked = checked.replace("  return trx(", "  if (taken === 0) return [];\n  return trx(")
+    checked = checked.replace("  return candidates;", "  if (taken === 0) return [];\n  return candidates;")
     assert analyze_source(checked, "steps.js") == []
 
 
 def test_development_seeders_report_with_low_confidence() -> None:
-    source = CLAIM_STEPS.replace("trx, lockId", "db, lockId").replace("trx(", "db(")
+    source = (
+        CLAIM_STEPS.replace("trx, lockId", "db, lockId")
+        .replace("trx(", "db(")
+        .replace('.where("locked_by", lockId)', "")
+    )
     assert {f.confidence for f in analyze_source(source, "src/services/steps.js")} == {"medium"}
     assert {f.confidence for f in analyze_source(source, "data/seeders/steps.js")} == {"low"}
     assert {f.confidence for f in analyze_source(source, "scripts/data-generator.js")} == {"low"}

@@ -15,15 +15,31 @@ import re
 
 from ...core import model
 from ...core.effects import CallContext, Effect
+from ...core.walk import expressions, statements
 from ...python.stores._common import dotted
 from ...python.stores._sql_text import SqlStatement
 from ._orm import items
 
-__all__ = ["KNEX_METHODS", "begin_effects", "knex_chain", "knex_statement"]
+__all__ = ["KNEX_METHODS", "begin_effects", "knex_chain", "knex_statement", "reselects_claim"]
 
 _WRITES = frozenset({"update", "increment", "decrement", "del", "delete", "insert", "upsert"})
 _READS = frozenset({"first", "select", "pluck", "count", "max", "min", "sum", "then"})
-_WHERE = frozenset({"where", "andWhere", "whereIn", "whereNull", "whereNot", "orWhere", "whereRaw"})
+_WHERE = frozenset(
+    {
+        "where",
+        "andWhere",
+        "orWhere",
+        "whereIn",
+        "whereNotIn",
+        "whereNull",
+        "whereNotNull",
+        "orWhereNull",
+        "whereNot",
+        "whereBetween",
+        "whereExists",
+        "whereRaw",
+    }
+)
 KNEX_METHODS = frozenset(
     {
         *_WRITES,
@@ -41,8 +57,17 @@ KNEX_METHODS = frozenset(
         "table",
         "transacting",
         "limit",
+        "offset",
         "orderBy",
+        "groupBy",
+        "having",
+        "distinct",
         "join",
+        "innerJoin",
+        "leftJoin",
+        "rightJoin",
+        "columns",
+        "modify",
     }
 )
 # Columns a nested `where((builder) => builder.whereNull("locked_by").orWhere(...))` names.
@@ -113,7 +138,7 @@ def _table(calls: list[tuple[str, model.Call]]) -> str | None:
         else:
             table = None
         if table:
-            return table
+            return table.split()[0]  # `knex("steps as step")`
     return None
 
 
@@ -155,3 +180,26 @@ def begin_effects(call: model.Call) -> list[Effect] | None:
     if call.method == "transaction" and not call.args and ("knex" in name or name in _HEADS):
         return [Effect("begin")]
     return None
+
+
+def reselects_claim(call: model.Call, set_columns: frozenset[str], ctx: CallContext) -> bool:
+    """A claiming UPDATE whose count nobody reads, followed by a query of the same table filtered
+    on a column it set (`update({ locked_by: id })...` then `where("locked_by", id)`): the rows
+    the request then works on are exactly those its compare-and-set won."""
+    chain = knex_chain(call)
+    table = _table(chain) if chain is not None else None
+    if table is None or not set_columns:
+        return False
+    for statement in statements(ctx.function().body):
+        if statement.span.line <= call.span.end_line:
+            continue
+        for expr in expressions(statement):
+            later = knex_chain(expr) if isinstance(expr, model.Call) else None
+            if (
+                later is not None
+                and _table(later) == table
+                and not any(n in _WRITES for n, _ in later)
+                and _where_columns(later, ctx) & set_columns
+            ):
+                return True
+    return False

@@ -13,7 +13,7 @@ from ...core.stores import add_recognizer
 from ...python.stores.sql import SqlFacts, SqlRecognizer
 from ..callbacks import takes_transaction, transaction_callback
 from ._calls import SpanText
-from .knex import begin_effects, knex_chain, knex_statement
+from .knex import begin_effects, knex_chain, knex_statement, reselects_claim
 
 __all__ = ["JsSqlRecognizer"]
 
@@ -92,7 +92,17 @@ class JsSqlRecognizer(SqlRecognizer):
             return effects + [e for e in self.select(statement, call, ctx) if e.kind != "lock"]
         if statement.kind == "insert":
             return self.insert(statement, call, ctx)
+        # A guarded UPDATE's columns, for `checks_result` (which `update` asks next).
+        self._claims = statement.set_columns if statement.guarded else frozenset()
         return self.update(statement, call, ctx)
+
+    def checks_result(self, call: model.Call, ctx: CallContext) -> bool:
+        """Besides a count that is read: a knex claim whose rows are then queried by what it set."""
+        if super().checks_result(call, ctx):
+            return True
+        claims: frozenset[str] = getattr(self, "_claims", frozenset())
+        self._claims = frozenset()
+        return bool(claims) and reselects_claim(call, claims, ctx)
 
 
 add_recognizer("sql", "javascript", JsSqlRecognizer)
