@@ -31,12 +31,17 @@ class LanguageExamples(BaseModel):
     fixed: str = Field("", description="the fixed code, which this rule leaves alone")
     filename: str = Field("", description="the file name the examples are analysed under (its suffix)")
     gap: str = Field("", description="why the racy example is not flagged yet (a known analyzer gap)")
+    fix: str = Field(
+        "",
+        description="the fix text this language's findings carry, where the rule's own names another "
+        "language's APIs (JavaScript's are the front-end's own, in `analyzer/javascript/fixes.py`)",
+    )
     not_applicable: str = Field("", description="why the rule has no meaning in this language")
 
     @model_validator(mode="after")
     def _examples_or_a_reason(self) -> LanguageExamples:
         if self.not_applicable:
-            if self.racy or self.fixed or self.gap:
+            if self.racy or self.fixed or self.gap or self.fix:
                 raise ValueError("a rule that does not apply to a language has no examples there")
         elif not (self.racy.strip() and self.fixed.strip() and self.filename):
             raise ValueError("a racy example, its fix and a filename, or a not_applicable reason")
@@ -77,6 +82,11 @@ class Rule(BaseModel):
     fix_safety: str = ""
     known_problems: str = ""
     references: list[str] = Field(default_factory=list)
+
+    def fix_in(self, language: str) -> str:
+        """The fix text a finding of this rule carries in `language` (a front-end's name)."""
+        examples = next((ex for name, ex in self.other_languages.items() if name == language), None)
+        return examples.fix if examples is not None and examples.fix else self.fix
 
     @property
     def languages(self) -> list[str]:

@@ -43,6 +43,8 @@ def _other_language(name: str, examples: LanguageExamples) -> str:
         f"{heading}\n```{examples.fence}\n{examples.racy}```\n\n"
         f"Use instead:\n```{examples.fence}\n{examples.fixed}```"
     )
+    if examples.fix:
+        text += f"\n\nFix: {examples.fix}"
     return text + (f"\n\nNot flagged yet: {examples.gap}" if examples.gap else "")
 
 

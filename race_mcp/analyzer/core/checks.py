@@ -153,7 +153,7 @@ class Reporter:
                 evidence, sequence.key, mode, entry, decided, self.framework_names, sequence.rule_id
             ),
             evidence=evidence,
-            fix=_fix(sequence.rule_id),
+            fix=_fix(sequence.rule_id, self.module.language),
             cwe=rule.cwe,
         )
 
@@ -177,7 +177,7 @@ class Reporter:
             reached_by=self.reached_by(entry),
             message=direct.detail or f"{rule.title} (line {lines[0]}).",
             evidence=evidence,
-            fix=_fix(direct.rule_id),
+            fix=_fix(direct.rule_id, self.module.language),
             cwe=rule.cwe,
         )
 
@@ -233,10 +233,11 @@ def message(
     )
 
 
-def _fix(rule_id: str) -> str:
-    # The rule's own fix text (`race_mcp/rules/`); an unregistered id is a KeyError, never a
+def _fix(rule_id: str, language: str = "python") -> str:
+    # The rule's fix text in the module's language (`race_mcp/rules/`: its own, or the language's
+    # where the rule's names another language's APIs); an unregistered id is a KeyError, never a
     # dropped finding.
-    return RULES[rule_id].fix
+    return RULES[rule_id].fix_in(language)
 
 
 def unique_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -75,6 +75,13 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="stock.rs",
+            fix=(
+                "Hold one guard across the read and the write (`let mut stock = "
+                "state.stock.lock().unwrap();`, then check and write through it), or make the change one "
+                "atomic operation (`DashMap::entry`, `fetch_update`/`compare_exchange` on an atomic); this "
+                "protects one process only, so state shared by several instances belongs in a database or "
+                "Redis with an atomic update."
+            ),
             racy=snippet(
                 """
                 use axum::extract::{Path, State};

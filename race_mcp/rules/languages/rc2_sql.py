@@ -58,6 +58,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="withdraw.rs",
+            fix=(
+                "Make the write atomic and guarded: `UPDATE t SET x = x - $1 WHERE id = $2 AND x >= $1` and "
+                "check `rows_affected()`; or `SELECT ... FOR UPDATE` inside `pool.begin()` on the same "
+                "transaction as the UPDATE, then `tx.commit()`."
+            ),
             racy=snippet(
                 """
                 use axum::extract::{Path, State};
@@ -174,6 +179,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="points.rs",
+            fix=(
+                "Run the writes in one transaction: `let mut tx = pool.begin().await?`, execute each on "
+                "`&mut *tx`, then `tx.commit().await?` (tokio-postgres: `client.transaction()`)."
+            ),
             racy=snippet(
                 """
                 use axum::extract::State;
@@ -299,6 +308,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="signup.rs",
+            fix=(
+                "Add a UNIQUE constraint on the looked-up column and insert with `ON CONFLICT DO NOTHING` "
+                "(checking `rows_affected()`), or answer the unique violation (SQLSTATE 23505) with 409, "
+                "instead of checking first."
+            ),
             racy=snippet(
                 """
                 use actix_web::{post, web, HttpResponse};

@@ -130,6 +130,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="newsletter.rs",
+            fix=(
+                "Declare the column unique (a UNIQUE index in the migration) and insert with "
+                "`.on_conflict(column).do_nothing()`, or answer `DatabaseErrorKind::UniqueViolation` with "
+                "409, instead of checking first."
+            ),
             racy=snippet(
                 """
                 use diesel::prelude::*;
@@ -191,6 +196,12 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         # Diesel's read-modify-write is reported under RC304, the ORM family's lost update.
         "rust": LanguageExamples(
             filename="withdraw_diesel.rs",
+            fix=(
+                "Write with one guarded update that the database checks "
+                "(`diesel::update(t.filter(id.eq(x)).filter(balance.ge(n))).set(balance.eq(balance - n))`, "
+                "then check the row count), or lock the row with `.for_update()` inside "
+                "`conn.transaction(..)`."
+            ),
             racy=snippet(
                 """
                 use diesel::prelude::*;

@@ -56,6 +56,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="giftcards.rs",
+            fix=(
+                "Add a `condition_expression` that guards what was read (a version attribute bumped on every "
+                "write, or `balance >= :amt`) and turn `ConditionalCheckFailedException` into a 409."
+            ),
             racy=snippet(
                 """
                 use aws_sdk_dynamodb::types::AttributeValue;
@@ -166,6 +170,7 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="wallets.rs",
+            fix=('Add `.condition_expression("balance >= :amt")` to the decrement\'s `update_item()`.'),
             racy=snippet(
                 """
                 use aws_sdk_dynamodb::types::AttributeValue;
@@ -270,6 +275,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="tickets.rs",
+            fix=(
+                "Write the items that must change together with one `transact_write_items()` call (a "
+                "`TransactWriteItem` per `Update`/`Put` builder)."
+            ),
             racy=snippet(
                 """
                 use aws_sdk_dynamodb::types::AttributeValue;

@@ -53,6 +53,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="coupons_redis.rs",
+            fix=(
+                "Use `incr`/`decr` and check the returned value, `set_nx` (or `SET ... NX` through "
+                "`redis::cmd`), `WATCH` + `MULTI`, or a Lua `redis::Script` instead of GET then SET."
+            ),
             racy=snippet(
                 """
                 use axum::extract::{Path, State};
@@ -151,6 +155,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="ratelimit.rs",
+            fix=(
+                "Increment first (`con.incr(&key, 1)` returns the new count) and compare what it returns "
+                "with the limit."
+            ),
             racy=snippet(
                 """
                 use redis::AsyncCommands;
@@ -227,6 +235,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="attempts.rs",
+            fix=(
+                "Set the expiry atomically with the increment: `redis::pipe().atomic().incr(..).expire(..)`, "
+                "`SET key 0 EX n NX` first, or a Lua `redis::Script`."
+            ),
             racy=snippet(
                 """
                 use redis::AsyncCommands;

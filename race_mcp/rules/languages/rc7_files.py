@@ -53,6 +53,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="uploads.rs",
+            fix=(
+                "Create atomically: `OpenOptions::new().write(true).create_new(true).open(path)` (or "
+                "`File::create_new`) and answer `ErrorKind::AlreadyExists`; a directory with `create_dir`, "
+                "handling `AlreadyExists`."
+            ),
             racy=snippet(
                 """
                 use actix_web::{post, web, HttpResponse};
