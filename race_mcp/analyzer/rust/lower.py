@@ -23,6 +23,7 @@ from ._expressions import CONTROL, ExpressionLowering, lock_target
 from ._patterns import base_name, drops, is_copy, parameters, pattern_names
 from ._syntax import Node, parse, span, text
 from ._syntax import field as child
+from ._transactions import TransactionClosure, transaction_closure
 
 __all__ = ["RustModule", "lower_module", "pattern_names"]
 
@@ -202,6 +203,10 @@ class _Statements:
         out: list[model.Statement] = []
         for position, node in enumerate(children):
             last = position == len(children) - 1
+            transaction = transaction_closure(node)
+            if transaction is not None:
+                out.extend(self.transaction(node, transaction))
+                continue
             guard = self.guard(node)
             if guard is not None:
                 out.extend(self.locked(guard, node, children[position + 1 :], tail))
@@ -245,6 +250,29 @@ class _Statements:
         )
         # The lock ends at `drop(g)`; what follows runs unlocked.
         return [statement, *self.sequence(after, tail)]
+
+    def transaction(self, node: Node, found: TransactionClosure) -> list[model.Statement]:
+        """`conn.transaction(|conn| { .. })`: the closure's block inside a `With` over the call."""
+        where = span(found.call)
+        receiver = self.x.expr(found.receiver)
+        context = model.Call(
+            model.Attribute(receiver, "transaction", span=where),
+            (),
+            "transaction",
+            span=where,
+            origin=found.call,
+        )
+        self.bound.update(pattern_names(found.parameters))
+        body = self.block(found.body, None)
+        statements: list[model.Statement] = [
+            model.With((model.WithItem(context, span=where),), body, span=span(node), origin=node)
+        ]
+        pattern = child(node, "pattern") if node.type == "let_declaration" else None
+        if pattern is not None:
+            self.bound.update(pattern_names(pattern))
+            value = model.Opaque("transaction", span=span(node), origin=node)
+            statements.append(model.Assign((self.target(pattern),), value, span=span(node), origin=node))
+        return statements
 
     def tail(self, node: Node, tail: Tail) -> list[model.Statement]:
         if node.type in CONTROL:

@@ -41,8 +41,9 @@ _UNIQUE_VIOLATION = (
     b"UNIQUE_VIOLATION",
     b"UniqueConstraintViolation",
 )
-# `balance.eq(..)`, `accounts::balance.eq(..)`, `Column::Balance.gte(..)`: the column a clause names.
-_COLUMN = re.compile(r"(\w+)\s*\.\s*(?:eq|ne|gt|ge|lt|le|gte|lte|is_null|is_not_null|is_in)\s*\(")
+# `balance.eq(..)`, `accounts::balance.eq(..)`, `Column::Balance.gte(..)`: the column a clause names
+# (anchored and possessive: argument text is untrusted, and `\w+` re-tried inside a long word is quadratic).
+_COLUMN = re.compile(r"(?<!\w)(\w++)\s*+\.\s*+(?:eq|ne|gt|ge|lt|le|gte|lte|is_null|is_not_null|is_in)\s*+\(")
 # `col_expr(account::Column::Balance, ..)`: the column is the first argument's last segment.
 _COL_EXPR = re.compile(r"^\s*(?:\w+::)*(\w+)")
 

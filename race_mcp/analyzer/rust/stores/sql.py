@@ -79,6 +79,13 @@ class RustSqlRecognizer:
             effects.append(Effect("commit"))
         return effects
 
+    def enter(self, context: model.Expr, ctx: CallContext) -> list[Effect] | None:
+        """`conn.transaction(|conn| { .. })` lowered as a `With` over the call: the closure's block
+        runs inside the transaction the call opens (and commits at its end)."""
+        if isinstance(context, model.Call) and context.method == "transaction" and not context.args:
+            return [Effect("begin")]
+        return None
+
     def statement(self, call: model.Call, ctx: CallContext) -> SqlStatement | None:
         """The SQL a call runs: the start of a sqlx chain, or tokio-postgres' first argument."""
         method = call.method
