@@ -126,4 +126,75 @@ RULES: list[Rule] = [
             "https://portswigger.net/research/smashing-the-state-machine",
         ],
     ),
+    Rule(
+        id="RC602",
+        name="event-handled-without-its-claim",
+        title="Event handed to its handler without the claim taken before it elsewhere",
+        family=FAMILY,
+        severity="medium",
+        cwe="CWE-837",
+        fix=(
+            "Claim each item before handling it, as the other path does: call the claim (a guarded "
+            "`UPDATE ... WHERE taken_at IS NULL` with its row count checked, `SET NX`, a row lock "
+            "with SKIP LOCKED) inside the loop and handle the item only when the claim succeeds."
+        ),
+        what_it_does=(
+            "Flags a loop that hands every item of a batch to a handler (`on_event(event)`) when the "
+            "same module calls that handler elsewhere only behind a claim on the item (`if "
+            "event.mark_as_taken(): on_event(event)`; claims are methods named like "
+            "`mark_as_taken`, `claim`, `acquire`, `try_lock`, `reserve`). The claim shows that the "
+            "handler must run once per item; the loop skips it. The finding points at the call."
+        ),
+        why_bad=(
+            "A retry loop, a dead-letter sweeper or a second worker reads the same pending items as "
+            "the live consumer. Without the claim, an item that the live path is still handling, or "
+            "that two sweepers read at once, is handled twice: a webhook is sent twice, a mailbox "
+            "is synced twice, a payment is captured twice."
+        ),
+        example=snippet(
+            """
+            from app.models import Job
+
+            class LiveQueue:
+                def run(self, handle):
+                    for job_id in self.notifications():
+                        job = Job.get(job_id)
+                        if job.claim():
+                            handle(job)
+
+            class RetrySweeper:
+                def run(self, handle):
+                    for job in Job.stale(minutes=10):
+                        handle(job)
+            """
+        ),
+        use_instead=snippet(
+            """
+            from app.models import Job
+
+            class LiveQueue:
+                def run(self, handle):
+                    for job_id in self.notifications():
+                        job = Job.get(job_id)
+                        if job.claim():
+                            handle(job)
+
+            class RetrySweeper:
+                def run(self, handle):
+                    for job in Job.stale(minutes=10):
+                        if job.claim(older_than_minutes=10):
+                            handle(job)
+            """
+        ),
+        known_problems=(
+            "Only claims and handlers within one module are compared, by the handler's name (a "
+            "parameter such as `on_event`, or a function); a batch that the query already claimed "
+            "(`UPDATE ... RETURNING`, `SELECT ... FOR UPDATE SKIP LOCKED` inside one transaction) "
+            "looks unclaimed when the claim is not a method call on the item."
+        ),
+        references=[
+            "CWE-837: Improper Enforcement of a Single, Unique Action",
+            "https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE (SKIP LOCKED)",
+        ],
+    ),
 ]

@@ -140,4 +140,98 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
             ),
         ),
     },
+    "RC602": {
+        "javascript": LanguageExamples(
+            filename="sweeper.ts",
+            gap="the claim-versus-loop comparison reads Python modules only so far.",
+            racy=snippet(
+                """
+                import { Job } from "./models";
+
+                export async function live(ids: number[], handle: (job: Job) => Promise<void>) {
+                  for (const id of ids) {
+                    const job = await Job.get(id);
+                    if (await job.claim()) {
+                      await handle(job);
+                    }
+                  }
+                }
+
+                export async function sweep(handle: (job: Job) => Promise<void>) {
+                  for (const job of await Job.stale(10)) {
+                    await handle(job);
+                  }
+                }
+                """
+            ),
+            fixed=snippet(
+                """
+                import { Job } from "./models";
+
+                export async function live(ids: number[], handle: (job: Job) => Promise<void>) {
+                  for (const id of ids) {
+                    const job = await Job.get(id);
+                    if (await job.claim()) {
+                      await handle(job);
+                    }
+                  }
+                }
+
+                export async function sweep(handle: (job: Job) => Promise<void>) {
+                  for (const job of await Job.stale(10)) {
+                    if (await job.claim()) {
+                      await handle(job);
+                    }
+                  }
+                }
+                """
+            ),
+        ),
+        "rust": LanguageExamples(
+            filename="sweeper.rs",
+            gap="the claim-versus-loop comparison reads Python modules only so far.",
+            racy=snippet(
+                """
+                use crate::models::Job;
+
+                pub async fn live(ids: Vec<i64>, handle: impl Fn(&Job)) {
+                    for id in ids {
+                        let job = Job::get(id).await;
+                        if job.claim().await {
+                            handle(&job);
+                        }
+                    }
+                }
+
+                pub async fn sweep(handle: impl Fn(&Job)) {
+                    for job in Job::stale(10).await {
+                        handle(&job);
+                    }
+                }
+                """
+            ),
+            fixed=snippet(
+                """
+                use crate::models::Job;
+
+                pub async fn live(ids: Vec<i64>, handle: impl Fn(&Job)) {
+                    for id in ids {
+                        let job = Job::get(id).await;
+                        if job.claim().await {
+                            handle(&job);
+                        }
+                    }
+                }
+
+                pub async fn sweep(handle: impl Fn(&Job)) {
+                    for job in Job::stale(10).await {
+                        if job.claim().await {
+                            handle(&job);
+                        }
+                    }
+                }
+                """
+            ),
+        ),
+    },
 }
