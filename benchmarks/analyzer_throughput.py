@@ -2,21 +2,27 @@
 
 One run installs (or reuses) a cache virtualenv with pinned Django, SQLAlchemy, a few web
 frameworks, bandit and semgrep from PyPI, copies the frameworks' installed `*.py` files into a
-corpus, and times each tool N times on exactly the same file list:
+corpus, and times each tool N times on exactly the same file list; then the same for a
+JavaScript/TypeScript corpus (mongoose, fastify and rxjs from the npm registry) and a Rust corpus
+(the Rust sources of the tokenizers and cryptography sdists from PyPI), fetched at run time into
+the cache by `throughput_corpora.py`:
 
-    .venv/bin/python benchmarks/analyzer_throughput.py [--runs 3] [--packages django,sqlalchemy]
+    .venv/bin/python benchmarks/analyzer_throughput.py [--runs 3] [--languages python,javascript,rust]
+        [--packages django,sqlalchemy]
 
 - race-mcp: the installed `race-mcp analyze FILES --format json`, once with its default worker
   count (one process per core) and once with `jobs = 1`, so the single-core figure is visible;
-- bandit: `bandit -r -f json -q FILES` (one process);
+- bandit (Python only): `bandit -r -f json -q FILES` (one process);
 - semgrep: `semgrep scan --config benchmarks/semgrep_race_rules.yml --json FILES` with local rules
-  only, `--metrics=off` and `--disable-version-check` (its engine uses every core by default).
+  only (check-then-act rules of the same intent for Python, JavaScript/TypeScript and Rust),
+  `--metrics=off` and `--disable-version-check` (its engine uses every core by default).
 
 The files are named explicitly, so race-mcp's default skipping of tests/ and migrations/ (and
 semgrep's default ignore list) does not apply: every tool sees every file, and the script checks
-that each tool reports the same number of files. The report is a markdown table (median wall time,
-lines per second, ratio to bandit, findings per KLOC); race-mcp's findings are kept in
-`benchmarks/.cache/race-mcp-findings.json` for review. The cache folder ignores itself in git.
+that each tool reports the same number of files. The report is a markdown table per language
+(median wall time, lines per second, ratio to bandit for Python and to semgrep for the others,
+findings per KLOC) and race-mcp's speed relative to semgrep; race-mcp's findings are kept in
+`benchmarks/.cache/race-mcp-findings*.json` for review. The cache folder ignores itself in git.
 """
 
 from __future__ import annotations
@@ -38,10 +44,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The sibling module, however this script is loaded (run as a file, or imported by the tests).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput_corpora import Source, javascript_sources, rust_sources
+
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 VENV = CACHE / "venv"
-CORPUS = CACHE / "corpus"
+CORPUS = CACHE / "corpus"  # the Python corpus; the others are `corpus-<language>`
+LANGUAGES = ("python", "javascript", "rust")
+# race-mcp exits 1 with findings and 2 when a file could not be analysed (a syntax error its parser
+# reports: tree-sitter's TypeScript grammar refuses a few type-test files of fastify); the JSON
+# report is written either way and counts such files under `files_with_errors`.
+RACE_MCP_OK = (0, 1, 2)
 RULES = HERE / "semgrep_race_rules.yml"
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -133,22 +148,40 @@ def physical_lines(data: bytes) -> int:
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def build_corpus(sources: dict[str, Path]) -> Corpus:
-    """Copy every `*.py` file of the packages to one folder outside site-packages, and count lines."""
-    shutil.rmtree(CORPUS, ignore_errors=True)
+def python_sources(python: Path, packages: Sequence[str]) -> list[Source]:
+    return [
+        Source(name, root, lambda path: path.suffix == ".py")
+        for name, root in package_dirs(python, packages).items()
+    ]
+
+
+def build_corpus(sources: list[Source], target: Path = CORPUS) -> Corpus:
+    """Copy the files each source keeps to one folder outside site-packages (and outside
+    `node_modules`-like places some tools skip by name), and count lines."""
+    shutil.rmtree(target, ignore_errors=True)
     files: list[str] = []
     lines_by_package: dict[str, int] = {}
-    for name, source in sources.items():
-        lines_by_package[name] = 0
-        for path in sorted(source.rglob("*.py")):
-            relative = Path(name) / path.relative_to(source)
-            target = CORPUS / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        lines_by_package[source.name] = 0
+        for path in sorted(p for p in source.root.rglob("*") if p.is_file()):
+            relative_to_source = path.relative_to(source.root)
+            if not source.keep(relative_to_source):
+                continue
+            relative = Path(source.name) / relative_to_source
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
             data = path.read_bytes()
-            target.write_bytes(data)
-            lines_by_package[name] += physical_lines(data)
+            destination.write_bytes(data)
+            lines_by_package[source.name] += physical_lines(data)
             files.append(relative.as_posix())
-    return Corpus(CORPUS, files, sum(lines_by_package.values()), lines_by_package)
+    return Corpus(target, files, sum(lines_by_package.values()), lines_by_package)
+
+
+def language_corpus(language: str, python: Path, packages: Sequence[str]) -> Corpus:
+    if language == "python":
+        return build_corpus(python_sources(python, packages))
+    sources = javascript_sources(CACHE) if language == "javascript" else rust_sources(CACHE)
+    return build_corpus(sources, CACHE / f"corpus-{language}")
 
 
 # ------------------------------------------------------------------------------------------ tools
@@ -191,23 +224,24 @@ def parse_semgrep(report: dict[str, Any]) -> tuple[int, dict[str, int]]:
     return files, dict(Counter(result["check_id"].rsplit(".", 1)[-1] for result in report["results"]))
 
 
-def tools(python: Path, files: list[str]) -> list[Tool]:
+def tools(python: Path, files: list[str], language: str = "python") -> list[Tool]:
+    """The tools timed on one language's files: bandit reads Python only."""
     bin_dir = python.parent
     cores = os.cpu_count() or 1
     race = race_mcp_command()
-    return [
+    found = [
         Tool(
             "race-mcp",
             f"{cores} processes",
             [*race, "analyze", "--format", "json", "--config", str(write_config(0)), *files],
-            (0, 1),
+            RACE_MCP_OK,
             parse_race_mcp,
         ),
         Tool(
             "race-mcp (jobs = 1)",
             "1 process",
             [*race, "analyze", "--format", "json", "--config", str(write_config(1)), *files],
-            (0, 1),
+            RACE_MCP_OK,
             parse_race_mcp,
         ),
         Tool(
@@ -237,6 +271,7 @@ def tools(python: Path, files: list[str]) -> list[Tool]:
             parse_semgrep,
         ),
     ]
+    return found if language == "python" else [tool for tool in found if tool.name != "bandit"]
 
 
 def _children_cpu() -> float:
@@ -250,10 +285,13 @@ def run_once(tool: Tool, corpus: Corpus) -> tuple[float, float, dict[str, Any]]:
     cpu_before, started = _children_cpu(), time.perf_counter()
     done = subprocess.run(tool.command, cwd=corpus.root, capture_output=True, env=env, check=False)
     elapsed, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
+    stderr = " | ".join(done.stderr.decode(errors="replace").strip().splitlines()[-5:])
     if done.returncode not in tool.ok_codes:
-        stderr = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        raise SystemExit(f"{tool.name} exited {done.returncode}: {' | '.join(stderr)}")
-    return elapsed, cpu, json.loads(done.stdout)
+        raise SystemExit(f"{tool.name} exited {done.returncode}: {stderr}")
+    try:
+        return elapsed, cpu, json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"{tool.name} exited {done.returncode} without a JSON report: {stderr}") from None
 
 
 def measure(tool_list: list[Tool], corpus: Corpus, runs: int) -> tuple[list[ToolRun], dict[str, Any]]:
@@ -278,17 +316,20 @@ def measure(tool_list: list[Tool], corpus: Corpus, runs: int) -> tuple[list[Tool
 
 
 def markdown(results: list[ToolRun], corpus: Corpus, runs: int) -> str:
-    bandit = next(r for r in results if r.name == "bandit")
+    """One language's table; speeds relative to bandit when it ran (Python), else to semgrep."""
+    baseline = next((r for r in results if r.name == "bandit"), None) or next(
+        r for r in results if r.name == "semgrep"
+    )
     # CPU seconds are reported too: on a shared machine they move less with other load than wall time.
     rows = [
-        f"| tool | workers | median wall (s) of {runs} | lines/s | vs bandit | CPU (s) | lines/CPU-s "
-        "| findings | findings/KLOC |",
+        f"| tool | workers | median wall (s) of {runs} | lines/s | vs {baseline.name} | CPU (s) "
+        "| lines/CPU-s | findings | findings/KLOC |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         rate = corpus.lines / r.median
         rows.append(
-            f"| {r.name} | {r.workers} | {r.median:.2f} | {rate:,.0f} | {bandit.median / r.median:.2f}x "
+            f"| {r.name} | {r.workers} | {r.median:.2f} | {rate:,.0f} | {baseline.median / r.median:.2f}x "
             f"| {r.median_cpu:.1f} | {corpus.lines / r.median_cpu:,.0f} "
             f"| {r.findings} | {r.findings / (corpus.lines / 1000):.3f} |"
         )
@@ -296,6 +337,16 @@ def markdown(results: list[ToolRun], corpus: Corpus, runs: int) -> str:
     return (
         f"{len(corpus.files):,} files, {corpus.lines:,} physical lines ({packages}); "
         f"{os.cpu_count()} cores, Python {platform.python_version()}.\n\n" + "\n".join(rows) + "\n"
+    )
+
+
+def versus_semgrep(results: list[ToolRun]) -> str:
+    """race-mcp's wall-clock speed over semgrep's on the same files (above 1: race-mcp is faster)."""
+    by_name = {r.name: r for r in results}
+    semgrep = by_name["semgrep"]
+    return ", ".join(
+        f"{name} {semgrep.median / by_name[name].median:.2f}x semgrep's speed"
+        for name in ("race-mcp", "race-mcp (jobs = 1)")
     )
 
 
@@ -307,42 +358,69 @@ def check_same_files(results: list[ToolRun], corpus: Corpus) -> list[str]:
     ]
 
 
+def run_language(
+    language: str, python: Path, packages: Sequence[str], runs: int
+) -> tuple[Corpus, list[ToolRun]]:
+    corpus = language_corpus(language, python, packages)
+    mark_cache(CACHE)
+    print(f"{language}: {len(corpus.files):,} files, {corpus.lines:,} lines", file=sys.stderr)
+    results, race_report = measure(tools(python, corpus.files, language), corpus, runs)
+    name = "race-mcp-findings.json" if language == "python" else f"race-mcp-findings-{language}.json"
+    (CACHE / name).write_text(json.dumps(race_report, indent=2))
+    for warning in check_same_files(results, corpus):
+        print(warning, file=sys.stderr)
+    return corpus, results
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs per tool (median reported)")
     parser.add_argument(
+        "--languages",
+        default=",".join(LANGUAGES),
+        help=f"comma-separated corpora to time (default: all of {', '.join(LANGUAGES)})",
+    )
+    parser.add_argument(
         "--packages",
         default=",".join(CORPUS_PACKAGES),
-        help=f"comma-separated corpus packages (default: all of {', '.join(CORPUS_PACKAGES)})",
+        help=f"comma-separated Python corpus packages (default: all of {', '.join(CORPUS_PACKAGES)})",
     )
     parser.add_argument("--json", type=Path, help="also write the raw timings here")
     args = parser.parse_args(argv)
     packages = [p.strip() for p in args.packages.split(",") if p.strip()]
-    unknown = sorted(set(packages) - set(CORPUS_PACKAGES))
-    if unknown or args.runs < 1:
-        parser.error(f"unknown package(s): {', '.join(unknown)}" if unknown else "--runs must be at least 1")
-    python = ensure_venv()
-    corpus = build_corpus(package_dirs(python, packages))
-    results, race_report = measure(tools(python, corpus.files), corpus, args.runs)
-    (CACHE / "race-mcp-findings.json").write_text(json.dumps(race_report, indent=2))
-    for warning in check_same_files(results, corpus):
-        print(warning, file=sys.stderr)
-    print(markdown(results, corpus, args.runs))
-    race = next(r for r in results if r.name == "race-mcp")
-    print("race-mcp findings by rule: " + ", ".join(f"{k} {v}" for k, v in sorted(race.by_rule.items())))
-    if args.json:
-        raw = {
-            r.name: {
-                "seconds": r.seconds,
-                "cpu_seconds": r.cpu_seconds,
-                "files": r.files_seen,
-                "by_rule": r.by_rule,
-            }
-            for r in results
-        }
-        args.json.write_text(
-            json.dumps({"lines": corpus.lines, "files": len(corpus.files), "tools": raw}, indent=2)
+    languages = [p.strip() for p in args.languages.split(",") if p.strip()]
+    unknown = sorted(set(packages) - set(CORPUS_PACKAGES)) + sorted(set(languages) - set(LANGUAGES))
+    if unknown or args.runs < 1 or not languages:
+        parser.error(
+            f"unknown package(s) or language(s): {', '.join(unknown)}"
+            if unknown
+            else "--runs must be at least 1 and --languages name one"
         )
+    python = ensure_venv()
+    raw: dict[str, Any] = {}
+    for language in languages:
+        corpus, results = run_language(language, python, packages, args.runs)
+        print(f"## {language}\n")
+        print(markdown(results, corpus, args.runs))
+        print(f"race-mcp vs semgrep on these files: {versus_semgrep(results)}")
+        race = next(r for r in results if r.name == "race-mcp")
+        print("race-mcp findings by rule: " + ", ".join(f"{k} {v}" for k, v in sorted(race.by_rule.items())))
+        print()
+        raw[language] = {
+            "lines": corpus.lines,
+            "files": len(corpus.files),
+            "tools": {
+                r.name: {
+                    "seconds": r.seconds,
+                    "cpu_seconds": r.cpu_seconds,
+                    "files": r.files_seen,
+                    "by_rule": r.by_rule,
+                }
+                for r in results
+            },
+        }
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2))
     return 0
 
 
