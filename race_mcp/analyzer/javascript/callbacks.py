@@ -15,7 +15,13 @@ from typing import Any
 
 from ..core import model
 
-__all__ = ["TRANSACTION_METHODS", "immediate_callback", "takes_transaction", "transaction_callback"]
+__all__ = [
+    "TRANSACTION_METHODS",
+    "immediate_callback",
+    "serializable_callback",
+    "takes_transaction",
+    "transaction_callback",
+]
 
 TRANSACTION_METHODS = frozenset(
     {"$transaction", "transaction", "begin", "withTransaction", "runInTransaction", "startSession"}
@@ -36,18 +42,37 @@ def immediate_callback(call: model.Call) -> model.Opaque | None:
     return None
 
 
-def transaction_callback(function: model.Function) -> bool:
-    """`function` is written as the callback argument of a transaction call."""
+def _transaction_call(function: model.Function) -> Any:
+    """The tree-sitter call a callback is passed to, when that call is a transaction's."""
     node: Any = function.origin
     if node is None or getattr(node, "type", None) not in _FUNCTION_NODES:
-        return False
+        return None
     arguments = node.parent
     call = arguments.parent if arguments is not None and arguments.type == "arguments" else None
     if call is None or call.type != "call_expression":
-        return False
+        return None
     callee = call.child_by_field_name("function")
     prop = callee.child_by_field_name("property") if callee is not None else None
-    return prop is not None and prop.text.decode("utf-8", "replace") in TRANSACTION_METHODS
+    return call if prop is not None and prop.text.decode("utf-8", "replace") in TRANSACTION_METHODS else None
+
+
+def transaction_callback(function: model.Function) -> bool:
+    """`function` is written as the callback argument of a transaction call."""
+    return _transaction_call(function) is not None
+
+
+def serializable_callback(function: model.Function) -> bool:
+    """The transaction runs at SERIALIZABLE isolation (`{ isolationLevel: "serializable" }`,
+    `Prisma.TransactionIsolationLevel.Serializable`, `dataSource.transaction("SERIALIZABLE", ...)`):
+    of two transactions that read and then write the same rows, one fails to commit."""
+    call = _transaction_call(function)
+    if call is None:
+        return False
+    arguments = call.child_by_field_name("arguments")
+    return any(
+        child is not function.origin and b"serializable" in child.text.lower()
+        for child in (arguments.named_children if arguments is not None else ())
+    )
 
 
 def takes_transaction(function: model.Function) -> bool:

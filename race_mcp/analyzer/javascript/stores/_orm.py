@@ -15,6 +15,7 @@ import re
 
 from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
+from ..callbacks import serializable_callback
 
 __all__ = [
     "COMPARISONS",
@@ -29,6 +30,7 @@ __all__ = [
     "read",
     "row_lock",
     "row_save",
+    "serializable",
     "unique_fields",
     "update",
 ]
@@ -158,6 +160,15 @@ def model_unique(module: model.ModuleModel) -> dict[str, set[str]]:
             text = "\n".join(lines[info.span.line - 1 : info.span.end_line])
             per_model.setdefault(class_name, unique_fields(text))
     return per_model
+
+
+def serializable(effects: list[Effect] | None, ctx: CallContext) -> list[Effect] | None:
+    """Inside a SERIALIZABLE transaction's callback the store aborts one of two transactions that
+    read and write the same rows: the first store call takes the transaction's lock (released at
+    the commit), so what the callback reads is protected until then."""
+    if not effects or ctx.region_held(TRANSACTION_LOCK) or not serializable_callback(ctx.function()):
+        return effects
+    return [Effect("lock"), *effects]
 
 
 def row_lock(key: str) -> Effect:

@@ -14,7 +14,7 @@ from ...core.stores import add_recognizer
 from ...python.stores._common import StoreRecognizer
 from ..callbacks import takes_transaction, transaction_callback
 from ._calls import JsModuleFacts
-from ._orm import model_unique, unique_fields
+from ._orm import model_unique, serializable, unique_fields
 from .prisma import prisma_effects
 from .sequelize import sequelize_effects
 from .typeorm import typeorm_effects
@@ -58,6 +58,9 @@ class JsOrmRecognizer(StoreRecognizer):
         return facts
 
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        return serializable(self._recognize(call, ctx), ctx)
+
+    def _recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         facts = self.orm_facts(ctx)
         if (
             facts.prisma

@@ -13,6 +13,7 @@ from ...core.stores import add_recognizer
 from ...python.stores.sql import SqlFacts, SqlRecognizer
 from ..callbacks import takes_transaction, transaction_callback
 from ._calls import SpanText
+from ._orm import serializable
 from .knex import begin_effects, knex_chain, knex_statement, reselects_claim
 
 __all__ = ["JsSqlRecognizer"]
@@ -70,6 +71,10 @@ class JsSqlRecognizer(SqlRecognizer):
         return _tagged(call) or knex_chain(call) is not None or super().autocommit(call, ctx)
 
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        found = self._recognize(call, ctx)
+        return serializable(found, ctx)
+
+    def _recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         if _tagged(call) and call.func is not None:
             # `sql` is no SQL-text wrapper here: the tagged template is the query.
             call = model.Call(call.func, call.args, "<tagged-template>", span=call.span, origin=call.origin)
