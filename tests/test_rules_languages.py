@@ -6,12 +6,14 @@ in a language says why in its docs; the registry refuses a rule that is silent a
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
 
 from race_mcp import RULES, analyze_source
+from race_mcp.analyzer.core.languages import languages
 from race_mcp.config import Settings
 from race_mcp.rules import LanguageExamples, Rule, RuleRegistryError, render_rule_markdown
 from race_mcp.rules._model import OTHER_LANGUAGES
@@ -81,7 +83,7 @@ def test_every_analyzer_rule_speaks_to_every_language() -> None:
     ]
 
 
-_PYTHON_APIS = ("asyncio", "threading", "IntegrityError", "boto", "with conn", "open(path, ", "with_for_update")
+_PYTHON_APIS = ("asyncio", "threading", "IntegrityError", "with conn", "open(path, ", "with_for_update")
 
 
 def test_rust_findings_are_advised_in_rust() -> None:
@@ -242,3 +244,18 @@ def test_ignore_comment_on_the_function_line(language: str) -> None:
     header = next(number for number, text in enumerate(lines) if "function " in text or "fn " in text)
     lines[header] += "  // race-mcp: ignore[RC401]"
     assert analyze_source("\n".join(lines) + "\n", _unique_filename(examples, "function")) == []
+
+
+# ------------------------------------------------------------------------------------- README
+
+
+def test_readme_language_table_lists_every_registered_suffix() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {
+        cells[0]: cells[1]
+        for line in readme.splitlines()
+        if line.startswith("| ") and len(cells := [c.strip() for c in line.strip("|").split("|")]) == 4
+    }
+    names = {"python": "Python", "javascript": "JavaScript / TypeScript", "rust": "Rust"}
+    for name, language in languages().items():
+        assert rows[names[name]] == "`" + " ".join(language.suffixes) + "`", name
