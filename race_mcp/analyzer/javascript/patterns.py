@@ -111,6 +111,22 @@ def _reached(module: model.ModuleModel, body: model.Block) -> tuple[list[str], l
     return called, words
 
 
+def _counters(function: model.Function) -> frozenset[str]:
+    """Local names only ever set to numbers (`let processed = 0; processed += 1`): a count of
+    handled records says nothing of which were handled before, whatever it is called."""
+    numeric: set[str] = set()
+    other: set[str] = set()
+    for statement in statements(function.body):
+        if not isinstance(statement, model.Assign) or statement.op is not None:
+            continue
+        value = statement.value
+        is_number = isinstance(value, model.Literal) and type(value.value) in (int, float)
+        for target in statement.targets:
+            if isinstance(target, model.Name):
+                (numeric if is_number else other).add(target.id)
+    return frozenset(numeric - other)
+
+
 def _acts(name: str) -> bool:
     """A call that changes something: `putItem`, `send`, and a project's verb-first helpers
     (`chargeCard`, `sendReceipt`: camelCase names lead with their verb)."""
@@ -129,6 +145,8 @@ def stream_consumers(module: model.ModuleModel) -> list[Direct]:
             if not any(_acts(name) for name in called):
                 continue
             _, outside = _vocabulary(_all_expressions(function.body))
-            if not any(_DEDUP_EVIDENCE.search(snake_case(word)) for word in (*words, *outside)):
+            counters = _counters(function)
+            evidence = (word for word in (*words, *outside) if word not in counters)
+            if not any(_DEDUP_EVIDENCE.search(snake_case(word)) for word in evidence):
                 directs.append(Direct("RC404", "stream", (Step(loop, "loop", 0),)))
     return directs
