@@ -172,3 +172,26 @@ def test_development_seeders_report_with_low_confidence() -> None:
     assert {f.confidence for f in analyze_source(source, "src/services/steps.js")} == {"medium"}
     assert {f.confidence for f in analyze_source(source, "data/seeders/steps.js")} == {"low"}
     assert {f.confidence for f in analyze_source(source, "scripts/data-generator.js")} == {"low"}
+
+
+def test_sequelize_typescript_unique_columns_make_check_then_create_safe() -> None:
+    source = """\
+import { Column, Model, Sequelize, Table, Unique } from "sequelize-typescript";
+
+@Table
+class Member extends Model {
+  @Unique @Column declare email: string;
+  @Column declare nickname: string;
+}
+
+export async function join(email: string, nickname: string) {
+  const byEmail = await Member.findOne({ where: { email } });
+  if (!byEmail) await Member.create({ email, nickname });
+  const byNick = await Member.findOne({ where: { nickname } });
+  if (!byNick) await Member.create({ email, nickname });
+}
+"""
+    findings = analyze_source(source, "members.ts")
+    assert [(f.rule_id, f.line, f.title) for f in findings] == [
+        ("RC303", 12, "Lookup then create on fields with no unique constraint")
+    ]

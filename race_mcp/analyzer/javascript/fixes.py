@@ -70,6 +70,7 @@ _FIXES = {
 # Titles whose shared text names Python's ORMs.
 _TITLES = {
     "RC301": "ORM row read, changed in JavaScript and written without a row lock",
+    "RC303": "Lookup then create on fields with no unique constraint",
 }
 
 

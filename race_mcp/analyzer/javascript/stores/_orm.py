@@ -70,6 +70,11 @@ _DECORATOR_UNIQUE = re.compile(
 _PRIMARY = re.compile(
     r"@Primary(?:Generated)?Column\([^)]*\)\s*(?:(?:public|private|readonly)\s+)*([A-Za-z_$][\w$]*)"
 )
+# sequelize-typescript: `@Unique @Column email: string`, `@Unique @AllowNull(false) @Column(...) email`.
+_UNIQUE_DECORATOR = re.compile(
+    r"@Unique(?:\(\s*\))?\s+(?:@\w+(?:\([^()]*\))?\s+)*(?:(?:public|private|readonly|declare)\s+)*"
+    r"([A-Za-z_$][\w$]*)"
+)
 _CLASS_UNIQUE = re.compile(r"@Unique\(\s*(?:['\"][^'\"]*['\"]\s*,\s*)?\[([^\]]*)\]")
 
 
@@ -128,7 +133,7 @@ def bare_fields(expr: model.Expr | None) -> set[str]:
 def unique_fields(source: str) -> set[str]:
     """Fields declared unique (or primary) anywhere in the module's text."""
     found = set(_ATTRIBUTE_UNIQUE.findall(source)) | set(_DECORATOR_UNIQUE.findall(source))
-    found |= set(_PRIMARY.findall(source)) | {"id"}
+    found |= set(_PRIMARY.findall(source)) | set(_UNIQUE_DECORATOR.findall(source)) | {"id"}
     for names in _CLASS_UNIQUE.findall(source):
         found.update(part.strip().strip("'\"") for part in names.split(",") if part.strip())
     return found

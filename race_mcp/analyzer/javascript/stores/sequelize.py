@@ -24,7 +24,8 @@ from ._orm import Filter, bare_fields, insert, items, read, row_save, update
 
 __all__ = ["sequelize_effects"]
 
-_READS = frozenset({"findByPk", "findOne", "findAll", "findAndCountAll", "count", "max", "min", "sum"})
+# (`max`/`min`/`sum` are left out: `Math.max(...)` is no model.)
+_READS = frozenset({"findByPk", "findOne", "findAll", "findAndCountAll", "count"})
 _STATIC_WRITES = frozenset(
     {"update", "increment", "decrement", "create", "bulkCreate", "findOrCreate", "upsert", "destroy"}
 )
