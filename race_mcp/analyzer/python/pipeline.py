@@ -105,12 +105,14 @@ class _Run:
         self.reporter = Reporter(module, path, _FRAMEWORK_NAMES)
         self.findings: list[Finding] = []
 
-    def interpret(self, function: model.Function, owner: str | None, mode: Mode) -> Interpreter:
+    def interpret(
+        self, function: model.Function, owner: str | None, mode: Mode, *, entry: bool = False
+    ) -> Interpreter:
         interpreter = Interpreter(
             self.profile, self.recognizers, mode, module=self.module, facts=self.facts, resolver=self.resolver
         )
         # A model's method or a service handed a row starts with that row loaded (by its caller).
-        state = bind_loaded_rows(interpreter, self.recognizers, function, owner)
+        state = bind_loaded_rows(interpreter, self.recognizers, function, owner, forwarded=entry)
         interpreter.finish(interpreter.run(self.profile.frame(function, self_class=owner), state))
         return interpreter
 
@@ -130,7 +132,7 @@ class _Run:
             if function is None:
                 continue
             owner = function.owner_class
-            interpreter = self.interpret(function, owner, _mode(entry, function))
+            interpreter = self.interpret(function, owner, _mode(entry, function), entry=True)
             reached |= interpreter.visited
             self.report(interpreter, entry, entry_confidence(entry), entry.qualname)
             if self.has_stores:

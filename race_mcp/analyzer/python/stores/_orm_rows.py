@@ -344,7 +344,7 @@ def _annotated_model(annotation: str | None, facts: OrmFacts, project: Any) -> t
 
 
 def loaded_rows(
-    function: model.Function, owner: str | None, facts: OrmFacts, project: Any
+    function: model.Function, owner: str | None, facts: OrmFacts, project: Any, *, forwarded: bool = False
 ) -> list[LoadedRow]:
     """The parameters of a root function that stand for rows its caller loaded: changed here, or
     forwarded to a function of the module that changes them (a signal receiver handing its
@@ -357,8 +357,10 @@ def loaded_rows(
     for param in params:
         if param in usage.changed:
             row = _row_of(function, owner, param, usage, facts, project)
-        else:
+        elif forwarded:
             row = _forwarded_row(function, owner, param, facts, project, _FORWARD_DEPTH)
+        else:
+            row = None
         if row is not None and not _judged_by_callers(function, param, facts, project):
             rows.append(LoadedRow(param, row.model, row.flushes))
     return rows
@@ -501,10 +503,17 @@ def _flushes(param: str, usage: _Usage) -> bool:
 
 
 def bind_loaded_rows(
-    interpreter: Any, recognizers: Iterable[Any], function: model.Function, owner: str | None
+    interpreter: Any,
+    recognizers: Iterable[Any],
+    function: model.Function,
+    owner: str | None,
+    *,
+    forwarded: bool = False,
 ) -> Any:
     """The state a root starts in: each parameter that stands for a row its caller loaded is bound
-    to a read of that row at the `def` line (SQLAlchemy rows also flush at the commit)."""
+    to a read of that row at the `def` line (SQLAlchemy rows also flush at the commit).
+    `forwarded`: also rows the root hands unchanged to a helper that changes them (for entry
+    points, whose helpers are judged only through them; other roots' helpers are roots too)."""
     from ...core.state import Access, State
 
     state = State()
@@ -512,7 +521,7 @@ def bind_loaded_rows(
         find = getattr(recognizer, "loaded_rows", None)
         if not callable(find):
             continue
-        for row in find(function, owner, interpreter.facts):
+        for row in find(function, owner, interpreter.facts, forwarded=forwarded):
             key = f"orm:{row.model}"
             if row.flushes:
                 flushed = interpreter.notes.setdefault("flush-on-commit", set())

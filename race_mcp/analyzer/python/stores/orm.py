@@ -17,7 +17,7 @@ from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
 from ...core.state import EXISTENCE
 from ...core.stores import StoreSpec, register
-from ._common import INSERT_OUTCOME, StoreRecognizer, chain, keywords, positional
+from ._common import INSERT_OUTCOME, StoreRecognizer, chain, keywords, literal_string, positional
 from ._orm_facts import OrmFacts, field_names
 from ._orm_rows import LoadedRow, loaded_rows
 from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lock
@@ -70,6 +70,7 @@ _DJANGO_WRITES = frozenset({"update", "create", "bulk_create", "get_or_create", 
 _LOOKUP_GUARDS = ("gte", "gt", "lte", "lt", "exact", "isnull", "in")
 _FILTERING = ("get", "filter", "exclude", "get_or_create", "update_or_create", "first", "filter_by")
 _GET_OBJECT = ("get_object_or_404", "get_list_or_404", "aget_object_or_404")
+_REFRESH = ("refresh_from_db", "arefresh_from_db")
 
 Calls = list[tuple[str, model.Call]]
 # The model, the `select_for_update()` call if any, and the fields its filters pin (compared, or
@@ -183,11 +184,13 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             names.add(expr.func.id)
         return [Effect("lock")] if names & facts.serializable else None
 
-    def loaded_rows(self, function: model.Function, owner: str | None, project: Any) -> list[LoadedRow]:
+    def loaded_rows(
+        self, function: model.Function, owner: str | None, project: Any, *, forwarded: bool = False
+    ) -> list[LoadedRow]:
         """Parameters of a root that stand for rows its caller loaded (`_orm_rows`)."""
         facts = self.home
         assert isinstance(facts, OrmFacts)
-        return loaded_rows(function, owner, facts, project)
+        return loaded_rows(function, owner, facts, project, forwarded=forwarded)
 
     # -- effects --------------------------------------------------------------------------------
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
@@ -221,7 +224,11 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         if call.method == "save" and ctx.receiver and receiver is not None and not positional(call):
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
             if origin is not None:
-                return self.django_save(origin.key, receiver, ctx)
+                return self.django_save(origin.key, receiver, ctx, call)
+        if call.method in _REFRESH and ctx.receiver and isinstance(receiver, model.Name):
+            origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
+            if origin is not None:
+                return self.refresh(origin.key, call, ctx)
         sqlalchemy = self.sqlalchemy_base(base, calls, facts)
         if sqlalchemy is not None:
             return self.sqlalchemy_statement(*sqlalchemy, ctx)
@@ -345,18 +352,73 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             return [Effect("unlock", region=region), write, Effect("lock", region=region)]
         return [write]
 
-    def django_save(self, key: str, receiver: model.Expr, ctx: CallContext) -> list[Effect]:
-        """`obj.save()`: racy when the saved change was computed from the read, or decided on it."""
+    def refresh(self, key: str, call: model.Call, ctx: CallContext) -> list[Effect]:
+        """`obj.refresh_from_db()`: the row is read again (and pending changes dropped), so what
+        follows works on a fresh copy, protected if a row lock is held now; with
+        `from_queryset=M.objects.select_for_update()` inside `atomic()` the refresh takes the
+        lock itself. `refresh_from_db(fields=[...])` reloads some columns only: the copy's other
+        columns stay as loaded, so it is no fresh read of the row."""
+        options = keywords(call)
+        if "fields" in options:
+            return []
+        ctx.state.dirty.pop(key, None)
+        source = options.get("from_queryset")
+        locking = isinstance(source, model.Call) and "select_for_update" in [m for m, _ in chain(source)[1]]
+        effects = [row_lock(key.partition(":")[2])] if locking and ctx.state.in_transaction else []
+        return [*effects, Effect("read", key, bind_receiver=True)]
+
+    def django_save(
+        self, key: str, receiver: model.Expr, ctx: CallContext, call: model.Call | None = None
+    ) -> list[Effect]:
+        """`obj.save()`: racy when the saved change was computed from the read, or decided on it.
+        `save(update_fields=[...])` writes those columns only (`_update_fields`)."""
         alias = receiver.id if isinstance(receiver, model.Name) else None
         state = ctx.state
         change = state.dirty.pop(key, None)
+        fields = _update_fields(call)
+        if change is not None and fields is not None and change.written and not change.written & fields:
+            state.dirty[key] = change  # none of the changed attributes is saved: still pending
+            change = None
         atomic = alias is not None and alias in state.atomic_aliases
         derived = change is not None and change.steps[-1].role == "change" and not atomic
         if derived:
             ctx.args.append(change)
         # An F() expression or a blind overwrite loses no update; only a decision on the stale row races.
         written = change.written if change is not None and not derived else frozenset()
+        if fields is not None and not derived:
+            written = written & fields if written else fields
+            guard = _helper_decision(key, fields, ctx)
+            return [Effect("write", key, "RC301", guard, needs_check=True, overwrites=written)]
         return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written)]
+
+
+def _update_fields(call: model.Call | None) -> frozenset[str] | None:
+    """The columns `save(update_fields=["name", "slug"])` writes; None for a full save (every
+    column, from the copy in memory) or fields not written out in the call."""
+    if call is None:
+        return None
+    value = keywords(call).get("update_fields")
+    if not isinstance(value, model.Collection) or value.kind not in ("list", "tuple", "set"):
+        return None
+    names = [literal_string(element) for element in value.elements]
+    return frozenset(n for n in names if n is not None) if names and None not in names else None
+
+
+def _helper_decision(key: str, fields: frozenset[str], ctx: CallContext) -> frozenset[str]:
+    """A blind save narrowed to `fields` after a decision made in another function that named no
+    attribute of the row (`check, allowed = load_for(request, code); if not allowed: raise`):
+    a permission helper's verdict decides nothing about the columns written, and a narrowed save
+    no longer writes back the columns the decision could have been about. The decision is then
+    covered (a guard on what it looked at); a decision on one of `fields`, or made in the saving
+    function itself (`if voucher.is_valid():`), still races."""
+    check = ctx.state.checks.get(key)
+    if check is None or check.checked & fields:
+        return frozenset()
+    decided = next((step for step in reversed(check.steps) if step.role == "check"), None)
+    span = ctx.function().span
+    if decided is None or check.checked or span.line <= decided.line <= span.end_line:
+        return frozenset()
+    return frozenset(check.detail) | frozenset({"<narrowed save>"})
 
 
 register(
