@@ -94,7 +94,7 @@ def test_rc201_mysql2_esm_check_it_cannot_translate_becomes_a_compare_and_set(tm
     patched = fix_and_verify(STOCK_ESM, "stock.mjs", "RC201", "take", tmp_path)
     assert (
         '    const [result] = await db.execute("UPDATE products SET reserved = reserved + ? WHERE id = ? '
-        'AND stock = ? AND reserved = ?", [quantity, id, row.stock, row.reserved]);\n'
+        'AND stock <=> ? AND reserved <=> ?", [quantity, id, row.stock, row.reserved]);\n'
         "    if (result.affectedRows === 0) "
         'throw new Error("products changed concurrently; nothing was updated");\n'
     ) in patched
@@ -133,3 +133,27 @@ def test_rc201_without_a_literal_update_is_guidance() -> None:
     )
     message = guidance_for(source, "bank.js", "RC201")
     assert "balance >= $1" in message and "rowCount" in message
+
+
+SPEND_CJS = dedent(
+    """
+    async function spend(pool, id, amount) {
+      const res = await pool.query(`SELECT balance, frozen FROM wallets WHERE id = $1`, [id]);
+      const wallet = res.rows[0];
+      if (!wallet || wallet.frozen) throw new Error("unavailable");
+      if (wallet.balance < amount) throw new Error("insufficient");
+      await pool.query(`UPDATE wallets SET balance = balance - $2 WHERE id = $1`, [id, amount]);
+      return wallet.balance - amount;
+    }
+    module.exports = { spend };
+    """
+)
+
+
+def test_rc201_two_refusals_get_a_generic_answer_and_a_null_safe_compare(tmp_path: Path) -> None:
+    patched = fix_and_verify(SPEND_CJS, "wallets.js", "RC201", "spend", tmp_path)
+    assert (
+        "  const result = await pool.query(`UPDATE wallets SET balance = balance - $2 WHERE id = $1 "
+        "AND frozen IS NOT DISTINCT FROM $3 AND balance >= $2`, [id, amount, wallet.frozen]);\n"
+        '  if (result.rowCount === 0) throw new Error("wallets changed concurrently; nothing was updated");\n'
+    ) in patched

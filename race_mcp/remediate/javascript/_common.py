@@ -21,6 +21,7 @@ __all__ = [
     "is_typescript",
     "property_node",
     "property_value",
+    "refusal",
     "resolve_local",
     "wrap_in_catch",
 ]
@@ -201,6 +202,13 @@ def wrap_in_catch(
         f"{indent}{unit}{answer}\n{indent}}}"
     )
     return [source.replace(statement, text), *outer_edits]
+
+
+def refusal(source: JsSource, rejections: list[Rejection]) -> str | None:
+    """What the code answers when its one refusing check fails; None when several checks refuse
+    differently (a failed atomic write could mean any of them: the caller's generic answer)."""
+    answers = {exit_text(source, r) for r in rejections}
+    return answers.pop() if len(answers) == 1 else None
 
 
 def exit_text(source: JsSource, rejection: Rejection) -> str:

@@ -24,10 +24,10 @@ from ._common import (
     add_properties,
     check_exits,
     conflict_answer,
-    exit_text,
     free_name,
     property_node,
     property_value,
+    refusal,
     resolve_local,
     wrap_in_catch,
 )
@@ -336,7 +336,7 @@ def _decided_attributes(
 
 
 def _check_answer(source: JsSource, rejections: list[Rejection]) -> str | None:
-    return exit_text(source, rejections[0]) if rejections else None
+    return refusal(source, rejections)
 
 
 @register_text("javascript", "RC402")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
-from ._common import add_properties, check_exits, conflict_answer, exit_text, free_name
+from ._common import add_properties, check_exits, conflict_answer, free_name, refusal
 from ._examples import with_example
 from ._source import JsSource, Node, descendants
 
@@ -262,9 +262,7 @@ def fix_find_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     if not plan.filters:
         return guidance
     rejections = check_exits(source, function, reads[0], writes[-1])
-    answer = conflict_answer(source, function, finding) or (
-        exit_text(source, rejections[0]) if rejections else None
-    )
+    answer = conflict_answer(source, function, finding) or (refusal(source, rejections))
     answer = answer or f'throw new Error("{model} changed concurrently; nothing was updated");'
     indent = source.indent_of(write_statement)
     filters = ", ".join(f"{k}: {v}" for k, v in plan.filters)

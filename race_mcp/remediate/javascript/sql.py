@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
-from ._common import Rejection, check_exits, conflict_answer, exit_text, free_name
+from ._common import Rejection, check_exits, conflict_answer, free_name, refusal
 from ._examples import with_example
 from ._source import Edit, JsSource, Node, descendants, unquote
 
@@ -180,7 +180,9 @@ class _Builder:
 
     def compare_and_set(self, column: str, row: str) -> None:
         if column not in self.guard.checked:
-            self.guard.parts.append(f"{column} = {self.placeholder(f'{row}.{column}')}")
+            # Null-safe equality: a NULL read must match NULL (`=` would never match it).
+            equal = "IS NOT DISTINCT FROM" if self.update.dollar else "<=>"
+            self.guard.parts.append(f"{column} {equal} {self.placeholder(f'{row}.{column}')}")
             self.guard.checked.add(column)
 
     def columns_read(self, node: Node) -> dict[str, str]:
@@ -328,9 +330,7 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     if relative is None or not builder.guard.parts:
         return Guidance(_RC201_GUIDANCE)
     set_clause, param_edits = relative
-    answer = conflict_answer(source, function, finding) or (
-        exit_text(source, rejections[0]) if rejections else None
-    )
+    answer = conflict_answer(source, function, finding) or (refusal(source, rejections))
     answer = (
         answer
         or f'throw new Error("{update.match.group("table")} changed concurrently; nothing was updated");'
