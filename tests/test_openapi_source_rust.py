@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,31 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         ("/assets/{*path}", "/assets/{}"),  # Axum 0.8 wildcard
         ("/assets/*path", "/assets/{}"),  # Axum 0.7 wildcard
         ("/v1/wallets/{id}/withdraw", "/v1/wallets/{}/withdraw"),
+        ("/codes/{code:[A-Z]{3}}", "/codes/{}"),  # actix regex with braces inside
+        ("/files/{name}.{ext}", "/files/{}.{}"),
     ],
 )
 def test_rust_route_spellings_normalise(route: str, template: str) -> None:
     assert normalize_template(route) == template
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        ":" + "a" * 100_000 + "{" * 50_000,  # was quadratic: 13 s at twice this size
+        "{" * 100_000,
+        "x" + "<" * 100_000,
+        "{" + "{a}" * 50_000,
+        ":a(" + "x)" * 50_000 + "q",
+        "[..." + "a" * 100_000,
+    ],
+    ids=["param-then-braces", "braces", "angles", "nested", "parens", "brackets"],
+)
+def test_hostile_route_text_normalises_in_linear_time(segment: str) -> None:
+    # Routes come from the analysed source: a hostile file must not stall the linker.
+    started = time.perf_counter()
+    normalize_template(f"/x/{segment}/y")
+    assert time.perf_counter() - started < 1.0
 
 
 def test_operations_link_to_their_handlers(shop: tuple[Path, Path]) -> None:

@@ -23,12 +23,13 @@ _WHOLE_SEGMENT_PARAM = re.compile(
     r"^(?:"
     r":[A-Za-z_$][\w$]*(?:\(.*\)|\{.*\})?[?*+]?"  # :id, :id?, Express :id(\\d+), Hono :id{[0-9]+}
     r"|\*\w*"  # *, *rest (Axum 0.7, Express 4 wildcards)
-    r"|\{\*\w*\}"  # {*rest} (Axum 0.8)
+    r"|\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}"  # {id}, {*rest} (Axum 0.8), actix {id:\d{3}}
     r"|\[{1,2}(?:\.\.\.)?\w+\]{1,2}"  # Next.js [id], [...slug], [[...slug]]
     r"|\(\?P<\w+>.*\)"  # Django regex groups
     r")$"
 )
-_INLINE_PARAM = re.compile(r"\{[^}]*\}|<[^>]*>")
+# No opening bracket inside: each match scan stops at the next one, so hostile text stays linear.
+_INLINE_PARAM = re.compile(r"\{[^{}]*\}|<[^<>]*>")
 _ROUTE_GROUP = re.compile(r"^\([\w-]+\)$")  # Next.js app-router (group): not part of the URL
 _ANY_METHOD = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE", "QUERY")
 
