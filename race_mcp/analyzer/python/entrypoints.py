@@ -8,12 +8,17 @@ how the runtime runs concurrent ones (`core.model.EntryPoint`).
   on the event loop, one at a time.
 - Tasks (kind `task`): Celery (`@shared_task`, `@app.task`, `Task.run`) and RQ (`@job`) run in
   worker processes; dramatiq actors (`@dramatiq.actor`) and huey tasks on worker threads.
+- FastAPI dependencies (`Depends(f)`) take their handler's route and runtime; middleware (Django's
+  `__call__` / `MiddlewareMixin` hooks, ASGI `__call__(scope, receive, send)`, Starlette's
+  `BaseHTTPMiddleware.dispatch`), kind `middleware`, runs on every request.
 - Django signal receivers (`@receiver`, `signal.connect(f)`), kind `signal`; management commands
   (`BaseCommand.handle`), kind `command`, one run at a time; GraphQL mutations (graphene `mutate`,
   `@strawberry.mutation`, ariadne `MutationType.field`), kind `graphql`.
 """
 
 from __future__ import annotations
+
+import ast
 
 from ..core.model import Call, ClassModel, EntryPoint, Expr, Function, ModuleModel
 from ..core.model import Runtime as RuntimeName
@@ -52,6 +57,7 @@ _COMMAND_METHODS = {
     "LabelCommand": "handle_label",
 }
 _GRAPHENE_METHODS = ("mutate", "mutate_and_get_payload", "perform_mutate")
+_DJANGO_MIDDLEWARE_HOOKS = ("process_request", "process_view", "process_response")
 
 
 def entry_points(module: ModuleModel) -> list[EntryPoint]:
@@ -76,6 +82,8 @@ def entry_points(module: ModuleModel) -> list[EntryPoint]:
     for name, info in module.classes.items():
         if "." not in name:
             _class_entries(info, module, entries)
+            _middleware(info, module, entries)
+    _dependencies(module, entries)
     module.entry_points = list(entries.found.values())
     return module.entry_points
 
@@ -145,6 +153,78 @@ def _class_entries(info: ClassModel, module: ModuleModel, entries: Entries) -> N
             if method_name in info.methods:
                 method = info.methods[method_name]
                 entries.add(method, "graphql", _runtime(method, "processes"), "graphene")
+
+
+def _middleware(info: ClassModel, module: ModuleModel, entries: Entries) -> None:
+    """Middleware classes run once per request, before the views: Django's (`__init__(self,
+    get_response)` with `__call__`, or `MiddlewareMixin`'s `process_request` / `process_view`),
+    ASGI's (`__call__(self, scope, receive, send)`) and Starlette's `BaseHTTPMiddleware.dispatch`."""
+    methods = info.methods
+    init = methods.get("__init__")
+    call = methods.get("__call__")
+    if call is not None and init is not None and "get_response" in init.params:
+        entries.add(call, "middleware", _runtime(call, "processes"), "django")
+    elif call is not None and call.params[1:4] == ("scope", "receive", "send"):
+        entries.add(call, "middleware", _runtime(call, "processes"), "asgi")
+    if any(base.endswith("MiddlewareMixin") for base in info.bases):
+        for name in _DJANGO_MIDDLEWARE_HOOKS:
+            if name in methods:
+                entries.add(methods[name], "middleware", _runtime(methods[name], "processes"), "django")
+    if "dispatch" in methods and any(base.endswith("BaseHTTPMiddleware") for base in info.bases):
+        dispatch = methods["dispatch"]
+        entries.add(dispatch, "middleware", _runtime(dispatch, "thread-pool"), "starlette")
+
+
+def _dependencies(module: ModuleModel, entries: Entries) -> None:
+    """FastAPI dependencies (`Depends(check_quota)` in a handler's parameters or its decorator's
+    `dependencies=[...]`) run once per request of the handler, with its route, and so do their own
+    dependencies."""
+    functions = {name: f for name, f in module.functions.items() if "." not in name}
+    pending = [entry for entry in entries.found.values() if entry.framework in ("fastapi", "starlette")]
+    while pending:
+        entry = pending.pop()
+        handler = module.functions.get(entry.qualname)
+        if handler is None:
+            continue
+        for name in _depended_on(handler):
+            dependency = functions.get(name)
+            if dependency is None or dependency.qualname in entries.found:
+                continue
+            entries.http(dependency, entry.framework, entry.route)
+            pending.append(entries.found[dependency.qualname])
+
+
+def _depended_on(function: Function) -> list[str]:
+    """Names given to `Depends(...)` / `Security(...)` in a function's parameter defaults and
+    annotations (`Annotated[User, Depends(current_user)]`) and in its decorators."""
+    nodes: list[ast.AST] = [
+        decorator.origin for decorator in function.decorators if isinstance(decorator.origin, ast.AST)
+    ]
+    origin = function.origin
+    if isinstance(origin, ast.FunctionDef | ast.AsyncFunctionDef):
+        arguments = origin.args
+        nodes.extend(arguments.defaults)
+        nodes.extend(d for d in arguments.kw_defaults if d is not None)
+        nodes.extend(
+            a.annotation for a in (*arguments.args, *arguments.kwonlyargs) if a.annotation is not None
+        )
+    names = []
+    for root in nodes:
+        for node in ast.walk(root):
+            if (
+                isinstance(node, ast.Call)
+                and _last_name(node.func) in ("Depends", "Security")
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+            ):
+                names.append(node.args[0].id)
+    return names
+
+
+def _last_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.attr if isinstance(node, ast.Attribute) else None
 
 
 def _runtime(function: Function, sync: RuntimeName) -> RuntimeName:
