@@ -195,3 +195,10 @@ export async function join(email: string, nickname: string) {
     assert [(f.rule_id, f.line, f.title) for f in findings] == [
         ("RC303", 12, "Lookup then create on fields with no unique constraint")
     ]
+
+
+def test_declaration_files_hold_no_code_and_are_not_parsed() -> None:
+    # tree-sitter refuses `import("x").T` types; a .d.ts is declarations only either way.
+    declaration = 'export declare const handler: import("express").RequestHandler<import("qs").ParsedQs>;\n'
+    assert analyze_source(declaration, "routes/index.d.ts") == []
+    assert analyze_source(NEST_PRISMA, "wallet.d.ts") == []

@@ -50,6 +50,7 @@ _DEV_PATH = re.compile(
     re.IGNORECASE,
 )
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_DECLARATIONS = re.compile(r"\.d\.[cm]?tsx?$", re.IGNORECASE)
 
 
 def _markers(factory: Any) -> tuple[str, ...]:
@@ -138,7 +139,11 @@ def check_module(
 
 def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:
     """The enabled, unsuppressed findings of one JavaScript/TypeScript module. With syntax errors,
-    the findings of the usable tree are carried by a `PartialAnalysis` naming the first error."""
+    the findings of the usable tree are carried by a `PartialAnalysis` naming the first error.
+    Declaration files (`.d.ts`) hold types only, no code that runs: nothing to find, nothing to parse
+    (tree-sitter's grammar also refuses some of their type syntax, `import("x").T`)."""
+    if _DECLARATIONS.search(path):
+        return []
     tree = parse(source.encode("utf-8", "surrogatepass"), path)
     nodes = tree.root_node.descendant_count
     if nodes > settings.max_file_nodes:  # the same budget as Python's: bounded lowering time and memory
