@@ -108,6 +108,12 @@ def idempotency_finding(
     """
     if entry is not None and entry.kind not in ("http", "graphql"):
         return None  # a signal receiver or a task answers no client that could resend with a key
+    if (
+        entry is not None
+        and not function.decorators
+        and re.search(rf"\b(?:Depends|Security)\(\s*{re.escape(function.name)}\b", module.source)
+    ):
+        return None  # a FastAPI dependency: the handler that depends on it is the one judged
     text = _text(module)
     if entry is not None:
         # A Django or DRF view is an entry point without a route: its decorators name its verbs.
