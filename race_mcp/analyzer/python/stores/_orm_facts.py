@@ -232,7 +232,20 @@ class OrmFacts(ModuleFacts):
             return None
         if expr.attr == "queryset" and isinstance(owner, model.Name) and owner.id == "self" and self_class:
             return self.view_models.get(self_class)
-        return self.related.get(expr.attr)
+        return self.related.get(expr.attr) or self._default_related(expr)
+
+    def _default_related(self, expr: model.Attribute) -> str | None:
+        """`question.choice_set` on a row local when the model is declared in another module:
+        Django's default related manager is `<model name, lowercased>_set`; the model is the
+        module's class of that name, else the name capitalised (`option_set` -> `Option`)."""
+        name = expr.attr
+        if not name.endswith("_set") or len(name) <= 4 or not isinstance(expr.value, model.Name):
+            return None
+        stem = name[:-4]
+        if not stem.replace("_", "").isalnum() or not stem.islower():
+            return None
+        known = next((c for c in self.classes if c.lower() == stem), None)
+        return known or stem[:1].upper() + stem[1:]
 
     def core_table(self, expr: model.Expr) -> str | None:
         """The SQL name of a Core table that `expr` (`accounts`, `accounts.c.balance`) refers to."""
