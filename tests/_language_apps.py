@@ -4,7 +4,8 @@ describe them, for the tests that link spec operations to handlers (`openapi --s
 
 The Node shop: an Express app (a pg SELECT then UPDATE behind `:walletId(\\d+)`, a Map checked then
 set across an await), a Fastify route (ioredis GET then SET) and a Next.js `pages/api` handler with a
-`[cartId]` segment (MongoDB find then update; it answers every method). The Rust shop: Axum routes
+`[cartId]` segment (MongoDB find then update; it answers every method), and an app-router
+`route.ts` under a `(shop)` route group (pg SELECT then UPDATE). The Rust shop: Axum routes
 nested under `/v1` (sqlx SELECT then UPDATE at `{id}`, a Mutex guard dropped between check and
 insert at `:show/:seat`) and an actix-web route macro with a `{id:\\d+}` regex segment (redis-rs GET
 then SET)."""
@@ -79,6 +80,21 @@ export default async function handler(req, res) {
 }
 """
 
+JS_ORDER = r"""
+import { Pool } from "pg";
+
+const pool = new Pool();
+
+export async function POST(request: Request, { params }: { params: { orderId: string } }) {
+  const { rows } = await pool.query("SELECT status FROM orders WHERE id = $1", [params.orderId]);
+  if (rows[0].status !== "open") {
+    return Response.json({ error: "not open" }, { status: 409 });
+  }
+  await pool.query("UPDATE orders SET status = 'paid' WHERE id = $1", [params.orderId]);
+  return Response.json({ ok: true });
+}
+"""
+
 JS_SPEC = r"""
 openapi: 3.0.3
 info: {title: node shop, version: '1'}
@@ -106,6 +122,11 @@ paths:
       parameters: [{name: cartId, in: path, required: true, schema: {type: string}}]
       requestBody: {content: {application/json: {schema: {type: object}}}}
       responses: {'200': {description: added}}
+  /orders/{orderId}:
+    post:
+      operationId: payOrder
+      parameters: [{name: orderId, in: path, required: true, schema: {type: string}}]
+      responses: {'200': {description: paid}}
   /health:
     get:
       responses: {'200': {description: ok}}
@@ -211,6 +232,7 @@ JS_LINKS = {
     "POST /coupons/{code}/redeem": ("<anonymous:17>", "RC101", "POST /coupons/:code/redeem"),
     "PUT /items/{sku}": ("<anonymous:7>", "RC501", "PUT /items/:sku"),
     "PATCH /carts/{cartId}": ("handler", "RC801", "/api/carts/[cartId]"),
+    "POST /orders/{orderId}": ("POST", "RC201", "POST /(shop)/api/orders/[orderId]"),
 }
 RUST_LINKS = {
     "POST /v1/wallets/{walletId}/withdraw": ("withdraw", "RC201", "POST /v1/wallets/{id}/withdraw"),
@@ -226,6 +248,9 @@ def write_js_shop(root: Path) -> tuple[Path, Path]:
     (source / "shop.js").write_text(JS_SHOP.lstrip("\n"), encoding="utf-8")
     (source / "stock.ts").write_text(JS_STOCK.lstrip("\n"), encoding="utf-8")
     (source / "pages" / "api" / "carts" / "[cartId].js").write_text(JS_CART.lstrip("\n"), encoding="utf-8")
+    order = source / "app" / "(shop)" / "api" / "orders" / "[orderId]"
+    order.mkdir(parents=True)
+    (order / "route.ts").write_text(JS_ORDER.lstrip("\n"), encoding="utf-8")
     spec = root / "node-shop.yaml"
     spec.write_text(JS_SPEC.lstrip("\n"), encoding="utf-8")
     return spec, source

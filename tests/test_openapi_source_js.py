@@ -1,7 +1,8 @@
 """`openapi SPEC --source DIR` on a Node shop: Express, Fastify and Next.js handlers linked to the
-spec's operations by method and path (Express's `:id(\\d+)`, Next.js's `[id]` and method-less
-`pages/api` handlers, the spec's server prefix), the spec findings a racy handler confirms raised to
-high with the handler named, through the library, the installed CLI and its exit code."""
+spec's operations by method and path (Express's `:id(\\d+)`, Next.js's `[id]`, method-less
+`pages/api` handlers and app-router route groups, the spec's server prefix), the spec findings a
+racy handler confirms raised to high with the handler named, through the library, the installed CLI
+and its exit code."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def test_cli_links_the_node_shop(shop: tuple[Path, Path]) -> None:
     report = json.loads(done.stdout)
     linked = {e["operation"]: e["handler"] for e in report["endpoints"] if e["code_findings"]}
     assert linked == {operation: handler for operation, (handler, _, _) in JS_LINKS.items()}
-    assert report["summary"]["files_analyzed"] == 1 + 3  # the spec and three source files
+    assert report["summary"]["files_analyzed"] == 1 + 4  # the spec and four source files
     text = subprocess.run(
         [str(RACE_MCP), "openapi", str(spec), "--source", str(source)],
         capture_output=True,
