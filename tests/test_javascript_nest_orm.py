@@ -202,3 +202,32 @@ def test_declaration_files_hold_no_code_and_are_not_parsed() -> None:
     declaration = 'export declare const handler: import("express").RequestHandler<import("qs").ParsedQs>;\n'
     assert analyze_source(declaration, "routes/index.d.ts") == []
     assert analyze_source(NEST_PRISMA, "wallet.d.ts") == []
+
+
+def test_untyped_typeorm_repositories_are_known_by_their_names() -> None:
+    source = """\
+const { DataSource } = require("typeorm");
+class WalletService {
+  constructor(walletRepository, dataSource) {
+    this.walletRepository = walletRepository;
+    this.dataSource = dataSource;
+  }
+  async withdraw(id, amount) {
+    const wallet = await this.walletRepository.findOneBy({ id });
+    if (wallet.balance < amount) throw new Error("insufficient");
+    wallet.balance -= amount;
+    await this.walletRepository.save(wallet);
+  }
+  async withdrawLocked(id, amount) {
+    await this.dataSource.transaction(async (manager) => {
+      const repo = manager.withRepository(this.walletRepository);
+      const wallet = await repo.findOne({ where: { id }, lock: { mode: "pessimistic_write" } });
+      if (wallet.balance < amount) throw new Error("insufficient");
+      wallet.balance -= amount;
+      await repo.save(wallet);
+    });
+  }
+}
+"""
+    findings = analyze_source(source, "wallet.service.js")
+    assert [(f.rule_id, f.line, f.message.split(" rows")[0]) for f in findings] == [("RC301", 8, "`Wallet`")]

@@ -50,6 +50,9 @@ _QUERY_READS = frozenset(
     {"getOne", "getOneOrFail", "getMany", "getRawOne", "getRawMany", "getCount", "getExists"}
 )
 _ENTITY = re.compile(r"^(?:Repository|MongoRepository|TreeRepository)<\s*(\w+)\s*>$")
+_REPOSITORY_NAME = re.compile(r"_?([A-Za-z]\w*?)(?:Repository|Repo)_?")
+# `dataSource.getRepository(Wallet)`, `manager.withRepository(this.walletRepository_)`.
+_REPOSITORY_GETTERS = frozenset({"getRepository", "withRepository", "getCustomRepository"})
 _MANAGER = re.compile(r"(?i)manager|^em$")
 _PESSIMISTIC = re.compile(r"pessimistic_(?:write|read)|for_?update")
 _WHERE_COLUMN = re.compile(r"(?:\w+\.)?(\w+)\s*(?:>=|<=|<>|!=|=|>|<|\bIS\b)", re.IGNORECASE)
@@ -64,21 +67,32 @@ def _class_entity(class_name: str | None, attr: str, ctx: CallContext) -> str | 
     return match.group(1) if match else None
 
 
+def _named_entity(name: str) -> str | None:
+    """`walletRepository`, `this.walletRepo`, `productVariantRepository_` -> the entity they name
+    (untyped JavaScript and compiled TypeScript keep no `Repository<Wallet>` annotation)."""
+    match = _REPOSITORY_NAME.fullmatch(name)
+    if match is None or not match.group(1):
+        return None
+    return match.group(1)[:1].upper() + match.group(1)[1:]
+
+
 def _repository(receiver: model.Expr | None, ctx: CallContext) -> str | None:
     """The entity a repository receiver stands for."""
     bound = local_value(receiver, ctx)
-    if isinstance(bound, model.Call) and bound.method == "getRepository":
+    if isinstance(bound, model.Call) and bound.method in _REPOSITORY_GETTERS:
         first = bound.positional(0)
-        return first.id if isinstance(first, model.Name) else None
+        if isinstance(first, model.Name):
+            return first.id if first.id[:1].isupper() else _named_entity(first.id)
+        return _named_entity(first.attr) if isinstance(first, model.Attribute) else None
     if (
         isinstance(receiver, model.Attribute)
         and isinstance(receiver.value, model.Name)
         and receiver.value.id == "self"
     ):
-        return _class_entity(ctx.self_class(), receiver.attr, ctx)
+        return _class_entity(ctx.self_class(), receiver.attr, ctx) or _named_entity(receiver.attr)
     if isinstance(receiver, model.Name):
         match = _ENTITY.match(ctx.function().annotations.get(receiver.id, ""))
-        return match.group(1) if match else None
+        return match.group(1) if match else _named_entity(receiver.id)
     return None
 
 
