@@ -1,6 +1,8 @@
-"""A JavaScript DynamoDB handler (AWS SDK v3 from npm) against moto's DynamoDB server on loopback:
-ten holds of one unit at once oversell a stock of 3 before the RC401 patch, and after it every
-success is paid for by the stock (successes + stock left = 3), the rest answered 409.
+"""JavaScript DynamoDB handlers (AWS SDK v3 from npm) against moto's DynamoDB server on loopback,
+before and after their RC401 patch: ten holds of one unit at once oversell a stock of 3, and after
+the patch every success is paid for by the stock (successes + stock left = 3), the rest answered
+409; ten users claiming one free seat at once all succeed, and after the patch exactly one does
+(the seat's holder is absent when read: `attribute_not_exists(#holder) OR #holder = :expected`).
 
 Skipped with the reason when node, npm, the registry or moto_server is missing; a failure under CI=true.
 """
@@ -59,6 +61,11 @@ def dynamodb_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def table(dynamodb_url: str) -> object:
+    return _table(dynamodb_url)
+
+
+@pytest.fixture(scope="module")
 def modules() -> Path:
     return node_modules("@aws-sdk/client-dynamodb@3")
 
@@ -79,6 +86,8 @@ def _table(url: str) -> object:
     )
     for sku in ("racy", "fixed"):
         table.put_item(Item={"sku": sku, "stock": STOCK})
+    for sku in ("seat-racy", "seat-fixed"):
+        table.put_item(Item={"sku": sku})
     return table
 
 
@@ -97,30 +106,50 @@ def _hold_at_once(handler: Path, sku: str, url: str, modules: Path) -> tuple[int
     return outcome["ok"], outcome["conflicts"]
 
 
+def _item(table: object, sku: str) -> dict[str, object]:
+    item: dict[str, object] = table.get_item(Key={"sku": sku}, ConsistentRead=True)["Item"]  # type: ignore[attr-defined]
+    return item
+
+
 def _stock(table: object, sku: str) -> int:
-    item = table.get_item(Key={"sku": sku}, ConsistentRead=True)["Item"]  # type: ignore[attr-defined]
-    return int(item["stock"])
+    return int(str(_item(table, sku)["stock"]))
+
+
+def _patched(name: str, tmp_path: Path) -> Path:
+    """The fixture handler copied to `tmp_path` with its RC401 patch applied."""
+    source = (FIXTURES / name).read_text(encoding="utf-8")
+    assert [f.rule_id for f in analyze_source(source, name)] == ["RC401"]
+    handler = tmp_path / name
+    shutil.copyfile(FIXTURES / name, handler)
+    report = propose_patches(source, name, project_file=handler, roots=AllowedRoots([tmp_path]))
+    assert [p.rule_id for p in report.patches] == ["RC401"] and not report.unpatched
+    apply_patches(handler, report, roots=AllowedRoots([tmp_path]))
+    assert analyze_source(handler.read_text(encoding="utf-8"), name) == []
+    return handler
 
 
 def test_javascript_rc401_handler_oversells_before_the_patch_and_not_after(
-    dynamodb_url: str, modules: Path, tmp_path: Path
+    dynamodb_url: str, table: object, modules: Path, tmp_path: Path
 ) -> None:
-    table = _table(dynamodb_url)
-    source = (FIXTURES / "hold.js").read_text(encoding="utf-8")
-    assert [f.rule_id for f in analyze_source(source, "hold.js")] == ["RC401"]
-
     successes, _ = _hold_at_once(FIXTURES / "hold.js", "racy", dynamodb_url, modules)
     left = _stock(table, "racy")
     assert successes > STOCK - left, f"the unpatched handler should oversell: {successes} holds, {left} left"
 
-    handler = tmp_path / "hold.js"
-    shutil.copyfile(FIXTURES / "hold.js", handler)
-    report = propose_patches(source, "hold.js", project_file=handler, roots=AllowedRoots([tmp_path]))
-    assert [p.rule_id for p in report.patches] == ["RC401"] and not report.unpatched
-    apply_patches(handler, report, roots=AllowedRoots([tmp_path]))
-    assert analyze_source(handler.read_text(encoding="utf-8"), "hold.js") == []
-
+    handler = _patched("hold.js", tmp_path)
     successes, conflicts = _hold_at_once(handler, "fixed", dynamodb_url, modules)
     left = _stock(table, "fixed")
     assert successes >= 1 and successes + left == STOCK, (successes, left)
     assert successes + conflicts == REQUESTS
+
+
+def test_javascript_rc401_seat_goes_to_many_before_the_patch_and_to_one_after(
+    dynamodb_url: str, table: object, modules: Path, tmp_path: Path
+) -> None:
+    successes, _ = _hold_at_once(FIXTURES / "seat.js", "seat-racy", dynamodb_url, modules)
+    assert successes > 1, "the unpatched handler should give the seat to several users"
+
+    handler = _patched("seat.js", tmp_path)
+    assert "attribute_not_exists(#holder) OR #holder = :expected_holder" in handler.read_text()
+    successes, conflicts = _hold_at_once(handler, "seat-fixed", dynamodb_url, modules)
+    assert (successes, conflicts) == (1, REQUESTS - 1)
+    assert str(_item(table, "seat-fixed")["holder"]).startswith("user-")

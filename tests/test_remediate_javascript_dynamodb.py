@@ -236,3 +236,37 @@ def test_rc401_v2_route_with_a_plain_result_answers_409(tmp_path: Path) -> None:
     assert "  let result;\n  try {\n    result = await docs.update({\n" in patched
     assert '    if (!(error.code === "ConditionalCheckFailedException")) throw error;\n' in patched
     assert '    return res.status(409).send({ error: "changed concurrently; retry" });\n' in patched
+
+
+SEAT_ROUTE = dedent(
+    """
+    const { DynamoDBDocumentClient, GetCommand, UpdateCommand } = require("@aws-sdk/lib-dynamodb");
+    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+    const express = require("express");
+
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    const app = express();
+
+    app.post("/seats/:id/hold", async (req, res) => {
+      const { Item } = await doc.send(new GetCommand({ TableName: "Seats", Key: { id: req.params.id } }));
+      if (Item.holder && Item.holder !== req.user.id) return res.status(409).send({ error: "taken" });
+      await doc.send(new UpdateCommand({
+        TableName: "Seats",
+        Key: { id: req.params.id },
+        UpdateExpression: "SET holder = :me",
+        ExpressionAttributeValues: { ":me": req.user.id },
+      }));
+      res.send({ ok: true });
+    });
+    """
+)
+
+
+def test_rc401_attribute_the_check_allows_missing_is_guarded_by_not_exists_or_equal(tmp_path: Path) -> None:
+    patched = fix_and_verify(SEAT_ROUTE, "seats.js", "RC401", None, tmp_path)
+    assert (
+        '      ConditionExpression: "attribute_not_exists(#holder) OR #holder = :expected_holder",\n'
+        in patched
+    )
+    # The document client's value for "was missing": null (the low-level client's is { NULL: true }).
+    assert '":expected_holder": Item.holder ?? null' in patched

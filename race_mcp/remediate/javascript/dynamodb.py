@@ -53,6 +53,7 @@ class WriteCall:
     params: Node  # the object literal the command is built from
     kind: str  # "put" or "update"
     v2: bool  # v2 SDK: errors carry `code`, v3: `name`
+    typed: bool  # the low-level client: values are AttributeValues (`{ N: "3" }`), not plain
 
 
 def _write_call(source: JsSource, statement: Node, function: Node) -> WriteCall | None:
@@ -67,11 +68,13 @@ def _write_call(source: JsSource, statement: Node, function: Node) -> WriteCall 
             name = source.code(constructor).rsplit(".", 1)[-1] if constructor is not None else ""
             params = resolve_local(source, (source.arguments(command) or [None])[0], function)
             if name in _WRITE_COMMANDS and params is not None and params.type == "object":
-                return WriteCall(statement, params, "put" if name.startswith("Put") else "update", v2=False)
+                kind = "put" if name.startswith("Put") else "update"
+                return WriteCall(statement, params, kind, v2=False, typed="Item" in name)
         elif method in _V2_WRITES and args:
             params = resolve_local(source, args[0], function)
             if params is not None and params.type == "object" and property_node(params, source, "TableName"):
-                return WriteCall(statement, params, "put" if method.startswith("put") else "update", v2=True)
+                kind = "put" if method.startswith("put") else "update"
+                return WriteCall(statement, params, kind, v2=True, typed=method.endswith("Item"))
     return None
 
 
@@ -180,6 +183,25 @@ def _absence_checked(source: JsSource, checks: list[Node], read: ItemRead) -> bo
     return False
 
 
+ABSENT_NOTE = (
+    "An attribute the check allows to be missing is guarded by `attribute_not_exists(...) OR ... = ...`: "
+    "a concurrent removal of it is not detected."
+)
+
+
+def _maybe_absent(source: JsSource, checks: list[Node], read: ItemRead, attribute: str) -> bool:
+    """The checks allow the attribute to be missing (`Item.x && ...`, `!Item.x`, `Item.x?.S`,
+    `Item.x === undefined`): the value read may be `undefined`, which no request can carry."""
+    for item in read.names:
+        at = re.escape(f"{item}.{attribute}")
+        pattern = rf"!\s*{at}(?![\w.?\[])|{at}\s*(?:&&|\|\||\?\?|\?\.|[!=]==?\s*(?:undefined|null)\b|\))"
+        for check in checks:
+            condition = check.child_by_field_name("condition")
+            if condition is not None and re.search(pattern, source.code(condition)):
+                return True
+    return False
+
+
 def _placeholder(prefix: str, attribute: str, taken: set[str]) -> str:
     safe = re.sub(r"\W", "_", attribute) or "attr"
     return free_name(f"{prefix}{safe}", taken)
@@ -271,16 +293,26 @@ def fix_read_then_write(text: str, finding: Finding) -> Fixed | Guidance:
         names: list[tuple[str, str]] = [(key, f'"{read.key_attribute}"')]
         values: list[tuple[str, str]] = []
         condition = f"attribute_not_exists({key})"
+        absent_note = ""
         described = f"attribute_not_exists({read.key_attribute})"
     elif attributes:
         names, values, parts = [], [], []
+        absent_note = ""
         for attribute in sorted(attributes):
             name, value = _placeholder("#", attribute, taken), _placeholder(":expected_", attribute, taken)
             taken |= {name, value}
             names.append((name, f'"{attribute}"'))
-            values.append((value, f"{sorted(read.names, key=len)[0]}.{attribute}"))
-            parts.append(f"{name} = {value}")
-        condition = " AND ".join(parts)
+            item = sorted(read.names, key=len)[0]
+            if _maybe_absent(source, checks, read, attribute):
+                # Absent when read: it must still be absent (a value cannot be `undefined`).
+                missing = "{ NULL: true }" if write.typed else "null"
+                values.append((value, f"{item}.{attribute} ?? {missing}"))
+                parts.append(f"(attribute_not_exists({name}) OR {name} = {value})")
+                absent_note = ABSENT_NOTE
+            else:
+                values.append((value, f"{item}.{attribute}"))
+                parts.append(f"{name} = {value}")
+        condition = " AND ".join(parts) if len(parts) > 1 else parts[0].removeprefix("(").removesuffix(")")
         described = " AND ".join(f"{a} unchanged since the read" for a in sorted(attributes))
     else:
         return Guidance(_RC401_GUIDANCE)
@@ -290,14 +322,15 @@ def fix_read_then_write(text: str, finding: Finding) -> Fixed | Guidance:
             "The write's ConditionExpression is not a plain string; extend it. " + _RC401_GUIDANCE
         )
     answer = conflict_answer(source, function, finding) or _check_answer(source, rejections)
-    note = ""
+    note = absent_note
     if answer is not None:
         wrapped = wrap_in_catch(source, write_statement, function, _error_test(write), answer, edits)
         if wrapped is None:
             return Guidance(_RC401_GUIDANCE)
         edits = wrapped
     else:
-        note = "A failed condition throws ConditionalCheckFailedException; callers must handle it."
+        thrown = "A failed condition throws ConditionalCheckFailedException; callers must handle it."
+        note = f"{thrown} {note}".strip()
     return Fixed(
         source.apply(edits),
         f"Made the {write.kind} conditional ({described})"
