@@ -195,3 +195,19 @@ async def test_go_is_refused_as_unsupported_language(
     assert "[unsupported-language]" in text and ".go" in text and ".rs" in text
     assert "Traceback" not in text
     assert not (await client.call_tool("analyze_file", {"path": "safe.ts"})).is_error
+
+
+# ------------------------------------------------------------------------------------ rule docs
+
+
+async def test_rule_resources_show_every_language(client: Client) -> None:
+    rc401 = getattr((await client.read_resource("race://rules/RC401")).contents[0], "text", "")
+    rust = RULES["RC401"].other_languages["rust"]
+    assert "## In JavaScript / TypeScript\n```javascript\n" in rc401
+    assert f"## In Rust\n```rust\n{rust.racy}```" in rc401
+    assert f"Fix: {rust.fix}" in rc401
+    rc102 = getattr((await client.read_resource("race://rules/RC102")).contents[0], "text", "")
+    assert "## In JavaScript / TypeScript\nDoes not apply: Node runs every handler" in rc102
+    catalog = getattr((await client.read_resource("race://rules")).contents[0], "text", "")
+    assert "| RC201 | sql-select-then-update-without-lock |" in catalog
+    assert "| Python, JS/TS, Rust |" in catalog

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from race_mcp import RULES, analyze_source
 from race_mcp.analyzer.core.languages import languages
+from race_mcp.cli import main
 from race_mcp.config import Settings
 from race_mcp.rules import LanguageExamples, Rule, RuleRegistryError, render_rule_markdown
 from race_mcp.rules._model import OTHER_LANGUAGES
@@ -259,3 +260,11 @@ def test_readme_language_table_lists_every_registered_suffix() -> None:
     names = {"python": "Python", "javascript": "JavaScript / TypeScript", "rust": "Rust"}
     for name, language in languages().items():
         assert rows[names[name]] == "`" + " ".join(language.suffixes) + "`", name
+
+
+def test_cli_rules_prints_the_other_languages(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "RC303"]) == 0
+    printed = capsys.readouterr().out
+    for examples in RULES["RC303"].other_languages.values():
+        assert examples.racy in printed and examples.fixed in printed
+    assert "## In Rust" in printed and "## In JavaScript / TypeScript" in printed
