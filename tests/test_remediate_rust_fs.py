@@ -1,6 +1,6 @@
 """Rust file patches (std::fs, tokio::fs): the create becomes its own check (`create_new`), a
-directory create takes AlreadyExists as done; guidance for rename/copy and for the in-process and
-ORM families, in Rust."""
+directory create takes AlreadyExists as done; guidance for rename/copy, and in-process guidance
+in Rust where no rewrite is sound."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def test_rename_onto_a_checked_destination_gets_guidance() -> None:
     assert "hard_link" in report.unpatched[0].guidance
 
 
-def test_in_process_and_orm_findings_get_rust_guidance() -> None:
+def test_a_std_guard_held_across_an_await_gets_rust_guidance() -> None:
     memory = textwrap.dedent(
         """\
         use axum::extract::State;
@@ -139,28 +139,11 @@ def test_in_process_and_orm_findings_get_rust_guidance() -> None:
             if left == 0 {
                 return false;
             }
+            confirm().await;
             *state.stock.lock().unwrap() = left - 1;
             true
         }
         """
     )
-    orm = textwrap.dedent(
-        """\
-        use diesel::prelude::*;
-
-        fn withdraw(conn: &mut PgConnection, aid: i64) -> QueryResult<bool> {
-            let account: Account = accounts::table.find(aid).first(conn)?;
-            if account.balance < 10 {
-                return Ok(false);
-            }
-            diesel::update(accounts::table.find(aid))
-                .set(accounts::balance.eq(account.balance - 10))
-                .execute(conn)?;
-            Ok(true)
-        }
-        """
-    )
     [memory_help] = propose_patches(memory, "src/shop.rs").unpatched
-    [orm_help] = propose_patches(orm, "src/bank.rs").unpatched
     assert memory_help.rule_id == "RC102" and "fetch_update" in memory_help.guidance
-    assert orm_help.rule_id == "RC304" and ".filter(balance.ge(amount))" in orm_help.guidance

@@ -35,6 +35,16 @@ def _guarded_place(left: Node | None) -> Node | None:
     return lock_target(left) if left is not None else None
 
 
+def _entry_place(value: Node | None) -> Node | None:
+    """`state.claims` of a match subject `state.claims.entry(code)`."""
+    if value is None or value.type != "call_expression":
+        return None
+    function = child(value, "function")
+    if function is None or function.type != "field_expression" or text(child(function, "field")) != "entry":
+        return None
+    return child(function, "value")
+
+
 _SKIPPED = frozenset({"line_comment", "block_comment", "attribute_item", "empty_statement"})
 
 
@@ -445,6 +455,14 @@ class _Statements:
             arms.append(self.arm(arm, subject, tail))
             patterns.append(None)
         statements.append(model.Branch(subject, tuple(arms), tuple(patterns), span=span(node), origin=node))
+        entry = _entry_place(value)
+        if entry is not None:
+            # `match map.entry(k) { .. }` (DashMap, a map behind a guard): the entry holds the
+            # map's (shard's) lock from the lookup to the arm's insert.
+            context = self.lock_context(entry, value)
+            return [
+                model.With((model.WithItem(context, span=span(value)),), tuple(statements), span=span(node))
+            ]
         return statements
 
     def arm(self, arm: Node, subject: model.Name, tail: Tail | None) -> model.Block:

@@ -4,4 +4,4 @@ Each module parses the file with the analyzer's tree-sitter grammar and edits th
 spans; importing this package registers them all.
 """
 
-from . import dynamodb, fs, guidance, orm, redis, sql  # noqa: F401  (registers their fixers)
+from . import dynamodb, fs, guidance, memory, orm, redis, sql  # noqa: F401  (registers their fixers)
