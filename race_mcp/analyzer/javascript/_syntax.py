@@ -6,9 +6,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..core import model
 from ._expressions import text
 
-__all__ = ["caught_errors", "is_async", "required_module"]
+__all__ = ["caught_errors", "existence_probe", "is_async", "required_module"]
+
+_FS_MODULES = frozenset(
+    {"fs", "node:fs", "fs/promises", "node:fs/promises", "fs.promises", "node:fs.promises", "fs-extra"}
+)
+_PROBES = frozenset({"access", "accessSync", "stat", "statSync", "lstat", "lstatSync"})
 
 
 # A `catch` has no types in JavaScript; the error codes it tests name what it handles, in the
@@ -48,3 +54,16 @@ def required_module(node: Any | None) -> str | None:
         return None
     strings = [child for child in args.named_children if child.type == "string"]
     return text(strings[0])[1:-1] if strings else None
+
+
+def existence_probe(block: model.Block) -> model.Expr | None:
+    """`try { await access(path); ...exists... } catch { ...absent... }`: a first statement that only
+    probes a path (it throws when the path is absent) is the try's existence test."""
+    first = block[0] if block else None
+    if not isinstance(first, model.Eval):
+        return None
+    call = first.value.value if isinstance(first.value, model.Await) else first.value
+    if not isinstance(call, model.Call):
+        return None
+    module, _, method = (call.name or "").rpartition(".")
+    return first.value if module in _FS_MODULES and method in _PROBES else None

@@ -17,7 +17,7 @@ from ..core import model
 from ..core.walk import statements
 from ._classes import lower_class, parameter_types, property_assignments
 from ._expressions import ExpressionLowering, span, text
-from ._syntax import caught_errors, is_async, required_module
+from ._syntax import caught_errors, existence_probe, is_async, required_module
 from .parse import parse
 
 __all__ = ["Lowering", "lower_module"]
@@ -286,6 +286,10 @@ class Lowering:
             handlers.append(model.Handler(types, catch_body, name, span=span(handler), origin=handler))
         finalizer = node.child_by_field_name("finalizer")
         final = self._body(finalizer.child_by_field_name("body")) if finalizer is not None else ()
+        probe = existence_probe(body)
+        if probe is not None:
+            # The probe throws when the path is absent: the rest of the body runs when it exists.
+            body = (model.If(probe, body[1:], (), span=body[0].span, origin=body[0].origin),)
         return [model.Try(body, tuple(handlers), final=final, span=span(node), origin=node)]
 
     def _s_switch_statement(self, node: Any) -> list[model.Statement]:
