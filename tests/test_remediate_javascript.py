@@ -14,6 +14,8 @@ import pytest
 from race_mcp.analyzer import analyze_source
 from race_mcp.remediate import propose_patches
 from race_mcp.remediate._pipeline import _key, find_fixer
+from race_mcp.remediate.javascript._common import add_properties
+from race_mcp.remediate.javascript._source import JsSource
 from tests._remediate_js_helpers import guidance_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzer" / "js"
@@ -61,3 +63,21 @@ def test_in_process_race_guidance_claims_before_the_await() -> None:
     assert message.startswith("No mechanical patch (in-process state")
     assert "    coupons.set(code, left - 1);\n" in message
     assert "runExclusive" in message
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("{ a: 1 }", '{ a: 1, k: "v", m: 2 }'),
+        ("{}", '{ k: "v", m: 2 }'),
+        ("{\n  a: 1,\n}", '{\n  a: 1,\n  k: "v",\n  m: 2,\n}'),
+        ("{\n  a: 1 // why\n}", '{\n  a: 1, // why\n  k: "v",\n  m: 2\n}'),
+        ("{\n  a: 1, /* c */\n}", '{\n  a: 1, /* c */\n  k: "v",\n  m: 2,\n}'),
+        ("{\n  a: 1,\n  b: 2 }", '{\n  a: 1,\n  b: 2,\n  k: "v",\n  m: 2 }'),
+    ],
+)
+def test_properties_are_added_in_the_literal_s_own_layout(before: str, after: str) -> None:
+    source = JsSource(f"const o = {before};\n", "o.js")
+    literal = source.first(source.root, "object")
+    edit = add_properties(source, literal, [("k", '"v"'), ("m", "2")])
+    assert source.apply([edit]) == f"const o = {after};\n"

@@ -55,25 +55,31 @@ def property_value(obj: Node, source: JsSource, name: str) -> Node | None:
 
 
 def add_properties(source: JsSource, obj: Node, properties: list[tuple[str, str]]) -> Edit:
-    """Add `key: value` pairs at the end of an object literal, laid out as the literal is."""
+    """Add `key: value` pairs at the end of an object literal, laid out as the literal is (one line,
+    or one property a line after the last one and any comment that ends its line)."""
     members = [c for c in obj.named_children if c.type != "comment"]
     if not members:
         inner = ", ".join(f"{k}: {v}" for k, v in properties)
         return source.replace(obj, "{ " + inner + " }")
     last = members[-1]
-    tail = source.data[last.end_byte : obj.end_byte - 1].decode("utf-8")
-    trailing_comma = tail.lstrip().startswith(",")
-    multiline = obj.start_point[0] != obj.end_point[0]
-    if not multiline:
+    if obj.start_point[0] == obj.end_point[0]:
         inner = "".join(f", {k}: {v}" for k, v in properties)
         return Edit(last.end_byte, last.end_byte, inner)
+    tail = source.data[last.end_byte : obj.end_byte - 1].decode("utf-8")
+    trailing_comma = tail.lstrip().startswith(",")
+    comma = "" if trailing_comma else ","
+    # The end of the last member's line: `a: 1, // why` keeps its comment on its own line.
+    line_end = source.data.find(b"\n", last.end_byte, obj.end_byte)
+    rest = source.data[last.end_byte : line_end].decode("utf-8") if line_end >= 0 else ""
     indent = source.indent_of(last)
-    if trailing_comma:
-        comma_at = last.end_byte + tail.index(",") + 1
-        inner = "".join(f"\n{indent}{k}: {v}," for k, v in properties)
-        return Edit(comma_at, comma_at, inner)
-    inner = "".join(f",\n{indent}{k}: {v}" for k, v in properties)
-    return Edit(last.end_byte, last.end_byte, inner)
+    added = ",".join(f"\n{indent}{k}: {v}" for k, v in properties) + ("," if trailing_comma else "")
+    if line_end < 0 or not re.fullmatch(r"\s*,?\s*(//.*|/\*.*\*/\s*)?", rest):
+        # Something else follows on the line (`b: 2 }`): insert right after the member; its own
+        # trailing comma, if any, then ends the last added property.
+        return Edit(
+            last.end_byte, last.end_byte, "," + ",".join(f"\n{indent}{k}: {v}" for k, v in properties)
+        )
+    return Edit(last.end_byte, line_end, comma + rest + added)
 
 
 def resolve_local(source: JsSource, node: Node | None, scope: Node, depth: int = 3) -> Node | None:

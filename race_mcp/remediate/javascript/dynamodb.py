@@ -207,16 +207,19 @@ def _placeholder(prefix: str, attribute: str, taken: set[str]) -> str:
     return free_name(f"{prefix}{safe}", taken)
 
 
-def _merge(source: JsSource, params: Node, field: str, pairs: list[tuple[str, str]]) -> Edit:
-    """Add `pairs` to the params' `field` object (created when missing, spread when not a literal)."""
+def _merge(
+    source: JsSource, params: Node, field: str, pairs: list[tuple[str, str]], new: list[tuple[str, str]]
+) -> Edit | None:
+    """Add `pairs` to the params' `field` object: an edit of the literal (spread when it is no
+    literal), or, when the params have no such field, a new property appended to `new`."""
     quoted = [(f'"{k}"', v) for k, v in pairs]
+    inner = ", ".join(f"{k}: {v}" for k, v in quoted)
     value = property_value(params, source, field)
     if value is None:
-        inner = ", ".join(f"{k}: {v}" for k, v in quoted)
-        return add_properties(source, params, [(field, "{ " + inner + " }")])
+        new.append((field, "{ " + inner + " }"))
+        return None
     if value.type == "object":
         return add_properties(source, value, quoted)
-    inner = ", ".join(f"{k}: {v}" for k, v in quoted)
     return source.replace(value, f"{{ ...{source.code(value)}, {inner} }}")
 
 
@@ -232,31 +235,22 @@ def _condition_edits(
     names: list[tuple[str, str]],
     values: list[tuple[str, str]],
 ) -> list[Edit] | None:
-    edits = []
+    """The condition (with an existing one: both), its names and values, in the params object."""
+    edits: list[Edit] = []
+    new: list[tuple[str, str]] = []
     existing = property_value(write.params, source, "ConditionExpression")
     if existing is not None:
         old = unquote(source.code(existing))
         if old is None:
             return None
         edits.append(source.replace(existing, f'"({old}) AND {condition}"'))
-    if names:
-        edits.append(_merge(source, write.params, "ExpressionAttributeNames", names))
-    if values:
-        edits.append(_merge(source, write.params, "ExpressionAttributeValues", values))
-    if existing is None:
-        # Inserted at the literal's end, after the names/values merged there (same offset: applied later).
-        edits.append(add_properties(source, write.params, [("ConditionExpression", f'"{condition}"')]))
-    return _ordered(edits, write.params)
-
-
-def _ordered(edits: list[Edit], params: Node) -> list[Edit]:
-    """Edits inserting at one offset are applied last-first: put ConditionExpression before the
-    names and values it uses (the reader sees the condition first)."""
-    end_inserts = [e for e in edits if e.start == e.end]
-    others = [e for e in edits if e.start != e.end]
-    if len({e.start for e in end_inserts}) == 1 and len(end_inserts) > 1:
-        combined = "".join(e.text for e in [end_inserts[-1], *end_inserts[:-1]])
-        return [*others, Edit(end_inserts[0].start, end_inserts[0].start, combined)]
+    else:
+        new.append(("ConditionExpression", f'"{condition}"'))
+    for field, pairs in (("ExpressionAttributeNames", names), ("ExpressionAttributeValues", values)):
+        if pairs and (edit := _merge(source, write.params, field, pairs, new)) is not None:
+            edits.append(edit)
+    if new:
+        edits.append(add_properties(source, write.params, new))
     return edits
 
 
