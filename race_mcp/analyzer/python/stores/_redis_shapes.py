@@ -44,7 +44,12 @@ _UNIQUE_CALLS = frozenset(
     }
 )
 _EXISTENCE_READS = frozenset({"exists", "hexists", "sismember"})
-_TRAILING = re.compile(r"(?:return(?:\s+(?:None|True|False))?|pass|else:|finally:|except\b.*:)?")
+# What may follow an idempotent removal to the end of its function: a bare return, block headers,
+# and other removals (`except Missing: cache.delete(k)`).
+_TRAILING = re.compile(
+    r"(?:return(?:\s+(?:None|True|False))?|pass|else:|finally:|except\b[^:]*:"
+    r"|(?:await\s+)?[\w.]+\.(?:delete|unlink|hdel|srem|zrem|lrem|delete_many)\([^()]*\))?"
+)
 _CONVERSIONS = frozenset({"str", "int", "float", "bytes", "repr", "hex"})
 _COMPARISON = re.compile(r"[!=]=")
 # The detail of a check that only tested whether a value was found (`core.state.EXISTENCE`).
