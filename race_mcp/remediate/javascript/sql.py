@@ -24,6 +24,7 @@ from .._fixers import Fixed, Guidance, register_text
 from ._common import Rejection, check_exits, conflict_answer, free_name, refusal
 from ._examples import with_example
 from ._source import Edit, JsSource, Node, descendants, unquote
+from ._sql_rows import column_of, derived_locals, reads_row, row_expressions
 
 __all__ = ["fix_select_then_update", "sql_guidance"]
 
@@ -36,9 +37,6 @@ _SET_ONE = re.compile(r"^\s*(?P<col>\w+)\s*=\s*(?P<value>.+?)\s*$", re.DOTALL)
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "===": "===", "==": "==", "!==": "!==", "!=": "!="}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "===": "<>", "==": "<>", "!==": "=", "!=": "="}
 _SQL_OP = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "===": "=", "==": "=", "!==": "<>", "!=": "<>"}
-_NUMERIC_WRAPPERS = re.compile(
-    r"^(?:Number|parseInt|parseFloat|BigInt)\((?P<inner>.+?)(?:,\s*\d+)?\)$", re.DOTALL
-)
 _RC201_GUIDANCE = with_example("Move the decision into the UPDATE and check the row count:", "RC201")
 
 
@@ -68,49 +66,6 @@ def _update_call(source: JsSource, statement: Node) -> Update | None:
         dollar = "$" in match.string or "?" not in match.string
         return Update(statement, call, args[0], params, match, dollar)
     return None
-
-
-def _row_expressions(source: JsSource, read_statement: Node, function: Node) -> set[str]:
-    """Expressions that are the row read: `rows[0]`, `result.rows[0]`, `row` (`const [row] = rows`)."""
-    declarator = source.first(read_statement, "variable_declarator")
-    target = declarator.child_by_field_name("name") if declarator is not None else None
-    rows: set[str] = set()
-    if target is None:
-        return rows
-    code = source.code(target)
-    if target.type == "identifier":
-        rows |= {f"{code}.rows[0]", f"{code}[0][0]"}
-    elif target.type == "object_pattern" and re.fullmatch(r"\{\s*rows\s*\}", code):
-        rows.add("rows[0]")
-    elif target.type == "array_pattern" and target.named_children[:1]:
-        first = target.named_children[0]
-        if first.type == "identifier":
-            rows.add(f"{source.code(first)}[0]")
-    collections = {r.removesuffix("[0]") for r in rows}
-    for node in descendants(function):  # `const row = rows[0]`, `const [row] = rows`
-        if node.type != "variable_declarator":
-            continue
-        name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
-        if name is None or value is None:
-            continue
-        if name.type == "identifier" and source.code(value) in rows:
-            rows.add(source.code(name))
-        elif name.type == "array_pattern" and source.code(value) in collections and name.named_children:
-            rows.add(source.code(name.named_children[0]))
-    return rows
-
-
-def _column(source: JsSource, node: Node, rows: set[str]) -> str | None:
-    """`rows[0].balance`, `Number(row.balance)` -> "balance"."""
-    text = source.code(node).strip()
-    wrapped = _NUMERIC_WRAPPERS.match(text)
-    text = wrapped.group("inner").strip() if wrapped else text
-    obj, dot, column = text.rpartition(".")
-    return column if dot and obj in rows and re.fullmatch(r"\w+", column) else None
-
-
-def _reads_row(source: JsSource, node: Node, rows: set[str]) -> bool:
-    return any(source.code(n) in rows for n in descendants(node))
 
 
 @dataclass
@@ -158,18 +113,18 @@ class _Builder:
         operator = self.source.code(node.child_by_field_name("operator"))
         if left is None or right is None or operator not in _FLIP:
             return False
-        column = _column(self.source, left, self.rows)
-        if column is None and (column := _column(self.source, right, self.rows)) is not None:
+        column = column_of(self.source, left, self.rows)
+        if column is None and (column := column_of(self.source, right, self.rows)) is not None:
             left, right, operator = right, left, _FLIP[operator]
         if column is None:
             return False
         sql_operator = _SQL_OP[operator] if write_runs_when_true else _NEGATE[operator]
-        other = _column(self.source, right, self.rows)
+        other = column_of(self.source, right, self.rows)
         if other is not None:  # `rows[0].uses < rows[0].max_uses`: two columns of the same row
             self.guard.parts.append(f"{column} {sql_operator} {other}")
             self.guard.checked |= {column, other}
             return True
-        if _reads_row(self.source, right, self.rows):
+        if reads_row(self.source, right, self.rows):
             return False
         value = self.source.code(right)
         if value in ("null", "undefined"):
@@ -188,25 +143,9 @@ class _Builder:
     def columns_read(self, node: Node) -> dict[str, str]:
         found = {}
         for n in descendants(node):
-            if n.type == "member_expression" and (col := _column(self.source, n, self.rows)):
+            if n.type == "member_expression" and (col := column_of(self.source, n, self.rows)):
                 found[col] = self.source.code(n.child_by_field_name("object"))
         return found
-
-
-def _derived_locals(source: JsSource, function: Node, rows: set[str]) -> dict[str, Node]:
-    """Locals computed from the row (`const next = rows[0].balance - amount`): name -> value."""
-    found = {}
-    for node in descendants(function):
-        if node.type == "variable_declarator":
-            name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
-            if (
-                name is not None
-                and value is not None
-                and name.type == "identifier"
-                and _reads_row(source, value, rows)
-            ):
-                found[source.code(name)] = value
-    return found
 
 
 def _relative_set(builder: _Builder, derived: dict[str, Node]) -> tuple[str, list[Edit]] | None:
@@ -229,7 +168,7 @@ def _relative_set(builder: _Builder, derived: dict[str, Node]) -> tuple[str, lis
             if param is not None and param.type == "identifier"
             else param
         )
-        if expression is None or not _reads_row(source, expression, builder.rows):
+        if expression is None or not reads_row(source, expression, builder.rows):
             new_assignments.append(assignment.strip())
             continue
         relative = _relative(source, expression, column, builder.rows)
@@ -261,7 +200,7 @@ def _relative(source: JsSource, expression: Node, column: str, rows: set[str]) -
     left, right = expression.child_by_field_name("left"), expression.child_by_field_name("right")
     if operator not in ("-", "+") or left is None or right is None:
         return None
-    if _column(source, left, rows) == column and not _reads_row(source, right, rows):
+    if column_of(source, left, rows) == column and not reads_row(source, right, rows):
         return operator, source.code(right)
     return None
 
@@ -317,7 +256,7 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     read_statement = source.statement_at(function, reads[0])
     write_statement = source.statement_at(function, writes[-1])
     update = _update_call(source, write_statement) if write_statement is not None else None
-    rows = _row_expressions(source, read_statement, function) if read_statement is not None else set()
+    rows = row_expressions(source, read_statement, function) if read_statement is not None else set()
     if update is None or not rows or read_statement is None:
         return Guidance(
             "The read and the UPDATE are not plain query calls with literal SQL. " + _RC201_GUIDANCE
@@ -326,7 +265,7 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     rejections = check_exits(source, function, reads[0], writes[-1])
     if not _add_checks(source, builder, function, read_statement, update, rejections):
         return Guidance(_RC201_GUIDANCE)
-    relative = _relative_set(builder, _derived_locals(source, function, rows))
+    relative = _relative_set(builder, derived_locals(source, function, rows))
     if relative is None or not builder.guard.parts:
         return Guidance(_RC201_GUIDANCE)
     set_clause, param_edits = relative
@@ -365,7 +304,7 @@ def _add_checks(
         ):
             continue
         condition = node.child_by_field_name("condition")
-        if condition is None or not _reads_row(source, condition, builder.rows):
+        if condition is None or not reads_row(source, condition, builder.rows):
             continue
         around = node.start_byte <= update.statement.start_byte < node.end_byte
         refuses = any(r.check is node for r in rejections)
