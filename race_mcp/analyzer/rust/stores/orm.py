@@ -78,7 +78,12 @@ class RustOrmRecognizer:
                 return None
             setter = next((c for c in calls if c.method == "set"), None)
             columns = _columns(setter) if setter is not None else frozenset()
-            return self.update(table, columns, _columns(start), call, ctx, claims=verb == "delete")
+            # `update(t.filter(..))` or `update(t).filter(..)`: both say which rows.
+            filters = _columns(start) | frozenset(
+                col for c in calls if c.method == "filter" for col in _columns(c)
+            )
+            values = [a.value for a in setter.args] if setter is not None else []
+            return self.update(table, columns, filters, call, ctx, claims=verb == "delete", values=values)
         if verb == "insert_into" and start.receiver is None and start.args:
             table = _diesel_table(start.args[0].value)
             return self.insert(table, call, calls, ctx) if table else None
@@ -102,7 +107,10 @@ class RustOrmRecognizer:
                 _snake(m) for c in calls if c.method == "col_expr" for m in _COL_EXPR.findall(_first(c))
             )
             filters = frozenset(col for c in calls if c.method == "filter" for col in _columns(c))
-            return self.update(table, columns, filters, call, ctx, claims=verb == "delete_many")
+            values = [a.value for c in calls if c.method == "col_expr" for a in c.args[1:]]
+            return self.update(
+                table, columns, filters, call, ctx, claims=verb == "delete_many", values=values
+            )
         if call.method == "exec" and verb in ("insert", "insert_many"):
             return self.insert(table, call, calls, ctx)
         return None
@@ -123,9 +131,16 @@ class RustOrmRecognizer:
         ctx: CallContext,
         *,
         claims: bool,
+        values: list[model.Expr],
     ) -> list[Effect]:
         """One UPDATE/DELETE statement: guarded when its filter re-checks what it sets (or it
-        deletes) and the row count decides."""
+        deletes) and the row count decides. What it writes is what its SET evaluates: the
+        target and filters only say which rows (ids collected by an earlier read are no lost
+        update), so their reads are dropped and the SET's values are the write's."""
+        ctx.receiver.clear()
+        ctx.args.clear()
+        for value in values:
+            ctx.args.extend(ctx.evaluate(value))
         guarded = (claims or bool(columns & filters)) and ctx.result_used(call)
         return [Effect("write", f"orm:{table}", "RC304", ALL if guarded else frozenset(), columns=columns)]
 
