@@ -90,11 +90,12 @@ _PYTHON_APIS = ("asyncio", "threading", "IntegrityError", "with conn", "open(pat
 def test_rust_findings_are_advised_in_rust() -> None:
     """A Rust finding's fix names Rust calls, not the Python APIs of the rule's own text."""
     for rule, language, examples in CASES:
-        if language != "rust" or not examples.checked:
+        if language != "rust":
             continue
-        assert examples.fix, f"{rule.id}: Rust findings would carry the Python fix text"
-        assert not [api for api in _PYTHON_APIS if api in examples.fix], (rule.id, examples.fix)
-        assert rule.fix_in("rust") == examples.fix
+        # Known gaps too: the day the front-end flags them, their findings are advised in Rust.
+        fix = rule.fix_in("rust")
+        assert not [api for api in _PYTHON_APIS if api in fix], (rule.id, fix)
+        assert fix == (examples.fix or rule.fix)
     assert RULES["RC201"].fix_in("python") == RULES["RC201"].fix
     assert RULES["RC201"].fix_in("javascript") == RULES["RC201"].fix  # the front-end words its own
 

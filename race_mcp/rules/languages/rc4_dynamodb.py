@@ -411,6 +411,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="totals.rs",
+            fix=(
+                "Record each processed event id with a conditional put (`attribute_not_exists(eventId)`) in "
+                "the same `transact_write_items()` as the change, and skip the record when its condition "
+                "fails, so a redelivered batch is not applied twice."
+            ),
             gap=(
                 "Lambda functions (`lambda_runtime`) are not entry points of the Rust front-end yet, so "
                 "stream consumers are not looked for."

@@ -62,6 +62,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="payments.rs",
+            fix=(
+                "Accept an `Idempotency-Key` header (from the `HeaderMap`), store the key under a UNIQUE "
+                "constraint with the result in the same transaction as the write (`ON CONFLICT "
+                "(idempotency_key) DO NOTHING`), and replay the stored result for a repeated key."
+            ),
             gap=(
                 "the money-handler check (which reads a module's routes and their persisted writes) runs on "
                 "Python modules only so far."

@@ -57,6 +57,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="coupons_mongo.rs",
+            fix=(
+                'Put what the decision read into `update_one`\'s filter (`doc! { "code": code, "uses": { '
+                '"$lt": max } }`) and check `modified_count`, or use `find_one_and_update` with the guard '
+                "in its filter."
+            ),
             gap=(
                 "the `mongodb` crate is not recognised yet (MongoDB is recognised in Python and JavaScript)."
             ),
@@ -156,6 +161,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="users_mongo.rs",
+            fix=(
+                "Create a unique index on the looked-up field (`IndexOptions::builder().unique(true)`) and "
+                "insert directly, answering duplicate-key error 11000 with 409, instead of checking with "
+                "`find_one` first."
+            ),
             gap=(
                 "the `mongodb` crate is not recognised yet (MongoDB is recognised in Python and JavaScript)."
             ),
