@@ -231,3 +231,47 @@ class WalletService {
 """
     findings = analyze_source(source, "wallet.service.js")
     assert [(f.rule_id, f.line, f.message.split(" rows")[0]) for f in findings] == [("RC301", 8, "`Wallet`")]
+
+
+ROUTE_MODULES = """\
+const express = require("express");
+const Fastify = require("fastify");
+const app = express();
+const router = express.Router();
+const stock = new Map();
+router.post("/buy", async (req, res) => {
+  const n = stock.get(req.body.sku) ?? 0;
+  if (n > 0) { await req.audit(); stock.set(req.body.sku, n - 1); }
+  res.end();
+});
+app.use("/api/v1", router);
+async function plugin(f) {
+  f.route({ method: "POST", url: "/take", handler: async (req) => {
+    const n = stock.get(req.body.sku) ?? 0;
+    if (n > 0) { await req.audit(); stock.set(req.body.sku, n - 1); }
+  } });
+  f.post("/give", async (req) => {
+    const n = stock.get(req.body.sku) ?? 0;
+    await req.audit();
+    stock.set(req.body.sku, n + 1);
+  });
+}
+const server = Fastify();
+server.register(plugin, { prefix: "/shop" });
+function poll() {
+  axios.get("/remote", async (err, res) => {
+    const n = stock.get("x") ?? 0;
+    await res.ack();
+    stock.set("x", n + 1);
+  });
+}
+"""
+
+
+def test_routes_registered_inside_plugins_and_under_mount_prefixes() -> None:
+    findings = analyze_source(ROUTE_MODULES, "shop.js")
+    assert [(f.rule_id, f.line, f.reached_by) for f in findings] == [
+        ("RC101", 7, "Express route POST /api/v1/buy"),
+        ("RC101", 14, "Fastify route POST /shop/take"),
+        ("RC101", 18, "Fastify route POST /shop/give"),
+    ]

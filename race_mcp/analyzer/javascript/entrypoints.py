@@ -16,6 +16,7 @@ import re
 
 from ..core import model
 from .nest import nest_entry_points
+from .routes import join, object_route, prefixes, registrations
 
 __all__ = ["entry_points"]
 
@@ -65,21 +66,48 @@ def _route_of(call: model.Call) -> str | None:
     return None
 
 
+def _prefix(call: model.Call, function: model.Function | None, mounts: dict[str, str]) -> str | None:
+    """The prefix a mount gives the router `call` registers on, or the plugin function it is in."""
+    base = call.receiver
+    while isinstance(base, model.Call):
+        base = base.receiver
+    if isinstance(base, model.Name) and base.id in mounts:
+        return mounts[base.id]
+    return mounts.get(function.name) if function is not None else None
+
+
+def _framework_of(call: model.Call, module: model.ModuleModel, default: str) -> str:
+    """The framework of the app or router `call` registers on, when the module builds it
+    (`const router = express.Router()`, `const server = Fastify()`); else the module's."""
+    base = call.receiver
+    while isinstance(base, model.Call | model.Attribute):
+        base = base.receiver if isinstance(base, model.Call) else base.value
+    built = module.assignments.get(base.id) if isinstance(base, model.Name) else None
+    source = built.name or "" if isinstance(built, model.Call) else ""
+    return next((name for marker, name in _FRAMEWORKS if marker in source), default)
+
+
 def _routes(module: model.ModuleModel, framework: str) -> list[model.EntryPoint]:
     by_span = {function.span: name for name, function in module.functions.items()}
+    mounts = prefixes(module)
     found = []
-    for call in module.calls:
+    for call, function in registrations(module):
         verb = call.method
-        if verb not in _VERBS:
+        declared = object_route(call)
+        route: str | None
+        if declared is not None:
+            label, route, handler_expr = declared
+            handler = _handler(module, handler_expr, by_span)
+        elif verb in _VERBS and (route := _route_of(call)) is not None:
+            handlers = [_handler(module, arg.value, by_span) for arg in call.args]
+            handler = next((name for name in reversed(handlers) if name is not None), None)
+            label = "DELETE" if verb == "del" else (verb or "").upper()
+        else:
             continue
-        route = _route_of(call)
-        if route is None:
-            continue
-        handlers = [_handler(module, arg.value, by_span) for arg in call.args]
-        handler = next((name for name in reversed(handlers) if name is not None), None)
-        if handler is not None:
-            label = "DELETE" if verb == "del" else verb.upper()
-            found.append(model.EntryPoint(handler, "http", "event-loop", f"{label} {route}", framework))
+        if handler is not None and route is not None:
+            path = join(_prefix(call, function, mounts), route)
+            runs = _framework_of(call, module, framework)
+            found.append(model.EntryPoint(handler, "http", "event-loop", f"{label} {path}", runs))
     return found
 
 
