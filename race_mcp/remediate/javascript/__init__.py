@@ -4,4 +4,4 @@ Each module parses the file with tree-sitter and edits the text at node spans; i
 package registers them all.
 """
 
-from . import dynamodb, guidance, mongodb, redis, sql  # noqa: F401  (register their fixers)
+from . import dynamodb, dynamodb_transact, guidance, mongodb, redis, sql  # noqa: F401  (register their fixers)

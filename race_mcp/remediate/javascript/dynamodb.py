@@ -285,7 +285,7 @@ def fix_unguarded_decrement(text: str, finding: Finding) -> Fixed | Guidance:
     )
 
 
-@register_text("javascript", "RC403", "RC404")
+@register_text("javascript", "RC404")
 def guidance_only(text: str, finding: Finding) -> Fixed | Guidance:
     """RC403/RC404: which items belong together, or what makes a record a duplicate, needs a person."""
     if finding.rule_id == "RC403":
