@@ -103,7 +103,13 @@ def _params() -> list[object]:
 def test_every_fixture_project_has_markers_of_both_kinds() -> None:
     expectations = _expectations()
     projects = {e.project for e in expectations}
-    assert projects == {"django_shop", "fastapi_inventory", "flask_blog", "raw_sql_ledger"}
+    assert projects == {
+        "django_shop",
+        "fastapi_inventory",
+        "flask_blog",
+        "flask_mixin_crud",
+        "raw_sql_ledger",
+    }
     for project in projects:
         kinds = {e.kind for e in expectations if e.project == project}
         assert kinds == {"racy", "safe"}, project

@@ -30,6 +30,7 @@ from .._limits import check_deadline
 from . import model
 from .effects import Effect, Recognizer
 from .profile import Callee, Context, LanguageProfile, Resolver
+from .specialize import BINDER, binds_class
 from .state import EXISTENCE, Access, Frame, Mode, State, Step, is_memory_key, join
 from .stores import spec, store_of
 from .walk import existence_subjects, looked_at
@@ -141,12 +142,24 @@ class Interpreter(Writes):
         return state
 
     def exec_if(self, node: model.If, state: State) -> State | None:
+        decided = self.decided_test(node.test)
+        if decided is not None:
+            return self.exec_block(node.body if decided else node.orelse, state)
         self.existence_tests = existence_subjects(node.test)
         self.eval(node.test, state, test=True)
         self.existence_tests = set()
         taken = self.exec_block(node.body, state.copy())
         other = self.exec_block(node.orelse, state.copy()) if node.orelse else state
         return join([taken, other])
+
+    def decided_test(self, test: model.Expr) -> bool | None:
+        """`if for_update:` / `if not commit:` on a parameter the call site passed a literal."""
+        if isinstance(test, model.Operation) and test.op == "not" and len(test.operands) == 1:
+            inner = self.decided_test(test.operands[0])
+            return None if inner is None else not inner
+        if isinstance(test, model.Name) and self.frames and test.id in self.frame.constants:
+            return bool(self.frame.constants[test.id])
+        return None
 
     def exec_loop(self, node: model.Loop, state: State) -> State | None:
         if node.iterable is None:
@@ -275,6 +288,7 @@ class Interpreter(Writes):
         atomic: bool = False,
     ) -> None:
         if isinstance(target, model.Name) and self.is_local(target.id):
+            self.frame.constants.pop(target.id, None)  # rebound: no longer the caller's literal
             if values and not _new_object_of_memory(value, values[0]):
                 state.aliases[target.id] = values[0]
             else:
@@ -498,8 +512,23 @@ class Interpreter(Writes):
             callee = row[0]
         if callee is not None and (not callee[0].is_async or awaited):
             inlined = self.inline(callee, call, state, per_argument, receiver=row[1] if row else None)
-            return [*args, *inlined]
+            if test:
+                inlined = [self.decide_on(access, call, state) for access in inlined]
+            # What the helper returned comes first: `sub = Plan.get_by(owner_id=user.id)` holds a
+            # Plan row, not the user row its argument was read from.
+            return [*inlined, *args]
         return [*receiver_values, *args]
+
+    def decide_on(self, access: Access, call: model.Call, state: State) -> Access:
+        """`if Alias.get_by(email=e):` / `if not find_order(pk):`: the caller's test decides on
+        what the helper read and returned, as `row = helper(); if row:` does."""
+        if is_memory_key(access.key):
+            return access
+        check = access.with_step(self.step(call, "check"), decision=True)
+        if call in self.existence_tests:
+            check = replace(check, detail=check.detail | EXISTENCE)
+        state.checks[access.key] = check
+        return check
 
     def row_method(self, call: model.Call, state: State) -> tuple[Callee, Access] | None:
         """`card.add_points(n)` on a row read earlier: the model's method runs with `self` as that row."""
@@ -554,6 +583,11 @@ class Interpreter(Writes):
         function, frame = callee
         if len(self.frames) >= MAX_CALL_DEPTH or any(f.function is function for f in self.frames):
             return []
+        bound = self.class_of_call(call, function, frame)
+        forwarded = BINDER.forwarded(function, call)
+        if bound is not None or forwarded:
+            function, frame.module = BINDER.bind(function, bound, frame.module, forwarded)
+            frame.function, frame.bound_class = function, bound
         qualname = self.profile.qualname(function, frame.self_class)
         foreign = frame.module is not None and frame.module is not self.module
         # A function of another module is not one of this module's roots, whatever its name.
@@ -561,7 +595,7 @@ class Interpreter(Writes):
         entry = state.copy()
         entry.aliases = {}
         entry.last_await = None
-        self.bind_arguments(function, call, entry, state, per_argument)
+        self.bind_arguments(function, call, entry, state, per_argument, frame)
         if receiver is not None:
             entry.aliases["self"] = receiver
         self.call_sites.append(call)
@@ -580,7 +614,23 @@ class Interpreter(Writes):
         if end.last_await is not None:
             # An await inside the callee also separates the caller's earlier reads from later writes.
             state.mark_await(end.last_await)
+        if frame.bound_class is not None:
+            return [replace(a, inserts_only=True) for a in frame.returned]
         return frame.returned
+
+    def class_of_call(self, call: model.Call, function: model.Function, callee: Frame) -> str | None:
+        """The class an inherited class method is called on: `Alias.get_by(...)` (a class name, not
+        a local) running a mixin's `get_by`, or `cls.create(...)` inside one already run for a
+        class. A class's own method keeps its `cls` (its class attributes are in-process state)."""
+        receiver = call.receiver
+        if not (binds_class(function) and isinstance(receiver, model.Name)):
+            return None
+        if receiver.id == "cls":
+            return self.frame.bound_class
+        inherited = callee.self_class != receiver.id
+        if inherited and receiver.id[:1].isupper() and not self.is_local(receiver.id):
+            return receiver.id
+        return None
 
     def bind_arguments(
         self,
@@ -589,6 +639,7 @@ class Interpreter(Writes):
         entry: State,
         state: State,
         per_argument: list[list[Access]],
+        callee: Frame,
     ) -> None:
         """Parameters stand for what the arguments carried: a row, a value derived from a read."""
         names = [n for n in function.params if n not in ("self", "cls")]
@@ -599,6 +650,8 @@ class Interpreter(Writes):
                 bound[arg.keyword] = i
         for name, i in bound.items():
             value = call.args[i].value
+            if isinstance(value, model.Literal) and isinstance(value.value, bool | int | None):
+                callee.constants[name] = value.value
             if isinstance(value, model.Name) and value.id in state.aliases:
                 entry.aliases[name] = state.aliases[value.id]
             elif per_argument[i]:

@@ -75,6 +75,11 @@ class Access:
     # decides nothing about a blind overwrite.
     checked: frozenset[str] = frozenset()
     written: frozenset[str] = frozenset()
+    # Loaded through a model mixin's generic class-method lookup (`Alias.get_by(email=e)` running
+    # `ModelMixin.get_by` for Alias): such a row decides inserts (check-then-create), but its
+    # read-modify-writes are not reported. Apps that route every lookup through the mixin (most of
+    # simple-login's 119 extra findings) are mostly blind overwrites after a permission check.
+    inserts_only: bool = False
 
     def with_step(self, step: Step, *, decision: bool, detail: Iterable[str] = ()) -> Access:
         return replace(
@@ -177,6 +182,11 @@ class Frame:
     returns: list[State] = field(default_factory=list)
     returned: list[Access] = field(default_factory=list)
     strings: dict[str, str] = field(default_factory=dict)
+    # Parameters the call site gave a literal (`lookup(pk, for_update=True)`): a test on one of
+    # them is decided, so the helper's other branch (the unlocked query) is not this call's path.
+    constants: dict[str, object] = field(default_factory=dict)
+    # The class a class method runs for (`Alias.get_by(...)` runs the mixin's `get_by` for Alias).
+    bound_class: str | None = None
 
 
 @dataclass

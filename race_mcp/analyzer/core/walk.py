@@ -10,8 +10,9 @@ __all__ = ["existence_subjects", "expressions", "looked_at", "statements"]
 
 
 def existence_subjects(test: model.Expr) -> set[model.Node]:
-    """The names an `if` only tests for presence: `row is None`, `not row`, `row`, `a and b`."""
-    if isinstance(test, model.Name):
+    """The names an `if` only tests for presence: `row is None`, `not row`, `row`, `a and b`;
+    calls too (`if not Model.get_by(...)`: a helper's returned row tested for presence)."""
+    if isinstance(test, model.Name | model.Call):
         return {test}
     if isinstance(test, model.Operation):
         if test.op == "not" and len(test.operands) == 1:
@@ -21,7 +22,7 @@ def existence_subjects(test: model.Expr) -> set[model.Node]:
         if (
             test.op in ("is", "is-not")
             and len(test.operands) == 2
-            and isinstance(test.operands[0], model.Name)
+            and isinstance(test.operands[0], model.Name | model.Call)
             and isinstance(test.operands[1], model.Literal)
             and test.operands[1].value is None
         ):

@@ -185,7 +185,8 @@ class Writes:
         overwrites: frozenset[str] = frozenset(),
     ) -> None:
         memory = is_memory_key(key)
-        if not memory and not (guard >= ALL and needs_check):
+        mixin = any(frame.bound_class for frame in self.frames)
+        if not memory and not (guard >= ALL and needs_check) and not mixin:
             # Persisted side effects for the idempotency rule: a guarded UPDATE still applies once per
             # request, only an insert the store deduplicates (ON CONFLICT, unique key) does not.
             self.persisted_writes += 1
@@ -203,6 +204,8 @@ class Writes:
             candidates.append(check)
         if needs_check:
             candidates = [a for a in candidates if a.decision]
+        if not memory and (rule or "") not in spec(store_of(key)).insert_rules:
+            candidates = [a for a in candidates if not a.inserts_only]
         racy = [a for a in candidates if self.unprotected(a, state) and not _guarded(a, guard)]
         store = None if memory else spec(store_of(key))
         rule_id = rule or (store.default_rule if store else None) or MEMORY_RULES[self.mode]
@@ -284,7 +287,9 @@ class Writes:
                     overwrites=effect.overwrites,
                 )
             elif kind == "store_write":
-                if state.in_transaction == 0:
+                # A mixin's create/delete committing by itself is not one of the caller's units of
+                # work (the class is reported for inserts only: see `Access.inserts_only`).
+                if state.in_transaction == 0 and not any(f.bound_class for f in self.frames):
                     step = self.step(node, "write")
                     unit = -step.order if effect.autocommit else state.unit
                     state.loose_writes[effect.key] = (*state.loose_writes.get(effect.key, ()), (step, unit))

@@ -91,6 +91,10 @@ class Resolver:
                 if target != name:
                     return self._follow(target + tail, hops + 1)
             for star in facts.star_imports:
+                if star not in self.modules:
+                    # Outside the project: nothing to find there, and following it would match a
+                    # shorter prefix again and grow the name by one part per hop (6 stars ** 24).
+                    continue
                 found = self._follow(f"{star}.{head}{tail}", hops + 1) if hops < _MAX_HOPS else name
                 if found in self.functions or found in self.classes or self._defined(found):
                     return found
