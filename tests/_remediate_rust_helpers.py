@@ -35,11 +35,11 @@ def git_apply_check(before: str, after: str, diff: str, path: str, tmp_path: Pat
     root = tmp_path / "repo"
     target = root / path
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(before)
+    target.write_bytes(before.encode("utf-8"))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "apply", "--check", "-"], input=diff, text=True, cwd=root, check=True)
     subprocess.run(["git", "apply", "-"], input=diff, text=True, cwd=root, check=True)
-    assert target.read_text() == after
+    assert target.read_bytes().decode("utf-8") == after
 
 
 def verified_patch(source: str, path: str, rule_id: str, function: str, tmp_path: Path) -> str:

@@ -229,3 +229,10 @@ def test_the_compare_and_set_refuses_a_concurrent_change_on_postgres(tmp_path: P
             changed = connection.execute(query).rowcount
             assert changed == expected_rows
             assert connection.execute("SELECT balance FROM accounts").fetchone()[0] == final
+
+
+def test_a_crlf_file_keeps_its_line_endings(tmp_path: Path) -> None:
+    source = WITHDRAW.replace("\n", "\r\n")
+    patched = verified_patch(source, "src/wallet.rs", "RC201", "withdraw", tmp_path)
+    assert "\n" not in patched.replace("\r\n", "")
+    assert "    if changed.rows_affected() == 0 {\r\n" in patched

@@ -5,6 +5,7 @@ and its write, and edits applied at byte offsets (everything else in the file is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,9 +42,12 @@ def descendants(node: Node) -> Iterator[Node]:
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
+    """The text with `edits` (byte offsets into it) applied; new lines end as the file's do."""
     data = text.encode("utf-8")
+    crlf = "\r\n" in text
     for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
-        data = data[: edit.start] + edit.text.encode("utf-8") + data[edit.end :]
+        inserted = re.sub(r"(?<!\r)\n", "\r\n", edit.text) if crlf else edit.text
+        data = data[: edit.start] + inserted.encode("utf-8") + data[edit.end :]
     return data.decode("utf-8")
 
 
