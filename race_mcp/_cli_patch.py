@@ -44,13 +44,15 @@ def add_patch_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add `patch` to the `race-mcp` command's subparsers."""
     patch = subparsers.add_parser(
         "patch",
-        help="propose verified fixes for the races in one Python file (--apply writes them)",
+        help="propose verified fixes for the races in one source file (--apply writes them)",
         description="Generate one patch per fixable finding (libcst codemods that keep formatting\n"
         "and comments), each verified by re-analysis; findings with no sound patch get guidance.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    patch.add_argument("file", metavar="FILE", type=Path, help="the Python file to patch")
+    patch.add_argument(
+        "file", metavar="FILE", type=Path, help="the Python, JavaScript/TypeScript or Rust file to patch"
+    )
     patch.add_argument("--rule", metavar="ID", help="only patch this rule's findings, e.g. RC101")
     patch.add_argument(
         "--format",

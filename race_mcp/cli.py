@@ -185,11 +185,13 @@ def _add_serve(commands: _Commands) -> None:
 def _add_analyze(commands: _Commands) -> None:
     analyze = commands.add_parser(
         "analyze",
-        help="find races in Python files and directories",
+        help="find races in Python, JavaScript/TypeScript and Rust files and directories",
         epilog="exit status: 0 nothing at or above --fail-on, 1 findings at or above it, "
         "2 bad usage or input (including a named path that cannot be analysed)",
     )
-    analyze.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories to walk for *.py")
+    analyze.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files, or directories to walk for .py, .js/.ts, .rs"
+    )
     _add_report_options(analyze)
     analyze.set_defaults(handler=_cmd_analyze)
 

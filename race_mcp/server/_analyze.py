@@ -145,7 +145,7 @@ def _analyze_directory(directory: Path, roots: AllowedRoots, settings: Settings)
         if exc.code != "too-many-files":
             raise
         raise InputError(
-            f"{directory} holds more than {MAX_DIRECTORY_FILES} Python files; analyse a subdirectory, "
+            f"{directory} holds more than {MAX_DIRECTORY_FILES} source files; analyse a subdirectory, "
             f"or run `race-mcp analyze {directory}` in a terminal for a whole tree",
             code="too-many-files",
         ) from None
