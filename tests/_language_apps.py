@@ -117,6 +117,10 @@ paths:
       requestBody: {content: {application/json: {schema: {type: object}}}}
       responses: {'200': {description: replaced}}
   /carts/{cartId}:
+    get:
+      operationId: getCart
+      parameters: [{name: cartId, in: path, required: true, schema: {type: string}}]
+      responses: {'200': {description: the cart}}
     patch:
       operationId: addToCart
       parameters: [{name: cartId, in: path, required: true, schema: {type: string}}]

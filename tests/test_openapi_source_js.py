@@ -83,6 +83,24 @@ def test_racy_handlers_confirm_the_missing_preconditions(shop: tuple[Path, Path]
     assert {f.severity for f in withdraw.spec_findings if f.rule_id.startswith("RA12")} == {"low"}
 
 
+def test_a_handler_for_every_method_links_to_the_writes_of_its_path(
+    shop: tuple[Path, Path], tmp_path: Path
+) -> None:
+    spec, source = shop
+    # The Next.js cart handler answers GET and PATCH alike: its race is the PATCH's, not the GET's.
+    report = check_openapi(spec, source=source)
+    assert "GET /carts/{cartId}" not in {e.operation for e in report.endpoints if e.code_findings}
+    # With no write declared on the path, the finding still meets the path's operations.
+    reads_only = tmp_path / "reads-only.yaml"
+    reads_only.write_text(
+        "openapi: 3.0.3\ninfo: {title: carts, version: '1'}\npaths:\n  /api/carts/{id}:\n"
+        "    get: {responses: {'200': {description: the cart}}}\n",
+        encoding="utf-8",
+    )
+    linked = check_openapi(reads_only, source=source).endpoints
+    assert [(e.operation, e.handler) for e in linked] == [("GET /api/carts/{id}", "handler")]
+
+
 def test_without_source_nothing_is_linked(shop: tuple[Path, Path]) -> None:
     spec, _ = shop
     report = check_openapi(spec)

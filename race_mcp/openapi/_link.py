@@ -6,7 +6,8 @@ and code routes often omit the prefix the spec serves them under (`basePath`, a 
 a router prefix), so templates are compared with every parameter reduced to `{}`, first exactly,
 then with a prefix on either side when that leaves exactly one candidate. Next.js route groups
 (`(shop)`) are not part of the URL. A route with no method (a Next.js `pages/api` handler answers
-every method) or Express's `all` links to every method of its path.
+every method) or Express's `all` links to the state-changing operations of its path, or to all of
+them when the spec declares none there.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ _WHOLE_SEGMENT_PARAM = re.compile(
 _INLINE_PARAM = re.compile(r"\{[^{}]*\}|<[^<>]*>")
 _ROUTE_GROUP = re.compile(r"^\([\w-]+\)$")  # Next.js app-router (group): not part of the URL
 _ANY_METHOD = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE", "QUERY")
+# A race needs a write, so a handler that answers every method is linked to the path's
+# state-changing operations; to its others only when the spec declares none.
+_WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def normalize_template(path: str) -> str:
@@ -100,11 +104,27 @@ def link_code_findings(
             continue
         methods, path = parsed
         template = normalize_template(path)
-        for method in methods:
-            match = exact.get((method, template)) or _unique_prefix_match(by_method[method], template)
-            if match is not None:
-                linked[match].append(finding)
+        matches = _matches(methods, template, exact, by_method)
+        if set(methods) > set(_WRITES):  # every method: the writes first
+            matches = _matches(_WRITES, template, exact, by_method) or matches
+        for match in matches:
+            linked[match].append(finding)
     return dict(linked)
+
+
+def _matches(
+    methods: Sequence[str],
+    template: str,
+    exact: dict[tuple[str, str], str],
+    by_method: dict[str, list[tuple[tuple[str, ...], str]]],
+) -> list[str]:
+    """The operations a code route with these methods and this template links to."""
+    found = []
+    for method in methods:
+        match = exact.get((method, template)) or _unique_prefix_match(by_method.get(method, []), template)
+        if match is not None:
+            found.append(match)
+    return found
 
 
 def _unique_prefix_match(candidates: list[tuple[tuple[str, ...], str]], template: str) -> str | None:
