@@ -275,3 +275,18 @@ def test_routes_registered_inside_plugins_and_under_mount_prefixes() -> None:
         ("RC101", 14, "Fastify route POST /shop/take"),
         ("RC101", 18, "Fastify route POST /shop/give"),
     ]
+
+
+def test_compiled_modules_keep_their_imports_and_awaited_indirect_calls() -> None:
+    # What Babel and tsc emit for `import fs from "fs"` / `import { writeFile } from "fs/promises"`.
+    source = """\
+"use strict";
+var _fs = _interopRequireDefault(require("fs"));
+const promises_1 = __importStar(require("fs/promises"));
+async function save(file, body) {
+  if (_fs.default.existsSync(file)) return false;
+  await (0, promises_1.writeFile)(file, body);
+  return true;
+}
+"""
+    assert [(f.rule_id, f.line) for f in analyze_source(source, "save.js")] == [("RC701", 5)]

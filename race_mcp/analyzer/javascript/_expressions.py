@@ -53,6 +53,27 @@ def _string_value(node: Any) -> str:
     )
 
 
+def _indirect_callee(node: Any | None) -> Any | None:
+    """`(0, fs_1.writeFile)(...)`, how compilers call an imported function without a `this`: the
+    callee is the sequence's last expression."""
+    if node is None or node.type != "parenthesized_expression" or not node.named_children:
+        return node
+    inner = node.named_children[0]
+    if inner.type == "sequence_expression" and inner.named_children:
+        return inner.named_children[-1]
+    return node
+
+
+def _awaited_callee(node: Any | None) -> Any | None:
+    """The callee of a mis-parsed `await (0, f)(x)`: `f`."""
+    if node is None or node.type != "call_expression":
+        return None
+    func, arguments = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+    if func is None or func.type != "identifier" or text(func) != "await" or arguments is None:
+        return None
+    return arguments.named_children[-1] if arguments.named_children else None
+
+
 class ExpressionLowering:
     def __init__(self, owner: Lowering) -> None:
         self.owner = owner
@@ -150,7 +171,15 @@ class ExpressionLowering:
         return tuple(args)
 
     def _call_expression(self, node: Any) -> model.Expr:
-        func_node = node.child_by_field_name("function")
+        func_node = _indirect_callee(node.child_by_field_name("function"))
+        awaited = _awaited_callee(func_node)
+        if awaited is not None:
+            # tree-sitter reads `await (0, f)(x)` as a call of `await(0, f)`: it is `await f(x)`.
+            inner = self._call(node, awaited)
+            return model.Await(inner, span=span(node), origin=node)
+        return self._call(node, func_node)
+
+    def _call(self, node: Any, func_node: Any) -> model.Call:
         arguments = node.child_by_field_name("arguments")
         if arguments is not None and arguments.type == "template_string":  # sql`...` tagged template
             args: tuple[model.Arg, ...] = (model.Arg(self.expr(arguments), span=span(arguments)),)

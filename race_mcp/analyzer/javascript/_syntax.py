@@ -14,6 +14,10 @@ __all__ = ["caught_errors", "existence_probe", "is_async", "required_module"]
 _FS_MODULES = frozenset(
     {"fs", "node:fs", "fs/promises", "node:fs/promises", "fs.promises", "node:fs.promises", "fs-extra"}
 )
+# What Babel, tsc and esbuild wrap a `require` in when they compile `import` statements.
+_INTEROP = frozenset(
+    {"_interopRequireDefault", "_interopRequireWildcard", "__importDefault", "__importStar", "__toESM"}
+)
 _PROBES = frozenset({"access", "accessSync", "stat", "statSync", "lstat", "lstatSync"})
 
 
@@ -50,6 +54,9 @@ def required_module(node: Any | None) -> str | None:
     if node.type != "call_expression":
         return None
     func, args = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+    if func is not None and args is not None and text(func) in _INTEROP and args.named_children:
+        # Compiled modules: `_interopRequireDefault(require("fs"))`, `__importStar(require("fs"))`.
+        return required_module(args.named_children[0])
     if func is None or text(func) not in ("require", "import") or args is None:
         return None
     strings = [child for child in args.named_children if child.type == "string"]

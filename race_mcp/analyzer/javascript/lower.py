@@ -64,8 +64,11 @@ class Lowering:
             node = node.value
         if not isinstance(node, model.Name):
             return ".".join(reversed(parts)) if parts else None
-        head = self.module.imports.get(node.id, node.id)
-        return ".".join([head, *reversed(parts)])
+        head = self.module.imports.get(node.id)
+        tail = list(reversed(parts))
+        if head is not None and tail[:1] == ["default"]:
+            tail = tail[1:]  # `_fs.default.writeFile` of a compiled `import fs from "fs"`
+        return ".".join([head or node.id, *tail])
 
     def _bind(self, target: model.Expr) -> None:
         if not self._bound:
