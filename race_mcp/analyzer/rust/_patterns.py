@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from ._syntax import Node, text
 from ._syntax import field as child
 
-__all__ = ["base_name", "drops", "is_copy", "parameters", "pattern_names"]
+__all__ = ["base_name", "drops", "entry_place", "is_copy", "parameters", "pattern_names"]
 
 
 def parameters(node: Node | None) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -100,3 +100,13 @@ def drops(node: Node, name: str) -> bool:
     if function is None or arguments is None or text(function).rsplit("::", 1)[-1] != "drop":
         return False
     return [text(a) for a in arguments.named_children] == [name]
+
+
+def entry_place(value: Node | None) -> Node | None:
+    """`state.claims` of a match subject `state.claims.entry(code)`."""
+    if value is None or value.type != "call_expression":
+        return None
+    function = child(value, "function")
+    if function is None or function.type != "field_expression" or text(child(function, "field")) != "entry":
+        return None
+    return child(function, "value")

@@ -20,7 +20,7 @@ from typing import Literal
 
 from ..core import model
 from ._expressions import CONTROL, ExpressionLowering, lock_target
-from ._patterns import base_name, drops, is_copy, parameters, pattern_names
+from ._patterns import base_name, drops, entry_place, is_copy, parameters, pattern_names
 from ._syntax import Node, parse, span, text
 from ._syntax import field as child
 from ._transactions import TransactionClosure, transaction_closure
@@ -33,16 +33,6 @@ def _guarded_place(left: Node | None) -> Node | None:
     while left is not None and left.type in ("unary_expression", "parenthesized_expression"):
         left = left.named_children[0] if left.named_children else None
     return lock_target(left) if left is not None else None
-
-
-def _entry_place(value: Node | None) -> Node | None:
-    """`state.claims` of a match subject `state.claims.entry(code)`."""
-    if value is None or value.type != "call_expression":
-        return None
-    function = child(value, "function")
-    if function is None or function.type != "field_expression" or text(child(function, "field")) != "entry":
-        return None
-    return child(function, "value")
 
 
 _SKIPPED = frozenset({"line_comment", "block_comment", "attribute_item", "empty_statement"})
@@ -434,7 +424,12 @@ class _Statements:
         assert isinstance(first, model.Eval)
         statements.append(model.If(first.value, body, orelse, span=span(node), origin=node))
         # A `?` in the condition returns before either branch: keep that path too.
-        return [*test[1:], *statements] if len(test) > 1 else statements
+        lowered = [*test[1:], *statements] if len(test) > 1 else statements
+        # `if let Entry::Vacant(slot) = map.entry(k)`: the entry holds the map's lock.
+        subject = (
+            child(condition, "value") if condition is not None and condition.type == "let_condition" else None
+        )
+        return self.under_entry(subject, lowered, node)
 
     def match(self, node: Node, tail: Tail | None) -> list[model.Statement]:
         value, body = child(node, "value"), child(node, "body")
@@ -455,15 +450,18 @@ class _Statements:
             arms.append(self.arm(arm, subject, tail))
             patterns.append(None)
         statements.append(model.Branch(subject, tuple(arms), tuple(patterns), span=span(node), origin=node))
-        entry = _entry_place(value)
-        if entry is not None:
-            # `match map.entry(k) { .. }` (DashMap, a map behind a guard): the entry holds the
-            # map's (shard's) lock from the lookup to the arm's insert.
-            context = self.lock_context(entry, value)
-            return [
-                model.With((model.WithItem(context, span=span(value)),), tuple(statements), span=span(node))
-            ]
-        return statements
+        return self.under_entry(value, statements, node)
+
+    def under_entry(
+        self, subject: Node | None, statements: list[model.Statement], node: Node
+    ) -> list[model.Statement]:
+        """`match map.entry(k) { .. }` / `if let .. = map.entry(k)` (DashMap, a map behind a guard):
+        the entry holds the map's (shard's) lock from the lookup to the arm's insert."""
+        place = entry_place(subject)
+        if subject is None or place is None:
+            return statements
+        item = model.WithItem(self.lock_context(place, subject), span=span(subject))
+        return [model.With((item,), tuple(statements), span=span(node))]
 
     def arm(self, arm: Node, subject: model.Name, tail: Tail | None) -> model.Block:
         pattern, value = child(arm, "pattern"), child(arm, "value")
