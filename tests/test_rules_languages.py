@@ -62,6 +62,15 @@ def test_fixed_example_yields_nothing(rule: Rule, examples: LanguageExamples) ->
     assert analyze_source(examples.fixed, _unique_filename(examples, "fixed")) == []
 
 
+@pytest.mark.parametrize(
+    "examples",
+    [pytest.param(ex, id=f"{rule.id}-{language}") for rule, language, ex in CASES if ex.gap],
+)
+def test_a_gaps_racy_example_parses(examples: LanguageExamples) -> None:
+    # Its xfail would also swallow a syntax error (PartialAnalysis): the example must be valid code.
+    assert isinstance(analyze_source(examples.racy, _unique_filename(examples, "parses")), list)
+
+
 def test_every_analyzer_rule_speaks_to_every_language() -> None:
     for rule in ANALYZER_RULES:
         assert set(rule.other_languages) == set(OTHER_LANGUAGES), rule.id
