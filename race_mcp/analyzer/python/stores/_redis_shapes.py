@@ -56,7 +56,9 @@ _COMPARISON = re.compile(r"[!=]=")
 _EXISTENCE = frozenset({"<exists>"})
 
 
-def refills_cache(key: str, ctx: CallContext, code: str, call: model.Call) -> bool:
+def refills_cache(
+    key: str, ctx: CallContext, code: str, call: model.Call, root_code: str | None = None
+) -> bool:
     """Cache-aside: the function already returned the value it read on the hit path, so this SET
     runs on a miss and stores a value computed elsewhere; concurrent misses store the same thing.
 
@@ -71,12 +73,20 @@ def refills_cache(key: str, ctx: CallContext, code: str, call: model.Call) -> bo
         return True
     return (
         _returns_what_it_tested(check, code)
-        or _recomputes_what_it_tested(key, check, ctx, code)
-        or _uses_what_it_tested(key, check, ctx, code, call)
+        or _recomputes_what_it_tested(key, check, ctx, code, call)
+        or _uses_what_it_tested(key, check, ctx, call, [(code, ctx.function().span.line)])
+        # Cache-aside through helpers (`cached = get_cached(pk)` in the view, `set_cached(pk, v)`
+        # in a helper): the hit path that uses the value is the caller's.
+        or (
+            root_code is not None
+            and _uses_what_it_tested(key, check, ctx, call, [(root_code, ctx.root().span.line)])
+        )
     )
 
 
-def _uses_what_it_tested(key: str, check: Any, ctx: CallContext, code: str, call: model.Call) -> bool:
+def _uses_what_it_tested(
+    key: str, check: Any, ctx: CallContext, call: model.Call, codes: list[tuple[str, int]]
+) -> bool:
     """`blob = cache.get(k); if blob is None: value = compute(); cache.set(k, dumps(value))
     else: value = loads(blob)`: the hit path uses the cached value (the local appears on a line
     other than its read and its tests), and the miss path stores a computed value, not a marker
@@ -88,17 +98,17 @@ def _uses_what_it_tested(key: str, check: Any, ctx: CallContext, code: str, call
         return False
     tested = [step for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)]
     skip = {step.line for step in check.steps} | {call.span.line}
-    first = ctx.function().span.line
-    lines = code.splitlines()
-    for name in {step.node.id for step in tested}:
-        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
-        # Comments do not use it (a `#` inside a string only hides a use: the safe direction).
-        if any(
-            pattern.search(text.partition("#")[0])
-            for number, text in enumerate(lines, first)
-            if number not in skip
-        ):
-            return True
+    for code, first in codes:
+        lines = code.splitlines()
+        for name in {step.node.id for step in tested}:
+            pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+            # Comments do not use it (a `#` inside a string only hides a use: the safe direction).
+            if any(
+                pattern.search(text.partition("#")[0])
+                for number, text in enumerate(lines, first)
+                if number not in skip
+            ):
+                return True
     return False
 
 
@@ -114,17 +124,42 @@ def _returns_what_it_tested(check: Any, code: str) -> bool:
     return any(re.search(rf"\breturn\s+{re.escape(name)}\b", code) for name in names)
 
 
-def _recomputes_what_it_tested(key: str, check: Any, ctx: CallContext, code: str) -> bool:
+def _recomputes_what_it_tested(key: str, check: Any, ctx: CallContext, code: str, call: model.Call) -> bool:
     """`keys = cache.get(K); if not keys: keys = fetch(); cache.set(K, keys)`, then `keys` is used:
     only the local's presence was tested, the miss path binds it again to a value computed without
     the cached one and stores that. Concurrent misses store equivalent values; a counter
     (`cache.set(K, attempts + 1)`) or a marker set after a bare `if cache.get(K):` stays racy."""
-    if any(value.key == key for value in ctx.args):
-        return False  # the stored value derives from the cached one: a read-modify-write
     names = {
         step.node.id for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)
     }
+    if any(value.key == key for value in ctx.args) and not _on_miss_path(names, call, ctx.function()):
+        return False  # the stored value derives from the cached one: a read-modify-write
     return any(len(re.findall(rf"(?<![\w.]){re.escape(name)}\s*=(?!=)", code)) >= 2 for name in names)
+
+
+def _on_miss_path(names: set[str], call: model.Call, function: model.Function) -> bool:
+    """The SET lies in the body of `if x is None:` / `if not x:` for the tested local: there the
+    read found nothing, so a value still carrying it (an exception path that kept the local) holds
+    no cached value to lose."""
+    at = (call.span.line, call.span.column)
+    for node in walk(function.body):
+        if not isinstance(node, model.If) or not _tests_missing(node.test, names):
+            continue
+        if at in {(n.span.line, n.span.column) for n in walk(node.body) if isinstance(n, model.Call)}:
+            return True
+    return False
+
+
+def _tests_missing(test: model.Expr, names: set[str]) -> bool:
+    if not isinstance(test, model.Operation) or not test.operands:
+        return False
+    subject = test.operands[0]
+    if not (isinstance(subject, model.Name) and subject.id in names):
+        return False
+    if test.op == "not":
+        return True
+    other = test.operands[1] if len(test.operands) > 1 else None
+    return test.op == "is" and isinstance(other, model.Literal) and other.value is None
 
 
 def first_hit_expiry(function: model.Function, incremented: model.Call, expire: model.Call) -> bool:

@@ -262,7 +262,9 @@ class RedisRecognizer(StoreRecognizer):
         if not conditional:
             conditional = ensures(key, ctx, self.facts(ctx).code(ctx.function()), call)
         if not conditional:
-            conditional = refills_cache(key, ctx, self.facts(ctx).code(ctx.function()), call)
+            root = ctx.root()
+            root_code = self.home.code(root) if root is not ctx.function() else None
+            conditional = refills_cache(key, ctx, self.facts(ctx).code(ctx.function()), call, root_code)
         return [Effect("write", key, "RC501", ALL if conditional else frozenset())]
 
     def named_lock(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
