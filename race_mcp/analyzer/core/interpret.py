@@ -514,9 +514,12 @@ class Interpreter(Writes):
             inlined = self.inline(callee, call, state, per_argument, receiver=row[1] if row else None)
             if test:
                 inlined = [self.decide_on(access, call, state) for access in inlined]
-            # What the helper returned comes first: `sub = Plan.get_by(owner_id=user.id)` holds a
-            # Plan row, not the user row its argument was read from.
-            return [*inlined, *args]
+            if any(access.inserts_only for access in inlined):
+                # `sub = Plan.get_by(owner_id=user.id)` holds a Plan row, not the user row its
+                # argument was read from. (Other helpers keep the arguments first: a helper that
+                # computes from a row it was given still hands back a value of that row.)
+                return [*inlined, *args]
+            return [*args, *inlined]
         return [*receiver_values, *args]
 
     def decide_on(self, access: Access, call: model.Call, state: State) -> Access:
