@@ -278,3 +278,34 @@ def test_cli_rules_prints_the_other_languages(capsys: pytest.CaptureFixture[str]
     for examples in RULES["RC303"].other_languages.values():
         assert examples.racy in printed and examples.fixed in printed
     assert "## In Rust" in printed and "## In JavaScript / TypeScript" in printed
+
+
+def _store_rows() -> list[list[str]]:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| store | rules | Python | JavaScript / TypeScript | Rust |", 1)[1]
+    rows = []
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def _rule_ids(cell: str) -> list[str]:
+    """`RC201-RC203` or `RC801, RC802` -> the catalog's ids in that span."""
+    ids: list[str] = []
+    for part in cell.split(","):
+        first, _, last = part.strip().partition("-")
+        ids.extend(rule_id for rule_id in RULES if first <= rule_id <= (last or first))
+    return ids
+
+
+def test_readme_store_table_says_not_yet_exactly_where_no_rule_is_checked() -> None:
+    rows = _store_rows()
+    assert len(rows) == 8
+    for store, cell, _python, *others in rows:
+        rules = [RULES[rule_id] for rule_id in _rule_ids(cell)]
+        assert rules, store
+        for language, text in zip(OTHER_LANGUAGES, others, strict=True):
+            checked = any(language in rule.languages for rule in rules)
+            assert checked != (text == "not yet"), (store, language, text)
