@@ -35,6 +35,15 @@ MUTABLE_FACTORIES = frozenset(
         "weakref.WeakKeyDictionary",
         "weakref.WeakSet",
         "typing.DefaultDict",
+        # In-process caches with the dict interface, often used as rate-limit counters.
+        "cachetools.TTLCache",
+        "cachetools.LRUCache",
+        "cachetools.LFUCache",
+        "cachetools.FIFOCache",
+        "cachetools.RRCache",
+        "cachetools.TLRUCache",
+        "cachetools.Cache",
+        "expiringdict.ExpiringDict",
     }
 )
 LOCK_FACTORIES = frozenset(
