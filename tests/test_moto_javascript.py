@@ -2,7 +2,9 @@
 before and after their RC401 patch: ten holds of one unit at once oversell a stock of 3, and after
 the patch every success is paid for by the stock (successes + stock left = 3), the rest answered
 409; ten users claiming one free seat at once all succeed, and after the patch exactly one does
-(the seat's holder is absent when read: `attribute_not_exists(#holder) OR #holder = :expected`).
+(the seat's holder is absent when read: `attribute_not_exists(#holder) OR #holder = :expected`);
+a transfer to an item that does not exist loses the amount with two separate writes, and after
+the RC403 patch (one TransactWriteItemsCommand) the source keeps it.
 
 Skipped with the reason when node, npm, the registry or moto_server is missing; a failure under CI=true.
 """
@@ -84,7 +86,7 @@ def _table(url: str) -> object:
         AttributeDefinitions=[{"AttributeName": "sku", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    for sku in ("racy", "fixed"):
+    for sku in ("racy", "fixed", "transfer-racy", "transfer-fixed"):
         table.put_item(Item={"sku": sku, "stock": STOCK})
     for sku in ("seat-racy", "seat-fixed"):
         table.put_item(Item={"sku": sku})
@@ -115,14 +117,14 @@ def _stock(table: object, sku: str) -> int:
     return int(str(_item(table, sku)["stock"]))
 
 
-def _patched(name: str, tmp_path: Path) -> Path:
-    """The fixture handler copied to `tmp_path` with its RC401 patch applied."""
+def _patched(name: str, tmp_path: Path, rule: str = "RC401") -> Path:
+    """The fixture handler copied to `tmp_path` with its patch (for `rule`) applied."""
     source = (FIXTURES / name).read_text(encoding="utf-8")
-    assert [f.rule_id for f in analyze_source(source, name)] == ["RC401"]
+    assert [f.rule_id for f in analyze_source(source, name)] == [rule]
     handler = tmp_path / name
     shutil.copyfile(FIXTURES / name, handler)
     report = propose_patches(source, name, project_file=handler, roots=AllowedRoots([tmp_path]))
-    assert [p.rule_id for p in report.patches] == ["RC401"] and not report.unpatched
+    assert [p.rule_id for p in report.patches] == [rule] and not report.unpatched
     apply_patches(handler, report, roots=AllowedRoots([tmp_path]))
     assert analyze_source(handler.read_text(encoding="utf-8"), name) == []
     return handler
@@ -153,3 +155,29 @@ def test_javascript_rc401_seat_goes_to_many_before_the_patch_and_to_one_after(
     successes, conflicts = _hold_at_once(handler, "seat-fixed", dynamodb_url, modules)
     assert (successes, conflicts) == (1, REQUESTS - 1)
     assert str(_item(table, "seat-fixed")["holder"]).startswith("user-")
+
+
+def _invoke(handler: Path, body: dict[str, object], url: str, modules: Path) -> int:
+    env = {**os.environ, "NODE_PATH": str(modules), "DYNAMODB_URL": url}
+    command = ["node", str(FIXTURES / "invoke.js"), str(handler), json.dumps(body)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    status: int = json.loads(done.stdout)["statusCode"]
+    return status
+
+
+def test_javascript_rc403_transfer_loses_the_amount_before_the_patch_and_not_after(
+    dynamodb_url: str, table: object, modules: Path, tmp_path: Path
+) -> None:
+    body = {"from": "transfer-racy", "to": "no-such-item", "amount": 1}
+    assert _invoke(FIXTURES / "transfer.js", body, dynamodb_url, modules) == 409
+    assert _stock(table, "transfer-racy") == STOCK - 1, "the first write should have been applied alone"
+
+    handler = _patched("transfer.js", tmp_path, rule="RC403")
+    assert "new TransactWriteItemsCommand({" in handler.read_text(encoding="utf-8")
+    body = {"from": "transfer-fixed", "to": "no-such-item", "amount": 1}
+    assert _invoke(handler, body, dynamodb_url, modules) == 409
+    assert _stock(table, "transfer-fixed") == STOCK, "the transaction must write nothing when one part fails"
+    body = {"from": "transfer-fixed", "to": "transfer-racy", "amount": 1}
+    assert _invoke(handler, body, dynamodb_url, modules) == 200
+    assert (_stock(table, "transfer-fixed"), _stock(table, "transfer-racy")) == (STOCK - 1, STOCK)
