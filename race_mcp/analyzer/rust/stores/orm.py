@@ -111,6 +111,9 @@ class RustOrmRecognizer:
             return self.update(
                 table, columns, filters, call, ctx, claims=verb == "delete_many", values=values
             )
+        if call.method == "exec" and verb == "update" and len(start.args) == 1:  # `Entity::update(active)`
+            filters = frozenset(col for c in calls if c.method == "filter" for col in _columns(c))
+            return self.save(call, ctx, start.args[0].value, filters)
         if call.method == "exec" and verb in ("insert", "insert_many"):
             return self.insert(table, call, calls, ctx)
         return None
@@ -155,10 +158,15 @@ class RustOrmRecognizer:
         guard = ALL if conflict or caught else frozenset()
         return [Effect("write", f"orm:{table}", "RC303", guard, needs_check=True)]
 
-    def save(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+    def save(
+        self, call: model.Call, ctx: CallContext, saved: model.Expr | None = None, filters: frozenset[str] = ALL
+    ) -> list[Effect] | None:
         """`row.save_changes(conn)` (diesel) / `active.update(db)` (sea-orm) on a local carrying a
-        row read earlier: racy when the saved change was computed from the read or decided on it."""
-        receiver = call.receiver
+        row read earlier: racy when the saved change was computed from the read or decided on it.
+        sea-orm's `Entity::update(active).filter(..).exec(db)` passes the model and its filter
+        columns: a filter on a column the change sets is a compare-and-set (no row matched is
+        `DbErr::RecordNotUpdated`, an error whatever the caller does with the result)."""
+        receiver = saved if saved is not None else call.receiver
         if not isinstance(receiver, model.Name):
             return None
         origin = ctx.state.aliases.get(receiver.id)
@@ -166,6 +174,8 @@ class RustOrmRecognizer:
             return None
         key = origin.key
         change = ctx.state.dirty.pop(key, None)
+        if change is not None and filters is not ALL and change.written & filters:
+            return [Effect("write", key, "RC304", ALL)]
         derived = change is not None and change.steps[-1].role == "change"
         if derived:
             ctx.args.append(change)
