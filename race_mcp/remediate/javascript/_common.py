@@ -17,6 +17,7 @@ __all__ = [
     "add_properties",
     "check_exits",
     "conflict_answer",
+    "conjuncts",
     "free_name",
     "is_typescript",
     "property_node",
@@ -101,6 +102,28 @@ def resolve_local(source: JsSource, node: Node | None, scope: Node, depth: int =
     while node is not None and node.type in ("parenthesized_expression", "await_expression"):
         node = node.named_children[0] if node.named_children else None
     return node
+
+
+def conjuncts(source: JsSource, condition: Node, joiner: str) -> list[Node]:
+    """`a && b && (c)` split on `joiner` ("&&" or "||"), parentheses dropped, in source order;
+    iterative, so a long chain cannot exhaust Python's stack."""
+    found, stack = [], [condition]
+    while stack:
+        node = stack.pop()
+        while node.type == "parenthesized_expression" and node.named_children:
+            node = node.named_children[0]
+        operator = node.child_by_field_name("operator") if node.type == "binary_expression" else None
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if (
+            operator is not None
+            and source.code(operator) == joiner
+            and left is not None
+            and right is not None
+        ):
+            stack += [right, left]
+        else:
+            found.append(node)
+    return found
 
 
 def free_name(preferred: str, taken: set[str]) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
-from ._common import add_properties, check_exits, conflict_answer, free_name, refusal
+from ._common import add_properties, check_exits, conflict_answer, conjuncts, free_name, refusal
 from ._examples import with_example
 from ._source import JsSource, Node, descendants
 
@@ -85,17 +85,19 @@ def _reads_doc(source: JsSource, node: Node, doc: str) -> bool:
     return any(n.type == "identifier" and source.code(n) == doc for n in descendants(node))
 
 
-def _guard(source: JsSource, plan: Plan, node: Node, doc: str, write_when_true: bool) -> None:
+def _guard(source: JsSource, plan: Plan, condition: Node, doc: str, write_when_true: bool) -> None:
+    """The check as filter entries: each comparison the write needs to hold (`a && b` when the
+    write runs on true, `a || b` when it refuses on true), a compare-and-set for the rest."""
+    for node in conjuncts(source, condition, "&&" if write_when_true else "||"):
+        _comparison(source, plan, node, doc, write_when_true)
+
+
+def _comparison(source: JsSource, plan: Plan, node: Node, doc: str, write_when_true: bool) -> None:
     """One comparison of the check as a filter entry (a compare-and-set when it is none)."""
     operator_node = node.child_by_field_name("operator") if node.type == "binary_expression" else None
     operator = source.code(operator_node) if operator_node is not None else ""
     left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-    if operator in ("&&", "||") and left is not None and right is not None:
-        if (operator == "&&") == write_when_true:
-            _guard(source, plan, left, doc, write_when_true)
-            _guard(source, plan, right, doc, write_when_true)
-            return
-    elif operator in _OPERATORS and left is not None and right is not None:
+    if operator in _OPERATORS and left is not None and right is not None:
         name = _field(source, left, doc)
         if name is None and (name := _field(source, right, doc)) is not None:
             left, right, operator = right, left, _MIRROR[operator]

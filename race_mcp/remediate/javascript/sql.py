@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
-from ._common import Rejection, check_exits, conflict_answer, free_name, refusal
+from ._common import Rejection, check_exits, conflict_answer, conjuncts, free_name, refusal
 from ._examples import with_example
 from ._source import Edit, JsSource, Node, descendants, unquote
 from ._sql_rows import column_of, derived_locals, reads_row, row_expressions
@@ -72,17 +72,6 @@ def _update_call(source: JsSource, statement: Node) -> Update | None:
 class Guard:
     parts: list[str] = field(default_factory=list)  # SQL conditions appended to the WHERE
     checked: set[str] = field(default_factory=set)  # columns the parts compare
-
-
-def _comparisons(source: JsSource, condition: Node, joiner: str) -> list[Node]:
-    node = condition
-    while node.type == "parenthesized_expression" and node.named_children:
-        node = node.named_children[0]
-    operator = node.child_by_field_name("operator")
-    if node.type == "binary_expression" and operator is not None and source.code(operator) == joiner:
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        return _comparisons(source, left, joiner) + _comparisons(source, right, joiner)
-    return [node]
 
 
 class _Builder:
@@ -316,7 +305,7 @@ def _add_checks(
             and consequence.start_byte <= update.statement.start_byte < consequence.end_byte
         )
         runs_when_true = around and in_consequence
-        for comparison in _comparisons(source, condition, "&&" if runs_when_true else "||"):
+        for comparison in conjuncts(source, condition, "&&" if runs_when_true else "||"):
             if not builder.comparison(comparison, runs_when_true):
                 for column, row in builder.columns_read(comparison).items():
                     builder.compare_and_set(column, row)
