@@ -72,7 +72,7 @@ SEA = textwrap.dedent(
         if found.balance < 10 {
             return Ok(false);
         }
-        let mut active: account::ActiveModel = found.into();
+        let mut active: account::ActiveModel = found.clone().into();
         active.balance = Set(found.balance - 10);
         active.update(db).await?;
         Ok(true)
@@ -83,7 +83,7 @@ SEA = textwrap.dedent(
 
 def test_a_sea_orm_active_model_update_becomes_a_filtered_entity_update(tmp_path: Path) -> None:
     patched = verified_patch(SEA, "src/bank.rs", "RC304", "withdraw", tmp_path)
-    made = "    let mut active: account::ActiveModel = found.into();\n"
+    made = "    let mut active: account::ActiveModel = found.clone().into();\n"
     update = "account::Entity::update(active).filter(account::Column::Balance.eq(seen_balance))"
     assert patched == SEA.replace(made, "    let seen_balance = found.balance.clone();\n" + made).replace(
         "    active.update(db).await?;\n", f"    {update}.exec(db).await?;\n"
