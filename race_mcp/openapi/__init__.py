@@ -19,6 +19,7 @@ from ..findings import AnalysisReport, Finding
 from ..roots import AllowedRoots
 from ._budget import CHECK_SECONDS, Budget
 from ._checks import Policy, check_operation
+from ._lambda_routes import lambda_routes, with_lambda_routes
 from ._link import link_code_findings
 from ._load import SpecFile, format_pointer
 from ._operations import Operation, base_paths, collect_facts, iter_operations
@@ -164,10 +165,17 @@ def _title(document: SpecFile) -> str | None:
 
 
 def _code_report(source: str | Path, settings: Settings, roots: AllowedRoots | None) -> AnalysisReport:
+    """The analysis of `source`, Lambda handlers given the routes their deployment descriptor
+    declares (API Gateway routes them, not the code)."""
     path = Path(source)
     if not path.exists():
         raise InputError(f"{source}: no such file or directory (--source)", code="not-found")
-    return analyze_paths([path], settings=settings, roots=roots)
+    report = analyze_paths([path], settings=settings, roots=roots)
+    routes, errors = lambda_routes(path, roots=roots, max_bytes=settings.openapi.max_spec_bytes)
+    if not routes and not errors:
+        return report
+    findings = with_lambda_routes(report.findings, routes, path)
+    return report.model_copy(update={"findings": findings, "errors": [*report.errors, *errors]})
 
 
 def _endpoints(
