@@ -6,13 +6,17 @@ extracts each snapshot from its local git mirror, runs the INSTALLED `race-mcp a
 json` on it, matches every finding to a verdict by (app, rule, path, line) and prints:
 
 - precision overall and for high-confidence findings (true, and true + plausible), over the
-  findings that have a verdict;
+  findings that have a verdict, per application and over all;
 - the findings without a verdict, each with the code around its evidence, to be judged and added
   to the review's table (`--unreviewed` prints them in full);
-- how many reviewed findings are gone.
+- how many reviewed findings are gone;
+- with `--table`, the review's table as it stands now: every verdict (the latest row of each
+  finding), its confidence now or "gone", then the unreviewed findings with `?`.
 
-    .venv/bin/python benchmarks/real_world_precision.py [--mirrors DIR] [--only APP,APP] [--unreviewed]
+    .venv/bin/python benchmarks/real_world_precision.py [--mirrors DIR] [--only APP,APP]
+        [--unreviewed] [--table] [--save DIR] [--extract-to DIR]
 
+`--extract-to DIR` only unpacks each snapshot into DIR/<app> (to read the code around findings).
 Like `real_world.py` this is a benchmark, not a test: their code is read from the mirrors at run
 time only and never copied here.
 """
@@ -20,6 +24,7 @@ time only and never copied here.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from real_world import DEFAULT_MIRRORS, find_mirror, git, race_mcp_command, run_analyzer
+from real_world import DEFAULT_MIRRORS, GIT_TIMEOUT, find_mirror, git, race_mcp_command, run_analyzer
 
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "real_world_apps.toml"
@@ -41,6 +46,7 @@ _ROW = re.compile(
     r"\s*(?P<conf>\w+)\s*\|\s*(?P<verdict>true|plausible|false)\s*\|\s*(?P<reason>[^|]*)\|"
 )
 _VERDICTS = ("true", "plausible", "false")
+Key = tuple[str, str, str, int]
 
 
 @dataclass(frozen=True)
@@ -51,28 +57,72 @@ class App:
     subdir: str  # "" for the whole tree
 
 
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    confidence: str  # the confidence the finding had when it was judged
+    reason: str
+
+
 def load_apps(path: Path) -> list[App]:
     data = tomllib.loads(path.read_text())
     return [App(a["name"], a["repo"], a["commit"], a.get("subdir", "")) for a in data["app"]]
 
 
-def load_verdicts(path: Path) -> dict[tuple[str, str, str, int], str]:
+def load_verdicts(path: Path) -> dict[Key, Verdict]:
     """(app, rule, path, line) -> verdict; a later row for the same finding wins (a re-review)."""
-    verdicts: dict[tuple[str, str, str, int], str] = {}
+    verdicts: dict[Key, Verdict] = {}
     for line in path.read_text().splitlines():
         match = _ROW.match(line)
         if match:
             key = (match["app"], match["rule"], match["path"].strip(), int(match["line"]))
-            verdicts[key] = match["verdict"]
+            verdicts[key] = Verdict(match["verdict"], match["conf"], match["reason"].strip())
     return verdicts
 
 
-def extract(git_dir: Path, app: App, dest: Path) -> None:
-    """The snapshot's Python files (under `subdir`) into `dest` (only `*.py`: a mirror may lack
-    other blobs, such as large test data, and `git archive` of the whole tree would fail on them)."""
-    pattern = f"{app.subdir}/*.py" if app.subdir else "*.py"
-    archive = git(git_dir, "archive", "--format=tar", app.commit, "--", pattern)
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True, timeout=300)
+def python_blobs(git_dir: Path, app: App) -> list[tuple[str, str]]:
+    """(blob id, path) of the snapshot's `*.py` files under `subdir`."""
+    listing = git(git_dir, "ls-tree", "-r", "-z", app.commit, "--", app.subdir or ".")
+    blobs = []
+    for entry in listing.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        kind, blob = meta.split()[1:3]
+        path = name.decode()
+        if kind == b"blob" and path.endswith(".py"):
+            blobs.append((blob.decode(), path))
+    return blobs
+
+
+def extract(git_dir: Path, app: App, dest: Path) -> list[str]:
+    """The snapshot's Python files (under `subdir`) into `dest`; returns the paths the mirror lacks.
+
+    Blobs are read one by one through `git cat-file --batch`, not `git archive`: a partial mirror
+    may lack some (large generated data modules), and one missing blob must not void the app."""
+    blobs = python_blobs(git_dir, app)
+    request = "".join(f"{blob}\n" for blob, _ in blobs).encode()
+    proc = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
+        input=request,
+        capture_output=True,
+        timeout=GIT_TIMEOUT,
+        check=True,
+    )
+    out, at, missing = proc.stdout, 0, []
+    for _, path in blobs:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if len(header) < 3 or header[1] != b"blob":
+            missing.append(path)
+            continue
+        size = int(header[2])
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(out[at : at + size])
+        at += size + 1
+    return missing
 
 
 def context(root: Path, finding: dict[str, Any], around: int = 2) -> str:
@@ -101,11 +151,49 @@ def _precision(counts: Counter[str]) -> str:
     return f"{true:.2f} true, {likely:.2f} true+plausible"
 
 
+def finding_key(app: App, finding: dict[str, Any]) -> Key:
+    return (app.name, finding["rule_id"], finding["path"].removeprefix("./"), finding["line"])
+
+
+def table_rows(app: App, findings: list[dict[str, Any]], verdicts: dict[Key, Verdict]) -> list[str]:
+    """The review's table for one app now: each verdict with its confidence now (or gone), then
+    the unreviewed findings with `?` and the start of their message."""
+    now = {finding_key(app, f): f for f in findings}
+    rows = []
+    for key, verdict in verdicts.items():
+        if key[0] != app.name:
+            continue
+        after = f"kept, {now[key].get('confidence')}" if key in now else "gone"
+        rows.append(
+            f"| {app.name} | {key[1]} | `{key[2]}:{key[3]}` | {verdict.confidence} | {verdict.verdict}"
+            f" | {verdict.reason} | {after} |"
+        )
+    for key, finding in now.items():
+        if key not in verdicts:
+            rows.append(
+                f"| {app.name} | {key[1]} | `{key[2]}:{key[3]}` | {finding.get('confidence')} | ?"
+                f" | {finding['message'][:120]} | new |"
+            )
+    return rows
+
+
+def print_unreviewed(app: App, root: Path, finding: dict[str, Any]) -> None:
+    print(
+        f"\n| {app.name} | {finding['rule_id']} | `{finding['path'].removeprefix('./')}:"
+        f"{finding['line']}` | {finding.get('confidence')} | ? | {finding['message'][:160]}"
+    )
+    print(f"  reached by: {finding.get('reached_by')}")
+    print(context(root, finding))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS)
     parser.add_argument("--only", default="", help="comma-separated app names")
     parser.add_argument("--unreviewed", action="store_true", help="print unreviewed findings with code")
+    parser.add_argument("--table", action="store_true", help="print the review table as it stands now")
+    parser.add_argument("--save", type=Path, default=None, help="write each app's JSON report here")
+    parser.add_argument("--extract-to", type=Path, default=None, help="only unpack snapshots here")
     parser.add_argument("--race-mcp", default=None, help="the race-mcp command (default: the venv's)")
     options = parser.parse_args(argv)
     verdicts = load_verdicts(REVIEW)
@@ -113,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     only = {name for name in options.only.split(",") if name}
     overall: Counter[str] = Counter()
     high: Counter[str] = Counter()
+    table: list[str] = []
     for app in load_apps(APPS):
         if only and app.name not in only:
             continue
@@ -120,38 +209,44 @@ def main(argv: list[str] | None = None) -> int:
         if git_dir is None:
             print(f"{app.name}: no mirror of {app.repo} under {options.mirrors}")
             continue
+        if options.extract_to is not None:
+            missing = extract(git_dir, app, options.extract_to / app.name)
+            lacks = ", ".join(missing) or "nothing"
+            print(f"{app.name}: extracted to {options.extract_to / app.name}; the mirror lacks {lacks}")
+            continue
         with tempfile.TemporaryDirectory(prefix=f"review-{app.name}-") as temp:
             root = Path(temp)
-            extract(git_dir, app, root)
-            report = run_analyzer(command, root, ["."], timeout=900)
+            missing = extract(git_dir, app, root)
+            report = run_analyzer(command, root, ["."], timeout=1800)
+            if options.save is not None:
+                options.save.mkdir(parents=True, exist_ok=True)
+                (options.save / f"{app.name}.json").write_text(json.dumps(report, indent=1))
+            findings = report.get("findings", [])
             counts: Counter[str] = Counter()
-            unreviewed = []
-            for finding in report.get("findings", []):
-                path = finding["path"].removeprefix("./")
-                verdict = verdicts.get((app.name, finding["rule_id"], path, finding["line"]))
-                counts[verdict or "unreviewed"] += 1
+            for finding in findings:
+                verdict = verdicts.get(finding_key(app, finding))
+                counts[verdict.verdict if verdict else "unreviewed"] += 1
                 if verdict and finding.get("confidence") == "high":
-                    high[verdict] += 1
-                if verdict is None:
-                    unreviewed.append(finding)
+                    high[verdict.verdict] += 1
+                if verdict is None and options.unreviewed:
+                    print_unreviewed(app, root, finding)
             overall.update(counts)
             gone = sum(1 for key in verdicts if key[0] == app.name) - sum(counts[v] for v in _VERDICTS)
             print(
                 f"{app.name} @ {app.commit[:12]}: {sum(counts.values())} findings, "
                 + ", ".join(f"{counts[v]} {v}" for v in (*_VERDICTS, "unreviewed"))
                 + f"; {gone} reviewed findings no longer reported; precision {_precision(counts)}"
+                + (f"; {len(missing)} files missing from the mirror" if missing else "")
             )
-            if options.unreviewed:
-                for finding in unreviewed:
-                    print(
-                        f"\n| {app.name} | {finding['rule_id']} | `{finding['path'].removeprefix('./')}:"
-                        f"{finding['line']}` | {finding.get('confidence')} | ? | {finding['message'][:160]}"
-                    )
-                    print(f"  reached by: {finding.get('reached_by')}")
-                    print(context(root, finding))
+            table.extend(table_rows(app, findings, verdicts))
+    if options.extract_to is not None:
+        return 0
     print(f"\nall: {sum(overall.values())} findings, {overall['unreviewed']} unreviewed")
     print(f"precision (reviewed): {_precision(overall)}")
     print(f"precision (reviewed, high confidence): {_precision(high)}")
+    if options.table:
+        print("\n| app | rule | file:line | conf | verdict | reason | now |\n|---|---|---|---|---|---|---|")
+        print("\n".join(table))
     return 0
 
 
