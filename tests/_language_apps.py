@@ -270,3 +270,148 @@ def write_rust_shop(root: Path) -> tuple[Path, Path]:
     spec = root / "rust-shop.yaml"
     spec.write_text(RUST_SPEC.lstrip("\n"), encoding="utf-8")
     return spec, source
+
+
+# AWS Lambda handlers (ESM and CommonJS) routed by API Gateway, with an AWS SAM template and a
+# Serverless Framework file that give them the same routes.
+LAMBDA_ORDERS = r"""
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+
+export const cancelOrder = async (event) => {
+  const id = event.pathParameters.id;
+  const { Item } = await doc.send(new GetCommand({ TableName: "Orders", Key: { id } }));
+  if (Item.status !== "open") {
+    return { statusCode: 409 };
+  }
+  await doc.send(new PutCommand({ TableName: "Orders", Item: { ...Item, status: "cancelled" } }));
+  return { statusCode: 200 };
+};
+
+export async function handler(event) {
+  const id = event.pathParameters.id;
+  const { Item } = await doc.send(new GetCommand({ TableName: "Orders", Key: { id } }));
+  if (Item.paid) {
+    return { statusCode: 409 };
+  }
+  await doc.send(new PutCommand({ TableName: "Orders", Item: { ...Item, paid: true } }));
+  return { statusCode: 200 };
+}
+"""
+
+LAMBDA_LEGACY = r"""
+const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+const { DynamoDBDocumentClient, GetCommand, PutCommand } = require("@aws-sdk/lib-dynamodb");
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+
+exports.refund = async (event) => {
+  const { Item } = await doc.send(new GetCommand({ TableName: "Orders", Key: { id: event.pathParameters.id } }));
+  if (Item.refunded) return { statusCode: 409 };
+  await doc.send(new PutCommand({ TableName: "Orders", Item: { ...Item, refunded: true } }));
+  return { statusCode: 200 };
+};
+"""  # noqa: E501 (the shape of real code in another language)
+
+SAM_TEMPLATE = r"""
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: nodejs20.x
+    CodeUri: src/
+Resources:
+  OrdersTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "${AWS::StackName}-orders"
+  PayOrder:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: handlers/orders.handler
+      Policies:
+        - DynamoDBCrudPolicy: {TableName: !Ref OrdersTable}
+      Events:
+        Pay:
+          Type: Api
+          Properties:
+            Path: /orders/{id}/pay
+            Method: post
+  CancelOrder:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: handlers/orders.cancelOrder
+      Events:
+        Cancel:
+          Type: HttpApi
+          Properties:
+            Path: /orders/{id}
+            Method: DELETE
+  Refund:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ./src/handlers
+      Handler: legacy.refund
+      Events:
+        Refund:
+          Type: Api
+          Properties:
+            Path: /orders/{id}/refund
+            Method: any
+"""
+
+SERVERLESS = r"""
+service: orders
+provider: {name: aws, runtime: nodejs20.x}
+functions:
+  pay:
+    handler: src/handlers/orders.handler
+    events:
+      - http:
+          path: orders/{id}/pay
+          method: post
+  cancel:
+    handler: src/handlers/orders.cancelOrder
+    events:
+      - httpApi: 'DELETE /orders/{id}'
+  refund:
+    handler: src/handlers/legacy.refund
+    events:
+      - httpApi:
+          path: /orders/{id}/refund
+          method: '*'
+      - schedule: rate(1 hour)
+"""
+
+LAMBDA_SPEC = r"""
+openapi: 3.0.3
+info: {title: orders, version: '1'}
+paths:
+  /orders/{orderId}/pay:
+    post: {responses: {'200': {description: paid}}}
+  /orders/{orderId}:
+    delete: {responses: {'204': {description: cancelled}}}
+  /orders/{orderId}/refund:
+    get: {responses: {'200': {description: refund status}}}
+    post: {responses: {'200': {description: refunded}}}
+"""
+
+# What the spec's operations must meet: (handler, the route the descriptor gave it).
+LAMBDA_LINKS = {
+    "POST /orders/{orderId}/pay": ("handler", "POST /orders/{id}/pay"),
+    "DELETE /orders/{orderId}": ("cancelOrder", "DELETE /orders/{id}"),
+    "POST /orders/{orderId}/refund": ("refund", "ALL /orders/{id}/refund"),
+}
+
+
+def write_lambda_app(root: Path, descriptor: str, text: str) -> tuple[Path, Path]:
+    """(spec, source directory) of the Lambda orders app, with `text` as its `descriptor` file."""
+    source = root / "orders-app"
+    (source / "src" / "handlers").mkdir(parents=True)
+    (source / "src" / "handlers" / "orders.mjs").write_text(LAMBDA_ORDERS.lstrip("\n"), encoding="utf-8")
+    (source / "src" / "handlers" / "legacy.js").write_text(LAMBDA_LEGACY.lstrip("\n"), encoding="utf-8")
+    (source / descriptor).write_text(text.lstrip("\n"), encoding="utf-8")
+    spec = root / "openapi.yaml"
+    spec.write_text(LAMBDA_SPEC.lstrip("\n"), encoding="utf-8")
+    return spec, source

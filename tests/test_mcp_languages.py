@@ -14,7 +14,15 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
 from race_mcp import RULES
-from tests._language_apps import JS_LINKS, RUST_LINKS, write_js_shop, write_rust_shop
+from tests._language_apps import (
+    JS_LINKS,
+    LAMBDA_LINKS,
+    RUST_LINKS,
+    SAM_TEMPLATE,
+    write_js_shop,
+    write_lambda_app,
+    write_rust_shop,
+)
 from tests._mcp_helpers import RACE_MCP
 
 pytestmark = pytest.mark.anyio
@@ -43,6 +51,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "safe.ts").write_text(_example("RC101", "javascript", "fixed"), encoding="utf-8")
     (root / "broken.ts").write_text(_example("RC101", "javascript") + "\nfunction (\n", encoding="utf-8")
     (root / "main.go").write_text(GO_SOURCE, encoding="utf-8")
+    (root / "lambda").mkdir()
+    write_lambda_app(root / "lambda", "template.yaml", SAM_TEMPLATE)
     return root
 
 
@@ -172,6 +182,13 @@ async def test_check_openapi_links_handlers_in_source(
     assert linked == {operation: handler for operation, (handler, _, _) in links.items()}
     code_rules = {f["rule_id"] for f in report["findings"] if f["rule_id"].startswith("RC")}
     assert code_rules == {rule for _, rule, _ in links.values()}
+
+
+async def test_check_openapi_links_lambda_handlers_through_their_template(client: Client) -> None:
+    report = await call(client, "check_openapi", spec="lambda/openapi.yaml", source="lambda/orders-app")
+    linked = {e["operation"]: e["handler"] for e in report["endpoints"] if e["handler"]}
+    assert linked == {operation: handler for operation, (handler, _) in LAMBDA_LINKS.items()}
+    assert report["errors"] == []
 
 
 # ------------------------------------------------------------------------------ other languages
