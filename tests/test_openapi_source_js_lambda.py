@@ -99,3 +99,24 @@ def test_cli_links_lambda_handlers(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     linked = {e["operation"]: e["handler"] for e in report["endpoints"] if e["code_findings"]}
     assert linked == {operation: handler for operation, (handler, _) in LINKS.items()}
+
+
+def test_python_lambda_handlers_meet_their_operations_too(tmp_path: Path) -> None:
+    spec, source = _app(tmp_path, "README.md", "")
+    (source / "hello_world").mkdir()
+    (source / "hello_world" / "app.py").write_text(
+        "import boto3\n\ntable = boto3.resource('dynamodb').Table('orders')\n\n\n"
+        "def lambda_handler(event, context):\n"
+        "    item = table.get_item(Key={'id': event['pathParameters']['id']})['Item']\n"
+        "    if item['paid']:\n        return {'statusCode': 409}\n"
+        "    table.put_item(Item={**item, 'paid': True})\n    return {'statusCode': 200}\n",
+        encoding="utf-8",
+    )
+    (source / "template.yaml").write_text(
+        "Resources:\n  Pay:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      CodeUri: hello_world/\n      Handler: app.lambda_handler\n      Events:\n"
+        "        Pay:\n          Type: Api\n          Properties:\n            Path: /orders/{id}/pay\n"
+        "            Method: post\n",
+        encoding="utf-8",
+    )
+    assert _linked(spec, source) == {"POST /orders/{orderId}/pay": ("lambda_handler", "POST /orders/{id}/pay")}
