@@ -119,4 +119,5 @@ def test_python_lambda_handlers_meet_their_operations_too(tmp_path: Path) -> Non
         "            Method: post\n",
         encoding="utf-8",
     )
-    assert _linked(spec, source) == {"POST /orders/{orderId}/pay": ("lambda_handler", "POST /orders/{id}/pay")}
+    expected = {"POST /orders/{orderId}/pay": ("lambda_handler", "POST /orders/{id}/pay")}
+    assert _linked(spec, source) == expected
