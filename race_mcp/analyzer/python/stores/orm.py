@@ -317,9 +317,12 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
                 # `qs = X.objects.filter(...); qs.update(n=F("n") + 1)` is one UPDATE, as the chained
                 # form: the lazy queryset only names the rows written, it read none of their values.
                 ctx.receiver.clear()
+            # A compare-and-set to a new state (`filter(status="requested").update(status="sent")`):
+            # a retry fails the transition instead of repeating what follows it (RC601).
+            claim = bool(guard) and not any(_computed(v) for v in keywords(terminal_call).values())
             return [
                 *effects,
-                Effect("write", key, "RC301", guard, columns=frozenset(keywords(terminal_call))),
+                Effect("write", key, "RC301", guard, columns=frozenset(keywords(terminal_call)), claim=claim),
             ]
         if terminal in ("create", "bulk_create"):
             guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(name, ctx))
@@ -390,6 +393,11 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             guard = _helper_decision(key, fields, ctx)
             return [Effect("write", key, "RC301", guard, needs_check=True, overwrites=written)]
         return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written)]
+
+
+def _computed(value: model.Expr) -> bool:
+    """A value the database computes from the row (`F("n") + 1`, `Coalesce(F("n"), 0)`)."""
+    return not isinstance(value, model.Literal | model.Name | model.Attribute)
 
 
 def _update_fields(call: model.Call | None) -> frozenset[str] | None:
