@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
+import httpx
 import psycopg
 import pytest
 
@@ -102,7 +103,19 @@ def _withdrawals(base_url: str) -> BurstSpec:
 def _verdict(app: Path, modules: Path, schema: str) -> tuple[str, list[int]]:
     with running(app, modules, schema) as base_url:
         result = anyio.run(lambda: run_burst(_withdrawals(base_url), policy=BurstPolicy()))
+        if app != APP:
+            _still_works_one_at_a_time(base_url)
     return result.verdict, [trial.successes for trial in result.trials]
+
+
+def _still_works_one_at_a_time(base_url: str) -> None:
+    """The patched app behaves as before for sequential requests: 30 three times, then refused."""
+    httpx.post(f"{base_url}/admin/reset").raise_for_status()
+    statuses = [
+        httpx.post(f"{base_url}/accounts/1/withdraw", json={"amount": 30}).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 400]
+    assert httpx.get(f"{base_url}/accounts/1").json() == {"balance": 10}
 
 
 @pytest.mark.slow
