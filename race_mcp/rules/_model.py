@@ -17,7 +17,13 @@ CWE_362 = "CWE-362: Concurrent Execution using Shared Resource with Improper Syn
 # rule (RC) says for each one either how the race looks there or why the rule has no meaning there.
 OtherLanguage = Literal["javascript", "rust"]
 OTHER_LANGUAGES: tuple[OtherLanguage, ...] = ("javascript", "rust")
-_FENCES = {".js": "javascript", ".mjs": "javascript", ".ts": "typescript", ".tsx": "tsx", ".rs": "rust"}
+_FENCES = {
+    **dict.fromkeys((".js", ".mjs", ".cjs"), "javascript"),
+    **dict.fromkeys((".ts", ".mts", ".cts"), "typescript"),
+    ".jsx": "jsx",
+    ".tsx": "tsx",
+    ".rs": "rust",
+}
 
 
 class LanguageExamples(BaseModel):
