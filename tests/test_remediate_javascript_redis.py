@@ -92,7 +92,8 @@ def test_rc501_fixture_routes_are_patched(tmp_path: Path) -> None:
     assert '  await redis.set(key, 0, "EX", 900, "NX");\n' in patched
     assert "  const attempts = Number((await redis.incrby(key, 1)) - 1) || 0;\n" in patched
     assert "    await redis.decrby(key, 1);\n    return res.status(429).end();\n" in patched
-    assert '  if (await client.set(`coupon:${req.body.code}`, "1", { NX: true })) {\n' in patched
+    # nothing else depended on the check: the claim alone, unconditional
+    assert '  await client.set(`coupon:${req.body.code}`, "1", { NX: true });\n  res.end();' in patched
     # the login patch alone, checked like every fixer's rewrite
     fix_and_verify(source, "RC5xx_ioredis.mjs", "RC501", "<anonymous:11>", tmp_path)
 
@@ -116,3 +117,28 @@ def test_rc501_value_computed_in_the_block_is_guidance() -> None:
     )
     message = guidance_for(source, "seats.mjs", "RC501")
     assert "redis.incr(key)" in message and '"NX"' in message
+
+
+def test_rc501_work_inside_the_check_runs_only_for_the_request_that_claimed(tmp_path: Path) -> None:
+    source = dedent(
+        """
+        import { createClient } from "redis";
+        const client = createClient();
+
+        export async function sendWelcome(user) {
+          const sent = await client.get(`welcome:${user.id}`);
+          if (!sent) {
+            await client.set(`welcome:${user.id}`, "1");
+            await mail(user);
+          }
+        }
+
+        async function mail(user) {
+          return user;
+        }
+        """
+    )
+    patched = fix_and_verify(source, "welcome.mjs", "RC501", "sendWelcome", tmp_path)
+    assert (
+        '  if (await client.set(`welcome:${user.id}`, "1", { NX: true })) {\n    await mail(user);\n  }\n'
+    ) in patched

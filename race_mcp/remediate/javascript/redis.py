@@ -115,6 +115,9 @@ def _claim(
         if inside and re.fullmatch(rf"!\s*{re.escape(read_var)}|{re.escape(read_var)}\s*===?\s*null", text):
             if _declared_inside(source, consequence, source.names_used(write.call)):
                 return None  # the value or key is computed inside the block: it cannot move up
+            body = [c for c in consequence.named_children if c.type != "comment"]
+            if body == [write_statement] and check.child_by_field_name("alternative") is None:
+                return [source.replace(check, f"{claimed};")]  # nothing else hangs on the claim
             return [source.replace(condition, f"({claimed})"), _delete(source, write_statement)]
         if not inside and re.fullmatch(rf"{re.escape(read_var)}(\s*!==?\s*null)?", text):
             return [source.replace(condition, f"(!({claimed}))"), _delete(source, write_statement)]
