@@ -12,7 +12,6 @@ service changing a row its caller loaded is judged where the project shows who l
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
