@@ -104,6 +104,7 @@ def test_every_fixture_project_has_markers_of_both_kinds() -> None:
     expectations = _expectations()
     projects = {e.project for e in expectations}
     assert projects == {
+        "celery_sql_wrappers",
         "django_shop",
         "fastapi_inventory",
         "flask_blog",

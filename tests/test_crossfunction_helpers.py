@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from race_mcp import analyze_paths
+from race_mcp.analyzer.project._discover import find_project_root
 from race_mcp.analyzer.project._facts import FileFacts
 from race_mcp.analyzer.project._resolve import Resolver
 from race_mcp.config import Settings
@@ -61,3 +62,28 @@ def test_star_imports_of_missing_modules_resolve_quickly() -> None:
     assert resolver.resolve("svc.worker", "update_run_state") == "update_run_state"
     assert resolver.canonical("svc.db.part1.update_run_state") == "svc.db.part1.update_run_state"
     assert time.monotonic() - started < 1.0
+
+
+def test_files_of_sibling_subpackages_share_their_package_without_a_marker(tmp_path: Path) -> None:
+    # `race-mcp analyze app/tasks/run.py app/db/reads.py` in a tree with no pyproject.toml: both
+    # files belong to the package `app`, so `from app.db import fetch` in one resolves to the other.
+    for folder in ("app", "app/tasks", "app/db"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+    from race_mcp.roots import AllowedRoots
+
+    boundary = AllowedRoots([str(tmp_path)])
+    assert find_project_root(tmp_path / "app/tasks", boundary) == tmp_path / "app"
+    assert find_project_root(tmp_path / "app/db", boundary) == tmp_path / "app"
+    (tmp_path / "loose").mkdir()
+    assert find_project_root(tmp_path / "loose", boundary) == tmp_path / "loose"
+
+
+def test_a_task_reading_and_writing_through_sql_helpers_of_other_modules() -> None:
+    # worker/tasks.py names no SQL: the recognizers come from the helpers it calls (helper_text),
+    # and the wrapper `run_query(conn, statement, ...)` carries its statement second.
+    project = PROJECT.parent / "celery_sql_wrappers"
+    report = analyze_paths([project], settings=Settings())
+    assert not report.errors, report.errors
+    found = {(f.rule_id, f.function) for f in report.findings}
+    assert found == {("RC201", "start_job")}

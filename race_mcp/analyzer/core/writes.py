@@ -20,6 +20,7 @@ from .effects import ALL, TRANSACTION_LOCK, Effect
 from .profile import LanguageProfile
 from .state import (
     EXISTENCE,
+    OWN_METHOD,
     MEMORY_RULES,
     Access,
     Direct,
@@ -185,7 +186,9 @@ class Writes:
         overwrites: frozenset[str] = frozenset(),
     ) -> None:
         memory = is_memory_key(key)
-        mixin = any(frame.bound_class for frame in self.frames)
+        # Inside a mixin's class method, or saving a row a mixin lookup loaded: counted neither as
+        # the caller's persisted effect (RC601) nor as a unit of work (see `Access.inserts_only`).
+        mixin = any(frame.bound_class for frame in self.frames) or any(a.inserts_only for a in values)
         if not memory and not (guard >= ALL and needs_check) and not mixin:
             # Persisted side effects for the idempotency rule: a guarded UPDATE still applies once per
             # request, only an insert the store deduplicates (ON CONFLICT, unique key) does not.
@@ -357,10 +360,15 @@ def _guarded(access: Access, guard: frozenset[str]) -> bool:
 
 def _unrelated(check: Access, columns: frozenset[str], overwrites: frozenset[str]) -> bool:
     """The check decides nothing about the write: an UPDATE of `columns` after a check that only
-    tested that the row exists (its filter columns aside), or a blind overwrite of `overwrites`
-    after a check that looked only at other attributes of the row (an ownership check). A write
-    that derives its value from the read still races through that value; an insert names no
-    columns and keeps every check."""
+    tested that the row exists (its filter columns aside), or an UPDATE or a blind overwrite after
+    a check that looked at none of the attributes written: at other attributes (an ownership
+    check), at no attribute at all (`if not has_perms(user, doc):`, `if config:`). Either request's
+    value may win, as with any two edits; a stale check only races a write of what it tested (a
+    state transition). A write that derives its value from the read still races through that
+    value; an insert names no columns and keeps every check, and so does a method of the row
+    (`if board.is_open():` may test what is written). Issue 11 review: most false findings on
+    real applications were such overwrites (`modified = now()`, content from the request)."""
     if columns and check.detail >= EXISTENCE:
         return not check.detail & columns
-    return bool(overwrites and check.checked) and not check.checked & overwrites
+    written = overwrites or columns
+    return bool(written) and OWN_METHOD not in check.checked and not check.checked & written

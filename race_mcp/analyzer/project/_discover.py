@@ -37,7 +37,20 @@ def find_project_root(path: Path, boundary: AllowedRoots | None = None) -> Path:
         # target may be outside the allowed roots, where nothing is read, not even whether it exists).
         if any(os.path.lexists(folder / marker) for marker in PROJECT_MARKERS):
             return folder
-    return start
+    return _package_home(start, limits)
+
+
+def _package_home(start: Path, limits: Sequence[Path]) -> Path:
+    """Without a marker: the outermost package holding the folder (inside the boundary), so files
+    named in sibling subpackages (`app/tasks/run.py`, `app/db/queries.py`) are one project and
+    `from app.db import get_run` resolves; a folder that is no package stays its own project."""
+    home = start
+    while (home / "__init__.py").is_file() and (home.parent / "__init__.py").is_file():
+        parent = home.parent
+        if parent == home or not any(parent == root or parent.is_relative_to(root) for root in limits):
+            break
+        home = parent
+    return home
 
 
 def project_files(

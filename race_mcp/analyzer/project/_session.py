@@ -34,6 +34,7 @@ __all__ = ["ModuleFacts", "ProjectSession"]
 
 _MAX_SOURCE_BYTES = 2_000_000
 _MAX_REACH_DEPTH = 4
+_MAX_HELPER_TEXTS = 200  # other modules' helpers whose lines choose a module's store recognizers
 # Calls followed into other modules from one root: a view, its service, the service's helper.
 MAX_FOREIGN_DEPTH = 3
 _DEPTH = "_project_foreign_depth"  # set on frames this session makes
@@ -87,6 +88,12 @@ class ModuleFacts:
         if self._session is None or self.path is None:
             return None
         return self._session.known_shape(label, self.path, source)
+
+    def helper_text(self) -> str:
+        """Lines of other modules' helpers this module calls that reach a store (see the session's)."""
+        if self._session is None or not self.module:
+            return ""
+        return self._session.helper_text(self.module)
 
     def row_method(self, key: str, method: str) -> Callee | None:
         """The method a row of `key` (`orm:Order`) runs for `order.method()`, when the model is
@@ -184,6 +191,7 @@ class ProjectSession:
         self._names: dict[str, str] = {}
         self._reaches: dict[str, bool] = {}
         self._lines: dict[str, list[str]] = {}
+        self._helper_texts: dict[str, str] = {}
         self._entries: dict[str, model.EntryPoint | None] = {}
         self._module_entries: dict[str, dict[str, model.EntryPoint]] = {}
         self._callee_paths: frozenset[str] | None = None
@@ -310,6 +318,10 @@ class ProjectSession:
 
     def _has_markers(self, path: str, first: int, last: int) -> bool:
         """The function's own lines name a store (its decorators' lines included)."""
+        body = self._function_text(path, first, last)
+        return any(marker in body for marker in _store_markers())
+
+    def _function_text(self, path: str, first: int, last: int) -> str:
         lines = self._lines.get(path)
         if lines is None:
             try:
@@ -317,8 +329,41 @@ class ProjectSession:
             except OSError:
                 text = ""
             lines = self._lines[path] = text.splitlines()
-        body = "\n".join(lines[max(first - 1, 0) : max(last, first)])
-        return any(marker in body for marker in _store_markers())
+        return "\n".join(lines[max(first - 1, 0) : max(last, first)])
+
+    def helper_text(self, module: str) -> str:
+        """The lines of other modules' project functions that `module`'s functions call (two
+        calls deep) and that reach a store. A Celery task that reads a row through `get_run(conn,
+        pk)` and updates it through `mark_started(conn, pk)` names no store itself: its pre-filter
+        and its recognizers are chosen from these lines too."""
+        known = self._helper_texts.get(module)
+        if known is not None:
+            return known
+        index = self.index
+        facts = index.modules.get(module)
+        parts: list[str] = []
+        seen: set[str] = set()
+        level = [
+            (f"{module}.{local}" if module else local, f)
+            for local, f in (facts.functions if facts else {}).items()
+        ]
+        for _ in range(2):
+            following = []
+            for qualname, caller in level:
+                home = index.module_of_function(qualname) or module
+                for text, _line, _held in caller.calls:
+                    callee = index.resolve_call(home, caller, text)
+                    if callee is None or callee in seen or index.module_of_function(callee) == module:
+                        continue
+                    seen.add(callee)
+                    if len(seen) > _MAX_HELPER_TEXTS or not self.reaches_store(callee):
+                        continue
+                    path, found = index.functions[callee]
+                    parts.append(self._function_text(path, found.line, found.end))
+                    following.append((callee, found))
+            level = following
+        text = self._helper_texts[module] = "\n".join(parts)
+        return text
 
     def callee(self, qualname: str) -> Callee | None:
         """The lowered function `qualname` and a frame to run it in (with `self` its class)."""

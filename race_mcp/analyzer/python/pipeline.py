@@ -58,12 +58,21 @@ def might_race(source: str) -> bool:
     return any(marker in source for marker in (*_FRAMEWORK_MARKERS, *_store_markers()))
 
 
-def _recognizers(module: model.ModuleModel) -> list[Recognizer]:
+def store_text(source: str, facts: Any) -> str:
+    """The text the store pre-filters read: the module's own and the lines of the project helpers
+    in other modules it calls that name a store (project index): a task reading through
+    `get_run(conn, pk)` needs the SQL recognizer though its own text names no SQL."""
+    helper_text = getattr(facts, "helper_text", None)
+    extra = helper_text() if callable(helper_text) else ""
+    return f"{source}\n{extra}" if extra else source
+
+
+def _recognizers(module: model.ModuleModel, text: str | None = None) -> list[Recognizer]:
     """The recognizers of the stores registered for Python whose markers the source mentions, in
     registration order (most specific first: ORM query chains before SQL text before Redis and
     file names). A store the file never names cannot claim its calls (a Redis `pipe.watch()` is
     no MongoDB change stream)."""
-    source = module.source
+    source = module.source if text is None else text
     return [
         factory(module)
         for store in stores().values()
@@ -100,8 +109,9 @@ class _Run:
         self.facts = facts
         self.resolver = resolver
         self.profile = PythonMemory(module)
-        self.has_stores = any(marker in module.source for marker in _store_markers())
-        self.recognizers = _recognizers(module) if self.has_stores else []
+        text = store_text(module.source, facts)
+        self.has_stores = any(marker in text for marker in _store_markers())
+        self.recognizers = _recognizers(module, text) if self.has_stores else []
         self.reporter = Reporter(module, path, _FRAMEWORK_NAMES)
         self.findings: list[Finding] = []
 
@@ -183,7 +193,7 @@ def check_module(
 ) -> tuple[list[Finding], model.ModuleModel | None]:
     """Every finding in one module, one per (rule, line), and the lowered module (None when the
     module was skipped by the cheap pre-filters)."""
-    has_stores = any(marker in source for marker in _store_markers())
+    has_stores = any(marker in store_text(source, facts) for marker in _store_markers())
     # The project session lowers a module once per process, for its own analysis and for calls into it.
     lowered = getattr(facts, "lowered", None)
     module = lowered(source, path, tree) if callable(lowered) else lower_module(source, path, tree=tree)
@@ -212,7 +222,7 @@ def analyze_python(
 
     `tree` is CPython's tree when the caller has parsed (and measured) it already; `facts` and
     `resolver` come from the whole-project index when there is one."""
-    if not might_race(source):
+    if not might_race(store_text(source, facts)):
         return []  # no coroutine, web framework or store: nothing can race here
     findings, module = check_module(source, path, tree=tree, facts=facts, resolver=resolver)
     if not findings or module is None:

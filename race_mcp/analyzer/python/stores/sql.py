@@ -166,7 +166,9 @@ class SqlRecognizer(StoreRecognizer):
         return False
 
     def sql_of(self, call: model.Call, ctx: CallContext) -> SqlStatement | None:
-        candidates = positional(call)[:1]
+        # The statement comes first (`cur.execute(sql)`), or after the connection in a team's own
+        # wrapper (`query_db(conn, sql, params)`).
+        candidates = positional(call)[:2]
         candidates += [arg.value for arg in call.args if arg.keyword in _SQL_KEYWORDS]
         for expr in candidates:
             text = _string(expr, ctx)
