@@ -134,7 +134,7 @@ def test_express_race_is_found_proven_patched_and_gone(modules: Path, schema: st
     assert [p.rule_id for p in report.patches] == ["RC201"] and not report.unpatched
     subprocess.run(["git", "apply", "--check", "-"], input=report.diff, text=True, cwd=tmp_path, check=True)
     apply_patches(app, report, roots=AllowedRoots([tmp_path]))
-    assert "AND balance >= $3" in app.read_text(encoding="utf-8")
+    assert "AND balance >= $1" in app.read_text(encoding="utf-8")
     assert analyze_source(app.read_text(encoding="utf-8"), "bank.js") == []
 
     verdict, successes = _verdict(app, modules, schema)

@@ -47,7 +47,7 @@ async def test_propose_patch_on_a_javascript_file_returns_the_rc201_patch(client
     assert (patch["rule_id"], patch["path"], patch["line"]) == ("RC201", "src/bank.js", 18)
     assert patch["diff"].startswith("diff --git a/src/bank.js b/src/bank.js\n")
     assert "+  if (result.rowCount === 0) return res.status(409)" in report["diff"]
-    assert "AND balance >= $3" in report["diff"]
+    assert "AND balance >= $1" in report["diff"]
 
 
 async def test_propose_patch_on_inline_typescript_by_filename(client: Client) -> None:

@@ -36,7 +36,7 @@ WITHDRAW_CJS = dedent(
 WITHDRAW_CJS_FIXED = WITHDRAW_CJS.replace(
     '  await pool.query("UPDATE accounts SET balance = $1 WHERE id = $2", [next, req.user.id]);\n',
     '  const result = await pool.query("UPDATE accounts SET balance = balance - $1 WHERE id = $2 '
-    'AND balance >= $3", [req.body.amount, req.user.id, req.body.amount]);\n'
+    'AND balance >= $1", [req.body.amount, req.user.id]);\n'
     '  if (result.rowCount === 0) return res.status(409).send({ error: "changed concurrently; retry" });\n',
 )
 

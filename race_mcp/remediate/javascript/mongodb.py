@@ -264,7 +264,8 @@ def fix_find_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     if not plan.filters:
         return guidance
     rejections = check_exits(source, function, reads[0], writes[-1])
-    answer = conflict_answer(source, function, finding) or (refusal(source, rejections))
+    conflict = conflict_answer(source, function, finding)
+    answer = conflict or refusal(source, rejections)
     answer = answer or f'throw new Error("{model} changed concurrently; nothing was updated");'
     indent = source.indent_of(write_statement)
     filters = ", ".join(f"{k}: {v}" for k, v in plan.filters)
@@ -289,7 +290,15 @@ def fix_find_then_update(text: str, finding: Finding) -> Fixed | Guidance:
         source.apply([source.replace(write_statement, new)]),
         f"Moved the check into the {described} filter (`{filters}`) and checked its outcome.",
         safety="unsafe",
-        note="A request that loses the race now gets the check's answer instead of writing over the change.",
+        note="A request that loses the race now gets "
+        + (
+            "a 409"
+            if conflict
+            else "the check's answer"
+            if answer == refusal(source, rejections)
+            else "an error"
+        )
+        + " instead of writing over the change.",
     )
 
 

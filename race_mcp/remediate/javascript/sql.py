@@ -107,6 +107,8 @@ class _Builder:
             left, right, operator = right, left, _FLIP[operator]
         if column is None:
             return False
+        if column in self.guard.checked:
+            return True  # pinned to the value read, which passed this check: nothing to add
         sql_operator = _SQL_OP[operator] if write_runs_when_true else _NEGATE[operator]
         other = column_of(self.source, right, self.rows)
         if other is not None:  # `rows[0].uses < rows[0].max_uses`: two columns of the same row
@@ -165,6 +167,8 @@ def _relative_set(builder: _Builder, derived: dict[str, Node]) -> tuple[str, lis
             sign, delta = relative
             new_assignments.append(f"{column} = {column} {sign} {value}")
             edits.append(source.replace(param, delta))
+            if index is not None:
+                builder.param_codes[index] = delta
         else:
             new_assignments.append(assignment.strip())
             for col, row in builder.columns_read(expression).items():
@@ -252,13 +256,16 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
         )
     builder = _Builder(source, update, rows)
     rejections = check_exits(source, function, reads[0], writes[-1])
-    if not _add_checks(source, builder, function, read_statement, update, rejections):
-        return Guidance(_RC201_GUIDANCE)
+    # The SET first: a parameter it makes relative (`$1` now carries `amount`) is reused by the checks.
     relative = _relative_set(builder, derived_locals(source, function, rows))
-    if relative is None or not builder.guard.parts:
+    if relative is None:
+        return Guidance(_RC201_GUIDANCE)
+    _add_checks(source, builder, function, read_statement, update, rejections)
+    if not builder.guard.parts:
         return Guidance(_RC201_GUIDANCE)
     set_clause, param_edits = relative
-    answer = conflict_answer(source, function, finding) or (refusal(source, rejections))
+    conflict = conflict_answer(source, function, finding)
+    answer = conflict or refusal(source, rejections)
     answer = (
         answer
         or f'throw new Error("{update.match.group("table")} changed concurrently; nothing was updated");'
@@ -273,7 +280,15 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
         source.apply([Edit(counted.start, counted.end, whole)]),
         f"Moved the check into the UPDATE (`{' AND '.join(builder.guard.parts)}`) and checked the row count.",
         safety="unsafe",
-        note="A request that loses the race now gets the check's answer instead of overwriting the row.",
+        note="A request that loses the race now gets "
+        + (
+            "a 409"
+            if conflict
+            else "the check's answer"
+            if answer == refusal(source, rejections)
+            else "an error"
+        )
+        + " instead of overwriting the row.",
     )
 
 
