@@ -157,3 +157,31 @@ def test_rc201_two_refusals_get_a_generic_answer_and_a_null_safe_compare(tmp_pat
         "AND frozen IS NOT DISTINCT FROM $3 AND balance >= $2`, [id, amount, wallet.frozen]);\n"
         '  if (result.rowCount === 0) throw new Error("wallets changed concurrently; nothing was updated");\n'
     ) in patched
+
+
+NEXT_ROUTE = dedent(
+    """
+    import { NextResponse } from "next/server";
+    import { Pool } from "pg";
+
+    const pool = new Pool();
+
+    export async function POST(request: Request) {
+      const { code } = await request.json();
+      const { rows } = await pool.query("SELECT uses FROM coupons WHERE code = $1", [code]);
+      if (rows[0].uses >= 1) return NextResponse.json({ error: "used" }, { status: 409 });
+      await pool.query("UPDATE coupons SET uses = uses + 1 WHERE code = $1", [code]);
+      return NextResponse.json({ ok: true });
+    }
+    """
+)
+
+
+def test_rc201_next_app_router_answers_with_next_response(tmp_path: Path) -> None:
+    patched = fix_and_verify(NEXT_ROUTE, "app/api/redeem/route.ts", "RC201", None, tmp_path)
+    assert (
+        '  const result = await pool.query("UPDATE coupons SET uses = uses + 1 '
+        'WHERE code = $1 AND uses < 1", [code]);\n'
+        '  if (result.rowCount === 0) return NextResponse.json({ error: "changed concurrently; retry" }, '
+        "{ status: 409 });\n"
+    ) in patched

@@ -180,7 +180,8 @@ def _uses(source: JsSource, package: str) -> bool:
 
 def conflict_answer(source: JsSource, function: Node, finding: Finding) -> str | None:
     """A 409 in the handler's framework: `ctx.throw(409, ...)` (Koa), `return c.json(..., 409)`
-    (Hono), `return res.status(409).send(...)` (Express, Next.js, Fastify); None off a route."""
+    (Hono), `return res.status(409).send(...)` (Express, Next.js pages, Fastify),
+    `return NextResponse.json(..., { status: 409 })` (Next.js app router); None off a route."""
     if finding.route is None:
         return None
     params = _params(function, source)
@@ -191,6 +192,9 @@ def conflict_answer(source: JsSource, function: Node, finding: Finding) -> str |
         return f"return {params[0]}.json({body}, 409);"
     if len(params) >= 2 and params[1]:
         return f"return {params[1]}.status(409).send({body});"
+    for response in ("NextResponse", "Response"):  # Next.js app router, web-standard handlers
+        if re.search(rf"\b{response}\.json\(", source.text):
+            return f"return {response}.json({body}, {{ status: 409 }});"
     return None
 
 
