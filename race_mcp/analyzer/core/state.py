@@ -16,6 +16,7 @@ from .stores import MEMORY, store_of
 
 __all__ = [
     "EXISTENCE",
+    "OWN_METHOD",
     "MEMORY_RULES",
     "Access",
     "Direct",
@@ -36,6 +37,9 @@ MEMORY_RULES: dict[str, str] = {"async": "RC101", "threaded": "RC102", "sequenti
 
 # The detail of a check that only tested whether a row was found (`if row is None:`).
 EXISTENCE = frozenset({"<exists>"})
+# What a check looked at when it called a method of the row (`if board.is_open():`): attributes
+# this path cannot name, so it may be the state the write changes (see `Access.checked`).
+OWN_METHOD = "<own method>"
 
 
 def is_memory_key(key: str) -> bool:
