@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -28,11 +29,17 @@ from race_mcp.analyzer import analyze_source
 from race_mcp.remediate import apply_patches, propose_patches
 from race_mcp.roots import AllowedRoots
 from tests._npm import node_modules, require_or_skip
-from tests.test_remediate_dynamodb import _free_port
 
 FIXTURES = Path(__file__).parent / "fixtures" / "live" / "dynamodb"
 STOCK = 3
 REQUESTS = 10
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @pytest.fixture(scope="module")
