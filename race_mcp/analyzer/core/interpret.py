@@ -31,7 +31,7 @@ from . import model
 from .effects import Effect, Recognizer
 from .profile import Callee, Context, LanguageProfile, Resolver
 from .specialize import BINDER, binds_class
-from .state import EXISTENCE, Access, Frame, Mode, State, Step, is_memory_key, join
+from .state import EXISTENCE, OWN_METHOD, Access, Frame, Mode, State, Step, is_memory_key, join
 from .stores import spec, store_of
 from .walk import existence_subjects, looked_at
 from .writes import Writes
@@ -514,13 +514,29 @@ class Interpreter(Writes):
             inlined = self.inline(callee, call, state, per_argument, receiver=row[1] if row else None)
             if test:
                 inlined = [self.decide_on(access, call, state) for access in inlined]
+                self.own_method_test(call, state)
             if any(access.inserts_only for access in inlined):
                 # `sub = Plan.get_by(owner_id=user.id)` holds a Plan row, not the user row its
                 # argument was read from. (Other helpers keep the arguments first: a helper that
                 # computes from a row it was given still hands back a value of that row.)
                 return [*inlined, *args]
             return [*args, *inlined]
+        if test:
+            self.own_method_test(call, state)
         return [*receiver_values, *args]
+
+    def own_method_test(self, call: model.Call, state: State) -> None:
+        """`if board.is_open():` tested the row through its own method: which attributes it read is
+        not known here, so the check may be on what the path writes (not an unrelated check)."""
+        receiver = call.receiver
+        if not (isinstance(receiver, model.Name) and call.method and self.is_local(receiver.id)):
+            return
+        alias = state.aliases.get(receiver.id)
+        if alias is None:
+            return
+        check = state.checks.get(alias.key)
+        if check is not None and check.steps[0].order == alias.steps[0].order:
+            state.checks[alias.key] = replace(check, checked=check.checked | {OWN_METHOD})
 
     def decide_on(self, access: Access, call: model.Call, state: State) -> Access:
         """`if Alias.get_by(email=e):` / `if not find_order(pk):`: the caller's test decides on

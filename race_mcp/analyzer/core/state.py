@@ -16,8 +16,8 @@ from .stores import MEMORY, store_of
 
 __all__ = [
     "EXISTENCE",
-    "OWN_METHOD",
     "MEMORY_RULES",
+    "OWN_METHOD",
     "Access",
     "Direct",
     "Frame",

@@ -20,8 +20,8 @@ from .effects import ALL, TRANSACTION_LOCK, Effect
 from .profile import LanguageProfile
 from .state import (
     EXISTENCE,
-    OWN_METHOD,
     MEMORY_RULES,
+    OWN_METHOD,
     Access,
     Direct,
     Frame,
