@@ -82,6 +82,34 @@ def _uses_path(node: model.Node, text: str, code: Callable[[model.Node], str]) -
     return any(_SPACE.sub("", code(value)) == text for value in given)
 
 
+def _earlier_round(tested: int, written: int, function: model.Function) -> bool:
+    """The check sits below the write in the same function: it was made by an earlier call of the
+    function or an earlier turn of a loop, where the path's local named another path."""
+    return written < tested and function.span.line <= tested <= function.span.end_line
+
+
+def _makes_room(tested: int, text: str, function: model.Function, code: Callable[[model.Node], str]) -> bool:
+    """`if final.exists(): final.unlink()` then `shutil.move(tmp, final)`: the check only clears
+    the way for an overwrite, so two requests each leave a whole file there; nothing is refused
+    on the strength of the check."""
+    for node in walk(function.body):
+        if isinstance(node, model.If) and node.span.line == tested and node.body and not node.orelse:
+            return all(
+                isinstance(statement, model.Eval) and _removes(statement.value, text, code)
+                for statement in node.body
+            )
+    return False
+
+
+def _removes(expr: model.Expr, text: str, code: Callable[[model.Node], str]) -> bool:
+    if isinstance(expr, model.Await):
+        expr = expr.value
+    if not isinstance(expr, model.Call) or (expr.name or expr.method or "").split(".")[-1] not in _REMOVALS:
+        return False
+    given = [arg.value for arg in expr.args[:1]] + ([expr.receiver] if expr.receiver is not None else [])
+    return any(_SPACE.sub("", code(value)) == text for value in given)
+
+
 def _writes(mode: str) -> bool:
     """`w` replaces a file; `x` creates it exclusively (atomic); `a` only appends, never truncating
     what another process wrote, so two creators after one `exists()` lose nothing."""
@@ -100,9 +128,25 @@ class FileRecognizer(StoreRecognizer):
         return "fs:" + _SPACE.sub("", self.facts(ctx).code(expr))
 
     def write(
-        self, target: model.Expr, ctx: CallContext, guard: frozenset[str] = frozenset()
+        self,
+        target: model.Expr,
+        ctx: CallContext,
+        guard: frozenset[str] = frozenset(),
+        *,
+        replaces: bool = True,
     ) -> list[Effect]:
-        return [Effect("write", self.key(target, ctx), "RC701", guard, needs_check=True)]
+        """`replaces`: the call overwrites an existing path (a file opened for writing, a move);
+        a creation (`mkdir`, `symlink`) fails instead."""
+        key = self.key(target, ctx)
+        check = ctx.state.checks.get(key)
+        if check is not None and guard != ALL:
+            function = ctx.function()
+            tested = check.steps[-1].line
+            stale = _earlier_round(tested, target.span.line, function)
+            text = key.partition(":")[2]
+            if stale or (replaces and _makes_room(tested, text, function, self.facts(ctx).code)):
+                guard = ALL
+        return [Effect("write", key, "RC701", guard, needs_check=True)]
 
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         name = call.name or ""
@@ -126,7 +170,7 @@ class FileRecognizer(StoreRecognizer):
             return self.write(args[0], ctx)
         if name in _CREATE_FUNCTIONS and args:
             target = args[-1] if name in ("os.symlink", "os.link") else args[0]
-            return self.write(target, ctx, _exist_ok(options))
+            return self.write(target, ctx, _exist_ok(options), replaces=False)
         if name in _MOVE_FUNCTIONS and len(args) >= 2:
             return self.write(args[1], ctx)
         return self.path_method(call, args, options, ctx)
@@ -168,7 +212,8 @@ class FileRecognizer(StoreRecognizer):
         if method in _PATH_CHECK_METHODS and not call.args:
             return [Effect("read", self.key(receiver, ctx))]
         if method in _PATH_WRITE_METHODS:
-            return self.write(receiver, ctx, _exist_ok(options))
+            replaces = method in ("write_text", "write_bytes")
+            return self.write(receiver, ctx, _exist_ok(options), replaces=replaces)
         if method == "open" and self.is_path(receiver, ctx):  # `Path.open("wb")`
             mode = ctx.string(args[0] if args else options.get("mode")) or "r"
             return self.write(receiver, ctx) if _writes(mode) else None
