@@ -12,9 +12,10 @@ and `createIndex(..., { unique: true })` in the module.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ...core import model
-from ...core.effects import ALL, CallContext, Effect
+from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
 from ...core.stores import add_recognizer
 from ...python.stores.mongodb import MongoFacts, MongoRecognizer
 from ._calls import SpanText, as_keywords, local_value, rewritten
@@ -66,6 +67,19 @@ def _is_session(receiver: model.Expr | None) -> bool:
     return isinstance(receiver, model.Name) and "session" in receiver.id.lower()
 
 
+def _with_transaction_callback(function: model.Function) -> bool:
+    """`function` is written as the callback of a `withTransaction(...)` call (its tree-sitter node
+    is an argument of that call)."""
+    node: Any = function.origin
+    arguments = getattr(node, "parent", None)
+    call = getattr(arguments, "parent", None)
+    if call is None or call.type != "call_expression" or arguments.type != "arguments":
+        return False
+    callee = call.child_by_field_name("function")
+    prop = callee.child_by_field_name("property") if callee is not None else None
+    return prop is not None and prop.text == b"withTransaction"
+
+
 def _is_model(expr: model.Expr, module: model.ModuleModel) -> bool:
     if not isinstance(expr, model.Name):
         return False
@@ -114,6 +128,17 @@ class JsMongoRecognizer(MongoRecognizer):
         options = args[2].value if len(args) > 2 else None
         extra = tuple(arg for arg in as_keywords(options) if arg.keyword == "upsert")
         return super().effects(rewritten(call, receiver, method, (*args[:2], *extra)), ctx)
+
+    def transactional(self, function: model.Function) -> bool:
+        """The callback of `session.withTransaction(async () => ...)` runs whole in the transaction."""
+        return _with_transaction_callback(function)
+
+    def in_callback(self, ctx: CallContext) -> bool:
+        """In a `withTransaction` callback whose transaction holds no lock yet: reads take part in
+        the write-conflict check (a concurrent write to the document aborts one transaction)."""
+        if not ctx.state.in_transaction or ctx.region_held(TRANSACTION_LOCK):
+            return False
+        return _with_transaction_callback(ctx.function()) or _with_transaction_callback(ctx.root())
 
     def document_save(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         """`doc.save()` on a mongoose document read earlier: racy when the saved change was computed
