@@ -71,9 +71,11 @@ def _with_transaction_callback(function: model.Function) -> bool:
     """`function` is written as the callback of a `withTransaction(...)` call (its tree-sitter node
     is an argument of that call)."""
     node: Any = function.origin
-    arguments = getattr(node, "parent", None)
-    call = getattr(arguments, "parent", None)
-    if call is None or call.type != "call_expression" or arguments.type != "arguments":
+    arguments: Any = getattr(node, "parent", None)
+    if arguments is None or arguments.type != "arguments":
+        return False
+    call: Any = arguments.parent
+    if call is None or call.type != "call_expression":
         return False
     callee = call.child_by_field_name("function")
     prop = callee.child_by_field_name("property") if callee is not None else None
