@@ -96,7 +96,7 @@ class SqlAlchemyMixin:
             return None
         name = base.name or ""
         verb = name.split(".")[-1]
-        if verb in _VERBS and (name.startswith("sqlalchemy") or name == verb):
+        if verb in _VERBS and (name.startswith(("sqlalchemy.", "sqlmodel.")) or name == verb):
             return verb, target, calls
         return None
 
