@@ -162,7 +162,8 @@ class _Run:
             reaching = getattr(self.facts, "entry_reaching", None)
             found = interpreter.sequences or interpreter.directs  # asked only when there is something
             caller = reaching(function, self.module) if callable(reaching) and found else None
-            findings = self.reporter.findings_of(interpreter, caller, "high" if caller else unreached, name)
+            confidence = entry_confidence(caller) if caller else unreached
+            findings = self.reporter.findings_of(interpreter, caller, confidence, name)
             # A row handed to code nothing is seen to reach (a model's method called on instances)
             # is loaded by callers unknown: low (issue 11).
             self.findings.extend(
