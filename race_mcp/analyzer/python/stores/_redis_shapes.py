@@ -47,7 +47,7 @@ _EXISTENCE_READS = frozenset({"exists", "hexists", "sismember"})
 # What may follow an idempotent removal to the end of its function: a bare return, block headers,
 # and other removals (`except Missing: cache.delete(k)`).
 _TRAILING = re.compile(
-    r"(?:return(?:\s+(?:None|True|False))?|pass|else:|finally:|except\b[^:]*:"
+    r"(?:return(?:\s+None)?|pass|else:|finally:|except\b[^:]*:"
     r"|(?:await\s+)?[\w.]+\.(?:delete|unlink|hdel|srem|zrem|lrem|delete_many)\([^()]*\))?"
 )
 _CONVERSIONS = frozenset({"str", "int", "float", "bytes", "repr", "hex"})
