@@ -28,7 +28,13 @@ RULES: list[Rule] = [
             "on a path, followed by a call that creates or replaces that same path: `open(path, "
             "'w' / 'wb')` (not `'a'`: appending never truncates), `Path.open('w')`, `os.mkdir` / "
             "`os.makedirs` / `Path.mkdir`, "
-            "`os.rename` / `os.replace`, `os.symlink`, `shutil.move` / `shutil.copy`."
+            "`os.rename` / `os.replace`, `os.symlink`, `shutil.move` / `shutil.copy`; the same "
+            "through python-fsutil (`fsutil.exists` then `fsutil.write_file`, unless "
+            "`atomic=True`) and aiofiles. Also flags a file created exclusively (`os.open(path, "
+            "O_CREAT | O_EXCL)`, `open(path, 'x')`) and filled afterwards while the request that "
+            "lost the creation reads it in its `except FileExistsError:` (it can read the file "
+            "empty). A check whose branch only removes the path before an overwrite (`if "
+            "final.exists(): final.unlink()` then a move) decides nothing and is left alone."
         ),
         why_bad=(
             "The check and the creation are two system calls. Between them another request, "
@@ -84,7 +90,9 @@ RULES: list[Rule] = [
         known_problems=(
             "The checked path and the created path are compared as expressions after simple "
             "assignments are followed; two different expressions for the same file are missed. A "
-            "check that only guards a read is not reported."
+            "check that only guards a read is not reported. A check written below the write in "
+            "the same function is taken as an earlier call's or loop turn's (the local then named "
+            "another path), so a retry loop that re-checks one fixed path after writing it is missed."
         ),
         references=[
             "CWE-367: Time-of-check Time-of-use (TOCTOU) Race Condition",
