@@ -313,7 +313,8 @@ class Interpreter(Writes):
         if is_memory_key(key):
             self.write(key, target, values, state)
         elif not _item_of_derived_value(key, target):
-            derived = any(a.key == key for a in values)
+            origin = state.aliases.get(alias) if alias else None
+            derived = any(_computed_from(a, origin, target) for a in values if a.key == key)
             self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic)
 
     def aug_assign(self, target: model.Expr, value: model.Expr, state: State) -> None:
@@ -695,6 +696,19 @@ def _item_of_derived_value(key: str, target: model.Expr) -> bool:
         and isinstance(target.value, model.Name)
         and spec(store_of(key)).attribute_rows
     )
+
+
+def _computed_from(value: Access, row: Access | None, target: model.Expr) -> bool:
+    """`row.n = row.n + 1` is computed from the row's copy: a concurrent change of `n` is lost.
+    A value read from another row of the model (`iface.bridge = Interface.objects.get(...)`), or
+    from other attributes of this one only (`task.duration = now - task.started`, a file name built
+    from `bundle.slug`), overwrites the attribute as a request value would (issue 11 review: such
+    writes after a check on other columns were reported as lost updates of nothing). A value that
+    names no attribute of the row (the row handed to a function) may derive from any of them."""
+    if row is None or value.steps[0].order != row.steps[0].order:
+        return row is None
+    looked = value.detail - row.detail
+    return not looked or bool(looked & looked_at(target))
 
 
 def _chain_base(expr: model.Expr) -> model.Expr:

@@ -371,4 +371,7 @@ def _unrelated(check: Access, columns: frozenset[str], overwrites: frozenset[str
     if columns and check.detail >= EXISTENCE:
         return not check.detail & columns
     written = overwrites or columns
-    return bool(written) and OWN_METHOD not in check.checked and not check.checked & written
+    # The lookup's filter columns count as tested: `filter(status=ACTIVE)` then `status = CLOSED`
+    # claims the rows it found (two workers both process them), as `if a.status == ACTIVE:` would.
+    tested = check.checked | check.detail
+    return bool(written) and OWN_METHOD not in tested and not tested & written
