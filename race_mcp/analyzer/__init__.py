@@ -130,8 +130,10 @@ def _analyze(source: str, filename: str, settings: Settings, where: str | None =
 
     language = language_for(filename)
     if language.name != PYTHON:
-        # Other languages have no whole-project index yet: each file is analysed on its own.
-        return language.front_end()(source, filename, settings, None)
+        from .project import language_facts_for
+
+        # Routes, mounts and injected services declared in other files (inside a run's index).
+        return language.front_end()(source, filename, settings, language_facts_for(where or filename))
     from .python import pipeline
 
     # The whole-project index, inside analyze_paths or indexed_projects.
@@ -248,10 +250,13 @@ def analyze_paths(
     findings: list[Finding] = []
     errors: list[FileError] = list(collected.errors)
     parallel = workers > 1 and len(jobs) >= _PARALLEL_THRESHOLD
-    # The whole-project index is Python's: runs over other languages' files alone skip it.
+    # Python files are indexed when one could race; JavaScript/TypeScript and Rust files always
+    # (their routes and services are declared in other files than the handlers).
     python_jobs = [job for job in jobs if _is_python(job[0])]
-    indexed = (parallel and bool(python_jobs)) or _could_race(python_jobs)
-    projects = _index_projects(paths, roots, settings, workers if parallel else 1) if indexed else None
+    python_indexed = (parallel and bool(python_jobs)) or _could_race(python_jobs)
+    languages = _languages(jobs) - (set() if python_indexed else {PYTHON})
+    indexing = workers if parallel else 1
+    projects = _index_projects(paths, roots, settings, indexing, languages) if languages else None
     try:
         if parallel:
             with ProcessPoolExecutor(
@@ -280,6 +285,17 @@ def analyze_paths(
         files_skipped_partial=collected.partial,
         warnings=collected.warnings,
     )
+
+
+def _languages(jobs: list[tuple[str, str, Settings]]) -> set[str]:
+    """The languages of the run's files (an unsupported suffix counts for none)."""
+    found: set[str] = set()
+    for path, _label, _settings in jobs:
+        try:
+            found.add(language_for(path).name)
+        except InputError:
+            continue
+    return found
 
 
 def _is_python(path: str) -> bool:
@@ -313,7 +329,8 @@ def indexed_projects(
     `analyze_source(..., project_file=)` of a file in them sees cross-file facts (uniqueness
     declared in another module, callers holding a transaction), as `analyze_paths` does. Used by
     `propose_patches`, which analyses one file's text many times."""
-    projects = _index_projects(paths, roots, settings, 1)
+    languages = _languages([(str(path), str(path), settings) for path in paths]) or {PYTHON}
+    projects = _index_projects(paths, roots, settings, 1, languages)
     try:
         yield
     finally:
@@ -324,13 +341,17 @@ def indexed_projects(
 
 
 def _index_projects(
-    paths: Sequence[str | Path], roots: AllowedRoots | None, settings: Settings, jobs: int
+    paths: Sequence[str | Path],
+    roots: AllowedRoots | None,
+    settings: Settings,
+    jobs: int,
+    languages: set[str] | None = None,
 ) -> list[Any] | None:
     """The whole-project index of the projects the named paths belong to (`analyzer/project`),
     so the analysis of each file follows facts and calls across modules."""
     from .project import start_run
 
-    return start_run(paths, roots, settings, jobs=jobs)
+    return start_run(paths, roots, settings, jobs=jobs, languages=sorted(languages or {PYTHON}))
 
 
 def _activate_projects(specs: list[Any]) -> None:

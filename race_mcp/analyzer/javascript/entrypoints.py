@@ -18,9 +18,11 @@ from ..core import model
 from .nest import nest_entry_points
 from .routes import join, object_route, prefixes, registrations
 
-__all__ = ["entry_points"]
+__all__ = ["VERB_LABELS", "entry_points", "framework", "framework_of", "route_of"]
 
 _VERBS = frozenset({"get", "post", "put", "patch", "delete", "del", "all", "options", "head"})
+# How a route method reads in a route: `router.del(...)` is a DELETE.
+VERB_LABELS = {verb: "DELETE" if verb == "del" else verb.upper() for verb in _VERBS}
 _HTTP_EXPORTS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _FRAMEWORKS = (
     ("@nestjs", "nestjs"),
@@ -32,7 +34,7 @@ _FRAMEWORKS = (
 _APP_ROUTE = re.compile(r"(^|/)app/(.+/)?route\.[cm]?[jt]sx?$")
 
 
-def _framework(module: model.ModuleModel) -> str:
+def framework(module: model.ModuleModel) -> str:
     sources = " ".join(module.imports.values())
     return next((name for marker, name in _FRAMEWORKS if marker in sources), "express")
 
@@ -53,7 +55,7 @@ def _handler(module: model.ModuleModel, expr: model.Expr, by_span: dict[model.Sp
     return None
 
 
-def _route_of(call: model.Call) -> str | None:
+def route_of(call: model.Call) -> str | None:
     """The path of `app.post("/p", ...)`, or of the `.route("/p")` a chain of verbs hangs on."""
     path = _path_text(call.positional(0))
     if path is not None:
@@ -76,7 +78,7 @@ def _prefix(call: model.Call, function: model.Function | None, mounts: dict[str,
     return mounts.get(function.name) if function is not None else None
 
 
-def _framework_of(call: model.Call, module: model.ModuleModel, default: str) -> str:
+def framework_of(call: model.Call, module: model.ModuleModel, default: str) -> str:
     """The framework of the app or router `call` registers on, when the module builds it
     (`const router = express.Router()`, `const server = Fastify()`); else the module's."""
     base = call.receiver
@@ -98,15 +100,15 @@ def _routes(module: model.ModuleModel, framework: str) -> list[model.EntryPoint]
         if declared is not None:
             label, route, handler_expr = declared
             handler = _handler(module, handler_expr, by_span)
-        elif verb in _VERBS and (route := _route_of(call)) is not None:
+        elif verb in _VERBS and (route := route_of(call)) is not None:
             handlers = [_handler(module, arg.value, by_span) for arg in call.args]
             handler = next((name for name in reversed(handlers) if name is not None), None)
-            label = "DELETE" if verb == "del" else (verb or "").upper()
+            label = VERB_LABELS[verb]
         else:
             continue
         if handler is not None and route is not None:
             path = join(_prefix(call, function, mounts), route)
-            runs = _framework_of(call, module, framework)
+            runs = framework_of(call, module, framework)
             found.append(model.EntryPoint(handler, "http", "event-loop", f"{label} {path}", runs))
     return found
 
@@ -145,7 +147,7 @@ def _exported(module: model.ModuleModel, path: str) -> list[model.EntryPoint]:
 def entry_points(module: model.ModuleModel) -> list[model.EntryPoint]:
     """The module's entry points, routes first."""
     return [
-        *_routes(module, _framework(module)),
+        *_routes(module, framework(module)),
         *_exported(module, module.path),
         *nest_entry_points(module),
     ]

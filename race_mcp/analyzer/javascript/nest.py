@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..core import model
 from ..python.stores._common import literal_string
 
-__all__ = ["nest_entry_points"]
+__all__ = ["controller_prefix", "method_entry", "nest_entry_points"]
 
 _HTTP = {
     "Get": "GET",
@@ -69,7 +69,7 @@ def _join(prefix: str | None, path: str | None) -> str:
     return "/" + "/".join(parts)
 
 
-def _prefix(info: model.ClassModel) -> str | None:
+def controller_prefix(info: model.ClassModel) -> str | None:
     """The controller's path, or None when the class is no controller."""
     for decorator in info.decorators:
         name, call = _decorator(decorator)
@@ -78,7 +78,7 @@ def _prefix(info: model.ClassModel) -> str | None:
     return None
 
 
-def _method_entry(function: model.Function, prefix: str | None) -> model.EntryPoint | None:
+def method_entry(function: model.Function, prefix: str | None) -> model.EntryPoint | None:
     for decorator in function.decorators:
         name, call = _decorator(decorator)
         if name in _HTTP and prefix is not None:
@@ -95,9 +95,9 @@ def nest_entry_points(module: model.ModuleModel) -> list[model.EntryPoint]:
         return []
     found = []
     for info in module.classes.values():
-        prefix = _prefix(info)
+        prefix = controller_prefix(info)
         for function in info.methods.values():
-            entry = _method_entry(function, prefix)
+            entry = method_entry(function, prefix)
             if entry is not None:
                 found.append(entry)
     return found

@@ -116,9 +116,15 @@ class _Run:
                 self.report(interpreter, entry, "high", entry.qualname)
         handled = {entry.qualname for entry in entries} | reached
         unreached: Confidence = "low" if _DEV_PATH.search(self.module.path.replace("\\", "/")) else "medium"
+        reaching = getattr(self.facts, "entry_reaching", None)
         for name, function in _roots(self.module):
             if name not in handled and (function.is_async or self.recognizers):
-                self.report(self.interpret(function), None, unreached, name)
+                interpreter = self.interpret(function)
+                # A handler of another file that calls this function (a NestJS controller and its
+                # injected service) lends it its route and confidence.
+                found = interpreter.sequences or interpreter.directs
+                caller = reaching(function, self.module) if callable(reaching) and found else None
+                self.report(interpreter, caller, "high" if caller else unreached, name)
         self.findings.extend(
             self.reporter.direct_finding(direct, None, unreached, None)
             for direct in stream_consumers(self.module)
@@ -134,7 +140,11 @@ def check_module(
     has_stores = any(marker in source for marker in (*_store_markers(), "Records"))
     if not has_stores and not may_share_state(module):
         return []
-    return _Run(module, path, facts).run(entry_points(module))
+    entries = entry_points(module)
+    project_routes = getattr(facts, "with_project_routes", None)
+    if callable(project_routes):  # routes other files of the project declare for this one's functions
+        entries = project_routes(entries)
+    return _Run(module, path, facts).run(entries)
 
 
 def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:

@@ -60,7 +60,8 @@ from ._cache import FactsCache, cache_directory
 from ._discover import PROJECT_MARKERS, find_project_root, project_files
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._index import BuildStats, CallSite, ProjectIndex
-from ._runs import ProjectSpec, activate_in_worker, context_for, end_run, start_run
+from ._languages import LanguageFacts
+from ._runs import ProjectSpec, activate_in_worker, context_for, end_run, language_facts_for, start_run
 from ._session import ModuleFacts, ProjectSession, context_text
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "FactsCache",
     "FileFacts",
     "FunctionFacts",
+    "LanguageFacts",
     "ModuleFacts",
     "ProjectIndex",
     "ProjectSession",
@@ -81,6 +83,7 @@ __all__ = [
     "context_text",
     "end_run",
     "find_project_root",
+    "language_facts_for",
     "project_files",
     "start_run",
 ]

@@ -10,10 +10,23 @@ from pathlib import Path
 from ..._walk import SourceWalk
 from ...roots import AllowedRoots
 
-__all__ = ["MAX_INDEX_FILES", "PROJECT_MARKERS", "find_project_root", "module_names", "project_files"]
+__all__ = [
+    "LANGUAGE_SUFFIXES",
+    "MAX_INDEX_FILES",
+    "PROJECT_MARKERS",
+    "find_project_root",
+    "module_names",
+    "project_files",
+]
 
-PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git", "package.json", "Cargo.toml")
 INDEX_SUFFIXES = (".py", ".sql")
+# What the index reads per language of a run: a Python run never walks a project's JavaScript.
+LANGUAGE_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "python": INDEX_SUFFIXES,
+    "javascript": (".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".prisma"),
+    "rust": (".rs",),
+}
 MAX_INDEX_FILES = 20_000
 # The analysis skips migrations by default (`default_exclude`), but they declare unique indexes
 # and constraints: the index reads them for facts (tests stay out: they call everything).
@@ -60,6 +73,7 @@ def project_files(
     exclude: Sequence[str] = (),
     default_exclude: Sequence[str] = (),
     max_files: int = MAX_INDEX_FILES,
+    suffixes: tuple[str, ...] = INDEX_SUFFIXES,
 ) -> list[Path]:
     """The project's Python and SQL files, walked by `SourceWalk` so skipping rules are the analysis'.
 
@@ -69,7 +83,7 @@ def project_files(
     of facts per file).
     """
     kept = [pattern for pattern in default_exclude if pattern not in _FACT_SOURCES]
-    walk = SourceWalk(root, roots=boundary, exclude=exclude, default_exclude=kept, suffixes=INDEX_SUFFIXES)
+    walk = SourceWalk(root, roots=boundary, exclude=exclude, default_exclude=kept, suffixes=suffixes)
     return list(itertools.islice(walk, max_files))
 
 

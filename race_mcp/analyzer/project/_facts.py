@@ -123,6 +123,9 @@ class FileFacts:
     # Module-level names bound to a lock (`_lock = threading.Lock()`).
     locks: list[str] = field(default_factory=list)
     broken: bool = False
+    # Facts of the other languages' files (`kind` `js`, `rs`): JSON data their extractors shape
+    # (`_extract_js.py`, `_extract_rust.py`) and `_languages.py` reads.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def dump(self) -> list[Any]:
         return [
@@ -137,11 +140,13 @@ class FileFacts:
             self.references,
             self.locks,
             self.broken,
+            self.extra,
         ]
 
     @classmethod
     def load(cls, data: list[Any]) -> FileFacts:
-        module, kind, imports, stars, defs, classes, functions, tables, refs, locks, broken = data
+        extra = data[11] if len(data) > 11 else {}
+        module, kind, imports, stars, defs, classes, functions, tables, refs, locks, broken = data[:11]
         return cls(
             str(module),
             str(kind),
@@ -154,6 +159,7 @@ class FileFacts:
             list(refs),
             list(locks),
             bool(broken),
+            dict(extra),
         )
 
 

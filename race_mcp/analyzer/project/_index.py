@@ -12,9 +12,12 @@ from pathlib import Path
 
 from ...roots import AllowedRoots
 from ._cache import FactsCache, facts_key
-from ._discover import find_project_root, module_names, project_files
+from ._discover import LANGUAGE_SUFFIXES, find_project_root, module_names, project_files
 from ._extract import extract_python, extract_sql
 from ._facts import ClassFacts, FileFacts, FunctionFacts
+from ._languages import LANGUAGE_KINDS as _LANGUAGE_KINDS
+from ._languages import SUFFIX_KINDS as _SUFFIX_KINDS
+from ._languages import CrossFile, extract_language
 from ._unique import Uniqueness
 
 __all__ = ["BuildStats", "CallSite", "ProjectIndex"]
@@ -61,6 +64,16 @@ class ProjectIndex(Uniqueness):
         self.root = root
         self.stats = stats
         self._callers: dict[str, list[CallSite]] | None = None
+        # JavaScript/TypeScript and Rust files: their cross-file facts (`_languages.py`, on demand).
+        self.language_files = {path: facts for path, facts, _ in entries if facts.kind in _LANGUAGE_KINDS}
+        self._cross_file: CrossFile | None = None
+
+    @property
+    def cross_file(self) -> CrossFile:
+        """Routes, mounts and injected services across the JavaScript and Rust files."""
+        if self._cross_file is None:
+            self._cross_file = CrossFile(self.language_files, self.tables)
+        return self._cross_file
 
     # -- building -------------------------------------------------------------------------------
 
@@ -75,11 +88,14 @@ class ProjectIndex(Uniqueness):
         cache: FactsCache | bool | None = True,
         jobs: int = 1,
         memo: bool = True,
+        languages: Sequence[str] = ("python",),
     ) -> ProjectIndex:
-        """The index of the project enclosing `path` (see `find_project_root`)."""
+        """The index of the project enclosing `path` (see `find_project_root`), over the files of
+        `languages` (the run's: a Python run does not read the project's JavaScript)."""
         root = find_project_root(path, boundary)
+        suffixes = tuple(s for language in languages for s in LANGUAGE_SUFFIXES.get(language, ()))
         files = project_files(root, boundary=boundary or AllowedRoots([root]), exclude=exclude,
-                              default_exclude=default_exclude)  # fmt: skip
+                              default_exclude=default_exclude, suffixes=suffixes)  # fmt: skip
         return cls.build(root, files, cache=cache, jobs=jobs, memo=memo)
 
     @classmethod
@@ -130,7 +146,7 @@ class ProjectIndex(Uniqueness):
             data = _read(file)
             if data is None:
                 continue
-            kind = "sql" if file.suffix == ".sql" else "py"
+            kind = _kind(file)
             aliases = names.get(file, ())
             module = aliases[0] if aliases else _pseudo_module(root, file)
             is_package = file.name == "__init__.py"
@@ -275,8 +291,17 @@ def _pseudo_module(root: Path, file: Path) -> str:
     return ".".join(parts)
 
 
+def _kind(file: Path) -> str:
+    suffix = file.suffix.lower()
+    if suffix == ".sql":
+        return "sql"
+    return _SUFFIX_KINDS.get(suffix, "py")
+
+
 def _extract_one(job: tuple[str, str, str, bool, bytes]) -> tuple[str, FileFacts]:
     key, kind, module, is_package, data = job
+    if kind not in ("py", "sql"):  # `js:<suffix>`, `rs`, `prisma`
+        return key, extract_language(kind, data, module)
     facts = extract_sql(data, module) if kind == "sql" else extract_python(data, module, is_package)
     return key, facts
 

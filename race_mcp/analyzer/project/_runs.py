@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING
 from ...roots import AllowedRoots
 from ._discover import PROJECT_MARKERS, find_project_root
 from ._index import ProjectIndex
+from ._languages import LanguageFacts
 from ._session import ModuleFacts, ProjectSession
 
 if TYPE_CHECKING:
     from ...config import Settings
     from ..core.profile import Resolver
 
-__all__ = ["ProjectSpec", "activate_in_worker", "context_for", "end_run", "start_run"]
+__all__ = ["ProjectSpec", "activate_in_worker", "context_for", "end_run", "language_facts_for", "start_run"]
 
 _ACTIVE: dict[str, ProjectSession] = {}
 _LOCK = threading.Lock()
@@ -40,12 +41,19 @@ class ProjectSpec:
     boundary: tuple[str, ...]
     exclude: tuple[str, ...]
     default_exclude: tuple[str, ...]
+    languages: tuple[str, ...] = ("python",)  # whose files the index reads
 
 
 def start_run(
-    paths: Sequence[str | Path], roots: AllowedRoots | None, settings: Settings, *, jobs: int = 1
+    paths: Sequence[str | Path],
+    roots: AllowedRoots | None,
+    settings: Settings,
+    *,
+    jobs: int = 1,
+    languages: Sequence[str] = ("python",),
 ) -> list[ProjectSpec]:
-    """Index the project of every named path (once per project) and make them this process's."""
+    """Index the project of every named path (once per project) and make them this process's;
+    `languages`: those of the run's files (`core.languages` names)."""
     boundary = roots if roots is not None else _cli_boundary(paths)
     specs: dict[str, ProjectSpec] = {}
     for given in paths:
@@ -66,6 +74,7 @@ def start_run(
                 tuple(str(p) for p in boundary.paths),
                 tuple(settings.exclude),
                 tuple(settings.default_exclude),
+                tuple(languages),
             ),
         )
     kept = _outermost(specs)
@@ -108,6 +117,17 @@ def context_for(path: str | Path) -> tuple[ModuleFacts | None, Resolver | None]:
     return session.facts_for(name), session.resolver_for(name)
 
 
+def language_facts_for(path: str | Path) -> LanguageFacts | None:
+    """The cross-file facts for analysing a JavaScript/TypeScript or Rust file of the current run."""
+    resolved = Path(path).resolve()
+    with _LOCK:
+        candidates = [(root, session) for root, session in _ACTIVE.items() if resolved.is_relative_to(root)]
+    if not candidates:
+        return None
+    _, session = max(candidates, key=lambda item: len(item[0]))
+    return session.language_facts_for(str(resolved))
+
+
 def _outermost(specs: dict[str, ProjectSpec]) -> dict[str, ProjectSpec]:
     """The projects not inside another of the run: files named one by one in folders without a
     project marker are each their own folder's project, and the enclosing folder's index (which
@@ -127,6 +147,7 @@ def _build(spec: ProjectSpec, jobs: int) -> ProjectSession:
         exclude=spec.exclude,
         default_exclude=spec.default_exclude,
         jobs=jobs,
+        languages=spec.languages,
     )
     return ProjectSession(index)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ..._textfile import read_text
 from ...errors import InputError
 from ._index import ProjectIndex
+from ._languages import LanguageFacts
 
 if TYPE_CHECKING:
     from .._limits import Shape
@@ -208,6 +209,10 @@ class ProjectSession:
 
     def facts_for(self, path: str) -> ModuleFacts:
         return ModuleFacts(self.index, self.module_name(path), self, path)
+
+    def language_facts_for(self, path: str) -> LanguageFacts:
+        """The cross-file facts of a JavaScript/TypeScript or Rust file (`_languages.py`)."""
+        return LanguageFacts(self.index.cross_file, path)
 
     def module_for(self, label: str, path: str, source: str, tree: ast.Module | None) -> model.ModuleModel:
         """The analysed file `label` (at resolved `path`) lowered: the module a call into it lowered

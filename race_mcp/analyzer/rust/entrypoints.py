@@ -20,7 +20,7 @@ from ._syntax import Node, text
 from ._syntax import field as child
 from .lower import RustModule
 
-__all__ = ["entry_points"]
+__all__ = ["entry_points", "route_registrations"]
 
 _VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "trace", "any"})
 _NESTING = frozenset({"nest", "scope"})
@@ -29,9 +29,10 @@ _NESTING = frozenset({"nest", "scope"})
 def entry_points(lowered: RustModule) -> list[model.EntryPoint]:
     module = lowered.module
     found: dict[str, model.EntryPoint] = {}
-    routes, nests = _Routes(module).collect(lowered.tree.root_node)  # type: ignore[attr-defined]
+    routes, nests = route_registrations(lowered)
     prefixes = _prefixes(nests)
-    for function, path, verb, handler, framework in routes:
+    for function, path, verb, written, framework in routes:
+        handler = written.rsplit("::", 1)[-1]
         if handler in module.functions and handler not in found:
             route = f"{verb} {prefixes.get(function, '')}{path}"
             found[handler] = model.EntryPoint(handler, "http", "event-loop", route, framework)
@@ -41,6 +42,16 @@ def entry_points(lowered: RustModule) -> list[model.EntryPoint]:
             if declared is not None and qualname not in found:
                 found[qualname] = model.EntryPoint(qualname, "http", "event-loop", declared, "actix-web")
     return list(found.values())
+
+
+def route_registrations(
+    lowered: RustModule,
+) -> tuple[list[tuple[str, str, str, str, str]], list[tuple[str, str, str]]]:
+    """(function, path, verb, handler as written, framework) for each route registered in a
+    function of the file, and (function, prefix, nested router's function as written) for each
+    `.nest(prefix, f())` / `web::scope(prefix).configure(f)`: the project index follows both
+    into other modules (`handlers::withdraw`, `crate::api::routes()`)."""
+    return _Routes(lowered.module).collect(lowered.tree.root_node)  # type: ignore[attr-defined]
 
 
 def _macro_route(attribute: Node) -> str | None:
@@ -66,7 +77,7 @@ def _prefixes(nests: list[tuple[str, str, str]]) -> dict[str, str]:
     prefixes: dict[str, str] = {}
     for _ in range(4):  # nests of nests, a few levels deep
         for parent, prefix, nested in nests:
-            prefixes[nested] = prefixes.get(parent, "") + prefix
+            prefixes[nested.rsplit("::", 1)[-1]] = prefixes.get(parent, "") + prefix
     return prefixes
 
 
@@ -99,9 +110,7 @@ class _Routes:
                 self.walk(receiver, function, prefix)
             for arg in args[1:]:
                 if arg.type == "call_expression" and child(arg, "function") is not None:
-                    callee = text(child(arg, "function")).rsplit("::", 1)[-1]
-                    if callee in self.module.functions:
-                        self.nests.append((function, inner, callee))
+                    self.nests.append((function, inner, text(child(arg, "function"))))
                 self.walk(arg, function, inner)
             return method == "nest"
         if method == "route" and args and args[0].type == "string_literal":
@@ -175,4 +184,5 @@ def _method_router(node: Node, imports: dict[str, str]) -> Iterator[tuple[str, s
 
 
 def _handler_name(node: Node) -> str:
-    return text(node).rsplit("::", 1)[-1]
+    """The handler as written (`withdraw`, `handlers::withdraw`): the index resolves the path."""
+    return "".join(text(node).split())

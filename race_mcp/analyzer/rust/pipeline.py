@@ -105,19 +105,24 @@ class _Run:
         return unique_findings(self.findings)
 
 
-def check_module(source: str, path: str) -> tuple[list[Finding], RustModule]:
-    """Every finding in one Rust file, one per (rule, line), and the lowered file."""
+def check_module(source: str, path: str, facts: Any = None) -> tuple[list[Finding], RustModule]:
+    """Every finding in one Rust file, one per (rule, line), and the lowered file; `facts`: the
+    project's (routes registered in `main.rs` for this file's handlers)."""
     lowered = lower_module(source, path)
     run = _Run(lowered, path)
     if not run.recognizers and not may_share_state(lowered):
         return [], lowered
-    return run.run(entry_points(lowered)), lowered
+    entries = entry_points(lowered)
+    project_routes = getattr(facts, "with_project_routes", None)
+    if callable(project_routes):
+        entries = [e for e in project_routes(entries) if e.qualname in lowered.module.functions]
+    return run.run(entries), lowered
 
 
 def analyze_rust(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:
     """The enabled, unsuppressed findings of one Rust file. A file with syntax errors is analysed
     where its tree is usable; its findings travel with the error (`PartialAnalysis`)."""
-    findings, lowered = check_module(source, path)
+    findings, lowered = check_module(source, path, facts)
     lines = _LINE_END.split(source)
     kept = [
         f

@@ -62,9 +62,11 @@ class JsOrmRecognizer(StoreRecognizer):
 
     def _recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         facts = self.orm_facts(ctx)
+        # `schema.prisma`'s `@unique` / `@@unique` / `@id`, when the project index read it.
+        schema = getattr(ctx.facts(), "prisma_unique", None)
         if (
             facts.prisma
-            and (found := prisma_effects(call, ctx, facts.prisma_unique, facts.unique)) is not None
+            and (found := prisma_effects(call, ctx, facts.prisma_unique, facts.unique, schema)) is not None
         ):
             return found
         if facts.typeorm and (found := typeorm_effects(call, ctx, facts.unique_of)) is not None:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
@@ -52,9 +53,14 @@ def _client(expr: model.Expr | None) -> bool:
 
 
 def prisma_effects(
-    call: model.Call, ctx: CallContext, looked_up_unique: dict[str, set[str]], unique: set[str]
+    call: model.Call,
+    ctx: CallContext,
+    looked_up_unique: dict[str, set[str]],
+    unique: set[str],
+    schema_unique: Callable[[str], set[str]] | None = None,
 ) -> list[Effect] | None:
-    """`looked_up_unique`: per delegate (`user`), the fields the module looks up with `findUnique`."""
+    """`looked_up_unique`: per delegate (`user`), the fields the module looks up with `findUnique`;
+    `schema_unique`: per delegate, the unique fields the project's `schema.prisma` declares."""
     method, receiver = call.method or "", call.receiver
     if method == "$transaction":
         # The array form's statements were evaluated as its arguments; the callback form is run as
@@ -80,7 +86,8 @@ def prisma_effects(
     if method in ("create", "createMany", "createManyAndReturn"):
         skip = args.get("skipDuplicates")
         ignores = isinstance(skip, model.Literal) and skip.value is True
-        return insert(key, looked_up_unique.get(table, unique), ctx, ignores_duplicates=ignores)
+        declared = schema_unique(table) if schema_unique is not None else set()
+        return insert(key, looked_up_unique.get(table, unique) | declared, ctx, ignores_duplicates=ignores)
     if method in ("upsert", "delete"):
         return [Effect("write", key, "RC301", ALL)]
     if method == "deleteMany":

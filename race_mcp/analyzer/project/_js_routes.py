@@ -1,0 +1,217 @@
+"""Routes, mounts, injected services and calls of one JavaScript/TypeScript file, read off its
+lowered model with the front-end's own readings (`javascript/routes.py`, `entrypoints.py`,
+`nest.py`), so a route the index sees is spelt as the file's own analysis spells it. See
+`_extract_js.py` for the shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import model
+from ..core.walk import expressions, statements
+from ..javascript.entrypoints import VERB_LABELS, framework, framework_of, route_of
+from ..javascript.lower import lower_module
+from ..javascript.nest import controller_prefix, method_entry
+from ..javascript.routes import object_route, registrations
+from ..python.stores._common import literal_string
+
+__all__ = ["routing_facts"]
+
+Ref = list[str]
+_MAX_CALLS = 200  # per function: handlers and services call a handful of other files' functions
+
+
+def routing_facts(source: str, label: str, tree: Any, imports: dict[str, list[str]]) -> dict[str, Any]:
+    module = lower_module(source, label, tree)
+    reading = _Reading(module, imports)
+    return {
+        "routes": reading.routes(),
+        "mounts": reading.mounts(),
+        "own_prefix": reading.own_prefixes(),
+        "classes": reading.classes(),
+        "calls": reading.calls(),
+    }
+
+
+class _Reading:
+    def __init__(self, module: model.ModuleModel, imports: dict[str, list[str]]) -> None:
+        self.module = module
+        self.imports = imports
+        self.by_span = {function.span: name for name, function in module.functions.items()}
+
+    # -- references ---------------------------------------------------------------------------
+    def ref(self, expr: model.Expr | None) -> Ref | None:
+        """What a handler, router or plugin argument names (see `_extract_js`)."""
+        if isinstance(expr, model.Opaque) and expr.kind == "function":
+            found = self.by_span.get(expr.span)
+            return ["fn", found] if found else None
+        if isinstance(expr, model.Name):
+            if expr.id in self.imports:
+                return ["imp", expr.id, ""]
+            if expr.id in self.module.functions:
+                return ["fn", expr.id]
+            return ["var", expr.id]
+        if isinstance(expr, model.Attribute) and isinstance(expr.value, model.Name):
+            if expr.value.id in self.imports:
+                return ["imp", expr.value.id, expr.attr]
+            return None
+        if isinstance(expr, model.Call):
+            if isinstance(expr.func, model.Name) and expr.func.id == "require":
+                spec = literal_string(expr.positional(0))
+                return ["req", spec] if spec else None
+            if expr.method in (
+                "bind",
+                "routes",
+                "middleware",
+            ):  # `ctrl.m.bind(ctrl)`, koa's `router.routes()`
+                return self.ref(expr.receiver)
+            if len(expr.args) == 1:  # `asyncHandler(ctrl.withdraw)`
+                return self.ref(expr.args[0].value)
+        return None
+
+    def handler_ref(self, expr: model.Expr | None) -> Ref | None:
+        found = self.ref(expr)
+        return found if found is not None and found[0] != "var" else None
+
+    def router_key(self, call: model.Call, function: model.Function | None) -> str:
+        """The router a registration is made on: a module-level variable, or the plugin function
+        whose first parameter it is (`async function routes(fastify) { fastify.post(...) }`)."""
+        base = call.receiver
+        while isinstance(base, model.Call | model.Attribute):
+            base = base.receiver if isinstance(base, model.Call) else base.value
+        name = base.id if isinstance(base, model.Name) else ""
+        if function is not None and function.params and name == function.params[0]:
+            return function.qualname
+        return name
+
+    # -- facts --------------------------------------------------------------------------------
+    def routes(self) -> list[list[Any]]:
+        default = framework(self.module)
+        found: list[list[Any]] = []
+        for call, function in registrations(self.module):
+            declared = object_route(call)
+            label = VERB_LABELS.get(call.method or "")
+            written = route_of(call) if declared is None and label is not None else None
+            if declared is not None:
+                verb, path, handler_expr = declared
+                handler = self.handler_ref(handler_expr)
+            elif label is not None and written is not None:
+                verb, path = label, written
+                # The last argument that names a function: middleware comes before the handler.
+                refs = [self.handler_ref(arg.value) for arg in call.args[1:] or call.args]
+                handler = next((ref for ref in reversed(refs) if ref is not None), None)
+            else:
+                continue
+            if handler is not None:
+                runs = framework_of(call, self.module, default)
+                found.append([verb, path, self.router_key(call, function), handler, runs])
+        return found
+
+    def mounts(self) -> list[list[Any]]:
+        found: list[list[Any]] = []
+        for call in self.module.calls:
+            parent = self.router_key(call, None)
+            if call.method in ("use", "route"):
+                path = literal_string(call.positional(0))
+                children = call.args[1:] if path is not None else call.args
+                for arg in children:
+                    child = self.ref(arg.value)
+                    if child is not None and (call.method == "use" or path is not None):
+                        found.append([parent, path or "", child])
+            elif call.method == "register":
+                child = self.ref(call.positional(0))
+                options = call.positional(1)
+                prefix = _option(options, "prefix") if options is not None else None
+                if child is not None:
+                    found.append([parent, prefix or "", child])
+        return found
+
+    def own_prefixes(self) -> dict[str, str]:
+        """koa-router's `new Router({ prefix: "/api" })`."""
+        found: dict[str, str] = {}
+        for name, value in self.module.assignments.items():
+            if isinstance(value, model.Call) and (value.name or "").endswith("Router"):
+                prefix = _option(value.positional(0), "prefix")
+                if prefix:
+                    found[name] = prefix
+        return found
+
+    def classes(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, info in self.module.classes.items():
+            prefix = controller_prefix(info)
+            entries = {}
+            for method, function in info.methods.items():
+                entry = method_entry(function, prefix)
+                if entry is not None:
+                    entries[method] = [entry.kind, entry.route]
+            props = _injected(info)
+            if props or entries:
+                found[name] = {"props": props, "entries": entries}
+        return found
+
+    def calls(self) -> dict[str, list[Ref]]:
+        """Per function: calls of imported functions (`svc.debit(...)`, `debit(...)`) and of
+        `this.<property>.<method>` / `this.<method>`."""
+        found: dict[str, list[Ref]] = {}
+        for qualname, function in self.module.functions.items():
+            if "<locals>" in qualname:
+                continue
+            refs: list[Ref] = []
+            for statement in statements(function.body):
+                for expr in expressions(statement):
+                    if isinstance(expr, model.Call) and len(refs) < _MAX_CALLS:
+                        ref = self.call_ref(expr.func)
+                        if ref is not None and ref not in refs:
+                            refs.append(ref)
+            if refs:
+                found[qualname] = refs
+        return found
+
+    def call_ref(self, func: model.Expr) -> Ref | None:
+        if isinstance(func, model.Name) and func.id in self.imports:
+            return ["imp", func.id, ""]
+        if not isinstance(func, model.Attribute):
+            return None
+        value = func.value
+        if isinstance(value, model.Name):
+            if value.id == "self":
+                return ["this", "", func.attr]
+            return ["imp", value.id, func.attr] if value.id in self.imports else None
+        if (
+            isinstance(value, model.Attribute)
+            and isinstance(value.value, model.Name)
+            and value.value.id == "self"
+        ):
+            return ["this", value.attr, func.attr]
+        return None
+
+
+def _option(options: model.Expr | None, name: str) -> str | None:
+    if not isinstance(options, model.Collection) or options.kind != "dict":
+        return None
+    for key, value in zip(options.elements[::2], options.elements[1::2], strict=False):
+        if isinstance(key, model.Literal) and key.value == name:
+            return literal_string(value)
+    return None
+
+
+def _injected(info: model.ClassModel) -> dict[str, str]:
+    """`this.<property>` -> the class name its constructor parameter is typed with."""
+    constructor = info.methods.get("constructor")
+    if constructor is None:
+        return {}
+    found: dict[str, str] = {}
+    for statement in constructor.body:
+        if not (isinstance(statement, model.Assign) and len(statement.targets) == 1):
+            continue
+        target, value = statement.targets[0], statement.value
+        if (
+            isinstance(target, model.Attribute)
+            and isinstance(target.value, model.Name)
+            and target.value.id == "self"
+            and isinstance(value, model.Name)
+            and (typed := constructor.annotations.get(value.id))
+        ):
+            found[target.attr] = typed.split("<", 1)[0].strip()
+    return found
