@@ -25,6 +25,19 @@ from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lo
 __all__ = ["OrmRecognizer"]
 
 # Queryset methods that return another (unevaluated) queryset.
+# Unique fields of third-party models that applications query directly (their declarations are
+# not in the project): DRF's `Token.user` is a OneToOneField, so `Token.objects.get_or_create(
+# user=u)` cannot duplicate (paperless, issue 11 review). Keyed by the imported qualified name.
+THIRD_PARTY_UNIQUE: dict[str, tuple[str, ...]] = {
+    "rest_framework.authtoken.models.Token": ("user", "user_id", "key"),
+    "django.contrib.auth.models.User": ("username",),
+    "django.contrib.auth.models.Group": ("name",),
+    "django.contrib.sites.models.Site": ("domain",),
+    "django.contrib.sessions.models.Session": ("session_key",),
+    "django_celery_beat.models.PeriodicTask": ("name",),
+    "rest_framework_simplejwt.token_blacklist.models.OutstandingToken": ("jti",),
+    "rest_framework_simplejwt.token_blacklist.models.BlacklistedToken": ("token", "token_id"),
+}
 _DJANGO_LAZY = frozenset(
     [
         "all",
@@ -142,8 +155,10 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         return facts
 
     def unique_of(self, name: str, ctx: CallContext) -> set[str]:
-        """Unique fields of a model (or `sql:<table>` Core table) declared here or in the project."""
+        """Unique fields of a model (or `sql:<table>` Core table) declared here or in the project,
+        or of a well-known third-party model imported by name (`THIRD_PARTY_UNIQUE`)."""
         unique = set(self.facts(ctx).unique.get(name, ()))
+        unique |= set(THIRD_PARTY_UNIQUE.get(ctx.module().imports.get(name, ""), ()))
         if not name.startswith("sql:"):
             # Every model has a primary key: a row looked up by it and then inserted collides on it
             # (models of other modules included, when no project index says more).
