@@ -122,7 +122,7 @@ def _still_works_one_at_a_time(base_url: str) -> None:
 def test_express_race_is_found_proven_patched_and_gone(modules: Path, schema: str, tmp_path: Path) -> None:
     source = APP.read_text(encoding="utf-8")
     findings = analyze_source(source, "bank.js")
-    assert [(f.rule_id, f.route) for f in findings] == [("RC201", "POST /accounts/:id/withdraw")]
+    assert ("RC201", "POST /accounts/:id/withdraw") in [(f.rule_id, f.route) for f in findings]
 
     verdict, successes = _verdict(APP, modules, schema)
     assert verdict == "race", successes
@@ -131,11 +131,13 @@ def test_express_race_is_found_proven_patched_and_gone(modules: Path, schema: st
     app = tmp_path / "bank.js"
     shutil.copyfile(APP, app)
     report = propose_patches(source, "bank.js", project_file=app, roots=AllowedRoots([tmp_path]))
-    assert [p.rule_id for p in report.patches] == ["RC201"] and not report.unpatched
+    assert [p.rule_id for p in report.patches] == ["RC201"]
+    # A money-moving POST also lacks an idempotency key (RC601): that stays guidance, no race fix.
+    assert {u.rule_id for u in report.unpatched} <= {"RC601"}
     subprocess.run(["git", "apply", "--check", "-"], input=report.diff, text=True, cwd=tmp_path, check=True)
     apply_patches(app, report, roots=AllowedRoots([tmp_path]))
     assert "AND balance >= $1" in app.read_text(encoding="utf-8")
-    assert analyze_source(app.read_text(encoding="utf-8"), "bank.js") == []
+    assert [f.rule_id for f in analyze_source(app.read_text(encoding="utf-8"), "bank.js")] in ([], ["RC601"])
 
     verdict, successes = _verdict(app, modules, schema)
     assert verdict == "no_race", successes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from race_mcp.analyzer import analyze_source
 from race_mcp.remediate import propose_patches
 from tests._remediate_helpers import dedent
 from tests._remediate_js_helpers import fix_and_verify, guidance_for
@@ -84,9 +85,13 @@ def test_rc501_typescript_node_redis_stock_becomes_decrby_with_compensation(tmp_
 
 def test_rc501_fixture_routes_are_patched(tmp_path: Path) -> None:
     source = FIXTURE.read_text(encoding="utf-8")
+    racy = [f for f in analyze_source(source, "RC5xx_ioredis.mjs") if f.rule_id == "RC501"]
     report = propose_patches(source, "RC5xx_ioredis.mjs")
-    assert [(p.rule_id, p.line) for p in report.patches] == [("RC501", 14), ("RC501", 47)]
-    assert not report.unpatched and not report.errors
+    assert [(p.rule_id, p.line) for p in report.patches] == [("RC501", f.line) for f in racy]
+    assert [f.route for f in racy] == ["POST /login", "POST /redeem"]
+    # both redemptions take no idempotency key (RC601): guidance, no patch
+    assert [(u.rule_id, u.line) for u in report.unpatched] == [("RC601", 45), ("RC601", 54)]
+    assert not report.errors
     patched = report.patched_source
     assert patched is not None
     assert '  await redis.set(key, 0, "EX", 900, "NX");\n' in patched
@@ -95,7 +100,7 @@ def test_rc501_fixture_routes_are_patched(tmp_path: Path) -> None:
     # nothing else depended on the check: the claim alone, unconditional
     assert '  await client.set(`coupon:${req.body.code}`, "1", { NX: true });\n  res.end();' in patched
     # the login patch alone, checked like every fixer's rewrite
-    fix_and_verify(source, "RC5xx_ioredis.mjs", "RC501", "<anonymous:11>", tmp_path)
+    fix_and_verify(source, "RC5xx_ioredis.mjs", "RC501", racy[0].function, tmp_path)
 
 
 def test_rc501_value_computed_in_the_block_is_guidance() -> None:

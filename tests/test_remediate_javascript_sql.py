@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from race_mcp.analyzer import analyze_source
 from race_mcp.remediate import propose_patches
 from tests._remediate_helpers import dedent
 from tests._remediate_js_helpers import fix_and_verify, guidance_for
@@ -100,11 +101,12 @@ def test_rc201_mysql2_esm_check_it_cannot_translate_becomes_a_compare_and_set(tm
     ) in patched
 
 
-@pytest.mark.parametrize(("fixture", "lines"), [("RC2xx_pg.js", [27, 83]), ("RC2xx_mysql2.js", [10, 39])])
-def test_rc201_fixture_races_are_all_patched(fixture: str, lines: list[int]) -> None:
+@pytest.mark.parametrize("fixture", ["RC2xx_pg.js", "RC2xx_mysql2.js"])
+def test_rc201_fixture_races_are_all_patched(fixture: str) -> None:
     source = (FIXTURES / fixture).read_text(encoding="utf-8")
+    racy = sorted(f.line for f in analyze_source(source, fixture) if f.rule_id == "RC201")
     report = propose_patches(source, fixture, rule="RC201")
-    assert [p.line for p in report.patches] == lines
+    assert [p.line for p in report.patches] == racy and len(racy) >= 2
     assert not report.unpatched and not report.errors
 
 
