@@ -125,6 +125,15 @@ def _is_f_expression(call: model.Call) -> bool:
     return name == "F"
 
 
+def _is_database_subquery(call: model.Call) -> bool:
+    """`Subquery(qs.values("n"))` / `Exists(qs)`: the database evaluates the inner queryset inside
+    the outer statement (`Model.objects.update(n=Subquery(...))` is one UPDATE), so no row is read
+    by the application (netbox's counter refresh, issue 11 review)."""
+    func = call.func
+    name = func.id if isinstance(func, model.Name) else func.attr if isinstance(func, model.Attribute) else ""
+    return name in ("Subquery", "Exists")
+
+
 # The signed-cookie sessions of web frameworks: dict-like, never a database session.
 _WEB_SESSIONS = frozenset({"flask.session", "quart.session", "sanic.session", "flask.globals.session"})
 
@@ -211,6 +220,8 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
     def recognize(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         if _is_f_expression(call):
             return [Effect("atomic")]  # `F("balance") - amount`: the database computes the value
+        if _is_database_subquery(call):
+            return []
         facts = self.facts(ctx)
         base, calls = chain(call)
         self_class = ctx.self_class()
