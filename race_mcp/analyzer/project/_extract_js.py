@@ -150,12 +150,13 @@ def _export(node: Any, exports: dict[str, Any], stars: list[str]) -> None:
     source = _string(node.child_by_field_name("source"))
     declaration = node.child_by_field_name("declaration")
     value = node.child_by_field_name("value")
+    default = any(c.type == "default" for c in node.children)
     if declaration is not None:
         for name in _declared(declaration):
-            exports[name] = name
+            exports["default" if default else name] = name  # `export default function f() {}`
     elif value is not None:  # export default <expression>
         exports["default"] = _value_name(value)
-    elif any(c.type == "default" for c in node.children):  # `export default function () {}`
+    elif default:  # `export default function () {}`
         named = next((c for c in node.named_children if c.type.endswith("declaration")), None)
         if named is not None:
             exports["default"] = next(iter(_declared(named)), _anonymous(named))

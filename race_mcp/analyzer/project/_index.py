@@ -300,7 +300,7 @@ def _kind(file: Path) -> str:
 
 def _extract_one(job: tuple[str, str, str, bool, bytes]) -> tuple[str, FileFacts]:
     key, kind, module, is_package, data = job
-    if kind not in ("py", "sql"):  # `js:<suffix>`, `rs`, `prisma`
+    if kind not in ("py", "sql"):  # `js@<version>:<suffix>`, `rs@<version>`, `prisma@<version>`
         return key, extract_language(kind, data, module)
     facts = extract_sql(data, module) if kind == "sql" else extract_python(data, module, is_package)
     return key, facts

@@ -130,7 +130,7 @@ class _Reading:
         """koa-router's `new Router({ prefix: "/api" })`."""
         found: dict[str, str] = {}
         for name, value in self.module.assignments.items():
-            if isinstance(value, model.Call) and (value.name or "").endswith("Router"):
+            if isinstance(value, model.Call) and _builds_router(value):
                 prefix = _option(value.positional(0), "prefix")
                 if prefix:
                     found[name] = prefix
@@ -185,6 +185,12 @@ class _Reading:
         ):
             return ["this", value.attr, func.attr]
         return None
+
+
+def _builds_router(call: model.Call) -> bool:
+    """`new Router(...)`, `new KoaRouter(...)` (a default import of `@koa/router` too)."""
+    built = call.func.id if isinstance(call.func, model.Name) else ""
+    return built.endswith("Router") or (call.name or "").lower().endswith("router")
 
 
 def _option(options: model.Expr | None, name: str) -> str | None:

@@ -32,11 +32,14 @@ __all__ = ["LANGUAGE_KINDS", "SUFFIX_KINDS", "CrossFile", "LanguageFacts", "extr
 
 LANGUAGE_KINDS = frozenset({"js", "rs"})
 _JS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+# Bumped when an extractor's facts change shape or meaning: the kind is part of each file's cache
+# key, so facts cached by an older extractor are not read back.
+EXTRACTOR_VERSION = 1
 # The job kind says which extractor and, for JavaScript, which dialect (the suffix) parses it.
 SUFFIX_KINDS: dict[str, str] = {
-    **{suffix: f"js:{suffix}" for suffix in _JS},
-    ".rs": "rs",
-    ".prisma": "prisma",
+    **{suffix: f"js@{EXTRACTOR_VERSION}:{suffix}" for suffix in _JS},
+    ".rs": f"rs@{EXTRACTOR_VERSION}",
+    ".prisma": f"prisma@{EXTRACTOR_VERSION}",
 }
 _COMPILED_FROM = {".js": (".ts", ".tsx"), ".jsx": (".tsx",), ".mjs": (".mts",), ".cjs": (".cts",)}
 _MAX_HOPS = 8  # re-export chains and mount chains: longer is a cycle
@@ -46,7 +49,8 @@ Target = tuple[str, str]  # (file, name in it)
 
 
 def extract_language(kind: str, data: bytes, module: str) -> FileFacts:
-    language, _, suffix = kind.partition(":")
+    versioned, _, suffix = kind.partition(":")
+    language = versioned.partition("@")[0]
     if language == "js":
         return extract_javascript(data, module, suffix)
     if language == "rs":
@@ -66,6 +70,10 @@ class CrossFile:
 
     def __init__(self, files: Mapping[str, FileFacts], tables: Mapping[str, list[list[str]]]) -> None:
         self.files = {os.path.realpath(path): facts for path, facts in files.items()}
+        # A file walked through a symlink (inside the roots: the walk follows no other) is found
+        # by the path an import spells as well as by where it lies.
+        self._aliases = {os.path.normpath(path): os.path.realpath(path) for path in files}
+        self._aliases.update((path, path) for path in self.files)
         self.tables = tables
         self._entries: dict[str, list[model.EntryPoint]] | None = None
         self._reached: dict[str, dict[str, model.EntryPoint]] = {}
@@ -108,7 +116,7 @@ class CrossFile:
         stem, suffix = os.path.splitext(base)
         candidates = [base, *(base + s for s in _JS), *(os.path.join(base, "index" + s) for s in _JS)]
         candidates += [stem + s for s in _COMPILED_FROM.get(suffix, ())]
-        return next((c for c in candidates if c in self.files), None)
+        return next((self._aliases[c] for c in candidates if c in self._aliases), None)
 
     def export(self, path: str | None, name: str, hops: int = 0) -> Target | None:
         """Where the binding `path` exports as `name` is defined (`=`: CommonJS `module.exports`)."""
