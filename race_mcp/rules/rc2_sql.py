@@ -26,7 +26,7 @@ RULES: list[Rule] = [
     Rule(
         id="RC201",
         name="sql-select-then-update-without-lock",
-        title="SELECT, decide in Python, then UPDATE the same table without a row lock",
+        title="SELECT, decide in application code, then UPDATE the same table without a row lock",
         family=FAMILY,
         severity="high",
         cwe="CWE-362",

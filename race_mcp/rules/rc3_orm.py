@@ -40,7 +40,7 @@ RULES: list[Rule] = [
     Rule(
         id="RC301",
         name="django-get-then-save-without-lock",
-        title="Django row read, changed in Python and saved without a row lock",
+        title="Django row read, changed in application code and saved without a row lock",
         family=FAMILY,
         severity="high",
         cwe="CWE-362",
@@ -237,7 +237,7 @@ RULES: list[Rule] = [
     Rule(
         id="RC304",
         name="sqlalchemy-read-modify-commit-without-lock",
-        title="SQLAlchemy row read, changed in Python and committed without a row lock",
+        title="SQLAlchemy row read, changed in application code and committed without a row lock",
         family=FAMILY,
         severity="high",
         cwe="CWE-362",

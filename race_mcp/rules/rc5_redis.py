@@ -16,7 +16,7 @@ RULES: list[Rule] = [
     Rule(
         id="RC501",
         name="redis-get-then-set",
-        title="Redis value read, decided on or recomputed in Python, then written with SET",
+        title="Redis value read, decided on or recomputed in application code, then written with SET",
         family=FAMILY,
         severity="high",
         cwe="CWE-362",

@@ -28,7 +28,7 @@ RULES: list[Rule] = [
     Rule(
         id="RC801",
         name="mongodb-find-then-update-without-guard",
-        title="MongoDB find_one, decide in Python, then update_one with no filter on what was read",
+        title="MongoDB find_one, decide in application code, then update_one with no filter on what was read",
         family=FAMILY,
         severity="high",
         status="preview",

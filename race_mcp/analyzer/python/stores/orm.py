@@ -125,6 +125,12 @@ def _is_f_expression(call: model.Call) -> bool:
     return name == "F"
 
 
+def _keyword_is(call: model.Call, name: str, value: bool) -> bool:
+    """`call(..., name=True)` with that literal (`commit=False`, `ignore_conflicts=True`)."""
+    given = call.keyword(name)
+    return isinstance(given, model.Literal) and given.value is value
+
+
 def _is_database_subquery(call: model.Call) -> bool:
     """`Subquery(qs.values("n"))` / `Exists(qs)`: the database evaluates the inner queryset inside
     the outer statement (`Model.objects.update(n=Subquery(...))` is one UPDATE), so no row is read
@@ -248,6 +254,8 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         # `pdf.save(path)`, `image.save(path)`, a `FieldFile.save(name, content)`: a save given a
         # positional argument writes a file, not the row (`Model.save()` takes keywords only).
         if call.method == "save" and ctx.receiver and receiver is not None and not positional(call):
+            if _keyword_is(call, "commit", False):
+                return []  # `form.save(commit=False)` builds the instance in memory only
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
             if origin is not None:
                 return self.django_save(origin.key, receiver, ctx, call)
@@ -351,7 +359,11 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
                 Effect("write", key, "RC301", guard, columns=frozenset(keywords(terminal_call)), claim=claim),
             ]
         if terminal in ("create", "bulk_create"):
-            guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(name, ctx))
+            # `bulk_create(..., ignore_conflicts=True)` is INSERT .. ON CONFLICT DO NOTHING: the
+            # statement names the unique key it relies on, as catching IntegrityError does.
+            ignoring = _keyword_is(terminal_call, "ignore_conflicts", True)
+            deduplicated = ignoring or ctx.catching(INTEGRITY_ERRORS)
+            guard = ALL if deduplicated else frozenset(self.unique_of(name, ctx))
             return [*effects, *self.insert(key, guard, ctx)]
         if terminal in ("get_or_create", "update_or_create"):
             # `get_or_create(**{field: value})`: which field is looked up is not in the code.
