@@ -318,6 +318,10 @@ class Interpreter(Writes):
             self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic)
 
     def aug_assign(self, target: model.Expr, value: model.Expr, state: State) -> None:
+        # The target's current value is loaded before the right side runs (Python and JavaScript):
+        # `x[k] += await price()` reads x[k], yields, then writes what it read plus the price.
+        read = self.step(target, "read")
+        locks_at_read, await_before = state.locks, state.last_await
         before = self.atomic_values
         values = self.eval(value, state)
         atomic = self.atomic_values > before
@@ -334,9 +338,10 @@ class Interpreter(Writes):
             if not _item_of_derived_value(key, target):
                 self.mark_dirty(key, through, target, state, derived=True, atomic=atomic)
             return
-        # `x += n` reads the current value in the same statement: atomic for async code,
-        # a read-modify-write for threads.
-        fresh = Access(key, (self.step(target, "read"),), state.locks)
+        # `x += n` reads the current value in the same statement: atomic for async code unless the
+        # right side awaits, a read-modify-write for threads.
+        awaited = state.last_await if state.last_await is not await_before else None
+        fresh = Access(key, (read,), locks_at_read, awaited)
         self.write(key, target, [*values, fresh], state)
 
     def delete(self, target: model.Expr, state: State) -> None:
