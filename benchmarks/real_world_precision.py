@@ -41,12 +41,15 @@ HERE = Path(__file__).resolve().parent
 APPS = HERE / "real_world_apps.toml"
 REVIEW = HERE.parent / "docs" / "real-world-review.md"
 # A verdict row of the review's big table: | app | rule | `path:line` | conf | verdict | reason | after |
+# `path:line@function` judges only the finding of that function (a helper's line reached from several
+# handlers is one finding per handler, each with its own check and write).
 _ROW = re.compile(
-    r"^\|\s*(?P<app>[\w.-]+)\s*\|\s*(?P<rule>R[CA]\d{3})\s*\|\s*`(?P<path>[^`:]+):(?P<line>\d+)`\s*\|"
+    r"^\|\s*(?P<app>[\w.-]+)\s*\|\s*(?P<rule>R[CA]\d{3})\s*\|"
+    r"\s*`(?P<path>[^`:]+):(?P<line>\d+)(?:@(?P<function>[\w.<>]+))?`\s*\|"
     r"\s*(?P<conf>\w+)\s*\|\s*(?P<verdict>true|plausible|false)\s*\|\s*(?P<reason>[^|]*)\|"
 )
 _VERDICTS = ("true", "plausible", "false")
-Key = tuple[str, str, str, int]
+Key = tuple[str, str, str, int, str]  # app, rule, path, line, function ("" for any)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ def load_verdicts(path: Path) -> dict[Key, Verdict]:
     for line in path.read_text().splitlines():
         match = _ROW.match(line)
         if match:
-            key = (match["app"], match["rule"], match["path"].strip(), int(match["line"]))
+            path, line_number = match["path"].strip(), int(match["line"])
+            key = (match["app"], match["rule"], path, line_number, match["function"] or "")
             verdicts[key] = Verdict(match["verdict"], match["conf"], match["reason"].strip())
     return verdicts
 
@@ -152,28 +156,51 @@ def _precision(counts: Counter[str]) -> str:
 
 
 def finding_key(app: App, finding: dict[str, Any]) -> Key:
-    return (app.name, finding["rule_id"], finding["path"].removeprefix("./"), finding["line"])
+    path = finding["path"].removeprefix("./")
+    return (app.name, finding["rule_id"], path, finding["line"], finding.get("function") or "")
+
+
+def verdict_key(verdicts: dict[Key, Verdict], key: Key) -> Key | None:
+    """The verdict row judging this finding: its function's own row first, else the line's."""
+    for candidate in (key, (*key[:4], "")):
+        if candidate in verdicts:
+            return candidate
+    return None
+
+
+def _cell(key: Key) -> str:
+    return f"`{key[2]}:{key[3]}{'@' + key[4] if key[4] else ''}`"
 
 
 def table_rows(app: App, findings: list[dict[str, Any]], verdicts: dict[Key, Verdict]) -> list[str]:
     """The review's table for one app now: each verdict with its confidence now (or gone), then
     the unreviewed findings with `?` and the start of their message."""
-    now = {finding_key(app, f): f for f in findings}
+    matched: dict[Key, list[dict[str, Any]]] = {}
+    unreviewed = []
+    for finding in findings:
+        key = verdict_key(verdicts, finding_key(app, finding))
+        if key is None:
+            unreviewed.append(finding)
+        else:
+            matched.setdefault(key, []).append(finding)
     rows = []
     for key, verdict in verdicts.items():
         if key[0] != app.name:
             continue
-        after = f"kept, {now[key].get('confidence')}" if key in now else "gone"
+        found = matched.get(key, [])
+        confidences = sorted({str(f.get("confidence")) for f in found})
+        after = f"kept {len(found)} times, " if len(found) > 1 else "kept, " if found else "gone"
+        after += "/".join(confidences)
         rows.append(
-            f"| {app.name} | {key[1]} | `{key[2]}:{key[3]}` | {verdict.confidence} | {verdict.verdict}"
+            f"| {app.name} | {key[1]} | {_cell(key)} | {verdict.confidence} | {verdict.verdict}"
             f" | {verdict.reason} | {after} |"
         )
-    for key, finding in now.items():
-        if key not in verdicts:
-            rows.append(
-                f"| {app.name} | {key[1]} | `{key[2]}:{key[3]}` | {finding.get('confidence')} | ?"
-                f" | {finding['message'][:120]} | new |"
-            )
+    for finding in unreviewed:
+        key = finding_key(app, finding)
+        rows.append(
+            f"| {app.name} | {key[1]} | {_cell(key)} | {finding.get('confidence')} | ?"
+            f" | {finding['message'][:120]} | new |"
+        )
     return rows
 
 
@@ -182,7 +209,7 @@ def print_unreviewed(app: App, root: Path, finding: dict[str, Any]) -> None:
         f"\n| {app.name} | {finding['rule_id']} | `{finding['path'].removeprefix('./')}:"
         f"{finding['line']}` | {finding.get('confidence')} | ? | {finding['message'][:160]}"
     )
-    print(f"  reached by: {finding.get('reached_by')}")
+    print(f"  in {finding.get('function')}, reached by: {finding.get('reached_by')}")
     print(context(root, finding))
 
 
@@ -223,15 +250,19 @@ def main(argv: list[str] | None = None) -> int:
                 (options.save / f"{app.name}.json").write_text(json.dumps(report, indent=1))
             findings = report.get("findings", [])
             counts: Counter[str] = Counter()
+            judged: set[Key] = set()
             for finding in findings:
-                verdict = verdicts.get(finding_key(app, finding))
+                key = verdict_key(verdicts, finding_key(app, finding))
+                verdict = verdicts[key] if key is not None else None
+                if key is not None:
+                    judged.add(key)
                 counts[verdict.verdict if verdict else "unreviewed"] += 1
                 if verdict and finding.get("confidence") == "high":
                     high[verdict.verdict] += 1
                 if verdict is None and options.unreviewed:
                     print_unreviewed(app, root, finding)
             overall.update(counts)
-            gone = sum(1 for key in verdicts if key[0] == app.name) - sum(counts[v] for v in _VERDICTS)
+            gone = sum(1 for key in verdicts if key[0] == app.name and key not in judged)
             print(
                 f"{app.name} @ {app.commit[:12]}: {sum(counts.values())} findings, "
                 + ", ".join(f"{counts[v]} {v}" for v in (*_VERDICTS, "unreviewed"))
