@@ -30,9 +30,13 @@ from ._facts import FileFacts, merge_keys
 
 __all__ = ["extract_javascript", "extract_prisma"]
 
-# A file that may register routes, mount routers or declare NestJS classes: lowered for them.
+# A file that may register routes (a verb with a path: `.post("/x"`), mount routers, declare NestJS
+# classes, or hold handlers (`(req, res)`, `(ctx)`) whose calls reach other files: lowered for
+# them. Libraries (`map.get("k")`) are not: lowering is most of an extraction's cost.
 _ROUTING = re.compile(
-    r"\.(?:get|post|put|patch|delete|del|all|route|use|register)\s*\(|@(?:Controller|Injectable)\b"
+    r"""\.(?:get|post|put|patch|delete|del|all|options|head|route)\s*\(\s*['"`][/*:]"""
+    r"|\.(?:use|register|route)\s*\(|@(?:Controller|Injectable)\b"
+    r"|\(\s*(?:req|request|ctx)\s*[,:)]"
 )
 _MAX_NODES = 300_000  # past this the file gives its imports and exports only (lowering is bounded)
 _FUNCTIONS = frozenset({"arrow_function", "function_expression", "function"})

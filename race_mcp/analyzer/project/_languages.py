@@ -34,7 +34,7 @@ LANGUAGE_KINDS = frozenset({"js", "rs"})
 _JS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 # Bumped when an extractor's facts change shape or meaning: the kind is part of each file's cache
 # key, so facts cached by an older extractor are not read back.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 # The job kind says which extractor and, for JavaScript, which dialect (the suffix) parses it.
 SUFFIX_KINDS: dict[str, str] = {
     **{suffix: f"js@{EXTRACTOR_VERSION}:{suffix}" for suffix in _JS},
@@ -58,6 +58,20 @@ def extract_language(kind: str, data: bytes, module: str) -> FileFacts:
     return extract_prisma(data, module)
 
 
+def _resolved(paths: Mapping[str, object]) -> dict[str, str]:
+    """Each path with symlinks resolved, each directory resolved once (`realpath` costs an `lstat`
+    per component: 0.5 s for rxjs' 1,250 files when asked file by file)."""
+    folders: dict[str, str] = {}
+    found: dict[str, str] = {}
+    for path in paths:
+        folder, name = os.path.split(path)
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        joined = os.path.join(folders[folder], name)
+        found[path] = os.path.realpath(joined) if os.path.islink(joined) else joined
+    return found
+
+
 def join(prefix: str, path: str) -> str:
     """`/api` + `/withdraw`; either may be empty."""
     if not prefix:
@@ -69,10 +83,11 @@ class CrossFile:
     """Answers about the JavaScript and Rust files of one project (keys: resolved paths)."""
 
     def __init__(self, files: Mapping[str, FileFacts], tables: Mapping[str, list[list[str]]]) -> None:
-        self.files = {os.path.realpath(path): facts for path, facts in files.items()}
+        real = _resolved(files)
+        self.files = {real[path]: facts for path, facts in files.items()}
         # A file walked through a symlink (inside the roots: the walk follows no other) is found
         # by the path an import spells as well as by where it lies.
-        self._aliases = {os.path.normpath(path): os.path.realpath(path) for path in files}
+        self._aliases = {os.path.normpath(path): real[path] for path in files}
         self._aliases.update((path, path) for path in self.files)
         self.tables = tables
         self._entries: dict[str, list[model.EntryPoint]] | None = None
