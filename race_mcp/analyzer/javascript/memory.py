@@ -13,6 +13,7 @@ from ..core import model
 from ..core.profile import Callee
 from ..core.state import Frame
 from ..python.memory import PythonMemory, is_mutable
+from ._settled import settled_state
 from .callbacks import immediate_callback
 
 __all__ = ["JavaScriptMemory", "may_share_state"]
@@ -75,6 +76,9 @@ class JavaScriptMemory(PythonMemory):
     def __init__(self, module: model.ModuleModel) -> None:
         super().__init__(module)
         self._by_span = {function.span: function for function in module.functions.values()}
+        # Memoised clients, cache-aside Maps and synchronous busy flags: every request settles
+        # them the same way (`_settled.py`), so they are no state a request can lose to another.
+        self._settled = settled_state(module, _MUTATING)
 
     def resolve_callee(self, call: model.Call, frame: Frame) -> Callee | None:
         """Besides the module's functions and methods: the callback a transaction or a mutex runs
@@ -90,6 +94,8 @@ class JavaScriptMemory(PythonMemory):
     def class_attribute(self, class_name: str, attr: str) -> str | None:
         """Fields of a NestJS provider or controller (a singleton unless its scope is per request)
         are state every request shares: `private readonly stock = new Map()`."""
+        if f"{class_name}.{attr}" in self._settled:
+            return None
         info = self.classes.get(class_name)
         if info is not None and _singleton(info):
             value = info.attributes.get(attr)
@@ -124,7 +130,7 @@ class JavaScriptMemory(PythonMemory):
 
     def is_shared_global(self, name: str, *, rebinding: bool = False) -> bool:
         value = self.module.assignments.get(name)
-        if value is None:
+        if value is None or name in self._settled:
             return False
         if name in self.rebound_globals:
             return True

@@ -1,7 +1,7 @@
 """Rust's in-process memory profile (`core.profile.LanguageProfile`).
 
 Shared state in a Rust web service is what every request reaches: `static` items with interior
-mutability (atomics, `Mutex`, `RwLock`, `DashMap`, `Lazy<...>`), and the fields of the application
+mutability (atomics, `Mutex`, `RwLock`, `DashMap`, also inside `Lazy<...>`), and the fields of the application
 state handlers receive (`State<Arc<AppState>>` in Axum, `web::Data<AppState>` in actix-web,
 `Extension<...>`). A field is shared when its declared type (the module's `struct`) is one of those
 containers; for a state struct declared in another file, any field not named like a store client
@@ -60,7 +60,11 @@ CONTAINER_METHODS = MUTATING_METHODS | {
 # `\w*` before the locks: `use tokio::sync::Mutex as AsyncMutex` is still a mutex. `Cell` and
 # `RefCell` are not here: they are not `Sync`, so each worker thread has its own (actix-web's
 # per-worker `Data<Cell<..>>`), and `c.set(c.get() + 1)` has no await for another task to run in.
-_INTERIOR = re.compile(r"\b(Atomic\w*|\w*Mutex|\w*RwLock|DashMap|DashSet|Lazy|OnceCell|OnceLock|LazyLock)\b")
+# Nor are the one-time initialisers (`Lazy`, `LazyLock`, `OnceCell`, `OnceLock`): they hand out
+# `&T` only, so `static CLIENT: LazyLock<reqwest::Client>` is immutable once built, and what a
+# request gets from it (`CLIENT.get(url)`, a builder) is its own value; a `LazyLock<Mutex<..>>`
+# is shared through its `Mutex` (real-world review, issue 12: vaultwarden's `WEBAUTHN`, `CLIENT`).
+_INTERIOR = re.compile(r"\b(Atomic\w*|\w*Mutex|\w*RwLock|DashMap|DashSet)\b")
 _STATE_PARAMETER = re.compile(r"\b(State|Data|Extension)\s*<")
 # What shares a container between tasks: the frameworks' state extractors, an `Arc`, a `'static`.
 _SHARED_POINTER = re.compile(r"\b(State|Data|Extension|Arc)\s*<|&'static\b")
