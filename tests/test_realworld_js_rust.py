@@ -16,6 +16,8 @@ import pytest
 import race_mcp.analyzer.javascript.memory as js_memory
 import race_mcp.analyzer.rust.memory as rust_memory
 from race_mcp.analyzer import analyze_source
+from race_mcp.analyzer.core import interpret, model
+from race_mcp.analyzer.core.state import Access, is_memory_key
 from race_mcp.analyzer.javascript._settled import settled_state
 from race_mcp.analyzer.javascript.lower import lower_module
 from race_mcp.findings import Finding
@@ -101,3 +103,14 @@ def _settled(source: str) -> frozenset[str]:
 def test_settled_state_shapes(source: str, settled: bool) -> None:
     found = _settled(source)
     assert bool(found) is settled, found
+
+
+def test_object_literal_of_shared_state_was_an_alias_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`const options = { ...mailDefaults, id }` then `options.retries = ...`: a new object."""
+
+    def call_only(value: model.Expr, read: Access) -> bool:
+        return isinstance(value, model.Call) and value.receiver is None and is_memory_key(read.key)
+
+    monkeypatch.setattr(interpret, "_new_object_of_memory", call_only)
+    before = _in_safe_spans(JS, _analyse(JS))
+    assert any("`mailDefaults`" in f.message for f in before)

@@ -688,8 +688,12 @@ class Interpreter(Writes):
 def _new_object_of_memory(value: model.Expr, read: Access) -> bool:
     """`oauth = OAuth2Session(scope=_SCOPE)`, `snapshot = dict(STATE)`: a function or constructor
     given shared in-process state returns a new object; writing to it changes nothing shared.
-    (A method on the shared object, `CACHE.get(k)`, may hand back a part of it: still an alias.)"""
-    return isinstance(value, model.Call) and value.receiver is None and is_memory_key(read.key)
+    (A method on the shared object, `CACHE.get(k)`, may hand back a part of it: still an alias.)
+    A literal built from it (`{...options, id}`, `[DEFAULTS.a]`, `{"k": CONFIG["k"]}`) is a new
+    object as well: setting its fields later writes nothing shared (Ghost, issue 12 review)."""
+    if not is_memory_key(read.key):
+        return False
+    return isinstance(value, model.Collection) or (isinstance(value, model.Call) and value.receiver is None)
 
 
 def _item_of_derived_value(key: str, target: model.Expr) -> bool:
