@@ -448,6 +448,8 @@ class Interpreter(Writes):
             if is_memory_key(alias.key):
                 # `coupon["used"]` through a reference taken earlier: a live read of the shared state.
                 return [self.record_read(alias.key, expr, state, test=test, origin=alias.steps[:1])]
+            if _own_value(state, alias, expr):
+                return []  # `doc.modified = now()` earlier on this path: the code's value, not the row's
             # `row["balance"]` of a row fetched earlier: the value as it was at the fetch.
             seen = alias.with_step(self.step(expr, "check" if test else "read"), decision=test)
             seen = replace(seen, detail=seen.detail | looked_at(expr))
@@ -705,6 +707,17 @@ def _item_of_derived_value(key: str, target: model.Expr) -> bool:
         and isinstance(target.value, model.Name)
         and spec(store_of(key)).attribute_rows
     )
+
+
+def _own_value(state: State, row: Access, expr: model.Expr) -> bool:
+    """`doc.modified = timezone.now()` then `update(modified=doc.modified)`: reading back attributes
+    this path overwrote with a value of its own reads nothing of the stored row (paperless, issue 11
+    review). A change computed from the row (`n = n + 1`) still carries the read."""
+    change = state.dirty.get(row.key)
+    if change is None or change.steps[0].order != row.steps[0].order or change.steps[-1].role != "overwrite":
+        return False
+    names = looked_at(expr)
+    return bool(names) and names <= change.written
 
 
 def _computed_from(value: Access, row: Access | None, target: model.Expr) -> bool:
