@@ -20,11 +20,12 @@ from ..core import model
 __all__ = ["entry_confidence", "unreached_confidence"]
 
 # Modules named as development data or scripts: `populate.py`, `fake_data.py`, `random_data.py`,
-# `seed_db.py`, `scripts/…`, `seeders/…`, factories for tests and demos.
+# `seed_db.py`, `scripts/…`, `seeders/…`, factories for tests and demos, code generators
+# (`scaffold.py`: netbox's writes new plugin files once, by hand).
 _DEV_PATH = re.compile(
     r"(?:^|/)(?:scripts?|seeds?|seeders?|factories)/"
     r"|(?:^|/)(?:populate|seed|seeds|seeder|fake_?data|random_?data|dev_?data|demo_?data|sample_?data"
-    r"|factories|generate_?data)\w*\.py$",
+    r"|factories|generate_?data|scaffold)\w*\.py$",
     re.IGNORECASE,
 )
 
