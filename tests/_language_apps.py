@@ -3,10 +3,11 @@ describe them, for the tests that link spec operations to handlers (`openapi --s
 `check_openapi` with `source`) and drive the MCP tools on other languages.
 
 The Node shop: an Express app (a pg SELECT then UPDATE behind `:walletId(\\d+)`, a Map checked then
-set across an await), a Fastify route (ioredis GET then SET) and a Next.js `pages/api` handler with a
-`[cartId]` segment (MongoDB find then update; it answers every method), and an app-router
-`route.ts` under a `(shop)` route group (pg SELECT then UPDATE). The Rust shop: Axum routes
-nested under `/v1` (sqlx SELECT then UPDATE at `{id}`, a Mutex guard dropped between check and
+set across an await; both money routes take an idempotency key, so what is found is their races),
+a Fastify route (ioredis GET then SET) and a Next.js `pages/api` handler with a `[cartId]` segment
+(MongoDB find then update; it answers every method), and an app-router `route.ts` under a `(shop)`
+route group (pg SELECT then UPDATE). The Rust shop: Axum routes nested under `/v1`
+(sqlx SELECT then UPDATE at `{id}` behind an idempotency-key layer, a Mutex guard dropped between check and
 insert at `:show/:seat`) and an actix-web route macro with a `{id:\\d+}` regex segment (redis-rs GET
 then SET)."""
 
@@ -22,7 +23,7 @@ const app = express();
 const pool = new Pool();
 const coupons = new Map();
 
-app.post("/wallets/:walletId(\\d+)/withdraw", async (req, res) => {
+app.post("/wallets/:walletId(\\d+)/withdraw", requireIdempotencyKey, async (req, res) => {
   const { rows } = await pool.query("SELECT balance FROM wallets WHERE id = $1", [req.params.walletId]);
   if (rows[0].balance < req.body.amount) {
     return res.status(409).end();
@@ -31,7 +32,7 @@ app.post("/wallets/:walletId(\\d+)/withdraw", async (req, res) => {
   res.json({ ok: true });
 });
 
-app.post("/coupons/:code/redeem", async (req, res) => {
+app.post("/coupons/:code/redeem", requireIdempotencyKey, async (req, res) => {
   if (coupons.get(req.params.code)) {
     return res.status(409).end();
   }
@@ -44,6 +45,11 @@ app.get("/health", (req, res) => res.json({ ok: true }));
 
 async function audit(code) {
   await pool.query("INSERT INTO audit (code) VALUES ($1)", [code]);
+}
+
+// Retries carry an Idempotency-Key (stored and replayed here); concurrent different requests still race.
+function requireIdempotencyKey(req, res, next) {
+  next();
 }
 """  # noqa: E501 (the shape of real code in another language)
 
@@ -145,6 +151,8 @@ use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::idempotency::require_idempotency_key;
+
 struct AppState {
     pool: PgPool,
     seats: Mutex<HashMap<String, u32>>,
@@ -174,7 +182,7 @@ async fn health() -> &'static str {
 
 fn api() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/wallets/{id}/withdraw", post(withdraw))
+        .route("/wallets/{id}/withdraw", post(withdraw).route_layer(axum::middleware::from_fn(require_idempotency_key)))
         .route("/shows/:show/seats/:seat", post(reserve))
 }
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from race_mcp import analyze_source
 
 NEST_PRISMA = """\
-import { Controller, Injectable, Post, Param, Body, Scope } from "@nestjs/common";
+import { Controller, Injectable, Post, Param, Body, Scope, UseInterceptors } from "@nestjs/common";
 import { PrismaClient } from "@prisma/client";
+import { IdempotencyInterceptor } from "./idempotency";
 
 @Injectable()
 export class WalletService {
@@ -26,6 +27,7 @@ export class WalletController {
   constructor(private readonly wallet: WalletService) {}
 
   @Post(":id/withdraw")
+  @UseInterceptors(IdempotencyInterceptor) // a retry replays its answer (RC601); the race stays
   async withdraw(@Param("id") id: string, @Body() body: { amount: number }) {
     return this.wallet.withdraw(id, body.amount);
   }
@@ -36,7 +38,7 @@ export class WalletController {
 def test_nest_route_reaches_the_race_in_its_injected_service() -> None:
     findings = analyze_source(NEST_PRISMA, "wallet.ts")
     assert [(f.rule_id, f.line, f.reached_by, f.confidence) for f in findings] == [
-        ("RC301", 9, "NestJS route POST /wallet/:id/withdraw", "high")
+        ("RC301", 10, "NestJS route POST /wallet/:id/withdraw", "high")
     ]
     assert "updateMany" in findings[0].fix and "ORM row" in findings[0].title
 

@@ -103,6 +103,8 @@ def lower_class(lowering: Lowering, node: Any) -> model.ClassModel:
         if member.type == "decorator":
             pending.append(member)
             continue
+        if member.type == "comment":  # a comment between a decorator and its method keeps both
+            continue
         decorators = [*pending, *(c for c in member.children if c.type == "decorator")]
         pending = []
         member_name = member.child_by_field_name("name") or member.child_by_field_name("property")

@@ -16,6 +16,7 @@ from ...findings import Confidence, Finding
 from ..core import model
 from ..core.checks import Reporter, suppressed, suppression_comment, unique_findings
 from ..core.effects import Recognizer
+from ..core.idempotency import PROVIDER_MARKERS, idempotency_direct
 from ..core.interpret import Interpreter
 from ..core.languages import PartialAnalysis
 from ..core.state import State
@@ -23,6 +24,7 @@ from ..core.stores import stores
 from . import stores as _registered  # noqa: F401  (registers the JavaScript recognizers)
 from .entrypoints import entry_points
 from .fixes import in_javascript
+from .idempotency import key_facts
 from .lower import lower_module
 from .memory import JavaScriptMemory, may_share_state
 from .parse import parse, syntax_errors
@@ -106,6 +108,21 @@ class _Run:
     ) -> None:
         self.findings.extend(self.reporter.findings_of(interpreter, entry, confidence, name))
 
+    def idempotency(
+        self, interpreter: Interpreter, entry: model.EntryPoint, function: model.Function
+    ) -> None:
+        """RC601: a money handler that neither takes a client's key nor fails a retry."""
+        direct = idempotency_direct(
+            self.module,
+            entry,
+            function,
+            persisted_writes=interpreter.persisted_writes,
+            claims=interpreter.claims,
+            keys=key_facts(self.module, function),
+        )
+        if direct is not None:
+            self.findings.append(self.reporter.direct_finding(direct, entry, "high", entry.qualname))
+
     def run(self, entries: list[model.EntryPoint]) -> list[Finding]:
         reached: set[str] = set()
         for entry in entries:
@@ -114,6 +131,7 @@ class _Run:
                 interpreter = self.interpret(function)
                 reached |= interpreter.visited
                 self.report(interpreter, entry, "high", entry.qualname)
+                self.idempotency(interpreter, entry, function)
         handled = {entry.qualname for entry in entries} | reached
         unreached: Confidence = "low" if _DEV_PATH.search(self.module.path.replace("\\", "/")) else "medium"
         reaching = getattr(self.facts, "entry_reaching", None)
@@ -137,7 +155,8 @@ def check_module(
 ) -> list[Finding]:
     """Every finding of one module, one per (rule, line), before settings and suppressions."""
     module = module or lower_module(source, path, tree)
-    has_stores = any(marker in source for marker in (*_store_markers(), "Records"))
+    # Payment providers: a handler that only calls Stripe still moves money (RC601).
+    has_stores = any(marker in source for marker in (*_store_markers(), "Records", *PROVIDER_MARKERS))
     if not has_stores and not may_share_state(module):
         return []
     entries = entry_points(module)

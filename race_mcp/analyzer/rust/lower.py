@@ -79,6 +79,8 @@ class _Items:
             if kind == "attribute_item":
                 attributes.append(node)
                 continue
+            if kind in ("line_comment", "block_comment"):  # between `#[post("/p")]` and its fn
+                continue
             if kind == "function_item":
                 self.function(node, owner, attributes)
             elif kind == "impl_item":

@@ -18,6 +18,7 @@ from ...findings import Confidence, Finding
 from ..core import model
 from ..core.checks import Reporter, suppressed, suppression_comment, unique_findings
 from ..core.effects import Recognizer
+from ..core.idempotency import PROVIDER_MARKERS, idempotency_direct
 from ..core.interpret import Interpreter
 from ..core.languages import PartialAnalysis
 from ..core.state import Mode, State
@@ -25,6 +26,7 @@ from ..core.stores import stores
 from . import stores as _registered  # noqa: F401  (adds the Rust recognizers to the store specs)
 from ._syntax import first_error, span
 from .entrypoints import entry_points
+from .idempotency import key_facts
 from .lower import RustModule, lower_module
 from .memory import RustMemory, may_share_state
 
@@ -88,6 +90,21 @@ class _Run:
         confidence: Confidence = "high" if entry is not None else "medium"
         self.findings.extend(self.reporter.findings_of(interpreter, entry, confidence, name))
 
+    def idempotency(
+        self, interpreter: Interpreter, entry: model.EntryPoint, function: model.Function
+    ) -> None:
+        """RC601: a money handler that neither takes a client's key nor fails a retry."""
+        direct = idempotency_direct(
+            self.module,
+            entry,
+            function,
+            persisted_writes=interpreter.persisted_writes,
+            claims=interpreter.claims,
+            keys=key_facts(self.module, function),
+        )
+        if direct is not None:
+            self.findings.append(self.reporter.direct_finding(direct, entry, "high", entry.qualname))
+
     def run(self, entries: list[model.EntryPoint]) -> list[Finding]:
         reached: set[str] = set()
         for entry in entries:
@@ -95,6 +112,7 @@ class _Run:
             interpreter = self.interpret(function, "threaded")
             reached |= interpreter.visited
             self.report(interpreter, entry, entry.qualname)
+            self.idempotency(interpreter, entry, function)
         handled = {entry.qualname for entry in entries} | reached
         for name, function in _roots(self.module):
             if name in handled or (not function.is_async and not self.recognizers):
@@ -110,7 +128,9 @@ def check_module(source: str, path: str, facts: Any = None) -> tuple[list[Findin
     project's (routes registered in `main.rs` for this file's handlers)."""
     lowered = lower_module(source, path)
     run = _Run(lowered, path)
-    if not run.recognizers and not may_share_state(lowered):
+    # Payment providers: a handler that only calls Stripe still moves money (RC601).
+    pays = any(marker in source for marker in PROVIDER_MARKERS)
+    if not run.recognizers and not may_share_state(lowered) and not pays:
         return [], lowered
     entries = entry_points(lowered)
     project_routes = getattr(facts, "with_project_routes", None)

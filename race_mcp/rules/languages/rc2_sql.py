@@ -16,11 +16,12 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 const express = require("express");
                 const { Pool } = require("pg");
+                const { requireIdempotencyKey } = require("./idempotency");
 
                 const app = express();
                 const pool = new Pool();
 
-                app.post("/accounts/:id/withdraw", async (req, res) => {
+                app.post("/accounts/:id/withdraw", requireIdempotencyKey, async (req, res) => {
                   const { rows } = await pool.query("SELECT balance FROM accounts WHERE id = $1", [
                     req.params.id,
                   ]);
@@ -39,11 +40,12 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 const express = require("express");
                 const { Pool } = require("pg");
+                const { requireIdempotencyKey } = require("./idempotency");
 
                 const app = express();
                 const pool = new Pool();
 
-                app.post("/accounts/:id/withdraw", async (req, res) => {
+                app.post("/accounts/:id/withdraw", requireIdempotencyKey, async (req, res) => {
                   const result = await pool.query(
                     "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1",
                     [req.body.amount, req.params.id],
@@ -67,9 +69,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 use axum::extract::{Path, State};
                 use axum::http::StatusCode;
+                use axum::middleware;
                 use axum::routing::post;
                 use axum::Router;
                 use sqlx::PgPool;
+                use crate::idempotency::require_idempotency_key;
 
                 async fn withdraw(
                     State(pool): State<PgPool>,
@@ -91,7 +95,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 }
 
                 pub fn app(pool: PgPool) -> Router {
-                    Router::new().route("/accounts/:id/withdraw/:amount", post(withdraw)).with_state(pool)
+                    Router::new()
+                        .route("/accounts/:id/withdraw/:amount", post(withdraw))
+                        .route_layer(middleware::from_fn(require_idempotency_key))
+                        .with_state(pool)
                 }
                 """
             ),
@@ -99,9 +106,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 use axum::extract::{Path, State};
                 use axum::http::StatusCode;
+                use axum::middleware;
                 use axum::routing::post;
                 use axum::Router;
                 use sqlx::PgPool;
+                use crate::idempotency::require_idempotency_key;
 
                 async fn withdraw(
                     State(pool): State<PgPool>,
@@ -121,7 +130,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 }
 
                 pub fn app(pool: PgPool) -> Router {
-                    Router::new().route("/accounts/:id/withdraw/:amount", post(withdraw)).with_state(pool)
+                    Router::new()
+                        .route("/accounts/:id/withdraw/:amount", post(withdraw))
+                        .route_layer(middleware::from_fn(require_idempotency_key))
+                        .with_state(pool)
                 }
                 """
             ),

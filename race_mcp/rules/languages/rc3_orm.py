@@ -18,11 +18,12 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 import express from "express";
                 import { PrismaClient } from "@prisma/client";
+                import { requireIdempotencyKey } from "./idempotency";
 
                 const prisma = new PrismaClient();
                 const app = express();
 
-                app.post("/accounts/:id/withdraw", async (req, res) => {
+                app.post("/accounts/:id/withdraw", requireIdempotencyKey, async (req, res) => {
                   const id = Number(req.params.id);
                   const account = await prisma.account.findUnique({ where: { id } });
                   if (!account || account.balance < req.body.amount) {
@@ -40,11 +41,12 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 import express from "express";
                 import { PrismaClient } from "@prisma/client";
+                import { requireIdempotencyKey } from "./idempotency";
 
                 const prisma = new PrismaClient();
                 const app = express();
 
-                app.post("/accounts/:id/withdraw", async (req, res) => {
+                app.post("/accounts/:id/withdraw", requireIdempotencyKey, async (req, res) => {
                   const id = Number(req.params.id);
                   // One statement decrements and re-checks the balance; count 0: this request lost.
                   const { count } = await prisma.account.updateMany({

@@ -65,8 +65,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 use aws_sdk_dynamodb::types::AttributeValue;
                 use aws_sdk_dynamodb::Client;
                 use axum::extract::{Path, State};
+                use axum::middleware;
                 use axum::routing::post;
                 use axum::Router;
+                use crate::idempotency::require_idempotency_key;
 
                 async fn redeem(
                     State(client): State<Client>,
@@ -93,7 +95,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 }
 
                 pub fn app(client: Client) -> Router {
-                    Router::new().route("/giftcards/:card/redeem/:amount", post(redeem)).with_state(client)
+                    Router::new()
+                        .route("/giftcards/:card/redeem/:amount", post(redeem))
+                        .route_layer(middleware::from_fn(require_idempotency_key))
+                        .with_state(client)
                 }
                 """
             ),
@@ -102,8 +107,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 use aws_sdk_dynamodb::types::AttributeValue;
                 use aws_sdk_dynamodb::Client;
                 use axum::extract::{Path, State};
+                use axum::middleware;
                 use axum::routing::post;
                 use axum::Router;
+                use crate::idempotency::require_idempotency_key;
 
                 // DynamoDB checks the balance at the write: a losing request gets ConditionalCheckFailed.
                 async fn redeem(
@@ -123,7 +130,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 }
 
                 pub fn app(client: Client) -> Router {
-                    Router::new().route("/giftcards/:card/redeem/:amount", post(redeem)).with_state(client)
+                    Router::new()
+                        .route("/giftcards/:card/redeem/:amount", post(redeem))
+                        .route_layer(middleware::from_fn(require_idempotency_key))
+                        .with_state(client)
                 }
                 """
             ),

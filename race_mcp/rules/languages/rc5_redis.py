@@ -16,11 +16,12 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 import express from "express";
                 import Redis from "ioredis";
+                import { requireIdempotencyKey } from "./idempotency";
 
                 const app = express();
                 const redis = new Redis();
 
-                app.post("/coupons/:code/redeem", async (req, res) => {
+                app.post("/coupons/:code/redeem", requireIdempotencyKey, async (req, res) => {
                   const key = `coupon:${req.params.code}:used`;
                   const used = await redis.get(key);
                   if (used) {
@@ -35,11 +36,12 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 import express from "express";
                 import Redis from "ioredis";
+                import { requireIdempotencyKey } from "./idempotency";
 
                 const app = express();
                 const redis = new Redis();
 
-                app.post("/coupons/:code/redeem", async (req, res) => {
+                app.post("/coupons/:code/redeem", requireIdempotencyKey, async (req, res) => {
                   const key = `coupon:${req.params.code}:used`;
                   // SET NX claims the coupon only if nobody has: one command, decided by Redis.
                   const claimed = await redis.set(key, "1", "NX");
@@ -61,9 +63,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 use axum::extract::{Path, State};
                 use axum::http::StatusCode;
+                use axum::middleware;
                 use axum::routing::post;
                 use axum::Router;
                 use redis::AsyncCommands;
+                use crate::idempotency::require_idempotency_key;
 
                 async fn redeem(
                     State(client): State<redis::Client>,
@@ -79,7 +83,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 }
 
                 pub fn app(client: redis::Client) -> Router {
-                    Router::new().route("/coupons/:code/redeem", post(redeem)).with_state(client)
+                    Router::new()
+                        .route("/coupons/:code/redeem", post(redeem))
+                        .route_layer(middleware::from_fn(require_idempotency_key))
+                        .with_state(client)
                 }
                 """
             ),
@@ -87,9 +94,11 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 use axum::extract::{Path, State};
                 use axum::http::StatusCode;
+                use axum::middleware;
                 use axum::routing::post;
                 use axum::Router;
                 use redis::AsyncCommands;
+                use crate::idempotency::require_idempotency_key;
 
                 async fn redeem(
                     State(client): State<redis::Client>,
@@ -105,7 +114,10 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 }
 
                 pub fn app(client: redis::Client) -> Router {
-                    Router::new().route("/coupons/:code/redeem", post(redeem)).with_state(client)
+                    Router::new()
+                        .route("/coupons/:code/redeem", post(redeem))
+                        .route_layer(middleware::from_fn(require_idempotency_key))
+                        .with_state(client)
                 }
                 """
             ),

@@ -13,10 +13,6 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
     "RC601": {
         "javascript": LanguageExamples(
             filename="payments.ts",
-            gap=(
-                "the money-handler check (which reads a module's routes and their persisted writes) runs on "
-                "Python modules only so far."
-            ),
             racy=snippet(
                 """
                 import express from "express";
@@ -66,10 +62,6 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 "Accept an `Idempotency-Key` header (from the `HeaderMap`), store the key under a UNIQUE "
                 "constraint with the result in the same transaction as the write (`ON CONFLICT "
                 "(idempotency_key) DO NOTHING`), and replay the stored result for a repeated key."
-            ),
-            gap=(
-                "the money-handler check (which reads a module's routes and their persisted writes) runs on "
-                "Python modules only so far."
             ),
             racy=snippet(
                 """

@@ -16,12 +16,13 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 const express = require("express");
                 const mongoose = require("mongoose");
+                const { requireIdempotencyKey } = require("./idempotency");
 
                 const couponSchema = new mongoose.Schema({ code: String, uses: Number, maxUses: Number });
                 const Coupon = mongoose.model("Coupon", couponSchema);
                 const app = express();
 
-                app.post("/coupons/:code/redeem", async (req, res) => {
+                app.post("/coupons/:code/redeem", requireIdempotencyKey, async (req, res) => {
                   const coupon = await Coupon.findOne({ code: req.params.code });
                   if (coupon.uses >= coupon.maxUses) {
                     return res.status(409).json({ ok: false });
@@ -35,12 +36,13 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
                 """
                 const express = require("express");
                 const mongoose = require("mongoose");
+                const { requireIdempotencyKey } = require("./idempotency");
 
                 const couponSchema = new mongoose.Schema({ code: String, uses: Number, maxUses: Number });
                 const Coupon = mongoose.model("Coupon", couponSchema);
                 const app = express();
 
-                app.post("/coupons/:code/redeem", async (req, res) => {
+                app.post("/coupons/:code/redeem", requireIdempotencyKey, async (req, res) => {
                   // The filter re-checks the limit in the same operation that counts the use.
                   const coupon = await Coupon.findOneAndUpdate(
                     { code: req.params.code, $expr: { $lt: ["$uses", "$maxUses"] } },

@@ -61,8 +61,11 @@ class RustSqlRecognizer:
         if statement.kind in ("update", "delete"):
             claims = statement.guarded or statement.kind == "delete"
             guard = ALL if claims and ctx.result_used(call) else frozenset()
+            # A guarded transition to a new state (`SET used = true WHERE .. AND used = false`) whose
+            # count is read: a retry fails it instead of repeating what follows (RC601).
+            claim = statement.claim and guard >= ALL
             effects += [
-                Effect("write", f"sql:{table}", "RC201", guard, columns=statement.set_columns)
+                Effect("write", f"sql:{table}", "RC201", guard, columns=statement.set_columns, claim=claim)
                 for table in statement.tables
             ]
             return [*effects, _ONE_STATEMENT]
