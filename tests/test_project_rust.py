@@ -147,3 +147,22 @@ def test_the_cache_is_invalidated_when_a_rust_file_changes(project: Path, tmp_pa
     # The analysis after the edit reports the new route.
     routes = {f.route for f in _analyze(project) if f.function == "withdraw" and f.rule_id == "RC102"}
     assert routes == {"POST /wallet/take"}
+
+
+def test_actix_scopes_services_and_configure_in_main_rs(tmp_path: Path) -> None:
+    """actix-web: a route macro's handler registered with `web::scope("/api").service(h)`, a
+    `.configure(admin::config)` under the same scope, and `.route(.., web::post().to(h))`."""
+    project = tmp_path / "actix_wallet"
+    shutil.copytree(PROJECTS / "actix_wallet", project)
+    findings = _analyze(project)
+    assert _seen(findings, project) == {
+        ("RC102", "src/handlers.rs", "withdraw", "POST /api/withdraw", "high"),
+        ("RC102", "src/handlers.rs", "deposit", "POST /deposit", "high"),
+        ("RC102", "src/admin.rs", "grant", "POST /api/grant", "high"),
+    }
+    # Alone, the macro's own path is all the file knows.
+    alone = analyze_source((project / "src" / "handlers.rs").read_text(), "handlers.rs")
+    assert {(f.function, f.route) for f in alone if f.rule_id == "RC102"} == {
+        ("withdraw", "POST /withdraw"),
+        ("deposit", None),
+    }

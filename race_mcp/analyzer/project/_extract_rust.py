@@ -5,7 +5,8 @@
 - `imports`: local name -> `use` path as written (`crate::handlers::withdraw`, `super::db`);
   `globs`: `use crate::handlers::*;` paths;
 - `routes`: [function, path, verb, handler as written, framework] (Axum, actix-web);
-  `nests`: [function, prefix, nested router's function as written].
+  `nests`: [function, prefix, nested router's function as written] (Axum `.nest`, actix-web
+  `scope(..).service(f)` / `.configure(f)`); `macros`: function -> its actix-web route macro's route.
 
 The module path of a file (`crate::api::wallet`) comes from where it lies under its crate's `src/`,
 which the index knows; the file itself says nothing about it. Only files that mention a route
@@ -21,7 +22,9 @@ from ._facts import FileFacts
 
 __all__ = ["extract_rust"]
 
-_ROUTING = re.compile(r"\.(?:route|nest|service|configure|to)\s*\(|Router::|web::scope")
+_ROUTING = re.compile(
+    r"\.(?:route|nest|service|configure|to)\s*\(|Router::|web::scope|#\[(?:get|post|put|patch|delete|route)\("
+)
 _MAX_NODES = 300_000
 
 
@@ -39,13 +42,14 @@ def extract_rust(data: bytes, module: str) -> FileFacts:
         "globs": reading.globs,
     }
     if _ROUTING.search(source) and tree.root_node.descendant_count <= _MAX_NODES:
-        from ..rust.entrypoints import route_registrations
+        from ..rust.entrypoints import macro_routes, route_registrations
         from ..rust.lower import lower_module
 
         lowered = lower_module(source, "module.rs")
         routes, nests = route_registrations(lowered)
         extra["routes"] = [list(route) for route in routes]
         extra["nests"] = [list(nest) for nest in nests]
+        extra["macros"] = macro_routes(lowered)
     return FileFacts(module, kind="rs", broken=tree.root_node.has_error, extra=extra)
 
 

@@ -34,7 +34,7 @@ LANGUAGE_KINDS = frozenset({"js", "rs"})
 _JS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 # Bumped when an extractor's facts change shape or meaning: the kind is part of each file's cache
 # key, so facts cached by an older extractor are not read back.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
 # The job kind says which extractor and, for JavaScript, which dialect (the suffix) parses it.
 SUFFIX_KINDS: dict[str, str] = {
     **{suffix: f"js@{EXTRACTOR_VERSION}:{suffix}" for suffix in _JS},
@@ -322,6 +322,13 @@ class CrossFile:
                 )
 
     def _rust_routes(self, path: str, facts: FileFacts, entries: dict[str, list[model.EntryPoint]]) -> None:
+        for function, declared in facts.extra.get("macros", {}).items():
+            prefix = self.rust_prefix(path, function)  # `web::scope("/api").service(f)` elsewhere
+            verb, _, route = str(declared).partition(" ")
+            if prefix:
+                entries.setdefault(path, []).append(
+                    model.EntryPoint(function, "http", "event-loop", f"{verb} {prefix}{route}", "actix-web")
+                )
         for function, route, verb, handler, framework in facts.extra.get("routes", ()):
             found = self.rust_target(path, handler)
             if found is not None:

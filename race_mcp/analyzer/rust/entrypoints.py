@@ -20,10 +20,12 @@ from ._syntax import Node, text
 from ._syntax import field as child
 from .lower import RustModule
 
-__all__ = ["entry_points", "route_registrations"]
+__all__ = ["entry_points", "macro_routes", "route_registrations"]
 
 _VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "trace", "any"})
 _NESTING = frozenset({"nest", "scope"})
+_MOUNTING = frozenset({"service", "configure"})
+_PATHS = frozenset({"identifier", "scoped_identifier"})
 
 
 def entry_points(lowered: RustModule) -> list[model.EntryPoint]:
@@ -52,6 +54,17 @@ def route_registrations(
     `.nest(prefix, f())` / `web::scope(prefix).configure(f)`: the project index follows both
     into other modules (`handlers::withdraw`, `crate::api::routes()`)."""
     return _Routes(lowered.module).collect(lowered.tree.root_node)  # type: ignore[attr-defined]
+
+
+def macro_routes(lowered: RustModule) -> dict[str, str]:
+    """Functions routed by an actix-web macro (`#[post("/p")]`) -> `POST /p`."""
+    found: dict[str, str] = {}
+    for qualname, attributes in lowered.attributes.items():
+        for attribute in attributes:
+            declared = _macro_route(attribute)
+            if declared is not None:
+                found.setdefault(qualname, declared)
+    return found
 
 
 def _macro_route(attribute: Node) -> str | None:
@@ -104,6 +117,11 @@ class _Routes:
     def call(self, node: Node, function: str, prefix: str) -> bool:
         """Reads one registration; True when it walked the call's parts itself."""
         method, receiver, args = _method_call(node)
+        if method in _MOUNTING and receiver is not None and args and args[0].type in _PATHS:
+            # actix-web: `web::scope("/api").service(handlers::withdraw)` (a route macro's handler)
+            # or `.configure(api::config)`: the prefix of what that function registers or declares.
+            scope = _chain_start(receiver, "scope") or ""
+            self.nests.append((function, prefix + scope, "".join(text(args[0]).split())))
         if method in _NESTING and args and args[0].type == "string_literal":
             inner = prefix + string_value(args[0])
             if receiver is not None:
