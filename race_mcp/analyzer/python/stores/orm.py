@@ -19,7 +19,7 @@ from ...core.state import EXISTENCE
 from ...core.stores import StoreSpec, register
 from ._common import INSERT_OUTCOME, StoreRecognizer, chain, keywords, literal_string, positional
 from ._orm_facts import OrmFacts, field_names
-from ._orm_rows import LoadedRow, loaded_rows
+from ._orm_rows import LOADED, LoadedRow, loaded_rows
 from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lock
 
 __all__ = ["OrmRecognizer"]
@@ -386,7 +386,12 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
     def insert(
         self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303"
     ) -> list[Effect]:
-        """A create after a check: a row lock taken by the check cannot cover the row that is missing."""
+        """A create after a check: a row lock taken by the check cannot cover the row that is missing.
+        A check on a row handed in already loaded (`if parent.credits >= cost:`) looked for no
+        absence: the new row duplicates nothing it decided on (its change races as RC301/RC304)."""
+        check = ctx.state.checks.get(key)
+        if check is not None and check.steps and check.steps[0].role == LOADED and guard != ALL:
+            guard = guard | check.detail | frozenset({"<row handed in>"})
         write = Effect("write", key, rule, guard, needs_check=True)
         region = f"{TRANSACTION_LOCK}:{key}"
         if ctx.region_held(region):
