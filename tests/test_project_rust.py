@@ -23,6 +23,8 @@ PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 EXPECTED = {
     ("RC102", "src/handlers.rs", "withdraw", "POST /wallet/withdraw", "high"),
     ("RC201", "src/api/orders.rs", "pay", "POST /api/orders/:id/pay", "high"),
+    # A plain helper of another module the deposit handler calls: on the handler's worker thread.
+    ("RC102", "src/ledger.rs", "record", "POST /wallet/deposit", "high"),
 }
 
 
@@ -92,6 +94,12 @@ def test_a_handler_file_alone_has_no_route(project: Path) -> None:
     }
 
 
+def test_a_helper_module_alone_is_not_a_root(project: Path) -> None:
+    """Without the project, a synchronous helper touching only in-process state is run by nobody
+    the file shows: no finding. Reached from a routed handler, it is (see EXPECTED)."""
+    assert analyze_source((project / "src" / "ledger.rs").read_text(), "ledger.rs") == []
+
+
 def test_glob_imports_pub_use_and_super_paths_resolve(project: Path) -> None:
     """`use crate::api::*` then `post(checkout)`, where `api` re-exports `orders::pay` as `checkout`
     with `pub use`, and a route module naming its sibling through `super::`."""
@@ -136,7 +144,7 @@ def test_the_cache_is_invalidated_when_a_rust_file_changes(project: Path, tmp_pa
         )
 
     first = build()
-    assert first.stats.extracted == first.stats.files == 4
+    assert first.stats.extracted == first.stats.files == 5
     assert build().stats.extracted == 0
     main = project / "src" / "main.rs"
     main.write_text(main.read_text().replace('"/wallet/withdraw"', '"/wallet/take"'))

@@ -1,6 +1,7 @@
 """Facts of one Rust file for the project index, as JSON data in `FileFacts.extra`:
 
 - `functions`: the file's functions as its analysis names them (`withdraw`, `Wallet.debit`);
+  `calls`: per function, the paths it calls (`db::debit`), for what a handler reaches elsewhere;
 - `mods`: modules declared by `mod x;` (their files are `x.rs` or `x/mod.rs` beside this module);
 - `imports`: local name -> `use` path as written (`crate::handlers::withdraw`, `super::db`);
   `globs`: `use crate::handlers::*;` paths;
@@ -26,6 +27,7 @@ _ROUTING = re.compile(
     r"\.(?:route|nest|service|configure|to)\s*\(|Router::|web::scope|#\[(?:get|post|put|patch|delete|route)\("
 )
 _MAX_NODES = 300_000
+_MAX_CALLS = 200  # per function
 
 
 def extract_rust(data: bytes, module: str) -> FileFacts:
@@ -40,6 +42,7 @@ def extract_rust(data: bytes, module: str) -> FileFacts:
         "mods": reading.mods,
         "imports": reading.imports,
         "globs": reading.globs,
+        "calls": reading.calls,
     }
     if _ROUTING.search(source) and tree.root_node.descendant_count <= _MAX_NODES:
         from ..rust.entrypoints import macro_routes, route_registrations
@@ -57,6 +60,22 @@ def _text(node: Any) -> str:
     return str(node.text.decode("utf-8", errors="replace"))
 
 
+def _called_paths(body: Any | None) -> list[str]:
+    """The functions a body calls by path (`db::debit(..)`, `helper(..)`), closures included."""
+    found: list[str] = []
+    stack = [body] if body is not None else []
+    while stack and len(found) < _MAX_CALLS:
+        node = stack.pop()
+        if node.type == "call_expression":
+            callee = node.child_by_field_name("function")
+            if callee is not None and callee.type in ("identifier", "scoped_identifier"):
+                written = "".join(_text(callee).split())
+                if written not in found:
+                    found.append(written)
+        stack.extend(reversed(node.named_children))
+    return found
+
+
 class _Items:
     """Functions, `mod` declarations and `use` paths, as the lowering reads items (inline `mod`
     bodies flattened into the file, `impl` methods as `Type.method`)."""
@@ -66,13 +85,19 @@ class _Items:
         self.mods: list[str] = []
         self.imports: dict[str, str] = {}
         self.globs: list[str] = []
+        # Per function: the paths it calls (`db::debit`, `crate::ledger::record`, `helper`).
+        self.calls: dict[str, list[str]] = {}
 
     def items(self, nodes: list[Any], owner: str | None) -> None:
         for node in nodes:
             kind = node.type
             name = node.child_by_field_name("name")
             if kind == "function_item" and name is not None:
-                self.functions.append(f"{owner}.{_text(name)}" if owner else _text(name))
+                qualname = f"{owner}.{_text(name)}" if owner else _text(name)
+                self.functions.append(qualname)
+                called = _called_paths(node.child_by_field_name("body"))
+                if called:
+                    self.calls[qualname] = called
             elif kind == "impl_item":
                 target, body = node.child_by_field_name("type"), node.child_by_field_name("body")
                 if target is not None and body is not None:

@@ -34,7 +34,7 @@ LANGUAGE_KINDS = frozenset({"js", "rs"})
 _JS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 # Bumped when an extractor's facts change shape or meaning: the kind is part of each file's cache
 # key, so facts cached by an older extractor are not read back.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 # The job kind says which extractor and, for JavaScript, which dialect (the suffix) parses it.
 SUFFIX_KINDS: dict[str, str] = {
     **{suffix: f"js@{EXTRACTOR_VERSION}:{suffix}" for suffix in _JS},
@@ -294,7 +294,7 @@ class CrossFile:
             if facts.kind == "js":
                 self._js_routes(path, facts, entries, starts)
             elif facts.kind == "rs":
-                self._rust_routes(path, facts, entries)
+                self._rust_routes(path, facts, entries, starts)
         self._entries = entries
         for path, qualname, entry in starts:
             self._reach(path, qualname, entry)
@@ -321,21 +321,27 @@ class CrossFile:
                     (path, qualname, model.EntryPoint(qualname, kind, "event-loop", route, "nestjs"))
                 )
 
-    def _rust_routes(self, path: str, facts: FileFacts, entries: dict[str, list[model.EntryPoint]]) -> None:
+    def _rust_routes(
+        self,
+        path: str,
+        facts: FileFacts,
+        entries: dict[str, list[model.EntryPoint]],
+        starts: list[tuple[str, str, model.EntryPoint]],
+    ) -> None:
         for function, declared in facts.extra.get("macros", {}).items():
             prefix = self.rust_prefix(path, function)  # `web::scope("/api").service(f)` elsewhere
             verb, _, route = str(declared).partition(" ")
+            entry = model.EntryPoint(function, "http", "event-loop", f"{verb} {prefix}{route}", "actix-web")
             if prefix:
-                entries.setdefault(path, []).append(
-                    model.EntryPoint(function, "http", "event-loop", f"{verb} {prefix}{route}", "actix-web")
-                )
+                entries.setdefault(path, []).append(entry)
+            starts.append((path, function, entry))
         for function, route, verb, handler, framework in facts.extra.get("routes", ()):
             found = self.rust_target(path, handler)
             if found is not None:
                 full = f"{verb} {self.rust_prefix(path, function)}{route}"
-                entries.setdefault(found[0], []).append(
-                    model.EntryPoint(found[1], "http", "event-loop", full, framework)
-                )
+                entry = model.EntryPoint(found[1], "http", "event-loop", full, framework)
+                entries.setdefault(found[0], []).append(entry)
+                starts.append((found[0], found[1], entry))
 
     def _reach(self, path: str, qualname: str, entry: model.EntryPoint) -> None:
         """Functions of other files `qualname` calls, a few calls deep, lent `entry`."""
@@ -354,7 +360,9 @@ class CrossFile:
                         self._reached.setdefault(found[0], {}).setdefault(found[1], entry)
             level = following
 
-    def _callee(self, path: str, caller: str, ref: list[str]) -> Target | None:
+    def _callee(self, path: str, caller: str, ref: list[str] | str) -> Target | None:
+        if isinstance(ref, str):  # Rust: a path as written
+            return self.rust_target(path, ref)
         if ref[0] != "this" or len(ref) != 3:
             return self.target(path, ref)
         owner = caller.split(".", 1)[0] if "." in caller else None

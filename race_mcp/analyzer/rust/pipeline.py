@@ -72,8 +72,9 @@ def _roots(module: model.ModuleModel) -> Iterator[tuple[str, model.Function]]:
 
 
 class _Run:
-    def __init__(self, lowered: RustModule, path: str) -> None:
+    def __init__(self, lowered: RustModule, path: str, facts: Any = None) -> None:
         self.lowered = lowered
+        self.facts = facts
         self.module = lowered.module
         self.profile = RustMemory(lowered)
         self.recognizers = _recognizers(lowered)
@@ -114,12 +115,17 @@ class _Run:
             self.report(interpreter, entry, entry.qualname)
             self.idempotency(interpreter, entry, function)
         handled = {entry.qualname for entry in entries} | reached
+        reaching = getattr(self.facts, "entry_reaching", None)
         for name, function in _roots(self.module):
-            if name in handled or (not function.is_async and not self.recognizers):
+            if name in handled:
                 continue
-            self.report(
-                self.interpret(function, "threaded" if function.is_async else "sequential"), None, name
-            )
+            # A handler of another module that calls this function lends it its route, its
+            # confidence and its runtime (a tokio worker thread, whether the helper is async or not).
+            caller = reaching(function, self.module) if callable(reaching) else None
+            if not function.is_async and not self.recognizers and caller is None:
+                continue
+            mode: Mode = "threaded" if function.is_async or caller is not None else "sequential"
+            self.report(self.interpret(function, mode), caller, name)
         return unique_findings(self.findings)
 
 
@@ -127,7 +133,7 @@ def check_module(source: str, path: str, facts: Any = None) -> tuple[list[Findin
     """Every finding in one Rust file, one per (rule, line), and the lowered file; `facts`: the
     project's (routes registered in `main.rs` for this file's handlers)."""
     lowered = lower_module(source, path)
-    run = _Run(lowered, path)
+    run = _Run(lowered, path, facts)
     # Payment providers: a handler that only calls Stripe still moves money (RC601).
     pays = any(marker in source for marker in PROVIDER_MARKERS)
     if not run.recognizers and not may_share_state(lowered) and not pays:
