@@ -236,3 +236,35 @@ def test_a_symlink_leaving_the_roots_is_never_followed(tmp_path: Path) -> None:
     (project / "services" / "coupons.ts").symlink_to(inside / "coupons.ts")
     seen = _seen(_analyze(project, roots=AllowedRoots([project])), project, {"RC101"})
     assert ("RC101", "vendor/coupons.ts", "redeem", "POST /api/coupons/:code/redeem", "high") in seen
+
+
+def test_hostile_projects_cost_bounded_time_and_never_fail_the_index(tmp_path: Path) -> None:
+    """Files that star-export each other (fan-out at every hop, cycles), a router mounted in a
+    cycle, and a file nested too deeply to lower: the index answers, the run ends, and the deep
+    file's own analysis is what reports it."""
+    import time
+
+    project = tmp_path / "hostile"
+    project.mkdir()
+    (project / "package.json").write_text("{}")
+    names = [f"m{i}" for i in range(30)]
+    for name in names:
+        stars = "".join(f'export * from "./{other}.js";\n' for other in names if other != name)
+        (project / f"{name}.js").write_text(stars)
+    (project / "app.js").write_text(
+        'import express from "express";\nimport { missing } from "./m0.js";\nimport loop from "./loop.js";\n'
+        'const app = express();\napp.use("/a", loop);\napp.post("/x", missing);\n'
+    )
+    (project / "loop.js").write_text(
+        'import express from "express";\nimport app from "./loop.js";\nconst router = express.Router();\n'
+        'router.use("/again", router);\nconst m = new Map();\n'
+        'router.post("/y", async (req, res) => { const v = m.get(1); await req.x; m.set(1, v + 1); });\n'
+        "export default router;\n"
+    )
+    (project / "deep.js").write_text("app.use((req, res) => " + "[" * 3000 + "]" * 3000 + ");\n")
+    started = time.perf_counter()
+    report = analyze_paths([project], settings=Settings(jobs=1))
+    assert time.perf_counter() - started < 60
+    assert {error.path for error in report.errors} <= {str(project / "deep.js")}
+    routes = {f.route for f in report.findings if f.path.endswith("loop.js")}
+    assert routes == {"POST /a/y"}

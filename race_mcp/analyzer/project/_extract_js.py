@@ -43,6 +43,15 @@ _FUNCTIONS = frozenset({"arrow_function", "function_expression", "function"})
 
 
 def extract_javascript(data: bytes, module: str, suffix: str) -> FileFacts:
+    """The file's facts; a file too deeply nested to read gives none (it is `broken`): its own
+    analysis reports why, and the index must never fail for one file."""
+    try:
+        return _extract(data, module, suffix)
+    except (RecursionError, ValueError, MemoryError):
+        return FileFacts(module, kind="js", broken=True)
+
+
+def _extract(data: bytes, module: str, suffix: str) -> FileFacts:
     from ..javascript.parse import parse
 
     label = f"module{suffix}"  # the dialect goes by the suffix

@@ -31,6 +31,14 @@ _MAX_CALLS = 200  # per function
 
 
 def extract_rust(data: bytes, module: str) -> FileFacts:
+    """The file's facts; one too deeply nested to read gives none (`broken`), never an error."""
+    try:
+        return _extract(data, module)
+    except (RecursionError, ValueError, MemoryError):
+        return FileFacts(module, kind="rs", broken=True)
+
+
+def _extract(data: bytes, module: str) -> FileFacts:
     from ..rust._syntax import parse
 
     source = data.decode("utf-8", errors="replace")

@@ -95,6 +95,7 @@ class CrossFile:
         self._mounted: dict[Target, tuple[str, str, str]] | None = None
         self._nested: dict[Target, tuple[str, str, str]] | None = None
         self._crates: dict[tuple[str, str], str] | None = None
+        self._exports: dict[tuple[str, str], Target | None] = {}
 
     # -- what the analysis of one file asks --------------------------------------------------------
     def entry_points(self, path: str) -> list[model.EntryPoint]:
@@ -134,9 +135,20 @@ class CrossFile:
         return next((self._aliases[c] for c in candidates if c in self._aliases), None)
 
     def export(self, path: str | None, name: str, hops: int = 0) -> Target | None:
-        """Where the binding `path` exports as `name` is defined (`=`: CommonJS `module.exports`)."""
+        """Where the binding `path` exports as `name` is defined (`=`: CommonJS `module.exports`).
+        Each (file, name) is answered once: `export *` fans out at every hop, and files that
+        star-export each other would otherwise cost (fan-out ** hops)."""
         if path is None or hops > _MAX_HOPS:
             return None
+        key = (path, name)
+        if key in self._exports:
+            return self._exports[key]
+        self._exports[key] = None  # met again while being answered: a cycle names nothing
+        found = self._export(path, name, hops)
+        self._exports[key] = found
+        return found
+
+    def _export(self, path: str, name: str, hops: int) -> Target | None:
         extra = self._extra(path)
         exports: dict[str, Any] = extra.get("exports", {})
         value = exports.get(name)
