@@ -47,6 +47,7 @@ _ROW = re.compile(
     r"^\|\s*(?P<app>[\w.-]+)\s*\|\s*(?P<rule>R[CA]\d{3})\s*\|"
     r"\s*`(?P<path>[^`:]+):(?P<line>\d+)(?:@(?P<function>[\w.<>]+))?`\s*\|"
     r"\s*(?P<conf>\w+)\s*\|\s*(?P<verdict>true|plausible|false)\s*\|\s*(?P<reason>[^|]*)\|"
+    r"(?:\s*(?P<after>[^|]*)\|)?"
 )
 _VERDICTS = ("true", "plausible", "false")
 Key = tuple[str, str, str, int, str]  # app, rule, path, line, function ("" for any)
@@ -65,6 +66,7 @@ class Verdict:
     verdict: str
     confidence: str  # the confidence the finding had when it was judged
     reason: str
+    after: str = ""  # the row's last column: what became of the finding ("gone (F7)", "kept, high")
 
 
 def load_apps(path: Path) -> list[App]:
@@ -80,7 +82,8 @@ def load_verdicts(path: Path) -> dict[Key, Verdict]:
         if match:
             path, line_number = match["path"].strip(), int(match["line"])
             key = (match["app"], match["rule"], path, line_number, match["function"] or "")
-            verdicts[key] = Verdict(match["verdict"], match["conf"], match["reason"].strip())
+            after = (match["after"] or "").strip()
+            verdicts[key] = Verdict(match["verdict"], match["conf"], match["reason"].strip(), after)
     return verdicts
 
 
@@ -189,8 +192,10 @@ def table_rows(app: App, findings: list[dict[str, Any]], verdicts: dict[Key, Ver
             continue
         found = matched.get(key, [])
         confidences = sorted({str(f.get("confidence")) for f in found})
-        after = f"kept {len(found)} times, " if len(found) > 1 else "kept, " if found else "gone"
-        after += "/".join(confidences)
+        if found:
+            after = (f"kept {len(found)} times, " if len(found) > 1 else "kept, ") + "/".join(confidences)
+        else:  # keep the change that removed it when the row names one
+            after = verdict.after if verdict.after.startswith("gone") else "gone"
         rows.append(
             f"| {app.name} | {key[1]} | {_cell(key)} | {verdict.confidence} | {verdict.verdict}"
             f" | {verdict.reason} | {after} |"
@@ -202,6 +207,13 @@ def table_rows(app: App, findings: list[dict[str, Any]], verdicts: dict[Key, Ver
             f" | {finding['message'][:120]} | new |"
         )
     return rows
+
+
+def _groups(finding: dict[str, Any]) -> list[str]:
+    """The breakdowns a finding counts in: its confidence, what reaches it, its rule."""
+    reached = finding.get("reached_by") or ""
+    reach = "nothing" if not reached else "a command" if "command" in reached else "a request or task"
+    return [f"confidence {finding.get('confidence')}", f"reached by {reach}", f"rule {finding['rule_id']}"]
 
 
 def print_unreviewed(app: App, root: Path, finding: dict[str, Any]) -> None:
@@ -228,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     only = {name for name in options.only.split(",") if name}
     overall: Counter[str] = Counter()
     high: Counter[str] = Counter()
+    groups: dict[str, Counter[str]] = {}
     table: list[str] = []
     for app in load_apps(APPS):
         if only and app.name not in only:
@@ -259,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                 counts[verdict.verdict if verdict else "unreviewed"] += 1
                 if verdict and finding.get("confidence") == "high":
                     high[verdict.verdict] += 1
+                for group in _groups(finding):
+                    groups.setdefault(group, Counter())[verdict.verdict if verdict else "unreviewed"] += 1
                 if verdict is None and options.unreviewed:
                     print_unreviewed(app, root, finding)
             overall.update(counts)
@@ -275,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nall: {sum(overall.values())} findings, {overall['unreviewed']} unreviewed")
     print(f"precision (reviewed): {_precision(overall)}")
     print(f"precision (reviewed, high confidence): {_precision(high)}")
+    for group in sorted(groups):
+        counts = groups[group]
+        tally = ", ".join(f"{counts[v]} {v}" for v in (*_VERDICTS, "unreviewed"))
+        print(f"  {group}: {sum(counts.values())} findings ({tally}); precision {_precision(counts)}")
     if options.table:
         print("\n| app | rule | file:line | conf | verdict | reason | now |\n|---|---|---|---|---|---|---|")
         print("\n".join(table))
