@@ -120,8 +120,8 @@ class _Routes:
         if method in _MOUNTING and receiver is not None and args and args[0].type in _PATHS:
             # actix-web: `web::scope("/api").service(handlers::withdraw)` (a route macro's handler)
             # or `.configure(api::config)`: the prefix of what that function registers or declares.
-            scope = _chain_start(receiver, "scope") or ""
-            self.nests.append((function, prefix + scope, "".join(text(args[0]).split())))
+            within = _chain_start(receiver, "scope") or ""
+            self.nests.append((function, prefix + within, "".join(text(args[0]).split())))
         if method in _NESTING and args and args[0].type == "string_literal":
             inner = prefix + string_value(args[0])
             if receiver is not None:
