@@ -4,7 +4,10 @@ events), what the finding says, and that a suppression comment silences it."""
 
 from __future__ import annotations
 
+import time
+
 from race_mcp import analyze_source
+from race_mcp.analyzer.core.idempotency import IDEMPOTENCY_WORDS, MONEY_WORDS, PROVIDER_CALL
 
 NEXT_ROUTE = """\
 import { Pool } from "pg";
@@ -145,3 +148,17 @@ def test_ignore_comment_on_the_route_line_silences_rc601() -> None:
         'app.post("/transfers", async (req, res) => { // race-mcp: ignore[RC601]',
     )
     assert analyze_source(ignored, "transfers.js") == []
+
+
+def test_core_patterns_stay_linear_on_hostile_text() -> None:
+    # The shared RC601 patterns run over untrusted code; `re` backtracks, so each must stay linear.
+    hostile = {
+        PROVIDER_CALL: ["stripe." * 40_000, "stripe::" * 40_000, ".charge" * 40_000, "a." * 80_000],
+        MONEY_WORDS: ["unsubscrib" * 40_000],
+        IDEMPOTENCY_WORDS: ["request_" * 40_000, "idempo" * 40_000],
+    }
+    for pattern, texts in hostile.items():
+        for text in texts:
+            started = time.perf_counter()
+            pattern.search(text)
+            assert time.perf_counter() - started < 0.5, (pattern.pattern[:40], text[:20])

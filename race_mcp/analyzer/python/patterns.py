@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Iterable
 
 from ..core import model
+from ..core.idempotency import IDEMPOTENCY_WORDS, KEY_WORDS, MONEY_WORDS, PROVIDER_CALL
 from ..core.interpret import Interpreter
 from ..core.state import Direct, Step
 from ..core.walk import statements
@@ -21,13 +22,10 @@ from .stores._common import walk
 
 __all__ = ["idempotency_finding", "stream_consumers", "unclaimed_handlers"]
 
-_MONEY_WORDS = re.compile(
-    r"pay|charge|transfer|withdraw|refund|redeem|checkout|order|purchase|deposit|top_?up|payout|"
-    r"capture|donat|tip\b|gift|(?<!un)subscribe|booking|reserve",
-    re.IGNORECASE,
-)
-_KEY_WORDS = r"idempot|request[_-]?id|client[_-]?token|dedup|nonce"
-_IDEMPOTENCY_WORDS = re.compile(_KEY_WORDS, re.IGNORECASE)
+# The money words, the key words and the payment providers are every language's (core/idempotency.py).
+_MONEY_WORDS = MONEY_WORDS
+_KEY_WORDS = KEY_WORDS
+_IDEMPOTENCY_WORDS = IDEMPOTENCY_WORDS
 # The patterns below run over untrusted code, and `re` backtracks: each is written to be linear
 # (tests/test_analyzer_budgets.py feeds each its worst case).
 # A key the client sends: a header name, a body field or META key written as a string literal. The
@@ -40,13 +38,7 @@ _STATUS_CHECK = re.compile(
     r"settled|captured|fulfilled|used|redeemed)\b",
     re.MULTILINE,
 )
-# Payment providers: a call into their SDK moves money even when nothing is stored. A dotted name
-# is tried once, from its start, up to its first provider (the atomic group).
-_PROVIDER_CALL = re.compile(
-    r"(?<![\w.])(?>[\w.]*?\b(?:stripe|braintree|paypalrestsdk|adyen|razorpay|mollie|square)\.)[\w.]*+\(|"
-    r"\.(?:charge|capture|payout|refund|create_transfer|create_payment)\w*+\(",
-    re.IGNORECASE,
-)
+_PROVIDER_CALL = PROVIDER_CALL
 _WRITE_VERBS = ("POST", "PUT", "PATCH")
 _VIEW_BASE = re.compile(r"(View|ViewSet|APIView|Endpoint)$")
 _VIEW_WRITE_METHODS = {"post": "POST", "put": "PUT", "patch": "PATCH", "create": "POST"}
