@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
+import race_mcp.analyzer.javascript.callbacks as js_callbacks
 import race_mcp.analyzer.javascript.memory as js_memory
 import race_mcp.analyzer.rust.memory as rust_memory
 from race_mcp.analyzer import analyze_source
 from race_mcp.analyzer.core import interpret, model
-from race_mcp.analyzer.core.state import Access, is_memory_key
+from race_mcp.analyzer.core.state import Access, State, is_memory_key
+from race_mcp.analyzer.core.writes import Writes
 from race_mcp.analyzer.javascript._settled import settled_state
 from race_mcp.analyzer.javascript.lower import lower_module
 from race_mcp.findings import Finding
@@ -26,6 +28,7 @@ from tests.corpus import read_expectations
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzer"
 JS = FIXTURES / "js" / "RC1xx_realworld.js"
 RUST = FIXTURES / "rust" / "RC1xx_realworld.rs"
+KOA = FIXTURES / "js" / "RC3xx_realworld.js"
 
 
 def _analyse(path: Path) -> list[Finding]:
@@ -37,7 +40,7 @@ def _in_safe_spans(path: Path, findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if any(r == f.rule_id and a <= f.line <= b for r, a, b in spans)]
 
 
-@pytest.mark.parametrize("path", [JS, RUST], ids=["javascript", "rust"])
+@pytest.mark.parametrize("path", [JS, RUST, KOA], ids=["javascript", "rust", "koa-sequelize"])
 def test_racy_markers_reported_and_safe_spans_quiet(path: Path) -> None:
     findings = _analyse(path)
     expected = read_expectations(path.read_text())
@@ -114,3 +117,23 @@ def test_object_literal_of_shared_state_was_an_alias_before(monkeypatch: pytest.
     monkeypatch.setattr(interpret, "_new_object_of_memory", call_only)
     before = _in_safe_spans(JS, _analyse(JS))
     assert any("`mailDefaults`" in f.message for f in before)
+
+
+def test_handler_after_transaction_middleware_was_outside_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """outline's `router.post(name, auth(), transaction(), handler)`: the row lock holds."""
+    monkeypatch.setattr(js_callbacks, "_after_transaction_middleware", lambda function: False)
+    before = _in_safe_spans(KOA, _analyse(KOA))
+    assert [(f.rule_id, f.function) for f in before] == [("RC301", "<anonymous:26>")]
+
+
+def test_row_lock_no_longer_covers_an_absent_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `FOR UPDATE` that found nothing locked nothing: the insert after it was hidden before."""
+    protected_before = Writes.unprotected
+
+    def rows_lock_absence(self: Writes, access: Access, state: State, *, absent: bool = False) -> bool:
+        return protected_before(self, access, state)
+
+    monkeypatch.setattr(Writes, "unprotected", rows_lock_absence)
+    assert "RC303" not in {f.rule_id for f in _analyse(KOA)}
+    monkeypatch.undo()
+    assert "RC303" in {f.rule_id for f in _analyse(KOA)}

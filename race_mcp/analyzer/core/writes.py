@@ -209,7 +209,8 @@ class Writes:
             candidates = [a for a in candidates if a.decision]
         if not memory and (rule or "") not in spec(store_of(key)).insert_rules:
             candidates = [a for a in candidates if not a.inserts_only]
-        racy = [a for a in candidates if self.unprotected(a, state) and not _guarded(a, guard)]
+        absent = not memory and needs_check and (rule or "") in spec(store_of(key)).insert_rules
+        racy = [a for a in candidates if self.unprotected(a, state, absent=absent) and not _guarded(a, guard)]
         store = None if memory else spec(store_of(key))
         rule_id = rule or (store.default_rule if store else None) or MEMORY_RULES[self.mode]
         if store is not None and store.per_row:
@@ -231,9 +232,17 @@ class Writes:
                 rule_id, key, worst, self.step(node, "write"), worst.awaited
             )
 
-    def unprotected(self, access: Access, state: State) -> bool:
-        """No lock held at the read is still held now; for async code, an await came in between."""
-        if any(self.protects(lock, access.key) for lock in access.locks & state.locks):
+    def unprotected(self, access: Access, state: State, *, absent: bool = False) -> bool:
+        """No lock held at the read is still held now; for async code, an await came in between.
+        `absent`: the write inserts after a check that found nothing, and a row lock (`FOR UPDATE`)
+        locks no row that does not exist yet, so only other locks protect that check (outline's
+        memberships, issue 12 review; Django's `select_for_update().exists()` then `create()` is
+        racy in the Python corpus for the same reason)."""
+        held = access.locks & state.locks
+        if absent:
+            prefix = TRANSACTION_LOCK + ":"
+            held = held - {lock for lock, name in self._region_names.items() if name.startswith(prefix)}
+        if any(self.protects(lock, access.key) for lock in held):
             return False
         if not is_memory_key(access.key):
             return True

@@ -11,6 +11,7 @@ start and commits at its end).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..core import model
@@ -29,6 +30,8 @@ TRANSACTION_METHODS = frozenset(
 _FUNCTION_NODES = frozenset({"arrow_function", "function_expression", "function"})
 # The names a transaction handle is passed under (`async function debit(trx, id)`).
 _TRANSACTION_PARAMS = frozenset({"trx", "tx", "txn", "transaction", "transacting"})
+_ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "del", "all"})
+_TRANSACTION_MIDDLEWARE = re.compile(r"^(with)?transaction(al)?(middleware)?$", re.IGNORECASE)
 
 
 def immediate_callback(call: model.Call) -> model.Opaque | None:
@@ -57,8 +60,36 @@ def _transaction_call(function: model.Function) -> Any:
 
 
 def transaction_callback(function: model.Function) -> bool:
-    """`function` is written as the callback argument of a transaction call."""
-    return _transaction_call(function) is not None
+    """`function` is written as the callback argument of a transaction call, or as a route handler
+    after a middleware that runs the rest of the route in a transaction."""
+    return _transaction_call(function) is not None or _after_transaction_middleware(function)
+
+
+def _after_transaction_middleware(function: model.Function) -> bool:
+    """`router.post("users.invite", auth(), transaction(), async (ctx) => {...})`: a middleware
+    named for a transaction (`transaction()`, `withTransaction`, `transactional()`) wraps `next()`
+    in one and hands it on (`ctx.state.transaction`), so the handler after it runs inside it
+    (outline's Koa routes; real-world review, issue 12)."""
+    node: Any = function.origin
+    if node is None or getattr(node, "type", None) not in _FUNCTION_NODES:
+        return False
+    arguments = node.parent
+    call = arguments.parent if arguments is not None and arguments.type == "arguments" else None
+    if call is None or call.type != "call_expression":
+        return False
+    callee = call.child_by_field_name("function")
+    prop = callee.child_by_field_name("property") if callee is not None else None
+    if prop is None or prop.text.decode("utf-8", "replace") not in _ROUTE_METHODS:
+        return False
+    for argument in arguments.named_children:
+        if argument.id == node.id:
+            return False
+        called = argument.type == "call_expression"
+        middleware = argument.child_by_field_name("function") if called else argument
+        named = middleware is not None and middleware.type == "identifier"
+        if named and _TRANSACTION_MIDDLEWARE.search(middleware.text.decode("utf-8", "replace")):
+            return True
+    return False
 
 
 def serializable_callback(function: model.Function) -> bool:
