@@ -226,10 +226,16 @@ def message(
             f"{subject} is {seen} and written at line {write.line} with {gap} in between "
             f"and no lock held: {outcome}."
         )
-    runner = f"{framework_names.get(entry.framework, entry.framework)} runs" if entry else "the server runs"
+    if entry is None or entry.runtime in ("processes", "sequential"):
+        # No threaded handler: code that keeps thread locks (`PythonMemory.runs_on_threads`).
+        return (
+            f"{subject} is {seen} and written at line {write.line} by code that several threads run "
+            f"(it keeps `threading` locks), with no lock held: {outcome}."
+        )
+    runner = framework_names.get(entry.framework, entry.framework)
     return (
-        f"{subject} is {seen} and written at line {write.line} by a handler that {runner} on a thread pool, "
-        f"with no lock held: {outcome}."
+        f"{subject} is {seen} and written at line {write.line} by a handler that {runner} runs on a thread "
+        f"pool, with no lock held: {outcome}."
     )
 
 
@@ -241,14 +247,24 @@ def _fix(rule_id: str, language: str = "python") -> str:
 
 
 def unique_findings(findings: Iterable[Finding]) -> list[Finding]:
-    """One finding per (rule, line), the first kept: roots that reach the same code report it once."""
-    seen: set[tuple[str, int]] = set()
+    """One finding per rule and sequence, the first kept: roots that reach the same code report it
+    once. A sequence is its read, check and write lines (its awaits aside: a helper's await is
+    shown at whichever call led into it), not its first line only: a read in a shared helper
+    (`run = self.get_run(pk)`) starts the races of every caller that checks and writes what it
+    returned, and each of those is its own race, in its own function."""
+    seen: set[tuple[str, tuple[tuple[int, str], ...]]] = set()
     unique = []
     for finding in findings:
-        if (finding.rule_id, finding.line) not in seen:
-            seen.add((finding.rule_id, finding.line))
+        identity = (finding.rule_id, _sequence_lines(finding))
+        if identity not in seen:
+            seen.add(identity)
             unique.append(finding)
     return unique
+
+
+def _sequence_lines(finding: Finding) -> tuple[tuple[int, str], ...]:
+    steps = tuple((step.line, step.role) for step in finding.evidence if step.role != "await")
+    return steps or ((finding.line, ""),)
 
 
 def suppression_comment(marker: str) -> re.Pattern[str]:

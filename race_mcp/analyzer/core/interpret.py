@@ -198,7 +198,11 @@ class Interpreter(Writes):
                     self.assign(item.target, item.context, values, state)
             if node.is_async:
                 state.mark_await(self.await_step(item))
+        returned = len(self.frame.returns)
         end = self.exec_block(node.body, state)
+        # A `return` inside the block leaves it too: the caller goes on without the lock.
+        for leaving in self.frame.returns[returned:]:
+            leaving.locks = leaving.locks - set(acquired)
         if end is None:
             return None
         end.locks = end.locks - set(acquired)
@@ -311,7 +315,16 @@ class Interpreter(Writes):
             return
         key, alias = target_key
         if is_memory_key(key):
-            self.write(key, target, values, state)
+            stored = _references(value, state)
+            # Storing again the object a check looked at acts on nothing the check decided (the
+            # object's own fields, set elsewhere, are writes of their own).
+            check = state.checks.get(key)
+            restored = check is not None and any(check.steps[0].order == a.steps[0].order for a in stored)
+            if restored:
+                del state.checks[key]
+            self.write(key, target, [a for a in values if a not in stored], state)
+            if restored and check is not None:
+                state.checks[key] = check
         elif not _item_of_derived_value(key, target):
             origin = state.aliases.get(alias) if alias else None
             derived = any(_computed_from(a, origin, target) for a in values if a.key == key)
@@ -696,6 +709,24 @@ def _new_object_of_memory(value: model.Expr, read: Access) -> bool:
     if not is_memory_key(read.key):
         return False
     return isinstance(value, model.Collection) or (isinstance(value, model.Call) and value.receiver is None)
+
+
+def _references(value: model.Expr, state: State) -> list[Access]:
+    """In-process objects the value stores as they are (`cache[k] = {"run": run}` for a `run` read
+    as `cache[k]["run"]`): a reference kept again is not computed from what the object held, so
+    it is no read-modify-write (a check on the object still is). A reference fetched with a default
+    (`lst = d.get(k, [])`) may be a new object and stays a value."""
+    names = [value] if isinstance(value, model.Name) else []
+    if isinstance(value, model.Collection) and value.kind != "comprehension":
+        names = [e for e in value.elements if isinstance(e, model.Name)]
+    found = []
+    for name in names:
+        alias = state.aliases.get(name.id) if isinstance(name, model.Name) else None
+        if alias is not None and is_memory_key(alias.key):
+            origin = alias.steps[0].node
+            if isinstance(origin, model.Subscript | model.Attribute):
+                found.append(alias)
+    return found
 
 
 def _item_of_derived_value(key: str, target: model.Expr) -> bool:

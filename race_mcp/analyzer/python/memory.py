@@ -18,7 +18,7 @@ from ..core.stores import MEMORY, store_of
 from ..core.walk import statements as _statements
 from .strings import string_value
 
-__all__ = ["PythonMemory", "is_mutable", "may_share_state"]
+__all__ = ["THREAD_LOCK_FACTORIES", "PythonMemory", "is_mutable", "may_share_state"]
 
 MUTABLE_FACTORIES = frozenset(
     {
@@ -64,6 +64,8 @@ LOCK_FACTORIES = frozenset(
         "multiprocessing.RLock",
     }
 )
+# Locks that only threads contend for: code that makes one says it runs on several threads.
+THREAD_LOCK_FACTORIES = frozenset(name for name in LOCK_FACTORIES if name.startswith("threading."))
 MUTATING_METHODS = frozenset(
     {
         "append",
@@ -176,6 +178,8 @@ class PythonMemory:
     def __init__(self, module: model.ModuleModel) -> None:
         self.module = module
         self._lines: list[str] | None = None  # split on first use: most modules never need text
+        self._self_attribute_cache: dict[str, dict[str, model.Expr]] = {}
+        self._threaded: dict[str | None, bool] = {}
         self.classes = _top_level_classes(module)
         self.functions = {name: f for name, f in module.functions.items() if "." not in name}
         assignments = module.assignments
@@ -220,8 +224,62 @@ class PythonMemory:
         return found
 
     @staticmethod
-    def _is_lock_factory(value: model.Expr) -> bool:
-        return isinstance(value, model.Call) and (value.name or "") in LOCK_FACTORIES
+    def _is_lock_factory(value: model.Expr, factories: frozenset[str] = LOCK_FACTORIES) -> bool:
+        return isinstance(value, model.Call) and (value.name or "") in factories
+
+    # -- how the code runs ------------------------------------------------------------------------
+    def runs_on_threads(self, class_name: str | None) -> bool:
+        """Code no entry point of the module reaches runs on several threads when it says so itself:
+        a method's class (or a base in the module) keeps a `threading` lock, a module function's
+        module does (each judged apart: a lock a patch adds for a handler says nothing of a class
+        beside it). Nobody makes a thread lock for state one thread touches, and the state such
+        code guards in one method it often leaves unguarded in another (fishtest's run cache,
+        served by waitress's threads). Without that evidence it runs one call at a time: a helper
+        of a Django view is served by worker processes as often as by threads."""
+        if class_name in self._threaded:
+            return self._threaded[class_name]
+        self._threaded[class_name] = found = self._makes_thread_lock(class_name)
+        return found
+
+    def _makes_thread_lock(self, class_name: str | None) -> bool:
+        if class_name is None:
+            return any(
+                self._is_lock_factory(value, THREAD_LOCK_FACTORIES)
+                for value in self.module.assignments.values()
+            )
+        seen: set[str] = set()
+        while class_name is not None and class_name not in seen:
+            seen.add(class_name)
+            info = self.classes.get(class_name)
+            if info is None:
+                return False
+            if self._class_makes_thread_lock(info):
+                return True
+            class_name = next((b for b in info.bases if b in self.classes), None)
+        return False
+
+    def _class_makes_thread_lock(self, info: model.ClassModel) -> bool:
+        values = [*info.attributes.values(), *self._self_attributes(info).values()]
+        return any(self._is_lock_factory(value, THREAD_LOCK_FACTORIES) for value in values)
+
+    def _self_attributes(self, info: model.ClassModel) -> dict[str, model.Expr]:
+        """`self.<attr> = value` in the class's methods (the first value of each)."""
+        found = self._self_attribute_cache.get(info.name)
+        if found is not None:
+            return found
+        found = {}
+        for method in info.methods.values():
+            for statement in _statements(method.body):
+                if (
+                    isinstance(statement, model.Assign)
+                    and statement.op is None
+                    and statement.value is not None
+                ):
+                    for target in statement.targets:
+                        if isinstance(target, model.Attribute) and dotted(target.value) == "self":
+                            found.setdefault(target.attr, statement.value)
+        self._self_attribute_cache[info.name] = found
+        return found
 
     def frame(
         self, function: model.Function, *, self_class: str | None = None, self_instance: str | None = None

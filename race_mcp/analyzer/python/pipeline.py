@@ -45,7 +45,7 @@ _FRAMEWORK_NAMES = {
     "quart": "Quart",
     "dramatiq": "Dramatiq",
 }
-_FRAMEWORK_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp", "Records")
+_FRAMEWORK_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp", "Records", "threading")
 
 
 def _store_markers() -> tuple[str, ...]:
@@ -126,6 +126,13 @@ class _Run:
         interpreter.finish(interpreter.run(self.profile.frame(function, self_class=owner), state))
         return interpreter
 
+    def _unreached_mode(self, function: model.Function, owner: str | None) -> Mode:
+        """A coroutine runs on an event loop; sync code on threads when its class or module keeps a
+        thread lock (`PythonMemory.runs_on_threads`), else one call at a time."""
+        if function.is_async:
+            return "async"
+        return "threaded" if self.profile.runs_on_threads(owner) else "sequential"
+
     def report(
         self,
         interpreter: Interpreter,
@@ -155,9 +162,10 @@ class _Run:
         # Code no entry point reaches: medium, low in development seeders and scripts.
         unreached = unreached_confidence(self.module)
         for name, function, owner in _roots(self.module):
-            if name in handled or (not function.is_async and not self.has_stores):
+            mode = self._unreached_mode(function, owner)
+            if name in handled or (mode == "sequential" and not self.has_stores):
                 continue
-            interpreter = self.interpret(function, owner, "async" if function.is_async else "sequential")
+            interpreter = self.interpret(function, owner, mode)
             # A handler of another module that calls this helper lends it its route and confidence.
             reaching = getattr(self.facts, "entry_reaching", None)
             found = interpreter.sequences or interpreter.directs  # asked only when there is something
@@ -201,8 +209,13 @@ def check_module(
     if not has_stores and not may_share_state(module):
         return [], module
     entries = entry_points(module)
-    if not has_stores and not entries and not any(f.is_async for f in module.functions.values()):
-        return [], module  # without stores only handlers and coroutines are interpreted
+    if (
+        not has_stores
+        and not entries
+        and not any(f.is_async for f in module.functions.values())
+        and "threading" not in source
+    ):
+        return [], module  # without stores only handlers, coroutines and threaded code are interpreted
     return _Run(module, path, facts, resolver).run(entries), module
 
 
