@@ -268,3 +268,15 @@ def test_hostile_projects_cost_bounded_time_and_never_fail_the_index(tmp_path: P
     assert {error.path for error in report.errors} <= {str(project / "deep.js")}
     routes = {f.route for f in report.findings if f.path.endswith("loop.js")}
     assert routes == {"POST /a/y"}
+
+
+def test_worker_processes_see_the_same_cross_file_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import race_mcp.analyzer as analyzer
+
+    monkeypatch.setattr(analyzer, "_PARALLEL_THRESHOLD", 1)  # the fixture is smaller than a pool's worth
+    project = _copy("express_wallet", tmp_path)
+    report = analyze_paths([project], settings=Settings(jobs=2))
+    assert not report.errors
+    assert _seen(list(report.findings), project, {"RC101", "RC201"}) == EXPRESS_EXPECTED
