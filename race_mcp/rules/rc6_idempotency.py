@@ -32,7 +32,12 @@ RULES: list[Rule] = [
             "`Depends(require_idempotency_key)` - and writes unconditionally: it inserts a row, "
             "changes a balance or calls a payment provider on every call, without first checking "
             "that this request's effect was already applied. The finding points at the `def` line. "
-            "GET handlers are left alone."
+            "GET handlers are left alone. In JavaScript/TypeScript (Express, Fastify, Hono, NestJS, "
+            "Next.js) and Rust (Axum, actix-web) the key must also reach a call that stores or "
+            "forwards it (an INSERT under a unique key, `SET NX`, the provider's idempotency option): "
+            "a key read and then dropped, only looked up, echoed or logged is reported too; route "
+            "middleware, `app.use`, NestJS interceptors, Tower layers or actix `wrap` naming a key "
+            "count as taking it."
         ),
         why_bad=(
             "Clients retry a POST whose response was lost, users double-click, and race attacks send "
