@@ -150,6 +150,8 @@ def test_p2002_handled_clears_a_create_on_a_field_the_schema_does_not_make_uniqu
 EXPRESS_EXPECTED = {
     ("RC201", "controllers/wallet.js", "withdraw", "POST /api/wallet/:id/withdraw", "high"),
     ("RC201", "routes/admin.cjs", "<anonymous:7>", "POST /admin/credits/:id/grant", "high"),
+    # A router factory's router, mounted as `app.use("/api/refunds", createRefundsRouter(pool))`.
+    ("RC201", "routes/refunds.js", "createRefundsRouter", "POST /api/refunds/:orderId", "high"),
     ("RC101", "services/coupons.ts", "redeem", "POST /api/coupons/:code/redeem", "high"),
 }
 

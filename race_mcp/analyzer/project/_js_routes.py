@@ -59,11 +59,7 @@ class _Reading:
             if isinstance(expr.func, model.Name) and expr.func.id == "require":
                 spec = literal_string(expr.positional(0))
                 return ["req", spec] if spec else None
-            if expr.method in (
-                "bind",
-                "routes",
-                "middleware",
-            ):  # `ctrl.m.bind(ctrl)`, koa's `router.routes()`
+            if expr.method in _ROUTER_METHODS:  # `ctrl.m.bind(ctrl)`, koa's `router.routes()`
                 return self.ref(expr.receiver)
             if len(expr.args) == 1:  # `asyncHandler(ctrl.withdraw)`
                 return self.ref(expr.args[0].value)
@@ -82,7 +78,19 @@ class _Reading:
         name = base.id if isinstance(base, model.Name) else ""
         if function is not None and function.params and name == function.params[0]:
             return function.qualname
+        if function is not None and name in function.locals and name not in self.module.assignments:
+            # A router factory's own router (`function walletRouter(db) { const router = Router();
+            # ... return router }`): mounted as `app.use("/api", walletRouter(db))`.
+            return function.qualname
         return name
+
+    def mount_ref(self, expr: model.Expr | None) -> Ref | None:
+        """What a mount names: a router, a plugin, or the factory a call builds its router with."""
+        if isinstance(expr, model.Call) and _factory_call(expr):
+            factory = self.ref(expr.func)
+            if factory is not None and factory[0] in ("fn", "imp"):
+                return factory
+        return self.ref(expr)
 
     # -- facts --------------------------------------------------------------------------------
     def routes(self) -> list[list[Any]]:
@@ -115,11 +123,11 @@ class _Reading:
                 path = literal_string(call.positional(0))
                 children = call.args[1:] if path is not None else call.args
                 for arg in children:
-                    child = self.ref(arg.value)
+                    child = self.mount_ref(arg.value)
                     if child is not None and (call.method == "use" or path is not None):
                         found.append([parent, path or "", child])
             elif call.method == "register":
-                child = self.ref(call.positional(0))
+                child = self.mount_ref(call.positional(0))
                 options = call.positional(1)
                 prefix = _option(options, "prefix") if options is not None else None
                 if child is not None:
@@ -185,6 +193,16 @@ class _Reading:
         ):
             return ["this", value.attr, func.attr]
         return None
+
+
+_ROUTER_METHODS = frozenset({"bind", "routes", "middleware"})  # koa's `router.routes()` is the router
+
+
+def _factory_call(call: model.Call) -> bool:
+    """`createRouter(db)` / `routers.wallet(db)`: not `require("./x")` nor `router.routes()`."""
+    if isinstance(call.func, model.Name):
+        return call.func.id != "require"
+    return call.method not in _ROUTER_METHODS
 
 
 def _builds_router(call: model.Call) -> bool:
