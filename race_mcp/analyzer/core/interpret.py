@@ -708,6 +708,14 @@ def _new_object_of_memory(value: model.Expr, read: Access) -> bool:
     object as well: setting its fields later writes nothing shared (Ghost, issue 12 review)."""
     if not is_memory_key(read.key):
         return False
+    if isinstance(value, model.Collection) and value.kind == "comprehension":
+        # `[self.get_run(i) for i in ids]` gathers the shared objects themselves: a loop over the
+        # list reaches them (fishtest's update_nps_gpm); a comprehension building new items does not.
+        return any(
+            isinstance(e, model.Collection | model.Literal | model.Template)
+            or (isinstance(e, model.Call) and e.receiver is None)
+            for e in value.elements
+        )
     return isinstance(value, model.Collection) or (isinstance(value, model.Call) and value.receiver is None)
 
 
