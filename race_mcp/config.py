@@ -87,6 +87,13 @@ DEFAULT_SKIPPED_SOURCES: tuple[str, ...] = (
     "*_test.py",
     "*_tests.py",
     "conftest.py",
+    # JavaScript/TypeScript test code (Jest, Vitest, Mocha, Playwright, Cypress): `*.spec.ts`,
+    # `*.test.js`, `__tests__/`, `e2e/` (documenso's e2e specs, issue 12 review: 2 false RC101).
+    "*.spec.*",
+    "*.test.*",
+    "__tests__",
+    "__mocks__",
+    "e2e",
 )
 
 

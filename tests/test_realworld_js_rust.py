@@ -16,7 +16,7 @@ import pytest
 import race_mcp.analyzer.javascript.callbacks as js_callbacks
 import race_mcp.analyzer.javascript.memory as js_memory
 import race_mcp.analyzer.rust.memory as rust_memory
-from race_mcp.analyzer import analyze_source
+from race_mcp.analyzer import analyze_paths, analyze_source
 from race_mcp.analyzer.core import interpret, model
 from race_mcp.analyzer.core.state import Access, State, is_memory_key
 from race_mcp.analyzer.core.writes import Writes
@@ -137,3 +137,27 @@ def test_row_lock_no_longer_covers_an_absent_row(monkeypatch: pytest.MonkeyPatch
     assert "RC303" not in {f.rule_id for f in _analyse(KOA)}
     monkeypatch.undo()
     assert "RC303" in {f.rule_id for f in _analyse(KOA)}
+
+
+RACY_COUNTER = """\
+const express = require("express");
+const app = express();
+let issued = 0;
+app.post("/ticket", async (req, res) => {
+  const next = issued;
+  await reserve(next);
+  issued = next + 1;
+  res.json({ next });
+});
+"""
+
+
+def test_javascript_test_files_are_skipped_when_walking(tmp_path: Path) -> None:
+    """`*.spec.ts`, `*.test.js`, `__tests__/`, `e2e/`: test code, as `tests/` is for Python."""
+    for name in ("app.js", "app.spec.ts", "app.test.js", "__tests__/app.js", "e2e/flow.ts"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(RACY_COUNTER)
+    report = analyze_paths([tmp_path])
+    assert {Path(f.path).name for f in report.findings} == {"app.js"}
+    assert {str(Path(f.path).parent) for f in report.findings} == {str(tmp_path)}
+    assert report.summary.files_skipped.get("default-exclude") == 4
