@@ -152,13 +152,41 @@ def test_ignore_comment_on_the_route_line_silences_rc601() -> None:
 
 def test_core_patterns_stay_linear_on_hostile_text() -> None:
     # The shared RC601 patterns run over untrusted code; `re` backtracks, so each must stay linear.
+    # ~100,000 characters each: linear takes milliseconds, quadratic would take minutes.
     hostile = {
-        PROVIDER_CALL: ["stripe." * 40_000, "stripe::" * 40_000, ".charge" * 40_000, "a." * 80_000],
-        MONEY_WORDS: ["unsubscrib" * 40_000],
-        IDEMPOTENCY_WORDS: ["request_" * 40_000, "idempo" * 40_000],
+        PROVIDER_CALL: ["stripe." * 14_000, "stripe::" * 12_000, ".charge" * 14_000, "a." * 50_000],
+        MONEY_WORDS: ["unsubscrib" * 10_000],
+        IDEMPOTENCY_WORDS: ["request_" * 12_000, "idempo" * 16_000],
     }
     for pattern, texts in hostile.items():
         for text in texts:
             started = time.perf_counter()
             pattern.search(text)
-            assert time.perf_counter() - started < 0.5, (pattern.pattern[:40], text[:20])
+            assert time.perf_counter() - started < 1.0, (pattern.pattern[:40], text[:20])
+
+
+def test_rc602_in_a_module_that_also_talks_to_a_store() -> None:
+    # The claim-versus-loop check runs beside the store analysis too, not only in store-less modules.
+    source = """\
+const { Pool } = require("pg");
+const pool = new Pool();
+
+async function settle(order) {
+  await pool.query("UPDATE orders SET settled = true WHERE id = $1", [order.id]);
+}
+
+async function live(order) {
+  if (await order.claim()) await settle(order);
+}
+
+async function sweep() {
+  const { rows } = await pool.query("SELECT * FROM orders WHERE settled = false");
+  for (const order of rows) {
+    await settle(order);
+  }
+}
+"""
+    found = [
+        (f.rule_id, f.line, f.confidence) for f in analyze_source(source, "settle.js") if f.rule_id == "RC602"
+    ]
+    assert found == [("RC602", 15, "medium")]

@@ -126,3 +126,28 @@ pub async fn settle_payouts(pool: PgPool) {
 }
 """
     assert _rc601(task, "jobs.rs") == []
+
+
+def test_rc602_in_a_file_that_also_talks_to_a_store() -> None:
+    source = """\
+use sqlx::PgPool;
+
+async fn settle(pool: &PgPool, id: i64) {
+    sqlx::query("UPDATE orders SET settled = true WHERE id = $1").bind(id).execute(pool).await.ok();
+}
+
+pub async fn live(pool: PgPool, order: Order) {
+    if order.claim().await {
+        settle(&pool, order.id).await;
+        ship(order);
+    }
+}
+
+pub async fn sweep(pool: PgPool) {
+    for order in Order::unsettled(&pool).await {
+        ship(order);
+    }
+}
+"""
+    found = [(f.rule_id, f.line) for f in analyze_source(source, "settle.rs") if f.rule_id == "RC602"]
+    assert found == [("RC602", 16)]

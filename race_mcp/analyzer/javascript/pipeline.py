@@ -15,6 +15,7 @@ from ...errors import InputError
 from ...findings import Confidence, Finding
 from ..core import model
 from ..core.checks import Reporter, suppressed, suppression_comment, unique_findings
+from ..core.claims import unclaimed_handlers
 from ..core.effects import Recognizer
 from ..core.idempotency import PROVIDER_MARKERS, idempotency_direct
 from ..core.interpret import Interpreter
@@ -145,9 +146,18 @@ class _Run:
                 self.report(interpreter, caller, "high" if caller else unreached, name)
         self.findings.extend(
             self.reporter.direct_finding(direct, None, unreached, None)
-            for direct in stream_consumers(self.module)
+            for direct in (*stream_consumers(self.module), *unclaimed_handlers(self.module))
         )
         return unique_findings(self.findings)
+
+
+def _unclaimed(module: model.ModuleModel, path: str) -> list[Finding]:
+    """RC602 alone: a claim tested before a handler in one place, skipped in a loop elsewhere."""
+    reporter = Reporter(module, path, _FRAMEWORK_NAMES)
+    confidence: Confidence = "low" if _DEV_PATH.search(module.path.replace("\\", "/")) else "medium"
+    return unique_findings(
+        [reporter.direct_finding(direct, None, confidence, None) for direct in unclaimed_handlers(module)]
+    )
 
 
 def check_module(
@@ -158,7 +168,7 @@ def check_module(
     # Payment providers: a handler that only calls Stripe still moves money (RC601).
     has_stores = any(marker in source for marker in (*_store_markers(), "Records", *PROVIDER_MARKERS))
     if not has_stores and not may_share_state(module):
-        return []
+        return _unclaimed(module, path)  # RC602 needs neither a store nor shared state
     entries = entry_points(module)
     project_routes = getattr(facts, "with_project_routes", None)
     if callable(project_routes):  # routes other files of the project declare for this one's functions

@@ -1,6 +1,7 @@
 """Python rules read off a module's shape rather than a path through it: RC601 (a money-moving POST
 handler with no idempotency key), RC404 (a stream consumer acting on every record, unguarded) and
-RC602 (an event handed to a handler without the claim the module takes before it elsewhere).
+RC602 (an event handed to a handler without the claim the module takes before it elsewhere; judged
+for every language in `core/claims.py`).
 
 RC601 also uses what the interpreter counted on the handler's paths (`persisted_writes`, `claims`).
 """
@@ -14,11 +15,11 @@ import weakref
 from collections.abc import Iterable
 
 from ..core import model
+from ..core.claims import CLAIMS, unclaimed_handlers
 from ..core.idempotency import IDEMPOTENCY_WORDS, KEY_WORDS, MONEY_WORDS, PROVIDER_CALL
 from ..core.interpret import Interpreter
 from ..core.state import Direct, Step
 from ..core.walk import statements
-from .stores._common import walk
 
 __all__ = ["idempotency_finding", "stream_consumers", "unclaimed_handlers"]
 
@@ -39,6 +40,7 @@ _STATUS_CHECK = re.compile(
     re.MULTILINE,
 )
 _PROVIDER_CALL = PROVIDER_CALL
+_CLAIMS = CLAIMS  # RC602's claim methods (core/claims.py)
 _WRITE_VERBS = ("POST", "PUT", "PATCH")
 _VIEW_BASE = re.compile(r"(View|ViewSet|APIView|Endpoint)$")
 _VIEW_WRITE_METHODS = {"post": "POST", "put": "PUT", "patch": "PATCH", "create": "POST"}
@@ -302,89 +304,3 @@ def stream_consumers(module: model.ModuleModel) -> list[Direct]:
             if not any(_DEDUP_EVIDENCE.search(word) for word in (*words, *outside.words)):
                 directs.append(Direct("RC404", "stream", (Step(loop, "loop", 0),)))
     return directs
-
-
-# -- RC602 ----------------------------------------------------------------------------------------
-# Methods that claim an item for one worker and answer whether this one got it.
-_CLAIMS = re.compile(
-    r"mark_(?:as_)?taken|mark_(?:as_)?processing|(?:try_)?claim\w*|(?:try_)?acquire\w*|(?:try_)?take|"
-    r"(?:try_)?reserve|(?:try_)?lock|start_processing|begin_processing"
-)
-
-
-def _claim_of(test: model.Expr) -> str | None:
-    """`event.mark_as_taken()` (or `await ...`) as an `if` test: the claimed local's name."""
-    test = _unawaited(test)
-    if (
-        isinstance(test, model.Call)
-        and test.method is not None
-        and _CLAIMS.fullmatch(test.method)
-        and isinstance(test.receiver, model.Name)
-    ):
-        return test.receiver.id
-    return None
-
-
-def _handler_calls(nodes: Iterable[model.Node], item: str) -> list[tuple[model.Call, str]]:
-    """Calls in `nodes` that hand the local `item` to a function: (call, the callee's text)."""
-    found = []
-    for node in walk(tuple(nodes)):
-        if not isinstance(node, model.Call) or node.receiver is not None:
-            continue
-        if isinstance(node.func, model.Name) and any(
-            isinstance(arg.value, model.Name) and arg.value.id == item for arg in node.args
-        ):
-            found.append((node, node.func.id))
-    return found
-
-
-def unclaimed_handlers(module: model.ModuleModel) -> list[Direct]:
-    """RC602: `if event.mark_as_taken(): on_event(event)` in one place shows that `on_event` must
-    run once per event; a loop elsewhere in the module that calls `on_event(event)` for every item
-    of a batch without a claim runs it twice when two workers (or the live listener and a retry
-    loop) pick up the same event."""
-    if not _CLAIMS.search(module.source):
-        return []
-    functions = list(module.functions.values())
-    claimed: dict[str, str] = {}  # handler name -> the claim method that guards it
-    guarded: set[int] = set()
-    for function in functions:
-        for statement in statements(function.body):
-            if isinstance(statement, model.If) and (item := _claim_of(statement.test)) is not None:
-                method = getattr(_unawaited(statement.test), "method", "") or ""
-                for call, name in _handler_calls(statement.body, item):
-                    claimed.setdefault(name, method)
-                    guarded.add(id(call))
-    if not claimed:
-        return []
-    directs = []
-    for function in functions:
-        for statement in statements(function.body):
-            if not (isinstance(statement, model.Loop) and isinstance(statement.target, model.Name)):
-                continue
-            if _claims_in(statement.body, statement.target.id):
-                continue  # `if not job.claim(): continue` before the handler
-            for call, name in _handler_calls(statement.body, statement.target.id):
-                if name in claimed and id(call) not in guarded:
-                    detail = (
-                        f"`{name}` runs for every item of the batch looped over at line "
-                        f"{statement.span.line} without first calling `{claimed[name]}()` on it, which "
-                        f"this module does before calling `{name}` elsewhere: two workers that pick up "
-                        "the same item both handle it."
-                    )
-                    directs.append(Direct("RC602", "event", (Step(call, "handler", 0),), detail))
-    return directs
-
-
-def _claims_in(block: model.Block, item: str) -> bool:
-    """A claim on the local `item` is tested somewhere in `block` (`if not job.claim(): continue`)."""
-    for statement in statements(block):
-        if isinstance(statement, model.If) and any(
-            isinstance(node, model.Expr) and _claim_of(node) == item for node in walk((statement.test,))
-        ):
-            return True
-    return False
-
-
-def _unawaited(expr: model.Expr) -> model.Expr:
-    return expr.value if isinstance(expr, model.Await) else expr

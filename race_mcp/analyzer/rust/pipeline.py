@@ -17,6 +17,7 @@ from ...config import Settings
 from ...findings import Confidence, Finding
 from ..core import model
 from ..core.checks import Reporter, suppressed, suppression_comment, unique_findings
+from ..core.claims import unclaimed_handlers
 from ..core.effects import Recognizer
 from ..core.idempotency import PROVIDER_MARKERS, idempotency_direct
 from ..core.interpret import Interpreter
@@ -126,7 +127,13 @@ class _Run:
                 continue
             mode: Mode = "threaded" if function.is_async or caller is not None else "sequential"
             self.report(self.interpret(function, mode), caller, name)
+        self.findings.extend(self.unclaimed())
         return unique_findings(self.findings)
+
+    def unclaimed(self) -> list[Finding]:
+        """RC602: a claim tested before a handler in one place, skipped in a loop elsewhere."""
+        directs = unclaimed_handlers(self.module)
+        return [self.reporter.direct_finding(direct, None, "medium", None) for direct in directs]
 
 
 def check_module(source: str, path: str, facts: Any = None) -> tuple[list[Finding], RustModule]:
@@ -137,7 +144,7 @@ def check_module(source: str, path: str, facts: Any = None) -> tuple[list[Findin
     # Payment providers: a handler that only calls Stripe still moves money (RC601).
     pays = any(marker in source for marker in PROVIDER_MARKERS)
     if not run.recognizers and not may_share_state(lowered) and not pays:
-        return [], lowered
+        return unique_findings(run.unclaimed()), lowered  # RC602 needs neither a store nor shared state
     entries = entry_points(lowered)
     project_routes = getattr(facts, "with_project_routes", None)
     if callable(project_routes):

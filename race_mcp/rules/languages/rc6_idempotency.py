@@ -1,6 +1,6 @@
-"""RC6xx idempotency in JavaScript/TypeScript and Rust. Idempotency keys: an Express route and an Axum route
-that create payments. Keyed by rule id; `race_mcp.rules` attaches each entry to its rule
-(`Rule.other_languages`).
+"""RC6xx idempotency in JavaScript/TypeScript and Rust. Idempotency keys: an Express route and an Axum
+route that create payments; claims: a sweeper that skips the claim the live path takes. Keyed by rule
+id; `race_mcp.rules` attaches each entry to its rule (`Rule.other_languages`).
 """
 
 from __future__ import annotations
@@ -140,7 +140,6 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
     "RC602": {
         "javascript": LanguageExamples(
             filename="sweeper.ts",
-            gap="the claim-versus-loop comparison reads Python modules only so far.",
             racy=snippet(
                 """
                 import { Job } from "./models";
@@ -186,7 +185,6 @@ EXAMPLES: dict[str, dict[OtherLanguage, LanguageExamples]] = {
         ),
         "rust": LanguageExamples(
             filename="sweeper.rs",
-            gap="the claim-versus-loop comparison reads Python modules only so far.",
             racy=snippet(
                 """
                 use crate::models::Job;
