@@ -146,6 +146,14 @@ def _prefer(a: Access, b: Access) -> Access:
     return a if a.steps[0].order <= b.steps[0].order else b
 
 
+def _merge_changes(a: Access, b: Access) -> Access:
+    """Pending changes of one row from two paths: the attributes either set (a save after the join
+    writes whichever path ran), derived if either path computed its change from the read."""
+    derived_a, derived_b = a.steps[-1].role == "change", b.steps[-1].role == "change"
+    chosen = a if derived_a and not derived_b else b if derived_b and not derived_a else _prefer(a, b)
+    return replace(chosen, written=a.written | b.written)
+
+
 def join(states: Iterable[State | None]) -> State | None:
     """Merge the states of paths that meet again; `None` stands for a path that ended."""
     live = [s for s in states if s is not None]
@@ -156,7 +164,12 @@ def join(states: Iterable[State | None]) -> State | None:
         for attr in ("checks", "aliases", "dirty"):
             mine: dict[str, Access] = getattr(merged, attr)
             for key, access in getattr(other, attr).items():
-                mine[key] = _prefer(mine[key], access) if key in mine else access
+                if key not in mine:
+                    mine[key] = access
+                elif attr == "dirty":
+                    mine[key] = _merge_changes(mine[key], access)
+                else:
+                    mine[key] = _prefer(mine[key], access)
         merged.locks = merged.locks & other.locks
         merged.last_await = merged.last_await or other.last_await
         merged.in_transaction = min(merged.in_transaction, other.in_transaction)
