@@ -149,6 +149,8 @@ def test_p2002_handled_clears_a_create_on_a_field_the_schema_does_not_make_uniqu
 
 EXPRESS_EXPECTED = {
     ("RC201", "controllers/wallet.js", "withdraw", "POST /api/wallet/:id/withdraw", "high"),
+    # The read and the write in a repository module, the decision in the handler: one sequence.
+    ("RC201", "controllers/transfers.js", "payOut", "POST /api/wallet/:id/payout", "high"),
     ("RC201", "routes/admin.cjs", "<anonymous:7>", "POST /admin/credits/:id/grant", "high"),
     # A router factory's router, mounted as `app.use("/api/refunds", createRefundsRouter(pool))`.
     ("RC201", "routes/refunds.js", "createRefundsRouter", "POST /api/refunds/:orderId", "high"),
@@ -176,6 +178,20 @@ def test_a_controller_alone_is_reported_without_a_route(tmp_path: Path) -> None:
     assert {(f.rule_id, f.function, f.route, f.confidence) for f in findings if f.rule_id == "RC201"} == {
         ("RC201", "withdraw", None, "medium")
     }
+
+
+def test_a_handler_whose_store_calls_are_another_modules_races_only_in_the_project(tmp_path: Path) -> None:
+    """`accounts.balanceOf` reads and `accounts.setBalance` writes (repositories/accounts.js);
+    the check is the handler's. Each file alone shows nothing; the project shows the sequence,
+    its evidence in the handler (at the calls that led into the repository)."""
+    project = _copy("express_wallet", tmp_path)
+    for name in ("controllers/transfers.js", "repositories/accounts.js"):
+        alone = analyze_source((project / name).read_text(), Path(name).name)
+        assert not [f for f in alone if f.rule_id == "RC201"], name
+    found = [f for f in _analyze(project) if f.rule_id == "RC201" and f.function == "payOut"]
+    assert len(found) == 1
+    assert [(e.line, e.role) for e in found[0].evidence][-2:] == [(6, "check"), (7, "write")]
+    assert {e.line for e in found[0].evidence} == {5, 6, 7}
 
 
 # -- Fastify, Hono, Koa: prefixes given in another file --------------------------------------------

@@ -70,8 +70,9 @@ def _store_markers() -> tuple[str, ...]:
     )
 
 
-def _recognizers(module: model.ModuleModel) -> list[Recognizer]:
-    source = module.source
+def _recognizers(module: model.ModuleModel, helpers: str = "") -> list[Recognizer]:
+    """The recognizers of the stores the module, or the project files it imports, name."""
+    source = f"{module.source}\n{helpers}" if helpers else module.source
     return [
         factory(module)
         for store in stores().values()
@@ -87,18 +88,26 @@ def _roots(module: model.ModuleModel) -> Iterator[tuple[str, model.Function]]:
 
 
 class _Run:
-    def __init__(self, module: model.ModuleModel, path: str, facts: Any) -> None:
+    def __init__(self, module: model.ModuleModel, path: str, facts: Any, helpers: str = "") -> None:
         self.module = module
         self.facts = facts
         self.profile = JavaScriptMemory(module)
-        self.recognizers = _recognizers(module)
+        self.recognizers = _recognizers(module, helpers)
+        # Calls into other files of the project (a repository module, an injected service).
+        resolver = getattr(facts, "resolver", None)
+        self.resolver = resolver() if callable(resolver) else None
         self.reporter = Reporter(module, path, _FRAMEWORK_NAMES)
         self.findings: list[Finding] = []
 
     def interpret(self, function: model.Function) -> Interpreter:
         # Every JavaScript function runs on the event loop: interleaving happens at awaits only.
         interpreter = Interpreter(
-            self.profile, self.recognizers, "async", module=self.module, facts=self.facts
+            self.profile,
+            self.recognizers,
+            "async",
+            module=self.module,
+            facts=self.facts,
+            resolver=self.resolver,
         )
         frame = self.profile.frame(function, self_class=function.owner_class)
         interpreter.finish(interpreter.run(frame, State()))
@@ -165,15 +174,18 @@ def check_module(
 ) -> list[Finding]:
     """Every finding of one module, one per (rule, line), before settings and suppressions."""
     module = module or lower_module(source, path, tree)
+    helper_text = getattr(facts, "helper_text", None)
+    helpers = helper_text() if callable(helper_text) else ""  # the project files it imports
     # Payment providers: a handler that only calls Stripe still moves money (RC601).
-    has_stores = any(marker in source for marker in (*_store_markers(), "Records", *PROVIDER_MARKERS))
+    markers = (*_store_markers(), "Records", *PROVIDER_MARKERS)
+    has_stores = any(marker in source or marker in helpers for marker in markers)
     if not has_stores and not may_share_state(module):
         return _unclaimed(module, path)  # RC602 needs neither a store nor shared state
     entries = entry_points(module)
     project_routes = getattr(facts, "with_project_routes", None)
     if callable(project_routes):  # routes other files of the project declare for this one's functions
         entries = project_routes(entries)
-    return _Run(module, path, facts).run(entries)
+    return _Run(module, path, facts, helpers).run(entries)
 
 
 def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:

@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import model
 from ._extract_js import extract_javascript, extract_prisma
 from ._extract_rust import extract_rust
 from ._facts import FileFacts
+from ._js_calls import ForeignCalls
+
+if TYPE_CHECKING:
+    from ..core.profile import Callee, Resolver
+    from ..core.state import Frame
 
 __all__ = ["LANGUAGE_KINDS", "SUFFIX_KINDS", "CrossFile", "LanguageFacts", "extract_language"]
 
@@ -96,6 +101,7 @@ class CrossFile:
         self._nested: dict[Target, tuple[str, str, str]] | None = None
         self._crates: dict[tuple[str, str], str] | None = None
         self._exports: dict[tuple[str, str], Target | None] = {}
+        self._calls: ForeignCalls | None = None
 
     # -- what the analysis of one file asks --------------------------------------------------------
     def entry_points(self, path: str) -> list[model.EntryPoint]:
@@ -118,6 +124,20 @@ class CrossFile:
             if key.startswith("prisma:") and name[:1].lower() + name[1:] == delegate:
                 found.update(column for columns in keys for column in columns)
         return found
+
+    @property
+    def calls(self) -> ForeignCalls:
+        """Calls into other JavaScript files, for the interpreter (`_js_calls.py`)."""
+        if self._calls is None:
+            self._calls = ForeignCalls(self)
+        return self._calls
+
+    def imports_of(self, path: str) -> list[tuple[str, str]]:
+        return [(str(spec), str(name)) for spec, name in self.imported_names(path).values()]
+
+    def imported_names(self, path: str) -> dict[str, list[str]]:
+        imports: dict[str, list[str]] = self._extra(path).get("imports", {})
+        return imports
 
     # -- JavaScript: names across modules ---------------------------------------------------------
     def _extra(self, path: str) -> dict[str, Any]:
@@ -372,6 +392,10 @@ class CrossFile:
                         self._reached.setdefault(found[0], {}).setdefault(found[1], entry)
             level = following
 
+    def callee(self, path: str, caller: str, ref: list[str] | str) -> Target | None:
+        """What a call recorded in `caller` of `path` names (see `_extract_js` for references)."""
+        return self._callee(path, caller, ref)
+
     def _callee(self, path: str, caller: str, ref: list[str] | str) -> Target | None:
         if isinstance(ref, str):  # Rust: a path as written
             return self.rust_target(path, ref)
@@ -415,6 +439,19 @@ class LanguageFacts:
 
     def prisma_unique(self, delegate: str) -> set[str]:
         return self.cross.prisma_unique(delegate)
+
+    def resolver(self) -> Resolver:
+        """The interpreter's resolver of calls into other JavaScript files of the project."""
+        calls, home = self.cross.calls, self.path
+
+        def resolve(call: model.Call, frame: Frame) -> Callee | None:
+            return calls.resolve(home, call, frame)
+
+        return resolve
+
+    def helper_text(self) -> str:
+        """The text of the project files this one imports (which stores its calls may reach)."""
+        return self.cross.calls.helper_text(self.path)
 
 
 def _same_route(local: model.EntryPoint, mounted: model.EntryPoint) -> bool:
