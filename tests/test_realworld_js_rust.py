@@ -21,6 +21,7 @@ from race_mcp.analyzer.core import interpret, model
 from race_mcp.analyzer.core.state import Access, State, is_memory_key
 from race_mcp.analyzer.core.writes import Writes
 from race_mcp.analyzer.javascript._settled import settled_state
+from race_mcp.analyzer.javascript.entrypoints import entry_points
 from race_mcp.analyzer.javascript.lower import lower_module
 from race_mcp.findings import Finding
 from tests.corpus import read_expectations
@@ -29,6 +30,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "analyzer"
 JS = FIXTURES / "js" / "RC1xx_realworld.js"
 RUST = FIXTURES / "rust" / "RC1xx_realworld.rs"
 KOA = FIXTURES / "js" / "RC3xx_realworld.js"
+TRPC = FIXTURES / "js" / "RC3xx_trpc_realworld.ts"
 
 
 def _analyse(path: Path) -> list[Finding]:
@@ -40,7 +42,7 @@ def _in_safe_spans(path: Path, findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if any(r == f.rule_id and a <= f.line <= b for r, a, b in spans)]
 
 
-@pytest.mark.parametrize("path", [JS, RUST, KOA], ids=["javascript", "rust", "koa-sequelize"])
+@pytest.mark.parametrize("path", [JS, RUST, KOA, TRPC], ids=["javascript", "rust", "koa-sequelize", "trpc"])
 def test_racy_markers_reported_and_safe_spans_quiet(path: Path) -> None:
     findings = _analyse(path)
     expected = read_expectations(path.read_text())
@@ -161,3 +163,12 @@ def test_javascript_test_files_are_skipped_when_walking(tmp_path: Path) -> None:
     assert {Path(f.path).name for f in report.findings} == {"app.js"}
     assert {str(Path(f.path).parent) for f in report.findings} == {str(tmp_path)}
     assert report.summary.files_skipped.get("default-exclude") == 4
+
+
+def test_trpc_mutations_are_entry_points() -> None:
+    """documenso's API: `procedure.input(Z).mutation(async ({ input }) => ...)` is a POST handler."""
+    module = lower_module(TRPC.read_text(), str(TRPC))
+    points = {(p.route, p.framework) for p in entry_points(module)}
+    assert points == {("POST linkCustomerRoute", "trpc"), ("POST linkCustomerClaimedRoute", "trpc")}
+    (finding,) = _analyse(TRPC)
+    assert (finding.rule_id, finding.confidence, finding.route) == ("RC301", "high", "POST linkCustomerRoute")

@@ -5,7 +5,8 @@
 - Next.js: `pages/api/**` default exports, app-router `route.(js|ts)` exports named after a verb;
 - AWS Lambda: an exported `handler`; one that iterates `event.Records` is a consumer (DynamoDB
   Streams, SQS), else an API Gateway handler;
-- NestJS (`nest`): `@Controller` classes' route methods, message and event handlers, schedules.
+- NestJS (`nest`): `@Controller` classes' route methods, message and event handlers, schedules;
+- tRPC (`trpc`): the function a procedure's `.mutation(...)` runs.
 
 Every one runs on Node's event loop: in-process state interleaves only at awaits.
 """
@@ -17,6 +18,7 @@ import re
 from ..core import model
 from .nest import nest_entry_points
 from .routes import join, object_route, prefixes, registrations
+from .trpc import trpc_procedures
 
 __all__ = ["VERB_LABELS", "entry_points", "framework", "framework_of", "route_of"]
 
@@ -150,4 +152,5 @@ def entry_points(module: model.ModuleModel) -> list[model.EntryPoint]:
         *_routes(module, framework(module)),
         *_exported(module, module.path),
         *nest_entry_points(module),
+        *trpc_procedures(module),
     ]
