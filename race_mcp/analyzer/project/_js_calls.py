@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..._textfile import read_text
 from ...errors import InputError
 from ..core import model
+from ._facts import FileFacts
 
 if TYPE_CHECKING:
     from ..core.profile import Callee
@@ -55,7 +56,11 @@ class ForeignCalls:
 
     def helper_text(self, path: str) -> str:
         """The text of the project files `path` imports: a handler that only calls a repository
-        module names no store itself, yet its recognizers must run for the repository's calls."""
+        module names no store itself, yet its recognizers must run for the repository's calls.
+        Only for files that route or handle requests (those the extractor lowered): a library's
+        modules importing each other would each pay for all the others' text."""
+        if not self.handles_requests(path):
+            return ""
         parts: list[str] = []
         size = 0
         for spec, _name in self.cross.imports_of(path):
@@ -69,7 +74,14 @@ class ForeignCalls:
             parts.append(text)
         return "\n".join(parts)
 
+    def handles_requests(self, path: str) -> bool:
+        """The file routes or handles requests (the extractor lowered it): calls from library
+        modules into each other are not followed, nor their imports' text read."""
+        return "calls" in self.cross.files.get(path, _NO_FACTS).extra
+
     def resolve(self, home: str, call: model.Call, frame: Frame) -> Callee | None:
+        if not self.handles_requests(home):
+            return None
         depth: int = getattr(frame, _DEPTH, 0)
         module = frame.module
         where = module.path if module is not None and module.path in self.cross.files else home
@@ -132,4 +144,5 @@ class ForeignCalls:
         return found
 
 
+_NO_FACTS = FileFacts("")
 _SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
