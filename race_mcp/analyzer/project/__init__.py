@@ -47,6 +47,11 @@ The analysis of one file (`ProjectSession`, `_session.py`)
                                                  (`facts.known_shape` then spares the parse), and one
                                                  lowered by its analysis is kept when other modules call it
 
+JavaScript/TypeScript and Rust (`_languages.py`, `_extract_js.py`, `_extract_rust.py`, `_js_calls.py`)
+    `index.cross_file`                           routes, mounts, injected services, Prisma keys
+    `language_facts_for(path) -> LanguageFacts`  what such a file's analysis gets: `with_project_routes`,
+                                                 `entry_reaching`, `prisma_unique`, `resolver`, `helper_text`
+
 A run (`_runs.py`): `start_run(paths, roots, settings)` indexes the projects of the named paths
 (`analyze_paths` skips it for a small run where no file passes the pipeline's text pre-filter)
 and returns picklable specs for `activate_in_worker` (a process pool's initializer); the analysis of
