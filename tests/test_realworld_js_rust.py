@@ -102,6 +102,12 @@ def _settled(source: str) -> frozenset[str]:
         (f"{MAP} const v = m.get(k); if (v) return v; const w = await load(k); m.set(k, w); }}", True),
         (f"{MAP} const v = m.get(k); if (v) return null; await load(k); m.set(k, true); }}", False),
         (f"{MAP} const v = m.get(k) || 0; if (v > 3) return v; await log(k); m.set(k, v + 1); }}", False),
+        # a fill, and elsewhere an entry changed in place: the entries are live state
+        (
+            f"{MAP} const v = m.get(k); if (v) return v; const w = await load(k); m.set(k, w); }}\n"
+            "async function take(k) { const e = m.get(k); if (e.left > 0) { await pay(); e.left = 0; } }",
+            False,
+        ),
         ("const m = new Map(); function g(k) { m.push(k); }", False),
     ],
 )
