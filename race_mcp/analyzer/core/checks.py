@@ -48,9 +48,16 @@ class Reporter:
     """Builds the findings of one module."""
 
     def __init__(
-        self, module: model.ModuleModel, path: str, framework_names: Mapping[str, str] | None = None
+        self,
+        module: model.ModuleModel,
+        path: str,
+        framework_names: Mapping[str, str] | None = None,
+        *,
+        server: str | None = None,
     ) -> None:
         self.module = module
+        # The project's declaration of a threaded server ("contrib/gunicorn.py: threads = 3").
+        self.server = server
         self.path = path
         # How the front-end names its frameworks in messages (`fastapi` -> "FastAPI").
         self.framework_names = framework_names or {}
@@ -150,7 +157,14 @@ class Reporter:
             route=entry.route if entry else None,
             reached_by=self.reached_by(entry),
             message=message(
-                evidence, sequence.key, mode, entry, decided, self.framework_names, sequence.rule_id
+                evidence,
+                sequence.key,
+                mode,
+                entry,
+                decided,
+                self.framework_names,
+                sequence.rule_id,
+                server=self.server,
             ),
             evidence=evidence,
             fix=_fix(sequence.rule_id, self.module.language),
@@ -190,6 +204,8 @@ def message(
     decided: bool,
     framework_names: Mapping[str, str],
     rule_id: str = "",
+    *,
+    server: str | None = None,
 ) -> str:
     read, write = evidence[0], evidence[-1]
     check = next((step for step in evidence if step.role == "check"), None)
@@ -225,6 +241,11 @@ def message(
         return (
             f"{subject} is {seen} and written at line {write.line} with {gap} in between "
             f"and no lock held: {outcome}."
+        )
+    if server is not None and (entry is None or entry.runtime in ("processes", "sequential")):
+        return (
+            f"{subject} is {seen} and written at line {write.line} by code the project's threaded "
+            f"server runs on its request threads (`{server}`), with no lock held: {outcome}."
         )
     if entry is None or entry.runtime in ("processes", "sequential"):
         # No threaded handler: code that keeps thread locks (`PythonMemory.runs_on_threads`).

@@ -117,6 +117,8 @@ EXECUTING_METHODS = frozenset(
         "executemany",
     }
 )
+# Mutable containers of the interpreter itself, shared by every thread of the process.
+_PROCESS_GLOBALS = frozenset({"sys.modules"})
 _LOCKISH_NAME = re.compile(r"(lock|mutex|semaphore|_sem\b|^sem\b)", re.IGNORECASE)
 _MUTABLE_CLASS_NAMES = ("defaultdict", "OrderedDict", "Counter", "deque")
 _APP_FACTORIES = ("FastAPI", "Starlette", "Application")
@@ -165,7 +167,7 @@ def may_share_state(module: model.ModuleModel) -> bool:
     ):
         return True
     text = module.source
-    return "global " in text or ".state." in text or "app[" in text
+    return "global " in text or ".state." in text or "app[" in text or "sys.modules" in text
 
 
 class PythonMemory:
@@ -343,6 +345,8 @@ class PythonMemory:
             return self.shared_key(expr.value, frame)
         if isinstance(expr, model.Attribute):
             attr, owner = expr.attr, expr.value
+            if self._process_global(expr, frame):
+                return f"{dotted(owner)}.{attr}"
             if isinstance(owner, model.Name):
                 if owner.id in ("self", "cls") and frame.self_class is not None:
                     if frame.self_instance is not None:
@@ -361,6 +365,16 @@ class PythonMemory:
                 return f"app.state.{attr}"
             return self.shared_key(owner, frame)
         return None
+
+    def _process_global(self, expr: model.Attribute, frame: Frame) -> bool:
+        """`sys.modules`: the interpreter's one module table, shared by every thread (a script
+        loader deleting and re-importing a module races another thread doing the same)."""
+        owner = expr.value
+        return (
+            isinstance(owner, model.Name)
+            and owner.id not in frame.locals
+            and f"{self.module.imports.get(owner.id, '')}.{expr.attr}" in _PROCESS_GLOBALS
+        )
 
     def _is_app_object(self, expr: model.Expr, frame: Frame) -> bool:
         """`app` (a module-level FastAPI/Starlette/aiohttp app) or `request.app`."""

@@ -23,6 +23,7 @@ from ..core.profile import Resolver
 from ..core.state import Mode
 from ..core.stores import stores
 from . import stores as _registered  # noqa: F401  (registers the Python stores)
+from .deployment import threaded_server
 from .entrypoints import entry_points
 from .lower import lower_module
 from .memory import PythonMemory, may_share_state
@@ -45,6 +46,8 @@ _FRAMEWORK_NAMES = {
     "quart": "Quart",
     "dramatiq": "Dramatiq",
 }
+# Entry points whose calls are requests a server's threads serve.
+_REQUEST_KINDS = frozenset({"http", "middleware", "graphql"})
 _FRAMEWORK_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp", "Records", "threading")
 
 
@@ -65,6 +68,11 @@ def store_text(source: str, facts: Any) -> str:
     helper_text = getattr(facts, "helper_text", None)
     extra = helper_text() if callable(helper_text) else ""
     return f"{source}\n{extra}" if extra else source
+
+
+def _server(facts: Any) -> str | None:
+    """The threaded WSGI server the project declares (its file and line), else None."""
+    return threaded_server(getattr(getattr(facts, "index", None), "root", None))
 
 
 def _recognizers(module: model.ModuleModel, text: str | None = None) -> list[Recognizer]:
@@ -112,7 +120,8 @@ class _Run:
         text = store_text(module.source, facts)
         self.has_stores = any(marker in text for marker in _store_markers())
         self.recognizers = _recognizers(module, text) if self.has_stores else []
-        self.reporter = Reporter(module, path, _FRAMEWORK_NAMES)
+        self.server = _server(facts)
+        self.reporter = Reporter(module, path, _FRAMEWORK_NAMES, server=self.server)
         self.findings: list[Finding] = []
 
     def interpret(
@@ -131,7 +140,19 @@ class _Run:
         thread lock (`PythonMemory.runs_on_threads`), else one call at a time."""
         if function.is_async:
             return "async"
-        return "threaded" if self.profile.runs_on_threads(owner) else "sequential"
+        if self.profile.runs_on_threads(owner) or self._request_thread(function):
+            return "threaded"
+        return "sequential"
+
+    def _request_thread(self, function: model.Function) -> bool:
+        """Under a threaded server (`deployment.threaded_server`), code a request handler of the
+        project reaches runs on its request threads; code only a framework, a command or nothing
+        seen calls (a schema generator's hook, a dev webhook receiver) keeps its mode."""
+        reaching = getattr(self.facts, "entry_reaching", None)
+        if self.server is None or not callable(reaching):
+            return False
+        caller = reaching(function, self.module)
+        return caller is not None and caller.kind in _REQUEST_KINDS
 
     def report(
         self,
@@ -149,7 +170,10 @@ class _Run:
             if function is None:
                 continue
             owner = function.owner_class
-            interpreter = self.interpret(function, owner, _mode(entry, function), entry=True)
+            mode = _mode(entry, function)
+            if mode == "sequential" and entry.runtime == "processes" and self.server is not None:
+                mode = "threaded"  # the project serves its sync views from threads
+            interpreter = self.interpret(function, owner, mode, entry=True)
             reached |= interpreter.visited
             self.report(interpreter, entry, entry_confidence(entry), entry.qualname)
             if self.has_stores:
@@ -214,6 +238,7 @@ def check_module(
         and not entries
         and not any(f.is_async for f in module.functions.values())
         and "threading" not in source
+        and _server(facts) is None
     ):
         return [], module  # without stores only handlers, coroutines and threaded code are interpreted
     return _Run(module, path, facts, resolver).run(entries), module
@@ -236,8 +261,8 @@ def analyze_python(
 
     `tree` is CPython's tree when the caller has parsed (and measured) it already; `facts` and
     `resolver` come from the whole-project index when there is one."""
-    if not might_race(store_text(source, facts)):
-        return []  # no coroutine, web framework or store: nothing can race here
+    if not might_race(store_text(source, facts)) and _server(facts) is None:
+        return []  # no coroutine, web framework, store or threaded server: nothing can race here
     findings, module = check_module(source, path, tree=tree, facts=facts, resolver=resolver)
     if not findings or module is None:
         return []
