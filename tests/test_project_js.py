@@ -202,7 +202,7 @@ def test_fastify_hono_and_koa_prefixes_from_other_files(tmp_path: Path) -> None:
     assert _seen(_analyze(project), project, {"RC101"}) == {
         ("RC101", "src/fastify/wallet.ts", "walletRoutes", "POST /v1/wallet/:id/withdraw", "high"),
         ("RC101", "src/hono/seats.ts", "<anonymous:12>", "POST /api/seats/:seat/hold", "high"),
-        ("RC101", "src/koa/stock/router.js", "<anonymous:12>", "POST /api/stock/:item/take", "high"),
+        ("RC101", "src/koa/stock/router.js", "<anonymous:12>", "POST /v2/api/stock/:item/take", "high"),
     }
 
 

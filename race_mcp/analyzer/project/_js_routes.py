@@ -12,7 +12,7 @@ from ..core.walk import expressions, statements
 from ..javascript.entrypoints import VERB_LABELS, framework, framework_of, route_of
 from ..javascript.lower import lower_module
 from ..javascript.nest import controller_prefix, method_entry
-from ..javascript.routes import object_route, registrations
+from ..javascript.routes import join, object_route, registrations
 from ..python.stores._common import literal_string
 
 __all__ = ["routing_facts"]
@@ -115,17 +115,30 @@ class _Reading:
                 found.append([verb, path, self.router_key(call, function), handler, runs])
         return found
 
+    def mount_calls(self) -> list[tuple[model.Call, model.Function | None]]:
+        """`use` / `route` / `register` calls at the top level and in functions (an app built in
+        `createApp()` or `init()`)."""
+        found: list[tuple[model.Call, model.Function | None]] = [(call, None) for call in self.module.calls]
+        for function in self.module.functions.values():
+            for statement in statements(function.body):
+                for expr in expressions(statement):
+                    if isinstance(expr, model.Call) and expr.method in _MOUNT_METHODS:
+                        found.append((expr, function))
+        return found
+
     def mounts(self) -> list[list[Any]]:
         found: list[list[Any]] = []
-        for call in self.module.calls:
-            parent = self.router_key(call, None)
+        for call, function in self.mount_calls():
+            parent = self.router_key(call, function)
             if call.method in ("use", "route"):
                 path = literal_string(call.positional(0))
                 children = call.args[1:] if path is not None else call.args
                 for arg in children:
-                    child = self.mount_ref(arg.value)
+                    mounted = self.koa_mount(arg.value)
+                    child = mounted[1] if mounted is not None else self.mount_ref(arg.value)
+                    at = join(path or "", mounted[0]) if mounted is not None else path or ""
                     if child is not None and (call.method == "use" or path is not None):
-                        found.append([parent, path or "", child])
+                        found.append([parent, at, child])
             elif call.method == "register":
                 child = self.mount_ref(call.positional(0))
                 options = call.positional(1)
@@ -133,6 +146,17 @@ class _Reading:
                 if child is not None:
                     found.append([parent, prefix or "", child])
         return found
+
+    def koa_mount(self, expr: model.Expr) -> tuple[str, Ref | None] | None:
+        """koa-mount's `mount("/api", api)` / `mount(routes)`: (prefix, what is mounted)."""
+        if not (isinstance(expr, model.Call) and isinstance(expr.func, model.Name)):
+            return None
+        source = self.imports.get(expr.func.id, [""])[0]
+        if source != "koa-mount" or not expr.args:
+            return None
+        prefix = literal_string(expr.positional(0))
+        inner = expr.positional(1) if prefix is not None else expr.positional(0)
+        return prefix or "", self.mount_ref(inner)
 
     def own_prefixes(self) -> dict[str, str]:
         """koa-router's `new Router({ prefix: "/api" })`."""
@@ -195,6 +219,7 @@ class _Reading:
         return None
 
 
+_MOUNT_METHODS = frozenset({"use", "route", "register"})
 _ROUTER_METHODS = frozenset({"bind", "routes", "middleware"})  # koa's `router.routes()` is the router
 
 

@@ -39,7 +39,7 @@ LANGUAGE_KINDS = frozenset({"js", "rs"})
 _JS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 # Bumped when an extractor's facts change shape or meaning: the kind is part of each file's cache
 # key, so facts cached by an older extractor are not read back.
-EXTRACTOR_VERSION = 5
+EXTRACTOR_VERSION = 7
 # The job kind says which extractor and, for JavaScript, which dialect (the suffix) parses it.
 SUFFIX_KINDS: dict[str, str] = {
     **{suffix: f"js@{EXTRACTOR_VERSION}:{suffix}" for suffix in _JS},
