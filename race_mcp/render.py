@@ -73,8 +73,14 @@ def _text_table(report: AnalysisReport) -> list[str]:
     if not table:
         return []
     rows = [f"{'rule':<7} {'high':>5} {'medium':>7} {'low':>5}  title"]
+    # A front-end may say a rule in its language's terms (RC802 in Node names no `find_one`): the
+    # findings' own title when they all agree, else the catalog's.
+    said: dict[str, set[str]] = {}
+    for finding in report.findings:
+        said.setdefault(finding.rule_id, set()).add(finding.title)
     for rule_id, counts in table.items():
         title = RULES[rule_id].title if rule_id in RULES else ""
+        title = next(iter(said[rule_id])) if len(said.get(rule_id, ())) == 1 else title
         high, medium, low = (counts.get(level, 0) for level in ("high", "medium", "low"))
         rows.append(f"{rule_id:<7} {high:>5} {medium:>7} {low:>5}  {title}")
     return [*rows, ""]

@@ -24,7 +24,7 @@ def render_patch_text(report: PatchReport) -> str:
             out.append(f"  note ({patch.safety}): {_line(patch.note)}\n")
         out.append(sanitize_text(patch.diff) + "\n")
     for left in report.unpatched:
-        out.append(f"{_line(left.path)}:{left.line}: {left.rule_id} no patch: {_line(left.guidance)}\n")
+        out.append(f"{_line(left.path)}:{left.line}: {left.rule_id} no patch: {_block(left.guidance)}\n")
     for error in report.errors:
         out.append(f"error: {_line(error.message)}\n")
     out.append(f"{len(report.patches)} patched, {len(report.unpatched)} left for a human\n")
@@ -33,3 +33,10 @@ def render_patch_text(report: PatchReport) -> str:
 
 def _line(text: str) -> str:
     return sanitize_line(text, PROSE_LIMIT)
+
+
+def _block(text: str) -> str:
+    """Guidance that carries code (the fix in the file's own language): its lines kept, indented
+    under the finding's line, each sanitized; an escaped `\\n` would make the code unreadable."""
+    first, *rest = sanitize_text(text.rstrip("\n"), PROSE_LIMIT).split("\n")
+    return "\n".join([first, *(f"  {line}" if line else "" for line in rest)])

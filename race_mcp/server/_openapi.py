@@ -37,8 +37,9 @@ PUT/PATCH/DELETE without If-Match/ETag or a version field, creating or charging 
 Idempotency-Key, missing 409/412/428/429 responses.
 
 Call it when you design or review an API contract, or after analyze_file found a race. `source` \
-(code directory or file) links code findings to each endpoint. Returns a page of findings, most \
-severe first; `offset` pages through the rest. Read-only; remote $refs are never fetched."""
+(code directory or file: Python, JavaScript/TypeScript or Rust) links code findings to each \
+endpoint. Returns a page of findings, most severe first; `offset` pages through the rest. \
+Read-only; remote $refs are never fetched."""
 
 HINTS = {
     "not-openapi": "check_openapi needs an OpenAPI 2.0/3.x document (YAML or JSON)",
@@ -80,7 +81,7 @@ def register_check_openapi(server: MCPServer[Any], workspace: Workspace) -> None
             PathText | None,
             Field(
                 description="Optional code directory or file whose findings are linked to the "
-                "spec's operations by route, e.g. 'app/'.",
+                "spec's operations by route (Python, JavaScript/TypeScript or Rust handlers), e.g. 'app/'.",
             ),
         ] = None,
         max_findings: MAX_FINDINGS_FIELD = DEFAULT_MAX_FINDINGS,

@@ -24,6 +24,12 @@ _FIXES = {
         "`result.rowCount` (mysql2: `affectedRows`); or `SELECT ... FOR UPDATE` after `BEGIN` on the same "
         "client as the UPDATE, then `COMMIT`."
     ),
+    "RC202": (
+        'Run the writes in one transaction on one client: pg `await client.query("BEGIN")` ... '
+        "`COMMIT` (`ROLLBACK` in `catch`), mysql2 `beginTransaction()` / `commit()`, knex "
+        "`db.transaction(async (trx) => ...)`, Prisma `$transaction([...])`, Sequelize "
+        "`sequelize.transaction(async (t) => ...)`."
+    ),
     "RC203": (
         "Add a UNIQUE constraint on the looked-up column and insert with `ON CONFLICT DO NOTHING` (or catch "
         "error code `23505` / `ER_DUP_ENTRY` and answer 409) instead of checking first."
@@ -46,6 +52,11 @@ _FIXES = {
         "write, or `balance >= :amt`) and turn `ConditionalCheckFailedException` into a 409."
     ),
     "RC402": 'Add `ConditionExpression: "balance >= :amt"` to the decrement\'s params.',
+    "RC403": (
+        "Write the items that must change together with one `TransactWriteItemsCommand` "
+        "(lib-dynamodb `TransactWriteCommand`, v2 `transactWrite`), each item conditional on what it "
+        "depends on, and answer `TransactionCanceledException` with 409."
+    ),
     "RC501": (
         'Use `INCR`/`INCRBY`/`DECRBY` and check the returned value, `SET key value "NX"` (node-redis: '
         "`{ NX: true }`), `WATCH` + `MULTI`, or a Lua script instead of GET then SET."
@@ -67,10 +78,12 @@ _FIXES = {
         "move the data into a database."
     ),
 }
-# Titles whose shared text names Python's ORMs.
+# Titles whose shared text names Python's ORMs and driver methods.
 _TITLES = {
     "RC301": "ORM row read, changed in JavaScript and written without a row lock",
     "RC303": "Lookup then create on fields with no unique constraint",
+    "RC801": "MongoDB findOne, decide in JavaScript, then updateOne with no filter on what was read",
+    "RC802": "findOne to check absence, then create / insertOne, with no unique index to back it",
 }
 
 

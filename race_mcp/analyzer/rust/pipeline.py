@@ -30,6 +30,7 @@ from .entrypoints import entry_points
 from .idempotency import key_facts
 from .lower import RustModule, lower_module
 from .memory import RustMemory, may_share_state
+from .titles import in_rust
 
 __all__ = ["analyze_rust", "check_module"]
 
@@ -158,7 +159,7 @@ def analyze_rust(source: str, path: str, settings: Settings, facts: Any = None) 
     findings, lowered = check_module(source, path, facts)
     lines = _LINE_END.split(source)
     kept = [
-        f
+        in_rust(f)
         for f in findings
         if settings.rule_enabled(f.rule_id) and not suppressed(f, lines, _SUPPRESS, lowered.module)
     ]
