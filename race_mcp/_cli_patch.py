@@ -45,8 +45,9 @@ def add_patch_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     patch = subparsers.add_parser(
         "patch",
         help="propose verified fixes for the races in one source file (--apply writes them)",
-        description="Generate one patch per fixable finding (libcst codemods that keep formatting\n"
-        "and comments), each verified by re-analysis; findings with no sound patch get guidance.",
+        description="Generate one patch per fixable finding (libcst codemods for Python, text fixers\n"
+        "for JavaScript/TypeScript and Rust; formatting and comments kept), each verified by\n"
+        "re-analysis; findings with no sound patch get guidance in the file's own language.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -210,7 +210,7 @@ def test_walk_counts_what_it_skipped_and_warns_on_an_empty_path(project: Path) -
     (project / "tests").mkdir()
     (project / "tests" / "test_routes.py").write_text(SAFE_MODULE)
     warning = (
-        "race-mcp: warning: tests: no Python files to analyse; "
+        "race-mcp: warning: tests: no Python, JavaScript/TypeScript or Rust files to analyse; "
         "1 skipped: 1 as tests or migrations (default_exclude)\n"
     )
 

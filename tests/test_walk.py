@@ -244,7 +244,7 @@ def test_report_counts_skipped_files_and_warns_about_empty_paths(tmp_path: Path)
     assert report.summary.warnings == []
     only_migrations = analyze_paths([tmp_path / "migrations"], settings=Settings(default_exclude=["0*.py"]))
     assert only_migrations.summary.warnings == [
-        f"{tmp_path / 'migrations'}: no Python files to analyse; "
+        f"{tmp_path / 'migrations'}: no Python, JavaScript/TypeScript or Rust files to analyse; "
         "2 skipped: 2 as tests or migrations (default_exclude)"
     ]
     text = render_text(report)

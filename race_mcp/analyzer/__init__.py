@@ -212,7 +212,7 @@ def _collect_directory(
     for file in walk:
         if max_files is not None and len(collected.jobs) >= max_files:
             raise InputError(
-                f"{label}: more than {max_files:,} Python files to analyse", code="too-many-files"
+                f"{label}: more than {max_files:,} source files to analyse", code="too-many-files"
             )
         collected.jobs.append((str(file), str(file), settings))
         found += 1
@@ -221,7 +221,8 @@ def _collect_directory(
     collected.errors.extend(walk.errors)
     if found == 0 and not walk.errors:
         why = f"; {skipped_total(walk.skipped, walk.partial)} skipped: {describe_skipped(walk.skipped)}"
-        collected.warnings.append(f"{label}: no Python files to analyse{why if walk.skipped else ''}")
+        languages = "Python, JavaScript/TypeScript or Rust"
+        collected.warnings.append(f"{label}: no {languages} files to analyse{why if walk.skipped else ''}")
 
 
 def analyze_paths(
