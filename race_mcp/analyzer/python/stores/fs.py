@@ -13,6 +13,7 @@ from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ...core.stores import StoreSpec, register
 from ._common import StoreRecognizer, is_true, keywords, positional, walk
+from ._fs_cleanup import is_storage_save, unclaimed_cleanup
 
 __all__ = ["FileRecognizer"]
 
@@ -158,11 +159,13 @@ class FileRecognizer(StoreRecognizer):
             moves = name in ("fsutil.copy_file", "fsutil.move_file")
             target = args[1] if moves and len(args) > 1 else args[0]
             return self.write(target, ctx, ALL if is_true(options.get("atomic")) else frozenset())
+        if is_storage_save(call, self.facts(ctx).code):
+            return self.cleanup(call, args[0], ctx) or None
         if name in ("open", "aiofiles.open") and args:
             mode = ctx.string(args[1] if len(args) > 1 else options.get("mode")) or "r"
             if "x" in mode:  # exclusive: no check-then-create, unless a loser reads it too early
                 return self.exclusive(call, args[0], ctx) or None
-            return self.write(args[0], ctx) if _writes(mode) else None
+            return [*self.write(args[0], ctx), *self.cleanup(call, args[0], ctx)] if _writes(mode) else None
         if name == "os.open" and args:
             flags = self.facts(ctx).code(args[1]) if len(args) > 1 else ""
             if "O_EXCL" in flags:
@@ -174,6 +177,22 @@ class FileRecognizer(StoreRecognizer):
         if name in _MOVE_FUNCTIONS and len(args) >= 2:
             return self.write(args[1], ctx)
         return self.path_method(call, args, options, ctx)
+
+    def cleanup(self, call: model.Call, path: model.Expr, ctx: CallContext) -> list[Effect]:
+        """A file stored under a shared name and removed when the row claiming the name fails its
+        unique insert (`_fs_cleanup`): the loser deletes the winner's file."""
+        code = self.facts(ctx).code
+        removal = unclaimed_cleanup(call, path, ctx.function(), code)
+        if removal is None:
+            return []
+        text = code(path)
+        message = (
+            f"The file is stored at line {call.span.line} under `{text}`, a name another request can "
+            f"claim too, and removed at line {removal.span.line} when the row claiming it fails its "
+            f"unique insert: a concurrent request that won the insert has its file overwritten, then "
+            f"deleted. Refuse a taken name before storing, and remove only a path no row references."
+        )
+        return [Effect("direct", self.key(path, ctx), "RC701", node=call, message=message)]
 
     def exclusive(self, call: model.Call, path: model.Expr, ctx: CallContext) -> list[Effect]:
         """`os.open(p, O_CREAT | O_EXCL)` (or `open(p, "x")`) creates the file empty and fills it
@@ -246,6 +265,7 @@ register(
             "link(",
             "shutil.",
             "fsutil.",
+            "storage",
         ),
         label=lambda name: f"path `{name}`",
         outcome="another process can create or replace the path between the check and the write",
