@@ -16,6 +16,7 @@ __all__ = ["DynamoRecognizer", "condition_guard"]
 
 _READS = {"get_item", "query", "scan", "batch_get_item", "transact_get_items"}
 _WRITES = {"put_item", "update_item", "delete_item"}
+_TRANSACT_WRITES = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 _VERSION_ATTRIBUTES = {"version", "ver", "revision", "lock_version", "etag", "updated_at", "row_version"}
 # Expressions are untrusted text and `re` backtracks, so each pattern is linear: a name
 # (`[#\w.]`) is matched only from where its run starts (the lookbehind) and never gives characters
@@ -107,7 +108,7 @@ class DynamoRecognizer(StoreRecognizer):
         if method in _READS:
             return [Effect("read", self.table_key(call, ctx))]
         if method == "transact_write_items":
-            return []
+            return self._transaction(call, ctx)
         if method == "batch_write_item":
             # One request of several items that is neither atomic nor all-or-nothing (UnprocessedItems).
             return [Effect("direct", self.table_key(call, ctx), "RC403")]
@@ -124,6 +125,34 @@ class DynamoRecognizer(StoreRecognizer):
             if decremented and not (guard >= ALL or decremented & guard):
                 effects.append(Effect("direct", key, "RC402"))
         return effects
+
+    def _transaction(self, call: model.Call, ctx: CallContext) -> list[Effect]:
+        """TransactWriteItems is all or nothing, but each item is still written on what an earlier
+        read decided: an item with no ConditionExpression on it races like a lone write (RC401,
+        RC402). One store write for the whole request (it commits once: no RC403)."""
+        effects: list[Effect] = []
+        items = keywords(call).get("TransactItems")
+        elements = items.elements if isinstance(items, model.Collection) and items.kind == "list" else ()
+        for element in elements:
+            for kind, params in dict_items(element):
+                method = _TRANSACT_WRITES.get(ctx.string(kind) or "")
+                if method is None:
+                    continue  # ConditionCheck: it only makes the others conditional
+                item = model.Call(
+                    model.Attribute(
+                        call.receiver or call.func, method, span=call.func.span, origin=call.func.origin
+                    ),
+                    tuple(
+                        model.Arg(value, keyword=name, span=value.span, origin=value.origin)
+                        for key, value in dict_items(params)
+                        if (name := ctx.string(key))
+                    ),
+                    call.name,
+                    span=call.span,
+                    origin=call.origin,
+                )
+                effects.extend(e for e in self.recognize(item, ctx) or () if e.kind != "store_write")
+        return [*effects, Effect("store_write", "dynamodb", autocommit=True)] if effects else []
 
     def decremented(self, call: model.Call, ctx: CallContext) -> set[str]:
         """Attributes the UpdateExpression lowers: `SET a = a - :n`, or `ADD a :n` / `SET a = a + :n`
