@@ -7,6 +7,7 @@ default process workers, and only code a request handler reaches is run on reque
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,13 @@ def test_the_declaration_is_read_at_the_project_root_and_never_above(tmp_path: P
     (project / "contrib" / "gunicorn.py").write_text("# per worker\nthreads = 3\n", encoding="utf-8")
     assert threaded_server(project) == "contrib/gunicorn.py: threads = 3"
     assert threaded_server(None) is None
+
+
+def test_a_hostile_config_costs_its_length(tmp_path: Path) -> None:
+    """Long runs of whitespace and repeated keywords without a value: the patterns stay linear."""
+    hostile = "worker_class" + " " * 60_000 + "x\n" + "WSGIDaemonProcess " * 3_000
+    hostile += "\nthreads =" + " " * 60_000
+    (tmp_path / "gunicorn.conf.py").write_text(hostile, encoding="utf-8")
+    started = time.perf_counter()
+    assert threaded_server(tmp_path) is None
+    assert time.perf_counter() - started < 0.5

@@ -26,11 +26,12 @@ _FILE_NAMES = re.compile(
 )
 _MAX_FILES = 60
 _MAX_BYTES = 64_000
-_THREADS = re.compile(
-    r"(?m)(?:^[ \t]*threads[ \t]*=[ \t]*|--threads[= ]+|WSGIDaemonProcess[^\n]*\bthreads=)(?P<n>\d+)"
-)
-_GTHREAD = re.compile(r"""worker[_-]class[ \t]*=?[ \t]*["']?gthread|(?:^|\s)-k[ \t]+gthread\b""")
-_WAITRESS = re.compile(r"(?m)^[ \t]*[\"']?waitress\b|egg:waitress|waitress-serve|\bwaitress\.serve\(")
+# Each applied to one line at a time, and linear: a hostile config file costs its length.
+_THREADS_SETTING = re.compile(r"^[ \t]*threads[ \t]*=[ \t]*(\d+)")  # gunicorn.conf.py, uwsgi.ini
+_THREADS_FLAG = re.compile(r"--threads[= ]+(\d+)")  # gunicorn / uwsgi command lines
+_THREADS_OPTION = re.compile(r"\bthreads=(\d+)")  # mod_wsgi's WSGIDaemonProcess
+_GTHREAD = re.compile(r"""worker[_-]class[ \t]*(?:=[ \t]*)?["']?gthread|(?:^|[ \t])-k[ \t]+gthread\b""")
+_WAITRESS = re.compile(r"^[ \t]*[\"']?waitress\b|egg:waitress|waitress-serve|\bwaitress\.serve\(")
 
 
 def threaded_server(root: str | Path | None) -> str | None:
@@ -76,17 +77,15 @@ def _declares(path: Path) -> str | None:
             text = handle.read(_MAX_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return None
-    for match in _THREADS.finditer(text):
-        if int(match.group("n")) > 1:
-            return _line_of(text, match.start())
-    for pattern in (_GTHREAD, _WAITRESS):
-        declared = pattern.search(text)
-        if declared is not None:
-            return _line_of(text, declared.start())
+    for line in text.splitlines():
+        if _threads(line) > 1 or _GTHREAD.search(line) or _WAITRESS.search(line):
+            return line.strip()[:80]
     return None
 
 
-def _line_of(text: str, offset: int) -> str:
-    start = text.rfind("\n", 0, offset) + 1
-    end = text.find("\n", offset)
-    return text[start : end if end >= 0 else len(text)].strip()[:80]
+def _threads(line: str) -> int:
+    """The thread count a line sets (0 when it sets none)."""
+    found = _THREADS_SETTING.match(line) or _THREADS_FLAG.search(line)
+    if found is None and "WSGIDaemonProcess" in line:
+        found = _THREADS_OPTION.search(line)
+    return int(found.group(1)) if found is not None else 0
