@@ -7,7 +7,9 @@ guidance code stays readable in the CLI, and the MCP tools say which languages t
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,44 @@ def test_the_summary_table_shows_the_languages_title(
     assert main(["analyze", str(path)]) == 1
     table_row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("RC802 "))
     assert table_row.endswith("then create / insertOne, with no unique index to back it")
+
+
+PURCHASE = """\
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+const client = new DynamoDBClient({});
+export async function purchaseWithGiftCard(cardId, merchantId, amount) {
+  const card = await client.send(new GetItemCommand({ TableName: "GiftCards", Key: { id: { S: cardId } } }));
+  if (Number(card.Item.balance.N) < amount) throw new Error("insufficient");
+  await client.send(new UpdateItemCommand({
+    TableName: "GiftCards", Key: { id: { S: cardId } },
+    UpdateExpression: "SET balance = balance - :amt",
+    ExpressionAttributeValues: { ":amt": { N: amount.toString() } },
+  }));
+  await client.send(new UpdateItemCommand({
+    TableName: "MerchantSales", Key: { id: { S: merchantId } },
+    UpdateExpression: "SET total = total + :amt",
+    ExpressionAttributeValues: { ":amt": { N: amount.toString() } },
+  }));
+}
+"""
+
+
+def test_seed_004_purchase_gets_its_transaction_and_keeps_the_read_race(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seed 004's two items written apart become one TransactWriteItemsCommand (git apply-clean);
+    the balance read and checked in JavaScript still races inside it (RC401/RC402 stay, as guidance)."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "purchase.mjs").write_text(PURCHASE)
+    monkeypatch.chdir(tmp_path)
+    assert main(["patch", "purchase.mjs", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [p["rule_id"] for p in report["patches"]] == ["RC403"]
+    assert {u["rule_id"] for u in report["unpatched"]} == {"RC401", "RC402"}
+    (tmp_path / "fix.diff").write_text(report["diff"])
+    subprocess.run(["git", "apply", "--check", "fix.diff"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "apply", "fix.diff"], cwd=tmp_path, check=True)
+    patched = (tmp_path / "purchase.mjs").read_text()
+    assert "new TransactWriteItemsCommand({" in patched and "TransactWriteItemsCommand }" in patched
+    rules = sorted(f.rule_id for f in analyze_paths([tmp_path / "purchase.mjs"]).findings)
+    assert rules == ["RC401", "RC402"]
