@@ -65,6 +65,13 @@ await client.send(new UpdateItemCommand({
   ExpressionAttributeValues: { ":amt": { N: String(amount) } },
 }));
 // catch (error): error.name === "ConditionalCheckFailedException" -> 409""",
+    "RC402": """\
+// In an UpdateItemCommand's params, or in a TransactWriteItems Update item's:
+UpdateExpression: "SET balance = balance - :amt",
+ConditionExpression: "balance >= :amt",
+ExpressionAttributeValues: { ":amt": { N: String(amount) } },
+// catch (error): error.name === "ConditionalCheckFailedException"
+//   (in a transaction: "TransactionCanceledException") -> 409""",
     "RC403": """\
 await client.send(new TransactWriteItemsCommand({
   TransactItems: [

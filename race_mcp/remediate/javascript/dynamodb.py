@@ -254,8 +254,11 @@ def _check_answer(source: JsSource, rejections: list[Rejection]) -> str | None:
 def fix_unguarded_decrement(text: str, finding: Finding) -> Fixed | Guidance:
     """RC402: `SET x = x - :n` only while `x >= :n`."""
     guidance = Guidance(
-        'Add `ConditionExpression: "x >= :n"` to the decrement\'s params and turn '
-        "`ConditionalCheckFailedException` (`error.name`) into a 409."
+        with_example(
+            'Add `ConditionExpression: "x >= :n"` to the decrement\'s params and turn '
+            "`ConditionalCheckFailedException` (`error.name`) into a 409:",
+            "RC402",
+        )
     )
     source = JsSource(text, finding.path)
     function = source.function_for(finding)
