@@ -66,8 +66,9 @@ def test_a_guarded_update_guards_only_when_its_rowcount_is_read() -> None:
     assert guarded is not None and guarded[0].guard == ALL and guarded[0].columns == {"balance"}
     assert guarded[1] == Effect("store_write", "sql", autocommit=False)
     unread = effects(recognizer, SQL, "blind", "execute", used=False)
+    # Unguarded, yet still a compare-and-set on `name`: no blind overwrite (core/writes.py `_unrelated`).
     assert unread is not None and unread[0] == Effect(
-        "write", "sql:accounts", "RC201", columns=frozenset({"name"})
+        "write", "sql:accounts", "RC201", columns=frozenset({"name"}), compares=frozenset({"name"})
     )
 
 

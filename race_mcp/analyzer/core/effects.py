@@ -65,6 +65,10 @@ class Effect:
     # For `write`: the columns an UPDATE sets, and whether it is a guarded state transition.
     columns: frozenset[str] = frozenset()
     claim: bool = False
+    # For `write`: the columns it sets that its own condition compares (`SET locked_by = ? WHERE ..
+    # AND locked_by IS NULL`), a compare-and-set whether or not its count is read. Unverified, it
+    # still says the write depends on their current value: no blind overwrite (see `_unrelated`).
+    compares: frozenset[str] = frozenset()
     # For a blind save of a row changed in memory: the attributes set. Only a check that looked at
     # one of them races it; an existence check does not clear it (the row found may decide an
     # insert the recognizers cannot see, such as a schema-loaded object added to the session).

@@ -184,6 +184,7 @@ class Writes:
         columns: frozenset[str] = frozenset(),
         claim: bool = False,
         overwrites: frozenset[str] = frozenset(),
+        compares: frozenset[str] = frozenset(),
     ) -> None:
         memory = is_memory_key(key)
         # Inside a mixin's class method, or saving a row a mixin lookup loaded: counted neither as
@@ -207,7 +208,7 @@ class Writes:
             # Re-checked under the lock the write holds (compute outside, validate and write inside):
             # the values computed before are accepted by that check (fishtest's update_nps_gpm).
             candidates = []
-        if check is not None and not _unrelated(check, columns, overwrites):
+        if check is not None and not _unrelated(check, columns, overwrites, compares):
             candidates.append(check)
         if needs_check:
             candidates = [a for a in candidates if a.decision]
@@ -301,6 +302,7 @@ class Writes:
                     columns=effect.columns,
                     claim=effect.claim,
                     overwrites=effect.overwrites,
+                    compares=effect.compares,
                 )
             elif kind == "store_write":
                 # A mixin's create/delete committing by itself is not one of the caller's units of
@@ -371,7 +373,9 @@ def _guarded(access: Access, guard: frozenset[str]) -> bool:
     return bool(guard) and (not access.detail or bool(access.detail & guard))
 
 
-def _unrelated(check: Access, columns: frozenset[str], overwrites: frozenset[str]) -> bool:
+def _unrelated(
+    check: Access, columns: frozenset[str], overwrites: frozenset[str], compares: frozenset[str] = frozenset()
+) -> bool:
     """The check decides nothing about the write: an UPDATE of `columns` after a check that only
     tested that the row exists (its filter columns aside), or an UPDATE or a blind overwrite after
     a check that looked at none of the attributes written: at other attributes (an ownership
@@ -380,9 +384,16 @@ def _unrelated(check: Access, columns: frozenset[str], overwrites: frozenset[str
     state transition). A write that derives its value from the read still races through that
     value; an insert names no columns and keeps every check, and so does a method of the row
     (`if board.is_open():` may test what is written). Issue 11 review: most false findings on
-    real applications were such overwrites (`modified = now()`, content from the request)."""
+    real applications were such overwrites (`modified = now()`, content from the request).
+    A compare-and-set whose count nobody reads (`compares`) is no blind overwrite: it is a state
+    transition of the rows the check picked (`if (candidates.length === 0) return;` then `SET
+    locked_by = ? WHERE id IN (..) AND locked_by IS NULL`), and a request whose transition took
+    nothing goes on with its stale rows, so a check of the key before it races it (one that only
+    found the row stays unrelated, as above)."""
     if columns and check.detail >= EXISTENCE:
         return not check.detail & columns
+    if compares & columns:
+        return False
     written = overwrites or columns
     # The lookup's filter columns count as tested: `filter(status=ACTIVE)` then `status = CLOSED`
     # claims the rows it found (two workers both process them), as `if a.status == ACTIVE:` would.

@@ -203,7 +203,8 @@ def update(
     if data is not None:
         ctx.args.extend(ctx.evaluate(data))
     guard = ALL if checked and where.guards(written) else frozenset()
-    return [Effect("write", key, "RC301", guard, columns=frozenset(written))]
+    compares = frozenset(where.fields & written)
+    return [Effect("write", key, "RC301", guard, columns=frozenset(written), compares=compares)]
 
 
 def insert(key: str, unique: set[str], ctx: CallContext, *, ignores_duplicates: bool = False) -> list[Effect]:

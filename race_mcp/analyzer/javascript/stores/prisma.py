@@ -118,4 +118,7 @@ def _raw(call: model.Call, ctx: CallContext) -> list[Effect] | None:
 def _raw_write(statement: SqlStatement, keys: list[str], call: model.Call, ctx: CallContext) -> list[Effect]:
     claims = statement.guarded or statement.kind == "delete"
     guard = ALL if claims and ctx.result_used(call) else frozenset()
-    return [Effect("write", key, "RC301", guard, columns=statement.set_columns) for key in keys]
+    return [
+        Effect("write", key, "RC301", guard, columns=statement.set_columns, compares=statement.compared)
+        for key in keys
+    ]

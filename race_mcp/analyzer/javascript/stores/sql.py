@@ -90,6 +90,10 @@ class JsSqlRecognizer(SqlRecognizer):
         if found is None:
             return []
         statement, values = found
+        if statement.kind == "update" and call.method not in ("update", "increment", "decrement"):
+            # A `where*` link ending the chain names the rows (`.whereIn("id", rows.map(..))`): what
+            # flows into an UPDATE is its data only, as with an ORM update's filter.
+            ctx.args.clear()
         if values is not None and call.args and not any(arg.value is values for arg in call.args):
             ctx.args.extend(ctx.evaluate(values))  # `.update({...}).returning("*")`
         effects = [Effect("lock")] if statement.for_update and ctx.state.in_transaction else []

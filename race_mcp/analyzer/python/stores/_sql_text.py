@@ -96,6 +96,11 @@ class SqlStatement:
     claim: bool = False  # `SET redeemed_by = ? WHERE redeemed_by IS NULL`: a one-way state transition
 
     @property
+    def compared(self) -> frozenset[str]:
+        """The columns the statement sets and its WHERE re-checks (a compare-and-set on them)."""
+        return self.set_columns & self.where_columns if self.kind == "update" else frozenset()
+
+    @property
     def guarded(self) -> bool:
         """The WHERE re-checks what the SET changes (or a version), so the write is a compare-and-set."""
         if self.kind == "insert":

@@ -369,9 +369,20 @@ class MongoRecognizer(StoreRecognizer):
         if is_true(keywords(call).get("upsert")):
             # The server decides whether the document exists: nothing stale to overwrite or duplicate.
             return [Effect("write", key, "RC801", ALL, needs_check=True)]
+        compares = _guarded_fields(filters, changed) & changed
         guarded = _guarded_fields(filters, changed) if self.checks_result(call, ctx) else set()
         guard = ALL if guarded & _VERSION_FIELDS else frozenset(guarded)
-        return [Effect("write", key, "RC801", guard, needs_check=relative, columns=frozenset(changed))]
+        return [
+            Effect(
+                "write",
+                key,
+                "RC801",
+                guard,
+                needs_check=relative,
+                columns=frozenset(changed),
+                compares=frozenset(compares),
+            )
+        ]
 
     def insert(self, call: model.Call, ctx: CallContext) -> list[Effect]:
         """An insert after an absence check: guarded by a unique index on what was looked up, or by

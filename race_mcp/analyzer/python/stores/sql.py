@@ -230,6 +230,7 @@ class SqlRecognizer(StoreRecognizer):
                     guard,
                     columns=statement.set_columns,
                     claim=statement.claim and guard >= ALL,
+                    compares=statement.compared,
                 ),
                 Effect("store_write", "sql", autocommit=self.autocommit(call, ctx)),
             ]

@@ -65,7 +65,15 @@ class RustSqlRecognizer:
             # count is read: a retry fails it instead of repeating what follows (RC601).
             claim = statement.claim and guard >= ALL
             effects += [
-                Effect("write", f"sql:{table}", "RC201", guard, columns=statement.set_columns, claim=claim)
+                Effect(
+                    "write",
+                    f"sql:{table}",
+                    "RC201",
+                    guard,
+                    columns=statement.set_columns,
+                    claim=claim,
+                    compares=statement.compared,
+                )
                 for table in statement.tables
             ]
             return [*effects, _ONE_STATEMENT]
