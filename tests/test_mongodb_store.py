@@ -91,9 +91,9 @@ def test_a_write_filtered_on_the_document_alone_guards_nothing() -> None:
 
 
 def test_a_filter_on_what_was_read_guards_only_when_the_result_is_looked_at() -> None:
-    guarded = Effect(
-        "write", "mongo:products", "RC801", frozenset({"stock"}), True, columns=frozenset({"stock"})
-    )
+    stock = frozenset({"stock"})
+    # `compares`: the filter re-checks the field the update sets, counted or not (core/writes.py).
+    guarded = Effect("write", "mongo:products", "RC801", stock, True, columns=stock, compares=stock)
     assert _mongo("guarded", "update_one") == [guarded]
     # The result is assigned, but `modified_count` is read: guarded even when the call's value is dropped.
     assert _mongo("guarded", "update_one", used=False) == [guarded]
