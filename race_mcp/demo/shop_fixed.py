@@ -193,15 +193,22 @@ async def replay(
 async def remember(
     tx: Transaction, scope: str, key: str | None, body: BaseModel, response: BaseModel
 ) -> None:
-    """Store the response under the Idempotency-Key, in the transaction that made it."""
+    """Store the response under the Idempotency-Key, in the transaction that made it. A concurrent
+    request with the same key that committed first owns it: this one's transaction rolls back and
+    its client gets a 409, not the unhandled unique-key error."""
     if key is not None:
-        await tx.execute(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, response) VALUES (?, ?, ?, ?)",
-            scope,
-            key,
-            request_hash(body),
-            response.model_dump_json(),
-        )
+        try:
+            await tx.execute(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, response) VALUES (?, ?, ?, ?)",
+                scope,
+                key,
+                request_hash(body),
+                response.model_dump_json(),
+            )
+        except sqlite3.IntegrityError:
+            raise HTTPException(
+                409, "a request with this Idempotency-Key was processed concurrently"
+            ) from None
 
 
 @app.get("/health")

@@ -144,9 +144,11 @@ class Reporter:
         lines = [step.line for step in evidence]
         decided = sequence.candidate.decision
         severity: Severity = rule.severity if decided else "medium"
+        if sequence.refused:
+            severity = "low"  # no duplicate: the unique key refuses it, the loser fails unhandled
         return Finding(
             rule_id=rule.id,
-            title=rule.title,
+            title=_REFUSED_TITLE if sequence.refused else rule.title,
             severity=severity,
             confidence=confidence,
             path=self.path,
@@ -165,6 +167,7 @@ class Reporter:
                 self.framework_names,
                 sequence.rule_id,
                 server=self.server,
+                refused=sequence.refused,
             ),
             evidence=evidence,
             fix=_fix(sequence.rule_id, self.module.language),
@@ -196,6 +199,10 @@ class Reporter:
         )
 
 
+# The insert rules' titles say "no unique constraint": a refused duplicate has one, unhandled.
+_REFUSED_TITLE = "Check then insert on a unique key whose violation nothing handles"
+
+
 def message(
     evidence: list[Evidence],
     key: str,
@@ -206,6 +213,7 @@ def message(
     rule_id: str = "",
     *,
     server: str | None = None,
+    refused: bool = False,
 ) -> str:
     read, write = evidence[0], evidence[-1]
     check = next((step for step in evidence if step.role == "check"), None)
@@ -221,6 +229,8 @@ def message(
         inserts = rule_id in store_spec.insert_rules if store_spec else False
         if store_spec and store_spec.insert_outcome and (inserts or "insert" in code or ".create(" in code):
             outcome = store_spec.insert_outcome
+        if refused and store_spec and store_spec.refused_outcome:
+            outcome = store_spec.refused_outcome
     else:
         seen = f"read at line {read.line}"
         outcome = (

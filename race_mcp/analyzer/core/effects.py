@@ -75,6 +75,10 @@ class Effect:
     overwrites: frozenset[str] = frozenset()
     # For `direct`: the finding's message when the rule's title does not say what this call did.
     message: str = ""
+    # For an insert: its `guard` is a unique key the store enforces, but no handler turns the
+    # duplicate-key error into an answer (`except IntegrityError`): the loser of a check-then-insert
+    # race fails with an unhandled error. Still reported, at low severity (`Sequence.refused`).
+    refused: bool = False
 
 
 class CallContext(Protocol):

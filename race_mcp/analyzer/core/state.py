@@ -215,6 +215,8 @@ class Sequence:
     candidate: Access
     write: Step
     awaited: Step | None
+    # The store's unique key refuses the duplicate; the losing request fails unhandled (low).
+    refused: bool = False
 
 
 @dataclass

@@ -36,6 +36,9 @@ class StoreSpec:
     outcome: str
     # For an insert after an absence check (SQL, ORM, MongoDB): duplicates are created.
     insert_outcome: str | None = None
+    # For such an insert on a unique key nothing handles the violation of (`Sequence.refused`):
+    # no duplicate, but the losing request fails with an unhandled error.
+    refused_outcome: str | None = None
     recognizers: Mapping[str, RecognizerFactory] = field(default_factory=dict)
     # The rule a racy read-then-write on this store completes when the recognizer names none.
     default_rule: str | None = None

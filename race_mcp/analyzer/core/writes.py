@@ -185,6 +185,7 @@ class Writes:
         claim: bool = False,
         overwrites: frozenset[str] = frozenset(),
         compares: frozenset[str] = frozenset(),
+        refused: bool = False,
     ) -> None:
         memory = is_memory_key(key)
         # Inside a mixin's class method, or saving a row a mixin lookup loaded: counted neither as
@@ -215,26 +216,54 @@ class Writes:
         if not memory and (rule or "") not in spec(store_of(key)).insert_rules:
             candidates = [a for a in candidates if not a.inserts_only]
         absent = not memory and needs_check and (rule or "") in spec(store_of(key)).insert_rules
-        racy = [a for a in candidates if self.unprotected(a, state, absent=absent) and not _guarded(a, guard)]
+        unprotected = [a for a in candidates if self.unprotected(a, state, absent=absent)]
+        racy = [a for a in unprotected if not _guarded(a, guard)]
         store = None if memory else spec(store_of(key))
         rule_id = rule or (store.default_rule if store else None) or MEMORY_RULES[self.mode]
-        if store is not None and store.per_row:
+        per_row = bool(store and store.per_row)
+        self.record_racy(rule_id, key, racy, node, per_row=per_row)
+        if refused:
+            # The unique key refuses the duplicate of what the check looked for, and nothing handles
+            # the error: issue 11's "unique constraint but no IntegrityError handling" (low).
+            duplicated = [a for a in unprotected if a not in racy and a.detail & (guard - _NOT_A_KEY)]
+            self.record_racy(rule_id, key, duplicated, node, per_row=per_row, refused=True)
+
+    def record_racy(
+        self,
+        rule_id: str,
+        key: str,
+        racy: list[Access],
+        node: model.Node,
+        *,
+        per_row: bool,
+        refused: bool = False,
+    ) -> None:
+        if per_row:
             # Rows read as objects: two rows of one model (a transfer's source and target) are two
             # races, one per read.
             for read in sorted({a.steps[0].order for a in racy}):
                 same = [a for a in racy if a.steps[0].order == read]
-                self.record_sequence(rule_id, key, f"{key}#{read}", same, node)
+                self.record_sequence(rule_id, key, f"{key}#{read}", same, node, refused=refused)
         else:
-            self.record_sequence(rule_id, key, key, racy, node)
+            self.record_sequence(rule_id, key, key, racy, node, refused=refused)
 
     def record_sequence(
-        self, rule_id: str, key: str, slot: str, racy: list[Access], node: model.Node
+        self,
+        rule_id: str,
+        key: str,
+        slot: str,
+        racy: list[Access],
+        node: model.Node,
+        *,
+        refused: bool = False,
     ) -> None:
-        if racy and (rule_id, slot) not in self.sequences:
+        recorded = self.sequences.get((rule_id, slot))
+        # A race the store lets through outranks one it only turns into an unhandled error.
+        if racy and (recorded is None or (recorded.refused and not refused)):
             # Report the decision (check-then-act) over a plain read-modify-write, the earliest first.
             worst = min(racy, key=lambda a: (not a.decision, a.steps[0].order))
             self.sequences[(rule_id, slot)] = Sequence(
-                rule_id, key, worst, self.step(node, "write"), worst.awaited
+                rule_id, key, worst, self.step(node, "write"), worst.awaited, refused
             )
 
     def unprotected(self, access: Access, state: State, *, absent: bool = False) -> bool:
@@ -303,6 +332,7 @@ class Writes:
                     claim=effect.claim,
                     overwrites=effect.overwrites,
                     compares=effect.compares,
+                    refused=effect.refused,
                 )
             elif kind == "store_write":
                 # A mixin's create/delete committing by itself is not one of the caller's units of
@@ -366,6 +396,10 @@ class Writes:
             if name == TRANSACTION_LOCK or name.startswith(TRANSACTION_LOCK + ":")
         }
         return regions | {self.region(TRANSACTION_LOCK)}
+
+
+# Guard entries that name no column a unique key covers (see `insert` in python/stores/orm.py).
+_NOT_A_KEY = frozenset({"<row handed in>"})
 
 
 def _guarded(access: Access, guard: frozenset[str]) -> bool:

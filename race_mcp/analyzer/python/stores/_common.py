@@ -35,6 +35,23 @@ __all__ = [
 
 # What an insert after an absence check leads to, in every store that has inserts (SQL, ORM, MongoDB).
 INSERT_OUTCOME = "concurrent requests all find nothing and all insert, so duplicates are created"
+# What a handler around an insert on a unique key may catch to answer the duplicate: the drivers'
+# unique-violation errors, their bases, or anything (a bare `except:` lowers to `Exception`).
+DUPLICATE_HANDLERS = (
+    "IntegrityError",
+    "UniqueViolation",
+    "UniqueViolationError",
+    "DuplicateKeyError",
+    "DatabaseError",
+    "DBAPIError",
+    "Exception",
+    "BaseException",
+)
+REFUSED_OUTCOME = (
+    "the unique constraint refuses the duplicate, but the losing request fails with an unhandled "
+    "IntegrityError (a server error or a crashed task) instead of an answer: insert without the "
+    "pre-check and turn the duplicate-key error into the response"
+)
 
 # Line ends as `ast` counts them (`str.splitlines` also splits on form feeds and other separators).
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
-from ._common import is_true, keywords, positional
+from ._common import DUPLICATE_HANDLERS, is_true, keywords, positional, walk
 from ._orm_facts import OrmFacts
 
 __all__ = ["INTEGRITY_ERRORS", "SqlAlchemyMixin", "row_lock"]
@@ -63,7 +63,7 @@ class SqlAlchemyMixin:
         raise NotImplementedError
 
     def insert(
-        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303"
+        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303", handled: bool = False
     ) -> list[Effect]:
         raise NotImplementedError
 
@@ -171,7 +171,7 @@ class SqlAlchemyMixin:
             if created is None:
                 return []
             guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(created, ctx))
-            return self.insert(f"orm:{created}", guard, ctx)
+            return self.insert(f"orm:{created}", guard, ctx, handled=_flush_handled(ctx))
         if method == "flush":
             return self.flush(ctx)
         if method in _SESSION_EXECUTE:
@@ -216,3 +216,17 @@ class SqlAlchemyMixin:
         if match.group(1):
             return [Effect("read", key)]
         return [Effect("write", key, "RC304")]
+
+
+def _flush_handled(ctx: CallContext) -> bool:
+    """`session.add(row)` sends no INSERT: the duplicate-key error is raised by a later flush or
+    commit, often in a `try` of its own (`add` then `try: commit() except IntegrityError:`). A
+    handler of it in the function adding or in the handler that called it is taken to cover it."""
+    bodies = {id(ctx.function()): ctx.function().body, id(ctx.root()): ctx.root().body}
+    for body in bodies.values():
+        for node in walk(body):
+            if isinstance(node, model.Try) and any(
+                set(h.types) & set(DUPLICATE_HANDLERS) for h in node.handlers
+            ):
+                return True
+    return False

@@ -17,7 +17,16 @@ from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
 from ...core.state import EXISTENCE
 from ...core.stores import StoreSpec, register
-from ._common import INSERT_OUTCOME, StoreRecognizer, chain, keywords, literal_string, positional
+from ._common import (
+    DUPLICATE_HANDLERS,
+    INSERT_OUTCOME,
+    REFUSED_OUTCOME,
+    StoreRecognizer,
+    chain,
+    keywords,
+    literal_string,
+    positional,
+)
 from ._orm_facts import OrmFacts, field_names
 from ._orm_rows import LOADED, LoadedRow, loaded_rows
 from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lock
@@ -384,15 +393,18 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
         return effects
 
     def insert(
-        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303"
+        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303", handled: bool = False
     ) -> list[Effect]:
         """A create after a check: a row lock taken by the check cannot cover the row that is missing.
         A check on a row handed in already loaded (`if parent.credits >= cost:`) looked for no
         absence: the new row duplicates nothing it decided on (its change races as RC301/RC304)."""
+        # A unique key with nothing catching its violation: reported, at low severity.
+        refused = guard != ALL and not handled and not ctx.catching(DUPLICATE_HANDLERS)
         check = ctx.state.checks.get(key)
         if check is not None and check.steps and check.steps[0].role == LOADED and guard != ALL:
             guard = guard | check.detail | frozenset({"<row handed in>"})
-        write = Effect("write", key, rule, guard, needs_check=True)
+            refused = False
+        write = Effect("write", key, rule, guard, needs_check=True, refused=refused)
         region = f"{TRANSACTION_LOCK}:{key}"
         if ctx.region_held(region):
             return [Effect("unlock", region=region), write, Effect("lock", region=region)]
@@ -501,6 +513,7 @@ register(
         label=lambda name: f"`{name}` rows",
         outcome="concurrent requests all load the same row and all save, so limits are overrun",
         insert_outcome=INSERT_OUTCOME,
+        refused_outcome=REFUSED_OUTCOME,
         insert_rules=frozenset({"RC303"}),
         plural=True,
         attribute_rows=True,

@@ -18,7 +18,15 @@ from typing import Any
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ...core.stores import StoreSpec, register
-from ._common import INSERT_OUTCOME, ModuleFacts, StoreRecognizer, dotted, positional
+from ._common import (
+    DUPLICATE_HANDLERS,
+    INSERT_OUTCOME,
+    REFUSED_OUTCOME,
+    ModuleFacts,
+    StoreRecognizer,
+    dotted,
+    positional,
+)
 from ._sql_text import SqlStatement, parse_sql, unique_columns
 
 __all__ = ["INTEGRITY_ERRORS", "SqlRecognizer", "function_traits"]
@@ -244,8 +252,10 @@ class SqlRecognizer(StoreRecognizer):
                 if statement.on_conflict or ctx.catching(INTEGRITY_ERRORS)
                 else frozenset(self.unique_of(table, ctx))
             )
+            # A unique key with nothing catching its violation: reported, at low severity.
+            refused = guard != ALL and not ctx.catching(DUPLICATE_HANDLERS)
             effects += [
-                Effect("write", f"sql:{table}", "RC203", guard, needs_check=True),
+                Effect("write", f"sql:{table}", "RC203", guard, needs_check=True, refused=refused),
                 Effect("store_write", "sql", autocommit=self.autocommit(call, ctx)),
             ]
         return effects
@@ -315,6 +325,7 @@ register(
         label=lambda name: f"table `{name}`",
         outcome="concurrent requests all see the old value and all write, so limits are overrun",
         insert_outcome=INSERT_OUTCOME,
+        refused_outcome=REFUSED_OUTCOME,
         insert_rules=frozenset({"RC203"}),
         recognizers={"python": SqlRecognizer},
         default_rule="RC201",
