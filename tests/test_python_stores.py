@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from race_mcp.analyzer.core import model
 from race_mcp.analyzer.core.effects import ALL, Effect
+from race_mcp.analyzer.core.state import ANY_COLUMN
 from race_mcp.analyzer.python.stores.dynamodb import DynamoRecognizer, condition_guard
 from race_mcp.analyzer.python.stores.fs import FileRecognizer
 from race_mcp.analyzer.python.stores.orm import OrmRecognizer
@@ -54,9 +55,11 @@ SQL = lower(
 
 def test_a_select_for_update_locks_and_reads_its_where_columns() -> None:
     found = effects(SqlRecognizer(SQL), SQL, "lock_row", "execute", state=FakeState(in_transaction=1))
+    balance = frozenset({"balance"})
     assert found == [
         Effect("lock"),
-        Effect("read", "sql:accounts", detail=frozenset({"id"}), bind_receiver=True),
+        # The row holds `balance` without naming it: a check of `row[0]` looked at that column.
+        Effect("read", "sql:accounts", detail=frozenset({"id"}), bind_receiver=True, selected=balance),
     ]
 
 
@@ -86,7 +89,9 @@ def test_builders_commits_contexts_and_transactional_decorators() -> None:
     assert effects(recognizer, SQL, "wrapped", "text") == []
     assert effects(recognizer, SQL, "wrapped", "commit") == [Effect("commit")]
     read = effects(recognizer, SQL, "wrapped", "execute")
-    assert read == [Effect("read", "sql:t", detail=frozenset({"a"}), bind_receiver=True)]
+    # `SELECT *`: the row may hold any column, so a check of it races a write of any.
+    any_column = frozenset({ANY_COLUMN})
+    assert read == [Effect("read", "sql:t", detail=frozenset({"a"}), bind_receiver=True, selected=any_column)]
     with_item = SQL.functions["session"].body[0].items[0].context  # type: ignore[attr-defined]
     assert recognizer.enter(with_item, context(SQL, "session")) == [Effect("begin")]
     assert recognizer.transactional(SQL.functions["moved"])

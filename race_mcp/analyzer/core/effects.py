@@ -73,6 +73,8 @@ class Effect:
     # one of them races it; an existence check does not clear it (the row found may decide an
     # insert the recognizers cannot see, such as a schema-loaded object added to the session).
     overwrites: frozenset[str] = frozenset()
+    # For `read`: the columns a raw SQL row holds without naming them (see `Access.selected`).
+    selected: frozenset[str] = frozenset()
     # For `direct`: the finding's message when the rule's title does not say what this call did.
     message: str = ""
     # For an insert: its `guard` is a unique key the store enforces, but no handler turns the

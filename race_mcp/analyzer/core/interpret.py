@@ -303,6 +303,8 @@ class Interpreter(Writes):
                     self.frame.strings[target.id] = text
             return
         if isinstance(target, model.Collection):
+            if values and values[0].selected:
+                values = [replace(values[0], column_value=True), *values[1:]]  # a SQL row's columns
             for element in target.elements:
                 self.assign(element, value, values, state)
             return
@@ -434,8 +436,11 @@ class Interpreter(Writes):
             # The bare value of a local read earlier: stale if anything happened since.
             if test:
                 check = alias.with_step(self.step(expr, "check"), decision=True)
-                if expr in self.existence_tests and not is_memory_key(alias.key):
+                if expr in self.existence_tests and not is_memory_key(alias.key) and not alias.column_value:
                     check = replace(check, detail=check.detail | EXISTENCE)  # `if row is None:`
+                elif alias.selected:
+                    # `(n,) = cur.fetchone(); if n <= 0:` tests the columns the SELECT returned.
+                    check = replace(check, checked=check.checked | alias.selected)
                 state.checks[alias.key] = check
             return [alias]
         key = self.profile.shared_key(expr, self.frame)
@@ -467,7 +472,9 @@ class Interpreter(Writes):
             seen = alias.with_step(self.step(expr, "check" if test else "read"), decision=test)
             seen = replace(seen, detail=seen.detail | looked_at(expr))
             if test:
-                seen = replace(seen, checked=frozenset(looked_at(expr)) | _checked_before(state, seen))
+                # `row[0]` names no column: it is one of those the SQL read selected.
+                named = frozenset(looked_at(expr)) or alias.selected
+                seen = replace(seen, checked=named | _checked_before(state, seen))
                 state.checks[alias.key] = seen
             return [seen]
         return self.eval(base, state, test=test)

@@ -40,6 +40,8 @@ EXISTENCE = frozenset({"<exists>"})
 # What a check looked at when it called a method of the row (`if board.is_open():`): attributes
 # this path cannot name, so it may be the state the write changes (see `Access.checked`).
 OWN_METHOD = "<own method>"
+# The columns of a raw SQL row that `SELECT *` or an expression returned: any may be the one written.
+ANY_COLUMN = "<any column>"
 
 
 def is_memory_key(key: str) -> bool:
@@ -79,6 +81,13 @@ class Access:
     # decides nothing about a blind overwrite.
     checked: frozenset[str] = frozenset()
     written: frozenset[str] = frozenset()
+    # The columns a raw SQL read returned (its SELECT list; ANY_COLUMN for `*`). A check of the bare
+    # value (`(n,) = cur.fetchone(); if n <= 0:`) or of a position (`row[0]`) names no column
+    # itself: it looked at these.
+    selected: frozenset[str] = frozenset()
+    # One column of such a row, unpacked (`(claimed_by,) = cur.fetchone()`): `if claimed_by is None:`
+    # tests that column's value, not whether the row was found.
+    column_value: bool = False
     # Loaded through a model mixin's generic class-method lookup (`Alias.get_by(email=e)` running
     # `ModelMixin.get_by` for Alias): such a row decides inserts (check-then-create), but its
     # read-modify-writes are not reported. Apps that route every lookup through the mixin (most of

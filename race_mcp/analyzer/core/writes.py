@@ -19,6 +19,7 @@ from . import model
 from .effects import ALL, TRANSACTION_LOCK, Effect
 from .profile import LanguageProfile
 from .state import (
+    ANY_COLUMN,
     EXISTENCE,
     MEMORY_RULES,
     OWN_METHOD,
@@ -312,6 +313,7 @@ class Writes:
                     None,
                     test,
                     effect.detail,
+                    selected=effect.selected,
                 )
                 if test:
                     state.checks[effect.key] = access
@@ -423,7 +425,8 @@ def _unrelated(
     transition of the rows the check picked (`if (candidates.length === 0) return;` then `SET
     locked_by = ? WHERE id IN (..) AND locked_by IS NULL`), and a request whose transition took
     nothing goes on with its stale rows, so a check of the key before it races it (one that only
-    found the row stays unrelated, as above)."""
+    found the row stays unrelated, as above). A check of a raw SQL value looked at the columns its
+    SELECT returned (`Access.selected`); of a `SELECT *` row, at any column (ANY_COLUMN)."""
     if columns and check.detail >= EXISTENCE:
         return not check.detail & columns
     if compares & columns:
@@ -432,4 +435,4 @@ def _unrelated(
     # The lookup's filter columns count as tested: `filter(status=ACTIVE)` then `status = CLOSED`
     # claims the rows it found (two workers both process them), as `if a.status == ACTIVE:` would.
     tested = check.checked | check.detail
-    return bool(written) and OWN_METHOD not in tested and not tested & written
+    return bool(written) and not tested & {OWN_METHOD, ANY_COLUMN} and not tested & written

@@ -41,6 +41,7 @@ def _tagged(call: model.Call) -> bool:
 
 class JsSqlRecognizer(SqlRecognizer):
     facts_type = _JsSqlFacts
+    positional_rows = False  # `const [row] = await sql\`...\``: destructuring takes rows, not columns
     markers = (
         "SELECT",
         "select",

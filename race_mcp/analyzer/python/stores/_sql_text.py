@@ -52,6 +52,8 @@ _UNIQUE_INDEX = re.compile(
 # `SET a = a + 1` / `WHERE redeemed_by IS NULL`: a column compared or changed relative to itself.
 _ARITHMETIC_COLUMNS = re.compile(r"(?<!\w)(\w++)\s*+[-+]")
 _CLAIMED_COLUMNS = re.compile(r"(?<!\w)(\w++)\s*+(?:is\s+null|=\s*+[?$:%'\w])")
+# One item of a SELECT list that names a column: `seats_left`, `e.seats_left`, `"Balance" AS b`.
+_PLAIN_COLUMN = re.compile(r'([\w."`]++)(?:\s++(?:as\s++)?(\w++))?')
 
 
 def _name(raw: str) -> str:
@@ -94,6 +96,9 @@ class SqlStatement:
     arithmetic: bool = False
     returning: bool = False
     claim: bool = False  # `SET redeemed_by = ? WHERE redeemed_by IS NULL`: a one-way state transition
+    # For a select: the columns its list names (with their aliases); None when an item is `*` or an
+    # expression, so the row may hold any column.
+    selected: frozenset[str] | None = None
 
     @property
     def compared(self) -> frozenset[str]:
@@ -128,6 +133,7 @@ def parse_sql(text: str) -> SqlStatement | None:
             where_columns=frozenset(c.split(".")[-1] for c in _WHERE_COLUMNS.findall(where)),
             for_update=bool(_FOR_UPDATE.search(sql)),
             locking=locking,
+            selected=_selected_columns(sql),
         )
     if first == "update":
         match = _UPDATE.match(sql)
@@ -173,6 +179,22 @@ def parse_sql(text: str) -> SqlStatement | None:
     if first in ("lock", "set") or locking:
         return SqlStatement("lock" if locking else "other", locking=locking)
     return None
+
+
+def _selected_columns(sql: str) -> frozenset[str] | None:
+    """The columns `select a, t.b as c from ...` returns: {a, b, c}; None for `*`, an expression
+    (`count(*)`, `coalesce(b, 0)`) or a list this cannot find, where the row may hold any column."""
+    head = sql[len("select ") :].split(" from ", 1)[0] if " from " in sql else ""
+    head = head.removeprefix("distinct ").removeprefix("all ")
+    names: set[str] = set()
+    for item in _split_top(head):
+        match = _PLAIN_COLUMN.fullmatch(item)
+        if match is None or match.group(1).endswith("*"):
+            return None
+        names.add(_name(match.group(1)))
+        if match.group(2):
+            names.add(match.group(2))
+    return frozenset(names) or None
 
 
 def unique_columns(texts: list[str]) -> dict[str, set[str]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
+from ...core.state import ANY_COLUMN
 from ...core.stores import StoreSpec, register
 from ._common import (
     DUPLICATE_HANDLERS,
@@ -143,6 +144,9 @@ class SqlRecognizer(StoreRecognizer):
     """Calls that carry SQL text."""
 
     facts_type = SqlFacts
+    # DB-API rows are tuples: `(n,) = cur.fetchone()` and `row[0]` are columns of the SELECT list
+    # (`Access.selected`). A JavaScript driver's result is an array of rows instead.
+    positional_rows = True
 
     def facts(self, ctx: CallContext | None) -> SqlFacts:
         facts = super().facts(ctx)
@@ -218,10 +222,17 @@ class SqlRecognizer(StoreRecognizer):
         # Under autocommit a row lock ends with its own statement unless a transaction is open.
         if statement.for_update and (ctx.state.in_transaction or not self.autocommit(call, ctx)):
             effects.append(Effect("lock"))
+        selected = self.selected(statement)
         return effects + [
-            Effect("read", f"sql:{t}", detail=statement.where_columns, bind_receiver=True)
+            Effect("read", f"sql:{t}", detail=statement.where_columns, bind_receiver=True, selected=selected)
             for t in statement.tables
         ]
+
+    def selected(self, statement: SqlStatement) -> frozenset[str]:
+        """The columns a row of `statement` holds by position: its SELECT list, or any for `*`."""
+        if not self.positional_rows:
+            return frozenset()
+        return statement.selected if statement.selected is not None else frozenset({ANY_COLUMN})
 
     def update(self, statement: SqlStatement, call: model.Call, ctx: CallContext) -> list[Effect]:
         # A DELETE claims rows: of two concurrent deletes only one removes the row. Either guard
