@@ -159,7 +159,11 @@ class RustOrmRecognizer:
         return [Effect("write", f"orm:{table}", "RC303", guard, needs_check=True)]
 
     def save(
-        self, call: model.Call, ctx: CallContext, saved: model.Expr | None = None, filters: frozenset[str] = ALL
+        self,
+        call: model.Call,
+        ctx: CallContext,
+        saved: model.Expr | None = None,
+        filters: frozenset[str] = ALL,
     ) -> list[Effect] | None:
         """`row.save_changes(conn)` (diesel) / `active.update(db)` (sea-orm) on a local carrying a
         row read earlier: racy when the saved change was computed from the read or decided on it.
