@@ -20,10 +20,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import model
 from .state import Direct, Step
 from .walk import expressions, statements
+
+if TYPE_CHECKING:
+    from ...findings import Finding
+    from .checks import Reporter
+    from .interpret import Interpreter
 
 __all__ = [
     "IDEMPOTENCY_WORDS",
@@ -104,6 +110,26 @@ def route_verbs(route: str | None) -> frozenset[str]:
         return WRITE_VERBS
     verbs = frozenset(route.split(" ", 1)[0].upper().split("|"))
     return WRITE_VERBS if verbs & _ANY_VERB else verbs
+
+
+def idempotency_finding(
+    reporter: Reporter,
+    interpreter: Interpreter,
+    entry: model.EntryPoint,
+    function: model.Function,
+    keys: KeyFacts,
+) -> Finding | None:
+    """RC601 for one interpreted root, as a finding: a money handler that neither takes a
+    client's key nor fails a retry (each front-end says how its frameworks pass the key)."""
+    direct = idempotency_direct(
+        reporter.module,
+        entry,
+        function,
+        persisted_writes=interpreter.persisted_writes,
+        claims=interpreter.claims,
+        keys=keys,
+    )
+    return None if direct is None else reporter.direct_finding(direct, entry, "high", entry.qualname)
 
 
 def idempotency_direct(

@@ -17,7 +17,7 @@ from ..core import model
 from ..core.checks import Reporter, suppressed, suppression_comment, unique_findings
 from ..core.claims import unclaimed_handlers
 from ..core.effects import Recognizer
-from ..core.idempotency import PROVIDER_MARKERS, idempotency_direct
+from ..core.idempotency import PROVIDER_MARKERS, idempotency_finding
 from ..core.interpret import Interpreter
 from ..core.languages import PartialAnalysis
 from ..core.state import State
@@ -122,16 +122,10 @@ class _Run:
         self, interpreter: Interpreter, entry: model.EntryPoint, function: model.Function
     ) -> None:
         """RC601: a money handler that neither takes a client's key nor fails a retry."""
-        direct = idempotency_direct(
-            self.module,
-            entry,
-            function,
-            persisted_writes=interpreter.persisted_writes,
-            claims=interpreter.claims,
-            keys=key_facts(self.module, function),
-        )
-        if direct is not None:
-            self.findings.append(self.reporter.direct_finding(direct, entry, "high", entry.qualname))
+        keys = key_facts(self.module, function)
+        finding = idempotency_finding(self.reporter, interpreter, entry, function, keys)
+        if finding is not None:
+            self.findings.append(finding)
 
     def run(self, entries: list[model.EntryPoint]) -> list[Finding]:
         reached: set[str] = set()
