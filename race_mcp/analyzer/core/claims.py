@@ -28,9 +28,16 @@ CLAIMS = re.compile(
 )
 
 
+# Every spelling CLAIMS accepts contains one of these (lower-case) stems.
+_CLAIM_STEMS = ("take", "processing", "claim", "acquire", "reserve", "lock")
+
+
 def mentions_claims(source: str) -> bool:
-    """Cheap pre-filter: without a claim-like method name, RC602 cannot fire."""
-    return CLAIMS.search(source) is not None
+    """Cheap pre-filter: without a claim-like stem, RC602 cannot fire. Substring tests, not
+    `CLAIMS.search`: the case-insensitive alternation scanned at every position cost 5% of a
+    Django analysis; `_claim_of` still matches each method name exactly."""
+    lowered = source.lower()
+    return any(stem in lowered for stem in _CLAIM_STEMS)
 
 
 def unclaimed_handlers(module: model.ModuleModel) -> list[Direct]:
