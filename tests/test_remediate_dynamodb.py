@@ -4,24 +4,19 @@ moto's DynamoDB server on loopback before (oversold) and after (exact) the patch
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import socket
-import subprocess
-import sys
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
 import libcst as cst
 import pytest
 
 from race_mcp.analyzer import analyze_source
 from race_mcp.remediate._fixers import FIXERS, Fixed
+from tests._moto import moto_server
 from tests._remediate_helpers import dedent, fix, fix_and_verify, guidance_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzer"
@@ -159,37 +154,10 @@ def test_fixture_race_without_a_sound_rewrite_gets_guidance(
 # --- moto's server mode: the race before, none after ----------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def dynamodb_url() -> Iterator[str]:
-    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    if server is None:
-        pytest.skip("moto[server] is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=1.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
+    with moto_server() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _load(source: str, name: str, folder: Path) -> ModuleType:
