@@ -237,6 +237,20 @@ def wrap_in_catch(
     return [source.replace(statement, text), *outer_edits]
 
 
+def losing_answer(
+    source: JsSource, function: Node, finding: Finding, rejections: list[Rejection], fallback: str
+) -> tuple[str, str]:
+    """The statement that answers a request losing the race, and how a patch note names it: the
+    route's 409, else the refusing check's own answer, else `fallback` (a throw)."""
+    conflict = conflict_answer(source, function, finding)
+    if conflict:
+        return conflict, "a 409"
+    refused = refusal(source, rejections)
+    if refused is not None:
+        return refused, "the check's answer"
+    return fallback, "an error"
+
+
 def refusal(source: JsSource, rejections: list[Rejection]) -> str | None:
     """What the code answers when its one refusing check fails; None when several checks refuse
     differently (a failed atomic write could mean any of them: the caller's generic answer)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
-from ._common import add_properties, check_exits, conflict_answer, conjuncts, free_name, refusal
+from ._common import add_properties, check_exits, conjuncts, free_name, losing_answer
 from ._examples import with_example
 from ._source import JsSource, Node, descendants
 
@@ -264,9 +264,8 @@ def fix_find_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     if not plan.filters:
         return guidance
     rejections = check_exits(source, function, reads[0], writes[-1])
-    conflict = conflict_answer(source, function, finding)
-    answer = conflict or refusal(source, rejections)
-    answer = answer or f'throw new Error("{model} changed concurrently; nothing was updated");'
+    thrown = f'throw new Error("{model} changed concurrently; nothing was updated");'
+    answer, outcome = losing_answer(source, function, finding, rejections, thrown)
     indent = source.indent_of(write_statement)
     filters = ", ".join(f"{k}: {v}" for k, v in plan.filters)
     if call is None:  # doc.save()
@@ -290,15 +289,7 @@ def fix_find_then_update(text: str, finding: Finding) -> Fixed | Guidance:
         source.apply([source.replace(write_statement, new)]),
         f"Moved the check into the {described} filter (`{filters}`) and checked its outcome.",
         safety="unsafe",
-        note="A request that loses the race now gets "
-        + (
-            "a 409"
-            if conflict
-            else "the check's answer"
-            if answer == refusal(source, rejections)
-            else "an error"
-        )
-        + " instead of writing over the change.",
+        note=f"A request that loses the race now gets {outcome} instead of writing over the change.",
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
-from ._common import Rejection, check_exits, conflict_answer, conjuncts, free_name, refusal
+from ._common import Rejection, check_exits, conjuncts, free_name, losing_answer
 from ._examples import with_example
 from ._source import Edit, JsSource, Node, descendants, unquote
 from ._sql_rows import column_of, derived_locals, reads_row, row_expressions
@@ -264,11 +264,12 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     if not builder.guard.parts:
         return Guidance(_RC201_GUIDANCE)
     set_clause, param_edits = relative
-    conflict = conflict_answer(source, function, finding)
-    answer = conflict or refusal(source, rejections)
-    answer = (
-        answer
-        or f'throw new Error("{update.match.group("table")} changed concurrently; nothing was updated");'
+    answer, outcome = losing_answer(
+        source,
+        function,
+        finding,
+        rejections,
+        f'throw new Error("{update.match.group("table")} changed concurrently; nothing was updated");',
     )
     edits = _write_edits(source, update, set_clause, param_edits, builder.guard)
     counted = _count_check(source, update, function, answer)
@@ -280,15 +281,7 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
         source.apply([Edit(counted.start, counted.end, whole)]),
         f"Moved the check into the UPDATE (`{' AND '.join(builder.guard.parts)}`) and checked the row count.",
         safety="unsafe",
-        note="A request that loses the race now gets "
-        + (
-            "a 409"
-            if conflict
-            else "the check's answer"
-            if answer == refusal(source, rejections)
-            else "an error"
-        )
-        + " instead of overwriting the row.",
+        note=f"A request that loses the race now gets {outcome} instead of overwriting the row.",
     )
 
 
