@@ -105,6 +105,7 @@ def test_every_fixture_project_has_markers_of_both_kinds() -> None:
     projects = {e.project for e in expectations}
     assert projects == {
         "celery_sql_wrappers",
+        "django_jobs",
         "django_shop",
         "fastapi_inventory",
         "flask_blog",

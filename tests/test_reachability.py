@@ -128,37 +128,60 @@ def test_a_management_command_is_low_confidence_and_says_so() -> None:
     assert findings[0].reached_by == "django management command Command.handle"
 
 
-_SCAFFOLD_HELPER = """
-import os
+_HELPER_MODELS = """
+from django.db import models
 
 
-def ensure_folder(folder):
-    if not os.path.exists(folder):
-        os.mkdir(folder)
+class Team(models.Model):
+    score = models.IntegerField(default=0)
 """
 
-_SCAFFOLD_COMMAND = """
+_HELPER = """
+from shop.models import Team
+
+
+def bump(team_id):
+    team = Team.objects.get(pk=team_id)
+    if team.score < 10:
+        team.score = team.score + 1
+        team.save()
+"""
+
+_HELPER_VIEW = """
+from django.db.models import F
+
+from shop.models import Team
+
+
+def reset(request, team_id):
+    Team.objects.filter(pk=team_id).update(score=F("score") * 0)
+"""
+
+_HELPER_COMMAND = """
 from django.core.management.base import BaseCommand
 
-from shop.scaffold import ensure_folder
+from shop.teams import bump
 
 
 class Command(BaseCommand):
     def handle(self, *args, **options):
-        ensure_folder(options["target"])
+        bump(options["team"])
 """
 
 
 def test_a_helper_only_a_command_reaches_takes_the_commands_confidence(tmp_path: Path) -> None:
     """Another module's entry point lends a helper its route and its confidence: a command's, low
-    (oscar's fork_app helper was high through its management command)."""
+    (oscar's fork_app helper was high through its management command). The helper's race is kept
+    because a request writes the same model too (`project/_writers.py`)."""
     package = tmp_path / "shop"
     (package / "management" / "commands").mkdir(parents=True)
     for init in (package, package / "management", package / "management" / "commands"):
         (init / "__init__.py").write_text("")
-    (package / "scaffold.py").write_text(_SCAFFOLD_HELPER)
-    (package / "management" / "commands" / "forkapp.py").write_text(_SCAFFOLD_COMMAND)
-    found = [f for f in analyze_paths([tmp_path]).findings if f.path.endswith("scaffold.py")]
-    assert found, "the helper's exists-then-mkdir is no longer found"
+    (package / "models.py").write_text(_HELPER_MODELS)
+    (package / "teams.py").write_text(_HELPER)
+    (package / "views.py").write_text(_HELPER_VIEW)
+    (package / "management" / "commands" / "rescore.py").write_text(_HELPER_COMMAND)
+    found = [f for f in analyze_paths([tmp_path]).findings if f.path.endswith("teams.py")]
+    assert found, "the helper's read-modify-write is no longer found"
     assert {f.confidence for f in found} == {"low"}
     assert found[0].reached_by == "django management command Command.handle"

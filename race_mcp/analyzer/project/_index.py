@@ -19,6 +19,7 @@ from ._languages import LANGUAGE_KINDS as _LANGUAGE_KINDS
 from ._languages import SUFFIX_KINDS as _SUFFIX_KINDS
 from ._languages import CrossFile, extract_language
 from ._unique import Uniqueness
+from ._writers import ModelWriters
 
 __all__ = ["BuildStats", "CallSite", "ProjectIndex"]
 
@@ -67,6 +68,7 @@ class ProjectIndex(Uniqueness):
         # JavaScript/TypeScript and Rust files: their cross-file facts (`_languages.py`, on demand).
         self.language_files = {path: facts for path, facts, _ in entries if facts.kind in _LANGUAGE_KINDS}
         self._cross_file: CrossFile | None = None
+        self._model_writers: ModelWriters | None = None
 
     @property
     def cross_file(self) -> CrossFile:
@@ -183,6 +185,12 @@ class ProjectIndex(Uniqueness):
         if self._callers is None:
             self._callers = self._call_graph()
         return self._callers
+
+    def model_writers(self) -> ModelWriters:
+        """Who writes each model: request-side code or only one-process jobs (`_writers.py`)."""
+        if self._model_writers is None:
+            self._model_writers = ModelWriters(self)
+        return self._model_writers
 
     def referenced(self, qualname: str) -> bool:
         """The function's name is used somewhere as a value (handed to a framework, a callback):

@@ -122,6 +122,20 @@ class ModuleFacts:
         qualname = self.model_of(name)
         return self.index.unique_fields(qualname) if qualname else None
 
+    def written_by_requests(self, key: str) -> bool | None:
+        """Whether code other than one-process jobs (commands, seeders, tests, migrations) writes
+        what the store key `key` names (`_writers.py`): None when the index cannot say (a store
+        other than the ORM's rows and files). A path a job builds (`fs:`) has no writer the project
+        names, nor does a model no class declares (`orm:model`, a loop over every model)."""
+        store, _, name = key.partition(":")
+        if store == "fs":
+            return False
+        if store != "orm":
+            return None
+        if not self.index.models_named(name.rpartition(".")[2]):
+            return False
+        return self.index.model_writers().written_by_requests(name)
+
     def mongo_unique(self, collection: str) -> set[str]:
         return {column for key in self.index.collection_unique_keys(collection) for column in key}
 

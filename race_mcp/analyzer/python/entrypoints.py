@@ -148,11 +148,18 @@ def _class_entries(info: ClassModel, module: ModuleModel, entries: Entries) -> N
         base = last_names.get(base_name)
         if base is not None and base.startswith(("django.", base_name)) and method_name in info.methods:
             entries.add(info.methods[method_name], "command", "sequential", "django")
+    if _django_command_module(info, module) and "handle" in info.methods:
+        # Django runs `<app>/management/commands/<name>.py`'s `Command` whatever its project base.
+        entries.add(info.methods["handle"], "command", "sequential", "django")
     if any(base.startswith("graphene") for base in info.bases):
         for method_name in _GRAPHENE_METHODS:
             if method_name in info.methods:
                 method = info.methods[method_name]
                 entries.add(method, "graphql", _runtime(method, "processes"), "graphene")
+
+
+def _django_command_module(info: ClassModel, module: ModuleModel) -> bool:
+    return info.name == "Command" and "/management/commands/" in module.path.replace("\\", "/")
 
 
 def _middleware(info: ClassModel, module: ModuleModel, entries: Entries) -> None:

@@ -154,6 +154,21 @@ class _Run:
         caller = reaching(function, self.module)
         return caller is not None and caller.kind in _REQUEST_KINDS
 
+    def drop_unraced(self, interpreter: Interpreter) -> None:
+        """Code only a one-process job runs (a management command, a seeder or script) races only
+        a second writer of the same rows: keep its lost updates and check-then-acts on a model
+        that request-side code of the project also writes (`project/_writers.py`), drop the rest
+        (a model only such jobs write, a path the job builds). Without the project index the
+        writers are unknown and everything stays (low)."""
+        written = getattr(self.facts, "written_by_requests", None)
+        if not callable(written) or not interpreter.sequences:
+            return
+        interpreter.sequences = {
+            at: sequence
+            for at, sequence in interpreter.sequences.items()
+            if written(sequence.key) is not False
+        }
+
     def report(
         self,
         interpreter: Interpreter,
@@ -175,6 +190,8 @@ class _Run:
                 mode = "threaded"  # the project serves its sync views from threads
             interpreter = self.interpret(function, owner, mode, entry=True)
             reached |= interpreter.visited
+            if entry.kind == "command":
+                self.drop_unraced(interpreter)
             self.report(interpreter, entry, entry_confidence(entry), entry.qualname)
             if self.has_stores:
                 idempotency = idempotency_finding(self.module, entry, function, owner, interpreter)
@@ -195,6 +212,8 @@ class _Run:
             found = interpreter.sequences or interpreter.directs  # asked only when there is something
             caller = reaching(function, self.module) if callable(reaching) and found else None
             confidence = entry_confidence(caller) if caller else unreached
+            if (caller.kind == "command") if caller else unreached == "low":
+                self.drop_unraced(interpreter)  # a command's or a seeder's: one process at a time
             findings = self.reporter.findings_of(interpreter, caller, confidence, name)
             # A row handed to code nothing is seen to reach (a model's method called on instances)
             # is loaded by callers unknown: low (issue 11).

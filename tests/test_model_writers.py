@@ -1,0 +1,75 @@
+"""Which code writes each model (`project/_writers.py`), and what a one-process job reports.
+
+A management command, a seeder or a helper only they call races only a second writer of the same
+rows: a model request-side code also writes keeps its findings (low), a model only such jobs write
+and a path the job builds do not. The markers of `tests/fixtures/projects/django_jobs/` are checked
+end to end by `test_analyzer_projects.py`; here the facts behind them and the limits of the rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from race_mcp import analyze_paths, analyze_source
+from race_mcp.analyzer.project import ProjectIndex
+from race_mcp.analyzer.python.entrypoints import entry_points
+from race_mcp.analyzer.python.lower import lower_module
+from race_mcp.config import Settings
+
+JOBS = Path(__file__).parent / "fixtures" / "projects" / "django_jobs"
+
+
+def _index() -> ProjectIndex:
+    return ProjectIndex.for_path(JOBS, memo=False)
+
+
+def test_models_request_code_writes_are_told_from_models_only_jobs_write() -> None:
+    writers = _index().model_writers()
+    assert writers.written_by_requests("Shelf")  # the `sell` view's queryset update
+    # `AbstractMeter.bump` saves self: a method runs wherever an instance is, so it counts, and an
+    # abstract base's method counts for the concrete model.
+    assert writers.written_by_requests("Meter")
+    assert writers.written_by_requests("Region")
+    # Only the `load_countries` command and the seeder write Nation; only a helper the command
+    # alone calls writes Badge.
+    assert not writers.written_by_requests("Nation")
+    assert not writers.written_by_requests("Badge")
+    assert not writers.written_by_requests("depot.models.Badge")
+
+
+def test_a_helper_is_offline_only_when_every_caller_is() -> None:
+    writers = _index().model_writers()
+    assert writers.offline("depot.services.ensure_badge")  # called by the command only
+    assert writers.offline("depot.management.commands.load_countries.Command.handle")
+    assert writers.offline("depot.fake_data.seed_country")  # a seeder, by its module's name
+    assert not writers.offline("depot.views.add_region")
+    assert not writers.offline("depot.models.AbstractMeter.bump")  # a method: called on instances
+
+
+def test_a_command_keeps_its_race_on_a_model_requests_write_and_drops_the_rest() -> None:
+    report = analyze_paths([JOBS], settings=Settings(jobs=1))
+    by_file: dict[str, set[tuple[str, int, str]]] = {}
+    for finding in report.findings:
+        by_file.setdefault(Path(finding.path).name, set()).add(
+            (finding.rule_id, finding.line, finding.confidence)
+        )
+    assert by_file["restock.py"] == {("RC301", 8, "low"), ("RC301", 13, "low")}
+    assert "load_countries.py" not in by_file and "services.py" not in by_file
+    assert by_file["fake_data.py"] == {("RC301", 13, "low")}  # Shelf: the view writes it too
+    assert ("RC303", 15, "high") in by_file["views.py"]  # the same check-then-insert in a request
+
+
+def test_without_the_project_index_a_command_keeps_its_findings() -> None:
+    # One file alone shows no other writer: nothing is dropped (the finding stays low).
+    source = (JOBS / "depot" / "management" / "commands" / "load_countries.py").read_text(encoding="utf-8")
+    findings = analyze_source(source, "depot/management/commands/load_countries.py")
+    assert {f.rule_id for f in findings} >= {"RC303", "RC701"}
+    assert {f.confidence for f in findings} == {"low"}
+
+
+def test_django_runs_the_command_class_of_a_commands_module_whatever_its_base() -> None:
+    source = (JOBS / "depot" / "management" / "commands" / "restock.py").read_text(encoding="utf-8")
+    module = lower_module(source, "depot/management/commands/restock.py")
+    assert [(e.qualname, e.kind) for e in entry_points(module)] == [("Command.handle", "command")]
+    elsewhere = lower_module(source, "depot/restock.py")  # not where Django looks for commands
+    assert entry_points(elsewhere) == []
