@@ -194,7 +194,10 @@ class OrmFacts(ModuleFacts):
             for node in walk(function.body):
                 if isinstance(node, model.Assign) and isinstance(node.value, model.Call):
                     func = node.value.func
-                    if isinstance(func, model.Name) and (func.id in self.classes or func.id[:1].isupper()):
+                    # `r = cls(**kw)` in a class method builds a row of the class it runs for.
+                    if isinstance(func, model.Name) and (
+                        func.id in self.classes or func.id[:1].isupper() or func.id == "cls"
+                    ):
                         for target in node.targets:
                             if isinstance(target, model.Name):
                                 self._built[(function.qualname, target.id)] = func.id

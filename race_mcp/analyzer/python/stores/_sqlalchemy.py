@@ -35,6 +35,9 @@ _ACCESSOR = re.compile(r"^(?:(get)|(update|set))_(\w+)$")
 # Only an ORM session's own wrapper methods are accessors (`db.fetch_one(sql)` is a SQL driver).
 _ACCESSOR_RECEIVER = re.compile(r"(?:^|[._])session$", re.IGNORECASE)
 _VERBS = ("select", "update", "insert", "delete")
+# Calls that send pending inserts, so raise their duplicate-key error (`_flush_handled`).
+_RAISES_DUPLICATE = frozenset({"flush", "commit", "add", "add_all", "create", "save", "execute"})
+_CATCH_ALL = frozenset({"Exception", "BaseException"})
 
 Calls = list[tuple[str, model.Call]]
 
@@ -196,12 +199,16 @@ class SqlAlchemyMixin:
 
     def _constructed_model(self, created: model.Expr, ctx: CallContext) -> str | None:
         facts = self.facts(ctx)
+        name: str | None = None
         if isinstance(created, model.Call) and isinstance(created.func, model.Name):
             name = created.func.id
-            return name if name in facts.classes or name[:1].isupper() else None
-        if isinstance(created, model.Name):
-            return facts.built.get((ctx.function().qualname, created.id))
-        return None
+        elif isinstance(created, model.Name):
+            name = facts.built.get((ctx.function().qualname, created.id))
+        if name == "cls":
+            # A model's own class method (`Alias.create` overriding the mixin's): `cls(**kw)` is a
+            # row of the class the method runs for (a mixin's copy already names its class).
+            name = ctx.self_class()
+        return name if name is not None and (name in facts.classes or name[:1].isupper()) else None
 
     def accessor(self, method: str, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         """A team's own session wrapper: `session.get_balance(id)` reads, `update_balance()` writes."""
@@ -221,12 +228,19 @@ class SqlAlchemyMixin:
 def _flush_handled(ctx: CallContext) -> bool:
     """`session.add(row)` sends no INSERT: the duplicate-key error is raised by a later flush or
     commit, often in a `try` of its own (`add` then `try: commit() except IntegrityError:`). A
-    handler of it in the function adding or in the handler that called it is taken to cover it."""
+    handler of it in the function adding or in the handler that called it is taken to cover it.
+    A catch-all (`except Exception:`) counts only around a statement that sends the insert (a
+    flush, a commit, an add or create): around a signature check it handles no duplicate key."""
     bodies = {id(ctx.function()): ctx.function().body, id(ctx.root()): ctx.root().body}
     for body in bodies.values():
         for node in walk(body):
-            if isinstance(node, model.Try) and any(
-                set(h.types) & set(DUPLICATE_HANDLERS) for h in node.handlers
+            if not isinstance(node, model.Try):
+                continue
+            caught = {name for handler in node.handlers for name in handler.types}
+            if caught & set(DUPLICATE_HANDLERS) - _CATCH_ALL:
+                return True
+            if caught & _CATCH_ALL and any(
+                isinstance(n, model.Call) and n.method in _RAISES_DUPLICATE for n in walk(node.body)
             ):
                 return True
     return False

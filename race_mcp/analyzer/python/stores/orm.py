@@ -17,6 +17,7 @@ from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
 from ...core.state import EXISTENCE
 from ...core.stores import StoreSpec, register
+from ._active_record import ActiveRecordMixin
 from ._common import (
     DUPLICATE_HANDLERS,
     INSERT_OUTCOME,
@@ -170,7 +171,7 @@ def _is_self(expr: model.Expr) -> bool:
     return isinstance(expr, model.Name) and expr.id == "self"
 
 
-class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
+class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
     facts_type = OrmFacts
 
     def facts(self, ctx: CallContext | None) -> OrmFacts:
@@ -282,7 +283,7 @@ class OrmRecognizer(SqlAlchemyMixin, StoreRecognizer):
             and not _web_session(receiver, ctx)
         ):
             return self.session_call(call.method, call, ctx)
-        return None
+        return self.active_record(call, base, calls, ctx)
 
     def get_object_or_404(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         """`get_object_or_404(Model, ...)` or `get_object_or_404(queryset, ...)`: evaluates the query."""
