@@ -75,6 +75,8 @@ class Effect:
     overwrites: frozenset[str] = frozenset()
     # For `read`: the columns a raw SQL row holds without naming them (see `Access.selected`).
     selected: frozenset[str] = frozenset()
+    # For `read`: a value that decides inserts only (an UPDATE's count: `Access.inserts_only`).
+    inserts_only: bool = False
     # For `direct`: the finding's message when the rule's title does not say what this call did.
     message: str = ""
     # For an insert: its `guard` is a unique key the store enforces, but no handler turns the
@@ -114,6 +116,9 @@ class CallContext(Protocol):
 
     def catching(self, names: Sequence[str]) -> bool:
         """Inside a `try` whose handlers catch one of `names` (`IntegrityError`, `DuplicateKeyError`)."""
+
+    def handlers(self, names: Sequence[str]) -> list[model.Handler]:
+        """The handlers of the enclosing `try` statements catching one of `names`, innermost first."""
 
     def region_held(self, name: str) -> bool:
         """The named lock region (`transaction:orm:Account`) is held on this path."""

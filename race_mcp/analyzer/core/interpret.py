@@ -255,10 +255,12 @@ class Interpreter(Writes):
 
     def exec_try(self, node: model.Try, state: State) -> State | None:
         self.caught.append({name for handler in node.handlers for name in handler.types})
+        self.catchers.append(node.handlers)
         try:
             body = self.exec_block(node.body, state.copy())
         finally:
             self.caught.pop()
+            self.catchers.pop()
         if node.orelse:
             body = self.exec_block(node.orelse, body)
         entry = join([state, body]) or state

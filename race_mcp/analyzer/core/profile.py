@@ -101,6 +101,9 @@ class Context:
     def catching(self, names: Sequence[str]) -> bool:
         return self._interpreter.catching(names)
 
+    def handlers(self, names: Sequence[str]) -> list[model.Handler]:
+        return self._interpreter.handlers(names)
+
     def region_held(self, name: str) -> bool:
         return self._interpreter.region(name) in self.state.locks
 

@@ -52,6 +52,8 @@ class Writes:
         self.directs: list[Direct] = []
         self.call_sites: list[model.Call] = []
         self.caught: list[set[str]] = []
+        # The handlers of the `try` statements being run, innermost last (beside `caught`).
+        self.catchers: list[tuple[model.Handler, ...]] = []
         self.unguarded_writes = 0
         self.persisted_writes = 0  # unguarded writes to stores (not in-process state)
         # Guarded state transitions (`SET redeemed_by = ? WHERE redeemed_by IS NULL`): a retry of the
@@ -101,6 +103,11 @@ class Writes:
         """True inside a `try` whose handlers catch one of `names` (e.g. IntegrityError)."""
         wanted = set(names)
         return any(caught & wanted for caught in self.caught)
+
+    def handlers(self, names: Seq[str]) -> list[model.Handler]:
+        """The handlers of the enclosing `try` statements that catch one of `names`, innermost first."""
+        wanted = set(names)
+        return [h for found in reversed(self.catchers) for h in found if wanted & set(h.types)]
 
     def is_local(self, name: str) -> bool:
         return bool(self.frames) and name in self.frame.locals
@@ -314,6 +321,7 @@ class Writes:
                     test,
                     effect.detail,
                     selected=effect.selected,
+                    inserts_only=effect.inserts_only,
                 )
                 if test:
                     state.checks[effect.key] = access

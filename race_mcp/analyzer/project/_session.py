@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..._textfile import read_text
 from ...errors import InputError
+from ..core.registry import registered_classes
 from ._index import ProjectIndex
 from ._languages import LanguageFacts
 
@@ -211,6 +212,7 @@ class ProjectSession:
         self._module_entries: dict[str, dict[str, model.EntryPoint]] = {}
         self._callee_paths: frozenset[str] | None = None
         self._targets: dict[tuple[str, str, bool], str | None] = {}
+        self._registered: dict[tuple[str, str, str, str], str | None] = {}
         self._shapes: dict[str, Shape] = {}  # of modules lowered for calls into them
         self._texts: dict[model.Expr, str | None] = {}  # a call's callee as dotted text (nodes hash by id)
         self._lock = threading.Lock()
@@ -284,13 +286,17 @@ class ProjectSession:
                 return None
             key = (module, f"{frame.self_class}.{rest}", True)
         elif head in frame.locals:
-            return None  # a method of a local's value: the interpreter knows rows (`row_method`)
+            # A method of a local's value: the interpreter knows rows (`row_method`); a class
+            # picked from a registry another module keeps is followed here (`core/registry.py`).
+            key = None
         else:
             key = (module, text, False)
         depth: int = getattr(frame, _DEPTH, 0)
         if depth >= MAX_FOREIGN_DEPTH:
             return None
-        if key in self._targets:
+        if key is None:
+            qualname = self._registered_target(frame, head, rest, module)
+        elif key in self._targets:
             qualname = self._targets[key]
         else:
             qualname = self._targets[key] = self._target(*key)
@@ -300,6 +306,44 @@ class ProjectSession:
         if callee is not None:
             setattr(callee[1], _DEPTH, depth + 1)  # the frame is fresh: it carries its own count
         return callee
+
+    def _registered_target(self, frame: Frame, local: str, method: str, module: str) -> str | None:
+        """`handler = get_handler(kind)` (a project helper returning `HANDLERS.get(kind)`), then
+        `handler.method(...)`: the method of the first class the helper's module registers.
+        Asked once per function, local and method."""
+        if not method or "." in method or frame.module is None:
+            return None
+        key = (module, frame.function.qualname, local, method)
+        if key not in self._registered:
+            self._registered[key] = self._find_registered(frame, local, method, module)
+        return self._registered[key]
+
+    def _find_registered(self, frame: Frame, local: str, method: str, module: str) -> str | None:
+        if frame.module is None:
+            return None
+        index = self.index
+        homes: dict[int, str] = {id(frame.module.assignments): module}
+
+        def helper(call: model.Call) -> tuple[model.Function, dict[str, model.Expr]] | None:
+            text = _dotted(call.func)
+            qualname = self._project_function(module, text) if text else None
+            callee = self.callee(qualname) if qualname else None
+            lowered = self._lower(index.functions[qualname][0]) if callee is not None and qualname else None
+            if callee is None or lowered is None or qualname is None:
+                return None
+            homes[id(lowered.assignments)] = index.module_of_function(qualname)
+            return callee[0], lowered.assignments
+
+        found = registered_classes(frame.function, local, frame.module.assignments, helper)
+        if found is None:
+            return None
+        names, assignments = found
+        home = homes.get(id(assignments), module)
+        for name in names:
+            qualname = index.lookup_method(index.resolve(home, name), method)
+            if qualname is not None and self.reaches_store(qualname):
+                return qualname
+        return None
 
     def _target(self, module: str, text: str, method: bool) -> str | None:
         """The project function worth following that `text` names in `module` (`method`: a

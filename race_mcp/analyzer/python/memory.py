@@ -13,6 +13,7 @@ import re
 
 from ..core import model
 from ..core.profile import Callee
+from ..core.registry import registered_classes
 from ..core.state import Frame
 from ..core.stores import MEMORY, store_of
 from ..core.walk import statements as _statements
@@ -338,6 +339,13 @@ class PythonMemory:
         if isinstance(expr, model.Name):
             if expr.id in frame.locals:
                 return None
+            home = frame.module
+            if home is not None and home is not self.module:
+                # A helper of another module (project index) runs here: its globals are its
+                # module's (`CLASSES.get(kind)` in a plugin registry), not this module's names.
+                value = home.assignments.get(expr.id)
+                stem = home.path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+                return f"{stem}.{expr.id}" if value is not None and is_mutable(value) else None
             return expr.id if self.is_shared_global(expr.id) else None
         if isinstance(expr, model.Subscript):
             if self._is_app_object(expr.value, frame) and expr.key is not None:
@@ -425,9 +433,27 @@ class PythonMemory:
         if owner in ("self", "cls") and frame.self_class is not None:
             return self._method(frame.self_class, method, frame.self_instance)
         if owner in frame.locals:
-            return self._method(self.parameter_class(frame.function, owner), method, None)
+            found = self._method(self.parameter_class(frame.function, owner), method, None)
+            return found or self._registered_method(frame.function, owner, method)
         class_name = self.instances.get(owner) or (owner if owner in self.classes else None)
         return self._method(class_name, method, owner if owner in self.instances else None)
+
+    def _registered_method(self, function: model.Function, local: str, method: str) -> Callee | None:
+        """`handler = HANDLERS.get(kind)` (or a helper of this module returning such a lookup),
+        then `handler.method(...)`: the method of the first registered class that has it."""
+        assignments = self.module.assignments
+
+        def own_function(call: model.Call) -> tuple[model.Function, dict[str, model.Expr]] | None:
+            func = call.func
+            helper = self.functions.get(func.id) if isinstance(func, model.Name) else None
+            return (helper, assignments) if helper is not None else None
+
+        found = registered_classes(function, local, assignments, own_function)
+        for class_name in found[0] if found is not None else ():
+            callee = self._method(class_name, method, None)
+            if callee is not None:
+                return callee
+        return None
 
     def row_method(self, key: str, method: str) -> Callee | None:
         """A method of the model class whose rows `key` names (`orm:LoyaltyCard`)."""

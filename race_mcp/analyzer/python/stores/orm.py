@@ -28,6 +28,7 @@ from ._common import (
     literal_string,
     positional,
 )
+from ._orm_counts import increment_lost, update_count
 from ._orm_facts import OrmFacts, field_names
 from ._orm_rows import LOADED, LoadedRow, loaded_rows
 from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lock
@@ -364,17 +365,17 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             # A compare-and-set to a new state (`filter(status="requested").update(status="sent")`):
             # a retry fails the transition instead of repeating what follows it (RC601).
             claim = bool(guard) and not any(_computed(v) for v in keywords(terminal_call).values())
-            return [
-                *effects,
-                Effect("write", key, "RC301", guard, columns=frozenset(keywords(terminal_call)), claim=claim),
-            ]
+            columns = frozenset(keywords(terminal_call))
+            write = Effect("write", key, "RC301", guard, columns=columns, claim=claim)
+            return [*effects, write, *update_count(key, detail | pinned, terminal_call, guard, ctx)]
         if terminal in ("create", "bulk_create"):
             # `bulk_create(..., ignore_conflicts=True)` is INSERT .. ON CONFLICT DO NOTHING: the
             # statement names the unique key it relies on, as catching IntegrityError does.
             ignoring = _keyword_is(terminal_call, "ignore_conflicts", True)
             deduplicated = ignoring or ctx.catching(INTEGRITY_ERRORS)
             guard = ALL if deduplicated else frozenset(self.unique_of(name, ctx))
-            return [*effects, *self.insert(key, guard, ctx)]
+            lost = [] if ignoring else increment_lost(key, ctx)
+            return [*effects, *lost, *self.insert(key, guard, ctx)]
         if terminal in ("get_or_create", "update_or_create"):
             # `get_or_create(**{field: value})`: which field is looked up is not in the code.
             unknown = any(arg.star == "**" for arg in terminal_call.args)
