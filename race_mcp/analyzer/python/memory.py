@@ -137,6 +137,16 @@ def dotted(expr: model.Expr) -> str | None:
     return None
 
 
+def _names_only_dict(value: model.Expr) -> bool:
+    """A dict literal whose values are all plain names: a registry of classes or functions."""
+    return (
+        isinstance(value, model.Collection)
+        and value.kind == "dict"
+        and bool(value.elements)
+        and all(isinstance(v, model.Name) for v in value.elements[1::2])
+    )
+
+
 def is_mutable(value: model.Expr) -> bool:
     """A literal or constructor call that makes a mutable container."""
     if isinstance(value, model.Collection):
@@ -182,6 +192,10 @@ class PythonMemory:
         self.module = module
         self._lines: list[str] | None = None  # split on first use: most modules never need text
         self._self_attribute_cache: dict[str, dict[str, model.Expr]] = {}
+        # Registries of classes (`HANDLERS = {"a": AHandler}`) and, per function and local, the
+        # classes a registry lookup bound to it may hold (`_registered_method`).
+        self._has_registry = any(_names_only_dict(v) for v in module.assignments.values())
+        self._registries: dict[tuple[str, str], tuple[str, ...] | None] = {}
         self._threaded: dict[str | None, bool] = {}
         self.classes = _top_level_classes(module)
         self.functions = {name: f for name, f in module.functions.items() if "." not in name}
@@ -442,14 +456,19 @@ class PythonMemory:
         """`handler = HANDLERS.get(kind)` (or a helper of this module returning such a lookup),
         then `handler.method(...)`: the method of the first registered class that has it."""
         assignments = self.module.assignments
+        if not self._has_registry:
+            return None  # no module-level dict of classes: nothing to look up (most modules)
+        names = self._registries.get((function.qualname, local), ())
+        if names == ():
 
-        def own_function(call: model.Call) -> tuple[model.Function, dict[str, model.Expr]] | None:
-            func = call.func
-            helper = self.functions.get(func.id) if isinstance(func, model.Name) else None
-            return (helper, assignments) if helper is not None else None
+            def own_function(call: model.Call) -> tuple[model.Function, dict[str, model.Expr]] | None:
+                func = call.func
+                helper = self.functions.get(func.id) if isinstance(func, model.Name) else None
+                return (helper, assignments) if helper is not None else None
 
-        found = registered_classes(function, local, assignments, own_function)
-        for class_name in found[0] if found is not None else ():
+            found = registered_classes(function, local, assignments, own_function)
+            names = self._registries[(function.qualname, local)] = tuple(found[0]) if found else None
+        for class_name in names or ():
             callee = self._method(class_name, method, None)
             if callee is not None:
                 return callee
