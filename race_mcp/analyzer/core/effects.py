@@ -83,6 +83,8 @@ class Effect:
     # duplicate-key error into an answer (`except IntegrityError`): the loser of a check-then-insert
     # race fails with an unhandled error. Still reported, at low severity (`Sequence.refused`).
     refused: bool = False
+    # For `write`: every value it stores is one every request stores (`core/idempotent.py`).
+    same_value: bool = False
 
 
 class CallContext(Protocol):

@@ -29,6 +29,7 @@ from typing import Any
 from .._limits import check_deadline
 from . import model
 from .effects import Effect, Recognizer
+from .idempotent import Branch, pure_call, refreshes, same_for_every_racer
 from .profile import Callee, Context, LanguageProfile, Resolver
 from .specialize import BINDER, binds_class
 from .state import EXISTENCE, OWN_METHOD, Access, Frame, Mode, State, Step, is_memory_key, join
@@ -146,10 +147,18 @@ class Interpreter(Writes):
         if decided is not None:
             return self.exec_block(node.body if decided else node.orelse, state)
         self.existence_tests = existence_subjects(node.test)
+        tested_from = next(self._order)
         self.eval(node.test, state, test=True)
+        tested_to = next(self._order)
         self.existence_tests = set()
-        taken = self.exec_block(node.body, state.copy())
+        self.tests.append((len(self.frames), node.test))
+        try:
+            taken = self.exec_block(node.body, state.copy())
+        finally:
+            self.tests.pop()
         other = self.exec_block(node.orelse, state.copy()) if node.orelse else state
+        exits = taken is None or other is None
+        self.branches.append(Branch(tested_from, tested_to, next(self._order), exits))
         return join([taken, other])
 
     def decided_test(self, test: model.Expr) -> bool | None:
@@ -332,7 +341,12 @@ class Interpreter(Writes):
         elif not _item_of_derived_value(key, target):
             origin = state.aliases.get(alias) if alias else None
             derived = any(_computed_from(a, origin, target) for a in values if a.key == key)
-            self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic)
+            body = self.frame.function.body
+            same = not derived and (
+                same_for_every_racer(value, lambda name: self.bound_once(name, body))
+                or refreshes(target, value, [t for depth, t in self.tests if depth == len(self.frames)])
+            )
+            self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic, same_value=same)
 
     def aug_assign(self, target: model.Expr, value: model.Expr, state: State) -> None:
         # The target's current value is loaded before the right side runs (Python and JavaScript):
@@ -553,6 +567,8 @@ class Interpreter(Writes):
             return [*args, *inlined]
         if test:
             self.own_method_test(call, state)
+        if not pure_call(call):
+            self.act()  # nothing here says what it does: it may act (idempotent.py)
         return [*receiver_values, *args]
 
     def own_method_test(self, call: model.Call, state: State) -> None:

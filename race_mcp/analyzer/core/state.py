@@ -93,6 +93,9 @@ class Access:
     # read-modify-writes are not reported. Apps that route every lookup through the mixin (most of
     # simple-login's 119 extra findings) are mostly blind overwrites after a permission check.
     inserts_only: bool = False
+    # A pending change whose every attribute was set to a value every request sets alike (the
+    # clock) or to the value its test compared (a refresh): see `core/idempotent.py`.
+    same_value: bool = False
 
     def with_step(self, step: Step, *, decision: bool, detail: Iterable[str] = ()) -> Access:
         return replace(

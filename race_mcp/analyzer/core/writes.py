@@ -17,6 +17,7 @@ from typing import Any
 
 from . import model
 from .effects import ALL, TRANSACTION_LOCK, Effect
+from .idempotent import Branch, settled, single_assignments
 from .profile import LanguageProfile
 from .state import (
     ANY_COLUMN,
@@ -69,6 +70,14 @@ class Writes:
         self._region_names: dict[int, str] = {}
         self._lock_ids = count(1)
         self._order = count()
+        # Idempotent check-then-writes (`idempotent.py`): the `if` statements run, the step orders
+        # of possible actions, and the sequences whose write stored values every racer stores.
+        self.branches: list[Branch] = []
+        self.acted: list[int] = []
+        self.same_value_sequences: set[tuple[str, str]] = set()
+        self._assignments: dict[int, dict[str, model.Expr | None]] = {}  # see `bound_once`
+        # The tests of the `if` bodies being run (with the call depth they run at), innermost last.
+        self.tests: list[tuple[int, model.Expr]] = []
         # The call of this module that led into a function of another module, while it runs, and
         # the orders of the steps taken there.
         self.away: model.Call | None = None
@@ -118,6 +127,7 @@ class Writes:
         per store, since two tables written in two units of work are the race."""
         if self.foreign_orders:
             self.drop_foreign()
+        self.drop_settled()
         if final is None:
             return
         per_store: dict[str, list[tuple[Step, int]]] = {}
@@ -130,6 +140,29 @@ class Writes:
             if rule is not None and len({unit for _, unit in found}) >= 2:
                 ordered = sorted(found, key=lambda write: write[0].order)
                 self.directs.append(Direct(rule, store, tuple(step for step, _ in ordered)))
+
+    def bound_once(self, name: str, body: model.Block) -> model.Expr | None:
+        """The only value local `name` is given in `body` (one walk of each body per root)."""
+        found = self._assignments.get(id(body))
+        if found is None:
+            found = self._assignments[id(body)] = single_assignments(body)
+        return found.get(name)
+
+    def act(self) -> None:
+        """Something another request could notice happened here (a write, a call that may act)."""
+        self.acted.append(next(self._order))
+
+    def drop_settled(self) -> None:
+        """Check-then-writes whose writes store what every racer stores, with nothing else done on
+        the strength of the check: run twice, they end as one run would (`idempotent.py`)."""
+        if not self.same_value_sequences:
+            return
+        end = next(self._order)
+        for slot in self.same_value_sequences & self.sequences.keys():
+            candidate = self.sequences[slot].candidate
+            checks = [step.order for step in candidate.steps if step.role == "check"]
+            if candidate.decision and checks and settled(checks[-1], self.branches, self.acted, end):
+                del self.sequences[slot]
 
     def drop_foreign(self) -> None:
         """Sequences and findings wholly inside functions of other modules belong to those modules'
@@ -156,6 +189,7 @@ class Writes:
         *,
         derived: bool,
         atomic: bool = False,
+        same_value: bool = False,
     ) -> None:
         """`account.balance -= amount` on a row read earlier: an in-memory change, saved later.
 
@@ -174,7 +208,9 @@ class Writes:
             detail=looked_at(target),
         )
         written = frozenset(looked_at(target)) | (previous.written if previous is not None else frozenset())
-        state.dirty[key] = replace(change, written=written)
+        # `same_value`: every attribute set so far got a value every racer sets (`idempotent.py`).
+        same_value = same_value and (previous is None or previous.same_value)
+        state.dirty[key] = replace(change, written=written, same_value=same_value)
         if alias is not None and atomic:
             state.atomic_aliases = state.atomic_aliases | {alias}
 
@@ -194,8 +230,11 @@ class Writes:
         overwrites: frozenset[str] = frozenset(),
         compares: frozenset[str] = frozenset(),
         refused: bool = False,
+        same_value: bool = False,
     ) -> None:
         memory = is_memory_key(key)
+        if not memory and not same_value:
+            self.act()
         # Inside a mixin's class method, or saving a row a mixin lookup loaded: counted neither as
         # the caller's persisted effect (RC601) nor as a unit of work (see `Access.inserts_only`).
         mixin = any(frame.bound_class for frame in self.frames) or any(a.inserts_only for a in values)
@@ -217,8 +256,11 @@ class Writes:
             # Re-checked under the lock the write holds (compute outside, validate and write inside):
             # the values computed before are accepted by that check (fishtest's update_nps_gpm).
             candidates = []
+        inserting = not memory and (rule or "") in spec(store_of(key)).insert_rules
         if check is not None and not _unrelated(check, columns, overwrites, compares):
-            candidates.append(check)
+            # A check of the row's identity alone cannot go stale (inserts keep it: `_identity_check`).
+            stale = inserting or not _identity_check(check, overwrites or columns, statement=not needs_check)
+            candidates += [check] if stale else []
         if needs_check:
             candidates = [a for a in candidates if a.decision]
         if not memory and (rule or "") not in spec(store_of(key)).insert_rules:
@@ -229,7 +271,7 @@ class Writes:
         store = None if memory else spec(store_of(key))
         rule_id = rule or (store.default_rule if store else None) or MEMORY_RULES[self.mode]
         per_row = bool(store and store.per_row)
-        self.record_racy(rule_id, key, racy, node, per_row=per_row)
+        self.record_racy(rule_id, key, racy, node, per_row=per_row, same_value=same_value and not memory)
         if refused:
             # The unique key refuses the duplicate of what the check looked for, and nothing handles
             # the error: issue 11's "unique constraint but no IntegrityError handling" (low).
@@ -245,15 +287,18 @@ class Writes:
         *,
         per_row: bool,
         refused: bool = False,
+        same_value: bool = False,
     ) -> None:
         if per_row:
             # Rows read as objects: two rows of one model (a transfer's source and target) are two
             # races, one per read.
             for read in sorted({a.steps[0].order for a in racy}):
                 same = [a for a in racy if a.steps[0].order == read]
-                self.record_sequence(rule_id, key, f"{key}#{read}", same, node, refused=refused)
+                self.record_sequence(
+                    rule_id, key, f"{key}#{read}", same, node, refused=refused, same_value=same_value
+                )
         else:
-            self.record_sequence(rule_id, key, key, racy, node, refused=refused)
+            self.record_sequence(rule_id, key, key, racy, node, refused=refused, same_value=same_value)
 
     def record_sequence(
         self,
@@ -264,10 +309,15 @@ class Writes:
         node: model.Node,
         *,
         refused: bool = False,
+        same_value: bool = False,
     ) -> None:
         recorded = self.sequences.get((rule_id, slot))
         # A race the store lets through outranks one it only turns into an unhandled error.
         if racy and (recorded is None or (recorded.refused and not refused)):
+            if same_value:
+                self.same_value_sequences.add((rule_id, slot))
+            else:
+                self.same_value_sequences.discard((rule_id, slot))
             # Report the decision (check-then-act) over a plain read-modify-write, the earliest first.
             worst = min(racy, key=lambda a: (not a.decision, a.steps[0].order))
             self.sequences[(rule_id, slot)] = Sequence(
@@ -343,6 +393,7 @@ class Writes:
                     overwrites=effect.overwrites,
                     compares=effect.compares,
                     refused=effect.refused,
+                    same_value=effect.same_value,
                 )
             elif kind == "store_write":
                 # A mixin's create/delete committing by itself is not one of the caller's units of
@@ -360,6 +411,7 @@ class Writes:
             elif kind == "commit":
                 self.commit(node, state, effect.rule)
             elif kind == "direct":
+                self.act()
                 step = self.step(node, "write")
                 self.directs.append(Direct(effect.rule, effect.key, (step,), effect.message))
             elif kind == "atomic":
@@ -391,7 +443,14 @@ class Writes:
                 key_rule = (flushed[key] if isinstance(flushed, dict) else "") or rule
                 written = change.written if blind else frozenset()
                 self.write(
-                    key, node, [change], state, rule=key_rule or None, needs_check=blind, overwrites=written
+                    key,
+                    node,
+                    [change],
+                    state,
+                    rule=key_rule or None,
+                    needs_check=blind,
+                    overwrites=written,
+                    same_value=blind and change.same_value,
                 )
                 del state.dirty[key]
         state.locks = state.locks - self.transaction_regions()
@@ -415,6 +474,27 @@ _NOT_A_KEY = frozenset({"<row handed in>"})
 def _guarded(access: Access, guard: frozenset[str]) -> bool:
     """The store checks at the write what this read looked at (or we cannot tell what it did)."""
     return bool(guard) and (not access.detail or bool(access.detail & guard))
+
+
+# Attributes naming a row itself, which no update changes: a check of these alone is never stale.
+_IDENTITY = frozenset({"pk", "id"})
+
+
+def _identity_check(check: Access, written: frozenset[str], *, statement: bool) -> bool:
+    """The check looked at the row's primary key only (`if (kind, obj.pk) in deleting: continue`,
+    `if row.id in seen:`): no concurrent update changes a primary key, so the decision cannot go
+    stale and the save after it is no check-then-act (netbox's FK clears on delete, issue 11
+    review). The lookup's other filter columns still count when the write sets one of them (rows
+    picked by `status=OPEN` and then closed), or when what is written is not known. An UPDATE
+    statement (`statement`: not a save of the copy) after a test that rows with these keys exist
+    (`if not pks: break; qs.filter(pk__in=pks).update(...)`) re-applies the key filter itself: a
+    row deleted meanwhile is simply not updated."""
+    if statement and not check.checked and check.detail & EXISTENCE:
+        return bool(check.detail & _IDENTITY) and not check.detail - EXISTENCE - _IDENTITY
+    if not check.checked or not check.checked <= _IDENTITY or check.detail & EXISTENCE:
+        return False
+    filters = check.detail - _IDENTITY
+    return not filters & written if written else not filters
 
 
 def _unrelated(

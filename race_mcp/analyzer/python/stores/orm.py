@@ -15,6 +15,7 @@ from typing import Any
 
 from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
+from ...core.idempotent import bound_once, same_for_every_racer
 from ...core.state import EXISTENCE
 from ...core.stores import StoreSpec, register
 from ._active_record import ActiveRecordMixin
@@ -366,7 +367,15 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             # a retry fails the transition instead of repeating what follows it (RC601).
             claim = bool(guard) and not any(_computed(v) for v in keywords(terminal_call).values())
             columns = frozenset(keywords(terminal_call))
-            write = Effect("write", key, "RC301", guard, columns=columns, claim=claim)
+            write = Effect(
+                "write",
+                key,
+                "RC301",
+                guard,
+                columns=columns,
+                claim=claim,
+                same_value=_same_values(terminal_call, ctx),
+            )
             return [*effects, write, *update_count(key, detail | pinned, terminal_call, guard, ctx)]
         if terminal in ("create", "bulk_create"):
             # `bulk_create(..., ignore_conflicts=True)` is INSERT .. ON CONFLICT DO NOTHING: the
@@ -435,7 +444,7 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         alias = receiver.id if isinstance(receiver, model.Name) else None
         state = ctx.state
         change = state.dirty.pop(key, None)
-        fields = _update_fields(call)
+        fields = _update_fields(call, ctx)
         if change is not None and fields is not None and change.written and not change.written & fields:
             state.dirty[key] = change  # none of the changed attributes is saved: still pending
             change = None
@@ -445,11 +454,26 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             ctx.args.append(change)
         # An F() expression or a blind overwrite loses no update; only a decision on the stale row races.
         written = change.written if change is not None and not derived else frozenset()
+        # Every attribute saved was set to a value every request sets (`core/idempotent.py`).
+        same = change is not None and not derived and change.same_value
         if fields is not None and not derived:
             written = written & fields if written else fields
             guard = _helper_decision(key, fields, ctx)
-            return [Effect("write", key, "RC301", guard, needs_check=True, overwrites=written)]
-        return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written)]
+            return [
+                Effect("write", key, "RC301", guard, needs_check=True, overwrites=written, same_value=same)
+            ]
+        return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written, same_value=same)]
+
+
+def _same_values(call: model.Call, ctx: CallContext) -> bool:
+    """`update(last_used=now)`: every column set to a value every request sets, the clock (no
+    `**kwargs` whose values are not seen; see `core/idempotent.py`)."""
+    body = ctx.function().body
+    return (
+        bool(call.args)
+        and all(arg.keyword is not None and not arg.star for arg in call.args)
+        and all(same_for_every_racer(arg.value, lambda name: bound_once(name, body)) for arg in call.args)
+    )
 
 
 def _computed(value: model.Expr) -> bool:
@@ -457,12 +481,16 @@ def _computed(value: model.Expr) -> bool:
     return not isinstance(value, model.Literal | model.Name | model.Attribute)
 
 
-def _update_fields(call: model.Call | None) -> frozenset[str] | None:
+def _update_fields(call: model.Call | None, ctx: CallContext | None = None) -> frozenset[str] | None:
     """The columns `save(update_fields=["name", "slug"])` writes; None for a full save (every
-    column, from the copy in memory) or fields not written out in the call."""
+    column, from the copy in memory) or fields not written out in the call. A local bound once
+    to such a literal (`fields = ("a", "b"); for f in fields: setattr(row, f, ...)`, then
+    `save(update_fields=fields)`) names them too."""
     if call is None:
         return None
     value = keywords(call).get("update_fields")
+    if isinstance(value, model.Name) and ctx is not None:
+        value = bound_once(value.id, ctx.function().body)
     if not isinstance(value, model.Collection) or value.kind not in ("list", "tuple", "set"):
         return None
     names = [literal_string(element) for element in value.elements]
