@@ -4,15 +4,21 @@ The manifest (`benchmarks/real_world_manifest.toml`) lists races found and verif
 Python web projects' history: repository, fix commit, its first parent (the "before"), the files
 and functions where the race lives, and its family. For each entry whose repository has a local
 git mirror, this script extracts the listed files at the parent and at the fix into a temporary
-folder (keeping their paths, plus the packages' `__init__.py`; `--whole-tree` extracts every `*.py`
-of the tree instead), runs the INSTALLED `race-mcp analyze --format json` on each
-version, and scores:
+folder, runs the INSTALLED `race-mcp analyze --format json` on each version, and scores:
 
 - flagged-before: a finding inside one of the listed functions in the before version;
 - cleared-after: no finding inside the listed functions in the after version (counted only for
   entries flagged before).
 
-    .venv/bin/python benchmarks/real_world.py [--mirrors DIR] [--whole-tree] [--only ID,ID]
+What is extracted and analysed measures what a user gets running `race-mcp analyze` in a
+checkout of the project: by default every `*.py` of the tree (and deployment files such as
+`contrib/gunicorn.py`) is extracted under an empty `.git` marker, as a checkout has, and the
+listed files are analysed, so the project index sees the helpers, callers and server settings
+those files rely on. `--whole-tree` analyses the whole tree (`race-mcp analyze .`);
+`--files-only` extracts only the listed files and their packages' `__init__.py` (no project
+around them: what a user gets naming files copied out of their project).
+
+    .venv/bin/python benchmarks/real_world.py [--mirrors DIR] [--whole-tree | --files-only] [--only ID,ID]
 
 Mirrors are looked up as `DIR/<owner>+<name>/repo` (the search tool's `fetch` layout),
 `DIR/<owner>+<name>`, `DIR/<owner>/<name>` and `DIR/<owner>/<name>.git`; the default DIR is
@@ -176,8 +182,15 @@ def extract_files(git_dir: Path, rev: str, paths: list[str], dest: Path) -> list
     return missing
 
 
+# Besides `*.py`: the deployment and dependency files the analyzer reads at the project root and
+# in its usual deployment folders (`python/deployment.py`: a threaded server makes sync views race
+# on module state), and SQL files (unique indexes).
+_TREE_EXTRAS = (".sql", ".ini", ".cfg", ".conf", ".toml", ".txt", ".yml", ".yaml", "Procfile", "Dockerfile")
+
+
 def extract_tree(git_dir: Path, rev: str, dest: Path) -> None:
-    """Every `*.py` of the tree at `rev` under dest (blobs the mirror lacks are skipped).
+    """Every `*.py` of the tree at `rev` under dest (blobs the mirror lacks are skipped), the other
+    files the analyzer reads (`_TREE_EXTRAS`), and an empty `.git` marker as a checkout has.
 
     `git archive` would stop at the first missing blob, and snapshots leave out large files.
     """
@@ -186,8 +199,9 @@ def extract_tree(git_dir: Path, rev: str, dest: Path) -> None:
     for line in listing:
         meta, _, raw_path = line.partition(b"\t")
         fields = meta.split()
-        if len(fields) == 3 and fields[1] == b"blob" and raw_path.endswith(b".py"):
+        if len(fields) == 3 and fields[1] == b"blob" and raw_path.endswith((b".py", *_extras_bytes())):
             wanted.append((fields[2].decode(), raw_path.decode(errors="surrogateescape")))
+    (dest / ".git").mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
         input="".join(f"{sha}\n" for sha, _ in wanted).encode(),
@@ -207,6 +221,10 @@ def extract_tree(git_dir: Path, rev: str, dest: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(out[pos : pos + size])
         pos += size + 1
+
+
+def _extras_bytes() -> tuple[bytes, ...]:
+    return tuple(suffix.encode() for suffix in _TREE_EXTRAS)
 
 
 # --- analyzer -----------------------------------------------------------------------------------
@@ -316,6 +334,7 @@ def _inside(finding: dict[str, Any], target: Target, spans: dict[str, tuple[int,
 class RunOptions:
     command: list[str]
     whole_tree: bool
+    files_only: bool
     timeout: float
     workdir: Path
 
@@ -328,12 +347,12 @@ def measure(entry: Entry, git_dir: Path, options: RunOptions) -> Result:
         reports = {}
         for version, rev in (("before", entry.parent), ("after", entry.fix)):
             root = options.workdir / entry.id / version
-            if options.whole_tree:
-                extract_tree(git_dir, rev, root)
-                missing = [p for p in entry.paths if not (root / p).is_file()]
-            else:
+            if options.files_only:
                 root.mkdir(parents=True, exist_ok=True)
                 missing = extract_files(git_dir, rev, entry.paths, root)
+            else:
+                extract_tree(git_dir, rev, root)
+                missing = [p for p in entry.paths if not (root / p).is_file()]
             lost = [t.path for t in entry.targets if t.path in missing]
             if lost:
                 raise EntryError(f"{version}: {', '.join(lost)} not in {rev[:10]}")
@@ -415,7 +434,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS, help="folder of local git mirrors")
-    parser.add_argument("--whole-tree", action="store_true", help="extract every *.py of both trees")
+    extent = parser.add_mutually_exclusive_group()
+    extent.add_argument("--whole-tree", action="store_true", help="analyse every *.py of both trees")
+    extent.add_argument(
+        "--files-only", action="store_true", help="extract only the listed files (no project around them)"
+    )
     parser.add_argument("--only", default="", help="comma-separated entry ids")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per analyzer run")
     parser.add_argument("--race-mcp", default=None, help="analyzer command (default: installed race-mcp)")
@@ -429,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     command = race_mcp_command(args.race_mcp)
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="race-mcp-real-world-") as tmp:
-        options = RunOptions(command, args.whole_tree, args.timeout, Path(tmp))
+        options = RunOptions(command, args.whole_tree, args.files_only, args.timeout, Path(tmp))
         for entry in entries:
             git_dir = find_mirror(args.mirrors, entry.repo)
             if git_dir is None:
