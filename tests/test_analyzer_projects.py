@@ -106,6 +106,7 @@ def test_every_fixture_project_has_markers_of_both_kinds() -> None:
     assert projects == {
         "celery_sql_wrappers",
         "django_jobs",
+        "django_monitor",
         "django_shop",
         "fastapi_inventory",
         "flask_blog",

@@ -73,3 +73,38 @@ def test_django_runs_the_command_class_of_a_commands_module_whatever_its_base() 
     assert [(e.qualname, e.kind) for e in entry_points(module)] == [("Command.handle", "command")]
     elsewhere = lower_module(source, "depot/restock.py")  # not where Django looks for commands
     assert entry_points(elsewhere) == []
+
+
+MONITOR = Path(__file__).parent / "fixtures" / "projects" / "django_monitor"
+
+
+def test_the_index_reads_the_columns_each_function_writes_by_name() -> None:
+    index = ProjectIndex.for_path(MONITOR, memo=False)
+    ping = index.function("monitor.models.Probe.record_ping")
+    assert ping is not None and ping.field_writes == [("self", ["last_ping", "status"])]
+    command = index.function("monitor.management.commands.check_alerts.Command.handle")
+    assert command is not None and command.field_writes == [("monitor.models.Probe", ["alert_after"])]
+    writers = index.model_writers()
+    # A request that changed only the name writes back stale copies of these.
+    assert writers.columns_written_elsewhere("Probe", frozenset({"name"})) == {
+        "alert_after",
+        "last_ping",
+        "status",
+    }
+    assert writers.columns_written_elsewhere("Note", frozenset({"body"})) == frozenset()
+
+
+def test_a_full_save_races_only_columns_other_code_writes() -> None:
+    report = analyze_paths([MONITOR], settings=Settings(jobs=1))
+    racy = {(f.function, f.rule_id, f.severity) for f in report.findings}
+    assert racy == {
+        ("rename", "RC301", "medium"),  # a value overwritten, no decision: medium
+        ("rename_through_helper", "RC301", "medium"),
+        ("pause", "RC301", "medium"),
+    }
+
+
+def test_without_the_project_index_a_full_save_is_a_blind_overwrite() -> None:
+    # One file alone shows no other writer of the model's columns: nothing to report.
+    source = (MONITOR / "monitor" / "views.py").read_text(encoding="utf-8")
+    assert [f for f in analyze_source(source, "monitor/views.py") if f.function == "rename"] == []

@@ -203,6 +203,15 @@ class _Extractor:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             self._import(node, override=False)
             return
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and scope.function is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            scope.self_attrs.update(
+                target.attr
+                for target in targets
+                if isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+            )
         if isinstance(node, ast.Return) and node.value is not None and scope.function is not None:
             returned = node.value.func if isinstance(node.value, ast.Call) else node.value
             name = self.qualify(dotted(returned))
@@ -260,6 +269,9 @@ class _Extractor:
         head = name.partition(".")[0]
         if qualified is not None and (qualified != name or head in ("self", "cls")):
             function.calls.append((qualified, node.lineno, tuple(scope.held)))
+        written = _field_write(qualified or name, node, scope.self_attrs)
+        if written is not None:
+            function.field_writes.append(written)
 
     def _sql_string(self, text: str) -> None:
         lowered = text.lower()
@@ -272,12 +284,13 @@ class _Extractor:
 class _Scope:
     """Where a scan is: the function whose facts it fills, contexts held, nested-function depth."""
 
-    __slots__ = ("depth", "function", "held")
+    __slots__ = ("depth", "function", "held", "self_attrs")
 
     def __init__(self, function: FunctionFacts | None) -> None:
         self.function = function
         self.held: list[int] = []
         self.depth = 0
+        self.self_attrs: set[str] = set()  # `self.a = ..` seen so far (a later `self.save()` writes them)
 
     def open(self, context: str) -> int:
         assert self.function is not None
@@ -307,3 +320,27 @@ def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
 
 def _last(name: str | None) -> str:
     return (name or "").rstrip("()").rpartition(".")[2]
+
+
+_MANAGER_PARTS = (".objects.", "._default_manager.", "._base_manager.")
+
+
+def _field_write(name: str, node: ast.Call, self_attrs: set[str]) -> tuple[str, list[str]] | None:
+    """The columns a call writes by name: `Model.objects.filter(..).update(a=.., b=..)` gives
+    (`Model`, [a, b]); `self.save(update_fields=[..])` the listed ones, a full `self.save()` the
+    attributes the function set on self before it. None for any other call."""
+    if name.endswith(".update") and (found := next((p for p in _MANAGER_PARTS if p in name), None)):
+        columns = sorted({keyword.arg for keyword in node.keywords if keyword.arg})
+        return (name.partition(found)[0], columns) if columns else None
+    if name != "self.save":
+        return None
+    listed = next((k.value for k in node.keywords if k.arg == "update_fields"), None)
+    if isinstance(listed, (ast.List, ast.Tuple, ast.Set)):
+        columns = sorted(
+            {e.value for e in listed.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        )
+    elif listed is None:
+        columns = sorted(self_attrs)
+    else:
+        return None
+    return ("self", columns) if columns else None

@@ -34,16 +34,21 @@ class FunctionFacts:
     # Receivers of `.acquire()` calls (a `@contextmanager` that acquires a lock and yields).
     acquires: list[str] = field(default_factory=list)
     end: int = 0  # last line of the definition
+    # Columns written by name: (`self` or the callee's dotted head before `.objects`, columns) for
+    # `Model.objects.filter(..).update(a=..)`, `self.save(update_fields=[..])`, and `self.a = ..`
+    # before a full `self.save()` (`_writers.py`: what other code writes of a model).
+    field_writes: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def dump(self) -> list[Any]:
         return [
             self.line, self.owner, self.decorators, self.contexts, self.calls,
-            self.yields, self.returns, self.inner_contexts, self.acquires, self.end,
+            self.yields, self.returns, self.inner_contexts, self.acquires, self.end, self.field_writes,
         ]  # fmt: skip
 
     @classmethod
     def load(cls, data: list[Any]) -> FunctionFacts:
-        line, owner, decorators, contexts, calls, yields, returns, inner, acquires, end = data
+        line, owner, decorators, contexts, calls, yields, returns, inner, acquires, end = data[:10]
+        writes = data[10] if len(data) > 10 else []
         return cls(
             int(line),
             owner,
@@ -55,6 +60,7 @@ class FunctionFacts:
             list(inner),
             list(acquires),
             int(end),
+            [(str(target), [str(c) for c in columns]) for target, columns in writes],
         )
 
 

@@ -43,6 +43,7 @@ _DEPTH = "_project_foreign_depth"  # set on frames this session makes
 _MAX_ENTRY_HOPS = 3  # callers followed up from a helper to find the handler that reaches it
 _MAX_LOWERED = 256  # other modules kept lowered at once (each holds its source and model)
 _MAX_TEXTS = 200_000  # callee texts remembered (each keeps its small expression alive)
+_PRIMARY_KEYS = frozenset({"id", "pk"})
 
 
 class _SqlUnique(Mapping[str, set[str]]):
@@ -136,6 +137,13 @@ class ModuleFacts:
         if not self.index.models_named(name.rpartition(".")[2]):
             return False
         return self.index.model_writers().written_by_requests(name)
+
+    def stale_columns(self, name: str, changed: frozenset[str]) -> frozenset[str]:
+        """Columns of the model `name` other live code writes by name besides `changed` (and the
+        primary key): what a full save of an older copy of the row overwrites (`_writers.py`)."""
+        if not self.index.models_named(name.rpartition(".")[2]):
+            return frozenset()
+        return self.index.model_writers().columns_written_elsewhere(name, changed | _PRIMARY_KEYS)
 
     def mongo_unique(self, collection: str) -> set[str]:
         return {column for key in self.index.collection_unique_keys(collection) for column in key}

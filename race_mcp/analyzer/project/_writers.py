@@ -42,6 +42,14 @@ _OFFLINE_MODULE = re.compile(
     r"|dev_?data\w*|demo_?data\w*|sample_?data\w*|generate_?data\w*|scaffold\w*)$",
     re.IGNORECASE,
 )
+# Code that never runs beside the application's requests and workers at all: tests, migrations,
+# development data. A command (cron, a worker loop) does, as a second writer of a request's rows.
+_NEVER_LIVE_MODULE = re.compile(
+    r"(?:^|\.)(?:migrations|tests?|seeds?|seeders?|factories)(?:\.|$)"
+    r"|(?:^|\.)(?:test_\w*|\w*_tests?|conftest|populate\w*|seed\w*|fake_?data\w*|random_?data\w*"
+    r"|dev_?data\w*|demo_?data\w*|sample_?data\w*|generate_?data\w*|scaffold\w*)$",
+    re.IGNORECASE,
+)
 _MAX_CALLER_DEPTH = 4
 
 
@@ -53,6 +61,8 @@ class ModelWriters:
         self._index = index
         self._writers: dict[str, set[str]] = {}
         self._offline: dict[str, bool] = {}
+        # bare model name -> (writer, columns it writes by name), live code only (not tests).
+        self._columns: dict[str, list[tuple[str, frozenset[str]]]] = {}
         for qualname, (_path, facts) in index.functions.items():
             owner = facts.owner
             for text, _line, _held in facts.calls:
@@ -60,6 +70,21 @@ class ModelWriters:
                 name = _written_model(parts, owner)
                 if name is not None:
                     self._writers.setdefault(name, set()).add(qualname)
+            if facts.field_writes and not _NEVER_LIVE_MODULE.search(index.module_of_function(qualname)):
+                for target, columns in facts.field_writes:
+                    name = owner if target == "self" else target.rpartition(".")[2]
+                    if name:
+                        self._columns.setdefault(name, []).append((qualname, frozenset(columns)))
+
+    def columns_written_elsewhere(self, model: str, besides: frozenset[str]) -> frozenset[str]:
+        """Columns of `model` that live code of the project (requests, tasks, commands; not tests,
+        migrations or seeders) writes by name and that are not in `besides`: what a full save of a
+        stale copy of the row, changing only `besides`, writes back over."""
+        found: set[str] = set()
+        for name in self._names(model):
+            for _writer, columns in self._columns.get(name, ()):
+                found.update(columns - besides)
+        return frozenset(found)
 
     def written_by_requests(self, model: str) -> bool:
         """Whether code that is not a one-process job writes the model `model` (a bare or dotted

@@ -16,7 +16,7 @@ from typing import Any
 from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
 from ...core.idempotent import bound_once, same_for_every_racer
-from ...core.state import EXISTENCE
+from ...core.state import EXISTENCE, Access
 from ...core.stores import StoreSpec, register
 from ._active_record import ActiveRecordMixin
 from ._common import (
@@ -462,6 +462,13 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             return [
                 Effect("write", key, "RC301", guard, needs_check=True, overwrites=written, same_value=same)
             ]
+        full = fields is None and not (call is not None and "update_fields" in keywords(call))
+        stale = _stale_copy(key, written, ctx) if full and not derived and written else None
+        if stale is not None:
+            # A full save of a row this code loaded writes back every column, the stale copies of
+            # those other code of the project writes (a ping's status) included: a lost update.
+            ctx.args.append(stale)
+            return [Effect("write", key, "RC301", overwrites=written)]
         return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written, same_value=same)]
 
 
@@ -474,6 +481,17 @@ def _same_values(call: model.Call, ctx: CallContext) -> bool:
         and all(arg.keyword is not None and not arg.star for arg in call.args)
         and all(same_for_every_racer(arg.value, lambda name: bound_once(name, body)) for arg in call.args)
     )
+
+
+def _stale_copy(key: str, changed: frozenset[str], ctx: CallContext) -> Access | None:
+    """The load of the row a full `save()` writes back, when other live code of the project writes
+    columns of its model by name that this code did not change (`project/_writers.py`); None
+    otherwise, for a row handed in by a caller, and without the project index."""
+    facts = ctx.facts()
+    columns = getattr(facts, "stale_columns", None)
+    if not callable(columns) or not columns(key.partition(":")[2], changed):
+        return None
+    return next((a for a in ctx.receiver if a.key == key and a.steps and a.steps[0].role == "read"), None)
 
 
 def _computed(value: model.Expr) -> bool:
