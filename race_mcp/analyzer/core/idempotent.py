@@ -120,10 +120,11 @@ def single_assignments(body: model.Block) -> dict[str, model.Expr | None]:
 
 
 def pure_call(call: model.Call) -> bool:
-    """A call that does nothing another request could notice (see `_PURE`)."""
+    """A call that does nothing another request could notice (see `_PURE`), or builds an object
+    (`Config()`, `PermissionDenied(...)`): what acts is a method called on it later."""
     func = call.func
     name = func.attr if isinstance(func, model.Attribute) else func.id if isinstance(func, model.Name) else ""
-    return name in _PURE
+    return name in _PURE or name[:1].isupper()
 
 
 def settled(decided_at: int, branches: Iterable[Branch], acted: Iterable[int], end: int) -> bool:
