@@ -35,6 +35,31 @@ _ACCESSOR = re.compile(r"^(?:(get)|(update|set))_(\w+)$")
 # Only an ORM session's own wrapper methods are accessors (`db.fetch_one(sql)` is a SQL driver).
 _ACCESSOR_RECEIVER = re.compile(r"(?:^|[._])session$", re.IGNORECASE)
 _VERBS = ("select", "update", "insert", "delete")
+# Methods that refine a statement (or a legacy `Query`) held in a local, or run it: `query =
+# query.with_for_update()` keeps building the SELECT the local holds (`relocked`).
+_REFINING = frozenset(
+    {
+        "where",
+        "filter",
+        "filter_by",
+        "order_by",
+        "limit",
+        "offset",
+        "options",
+        "join",
+        "outerjoin",
+        "distinct",
+        "execution_options",
+        "with_for_update",
+        "first",
+        "one",
+        "one_or_none",
+        "all",
+        "scalar",
+    }
+)
+# The key of a statement's read: a model's rows or a Core table (not a row built in memory).
+_STATEMENT_KEY = re.compile(r"orm:\w+|sql:[\w.]+")
 # Calls that send pending inserts, so raise their duplicate-key error (`_flush_handled`).
 _RAISES_DUPLICATE = frozenset({"flush", "commit", "add", "add_all", "create", "save", "execute"})
 _CATCH_ALL = frozenset({"Exception", "BaseException"})
@@ -143,6 +168,24 @@ class SqlAlchemyMixin:
                 return [*self.insert(key, guard, ctx, rule="RC203"), Effect("store_write", "sql")]
             return self.insert(key, guard, ctx)
         return []
+
+    def relocked(self, base: model.Expr, calls: Calls, ctx: CallContext) -> list[Effect] | None:
+        """`query = query.with_for_update()` on a local holding a `select(M)` built earlier (often
+        only when a helper's `for_update` flag says so): the SELECT that runs is the locking one,
+        so the rows are read again with the row lock held (the first read only built it)."""
+        if not isinstance(base, model.Name) or not ctx.receiver or not calls:
+            return None
+        if not any(m == "with_for_update" for m, _ in calls) or not all(m in _REFINING for m, _ in calls):
+            return None
+        statements = [a for a in ctx.receiver if _STATEMENT_KEY.fullmatch(a.key)]
+        if not statements:
+            return None
+        where = self._where(calls, self.facts(ctx))
+        effects: list[Effect] = []
+        for access in {a.key: a for a in statements}.values():
+            name = access.key.removeprefix("orm:")
+            effects += [row_lock(name), Effect("read", access.key, detail=access.detail | where)]
+        return effects
 
     def sqlalchemy_update(
         self, key: str, calls: Calls, values: model.Call | None, ctx: CallContext, *, rule: str = "RC304"

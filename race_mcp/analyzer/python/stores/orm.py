@@ -278,6 +278,9 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         sqlalchemy = self.sqlalchemy_base(base, calls, facts)
         if sqlalchemy is not None:
             return self.sqlalchemy_statement(*sqlalchemy, ctx)
+        relocked = self.relocked(base, calls, ctx)
+        if relocked is not None:
+            return relocked
         if (
             call.method is not None
             and receiver is not None
