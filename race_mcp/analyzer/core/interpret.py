@@ -29,6 +29,7 @@ from typing import Any
 from .._limits import check_deadline
 from . import model
 from .effects import Effect, Recognizer
+from .fresh import pins_fresh_value
 from .idempotent import Branch, pure_call, refreshes, same_for_every_racer
 from .profile import Callee, Context, LanguageProfile, Resolver
 from .specialize import BINDER, binds_class
@@ -117,6 +118,8 @@ class Interpreter(Writes):
         elif isinstance(node, model.Return):
             if node.value is not None:
                 self.frame.returned.extend(self.eval(node.value, state))
+            fresh = node.value is not None and self.fresh_value(node.value, state)
+            self.frame.returns_fresh = fresh and self.frame.returns_fresh is not False
             self.frame.returns.append(state)
             return None
         elif isinstance(node, model.Raise):
@@ -304,6 +307,10 @@ class Interpreter(Writes):
     ) -> None:
         if isinstance(target, model.Name) and self.is_local(target.id):
             self.frame.constants.pop(target.id, None)  # rebound: no longer the caller's literal
+            if self.fresh_value(value, state):
+                state.fresh, state.plain = state.fresh | {target.id}, state.plain - {target.id}
+            else:
+                state.fresh, state.plain = state.fresh - {target.id}, state.plain | {target.id}
             if values and not _new_object_of_memory(value, values[0]):
                 state.aliases[target.id] = values[0]
             else:
@@ -340,7 +347,11 @@ class Interpreter(Writes):
                 state.checks[key] = check
         elif not _item_of_derived_value(key, target):
             origin = state.aliases.get(alias) if alias else None
-            derived = any(_computed_from(a, origin, target) for a in values if a.key == key)
+            # `user.team_id = team.id`: a primary key, which no concurrent update changes, is
+            # copied, not computed from the row's state (the new team was built from the user row).
+            derived = not _primary_key_of(value) and any(
+                _computed_from(a, origin, target) for a in values if a.key == key
+            )
             body = self.frame.function.body
             same = not derived and (
                 same_for_every_racer(value, lambda name: self.bound_once(name, body))
@@ -549,13 +560,17 @@ class Interpreter(Writes):
             for recognizer in self.recognizers:
                 effects = recognizer.effects(call, context)
                 if effects is not None:
-                    return self.apply(effects, call, state, [*receiver_values, *args], test=test)
+                    fresh = self.fresh_lookup(call, state)
+                    return self.apply(effects, call, state, [*receiver_values, *args], test=test, fresh=fresh)
         callee = self.resolve(call)
         row = None if callee is not None else self.row_method(call, state)
         if row is not None:
             callee = row[0]
         if callee is not None and (not callee[0].is_async or awaited):
             inlined = self.inline(callee, call, state, per_argument, receiver=row[1] if row else None)
+            if callee[1].bound_class is not None and self.fresh_lookup(call, state):
+                # `Client.get_by(client_id=new_id)`: the class method's lookup by the keywords given.
+                inlined = [replace(a, fresh=True) for a in inlined]
             if test:
                 inlined = [self.decide_on(access, call, state) for access in inlined]
                 self.own_method_test(call, state)
@@ -570,6 +585,10 @@ class Interpreter(Writes):
         if not pure_call(call):
             self.act()  # nothing here says what it does: it may act (idempotent.py)
         return [*receiver_values, *args]
+
+    def fresh_lookup(self, call: model.Call, state: State) -> bool:
+        """The query `call` ends is pinned to a value unique to this request (`core/fresh.py`)."""
+        return pins_fresh_value(call, lambda expr: self.fresh_value(expr, state))
 
     def own_method_test(self, call: model.Call, state: State) -> None:
         """`if board.is_open():` tested the row through its own method: which attributes it read is
@@ -657,10 +676,24 @@ class Interpreter(Writes):
         foreign = frame.module is not None and frame.module is not self.module
         # A function of another module is not one of this module's roots, whatever its name.
         self.visited.add(f"{frame.module.path}:{qualname}" if foreign and frame.module else qualname)
+        if not foreign:
+            # A base class's method run for a subclass (`self.helper()`) is reached under its own name too.
+            self.visited.add(function.qualname)
         entry = state.copy()
         entry.aliases = {}
         entry.last_await = None
+        entry.fresh = entry.plain = frozenset()
         self.bind_arguments(function, call, entry, state, per_argument, frame)
+        if binds_class(function) and isinstance(call.receiver, model.Name):
+            # A class method called on a class (`Browser.create(token=tok)`): its insert's columns.
+            caller = self.frame if binds_class(self.frame.function) else None
+            given = {a.keyword for a in call.args if a.keyword is not None}
+            fresh = {
+                a.keyword for a in call.args if a.keyword is not None and self.fresh_value(a.value, state)
+            }
+            if not any(a.star == "**" for a in call.args):
+                frame.given_columns = frozenset(given) | (caller.given_columns if caller else frozenset())
+            frame.fresh_columns = frozenset(fresh) | (caller.fresh_columns if caller else frozenset())
         if receiver is not None:
             entry.aliases["self"] = receiver
         self.call_sites.append(call)
@@ -675,6 +708,8 @@ class Interpreter(Writes):
         if end is None:
             # Every path of the callee raised: nothing flows on from here in the caller.
             end = entry
+        if frame.returns_fresh:
+            self.fresh_calls.add(call)
         state.adopt(end)
         if end.last_await is not None:
             # An await inside the callee also separates the caller's earlier reads from later writes.
@@ -715,6 +750,8 @@ class Interpreter(Writes):
                 bound[arg.keyword] = i
         for name, i in bound.items():
             value = call.args[i].value
+            if self.fresh_value(value, state):
+                entry.fresh = entry.fresh | {name}
             if isinstance(value, model.Literal) and isinstance(value.value, bool | int | None):
                 callee.constants[name] = value.value
             if isinstance(value, model.Name) and value.id in state.aliases:
@@ -782,6 +819,11 @@ def _own_value(state: State, row: Access, expr: model.Expr) -> bool:
         return False
     names = looked_at(expr)
     return bool(names) and names <= change.written
+
+
+def _primary_key_of(value: model.Expr) -> bool:
+    """`team.id` / `obj.pk`: the key of a row, fixed when it was inserted."""
+    return isinstance(value, model.Attribute) and value.attr in ("id", "pk")
 
 
 def _computed_from(value: Access, row: Access | None, target: model.Expr) -> bool:

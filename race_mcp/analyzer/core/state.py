@@ -96,6 +96,9 @@ class Access:
     # A pending change whose every attribute was set to a value every request sets alike (the
     # clock) or to the value its test compared (a refresh): see `core/idempotent.py`.
     same_value: bool = False
+    # Looked up by a value unique to this request (`filter(code=random_code())`, `core/fresh.py`):
+    # no other request looks for, or inserts, that row, so its absence decides no race.
+    fresh: bool = False
 
     def with_step(self, step: Step, *, decision: bool, detail: Iterable[str] = ()) -> Access:
         return replace(
@@ -124,6 +127,11 @@ class State:
     # its own unit).
     loose_writes: dict[str, tuple[tuple[Step, int], ...]] = field(default_factory=dict)
     unit: int = 0
+    # Locals of the running function holding a value unique to this request on this path, and
+    # those assigned another value (a path that never assigned a local has no say at a join: the
+    # loop `while not found: token = random_string()` leaves `token` fresh).
+    fresh: frozenset[str] = frozenset()
+    plain: frozenset[str] = frozenset()
 
     def copy(self) -> State:
         return State(
@@ -136,13 +144,15 @@ class State:
             self.atomic_aliases,
             dict(self.loose_writes),
             self.unit,
+            self.fresh,
+            self.plain,
         )
 
     def adopt(self, callee_end: State) -> None:
         """Continue in the caller from where a called function ended; the caller keeps its locals."""
         other = callee_end.copy()
         for item in fields(self):
-            if item.name != "aliases":
+            if item.name not in ("aliases", "fresh", "plain"):
                 setattr(self, item.name, getattr(other, item.name))
 
     def mark_await(self, step: Step) -> None:
@@ -190,6 +200,8 @@ def join(states: Iterable[State | None]) -> State | None:
             if len(steps) > len(merged.loose_writes.get(store, ())):
                 merged.loose_writes[store] = steps
         merged.unit = max(merged.unit, other.unit)
+        merged.plain = merged.plain | other.plain
+        merged.fresh = (merged.fresh | other.fresh) - merged.plain
     return merged
 
 
@@ -216,6 +228,12 @@ class Frame:
     constants: dict[str, object] = field(default_factory=dict)
     # The class a class method runs for (`Alias.get_by(...)` runs the mixin's `get_by` for Alias).
     bound_class: str | None = None
+    # Every `return` so far gave a value unique to the request (None: no return yet).
+    returns_fresh: bool | None = None
+    # Keywords a class method run for a class was given (`Browser.create(user_id=u, token=tok)`),
+    # and those given a value unique to the request: the columns of the row it inserts.
+    given_columns: frozenset[str] = frozenset()
+    fresh_columns: frozenset[str] = frozenset()
 
 
 @dataclass

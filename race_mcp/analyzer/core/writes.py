@@ -17,6 +17,7 @@ from typing import Any
 
 from . import model
 from .effects import ALL, TRANSACTION_LOCK, Effect
+from .fresh import is_fresh
 from .idempotent import Branch, settled, single_assignments
 from .profile import LanguageProfile
 from .state import (
@@ -82,6 +83,8 @@ class Writes:
         # the orders of the steps taken there.
         self.away: model.Call | None = None
         self.foreign_orders: set[int] = set()
+        # Calls of project helpers whose every return gave a value unique to the request.
+        self.fresh_calls: set[model.Node] = set()
 
     # -- small helpers ------------------------------------------------------------------------------
     @property
@@ -120,6 +123,33 @@ class Writes:
 
     def is_local(self, name: str) -> bool:
         return bool(self.frames) and name in self.frame.locals
+
+    def fresh_value(self, expr: model.Expr, state: State) -> bool:
+        """`expr`'s value is unique to this request (`core/fresh.py`)."""
+        source = getattr(self.profile, "is_random_source", None)
+        if source is None:
+            return False
+        return is_fresh(expr, state.fresh, self.fresh_calls, source)
+
+    def inserted_columns(self, node: model.Node, state: State) -> tuple[frozenset[str], frozenset[str]]:
+        """The columns an insert gives values (`create(user_id=u, token=tok)`, `add(Model(...))`,
+        or a class method's call site that leads to it), and those given values unique to the
+        request. No columns when they are not written out (`create(**data)`, `add(row)`)."""
+        given, fresh = set(self.frame.given_columns), set(self.frame.fresh_columns)
+        calls: list[model.Call] = []
+        if isinstance(node, model.Call):
+            # `create(token=t)` names its columns; `session.add(Device(token=t))`, its argument's.
+            nested = [a.value for a in node.args if isinstance(a.value, model.Call)]
+            calls = [node] if any(a.keyword for a in node.args) else nested
+        for call in calls:
+            if any(arg.star == "**" for arg in call.args):
+                return frozenset(), frozenset(fresh)  # `create(**data)`: which columns, unknown
+            for arg in call.args:
+                if arg.keyword is not None:
+                    given.add(arg.keyword)
+                    if self.fresh_value(arg.value, state):
+                        fresh.add(arg.keyword)
+        return frozenset(given), frozenset(fresh)
 
     def finish(self, final: State | None) -> None:
         """At the end of the root: several writes outside a transaction on one path (RC202, RC403).
@@ -266,6 +296,12 @@ class Writes:
         if not memory and (rule or "") not in spec(store_of(key)).insert_rules:
             candidates = [a for a in candidates if not a.inserts_only]
         absent = not memory and needs_check and (rule or "") in spec(store_of(key)).insert_rules
+        given: frozenset[str] = frozenset()
+        if absent:
+            # A row looked up by a value unique to this request, or a new row whose looked-up column
+            # gets such a value, is no row another request looks for or inserts (`core/fresh.py`).
+            given, fresh = self.inserted_columns(node, state)
+            candidates = [a for a in candidates if not a.fresh and not fresh & _lookup_columns(a)]
         unprotected = [a for a in candidates if self.unprotected(a, state, absent=absent)]
         racy = [a for a in unprotected if not _guarded(a, guard)]
         store = None if memory else spec(store_of(key))
@@ -275,7 +311,12 @@ class Writes:
         if refused:
             # The unique key refuses the duplicate of what the check looked for, and nothing handles
             # the error: issue 11's "unique constraint but no IntegrityError handling" (low).
-            duplicated = [a for a in unprotected if a not in racy and a.detail & (guard - _NOT_A_KEY)]
+            # A primary key the insert leaves to the database is a new one: it duplicates no row
+            # looked up by its key (`File.get_by(id=old_id)` then `File.create(path=p)`).
+            generated = _PRIMARY_KEYS - given if given else frozenset()
+            duplicated = [
+                a for a in unprotected if a not in racy and a.detail & (guard - _NOT_A_KEY - generated)
+            ]
             self.record_racy(rule_id, key, duplicated, node, per_row=per_row, refused=True)
 
     def record_racy(
@@ -356,6 +397,7 @@ class Writes:
         values: list[Access],
         *,
         test: bool = False,
+        fresh: bool = False,
     ) -> list[Access]:
         results: list[Access] = []
         call = self.executing(call)
@@ -372,6 +414,7 @@ class Writes:
                     effect.detail,
                     selected=effect.selected,
                     inserts_only=effect.inserts_only,
+                    fresh=fresh,
                 )
                 if test:
                     state.checks[effect.key] = access
@@ -469,6 +512,14 @@ class Writes:
 
 # Guard entries that name no column a unique key covers (see `insert` in python/stores/orm.py).
 _NOT_A_KEY = frozenset({"<row handed in>"})
+# The default name of a model's generated primary key (`pk` may stand for a key of another name,
+# `Handle.name`, which an insert gives itself).
+_PRIMARY_KEYS = frozenset({"id"})
+
+
+def _lookup_columns(access: Access) -> frozenset[str]:
+    """The columns a lookup pinned (its filter), not those a decision on the row looked at after."""
+    return access.detail - access.checked - EXISTENCE
 
 
 def _guarded(access: Access, guard: frozenset[str]) -> bool:

@@ -17,6 +17,7 @@ from ..core.registry import registered_classes
 from ..core.state import Frame
 from ..core.stores import MEMORY, store_of
 from ..core.walk import statements as _statements
+from .randomness import is_random_source
 from .strings import string_value
 
 __all__ = ["THREAD_LOCK_FACTORIES", "PythonMemory", "is_mutable", "may_share_state"]
@@ -404,6 +405,10 @@ class PythonMemory:
             return True
         return isinstance(expr, model.Name) and expr.id in self.app_names and expr.id not in frame.locals
 
+    def is_random_source(self, call: model.Call) -> bool:
+        """`call` draws a value at random (`python/randomness.py`)."""
+        return is_random_source(call)
+
     def is_lock(self, expr: model.Expr) -> bool:
         if isinstance(expr, model.Call):
             if (expr.name or "") in LOCK_FACTORIES:
@@ -445,7 +450,10 @@ class PythonMemory:
             return None
         owner = owner_expr.id
         if owner in ("self", "cls") and frame.self_class is not None:
-            return self._method(frame.self_class, method, frame.self_instance)
+            # `cls.base_queryset()` in a subclass runs the base's method for the subclass: its
+            # `cls.objects` are the subclass's rows (whose fields, a OneToOneField, the base may
+            # declare), as Python dispatches it.
+            return self._method(frame.self_class, method, frame.self_instance, run_as=frame.self_class)
         if owner in frame.locals:
             found = self._method(self.parameter_class(frame.function, owner), method, None)
             return found or self._registered_method(frame.function, owner, method)
@@ -483,14 +491,16 @@ class PythonMemory:
         function = info.methods.get(method) if info else None
         return (function, self.frame(function, self_class=class_name)) if function is not None else None
 
-    def _method(self, class_name: str | None, method: str, instance: str | None) -> Callee | None:
+    def _method(
+        self, class_name: str | None, method: str, instance: str | None, *, run_as: str | None = None
+    ) -> Callee | None:
         info = self.classes.get(class_name) if class_name else None
         seen: set[str] = set()
         while info is not None and class_name is not None and class_name not in seen:
             seen.add(class_name)
             function = info.methods.get(method)
             if function is not None:
-                return function, self.frame(function, self_class=class_name, self_instance=instance)
+                return function, self.frame(function, self_class=run_as or class_name, self_instance=instance)
             class_name = next((b for b in info.bases if b in self.classes), None)
             info = self.classes.get(class_name) if class_name else None
         return None
