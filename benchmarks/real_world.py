@@ -18,6 +18,9 @@ rules with a `residual_why`: findings of those rules that stay after the fix wer
 judged real races the project's fix left (a FOR UPDATE that cannot lock a missing row, a read taken
 before the lock). Reporting them is right, so the report prints a second cleared figure that counts
 such an entry as cleared when nothing but its residual rules is left; the strict figure comes first.
+Where a listed function also holds another race of the same family (oscar's place_order checks an
+order number as well as the voucher), `about` is a regular expression the finding's message or
+evidence must match (the race's model or key); other findings there show as `other:<rule>`.
 
 What is extracted and analysed measures what a user gets running `race-mcp analyze` in a
 checkout of the project: by default every `*.py` of the tree (and deployment files such as
@@ -42,6 +45,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +87,7 @@ class Entry:
     context: tuple[str, ...]
     residual: tuple[str, ...] = ()  # rules judged real races left by the fix (see residual_why)
     residual_why: str = ""
+    about: str = ""  # regex a finding's message or evidence must match to be about this race
 
     @property
     def paths(self) -> list[str]:
@@ -127,6 +132,7 @@ def load_manifest(path: Path) -> list[Entry]:
                 context=tuple(raw.get("context", ())),
                 residual=tuple(raw.get("residual", ())),
                 residual_why=raw.get("residual_why", ""),
+                about=raw.get("about", ""),
             )
         )
     ids = [e.id for e in entries]
@@ -302,9 +308,12 @@ def function_spans(source: str) -> dict[str, tuple[int, int]]:
 
 
 def rules_in_targets(
-    report: dict[str, Any], root: Path, targets: tuple[Target, ...]
+    report: dict[str, Any], root: Path, targets: tuple[Target, ...], about: str = ""
 ) -> tuple[list[str], int]:
-    """Rule ids of findings inside the listed functions, and the number of findings elsewhere."""
+    """Rule ids of findings inside the listed functions, and the number of findings elsewhere.
+
+    With `about` (a regular expression), a finding whose message and evidence never match it is
+    about another race in the same function: its rule id is returned as `other:<rule>`."""
     hits: list[str] = []
     elsewhere = 0
     spans_by_path: dict[str, dict[str, tuple[int, int]] | None] = {}
@@ -317,10 +326,16 @@ def rules_in_targets(
         rel = _relative(root, str(finding.get("path", "")))
         owner = next((t for t in targets if t.path == rel), None)
         if owner is not None and _inside(finding, owner, spans_by_path[owner.path]):
-            hits.append(str(finding.get("rule_id", "?")))
+            rule = str(finding.get("rule_id", "?"))
+            hits.append(rule if not about or _mentions(finding, about) else f"other:{rule}")
         else:
             elsewhere += 1
     return hits, elsewhere
+
+
+def _mentions(finding: dict[str, Any], about: str) -> bool:
+    evidence = " ".join(str(e.get("code", "")) for e in finding.get("evidence", []) or [])
+    return re.search(about, f"{finding.get('message', '')} {evidence}") is not None
 
 
 def _relative(root: Path, path: str) -> str:
@@ -381,8 +396,10 @@ def measure(entry: Entry, git_dir: Path, options: RunOptions) -> Result:
                 raise EntryError(f"{version}: the analyzer could not analyse {', '.join(lost)}")
         before_root, before = reports["before"]
         after_root, after = reports["after"]
-        result.before_rules, result.before_other = rules_in_targets(before, before_root, entry.targets)
-        result.after_rules, _ = rules_in_targets(after, after_root, entry.targets)
+        result.before_rules, result.before_other = rules_in_targets(
+            before, before_root, entry.targets, entry.about
+        )
+        result.after_rules, _ = rules_in_targets(after, after_root, entry.targets, entry.about)
         score(result, entry)
         result.analyzer_errors = [
             f"{v}: {e.get('path')}: {e.get('code')}"
@@ -422,11 +439,11 @@ def verdict(r: Result) -> str:
 
 
 def print_report(results: list[Result], entries: list[Entry]) -> None:
-    print(f"{'id':34} {'fam':4} {'before (rules in fn)':24} {'after':16} {'other':>5}  verdict")
+    print(f"{'id':34} {'fam':4} {'before (rules in fn)':32} {'after':22} {'other':>5}  verdict")
     for r in results:
         before = ",".join(sorted(set(r.before_rules))) or "-"
         after = ",".join(sorted(set(r.after_rules))) or "-"
-        print(f"{r.id:34} {r.family:4} {before:24} {after:16} {r.before_other:>5}  {verdict(r)}")
+        print(f"{r.id:34} {r.family:4} {before:32} {after:22} {r.before_other:>5}  {verdict(r)}")
         if r.detail:
             print(f"{'':40}{r.detail}")
         for err in r.analyzer_errors[:3]:
