@@ -108,6 +108,8 @@ class Result:
     any_cleared_after: bool = False
     before_rules: list[str] = field(default_factory=list)
     after_rules: list[str] = field(default_factory=list)
+    before_findings: list[str] = field(default_factory=list)  # "RULE path:line: message", for review
+    after_findings: list[str] = field(default_factory=list)
     before_other: int = 0  # findings elsewhere in the extracted files (context for misses)
     analyzer_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -309,12 +311,14 @@ def function_spans(source: str) -> dict[str, tuple[int, int]]:
 
 def rules_in_targets(
     report: dict[str, Any], root: Path, targets: tuple[Target, ...], about: str = ""
-) -> tuple[list[str], int]:
-    """Rule ids of findings inside the listed functions, and the number of findings elsewhere.
+) -> tuple[list[str], int, list[str]]:
+    """Rule ids of findings inside the listed functions, the number of findings elsewhere, and a
+    one-line summary of each finding inside (for reviewing what caught an entry).
 
     With `about` (a regular expression), a finding whose message and evidence never match it is
     about another race in the same function: its rule id is returned as `other:<rule>`."""
     hits: list[str] = []
+    notes: list[str] = []
     elsewhere = 0
     spans_by_path: dict[str, dict[str, tuple[int, int]] | None] = {}
     for target in targets:
@@ -328,9 +332,10 @@ def rules_in_targets(
         if owner is not None and _inside(finding, owner, spans_by_path[owner.path]):
             rule = str(finding.get("rule_id", "?"))
             hits.append(rule if not about or _mentions(finding, about) else f"other:{rule}")
+            notes.append(f"{hits[-1]} {rel}:{finding.get('line')}: {str(finding.get('message', ''))[:160]}")
         else:
             elsewhere += 1
-    return hits, elsewhere
+    return hits, elsewhere, notes
 
 
 def _mentions(finding: dict[str, Any], about: str) -> bool:
@@ -396,10 +401,12 @@ def measure(entry: Entry, git_dir: Path, options: RunOptions) -> Result:
                 raise EntryError(f"{version}: the analyzer could not analyse {', '.join(lost)}")
         before_root, before = reports["before"]
         after_root, after = reports["after"]
-        result.before_rules, result.before_other = rules_in_targets(
+        result.before_rules, result.before_other, result.before_findings = rules_in_targets(
             before, before_root, entry.targets, entry.about
         )
-        result.after_rules, _ = rules_in_targets(after, after_root, entry.targets, entry.about)
+        result.after_rules, _, result.after_findings = rules_in_targets(
+            after, after_root, entry.targets, entry.about
+        )
         score(result, entry)
         result.analyzer_errors = [
             f"{v}: {e.get('path')}: {e.get('code')}"
@@ -499,7 +506,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated entry ids")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per analyzer run")
     parser.add_argument("--race-mcp", default=None, help="analyzer command (default: installed race-mcp)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write the results as JSON here (with a line per finding inside the targets)",
+    )
     args = parser.parse_args(argv)
 
     entries = load_manifest(args.manifest)

@@ -108,6 +108,7 @@ def test_every_fixture_project_has_markers_of_both_kinds() -> None:
         "django_jobs",
         "django_monitor",
         "django_shop",
+        "drf_allocation",
         "fastapi_inventory",
         "flask_blog",
         "flask_mixin_crud",

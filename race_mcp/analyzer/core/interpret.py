@@ -84,9 +84,18 @@ class Interpreter(Writes):
             state.in_transaction += 1
         if self.project_caller_lock(frame):
             state.locks = state.locks | {self.region("<held by every caller>")}
+        # `@advisory_lock(KEY)`, `@with_lock("name")`: a lock decorator holds its lock over the body.
+        held = {
+            next(self._lock_ids)
+            for d in function.decorators
+            if isinstance(d, model.Call) and self.profile.is_lock(d)
+        }
+        state.locks = state.locks | held
         try:
             end = self.exec_block(function.body, state)
             final = join([*frame.returns, end])
+            if final is not None and held:
+                final.locks = final.locks - held
             if transactional and final is not None:
                 self.apply([Effect("commit", node=function)], function, final, [])
             return final
@@ -312,7 +321,7 @@ class Interpreter(Writes):
             else:
                 state.fresh, state.plain = state.fresh - {target.id}, state.plain | {target.id}
             if values and not _new_object_of_memory(value, values[0]):
-                state.aliases[target.id] = values[0]
+                state.aliases[target.id] = _combined_read(value, values)
             else:
                 state.aliases.pop(target.id, None)
             if isinstance(value, model.Literal | model.Template):
@@ -760,6 +769,19 @@ class Interpreter(Writes):
                 entry.aliases[name] = per_argument[i][0]
             elif (key := self.profile.shared_key(value, self.frame)) is not None:
                 entry.aliases[name] = Access(key, (self.step(value, "read"),), state.locks)
+
+
+def _combined_read(value: model.Expr, values: list[Access]) -> Access:
+    """The read a local computed from several stored reads stands for: the newest one. `free =
+    pool_range - taken` (the parent row's range less the children a query found) is decided on
+    when tested, and what can go stale is the children found last, which a concurrent request
+    adds to (netbox's free addresses, issue 11); the first operand, the parent loaded to scope
+    that query, changes nothing the decision depends on."""
+    first = values[0]
+    if not isinstance(value, model.Operation) or len(values) < 2 or is_memory_key(first.key):
+        return first
+    stored = [a for a in values if a.steps and not is_memory_key(a.key)]
+    return max(stored, key=lambda a: a.steps[0].order, default=first)
 
 
 def _new_object_of_memory(value: model.Expr, read: Access) -> bool:

@@ -116,6 +116,20 @@ class ModuleFacts:
         found = index.models_named(name.rpartition(".")[2])
         return found[0] if len(found) == 1 else None
 
+    def nested_class(
+        self, name: str, nested: str, module: model.ModuleModel | None = None
+    ) -> model.ClassModel | None:
+        """The class `nested` declared inside the project class `name` (as written in `module`):
+        a DRF serializer's `Meta`, read off its module lowered once for the run."""
+        if self._session is None:
+            return None
+        qualname = self.index.resolve(self._module_name(module), name)
+        found = self.index.classes.get(qualname)
+        lowered = self._session.lowered_path(found[0]) if found is not None else None
+        if lowered is None:
+            return None
+        return lowered.classes.get(f"{qualname.rpartition('.')[2]}.{nested}")
+
     def unique_fields(self, name: str) -> set[str] | None:
         """Unique columns of a model (`Customer`) or a table (`sql:accounts`); None if unknown."""
         if name.startswith("sql:"):
@@ -494,6 +508,10 @@ class ProjectSession:
             return name
         owner, _, method = name.rpartition(".")
         return index.lookup_method(owner, method) if owner in index.classes else None
+
+    def lowered_path(self, path: str) -> model.ModuleModel | None:
+        """The project module at `path`, lowered once per run (None if it cannot be)."""
+        return self._lower(path)
 
     def _lower(self, path: str) -> model.ModuleModel | None:
         with self._lock:

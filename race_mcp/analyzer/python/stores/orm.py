@@ -29,6 +29,7 @@ from ._common import (
     literal_string,
     positional,
 )
+from ._drf_serializers import serializer_save
 from ._orm_counts import increment_lost, update_count
 from ._orm_facts import OrmFacts, field_names
 from ._orm_rows import LOADED, LoadedRow, loaded_rows
@@ -265,6 +266,10 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         receiver = call.receiver
         # `pdf.save(path)`, `image.save(path)`, a `FieldFile.save(name, content)`: a save given a
         # positional argument writes a file, not the row (`Model.save()` takes keywords only).
+        if call.method == "save" and isinstance(receiver, model.Name) and not positional(call):
+            serialized = serializer_save(self, call, ctx)  # a DRF serializer's create or update
+            if serialized is not None:
+                return serialized
         if call.method == "save" and ctx.receiver and receiver is not None and not positional(call):
             if _keyword_is(call, "commit", False):
                 return []  # `form.save(commit=False)` builds the instance in memory only
