@@ -44,6 +44,13 @@ def test_a_helper_is_offline_only_when_every_caller_is() -> None:
     assert writers.offline("depot.fake_data.seed_country")  # a seeder, by its module's name
     assert not writers.offline("depot.views.add_region")
     assert not writers.offline("depot.models.AbstractMeter.bump")  # a method: called on instances
+    assert writers.offline("depot.setup_steps.add_default_badge")  # only `@app.cli.command()` calls it
+    assert not writers.offline("depot.setup_steps.ensure_region")  # a view calls it too
+
+
+def test_calls_inside_a_nested_command_line_command_are_marked() -> None:
+    register = _index().function("depot.cli.register_commands")
+    assert register is not None and register.command_lines == [8, 12]
 
 
 def test_a_command_keeps_its_race_on_a_model_requests_write_and_drops_the_rest() -> None:
@@ -56,7 +63,10 @@ def test_a_command_keeps_its_race_on_a_model_requests_write_and_drops_the_rest()
     assert by_file["restock.py"] == {("RC301", 8, "low"), ("RC301", 13, "low")}
     assert "load_countries.py" not in by_file and "services.py" not in by_file
     assert by_file["fake_data.py"] == {("RC301", 13, "low")}  # Shelf: the view writes it too
-    assert ("RC303", 15, "high") in by_file["views.py"]  # the same check-then-insert in a request
+    assert ("RC303", 16, "high") in by_file["views.py"]  # the same check-then-insert in a request
+    # A helper only an app factory's command-line command calls is a one-process job too; one a
+    # view also calls is not.
+    assert by_file["setup_steps.py"] == {("RC303", 13, "high")}
 
 
 def test_without_the_project_index_a_command_keeps_its_findings() -> None:

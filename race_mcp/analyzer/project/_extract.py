@@ -16,7 +16,7 @@ from . import _declarations as decl
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._sql import sql_unique_keys
 
-__all__ = ["dotted", "extract_python", "extract_sql"]
+__all__ = ["dotted", "extract_python", "extract_sql", "is_command"]
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LOCK_TYPES = frozenset({"Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition"})
@@ -195,9 +195,15 @@ class _Extractor:
         if isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
             for decorator in node.decorator_list:
                 self._scan_expr(decorator, scope)
+            # Sync only: an async `@bot.command()` is a chat bot's handler, serving users concurrently.
+            command = isinstance(node, ast.FunctionDef) and any(
+                is_command(dotted(d)) for d in node.decorator_list
+            )
             scope.depth += 1
+            scope.commands += command
             for statement in node.body:
                 self._scan(statement, scope)
+            scope.commands -= command
             scope.depth -= 1
             return
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -269,6 +275,8 @@ class _Extractor:
         head = name.partition(".")[0]
         if qualified is not None and (qualified != name or head in ("self", "cls")):
             function.calls.append((qualified, node.lineno, tuple(scope.held)))
+        if scope.commands:
+            function.command_lines.append(node.lineno)
         written = _field_write(qualified or name, node, scope.self_attrs)
         if written is not None:
             function.field_writes.append(written)
@@ -284,13 +292,14 @@ class _Extractor:
 class _Scope:
     """Where a scan is: the function whose facts it fills, contexts held, nested-function depth."""
 
-    __slots__ = ("depth", "function", "held", "self_attrs")
+    __slots__ = ("commands", "depth", "function", "held", "self_attrs")
 
     def __init__(self, function: FunctionFacts | None) -> None:
         self.function = function
         self.held: list[int] = []
         self.depth = 0
         self.self_attrs: set[str] = set()  # `self.a = ..` seen so far (a later `self.save()` writes them)
+        self.commands = 0  # nested command-line commands the scan is inside
 
     def open(self, context: str) -> int:
         assert self.function is not None
@@ -320,6 +329,12 @@ def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
 
 def _last(name: str | None) -> str:
     return (name or "").rstrip("()").rpartition(".")[2]
+
+
+def is_command(decorator: str | None) -> bool:
+    """A command-line command's decorator: click's and typer's `@x.command()`, Flask's
+    `@app.cli.command("name")`, Flask-Script's `@manager.command`."""
+    return decorator is not None and decorator.removesuffix("()").rpartition(".")[2] == "command"
 
 
 _MANAGER_PARTS = (".objects.", "._default_manager.", "._base_manager.")

@@ -38,17 +38,22 @@ class FunctionFacts:
     # `Model.objects.filter(..).update(a=..)`, `self.save(update_fields=[..])`, and `self.a = ..`
     # before a full `self.save()` (`_writers.py`: what other code writes of a model).
     field_writes: list[tuple[str, list[str]]] = field(default_factory=list)
+    # Lines of calls made inside a nested command-line command (`@app.cli.command()`,
+    # `@click.command()` inside an app factory): one process runs them, not a request.
+    command_lines: list[int] = field(default_factory=list)
 
     def dump(self) -> list[Any]:
         return [
             self.line, self.owner, self.decorators, self.contexts, self.calls,
             self.yields, self.returns, self.inner_contexts, self.acquires, self.end, self.field_writes,
+            self.command_lines,
         ]  # fmt: skip
 
     @classmethod
     def load(cls, data: list[Any]) -> FunctionFacts:
         line, owner, decorators, contexts, calls, yields, returns, inner, acquires, end = data[:10]
         writes = data[10] if len(data) > 10 else []
+        command_lines = data[11] if len(data) > 11 else []
         return cls(
             int(line),
             owner,
@@ -61,6 +66,7 @@ class FunctionFacts:
             list(acquires),
             int(end),
             [(str(target), [str(c) for c in columns]) for target, columns in writes],
+            [int(at) for at in command_lines],
         )
 
 

@@ -152,6 +152,13 @@ class ModuleFacts:
             return False
         return self.index.model_writers().written_by_requests(name)
 
+    def runs_offline(self, function: model.Function, module: model.ModuleModel | None = None) -> bool:
+        """Only one-process jobs run `function` (`_writers.py`): every caller the project shows is
+        a command, a seeder, a test, or a command-line command of an app factory."""
+        name = self._module_name(module)
+        qualname = f"{name}.{function.qualname}" if name else function.qualname
+        return self.index.model_writers().offline(qualname)
+
     def stale_columns(self, name: str, changed: frozenset[str]) -> frozenset[str]:
         """Columns of the model `name` other live code writes by name besides `changed` (and the
         primary key): what a full save of an older copy of the row overwrites (`_writers.py`)."""

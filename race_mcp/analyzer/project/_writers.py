@@ -36,18 +36,19 @@ _CLASS_WRITES = frozenset({"create", "get_or_create", "update_or_create", "bulk_
 _SELF_WRITES = frozenset({"save", "delete", "update", "create"})
 # Modules that run one at a time, by hand or at deploy, and never beside requests: Django
 # management commands (Django's own layout), migrations, tests, development seeders and scripts.
+# Packages by their folder (a module named `scripts.py` may be the application's own script runner).
 _OFFLINE_MODULE = re.compile(
-    r"(?:^|\.)(?:management\.commands|migrations|tests?|scripts?|seeds?|seeders?|factories)(?:\.|$)"
-    r"|(?:^|\.)(?:test_\w*|\w*_tests?|conftest|populate\w*|seed\w*|fake_?data\w*|random_?data\w*"
-    r"|dev_?data\w*|demo_?data\w*|sample_?data\w*|generate_?data\w*|scaffold\w*)$",
+    r"(?:^|\.)(?:management\.commands|migrations|tests?|scripts?|seeds?|seeders?|factories)\."
+    r"|(?:^|\.)(?:tests?|test_\w*|\w*_tests?|conftest|populate\w*|seed\w*|fake_?data\w*|random_?data\w*"
+    r"|dev_?data\w*|demo_?data\w*|sample_?data\w*|generate_?data\w*|scaffold\w*|factories\w*)$",
     re.IGNORECASE,
 )
 # Code that never runs beside the application's requests and workers at all: tests, migrations,
 # development data. A command (cron, a worker loop) does, as a second writer of a request's rows.
 _NEVER_LIVE_MODULE = re.compile(
-    r"(?:^|\.)(?:migrations|tests?|seeds?|seeders?|factories)(?:\.|$)"
-    r"|(?:^|\.)(?:test_\w*|\w*_tests?|conftest|populate\w*|seed\w*|fake_?data\w*|random_?data\w*"
-    r"|dev_?data\w*|demo_?data\w*|sample_?data\w*|generate_?data\w*|scaffold\w*)$",
+    r"(?:^|\.)(?:migrations|tests?|seeds?|seeders?|factories)\."
+    r"|(?:^|\.)(?:tests?|test_\w*|\w*_tests?|conftest|populate\w*|seed\w*|fake_?data\w*|random_?data\w*"
+    r"|dev_?data\w*|demo_?data\w*|sample_?data\w*|generate_?data\w*|scaffold\w*|factories\w*)$",
     re.IGNORECASE,
 )
 _MAX_CALLER_DEPTH = 4
@@ -117,10 +118,18 @@ class ModelWriters:
             result = (
                 bool(sites)
                 and not index.referenced(qualname)
-                and all(self.offline(site.caller, depth + 1) for site in sites)
+                and all(self._offline_site(site.caller, site.line, depth + 1) for site in sites)
             )
         self._offline[qualname] = result
         return result
+
+    def _offline_site(self, caller: str, line: int, depth: int) -> bool:
+        """A call made inside a nested command-line command (`@app.cli.command()` in an app
+        factory), or from a function only one-process jobs run."""
+        found = self._index.functions.get(caller)
+        if found is not None and line in found[1].command_lines:
+            return True
+        return self.offline(caller, depth)
 
 
 def _written_model(parts: list[str], owner: str | None) -> str | None:

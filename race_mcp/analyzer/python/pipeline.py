@@ -154,6 +154,11 @@ class _Run:
         caller = reaching(function, self.module)
         return caller is not None and caller.kind in _REQUEST_KINDS
 
+    def _offline(self, function: model.Function) -> bool:
+        """Every caller the project index shows is a one-process job (`project/_writers.py`)."""
+        runs_offline = getattr(self.facts, "runs_offline", None)
+        return callable(runs_offline) and bool(runs_offline(function, self.module))
+
     def drop_unraced(self, interpreter: Interpreter) -> None:
         """Code only a one-process job runs (a management command, a seeder or script) races only
         a second writer of the same rows: keep its lost updates and check-then-acts on a model
@@ -212,7 +217,7 @@ class _Run:
             found = interpreter.sequences or interpreter.directs  # asked only when there is something
             caller = reaching(function, self.module) if callable(reaching) and found else None
             confidence = entry_confidence(caller) if caller else unreached
-            if (caller.kind == "command") if caller else unreached == "low":
+            if (caller.kind == "command") if caller else (unreached == "low" or self._offline(function)):
                 self.drop_unraced(interpreter)  # a command's or a seeder's: one process at a time
             findings = self.reporter.findings_of(interpreter, caller, confidence, name)
             # A row handed to code nothing is seen to reach (a model's method called on instances)
