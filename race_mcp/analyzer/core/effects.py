@@ -77,6 +77,9 @@ class Effect:
     selected: frozenset[str] = frozenset()
     # For `read`: a value that decides inserts only (an UPDATE's count: `Access.inserts_only`).
     inserts_only: bool = False
+    # For `read`: the call itself decides (it raises on what it found: Django's `full_clean()`),
+    # so the read is a check whether or not its value is tested.
+    decides: bool = False
     # For `direct`: the finding's message when the rule's title does not say what this call did.
     message: str = ""
     # For an insert: its `guard` is a unique key the store enforces, but no handler turns the

@@ -559,6 +559,8 @@ class Interpreter(Writes):
         finally:
             self.outer_calls.pop()
         args = [access for values in per_argument for access in values]
+        if receiver_key is None and method in self.profile.mutating_methods:
+            self.change_in_place(call, state)
         if receiver_key is not None and method is not None:
             if method in self.profile.mutating_methods:
                 self.write(receiver_key, call, args, state)
@@ -586,8 +588,10 @@ class Interpreter(Writes):
             if any(access.inserts_only for access in inlined):
                 # `sub = Plan.get_by(owner_id=user.id)` holds a Plan row, not the user row its
                 # argument was read from. (Other helpers keep the arguments first: a helper that
-                # computes from a row it was given still hands back a value of that row.)
-                return [*inlined, *args]
+                # computes from a row it was given still hands back a value of that row.) A helper
+                # returning a row it built on one path and a loaded one on another holds the new row.
+                built = [access for access in inlined if access.inserts_only]
+                return [*built, *[access for access in inlined if not access.inserts_only], *args]
             return [*args, *inlined]
         if test:
             self.own_method_test(call, state)
@@ -598,6 +602,23 @@ class Interpreter(Writes):
     def fresh_lookup(self, call: model.Call, state: State) -> bool:
         """The query `call` ends is pinned to a value unique to this request (`core/fresh.py`)."""
         return pins_fresh_value(call, lambda expr: self.fresh_value(expr, state))
+
+    def change_in_place(self, call: model.Call, state: State) -> None:
+        """`row.metadata.update(items)`, `row.settings.pop(key)`: a JSON field of a row read earlier
+        changed in place, so the value saved is computed from the stored one (a save writes the
+        whole field back over concurrent changes to its other keys). A keyword-only `update` is a
+        related manager's queryset update (`order.lines.update(status=s)`), not a dict's."""
+        receiver = call.receiver
+        if call.method not in _IN_PLACE or not isinstance(receiver, model.Attribute):
+            return
+        if call.method == "update" and not any(arg.keyword is None for arg in call.args):
+            return
+        base = receiver.value
+        if not (isinstance(base, model.Name) and base.id in state.aliases and self.is_local(base.id)):
+            return
+        alias = state.aliases[base.id]
+        if not is_memory_key(alias.key) and not _own_value(state, alias, receiver):
+            self.mark_dirty(alias.key, base.id, receiver, state, derived=True)
 
     def own_method_test(self, call: model.Call, state: State) -> None:
         """`if board.is_open():` tested the row through its own method: which attributes it read is
@@ -782,6 +803,12 @@ def _combined_read(value: model.Expr, values: list[Access]) -> Access:
         return first
     stored = [a for a in values if a.steps and not is_memory_key(a.key)]
     return max(stored, key=lambda a: a.steps[0].order, default=first)
+
+
+# A mapping's in-place changes. Not a list's: on an ORM row a list attribute is as often a
+# relationship collection (SQLAlchemy's `team.members.append(user)` inserts a link, it rewrites
+# no column), nor a set's: Django's related managers `add`/`remove`/`set` write at once.
+_IN_PLACE = frozenset({"update", "setdefault", "pop", "popitem"})
 
 
 def _new_object_of_memory(value: model.Expr, read: Access) -> bool:

@@ -405,18 +405,20 @@ class Writes:
             node = effect.node or call
             kind = effect.kind
             if kind == "read":
+                # A read that raises on the outcome it looked for (`full_clean()`) decides as a test does.
+                deciding = test or effect.decides
                 access = Access(
                     effect.key,
-                    (self.step(node, "check" if test else "read"),),
+                    (self.step(node, "check" if deciding else "read"),),
                     state.locks,
                     None,
-                    test,
+                    deciding,
                     effect.detail,
                     selected=effect.selected,
                     inserts_only=effect.inserts_only,
                     fresh=fresh,
                 )
-                if test:
+                if deciding:
                     state.checks[effect.key] = access
                 results.append(access)
                 receiver = call.receiver if isinstance(call, model.Call) else None

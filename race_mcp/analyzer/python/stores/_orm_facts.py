@@ -226,6 +226,9 @@ class OrmFacts(ModuleFacts):
         if expr.attr in MANAGERS:
             if isinstance(owner, model.Name):
                 return self_class if owner.id in ("cls", "self") else owner.id
+            if isinstance(owner, model.Attribute) and isinstance(owner.value, model.Name):
+                # `models.User.objects`: a model reached through its module
+                return owner.attr if owner.attr[:1].isupper() else None
             if (
                 isinstance(owner, model.Call)
                 and isinstance(owner.func, model.Name)

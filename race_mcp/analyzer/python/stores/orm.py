@@ -25,13 +25,24 @@ from ._common import (
     REFUSED_OUTCOME,
     StoreRecognizer,
     chain,
+    dotted,
     keywords,
     literal_string,
     positional,
+    walk,
 )
 from ._drf_serializers import serializer_save
 from ._orm_counts import increment_lost, update_count
 from ._orm_facts import OrmFacts, field_names
+from ._orm_new_rows import (
+    NEW_ROW,
+    VALIDATIONS,
+    built_row_model,
+    cast_row_model,
+    drawn_fields,
+    model_known,
+    validation_read,
+)
 from ._orm_rows import LOADED, LoadedRow, loaded_rows
 from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lock
 
@@ -95,6 +106,8 @@ _DJANGO_EVALUATING = frozenset(
 _DJANGO_WRITES = frozenset({"update", "create", "bulk_create", "get_or_create", "update_or_create", "delete"})
 _LOOKUP_GUARDS = ("gte", "gt", "lte", "lt", "exact", "isnull", "in")
 _FILTERING = ("get", "filter", "exclude", "get_or_create", "update_or_create", "first", "filter_by")
+# Creates keyed on a related object a `hasattr` probe looked for (`related_probe`).
+_RELATED_CREATES = frozenset({"create", "get_or_create", "update_or_create"})
 _GET_OBJECT = ("get_object_or_404", "get_list_or_404", "aget_object_or_404")
 _REFRESH = ("refresh_from_db", "arefresh_from_db")
 
@@ -191,6 +204,7 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             # Every model has a primary key: a row looked up by it and then inserted collides on it
             # (models of other modules included, when no project index says more).
             unique.add("pk")
+        unique |= {field for owner, field in ctx.notes.get("orm-one-to-one", ()) if owner == name}
         project = ctx.facts()
         lookup = getattr(project, "unique_fields", None) if project is not None else None
         if callable(lookup):
@@ -241,7 +255,16 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             return [Effect("atomic")]  # `F("balance") - amount`: the database computes the value
         if _is_database_subquery(call):
             return []
+        if isinstance(call.func, model.Name) and call.func.id == "hasattr":
+            return self.related_probe(call, ctx)
         facts = self.facts(ctx)
+        built = self.built_row(call, facts, ctx)
+        if built is not None:
+            return built
+        if call.method is None and call.args:
+            cast = cast_row_model(call, facts, ctx)
+            if cast is not None:
+                return [Effect("read", f"orm:{cast}")]
         base, calls = chain(call)
         self_class = ctx.self_class()
         if calls and _is_self(base) and calls[0][0] == "get_queryset":
@@ -273,9 +296,18 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         if call.method == "save" and ctx.receiver and receiver is not None and not positional(call):
             if _keyword_is(call, "commit", False):
                 return []  # `form.save(commit=False)` builds the instance in memory only
+            built = next((a for a in ctx.receiver if a.key.endswith(NEW_ROW)), None)
+            if built is not None:  # on some path a row built here: that path inserts
+                return self.save_built(built, ctx)
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
             if origin is not None:
                 return self.django_save(origin.key, receiver, ctx, call)
+        if call.method in VALIDATIONS and ctx.receiver:
+            origin = next((a for a in ctx.receiver if a.key.endswith(NEW_ROW)), None)
+            if origin is not None:
+                name = origin.key[4 : -len(NEW_ROW)]
+                known = model_known(name, facts, ctx.facts())
+                return validation_read(origin, self.unique_of(name, ctx), known)
         if call.method in _REFRESH and ctx.receiver and isinstance(receiver, model.Name):
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
             if origin is not None:
@@ -294,6 +326,85 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         ):
             return self.session_call(call.method, call, ctx)
         return self.active_record(call, base, calls, ctx)
+
+    def built_row(self, call: model.Call, facts: OrmFacts, ctx: CallContext) -> list[Effect] | None:
+        """`account = Account(email=e)`: a row built in memory, bound to its own key (`_orm_new_rows`)."""
+        name = (dotted(call.func) or "").rpartition(".")[2]
+        if not name[:1].isupper() or not ctx.result_used(call):
+            return None
+        found = built_row_model(call, facts, ctx)
+        if found is None:
+            return None
+        # The rows it is built from (`Check(project=project)`), for its save (`save_built`).
+        parents = [a for a in ctx.args if a.key.startswith("orm:") and not a.key.endswith(NEW_ROW)]
+        if parents:
+            ctx.notes.setdefault("orm-built-from", {})[call] = parents
+        # Inserts only: a helper handing the built row back returns that row, not its arguments
+        # (`slip = slip_of(parcel)`), and its save is no unit of work of an existing row.
+        return [Effect("read", f"orm:{found}{NEW_ROW}", detail=drawn_fields(call), inserts_only=True)]
+
+    def save_built(self, built: Access, ctx: CallContext) -> list[Effect]:
+        """`account.save()` of a row built in memory: an INSERT, as `Account.objects.create()` is.
+        A row built from a loaded one (`Check(project=project)`) adds to what a decision on that
+        row may have counted (`if project.num_checks() >= limit:`): the insert races such a
+        decision as a write of the parent would."""
+        origin = built.key
+        ctx.state.dirty.pop(origin, None)  # its attributes are written by the insert itself
+        key = origin[: -len(NEW_ROW)]
+        guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(key[4:], ctx))
+        parents = {
+            a.key: a for a in ctx.notes.get("orm-built-from", {}).get(built.steps[0].node, ()) if a.key != key
+        }
+        ctx.args.extend(parents.values())
+        decided = [Effect("write", parent, "RC301", needs_check=True) for parent in parents]
+        return [*decided, *self.insert(key, guard, ctx)]
+
+    def related_probe(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        """`hasattr(order, "invoice_settings")` before `InvoiceSettings.objects.create(order=order)`
+        (or `InvoiceSettings(order=order)`, a row built to be saved) in the same function:
+        Django's reverse one-to-one accessor queries the related row (a missing one raises,
+        hasattr says False), so the probe is the existence check of an exists-then-create. A
+        reverse accessor returning one row exists only for a OneToOneField, so the key the create
+        pins is unique even when the model is declared elsewhere (noted for `unique_of`). A probe
+        not followed by such a create keyed by a field named after the object, or of an attribute
+        the function calls as a method, is duck typing: no effect."""
+        args = positional(call)
+        attribute = literal_string(args[1]) if len(args) == 2 else None
+        if attribute is None or not isinstance(args[0], model.Name):
+            return None
+        probed = args[0].id
+        facts = self.facts(ctx)
+        body = list(walk(ctx.function().body))
+        if any(_calls_method(node, probed, attribute) for node in body):
+            return None  # `hasattr(f, "process_image")` then `f.process_image()`: duck typing
+        for node in body:
+            if not isinstance(node, model.Call):
+                continue
+            if node.method in _RELATED_CREATES:
+                base, calls = chain(node)
+                found = facts.model_of(base, ctx.self_class()) if len(calls) == 1 else None
+            else:  # `InvoiceSettings(order=order)`, saved by whoever receives it
+                found = built_row_model(node, facts, ctx)
+            if found is None:
+                continue
+            # The foreign key is named after the object (`checkout=checkout`), not a value field
+            # given the probed object (`spec=filter`, a string or a Filter).
+            fields = {
+                k for k, v in keywords(node).items() if isinstance(v, model.Name) and v.id == probed == k
+            }
+            if fields and model_known(found, facts, ctx.facts()) and not fields <= self.unique_of(found, ctx):
+                # The model's declaration was read and the field the create pins is no one-to-one
+                # (`spec = CharField()`): there is no reverse accessor, the probe is duck typing
+                # (`hasattr(spec, "apply")`: a Spec object or a spec string) and decides no row.
+                continue
+            if fields:
+                ctx.notes.setdefault("orm-one-to-one", set()).update((found, f) for f in fields)
+                for access in ctx.args:  # the probe tested the related row, not the probed one
+                    check = ctx.state.checks.get(access.key)
+                    if check is not None and check.steps[-1].node is args[0]:
+                        del ctx.state.checks[access.key]
+                return [Effect("read", f"orm:{found}", detail=frozenset(fields) | EXISTENCE)]
+        return None
 
     def get_object_or_404(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         """`get_object_or_404(Model, ...)` or `get_object_or_404(queryset, ...)`: evaluates the query."""
@@ -500,6 +611,16 @@ def _stale_copy(key: str, changed: frozenset[str], ctx: CallContext) -> Access |
     if not callable(columns) or not columns(key.partition(":")[2], changed):
         return None
     return next((a for a in ctx.receiver if a.key == key and a.steps and a.steps[0].role == "read"), None)
+
+
+def _calls_method(node: model.Node, owner: str, method: str) -> bool:
+    """`owner.method(...)`: the attribute a `hasattr` probe asked for is a method, called."""
+    return (
+        isinstance(node, model.Call)
+        and node.method == method
+        and isinstance(node.receiver, model.Name)
+        and node.receiver.id == owner
+    )
 
 
 def _computed(value: model.Expr) -> bool:
