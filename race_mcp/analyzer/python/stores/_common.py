@@ -12,6 +12,7 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import fields
+from functools import lru_cache
 from typing import Any
 
 from ...core import model
@@ -57,17 +58,25 @@ REFUSED_OUTCOME = (
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
+@lru_cache(maxsize=64)
+def _split_lines(source: str) -> tuple[str, ...]:
+    """A module's lines, split once: every store recognizer of every file's analysis that meets the
+    module (its own, or a helper's module it calls into) slices the same text. The same string
+    object comes back each time, so the lookup hashes it once and compares it by identity."""
+    return tuple(_LINES.findall(source))
+
+
 class SourceText:
     """A module's source, sliced by `ast` positions (1-based lines, UTF-8 byte columns)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._lines: list[str] | None = None
+        self._lines: tuple[str, ...] | None = None
 
     @property
-    def lines(self) -> list[str]:
+    def lines(self) -> tuple[str, ...]:
         if self._lines is None:
-            self._lines = _LINES.findall(self.source)
+            self._lines = _split_lines(self.source)
         return self._lines
 
     def _cut(self, line: int, start: int | None, end: int | None) -> str:

@@ -271,9 +271,11 @@ class RedisRecognizer(StoreRecognizer):
         """A lock taken through a helper (`if not acquire_lock(name): raise Busy()` ...
         `finally: release_lock(name)`), usually over Redis, a cache or a database: held from the
         acquiring call, whose answer is tested, to the release of the same name."""
+        name = (call.name or call.method or "").split(".")[-1]
+        if name not in _ACQUIRES and name not in _RELEASES:
+            return None  # decided before any source text is cut: most calls are no lock helper
         if call.receiver is not None and self.facts(ctx).code(call.receiver) in ("self", "cls"):
             return None
-        name = (call.name or call.method or "").split(".")[-1]
         if name == "lock" and call.receiver is not None:
             return None  # `r.lock(name)` (redis-py, pottery): a lock object, taken by `with` or `acquire()`
         given = positional(call)
