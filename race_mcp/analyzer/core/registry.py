@@ -10,6 +10,12 @@ write in the plugin's method form one sequence (CTFd's duplicate solves, issue 1
 
 Only a dict literal bound at module level whose values are plain class names counts: the values
 must name classes the caller's resolver knows, or nothing is followed.
+
+A factory is the same dispatch written as code: a project function whose every `return` builds a
+project class (`return NewUserStrategy(...)` on one branch, `return ExistingUserStrategy(...)` on
+the other; `return cls(...)` in a class method) hands back an object of one of those classes, so
+`get_strategy(...).process()` (or a local bound to that call) runs one of their `process` methods.
+Only a few candidates count, and a helper's returns are read once (`constructed_classes`).
 """
 
 from __future__ import annotations
@@ -19,11 +25,15 @@ from collections.abc import Callable, Iterator
 from . import model
 from .walk import statements
 
-__all__ = ["registered_classes"]
+__all__ = ["constructed_classes", "factory_classes", "registered_classes"]
 
 # A resolver for calls: the function a call invokes and the module-level assignments of its module.
 CallTarget = Callable[[model.Call], "tuple[model.Function, dict[str, model.Expr]] | None"]
 _MAX_BINDINGS = 4  # a local rebound more often than this is not a plugin handle
+_MAX_CONSTRUCTED = 4  # a factory choosing among more classes than this is not followed
+_MAX_CACHED = 4096
+# Per helper (by identity; the entry keeps the helper alive so its id is not reused): its classes.
+_constructed: dict[int, tuple[model.Function, tuple[str, ...] | None]] = {}
 
 
 def registered_classes(
@@ -44,12 +54,68 @@ def registered_classes(
             if target is None:
                 return None
             helper, module = target
-            names = _returned_lookup(helper, module)
+            names = _returned_lookup(helper, module) or constructed_classes(helper)
         if not names or (home is not None and module is not home):
             return None
         home = module
         found.extend(name for name in names if name not in found)
     return (found, home) if home is not None else None
+
+
+def factory_classes(
+    call: model.Call, call_target: CallTarget
+) -> tuple[list[str], dict[str, model.Expr]] | None:
+    """The classes the object `call` returns may be of (`get_strategy(...)` in
+    `get_strategy(...).process()`), with the module assignments their names belong to: a helper
+    returning a registry lookup or building project classes on every return. None otherwise."""
+    target = call_target(call)
+    if target is None:
+        return None
+    helper, module = target
+    names = _returned_lookup(helper, module) or constructed_classes(helper)
+    return (names, module) if names else None
+
+
+def constructed_classes(helper: model.Function) -> list[str] | None:
+    """The class names (as written in the helper's module) every `return` of `helper` builds:
+    `return NewUser(...)`, a local bound once to such a call and returned, or `return cls(...)` in
+    a class method (its own class). None when any return is something else or too many classes."""
+    cached = _constructed.get(id(helper))
+    if cached is not None and cached[0] is helper:
+        return list(cached[1]) if cached[1] is not None else None
+    found = _constructions(helper)
+    if len(_constructed) >= _MAX_CACHED:
+        _constructed.clear()
+    _constructed[id(helper)] = (helper, tuple(found) if found is not None else None)
+    return found
+
+
+def _constructions(helper: model.Function) -> list[str] | None:
+    owner = helper.qualname.rpartition(".")[0] if helper.params[:1] == ("cls",) else ""
+    found: list[str] = []
+    for statement in statements(helper.body):
+        if not isinstance(statement, model.Return):
+            continue
+        value = statement.value
+        if value is None or (isinstance(value, model.Literal) and value.value is None):
+            continue  # `return None` on a path that found nothing: no object, no method runs
+        if isinstance(value, model.Name) and value.id != "cls":
+            bound = list(_bound_values(helper, value.id))
+            value = bound[0] if len(bound) == 1 else None
+        if not (isinstance(value, model.Call) and isinstance(value.func, model.Name)):
+            return None
+        name = value.func.id
+        if name == "cls":
+            if not owner:
+                return None
+            name = owner
+        elif not name[:1].isupper():
+            return None  # a function's result, not an object built here
+        if name not in found:
+            found.append(name)
+        if len(found) > _MAX_CONSTRUCTED:
+            return None
+    return found or None
 
 
 def _bound_values(function: model.Function, local: str) -> Iterator[model.Expr]:

@@ -15,19 +15,19 @@ from __future__ import annotations
 import ast
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..._textfile import read_text
 from ...errors import InputError
-from ..core.registry import registered_classes
+from ..core import model
+from ..core.registry import factory_classes, registered_classes
 from ._index import ProjectIndex
 from ._languages import LanguageFacts
 
 if TYPE_CHECKING:
     from .._limits import Shape
-    from ..core import model
     from ..core.profile import Callee, Resolver
     from ..core.state import Frame
     from ..python.memory import PythonMemory
@@ -307,10 +307,17 @@ class ProjectSession:
             if len(self._texts) >= _MAX_TEXTS:
                 self._texts.clear()
             text = self._texts[func] = _dotted(func)
-        if text is None or not module:
+        # `get_strategy(...).process()`: a method of the object a project factory returns.
+        built = func.value if isinstance(func, model.Attribute) else None
+        if not isinstance(built, model.Call):
+            built = None
+        if (text is None and built is None) or not module:
             return None
-        head, _, rest = text.partition(".")
-        if head in ("self", "cls"):
+        head, _, rest = (text or "").partition(".")
+        key: tuple[str, str, bool] | None
+        if built is not None or text is None:
+            key = None
+        elif head in ("self", "cls"):
             if not (frame.self_class and rest and "." not in rest):
                 return None
             key = (module, f"{frame.self_class}.{rest}", True)
@@ -323,7 +330,9 @@ class ProjectSession:
         depth: int = getattr(frame, _DEPTH, 0)
         if depth >= MAX_FOREIGN_DEPTH:
             return None
-        if key is None:
+        if key is None and built is not None and isinstance(func, model.Attribute):
+            qualname = self._built_target(built, func.attr, module)
+        elif key is None:
             qualname = self._registered_target(frame, head, rest, module)
         elif key in self._targets:
             qualname = self._targets[key]
@@ -347,11 +356,26 @@ class ProjectSession:
             self._registered[key] = self._find_registered(frame, local, method, module)
         return self._registered[key]
 
-    def _find_registered(self, frame: Frame, local: str, method: str, module: str) -> str | None:
-        if frame.module is None:
+    def _built_target(self, built: model.Call, method: str, module: str) -> str | None:
+        """`make_handler(kind).method(...)`: the method of the first class the project helper
+        `make_handler` returns (a registry lookup, or a class built on every return) that has
+        it and can touch a store. Asked once per helper and method."""
+        text = _dotted(built.func)
+        if text is None:
             return None
+        key = (module, "", text, method)
+        if key not in self._registered:
+            homes: dict[int, str] = {}
+            found = factory_classes(built, self._helper_resolver(module, homes))
+            self._registered[key] = self._first_method(found, homes, method, module)
+        return self._registered[key]
+
+    def _helper_resolver(
+        self, module: str, homes: dict[int, str]
+    ) -> Callable[[model.Call], tuple[model.Function, dict[str, model.Expr]] | None]:
+        """The project helper a call in `module` runs, with its module's assignments (whose
+        module name goes into `homes`, by the assignments' identity)."""
         index = self.index
-        homes: dict[int, str] = {id(frame.module.assignments): module}
 
         def helper(call: model.Call) -> tuple[model.Function, dict[str, model.Expr]] | None:
             text = _dotted(call.func)
@@ -363,9 +387,26 @@ class ProjectSession:
             homes[id(lowered.assignments)] = index.module_of_function(qualname)
             return callee[0], lowered.assignments
 
+        return helper
+
+    def _find_registered(self, frame: Frame, local: str, method: str, module: str) -> str | None:
+        if frame.module is None:
+            return None
+        homes: dict[int, str] = {id(frame.module.assignments): module}
+        helper = self._helper_resolver(module, homes)
         found = registered_classes(frame.function, local, frame.module.assignments, helper)
+        return self._first_method(found, homes, method, module)
+
+    def _first_method(
+        self,
+        found: tuple[list[str], dict[str, model.Expr]] | None,
+        homes: dict[int, str],
+        method: str,
+        module: str,
+    ) -> str | None:
         if found is None:
             return None
+        index = self.index
         names, assignments = found
         home = homes.get(id(assignments), module)
         for name in names:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 
 from ..core import model
 from ..core.profile import Callee
-from ..core.registry import registered_classes
+from ..core.registry import constructed_classes, factory_classes, registered_classes
 from ..core.state import Frame
 from ..core.stores import MEMORY, store_of
 from ..core.walk import statements as _statements
@@ -197,6 +198,7 @@ class PythonMemory:
         # classes a registry lookup bound to it may hold (`_registered_method`).
         self._has_registry = any(_names_only_dict(v) for v in module.assignments.values())
         self._registries: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._has_factory: bool | None = None  # a function whose returns build classes (lazy)
         self._threaded: dict[str | None, bool] = {}
         self.classes = _top_level_classes(module)
         self.functions = {name: f for name, f in module.functions.items() if "." not in name}
@@ -446,6 +448,10 @@ class PythonMemory:
                 instance = f"{frame.self_instance}.{owner_expr.attr}" if frame.self_instance else None
                 return self._method(class_name, method, instance)
             return None
+        if isinstance(owner_expr, model.Call):
+            # `get_strategy(...).process()`: the method of a class the factory builds.
+            built = factory_classes(owner_expr, self._own_function)
+            return self._first_method(built[0] if built else (), method)
         if not isinstance(owner_expr, model.Name):
             return None
         owner = owner_expr.id
@@ -463,24 +469,38 @@ class PythonMemory:
     def _registered_method(self, function: model.Function, local: str, method: str) -> Callee | None:
         """`handler = HANDLERS.get(kind)` (or a helper of this module returning such a lookup),
         then `handler.method(...)`: the method of the first registered class that has it."""
-        assignments = self.module.assignments
-        if not self._has_registry:
-            return None  # no module-level dict of classes: nothing to look up (most modules)
+        if not self._has_registry and not self._factories():
+            return None  # no dict of classes nor factory: nothing to look up (most modules)
         names = self._registries.get((function.qualname, local), ())
         if names == ():
-
-            def own_function(call: model.Call) -> tuple[model.Function, dict[str, model.Expr]] | None:
-                func = call.func
-                helper = self.functions.get(func.id) if isinstance(func, model.Name) else None
-                return (helper, assignments) if helper is not None else None
-
-            found = registered_classes(function, local, assignments, own_function)
+            found = registered_classes(function, local, self.module.assignments, self._own_function)
             names = self._registries[(function.qualname, local)] = tuple(found[0]) if found else None
-        for class_name in names or ():
+        return self._first_method(names or (), method)
+
+    def _first_method(self, class_names: Sequence[str], method: str) -> Callee | None:
+        for class_name in class_names:
             callee = self._method(class_name, method, None)
             if callee is not None:
                 return callee
         return None
+
+    def _own_function(self, call: model.Call) -> tuple[model.Function, dict[str, model.Expr]] | None:
+        """This module's function `call` runs: `helper(...)` or a class method `Klass.make(...)`."""
+        func, helper = call.func, None
+        if isinstance(func, model.Name):
+            helper = self.functions.get(func.id)
+        elif isinstance(func, model.Attribute) and isinstance(func.value, model.Name):
+            found = self._method(func.value.id, func.attr, None) if func.value.id in self.classes else None
+            helper = found[0] if found is not None else None
+        return (helper, self.module.assignments) if helper is not None else None
+
+    def _factories(self) -> bool:
+        """Some function of the module returns built classes on every path (read once per module)."""
+        if self._has_factory is None:
+            self._has_factory = any(
+                constructed_classes(function) is not None for function in self.module.functions.values()
+            )
+        return self._has_factory
 
     def row_method(self, key: str, method: str) -> Callee | None:
         """A method of the model class whose rows `key` names (`orm:LoyaltyCard`)."""
