@@ -40,6 +40,7 @@ __all__ = [
     "KeyFacts",
     "idempotency_direct",
     "mentions_key",
+    "moves_ownership",
     "names_a_key",
     "route_verbs",
 ]
@@ -48,6 +49,13 @@ __all__ = [
 MONEY_WORDS = re.compile(
     r"pay|charge|transfer|withdraw|refund|redeem|checkout|order|purchase|deposit|top[_-]?up|payout|"
     r"capture|donat|tip\b|gift|(?<!un)subscribe|booking|reserve",
+    re.IGNORECASE,
+)
+# "Transfer" moves money or moves ownership (a check to another project, an alias to another
+# user): only a handler whose code names an amount moves money (healthchecks, simplelogin review).
+_AMBIGUOUS_MONEY = re.compile(r"transfer", re.IGNORECASE)
+_AMOUNT_WORDS = re.compile(
+    r"amount|\bamt\b|balance|quantit|price|total|fund|credit|debit|cents|currency|money|payment",
     re.IGNORECASE,
 )
 KEY_WORDS = r"idempot|request[_-]?id|client[_-]?token|dedup|nonce"
@@ -148,6 +156,8 @@ def idempotency_direct(
     if not route_verbs(entry.route) & WRITE_VERBS or not MONEY_WORDS.search(label):
         return None
     code = _function_text(module, function)
+    if moves_ownership(label, code):
+        return None
     if persisted_writes == 0 and not PROVIDER_CALL.search(code) and not _calls_provider(function):
         return None
     if claims:
@@ -166,6 +176,14 @@ def idempotency_direct(
         )
     where = entry.route or label.strip()
     return Direct("RC601", where, (Step(function, "handler", 0),), detail)
+
+
+def moves_ownership(label: str, code: str) -> bool:
+    """The route's only money word is "transfer" and the handler names no amount: a thing changes
+    hands, no funds move."""
+    words = {match.group(0).lower() for match in MONEY_WORDS.finditer(label)}
+    ambiguous = all(_AMBIGUOUS_MONEY.fullmatch(word) for word in words)
+    return ambiguous and _AMOUNT_WORDS.search(code) is None
 
 
 def _calls_provider(function: model.Function) -> bool:

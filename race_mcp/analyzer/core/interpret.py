@@ -504,6 +504,8 @@ class Interpreter(Writes):
                 return [self.record_read(alias.key, expr, state, test=test, origin=alias.steps[:1])]
             if _own_value(state, alias, expr):
                 return []  # `doc.modified = now()` earlier on this path: the code's value, not the row's
+            if _bookkeeping(expr):
+                return []  # `row._state.adding`: whether the object is new, no stored column
             # `row["balance"]` of a row fetched earlier: the value as it was at the fetch.
             seen = alias.with_step(self.step(expr, "check" if test else "read"), decision=test)
             seen = replace(seen, detail=seen.detail | looked_at(expr))
@@ -868,6 +870,20 @@ def _own_value(state: State, row: Access, expr: model.Expr) -> bool:
         return False
     names = looked_at(expr)
     return bool(names) and names <= change.written
+
+
+# Attributes an ORM keeps on a row object about the object itself, never a column: Django's
+# `_state` (`adding`: built in memory and not saved yet; `db`). Testing one decides nothing about
+# stored data (healthchecks saves a new check whole and a loaded one with update_fields).
+_BOOKKEEPING = frozenset({"_state"})
+
+
+def _bookkeeping(expr: model.Expr) -> bool:
+    while isinstance(expr, model.Attribute | model.Subscript):
+        if isinstance(expr, model.Attribute) and expr.attr in _BOOKKEEPING:
+            return True
+        expr = expr.value
+    return False
 
 
 def _primary_key_of(value: model.Expr) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from ..core import model
 from ..core.claims import CLAIMS, unclaimed_handlers
-from ..core.idempotency import IDEMPOTENCY_WORDS, KEY_WORDS, MONEY_WORDS, PROVIDER_CALL
+from ..core.idempotency import IDEMPOTENCY_WORDS, KEY_WORDS, MONEY_WORDS, PROVIDER_CALL, moves_ownership
 from ..core.interpret import Interpreter
 from ..core.state import Direct, Step
 from ..core.walk import statements
@@ -121,6 +121,8 @@ def idempotency_finding(
     if not verbs & set(_WRITE_VERBS) or not _MONEY_WORDS.search(label):
         return None
     code = text.function(function)
+    if moves_ownership(label, code):
+        return None
     if interpreter.persisted_writes == 0 and not _PROVIDER_CALL.search(code):
         return None
     if interpreter.claims:

@@ -23,6 +23,7 @@ from typing import Any
 from ...core import model
 from ...core.effects import CallContext, Effect
 from ...core.state import EXISTENCE, Access
+from ...core.walk import expressions, statements
 from ._common import dotted, literal_string, positional
 from ._orm_facts import OrmFacts
 
@@ -33,6 +34,7 @@ __all__ = [
     "cast_row_model",
     "drawn_fields",
     "model_known",
+    "saved_as_new",
     "validation_read",
 ]
 
@@ -144,3 +146,47 @@ def _base_name(expr: model.Expr) -> str | None:
     while isinstance(expr, model.Attribute | model.Subscript):
         expr = expr.value
     return expr.id if isinstance(expr, model.Name) else None
+
+
+def saved_as_new(call: model.Call, ctx: CallContext) -> bool:
+    """`if check._state.adding: check.save()`: Django sets `_state.adding` on a row built in memory
+    and clears it once the row is loaded or saved, so a save under that test runs only for a row
+    not yet in the database: an INSERT, never a write-back of a loaded copy (healthchecks saves a
+    new check whole and an existing one with `update_fields`). The saves of a function under such a
+    test are found once and kept in `ctx.notes`."""
+    function = ctx.function()
+    found: dict[Any, frozenset[int]] = ctx.notes.setdefault("orm-saved-as-new", {})
+    if function not in found:
+        found[function] = frozenset(
+            id(node)
+            for statement in statements(function.body)
+            if isinstance(statement, model.If) and _adding_receiver(statement.test) is not None
+            for node in _calls_on(statement.body, _adding_receiver(statement.test))
+        )
+    return id(call) in found[function]
+
+
+def _adding_receiver(test: model.Expr) -> str | None:
+    """`row._state.adding` -> "row"."""
+    if (
+        isinstance(test, model.Attribute)
+        and test.attr == "adding"
+        and isinstance(test.value, model.Attribute)
+        and test.value.attr == "_state"
+        and isinstance(test.value.value, model.Name)
+    ):
+        return test.value.value.id
+    return None
+
+
+def _calls_on(block: model.Block, name: str | None) -> list[model.Call]:
+    """The `name.save(...)` calls anywhere in `block`."""
+    return [
+        node
+        for statement in statements(block)
+        for node in expressions(statement)
+        if isinstance(node, model.Call)
+        and node.method == "save"
+        and isinstance(node.receiver, model.Name)
+        and node.receiver.id == name
+    ]

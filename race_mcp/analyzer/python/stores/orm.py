@@ -41,6 +41,7 @@ from ._orm_new_rows import (
     cast_row_model,
     drawn_fields,
     model_known,
+    saved_as_new,
     validation_read,
 )
 from ._orm_rows import LOADED, LoadedRow, loaded_rows
@@ -299,6 +300,8 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             built = next((a for a in ctx.receiver if a.key.endswith(NEW_ROW)), None)
             if built is not None:  # on some path a row built here: that path inserts
                 return self.save_built(built, ctx)
+            if saved_as_new(call, ctx):
+                return []  # under `row._state.adding`: never runs for a row loaded from the database
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
             if origin is not None:
                 return self.django_save(origin.key, receiver, ctx, call)
