@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import model
-from .walk import statements
+from .walk import same_reference, statements
 
 __all__ = [
     "Branch",
@@ -89,17 +89,9 @@ def refreshes(target: model.Expr, value: model.Expr, tests: Iterable[model.Expr]
                 stack.extend(node.operands)
             elif node.op == "!=" and len(node.operands) == 2:
                 left, right = node.operands
-                if any(_same(a, target) and _same(b, value) for a, b in ((left, right), (right, left))):
+                pairs = ((left, right), (right, left))
+                if any(same_reference(a, target) and same_reference(b, value) for a, b in pairs):
                     return True
-    return False
-
-
-def _same(a: model.Expr, b: model.Expr) -> bool:
-    """The same name or attribute chain (`rel.order`, `order`)."""
-    if isinstance(a, model.Name) and isinstance(b, model.Name):
-        return a.id == b.id
-    if isinstance(a, model.Attribute) and isinstance(b, model.Attribute):
-        return a.attr == b.attr and _same(a.value, b.value)
     return False
 
 

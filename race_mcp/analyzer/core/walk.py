@@ -42,6 +42,15 @@ def looked_at(expr: model.Expr) -> set[str]:
     return names
 
 
+def same_reference(a: model.Expr, b: model.Expr) -> bool:
+    """The same name or attribute chain (`rel.order`, `order`), compared by structure."""
+    if isinstance(a, model.Name) and isinstance(b, model.Name):
+        return a.id == b.id
+    if isinstance(a, model.Attribute) and isinstance(b, model.Attribute):
+        return a.attr == b.attr and same_reference(a.value, b.value)
+    return False
+
+
 def statements(block: model.Block) -> Iterator[model.Statement]:
     """Every statement of `block` and the blocks nested in it, in source order."""
     stack = list(reversed(block))

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..core import model
-from ..core.walk import expressions
+from ..core.walk import expressions, same_reference
 
 __all__ = ["settled_state"]
 
@@ -185,7 +185,7 @@ def _settled_assignment(
         if not value.value:
             return RELEASE
         return CLAIM if _claimed_right_after_test(target, previous) else RACY
-    if isinstance(value, model.Operation) and value.op in _OR and _same(value.operands[0], target):
+    if isinstance(value, model.Operation) and value.op in _OR and same_reference(value.operands[0], target):
         return RACY if _names(value) & params else FILL
     tested = any(_mentions(guard, target) for guard in guards)
     return FILL if tested and not _names(value) & params and not _mentions(value, target) else RACY
@@ -278,13 +278,5 @@ def _base(expr: model.Expr) -> model.Expr | None:
     return expr
 
 
-def _same(a: model.Expr, b: model.Expr) -> bool:
-    if isinstance(a, model.Name) and isinstance(b, model.Name):
-        return a.id == b.id
-    if isinstance(a, model.Attribute) and isinstance(b, model.Attribute):
-        return a.attr == b.attr and _same(a.value, b.value)
-    return False
-
-
 def _mentions(expr: model.Expr, target: model.Expr) -> bool:
-    return any(_same(e, target) for e in expressions(expr))
+    return any(same_reference(e, target) for e in expressions(expr))
