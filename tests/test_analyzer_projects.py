@@ -107,6 +107,8 @@ def test_every_fixture_project_has_markers_of_both_kinds() -> None:
         "celery_sql_wrappers",
         "django_jobs",
         "django_monitor",
+        "django_new_rows",
+        "django_random_helpers",
         "django_shop",
         "drf_allocation",
         "fastapi_inventory",

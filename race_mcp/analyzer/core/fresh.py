@@ -29,6 +29,8 @@ _NOT_FILTERS = frozenset({"defaults", "create_defaults"})
 # Calls that turn their argument into text or bytes (the value stays as unique as its argument).
 _CONVERSIONS = frozenset(
     {"str", "bytes", "repr", "format", "join", "hex", "encode", "decode", "b64encode", "urlsafe_b64encode"}
+    # A path whose text holds the draw (`os.path.join(root, token)`, `Path(f"{root}/{token}")`).
+    | {"Path", "PurePath", "PosixPath", "joinpath"}
 )
 
 

@@ -129,6 +129,10 @@ class Context:
         return self._interpreter.facts
 
     # Beyond the protocol: what a few recognizers need of the frames being run.
+    def fresh(self, expr: model.Expr) -> bool:
+        """`expr`'s value is unique to this request: built from a random draw (`core/fresh.py`)."""
+        return self._interpreter.fresh_value(expr, self.state)
+
     def self_class(self) -> str | None:
         """The class `self` stands for in the function being interpreted (a subclass's, when a
         method inherited from a base runs on it)."""

@@ -129,6 +129,14 @@ class Writes:
         source = getattr(self.profile, "is_random_source", None)
         if source is None:
             return False
+        project = getattr(self.facts, "draws_at_random", None)
+        if callable(project):
+            # A project helper of another module that draws (the interpreter does not run it).
+            module, own = (self.frame.module if self.frames else None), source
+
+            def source(call: model.Call) -> bool:
+                return own(call) or bool(project(call, module))
+
         return is_fresh(expr, state.fresh, self.fresh_calls, source)
 
     def inserted_columns(self, node: model.Node, state: State) -> tuple[frozenset[str], frozenset[str]]:

@@ -13,6 +13,7 @@ from importlib.util import decode_source
 
 from .._limits import parse_python
 from . import _declarations as decl
+from ._draws import return_draws
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._sql import sql_unique_keys
 
@@ -173,6 +174,7 @@ class _Extractor:
         scope = _Scope(facts)
         for statement in node.body:
             self._scan(statement, scope)
+        facts.draws = return_draws(node, self.qualify)
         self.facts.functions[local] = facts
 
     def _scan(self, node: ast.stmt, scope: _Scope) -> None:

@@ -41,12 +41,15 @@ class FunctionFacts:
     # Lines of calls made inside a nested command-line command (`@app.cli.command()`,
     # `@click.command()` inside an app factory): one process runs them, not a request.
     command_lines: list[int] = field(default_factory=list)
+    # What makes every return a random draw (`_draws.py`): "" (the function draws itself) and
+    # project functions to ask in turn; empty when some return is no draw.
+    draws: list[str] = field(default_factory=list)
 
     def dump(self) -> list[Any]:
         return [
             self.line, self.owner, self.decorators, self.contexts, self.calls,
             self.yields, self.returns, self.inner_contexts, self.acquires, self.end, self.field_writes,
-            self.command_lines,
+            self.command_lines, self.draws,
         ]  # fmt: skip
 
     @classmethod
@@ -54,6 +57,7 @@ class FunctionFacts:
         line, owner, decorators, contexts, calls, yields, returns, inner, acquires, end = data[:10]
         writes = data[10] if len(data) > 10 else []
         command_lines = data[11] if len(data) > 11 else []
+        draws = data[12] if len(data) > 12 else []
         return cls(
             int(line),
             owner,
@@ -67,6 +71,7 @@ class FunctionFacts:
             int(end),
             [(str(target), [str(c) for c in columns]) for target, columns in writes],
             [int(at) for at in command_lines],
+            [str(name) for name in draws],
         )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from ...roots import AllowedRoots
 from ._cache import FactsCache, facts_key
 from ._discover import LANGUAGE_SUFFIXES, find_project_root, module_names, project_files
+from ._draws import DIRECT_DRAW
 from ._extract import extract_python, extract_sql
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._languages import LANGUAGE_KINDS as _LANGUAGE_KINDS
@@ -26,6 +27,7 @@ __all__ = ["BuildStats", "CallSite", "ProjectIndex"]
 _MAX_FILE_BYTES = 2_000_000
 _PARALLEL_MISSES = 64  # below this many files to extract, worker processes cost more than they save
 _MAX_CALLER_DEPTH = 8
+_MAX_DRAW_DEPTH = 4
 Entry = tuple[str, FileFacts, tuple[str, ...]]  # (path, facts, importable names)
 _MEMO_PROJECTS = 4  # indexes a process keeps for reuse (by project root, the latest first out last)
 _MEMO: dict[str, tuple[tuple[tuple[str, int, int], ...], ProjectIndex]] = {}
@@ -69,6 +71,7 @@ class ProjectIndex(Uniqueness):
         self.language_files = {path: facts for path, facts, _ in entries if facts.kind in _LANGUAGE_KINDS}
         self._cross_file: CrossFile | None = None
         self._model_writers: ModelWriters | None = None
+        self._draws: dict[str, bool] = {}
 
     @property
     def cross_file(self) -> CrossFile:
@@ -256,6 +259,22 @@ class ProjectIndex(Uniqueness):
     def class_facts(self, qualname: str) -> ClassFacts | None:
         found = self.classes.get(qualname)
         return found[1] if found else None
+
+    def returns_draw(self, qualname: str, depth: int = 0) -> bool:
+        """Every return of the project function `qualname` is a value drawn at random
+        (`_draws.py`), the project helpers it builds them from included (a few levels down)."""
+        known = self._draws.get(qualname)
+        if known is not None:
+            return known
+        found = self.functions.get(qualname)
+        self._draws[qualname] = False  # a cycle draws nothing
+        result = found is not None and bool(found[1].draws) and depth < _MAX_DRAW_DEPTH
+        if result and found is not None:
+            # The sources are qualified at extraction: `canonical` follows re-exports.
+            helpers = [self.canonical(source) for source in found[1].draws if source != DIRECT_DRAW]
+            result = all(self.returns_draw(helper, depth + 1) for helper in helpers)
+        self._draws[qualname] = result
+        return result
 
 
 def _signature(files: list[Path]) -> tuple[tuple[str, int, int], ...] | None:

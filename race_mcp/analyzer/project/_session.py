@@ -76,6 +76,7 @@ class ModuleFacts:
         self.path = path  # the analysed file, resolved
         self.sql_unique = _SqlUnique(index)
         self._session = session
+        self._draws: dict[tuple[str, str], bool] = {}
 
     def lowered(self, source: str, label: str, tree: ast.Module | None = None) -> model.ModuleModel:
         """The analysed module lowered once per process: shared with calls into it from other files."""
@@ -105,6 +106,21 @@ class ModuleFacts:
         qualname = self.model_of(name) if store == "orm" and self._session is not None else None
         found = self.index.lookup_method(qualname, method) if qualname else None
         return self._session.callee(found) if found and self._session is not None else None
+
+    def draws_at_random(self, call: model.Call, module: model.ModuleModel | None = None) -> bool:
+        """`call` (written in `module`) runs a project helper whose every return is a value drawn
+        at random (`_draws.py`): one that touches no store, so the interpreter never runs it."""
+        text = _dotted(call.func)
+        if text is None or text.partition(".")[0] in ("self", "cls"):
+            return False
+        key = (self._module_name(module), text)
+        known = self._draws.get(key)
+        if known is None:
+            if len(self._draws) >= _MAX_TEXTS:
+                self._draws.clear()
+            qualname = self.index.resolve(key[0], text)
+            known = self._draws[key] = qualname in self.index.functions and self.index.returns_draw(qualname)
+        return known
 
     def model_of(self, name: str, module: str | None = None) -> str | None:
         """The model class `name` (as written in the module, or qualified) stands for; a bare

@@ -7,7 +7,7 @@ import re
 
 from ..core import model
 
-__all__ = ["is_random_source"]
+__all__ = ["is_random_name", "is_random_source"]
 
 # The standard library's and common packages' generators by qualified name, and helpers named for
 # the random value they make (`random_string(10)`, `get_random_code()`, `new_uuid()`), not for
@@ -30,3 +30,10 @@ def is_random_source(call: model.Call) -> bool:
         return True
     own = call.method or (call.func.id if isinstance(call.func, model.Name) else "")
     return bool(own) and bool(_RANDOM_HELPER.search(own))
+
+
+def is_random_name(qualified: str) -> bool:
+    """A call of the function `qualified` (dotted, imports resolved) draws a value at random."""
+    if qualified in _RANDOM_FUNCTIONS or qualified.startswith(_RANDOM_MODULES):
+        return True
+    return bool(_RANDOM_HELPER.search(qualified.rpartition(".")[2]))
