@@ -20,7 +20,7 @@ Only a few candidates count, and a helper's returns are read once (`constructed_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from . import model
 from .walk import statements
@@ -34,6 +34,7 @@ _MAX_CONSTRUCTED = 4  # a factory choosing among more classes than this is not f
 _MAX_CACHED = 4096
 # Per helper (by identity; the entry keeps the helper alive so its id is not reused): its classes.
 _constructed: dict[int, tuple[model.Function, tuple[str, ...] | None]] = {}
+_bound: dict[int, tuple[model.Function, dict[str, tuple[model.Expr, ...]]]] = {}
 
 
 def registered_classes(
@@ -118,15 +119,30 @@ def _constructions(helper: model.Function) -> list[str] | None:
     return found or None
 
 
-def _bound_values(function: model.Function, local: str) -> Iterator[model.Expr]:
+def _bound_values(function: model.Function, local: str) -> tuple[model.Expr, ...]:
+    """The values `local` is bound to in `function`, in statement order."""
+    return _bindings(function).get(local, ())
+
+
+def _bindings(function: model.Function) -> dict[str, tuple[model.Expr, ...]]:
+    """Per local name of `function`, every value an assignment binds it to: read once per function
+    (the dispatch is asked about many calls of the same handler, one body walk each before)."""
+    cached = _bound.get(id(function))
+    if cached is not None and cached[0] is function:
+        return cached[1]
+    found: dict[str, list[model.Expr]] = {}
     for statement in statements(function.body):
-        if (
-            isinstance(statement, model.Assign)
-            and statement.value is not None
-            and any(isinstance(t, model.Name) and t.id == local for t in statement.targets)
-        ):
+        if isinstance(statement, model.Assign) and statement.value is not None:
             # `x += ...` rebinds it to something else than a lookup (a Name is no lookup).
-            yield statement.value if statement.op is None else statement.targets[0]
+            value = statement.value if statement.op is None else statement.targets[0]
+            names = {t.id for t in statement.targets if isinstance(t, model.Name)}
+            for name in names:
+                found.setdefault(name, []).append(value)
+    bindings = {name: tuple(values) for name, values in found.items()}
+    if len(_bound) >= _MAX_CACHED:
+        _bound.clear()
+    _bound[id(function)] = (function, bindings)
+    return bindings
 
 
 def _returned_lookup(helper: model.Function, assignments: dict[str, model.Expr]) -> list[str] | None:

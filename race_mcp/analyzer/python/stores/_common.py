@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import fields
 from functools import lru_cache
@@ -23,9 +24,11 @@ __all__ = [
     "INSERT_OUTCOME",
     "ModuleFacts",
     "StoreRecognizer",
+    "calls_in",
     "chain",
     "dict_items",
     "dotted",
+    "echoed_keywords",
     "is_true",
     "keywords",
     "literal_string",
@@ -150,6 +153,24 @@ def module_of(context: Any) -> model.ModuleModel:
     raise TypeError(f"a Python store recognizer needs a lowered module, not {type(context).__name__}")
 
 
+# Facts of the modules helpers live in, shared by the recognizers of every analysed file (the
+# project session lowers a helper's module once, and many handlers' files call into it): facts
+# are read off the module's model alone, so one per (kind, module) is the same for every reader.
+# The entry keeps its module alive, so its id is not reused while it is cached; bounded.
+_SHARED_FACTS: dict[tuple[type, int], ModuleFacts] = {}
+_MAX_SHARED_FACTS = 1024
+
+
+def _shared_facts(facts_type: type[ModuleFacts], module: model.ModuleModel) -> ModuleFacts:
+    key = (facts_type, id(module))
+    facts = _SHARED_FACTS.get(key)
+    if facts is None or facts.module is not module:
+        if len(_SHARED_FACTS) >= _MAX_SHARED_FACTS:
+            _SHARED_FACTS.clear()
+        facts = _SHARED_FACTS[key] = facts_type(module)
+    return facts
+
+
 class StoreRecognizer:
     """Base of the Python recognizers: per-module facts (a helper of another file runs with its own
     module's), and effects checked against the store registry before the interpreter sees them."""
@@ -166,7 +187,7 @@ class StoreRecognizer:
             return self.home
         facts = self._others.get(id(module))
         if facts is None or facts.module is not module:
-            facts = self._others[id(module)] = self.facts_type(module)
+            facts = self._others[id(module)] = _shared_facts(self.facts_type, module)
         return facts
 
     def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
@@ -208,6 +229,35 @@ def walk(nodes: model.Block | tuple[model.Node, ...]) -> Iterator[model.Node]:
             value = getattr(node, name)
             if value is not None:
                 stack.append(value)
+
+
+# Per function: its calls in `walk` order (recognizers that scan a body once per call they see,
+# like a `hasattr` probe looking for the create after it, read this list instead of a fresh walk).
+_CALLS: weakref.WeakKeyDictionary[model.Function, tuple[model.Call, ...]] = weakref.WeakKeyDictionary()
+
+
+def calls_in(function: model.Function) -> tuple[model.Call, ...]:
+    """Every call in `function`'s body (nested functions and lambdas included), as `walk` meets them."""
+    found = _CALLS.get(function)
+    if found is None:
+        found = _CALLS[function] = tuple(node for node in walk(function.body) if isinstance(node, model.Call))
+    return found
+
+
+_ECHOED: weakref.WeakKeyDictionary[model.Function, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def echoed_keywords(function: model.Function) -> frozenset[str]:
+    """The names some call in `function` passes as a keyword of the same name (`order=order`)."""
+    found = _ECHOED.get(function)
+    if found is None:
+        found = _ECHOED[function] = frozenset(
+            arg.keyword
+            for call in calls_in(function)
+            for arg in call.args
+            if arg.keyword is not None and isinstance(arg.value, model.Name) and arg.value.id == arg.keyword
+        )
+    return found
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

@@ -30,12 +30,16 @@ class Usage:
     commits: bool
 
 
-def usage_of(function: model.Function, names: Iterable[str]) -> Usage:
+def usage_of(function: model.Function, names: Iterable[str], *, changes_only: bool = False) -> Usage:
+    """`changes_only`: the caller reads the rest only for changed parameters, so a body that sets
+    no attribute of one is not walked for the rest (most roots: one walk fewer each)."""
     wanted = set(names)
     usage = Usage(set(), set(), set(), False)
     tested: set[tuple[str, str]] = set()  # (parameter, attribute) compared with a state
     assigned: list[tuple[str, str, model.Expr | None]] = []
     _assignments(function.body, wanted, frozenset(), usage.changed, assigned)
+    if changes_only and not usage.changed and not assigned:
+        return usage  # nothing changed, and no assignment a state test below could make a change
     for node in walk(function.body):
         if isinstance(node, model.Operation) and node.op in _STATE_COMPARISONS:
             tested |= _compared_with_constant(node, wanted)

@@ -103,7 +103,7 @@ def loaded_rows(
     params = [p for p in function.params if p != "cls"]
     if not params or _writes_its_own(function):
         return []
-    usage = usage_of(function, params)
+    usage = usage_of(function, params, changes_only=not forwarded)
     rows: list[LoadedRow] = []
     for param in params:
         if param in usage.changed:

@@ -24,12 +24,13 @@ from ._common import (
     INSERT_OUTCOME,
     REFUSED_OUTCOME,
     StoreRecognizer,
+    calls_in,
     chain,
     dotted,
+    echoed_keywords,
     keywords,
     literal_string,
     positional,
-    walk,
 )
 from ._drf_serializers import serializer_save
 from ._orm_counts import increment_lost, update_count
@@ -332,6 +333,12 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
 
     def built_row(self, call: model.Call, facts: OrmFacts, ctx: CallContext) -> list[Effect] | None:
         """`account = Account(email=e)`: a row built in memory, bound to its own key (`_orm_new_rows`)."""
+        func = call.func  # the last name first: most calls are no capitalised constructor
+        if isinstance(func, model.Attribute):
+            if not func.attr[:1].isupper():
+                return None
+        elif not isinstance(func, model.Name) or not func.id[:1].isupper():
+            return None
         name = (dotted(call.func) or "").rpartition(".")[2]
         if not name[:1].isupper() or not ctx.result_used(call):
             return None
@@ -377,12 +384,13 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             return None
         probed = args[0].id
         facts = self.facts(ctx)
-        body = list(walk(ctx.function().body))
-        if any(_calls_method(node, probed, attribute) for node in body):
+        function = ctx.function()
+        if probed not in echoed_keywords(function):
+            return None  # no create here is keyed `probed=probed`: nothing the probe decides
+        body_calls = calls_in(function)
+        if any(_calls_method(node, probed, attribute) for node in body_calls):
             return None  # `hasattr(f, "process_image")` then `f.process_image()`: duck typing
-        for node in body:
-            if not isinstance(node, model.Call):
-                continue
+        for node in body_calls:
             if node.method in _RELATED_CREATES:
                 base, calls = chain(node)
                 found = facts.model_of(base, ctx.self_class()) if len(calls) == 1 else None
