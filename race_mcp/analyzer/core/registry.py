@@ -20,6 +20,7 @@ Only a few candidates count, and a helper's returns are read once (`constructed_
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 from . import model
@@ -31,10 +32,13 @@ __all__ = ["constructed_classes", "factory_classes", "registered_classes"]
 CallTarget = Callable[[model.Call], "tuple[model.Function, dict[str, model.Expr]] | None"]
 _MAX_BINDINGS = 4  # a local rebound more often than this is not a plugin handle
 _MAX_CONSTRUCTED = 4  # a factory choosing among more classes than this is not followed
-_MAX_CACHED = 4096
-# Per helper (by identity; the entry keeps the helper alive so its id is not reused): its classes.
-_constructed: dict[int, tuple[model.Function, tuple[str, ...] | None]] = {}
-_bound: dict[int, tuple[model.Function, dict[str, tuple[model.Expr, ...]]]] = {}
+# Per helper, its classes; per function, its locals' bindings. Weak: an entry lives as long as its
+# function (a strong one kept every module the project session had dropped alive, and the
+# collector walked them all on each full collection).
+_constructed: weakref.WeakKeyDictionary[model.Function, tuple[str, ...] | None] = weakref.WeakKeyDictionary()
+_bound: weakref.WeakKeyDictionary[model.Function, dict[str, tuple[model.Expr, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def registered_classes(
@@ -81,13 +85,11 @@ def constructed_classes(helper: model.Function) -> list[str] | None:
     """The class names (as written in the helper's module) every `return` of `helper` builds:
     `return NewUser(...)`, a local bound once to such a call and returned, or `return cls(...)` in
     a class method (its own class). None when any return is something else or too many classes."""
-    cached = _constructed.get(id(helper))
-    if cached is not None and cached[0] is helper:
-        return list(cached[1]) if cached[1] is not None else None
+    if helper in _constructed:
+        cached = _constructed[helper]
+        return list(cached) if cached is not None else None
     found = _constructions(helper)
-    if len(_constructed) >= _MAX_CACHED:
-        _constructed.clear()
-    _constructed[id(helper)] = (helper, tuple(found) if found is not None else None)
+    _constructed[helper] = tuple(found) if found is not None else None
     return found
 
 
@@ -127,9 +129,9 @@ def _bound_values(function: model.Function, local: str) -> tuple[model.Expr, ...
 def _bindings(function: model.Function) -> dict[str, tuple[model.Expr, ...]]:
     """Per local name of `function`, every value an assignment binds it to: read once per function
     (the dispatch is asked about many calls of the same handler, one body walk each before)."""
-    cached = _bound.get(id(function))
-    if cached is not None and cached[0] is function:
-        return cached[1]
+    cached = _bound.get(function)
+    if cached is not None:
+        return cached
     found: dict[str, list[model.Expr]] = {}
     for statement in statements(function.body):
         if isinstance(statement, model.Assign) and statement.value is not None:
@@ -138,10 +140,7 @@ def _bindings(function: model.Function) -> dict[str, tuple[model.Expr, ...]]:
             names = {t.id for t in statement.targets if isinstance(t, model.Name)}
             for name in names:
                 found.setdefault(name, []).append(value)
-    bindings = {name: tuple(values) for name, values in found.items()}
-    if len(_bound) >= _MAX_CACHED:
-        _bound.clear()
-    _bound[id(function)] = (function, bindings)
+    bindings = _bound[function] = {name: tuple(values) for name, values in found.items()}
     return bindings
 
 

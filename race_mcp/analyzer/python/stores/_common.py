@@ -153,24 +153,6 @@ def module_of(context: Any) -> model.ModuleModel:
     raise TypeError(f"a Python store recognizer needs a lowered module, not {type(context).__name__}")
 
 
-# Facts of the modules helpers live in, shared by the recognizers of every analysed file (the
-# project session lowers a helper's module once, and many handlers' files call into it): facts
-# are read off the module's model alone, so one per (kind, module) is the same for every reader.
-# The entry keeps its module alive, so its id is not reused while it is cached; bounded.
-_SHARED_FACTS: dict[tuple[type, int], ModuleFacts] = {}
-_MAX_SHARED_FACTS = 1024
-
-
-def _shared_facts(facts_type: type[ModuleFacts], module: model.ModuleModel) -> ModuleFacts:
-    key = (facts_type, id(module))
-    facts = _SHARED_FACTS.get(key)
-    if facts is None or facts.module is not module:
-        if len(_SHARED_FACTS) >= _MAX_SHARED_FACTS:
-            _SHARED_FACTS.clear()
-        facts = _SHARED_FACTS[key] = facts_type(module)
-    return facts
-
-
 class StoreRecognizer:
     """Base of the Python recognizers: per-module facts (a helper of another file runs with its own
     module's), and effects checked against the store registry before the interpreter sees them."""
@@ -187,7 +169,7 @@ class StoreRecognizer:
             return self.home
         facts = self._others.get(id(module))
         if facts is None or facts.module is not module:
-            facts = self._others[id(module)] = _shared_facts(self.facts_type, module)
+            facts = self._others[id(module)] = self.facts_type(module)
         return facts
 
     def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
