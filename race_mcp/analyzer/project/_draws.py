@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
+from ..python._expressions import dotted
 from ..python.randomness import is_random_name
 
 __all__ = ["DIRECT_DRAW", "return_draws"]
@@ -138,7 +139,7 @@ def _drawn(
             return True
         return False
     if isinstance(expr, ast.Call):
-        name = _dotted(expr.func)
+        name = dotted(expr.func)
         func = expr.func
         own = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         shaping = own in _SHAPING
@@ -171,14 +172,3 @@ def _drawn(
     if isinstance(expr, ast.IfExp):
         return part(expr.body) and part(expr.orelse)
     return False
-
-
-def _dotted(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
