@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from race_mcp import analyze_paths
+from tests._project_files import write_project
 
 _FACTORIES = """
 
@@ -127,12 +128,9 @@ _FILES = {
 
 
 def _project(root: Path, strategy: str) -> Path:
-    files = {**_FILES, "club/strategies.py": textwrap.dedent(strategy) + textwrap.dedent(_FACTORIES)}
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
+    return write_project(
+        root, {**_FILES, "club/strategies.py": textwrap.dedent(strategy) + textwrap.dedent(_FACTORIES)}
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -11,12 +11,11 @@ service changing a row its caller loaded is judged where the project shows who l
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from race_mcp import analyze_paths, analyze_source
 from race_mcp.findings import Finding
+from tests._project_files import write_project
 
 _FILES = {
     "pyproject.toml": "[project]\nname = 'depot'\n",
@@ -70,10 +69,7 @@ _FILES = {
 @pytest.fixture(scope="module")
 def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
     root = tmp_path_factory.mktemp("loaded") / "project"
-    for name, text in _FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    write_project(root, _FILES)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RACE_MCP_CACHE_DIR", str(root.parent / "cache"))
         return analyze_paths([root]).findings

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from race_mcp import analyze_paths
+from tests._project_files import write_project
 
 _REGISTRY = """
 
@@ -95,12 +96,9 @@ _FILES = {
 
 
 def _project(root: Path, plugin: str) -> Path:
-    files = {**_FILES, "quiz/plugins.py": textwrap.dedent(plugin) + textwrap.dedent(_REGISTRY)}
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
+    return write_project(
+        root, {**_FILES, "quiz/plugins.py": textwrap.dedent(plugin) + textwrap.dedent(_REGISTRY)}
+    )
 
 
 @pytest.fixture(autouse=True)

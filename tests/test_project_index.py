@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import textwrap
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from race_mcp.analyzer.project import FactsCache, ProjectIndex, cache_directory, find_project_root
 from race_mcp.analyzer.project._discover import module_names
 from race_mcp.roots import AllowedRoots
+from tests._project_files import write_project
 
 PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 
@@ -23,14 +23,6 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     directory = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("RACE_MCP_CACHE_DIR", str(directory))
     return directory
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def _index(path: Path, **kwargs: object) -> ProjectIndex:
@@ -52,7 +44,7 @@ def _keys(index: ProjectIndex, qualname: str) -> list[list[str]]:
 
 
 def test_project_root_is_the_nearest_marker_below_the_boundary(tmp_path: Path) -> None:
-    _write(tmp_path, {"outer/.git/HEAD": "", "outer/app/setup.cfg": "", "outer/app/pkg/mod.py": ""})
+    write_project(tmp_path, {"outer/.git/HEAD": "", "outer/app/setup.cfg": "", "outer/app/pkg/mod.py": ""})
     everywhere = AllowedRoots([tmp_path])
     assert (
         find_project_root(tmp_path / "outer/app/pkg/mod.py", everywhere) == (tmp_path / "outer/app").resolve()
@@ -69,7 +61,7 @@ def test_project_root_is_the_nearest_marker_below_the_boundary(tmp_path: Path) -
 
 
 def test_module_names_follow_packages_and_src_layout(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path,
         {
             "src/app/__init__.py": "",
@@ -120,7 +112,7 @@ def test_class_bases_are_transitive_across_files_and_methods_found_through_them(
 
 
 def test_star_imports_and_cycles_end(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path,
         {
             "pyproject.toml": "",
@@ -143,7 +135,7 @@ def test_modules_that_star_import_each_other_resolve_in_linear_time(tmp_path: Pa
     for name in names:
         files[f"pkg/{name}.py"] = "".join(f"from .{other} import *\n" for other in names if other != name)
     files["pkg/use.py"] = "from pkg import missing\n"
-    index = _index(_write(tmp_path, files))
+    index = _index(write_project(tmp_path, files))
     started = time.perf_counter()
     assert index.resolve("pkg.use", "missing").endswith("missing")
     assert time.perf_counter() - started < 2
@@ -190,7 +182,7 @@ def test_django_lookups_are_normalised() -> None:
 
 
 def test_django_meta_of_its_own_drops_abstract_parents_meta(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path,
         {
             "pyproject.toml": "",
@@ -264,7 +256,7 @@ def test_sqlalchemy_uniqueness_from_columns_mixins_table_args_and_alembic() -> N
 
 
 def test_sql_files_core_tables_alembic_and_mongodb(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path,
         {
             ".git/HEAD": "",
@@ -367,7 +359,7 @@ def test_transaction_wrappers_through_two_levels_and_decorators() -> None:
 
 
 def test_wrapper_shapes_and_locks(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path,
         {
             "setup.py": "",
@@ -436,7 +428,7 @@ def test_wrapper_shapes_and_locks(tmp_path: Path) -> None:
 
 
 def test_class_based_context_managers_are_wrappers(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path,
         {
             "setup.py": "",
@@ -552,7 +544,7 @@ def test_helper_whose_every_caller_holds_the_transaction() -> None:
 
 
 def test_a_function_used_as_a_value_may_have_unseen_callers(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path,
         {
             "pyproject.toml": "",
@@ -575,7 +567,7 @@ def test_a_function_used_as_a_value_may_have_unseen_callers(tmp_path: Path) -> N
 
 
 def test_broken_and_odd_files_do_not_stop_the_index(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path,
         {
             "pyproject.toml": "",
@@ -595,7 +587,7 @@ def test_broken_and_odd_files_do_not_stop_the_index(tmp_path: Path) -> None:
 
 
 def test_cache_reuse_and_invalidation_by_content(tmp_path: Path, _private_cache: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path / "proj",
         {"pyproject.toml": "", **{f"pkg/m{i}.py": f"def f{i}():\n    pass\n" for i in range(5)}},
     )
@@ -613,7 +605,7 @@ def test_cache_reuse_and_invalidation_by_content(tmp_path: Path, _private_cache:
 
 
 def test_corrupt_entries_and_a_corrupt_database_are_rebuilt(tmp_path: Path, _private_cache: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path / "proj", {"pyproject.toml": "", "a.py": "def f():\n    pass\n", "b.py": "X = 1\n"}
     )
     _index(root)
@@ -636,7 +628,7 @@ def test_corrupt_entries_and_a_corrupt_database_are_rebuilt(tmp_path: Path, _pri
 def test_unusable_cache_directory_means_no_cache_not_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _write(tmp_path / "proj", {"pyproject.toml": "", "a.py": "def f():\n    pass\n"})
+    root = write_project(tmp_path / "proj", {"pyproject.toml": "", "a.py": "def f():\n    pass\n"})
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setenv("RACE_MCP_CACHE_DIR", str(blocker / "sub"))  # a file where a directory should be
@@ -662,7 +654,7 @@ def test_default_cache_location_is_per_user_and_never_inside_the_project(
 
 
 def test_parallel_cold_build_shares_the_cache(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path / "proj",
         {"pyproject.toml": "", **{f"p/m{i}.py": f"def f{i}():\n    g{i}()\n" for i in range(80)}},
     )
@@ -768,13 +760,13 @@ def test_hostile_declarations_stay_linear() -> None:
 def test_the_walk_of_a_huge_project_stops_at_the_cap(tmp_path: Path) -> None:
     from race_mcp.analyzer.project import project_files
 
-    root = _write(tmp_path, {"pyproject.toml": "", **{f"p/m{i}.py": "" for i in range(30)}})
+    root = write_project(tmp_path, {"pyproject.toml": "", **{f"p/m{i}.py": "" for i in range(30)}})
     assert len(project_files(root, max_files=10)) == 10
     assert len(project_files(root)) == 30
 
 
 def test_a_marker_that_links_outside_the_roots_is_not_followed(tmp_path: Path) -> None:
-    inside = _write(tmp_path / "inside", {"app/m.py": ""})
+    inside = write_project(tmp_path / "inside", {"app/m.py": ""})
     (inside / "pyproject.toml").symlink_to(tmp_path / "outside" / "missing.toml")  # dangling, outside
     boundary = AllowedRoots([inside])
     assert find_project_root(inside / "app" / "m.py", boundary) == inside.resolve()
@@ -784,7 +776,7 @@ def test_processes_building_at_once_share_one_cache(tmp_path: Path, _private_cac
     import subprocess
     import sys
 
-    root = _write(
+    root = write_project(
         tmp_path / "proj",
         {"pyproject.toml": "", **{f"p/m{i}.py": f"def f{i}():\n    pass\n" for i in range(200)}},
     )
@@ -802,7 +794,7 @@ def test_processes_building_at_once_share_one_cache(tmp_path: Path, _private_cac
 
 
 def test_a_process_reuses_an_index_while_no_file_changed(tmp_path: Path) -> None:
-    root = _write(
+    root = write_project(
         tmp_path / "proj", {"pyproject.toml": "", "a.py": "def f():\n    pass\n", "b.py": "X = 1\n"}
     )
     first = _index(root, memo=True)

@@ -5,13 +5,13 @@ is_model_registered(...)`): the concrete class is a model with its base's unique
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from race_mcp import analyze_paths
 from race_mcp.analyzer.project import ProjectIndex
+from tests._project_files import write_project
 
 _FILES = {
     "pyproject.toml": "",
@@ -78,10 +78,7 @@ _FILES = {
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RACE_MCP_CACHE_DIR", str(tmp_path / "cache"))
     root = tmp_path / "project"
-    for name, text in _FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    write_project(root, _FILES)
     return root
 
 
