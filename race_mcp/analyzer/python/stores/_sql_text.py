@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ...core.effects import ALL, Effect
+
 __all__ = ["SqlStatement", "parse_sql", "unique_columns"]
 
 
@@ -214,3 +216,25 @@ def unique_columns(texts: list[str]) -> dict[str, set[str]]:
         for table, cols in (m for sql in statements for m in _UNIQUE_INDEX.findall(sql)):
             unique.setdefault(_name(table), set()).update(c.strip().strip('"`') for c in cols.split(","))
     return unique
+
+
+def row_writes(statement: SqlStatement, result_checked: bool) -> list[Effect]:
+    """The RC201 write of each table an UPDATE or DELETE touches. A DELETE claims rows (of two
+    concurrent deletes only one removes the row) and a guarded UPDATE claims those its WHERE still
+    matches; either claim holds only if the caller looks at the row count. A guarded transition to
+    a new state (`SET used = true WHERE .. AND used = false`) whose count is read is a claim a retry
+    fails instead of repeating what follows (RC601)."""
+    claims = statement.guarded or statement.kind == "delete"
+    guard = ALL if claims and result_checked else frozenset()
+    return [
+        Effect(
+            "write",
+            f"sql:{table}",
+            "RC201",
+            guard,
+            columns=statement.set_columns,
+            claim=statement.claim and guard >= ALL,
+            compares=statement.compared,
+        )
+        for table in statement.tables
+    ]

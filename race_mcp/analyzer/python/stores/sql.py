@@ -28,7 +28,7 @@ from ._common import (
     dotted,
     positional,
 )
-from ._sql_text import SqlStatement, parse_sql, unique_columns
+from ._sql_text import SqlStatement, parse_sql, row_writes, unique_columns
 
 __all__ = ["INTEGRITY_ERRORS", "SqlRecognizer", "function_traits"]
 
@@ -235,24 +235,9 @@ class SqlRecognizer(StoreRecognizer):
         return statement.selected if statement.selected is not None else frozenset({ANY_COLUMN})
 
     def update(self, statement: SqlStatement, call: model.Call, ctx: CallContext) -> list[Effect]:
-        # A DELETE claims rows: of two concurrent deletes only one removes the row. Either guard
-        # holds only if the caller looks at the rowcount.
-        claims = statement.guarded or statement.kind == "delete"
-        guard = ALL if claims and self.checks_result(call, ctx) else frozenset()
         effects: list[Effect] = []
-        for table in statement.tables:
-            effects += [
-                Effect(
-                    "write",
-                    f"sql:{table}",
-                    "RC201",
-                    guard,
-                    columns=statement.set_columns,
-                    claim=statement.claim and guard >= ALL,
-                    compares=statement.compared,
-                ),
-                Effect("store_write", "sql", autocommit=self.autocommit(call, ctx)),
-            ]
+        for write in row_writes(statement, self.checks_result(call, ctx)):
+            effects += [write, Effect("store_write", "sql", autocommit=self.autocommit(call, ctx))]
         return effects
 
     def insert(self, statement: SqlStatement, call: model.Call, ctx: CallContext) -> list[Effect]:

@@ -15,7 +15,7 @@ import re
 
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
-from ...python.stores._sql_text import SqlStatement, parse_sql
+from ...python.stores._sql_text import SqlStatement, parse_sql, row_writes
 from .._expressions import string_value
 from ._chain import chain_calls
 
@@ -59,24 +59,7 @@ class RustSqlRecognizer:
                 Effect("read", f"sql:{t}", detail=statement.where_columns) for t in statement.tables
             ]
         if statement.kind in ("update", "delete"):
-            claims = statement.guarded or statement.kind == "delete"
-            guard = ALL if claims and ctx.result_used(call) else frozenset()
-            # A guarded transition to a new state (`SET used = true WHERE .. AND used = false`) whose
-            # count is read: a retry fails it instead of repeating what follows (RC601).
-            claim = statement.claim and guard >= ALL
-            effects += [
-                Effect(
-                    "write",
-                    f"sql:{table}",
-                    "RC201",
-                    guard,
-                    columns=statement.set_columns,
-                    claim=claim,
-                    compares=statement.compared,
-                )
-                for table in statement.tables
-            ]
-            return [*effects, _ONE_STATEMENT]
+            return [*effects, *row_writes(statement, ctx.result_used(call)), _ONE_STATEMENT]
         if statement.kind == "insert":
             guard = ALL if statement.on_conflict or _answers_duplicates(call, ctx) else frozenset()
             effects += [
