@@ -36,6 +36,8 @@ def test_insert_rules_say_what_an_insert_race_does(name: str) -> None:
         text = message(_STEPS, f"{name}:things", "sequential", None, True, {}, rule)
         assert store.insert_outcome is not None and store.insert_outcome in text
         assert store.outcome not in text
+        # A row lock held by the check locks no missing row: the message names what is missing instead.
+        assert "holding" not in text and "nothing that refuses a second insert" in text, text
 
 
 def test_an_orm_check_then_add_says_duplicates_not_limits() -> None:
@@ -60,3 +62,10 @@ def create_team():
     assert "`Team` rows are checked" in findings[0].message
     assert "all find nothing and all insert" in findings[0].message
     assert "limits are overrun" not in findings[0].message
+
+
+def test_a_refused_duplicate_does_not_say_nothing_refuses_it() -> None:
+    store = spec("orm")
+    text = message(_STEPS, "orm:things", "sequential", None, True, {}, "RC303", refused=True)
+    assert store.refused_outcome is not None and store.refused_outcome in text
+    assert "nothing that refuses" not in text, text

@@ -242,6 +242,12 @@ def message(
     if store_spec:
         # Labels such as "`Account` rows" are plural: the verb and pronoun agree with them.
         verb, pronoun = ("are", "them") if store_spec.plural else ("is", "it")
+        if rule_id in store_spec.insert_rules:
+            # A row lock (FOR UPDATE) locks no row that is not there: "nothing holding them" would be
+            # wrong where the check held one; what is missing is something that refuses the second insert.
+            between = "" if refused else " with nothing that refuses a second insert in between"
+            inserted = f"{verb} {seen} and inserted at line {write.line}{between}"
+            return f"{subject[0].upper()}{subject[1:]} {inserted}: {outcome}."
         return (
             f"{subject[0].upper()}{subject[1:]} {verb} {seen} and written at line {write.line} with nothing "
             f"holding {pronoun} in between: {outcome}."
