@@ -223,21 +223,23 @@ class ProjectIndex(Uniqueness):
     def _call_graph(self) -> dict[str, list[CallSite]]:
         graph: dict[str, list[CallSite]] = {}
         for qualname, (path, facts) in self.functions.items():
-            decorated_tx = any(self.is_transaction_context(d) for d in facts.decorators)
-            decorated_lock = any(self.is_lock_context(d, path) for d in facts.decorators)
+            # Names in decorators and `with` items resolve in the caller's own module (its imports).
             module = self.module_of_function(qualname)
+            decorated_tx = any(self.is_transaction_context(d, module) for d in facts.decorators)
+            decorated_lock = any(self.is_lock_context(d, module) for d in facts.decorators)
             for callee_text, line, held in facts.calls:
                 callee = self.resolve_call(module, facts, callee_text)
                 if callee is None or callee not in self.functions:
                     continue
                 contexts = [facts.contexts[i] for i in held if i < len(facts.contexts)]
+                in_transaction = any(self.is_transaction_context(c, module) for c in contexts)
                 graph.setdefault(callee, []).append(
                     CallSite(
                         caller=qualname,
                         path=path,
                         line=line,
-                        transaction=decorated_tx or any(self.is_transaction_context(c) for c in contexts),
-                        lock=decorated_lock or any(self.is_lock_context(c, path) for c in contexts),
+                        transaction=decorated_tx or in_transaction,
+                        lock=decorated_lock or any(self.is_lock_context(c, module) for c in contexts),
                     )
                 )
         return graph
