@@ -19,7 +19,9 @@ FILES = sorted(FIXTURES.glob("*.py"))
 LANGUAGES = {
     "python": FILES,
     "javascript": sorted(
-        p for p in (FIXTURES / "js").iterdir() if p.suffix in (".js", ".mjs", ".cjs", ".ts", ".tsx")
+        p
+        for p in (FIXTURES / "js").iterdir()
+        if p.suffix in (".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts")
     ),
     "rust": sorted((FIXTURES / "rust").glob("*.rs")),
 }

@@ -17,7 +17,11 @@ from race_mcp.errors import InputError
 from tests.corpus import Score, read_expectations, score_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzer" / "js"
-FILES = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".js", ".mjs", ".cjs", ".ts", ".tsx"))
+FILES = sorted(
+    p
+    for p in FIXTURES.iterdir()
+    if p.suffix in (".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts")
+)
 scored = cache(score_file)
 
 RACY_SIGNUP = """\
@@ -104,6 +108,33 @@ def test_syntax_error_keeps_the_findings_of_the_usable_tree(tmp_path: Path) -> N
     report = analyze_paths([path])
     assert [f.rule_id for f in report.findings] == ["RC802"]
     assert [e.code for e in report.errors] == ["syntax-error"]
+
+
+TYPED_RAW = """\
+import { PrismaClient } from "@prisma/client";
+import postgres from "postgres";
+const prisma = new PrismaClient();
+const sql = postgres();
+export async function spend(id: number, amount: number) {
+  const [row] = await prisma.$queryRaw<{ balance: number }[]>`SELECT balance FROM "Account" WHERE id = ${id}`;
+  if (row.balance < amount) throw new Error("insufficient");
+  await prisma.$executeRaw`UPDATE "Account" SET balance = ${row.balance - amount} WHERE id = ${id}`;
+}
+export async function take(id: number, user: string) {
+  const [seat] = await sql<Seat>`SELECT holder FROM seats WHERE id = ${id}`;
+  if (seat.holder) throw new Error("taken");
+  await sql`UPDATE seats SET holder = ${user} WHERE id = ${id}`;
+  return `<b>${user}</b>`;
+}
+"""
+
+
+@pytest.mark.parametrize("suffix", [".ts", ".tsx", ".mts", ".cts"])
+def test_tagged_templates_with_type_arguments_parse_as_calls(suffix: str) -> None:
+    # The grammar reads `$queryRaw<Row[]>`...`` as an error and `sql<Seat>`...`` as two comparisons;
+    # TypeScript reads both as tagged template calls, and so must the analysis (no syntax error).
+    findings = analyze_source(TYPED_RAW, f"typed{suffix}")
+    assert [(f.rule_id, f.line) for f in findings] == [("RC301", 6), ("RC201", 11)]
 
 
 def test_directory_walk_takes_javascript_and_skips_dependencies_and_build_output(tmp_path: Path) -> None:
