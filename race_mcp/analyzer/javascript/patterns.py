@@ -127,9 +127,16 @@ def _counters(function: model.Function) -> frozenset[str]:
     return frozenset(numeric - other)
 
 
+# The v2 SDK's DocumentClient writes (`doc.put(params).promise()`, `doc.update(...)`): verbs that
+# stand alone in JavaScript where boto3 spells `put_item` / `update_item`.
+_DOCUMENT_CLIENT_WRITES = frozenset({"put", "update", "transactWrite", "batchWrite"})
+
+
 def _acts(name: str) -> bool:
-    """A call that changes something: `putItem`, `send`, and a project's verb-first helpers
-    (`chargeCard`, `sendReceipt`: camelCase names lead with their verb)."""
+    """A call that changes something: `putItem`, `send`, `doc.update`, and a project's verb-first
+    helpers (`chargeCard`, `sendReceipt`: camelCase names lead with their verb)."""
+    if name in _DOCUMENT_CLIENT_WRITES:
+        return True
     words = snake_case(name)
     return bool(_SIDE_EFFECTS.fullmatch(words) or _SIDE_EFFECTS.fullmatch(words.split("_")[0]))
 
