@@ -43,6 +43,17 @@ def test_nest_route_reaches_the_race_in_its_injected_service() -> None:
     assert "updateMany" in findings[0].fix and "ORM row" in findings[0].title
 
 
+def test_a_route_that_returns_its_service_promise_without_async_carries_the_route() -> None:
+    # Nest awaits what a handler returns: `withdraw() { return this.wallet.withdraw(..) }` runs the
+    # service's race under the route as the async spelling does.
+    plain = NEST_PRISMA.replace("  async withdraw(@Param", "  withdraw(@Param")
+    assert plain != NEST_PRISMA
+    findings = analyze_source(plain, "wallet.ts")
+    assert [(f.rule_id, f.line, f.reached_by) for f in findings] == [
+        ("RC301", 10, "NestJS route POST /wallet/:id/withdraw")
+    ]
+
+
 def test_locked_row_in_an_interactive_transaction_is_safe() -> None:
     locked = NEST_PRISMA.replace(
         "    const account = await this.prisma.account.findUnique({ where: { id } });\n"

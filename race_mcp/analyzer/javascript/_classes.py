@@ -113,8 +113,8 @@ def lower_class(lowering: Lowering, node: Any) -> model.ClassModel:
         if member.type == "method_definition":
             method = text(member_name)
             qualname = f"{name}.{method}"
-            function = lowering.function(member, method, qualname, owner_class=name)
-            function.decorators = _decorators(lowering, decorators)
+            lowered = _decorators(lowering, decorators)
+            function = lowering.function(member, method, qualname, owner_class=name, decorators=lowered)
             info.methods[method] = function
             lowering.module.functions[qualname] = function
         elif member.type in ("field_definition", "public_field_definition"):

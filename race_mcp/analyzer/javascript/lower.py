@@ -18,6 +18,7 @@ from ..core.walk import statements
 from ._classes import lower_class, parameter_types, property_assignments
 from ._expressions import ExpressionLowering, span, text
 from ._syntax import caught_errors, existence_probe, is_async, required_module
+from .nest import handles_events
 from .parse import parse
 
 __all__ = ["Lowering", "lower_module"]
@@ -315,9 +316,11 @@ class Lowering:
     def _returned(self, value: model.Expr) -> model.Expr:
         """An async function's `return call()` hands back a promise its caller's `await` waits for:
         the same suspension as `return await call()`, which is how it is modelled (the interpreter
-        inlines the project's async functions and yields only where their bodies await)."""
+        inlines the project's async functions and yields only where their bodies await). So does a
+        NestJS handler's, async or not: `spend() { return this.wallets.spend(id) }` is awaited by Nest."""
         function = self._scopes[-1]
-        if function is not None and function.is_async and isinstance(value, model.Call):
+        awaited = function is not None and (function.is_async or handles_events(function.decorators))
+        if awaited and isinstance(value, model.Call):
             return model.Await(value, span=value.span, origin=value.origin)
         return value
 
@@ -344,7 +347,14 @@ class Lowering:
             return name
         return f"{self._qualnames[-1]}.<locals>.{name}"
 
-    def function(self, node: Any, name: str, qualname: str, owner_class: str | None = None) -> model.Function:
+    def function(
+        self,
+        node: Any,
+        name: str,
+        qualname: str,
+        owner_class: str | None = None,
+        decorators: tuple[model.Expr, ...] = (),
+    ) -> model.Function:
         params_node = node.child_by_field_name("parameters") or node.child_by_field_name("parameter")
         params: list[str] = []
         bound: set[str] = set()
@@ -368,6 +378,7 @@ class Lowering:
             (),
             is_async=is_async(node),
             owner_class=owner_class,
+            decorators=decorators,
             span=span(node),
             origin=node,
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..core import model
 from ..python.stores._common import literal_string
 
-__all__ = ["controller_prefix", "method_entry", "nest_entry_points"]
+__all__ = ["controller_prefix", "handles_events", "method_entry", "nest_entry_points"]
 
 _HTTP = {
     "Get": "GET",
@@ -62,6 +62,11 @@ def _path(call: model.Call | None) -> str | None:
             if isinstance(key, model.Literal) and key.value == "path":
                 return literal_string(value)
     return None
+
+
+def handles_events(decorators: tuple[model.Expr, ...]) -> bool:
+    """A method NestJS calls for a route, message, job or mutation: Nest awaits what it returns."""
+    return any(_decorator(d)[0] in _HTTP or _decorator(d)[0] in _OTHER for d in decorators)
 
 
 def _join(prefix: str | None, path: str | None) -> str:
