@@ -19,7 +19,7 @@ from race_mcp.remediate.javascript._source import JsSource
 from tests._remediate_js_helpers import guidance_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analyzer" / "js"
-JS_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".js", ".mjs", ".ts"))
+JS_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".js", ".mjs", ".ts", ".mts"))
 _CODE_LINE = re.compile(r"^    \S", re.MULTILINE)
 _PYTHON = re.compile(r"\basyncio\b|\bwith conn:|\bexcept \w+|\bboto3\b|\bnx=True\b")
 
@@ -63,6 +63,19 @@ def test_in_process_race_guidance_claims_before_the_await() -> None:
     assert message.startswith("No mechanical patch (in-process state")
     assert "    coupons.set(code, left - 1);\n" in message
     assert "runExclusive" in message
+
+
+def test_a_file_read_and_written_back_gets_a_lock_not_an_exclusive_create() -> None:
+    # `wx` would refuse the file that was just read: the answer to a lost update is a lock.
+    source = (FIXTURES / "RC7xx_fs.js").read_text(encoding="utf-8")
+    lost, created = (
+        next(f for f in analyze_source(source, "fs.js") if f.rule_id == "RC701" and f.line == line)
+        for line in (31, 15)
+    )
+    assert [step.role for step in lost.evidence] == ["read", "write"]
+    message = guidance_for(source, "fs.js", "RC701", lost.function)
+    assert "lockfile.lock(path" in message and '"wx"' not in message.split("\n\n", 1)[1]
+    assert '"wx"' in guidance_for(source, "fs.js", "RC701", created.function)
 
 
 @pytest.mark.parametrize(

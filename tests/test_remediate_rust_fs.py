@@ -124,6 +124,25 @@ def test_rename_onto_a_checked_destination_gets_guidance() -> None:
     assert "hard_link" in report.unpatched[0].guidance
 
 
+@pytest.mark.parametrize("module", ["std::fs", "tokio::fs"])
+def test_a_file_read_and_written_back_gets_lock_guidance_not_create_new(module: str) -> None:
+    # create_new would refuse the file that was just read: a lost update needs a lock.
+    awaited = ".await" if module == "tokio::fs" else ""
+    source = _function(
+        f"""\
+        let count: u64 = {module}::read_to_string(path){awaited}?.trim().parse().unwrap_or(0);
+        {module}::write(path, (count + 1).to_string()){awaited}?;
+        Ok(true)
+        """,
+        signature="async fn bump(path: &Path) -> std::io::Result<bool>",
+    )
+    report = propose_patches(source, "src/bump.rs")
+    assert report.patches == []
+    (unpatched,) = report.unpatched
+    assert unpatched.rule_id == "RC701" and "file.lock()?" in unpatched.guidance
+    assert "create_new" not in unpatched.guidance
+
+
 def test_a_std_guard_held_across_an_await_gets_rust_guidance() -> None:
     memory = textwrap.dedent(
         """\

@@ -5,7 +5,7 @@ Each is what a Node developer would write, in the shapes the analyzer accepts as
 
 from __future__ import annotations
 
-__all__ = ["EXAMPLES", "example_for", "with_example"]
+__all__ = ["EXAMPLES", "READ_MODIFY_WRITE_FILE", "example_for", "with_example"]
 
 _IN_PROCESS = """\
 // Claim before the first await, undo on failure (one process only):
@@ -19,6 +19,8 @@ try {
   throw error;
 }
 // or serialize per key: await mutexFor(code).runExclusive(async () => { ... });"""
+
+READ_MODIFY_WRITE_FILE = "RC7-read-modify-write"
 
 EXAMPLES: dict[str, str] = {
     "RC1": _IN_PROCESS,
@@ -106,6 +108,17 @@ if (!claimed) return res.status(409).send({ error: "duplicate request" });""",
     "RC7": """\
 // Create exclusively: fails with EEXIST instead of overwriting.
 const handle = await fs.promises.open(path, "wx");""",
+    # A file read, changed and written back (no existence check): lock it across both.
+    READ_MODIFY_WRITE_FILE: """\
+// Hold a lock on the file from the read to the write (proper-lockfile works across processes):
+const release = await lockfile.lock(path, { retries: 10 });
+try {
+  const data = JSON.parse(await fs.promises.readFile(path, "utf8"));
+  data.count += 1;
+  await fs.promises.writeFile(path, JSON.stringify(data));
+} finally {
+  await release();
+}""",
     "RC801": """\
 const updated = await Coupon.findOneAndUpdate(
   { code, used: { $lt: max } },  // the check, in the filter

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...findings import Finding
 from ...rules import get_rule
 from .._fixers import Fixed, Guidance, register_text
-from ._examples import with_example
+from ._examples import READ_MODIFY_WRITE_FILE, with_example
 
 __all__ = ["guidance_with_example"]
 
@@ -22,4 +22,7 @@ def guidance_with_example(text: str, finding: Finding) -> Fixed | Guidance:
     fix = finding.fix or get_rule(finding.rule_id).title
     why = _WHY.get(finding.rule_id[:3])
     message = f"No mechanical patch ({why}). {fix}" if why else fix
-    return Guidance(with_example(message, finding.rule_id))
+    example = finding.rule_id
+    if example.startswith("RC7") and not any(step.role == "check" for step in finding.evidence):
+        example = READ_MODIFY_WRITE_FILE  # read and written back: an exclusive create is no answer
+    return Guidance(with_example(message, example))

@@ -7,7 +7,9 @@ The create itself becomes the check, with the standard library's exclusive creat
   `io::Result<()>`; tokio: an `async` block awaited in place);
 - `fs::create_dir(p)` after "is it a directory?" → `AlreadyExists` counts as done.
 A lost race then surfaces as `io::ErrorKind::AlreadyExists` where the replace used to happen.
-`rename`/`copy` onto a checked destination have no portable no-clobber form: guidance.
+`rename`/`copy` onto a checked destination have no portable no-clobber form: guidance. So has a
+file read, changed and written back (a lost update, no check at all): an exclusive create would
+refuse the file that exists, so the guidance holds a lock on the file across the read and the write.
 """
 
 from __future__ import annotations
@@ -33,6 +35,22 @@ _GUIDANCE = """Let the create be the check: open with `create_new(true)` and ans
 
 To publish a finished file without replacing another: `std::fs::hard_link(&tmp, &dest)` (fails if
 `dest` exists), then remove `tmp`. Directories: `create_dir_all`, or treat `AlreadyExists` as done."""
+
+_LOST_UPDATE_GUIDANCE = """The file is read, changed and written back: two requests read the same content
+and the later write drops the other's change. Hold an exclusive lock on the file from the read to
+the write (`File::lock`, Rust 1.89+; the `fs4` crate before), or keep the value in a store that
+updates it atomically (a database row, Redis `INCRBY`):
+
+    let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).open(&path)?;
+    file.lock()?; // every process waits here, released when `file` drops
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text)?;
+    let next = text.trim().parse::<u64>().unwrap_or(0) + 1;
+    file.set_len(0)?;
+    std::io::Seek::rewind(&mut file)?;
+    std::io::Write::write_all(&mut file, next.to_string().as_bytes())?;
+
+A lock in the process (`tokio::sync::Mutex`) is enough only when one process serves every request."""
 
 
 def _call_name(source: RustSource, call: Node) -> str:
@@ -112,6 +130,8 @@ def fix_check_then_create(text: str, finding: Finding) -> Fixed | Guidance:
     source = RustSource(text)
     function = source.function(finding)
     write_line = next((e.line for e in finding.evidence if e.role == "write"), None)
+    if not any(e.role == "check" for e in finding.evidence):
+        return Guidance(_LOST_UPDATE_GUIDANCE)  # read, then written back: no create to make exclusive
     if function is None or write_line is None:
         return Guidance(_GUIDANCE)
     write = source.statement_at(function, write_line)

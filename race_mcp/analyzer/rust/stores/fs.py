@@ -1,7 +1,10 @@
 """Files for Rust (`std::fs`, `tokio::fs`): a path checked (`p.exists()`, `is_file()`, `is_dir()`,
 `fs::metadata(p)`, `tokio::fs::try_exists(p)`), then created or replaced by a separate call
 (`fs::write`, `File::create`, `create_dir`, `rename`/`copy` onto it, `OpenOptions` that create):
-RC701, as for Python's `os.path.exists` then `open(p, "w")`.
+RC701, as for Python's `os.path.exists` then `open(p, "w")`. A file read (`fs::read_to_string(p)`,
+`fs::read(p)`) whose content, changed, is written back with `fs::write(p, ..)` is a lost update
+(two requests read the same count and both write it plus one), as for Node's `readFile` then
+`writeFile`.
 
 Exclusive creation is its own check: `OpenOptions::create_new(true)`, `File::create_new`; so are
 `create_dir_all` (succeeds on an existing directory) and appending (never truncates what another
@@ -22,6 +25,7 @@ __all__ = ["RustFileRecognizer"]
 
 _CHECK_METHODS = frozenset({"exists", "is_file", "is_dir", "try_exists", "is_symlink"})
 _CHECK_FUNCTIONS = frozenset({"metadata", "symlink_metadata", "try_exists"})
+_READ_FUNCTIONS = frozenset({"read_to_string", "read"})
 # Function name -> the argument that names the created or replaced path.
 _CREATES = {"write": 0, "create_dir": 0, "rename": 1, "copy": 1, "create": 0}
 _EXCLUSIVE = frozenset({"create_new", "create_dir_all"})
@@ -42,12 +46,15 @@ class RustFileRecognizer:
         name = _fs_name(call)
         if name is None:
             return None
-        if name in _CHECK_FUNCTIONS and call.args:
+        if (name in _CHECK_FUNCTIONS or name in _READ_FUNCTIONS) and call.args:
             return [Effect("read", _key(call.args[0].value))]
         if name in _EXCLUSIVE and call.args:
             return [_write(call.args[0].value, ALL)]
         if name == "create_dir" and call.args and _answers_already_exists(call, ctx):
             return [_write(call.args[0].value, ALL)]
+        if name == "write" and len(call.args) > 1:
+            # The content is given: written from what was read of the path, it is a lost update.
+            return [_write(call.args[0].value, frozenset(), needs_check=False)]
         position = _CREATES.get(name)
         if position is not None and len(call.args) > position:
             return [_write(call.args[position].value, frozenset())]
@@ -105,8 +112,8 @@ def _path_of(receiver: model.Expr) -> model.Expr:
     return receiver
 
 
-def _write(target: model.Expr, guard: frozenset[str]) -> Effect:
-    return Effect("write", _key(_path_of(target)), "RC701", guard, needs_check=True)
+def _write(target: model.Expr, guard: frozenset[str], *, needs_check: bool = True) -> Effect:
+    return Effect("write", _key(_path_of(target)), "RC701", guard, needs_check=needs_check)
 
 
 def _key(expr: model.Expr) -> str:
