@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("tree_sitter_rust")
 
-from race_mcp import analyze_source
+from race_mcp import analyze_paths, analyze_source
 from race_mcp.analyzer.core.languages import PartialAnalysis, language_for
 from race_mcp.analyzer.rust.entrypoints import entry_points
 from race_mcp.analyzer.rust.lower import lower_module
@@ -121,6 +121,28 @@ def test_syntax_error_keeps_the_usable_findings() -> None:
     assert caught.value.code == "syntax-error"
     assert [f.rule_id for f in caught.value.findings] == ["RC401"]
     assert isinstance(caught.value, InputError)
+
+
+def test_directory_walk_skips_cargos_target(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.rs").write_text(SEED_RACY)
+    # cargo's build output: generated sources under target/, marked by CACHEDIR.TAG (or, from
+    # cargo versions that write none, by .rustc_info.json).
+    for target, marker, text in (
+        ("target", "CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n"),
+        ("sub/target", ".rustc_info.json", "{}"),
+    ):
+        out = tmp_path / target / "debug" / "build" / "x" / "out"
+        out.mkdir(parents=True)
+        (out / "generated.rs").write_text(SEED_RACY)
+        (tmp_path / target / marker).write_text(text)
+    # A module that is only named `target` is the project's own source.
+    (tmp_path / "src" / "target").mkdir()
+    (tmp_path / "src" / "target" / "mod.rs").write_text(SEED_RACY)
+    report = analyze_paths([tmp_path])
+    analysed = sorted(Path(f.path).relative_to(tmp_path).as_posix() for f in report.findings)
+    assert analysed == ["src/main.rs", "src/target/mod.rs"]
+    assert report.summary.files_analyzed == 2
 
 
 def test_cli_analyses_a_rust_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
