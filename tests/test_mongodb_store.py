@@ -281,3 +281,46 @@ def test_a_unique_index_created_in_another_module_of_the_project_guards_the_inse
     assert [(f.rule_id, f.function) for f in report.findings] == [("RC802", "add_nickname")]
     alone = analyze_source((package / "views.py").read_text(encoding="utf-8"), "views.py")
     assert sorted(f.function or "" for f in alone) == ["add_nickname", "open_account"]
+
+
+_LEASE = """
+from celery import shared_task
+from pymongo import MongoClient
+
+jobs = MongoClient().work.jobs
+
+
+@shared_task
+def lease(worker):
+    job = jobs.find_one({FILTER})
+    if job is None:
+        return None
+    CLAIM
+    return job
+"""
+_CLAIM = 'jobs.update_one({"_id": job["_id"], "owner": None}, {"$set": {"owner": worker}})'
+
+
+@pytest.mark.parametrize(
+    ("lookup", "claim", "flagged"),
+    [
+        # Picked by its state, claimed, nobody reads whether the claim took it: every worker leases it.
+        ('"state": "queued"', _CLAIM, True),
+        # The same claim with its count read: only one worker goes on.
+        (
+            '"state": "queued"',
+            f"taken = {_CLAIM}\n    if taken.modified_count == 0:\n        return None",
+            False,
+        ),
+        # Named by its key: that it exists cannot go stale, and the claim's filter is not the pick.
+        ('"_id": worker', _CLAIM, False),
+        # Picked by its state and overwritten blindly (no compare-and-set): either worker's stamp wins.
+        ('"state": "queued"', 'jobs.update_one({"_id": job["_id"]}, {"$set": {"seen_by": worker}})', False),
+    ],
+)
+def test_an_existence_check_of_a_picked_document_races_its_unread_claim(
+    lookup: str, claim: str, flagged: bool
+) -> None:
+    source = _LEASE.replace("FILTER", lookup).replace("CLAIM", claim)
+    findings = analyze_source(source, "lease.py")
+    assert [f.rule_id for f in findings] == (["RC801"] if flagged else [])

@@ -295,7 +295,8 @@ class Writes:
             # the values computed before are accepted by that check (fishtest's update_nps_gpm).
             candidates = []
         inserting = not memory and (rule or "") in spec(store_of(key)).insert_rules
-        if check is not None and not _unrelated(check, columns, overwrites, compares):
+        unverified = compares - guard  # re-checked by the write, its outcome never read
+        if check is not None and not _unrelated(check, columns, overwrites, compares, unverified):
             # A check of the row's identity alone cannot go stale (inserts keep it: `_identity_check`).
             stale = inserting or not _identity_check(check, overwrites or columns, statement=not needs_check)
             candidates += [check] if stale else []
@@ -537,8 +538,9 @@ def _guarded(access: Access, guard: frozenset[str]) -> bool:
     return bool(guard) and (not access.detail or bool(access.detail & guard))
 
 
-# Attributes naming a row itself, which no update changes: a check of these alone is never stale.
-_IDENTITY = frozenset({"pk", "id"})
+# Attributes naming a row itself, which no update changes: a check of these alone is never stale
+# (MongoDB's `_id` is immutable too).
+_IDENTITY = frozenset({"pk", "id", "_id"})
 
 
 def _identity_check(check: Access, written: frozenset[str], *, statement: bool) -> bool:
@@ -559,7 +561,11 @@ def _identity_check(check: Access, written: frozenset[str], *, statement: bool) 
 
 
 def _unrelated(
-    check: Access, columns: frozenset[str], overwrites: frozenset[str], compares: frozenset[str] = frozenset()
+    check: Access,
+    columns: frozenset[str],
+    overwrites: frozenset[str],
+    compares: frozenset[str] = frozenset(),
+    unverified: frozenset[str] = frozenset(),
 ) -> bool:
     """The check decides nothing about the write: an UPDATE of `columns` after a check that only
     tested that the row exists (its filter columns aside), or an UPDATE or a blind overwrite after
@@ -574,9 +580,14 @@ def _unrelated(
     transition of the rows the check picked (`if (candidates.length === 0) return;` then `SET
     locked_by = ? WHERE id IN (..) AND locked_by IS NULL`), and a request whose transition took
     nothing goes on with its stale rows, so a check of the key before it races it (one that only
-    found the row stays unrelated, as above). A check of a raw SQL value looked at the columns its
-    SELECT returned (`Access.selected`); of a `SELECT *` row, at any column (ANY_COLUMN)."""
+    found the row stays unrelated, as above, unless the lookup picked it by other columns than its
+    key and nobody reads whether the claim took it (`unverified`): `find_one({"state": "queued"})`,
+    `if job is None: return`, then `update_one({"_id": .., "owner": None}, ..)` is every worker
+    taking the first waiting job). A check of a raw SQL value looked at the columns its SELECT
+    returned (`Access.selected`); of a `SELECT *` row, at any column (ANY_COLUMN)."""
     if columns and check.detail >= EXISTENCE:
+        if unverified & columns and _lookup_columns(check) - _IDENTITY:
+            return False
         return not check.detail & columns
     if compares & columns:
         return False
