@@ -101,6 +101,27 @@ def test_rc201_mysql2_esm_check_it_cannot_translate_becomes_a_compare_and_set(tm
     ) in patched
 
 
+def test_rc201_mysql2_typescript_reads_the_row_count_off_the_result_header(tmp_path: Path) -> None:
+    # mysql2's typings make `execute`'s result a union of rows and a header: `result.affectedRows`
+    # does not compile (TS2339); the header's shape, asserted, does.
+    source = dedent(
+        """
+        import mysql from "mysql2/promise";
+        const pool = mysql.createPool({ uri: process.env.DATABASE_URL });
+        export async function redeem(code: string): Promise<void> {
+          const [rows] = await pool.execute<any[]>("SELECT uses, max_uses FROM coupons WHERE code = ?", [
+            code,
+          ]);
+          if (rows[0].uses >= rows[0].max_uses) throw new Error("used up");
+          await pool.execute("UPDATE coupons SET uses = ? WHERE code = ?", [rows[0].uses + 1, code]);
+        }
+        """
+    )
+    patched = fix_and_verify(source, "coupons.ts", "RC201", "redeem", tmp_path)
+    assert "  if ((result as { affectedRows: number }).affectedRows === 0) throw new Error(" in patched
+    # JavaScript keeps the plain property (test_rc201_mysql2_esm_check_it_cannot_translate_...).
+
+
 @pytest.mark.parametrize("fixture", ["RC2xx_pg.js", "RC2xx_mysql2.js"])
 def test_rc201_fixture_races_are_all_patched(fixture: str) -> None:
     source = (FIXTURES / fixture).read_text(encoding="utf-8")

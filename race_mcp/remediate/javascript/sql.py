@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
-from ._common import Rejection, check_exits, conjuncts, free_name, losing_answer
+from ._common import Rejection, check_exits, conjuncts, free_name, is_typescript, losing_answer
 from ._examples import with_example
 from ._source import Edit, JsSource, Node, descendants, unquote
 from ._sql_rows import column_of, derived_locals, reads_row, row_expressions
@@ -233,6 +233,9 @@ def _count_check(source: JsSource, update: Update, function: Node, answer: str) 
     else:
         return None
     counted = "affectedRows" if mysql else "rowCount"
+    if mysql and is_typescript(source.path):
+        # mysql2's typings give `execute` a union (rows or a header): only the header counts rows.
+        name = f"({name} as {{ affectedRows: number }})"
     text = f"{declaration}\n{indent}if ({name}.{counted} === 0) {answer}"
     return source.replace(statement, text)
 
