@@ -193,6 +193,8 @@ def test_rc404_stream_consumer_gets_guidance_with_javascript_code() -> None:
     message = guidance_for(RECORDS, "consumer.js", "RC404")
     assert 'ConditionExpression: "attribute_not_exists(id)"' in message
     assert "new PutItemCommand(" in message
+    # A failed claim is a duplicate delivery: the example skips it rather than failing the batch.
+    assert 'if (error.name === "ConditionalCheckFailedException") continue;' in message
 
 
 V2_ROUTE = dedent(

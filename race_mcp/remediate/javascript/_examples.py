@@ -88,12 +88,18 @@ await client.send(new TransactWriteItemsCommand({
 }));
 // catch (error): error.name === "TransactionCanceledException" -> 409""",
     "RC404": """\
-// Claim the record before the side effect; a duplicate delivery fails the claim.
-await client.send(new PutItemCommand({
-  TableName: "Processed",
-  Item: { id: { S: record.eventID } },
-  ConditionExpression: "attribute_not_exists(id)",
-}));""",
+// Claim the record before the side effect; a duplicate delivery fails the claim and is skipped.
+try {
+  await client.send(new PutItemCommand({
+    TableName: "Processed",
+    Item: { id: { S: record.eventID } },  // SQS: record.messageId
+    ConditionExpression: "attribute_not_exists(id)",
+  }));
+} catch (error) {
+  if (error.name === "ConditionalCheckFailedException") continue;
+  throw error;
+}
+// ...the side effect; to make claim and effect all-or-nothing, put both in one TransactWriteItemsCommand.""",
     "RC501": """\
 const attempts = await redis.incr(key);  // atomic; the returned value decides
 if (attempts === 1) await redis.expire(key, 900);
