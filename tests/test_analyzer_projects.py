@@ -114,6 +114,7 @@ def test_every_fixture_project_has_markers_of_both_kinds() -> None:
         "fastapi_inventory",
         "flask_blog",
         "flask_mixin_crud",
+        "one_way_columns",
         "raw_sql_ledger",
     }
     for project in projects:

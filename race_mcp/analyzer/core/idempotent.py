@@ -12,6 +12,14 @@ of the column (`if board.phase == "draft": board.phase = "published"` may publis
 concurrent request just archived; clearing `device.oob_ip = None` may erase an address another
 request just set), so those transitions stay reported.
 
+A one-way column is settled the same way: when the project index shows that every live writer of
+the column stores the one value this write stores (`alert.status = CLOSED` where nothing ever sets
+a StockAlert's status to anything else after creation; an `is_active = False` no code sets back to
+True), the check guards against no other writer's value, and two requests that both store it end
+as one would (`one_way`; the facts are `project/_one_way.py`'s). What else the branch does on the
+strength of the check (credits, sends, inserts) still races, as for the clock: only the write's
+own lost update is settled.
+
 A refresh is settled the same way: `if rel.order != order: rel.order = order` stores the value its
 test compared, so it ends as the unconditional overwrite `rel.order = order` would (either
 request's value may win, as in a serial run); only the rest of its branch could be done twice.
@@ -23,8 +31,10 @@ stored such values. `settled` decides at the end of the root.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from . import model
 from .walk import same_reference, statements
@@ -32,16 +42,18 @@ from .walk import same_reference, statements
 __all__ = [
     "Branch",
     "bound_once",
+    "one_way",
     "pure_call",
     "refreshes",
     "same_for_every_racer",
     "settled",
     "single_assignments",
+    "stored_value_text",
 ]
 
 # Calls that only read the clock: two requests a moment apart store the same instant for this
 # purpose (`last_used = now()`).
-_CLOCK = frozenset({"now", "utcnow", "today", "time", "monotonic"})
+_CLOCK = frozenset({"now", "utcnow", "utc_now", "today", "time", "monotonic"})
 # Calls that act on nothing outside the request: builtins, logging, the clock, translations.
 _PURE = _CLOCK | frozenset(
     {
@@ -51,6 +63,31 @@ _PURE = _CLOCK | frozenset(
         "getLogger", "gettext", "gettext_lazy", "_",
     }
 )  # fmt: skip
+
+
+# Calls that build a query or read a result a store handed back (SQLAlchemy's column operators and
+# conjunctions, a result's rows): no write, nothing sent.
+_READS = frozenset(
+    {
+        "is_", "is_not", "isnot", "in_", "not_in", "notin_", "like", "ilike", "and_", "or_", "not_",
+        "select", "where", "filter_by", "order_by", "desc", "asc", "label", "scalar_one_or_none",
+        "scalar_one", "one_or_none", "fetchone", "fetchall", "fetchmany", "mappings",
+    }
+)  # fmt: skip
+# Methods of text, patterns and times, and JSON: they return a new value.
+_TEXT = frozenset(
+    {
+        "sub", "subn", "match", "search", "fullmatch", "findall", "strip", "lstrip", "rstrip",
+        "lower", "upper", "casefold", "split", "rsplit", "startswith", "endswith", "encode",
+        "decode", "isoformat", "astimezone", "strftime", "strptime", "fromisoformat", "dumps",
+        "loads",
+    }
+)  # fmt: skip
+_SESSION = re.compile(r"(?:session|sess|db)$", re.IGNORECASE)
+# How `project/_columns.value_text` spells values: a constant's name, a class's attribute.
+_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*")
+_CLASS = re.compile(r"_?[A-Z]\w*[a-z]\w*")
+_ANY = "*"
 
 
 @dataclass(frozen=True)
@@ -74,6 +111,35 @@ def same_for_every_racer(value: model.Expr | None, bound: Callable[[str], model.
         name = value.method or (value.func.id if isinstance(value.func, model.Name) else "")
         return name in _CLOCK and not value.args
     return False
+
+
+def one_way(facts: Any, key: str, column: str, value: model.Expr | None) -> bool:
+    """`row.column = value` (or `update(column=value)`) stores the only value live code of the
+    project ever stores in that column of the rows' model (`key` `orm:<Model>`): every racer
+    stores it alike. Needs the project index (`facts.one_way_value`)."""
+    ask = getattr(facts, "one_way_value", None)
+    if not callable(ask) or not key.startswith("orm:"):
+        return False
+    text = stored_value_text(value)
+    return text != _ANY and ask(key[4:].partition("#")[0], column) == text
+
+
+def stored_value_text(value: model.Expr | None) -> str:
+    """A stored value as text, spelt as `project/_columns.value_text` spells the syntax tree's: a
+    literal's `repr`, a constant's name (`CLOSED`, `self.CLOSED`, `Status.closed`), else "*"."""
+    if isinstance(value, model.Literal):
+        return repr(value.value)
+    if isinstance(value, model.Name):
+        return value.id if _CONSTANT.fullmatch(value.id) else _ANY
+    if isinstance(value, model.Attribute):
+        head: model.Expr = value
+        while isinstance(head, model.Attribute):
+            head = head.value
+        if isinstance(head, model.Name) and (
+            _CONSTANT.fullmatch(value.attr) or (_CLASS.fullmatch(head.id) and head.id != value.attr)
+        ):
+            return value.attr
+    return _ANY
 
 
 def refreshes(target: model.Expr, value: model.Expr, tests: Iterable[model.Expr]) -> bool:
@@ -112,11 +178,28 @@ def single_assignments(body: model.Block) -> dict[str, model.Expr | None]:
 
 
 def pure_call(call: model.Call) -> bool:
-    """A call that does nothing another request could notice (see `_PURE`), or builds an object
-    (`Config()`, `PermissionDenied(...)`): what acts is a method called on it later."""
+    """A call that does nothing another request could notice (see `_PURE`), builds an object
+    (`Config()`, `PermissionDenied(...)`: what acts is a method called on it later), builds a
+    query or reads a result (`_READS`: `Model.col.is_(None)`, `and_(..)`, `result.first()`), works
+    on text (`_TEXT`: `re.sub`, `name.strip()`, `text.replace("\\n", " ")`, `dt.replace(tzinfo=..)`),
+    or re-reads a row in a session (`db.refresh(row)`)."""
     func = call.func
     name = func.attr if isinstance(func, model.Attribute) else func.id if isinstance(func, model.Name) else ""
-    return name in _PURE or name[:1].isupper()
+    if name in _PURE or name in _READS or name in _TEXT or name[:1].isupper():
+        return True
+    receiver = _last_name(func.value) if isinstance(func, model.Attribute) else ""
+    if name == "replace":
+        # `str.replace(old, new)`, `datetime.replace(tzinfo=..)`; not `os.replace(src, dst)` nor
+        # `path.replace(target)` (a file moved)
+        positional = [arg for arg in call.args if arg.keyword is None]
+        return receiver not in ("os", "shutil") and (len(positional) >= 2 or not positional)
+    return name == "refresh" and _SESSION.search(receiver) is not None
+
+
+def _last_name(node: model.Expr) -> str:
+    if isinstance(node, model.Attribute):
+        return node.attr
+    return node.id if isinstance(node, model.Name) else ""
 
 
 def settled(decided_at: int, branches: Iterable[Branch], acted: Iterable[int], end: int) -> bool:

@@ -30,7 +30,7 @@ from .._limits import check_deadline
 from . import model
 from .effects import Effect, Recognizer
 from .fresh import pins_fresh_value
-from .idempotent import Branch, pure_call, refreshes, same_for_every_racer
+from .idempotent import Branch, one_way, pure_call, refreshes, same_for_every_racer
 from .profile import Callee, Context, LanguageProfile, Resolver
 from .specialize import BINDER, binds_class
 from .state import EXISTENCE, OWN_METHOD, Access, Frame, Mode, State, Step, is_memory_key, join
@@ -39,6 +39,11 @@ from .walk import existence_subjects, looked_at
 from .writes import Writes
 
 __all__ = ["MAX_CALL_DEPTH", "Interpreter"]
+
+# Methods that change a list, set or dict in place (`local_collection_call`).
+_COLLECTION_METHODS = frozenset(
+    {"append", "extend", "add", "update", "setdefault", "insert", "pop", "remove", "discard", "clear", "sort"}
+)
 
 MAX_CALL_DEPTH = 5
 
@@ -365,6 +370,7 @@ class Interpreter(Writes):
             same = not derived and (
                 same_for_every_racer(value, lambda name: self.bound_once(name, body))
                 or refreshes(target, value, [t for depth, t in self.tests if depth == len(self.frames)])
+                or (isinstance(target, model.Attribute) and one_way(self.facts, key, target.attr, value))
             )
             self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic, same_value=same)
 
@@ -597,9 +603,22 @@ class Interpreter(Writes):
             return [*args, *inlined]
         if test:
             self.own_method_test(call, state)
-        if not pure_call(call):
+        if not pure_call(call) and not self.local_collection_call(call):
             self.act()  # nothing here says what it does: it may act (idempotent.py)
         return [*receiver_values, *args]
+
+    def local_collection_call(self, call: model.Call) -> bool:
+        """`conditions.append(x)`, `seen.add(k)` on a list, set or dict the function built itself:
+        it changes nothing outside the request (`idempotent.py`: no action)."""
+        receiver = call.receiver
+        if call.method not in _COLLECTION_METHODS or not isinstance(receiver, model.Name):
+            return False
+        if not self.is_local(receiver.id):
+            return False
+        bound = self.bound_once(receiver.id, self.frame.function.body)
+        if isinstance(bound, model.Call) and isinstance(bound.func, model.Name):
+            return bound.func.id in ("list", "set", "dict") and not bound.args
+        return isinstance(bound, model.Collection)
 
     def fresh_lookup(self, call: model.Call, state: State) -> bool:
         """The query `call` ends is pinned to a value unique to this request (`core/fresh.py`)."""

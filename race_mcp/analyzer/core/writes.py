@@ -271,7 +271,9 @@ class Writes:
         same_value: bool = False,
     ) -> None:
         memory = is_memory_key(key)
-        if not memory and not same_value:
+        # An insert the store deduplicates (ON CONFLICT, a unique key whose error is handled) is
+        # done once however many requests try it: no action a check decided twice (`idempotent.py`).
+        if not memory and not same_value and not (guard >= ALL and needs_check):
             self.act()
         # Inside a mixin's class method, or saving a row a mixin lookup loaded: counted neither as
         # the caller's persisted effect (RC601) nor as a unit of work (see `Access.inserts_only`).

@@ -13,6 +13,7 @@ from importlib.util import decode_source
 
 from .._limits import parse_python
 from . import _declarations as decl
+from ._columns import column_writes, edited_columns, returned_model
 from ._draws import return_draws
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._sql import sql_unique_keys
@@ -81,6 +82,7 @@ class _Extractor:
             else:
                 self._scan(node, _Scope(None))
         self.facts.references = sorted(self.references)
+        self.facts.edits = edited_columns(tree)
 
     def _bind(self, node: ast.stmt) -> None:
         """Top-level names: imports, definitions, assignments (a lock, a declarative base)."""
@@ -175,6 +177,8 @@ class _Extractor:
         for statement in node.body:
             self._scan(statement, scope)
         facts.draws = return_draws(node, self.qualify)
+        facts.column_values = column_writes(node, owner, lambda name: self.qualify(name) or name)
+        facts.returns_model = returned_model(node)
         self.facts.functions[local] = facts
 
     def _scan(self, node: ast.stmt, scope: _Scope) -> None:

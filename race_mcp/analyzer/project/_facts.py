@@ -44,12 +44,16 @@ class FunctionFacts:
     # What makes every return a random draw (`_draws.py`): "" (the function draws itself) and
     # project functions to ask in turn; empty when some return is no draw.
     draws: list[str] = field(default_factory=list)
+    # Every column write with its value, (receiver, column, value) (`_columns.py`: one-way columns).
+    column_values: list[tuple[str, str, str]] = field(default_factory=list)
+    # The model class the return annotation names (`-> Optional[UserRole]`), or "".
+    returns_model: str = ""
 
     def dump(self) -> list[Any]:
         return [
             self.line, self.owner, self.decorators, self.contexts, self.calls,
             self.yields, self.returns, self.inner_contexts, self.acquires, self.end, self.field_writes,
-            self.command_lines, self.draws,
+            self.command_lines, self.draws, self.column_values, self.returns_model,
         ]  # fmt: skip
 
     @classmethod
@@ -58,6 +62,8 @@ class FunctionFacts:
         writes = data[10] if len(data) > 10 else []
         command_lines = data[11] if len(data) > 11 else []
         draws = data[12] if len(data) > 12 else []
+        column_values = data[13] if len(data) > 13 else []
+        returns_model = data[14] if len(data) > 14 else ""
         return cls(
             int(line),
             owner,
@@ -72,6 +78,8 @@ class FunctionFacts:
             [(str(target), [str(c) for c in columns]) for target, columns in writes],
             [int(at) for at in command_lines],
             [str(name) for name in draws],
+            [(str(receiver), str(column), str(value)) for receiver, column, value in column_values],
+            str(returns_model),
         )
 
 
@@ -143,6 +151,9 @@ class FileFacts:
     # Facts of the other languages' files (`kind` `js`, `rs`): JSON data their extractors shape
     # (`_extract_js.py`, `_extract_rust.py`) and `_languages.py` reads.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Columns that model forms, serializers and admin pages edit with any value: (model, column
+    # or "*") (`_columns.edited_columns`).
+    edits: list[tuple[str, str]] = field(default_factory=list)
 
     def dump(self) -> list[Any]:
         return [
@@ -158,11 +169,13 @@ class FileFacts:
             self.locks,
             self.broken,
             self.extra,
+            self.edits,
         ]
 
     @classmethod
     def load(cls, data: list[Any]) -> FileFacts:
         extra = data[11] if len(data) > 11 else {}
+        edits = data[12] if len(data) > 12 else []
         module, kind, imports, stars, defs, classes, functions, tables, refs, locks, broken = data[:11]
         return cls(
             str(module),
@@ -177,6 +190,7 @@ class FileFacts:
             list(locks),
             bool(broken),
             dict(extra),
+            [(str(model), str(column)) for model, column in edits],
         )
 
 

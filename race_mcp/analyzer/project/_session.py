@@ -182,6 +182,13 @@ class ModuleFacts:
             return frozenset()
         return self.index.model_writers().columns_written_elsewhere(name, changed | _PRIMARY_KEYS)
 
+    def one_way_value(self, name: str, column: str) -> str | None:
+        """The only value live code of the project stores in `column` of the model `name` (a
+        one-way column), spelt as `core/idempotent.stored_value_text` spells values (`_one_way.py`)."""
+        if not self.index.models_named(name.rpartition(".")[2]):
+            return None
+        return self.index.model_writers().one_way_value(name, column)
+
     def mongo_unique(self, collection: str) -> set[str]:
         return {column for key in self.index.collection_unique_keys(collection) for column in key}
 

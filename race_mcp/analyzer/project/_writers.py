@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ._one_way import ColumnValues
+
 if TYPE_CHECKING:
     from ._index import ProjectIndex
 
@@ -64,6 +66,7 @@ class ModelWriters:
         self._offline: dict[str, bool] = {}
         # bare model name -> (writer, columns it writes by name), live code only (not tests).
         self._columns: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        self._values: ColumnValues | None = None  # built on first use (`_one_way.py`)
         for qualname, (_path, facts) in index.functions.items():
             owner = facts.owner
             for text, _line, _held in facts.calls:
@@ -86,6 +89,14 @@ class ModelWriters:
             for _writer, columns in self._columns.get(name, ()):
                 found.update(columns - besides)
         return frozenset(found)
+
+    def one_way_value(self, model: str, column: str) -> str | None:
+        """The only value live code of the project stores in `column` of `model` (a one-way
+        column: a status only ever set to CLOSED), as `_columns.value_text` spells it; None when
+        writes store different or unknown values (`_one_way.py`)."""
+        if self._values is None:
+            self._values = ColumnValues(self._index, lambda module: not _NEVER_LIVE_MODULE.search(module))
+        return self._values.one_way_value(self._names(model), column)
 
     def written_by_requests(self, model: str) -> bool:
         """Whether code that is not a one-process job writes the model `model` (a bare or dotted

@@ -15,7 +15,7 @@ from typing import Any
 
 from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
-from ...core.idempotent import bound_once, same_for_every_racer
+from ...core.idempotent import bound_once, one_way, same_for_every_racer
 from ...core.state import EXISTENCE, Access
 from ...core.stores import StoreSpec, register
 from ._active_record import ActiveRecordMixin
@@ -504,7 +504,7 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
                 guard,
                 columns=columns,
                 claim=claim,
-                same_value=_same_values(terminal_call, ctx),
+                same_value=_same_values(terminal_call, ctx, key),
             )
             return [*effects, write, *update_count(key, detail | pinned, terminal_call, guard, ctx)]
         if terminal in ("create", "bulk_create"):
@@ -602,14 +602,22 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written, same_value=same)]
 
 
-def _same_values(call: model.Call, ctx: CallContext) -> bool:
-    """`update(last_used=now)`: every column set to a value every request sets, the clock (no
-    `**kwargs` whose values are not seen; see `core/idempotent.py`)."""
+def _same_values(call: model.Call, ctx: CallContext, key: str) -> bool:
+    """`update(last_used=now)`, `update(status=CLOSED)`: every column set to a value every request
+    sets, the clock or a one-way column's only value (no `**kwargs` whose values are not seen;
+    see `core/idempotent.py`)."""
     body = ctx.function().body
+    facts = ctx.facts()
+
+    def same(arg: model.Arg) -> bool:
+        return same_for_every_racer(arg.value, lambda name: bound_once(name, body)) or one_way(
+            facts, key, arg.keyword or "", arg.value
+        )
+
     return (
         bool(call.args)
         and all(arg.keyword is not None and not arg.star for arg in call.args)
-        and all(same_for_every_racer(arg.value, lambda name: bound_once(name, body)) for arg in call.args)
+        and all(same(arg) for arg in call.args)
     )
 
 
