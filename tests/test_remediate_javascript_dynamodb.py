@@ -58,7 +58,7 @@ GIFT_CARD_ESM_FIXED = dedent(
           ExpressionAttributeValues: { ":expected_balance": Item.balance },
         }));
       } catch (error) {
-        if (!(error.name === "ConditionalCheckFailedException")) throw error;
+        if (error.name !== "ConditionalCheckFailedException") throw error;
         return res.status(409).send({ error: "changed concurrently; retry" });
       }
       res.send({ balance: next });
@@ -97,7 +97,7 @@ def test_rc401_commonjs_create_if_absent_gets_attribute_not_exists(tmp_path: Pat
         'ConditionExpression: "attribute_not_exists(#email)", '
         'ExpressionAttributeNames: { "#email": "email" } }));\n'
         "  } catch (error) {\n"
-        '    if (!(error.name === "ConditionalCheckFailedException")) throw error;\n'
+        '    if (error.name !== "ConditionalCheckFailedException") throw error;\n'
         '    throw new Error("email taken");\n  }\n'
     ) in patched
 
@@ -233,7 +233,7 @@ def test_rc401_v2_route_with_a_plain_result_answers_409(tmp_path: Path) -> None:
     )
     patched = fix_and_verify(source, "orders.js", "RC401", None, tmp_path)
     assert "  let result;\n  try {\n    result = await docs.update({\n" in patched
-    assert '    if (!(error.code === "ConditionalCheckFailedException")) throw error;\n' in patched
+    assert '    if (error.code !== "ConditionalCheckFailedException") throw error;\n' in patched
     assert '    return res.status(409).send({ error: "changed concurrently; retry" });\n' in patched
 
 

@@ -202,7 +202,7 @@ def wrap_in_catch(
     source: JsSource, statement: Node, function: Node, test: str, answer: str, edits: list[Edit]
 ) -> list[Edit] | None:
     """`statement` (with `inner_edits` applied) inside
-    `try { ... } catch (error) { if (!(test)) throw error; answer }`.
+    `try { ... } catch (error) { if (!(test)) throw error; answer }` (`!==` for one equality).
 
     `test` names the caught error `{error}`. A `const x = ...` statement becomes `let x;` before the
     `try` so later code still sees `x`; a destructuring declaration is not rewritten (None).
@@ -231,10 +231,19 @@ def wrap_in_catch(
     caught = f"({error} as {{ name?: string; code?: string }})" if is_typescript(source.path) else error
     text = (
         f"{before}try {{\n{indent}{unit}{inner}\n{indent}}} catch ({typed}) {{\n"
-        f"{indent}{unit}if (!({test.format(error=caught)})) throw {error};\n"
+        f"{indent}{unit}if ({_negated(test.format(error=caught))}) throw {error};\n"
         f"{indent}{unit}{answer}\n{indent}}}"
     )
     return [source.replace(statement, text), *outer_edits]
+
+
+_ONE_EQUALITY = re.compile(r'(?P<left>[^=!&|"]+) === (?P<right>"[^"]*")')
+
+
+def _negated(test: str) -> str:
+    """`e.name !== "X"` for one equality (as a person writes it), else `!(test)`."""
+    match = _ONE_EQUALITY.fullmatch(test)
+    return f"{match['left']} !== {match['right']}" if match else f"!({test})"
 
 
 def losing_answer(
