@@ -122,3 +122,13 @@ def test_chained_route_and_koa_router() -> None:
     )
     routes = sorted(e.route or "" for e in entry_points(lower_module(source, "r.js")))
     assert routes == ["GET /a", "POST /a"]
+
+
+def test_fastify_plugin_written_inline_takes_its_register_prefix() -> None:
+    source = (
+        'const fastify = require("fastify")();\n'
+        "fastify.register(async (instance) => {\n"
+        '  instance.post("/like/:id", async (request) => ({}));\n'
+        '}, { prefix: "/v1" });\n'
+    )
+    assert [e.route for e in entry_points(lower_module(source, "app.js"))] == ["POST /v1/like/:id"]

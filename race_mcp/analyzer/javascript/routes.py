@@ -98,11 +98,21 @@ def prefixes(module: model.ModuleModel) -> dict[str, str]:
             for arg in call.args[1:]:
                 if isinstance(arg.value, model.Name):
                     found[arg.value.id] = path
-        elif call.method == "register" and isinstance(plugin := call.positional(0), model.Name):
+        elif call.method == "register" and (plugin := _plugin_name(module, call.positional(0))):
             prefix = literal_string(_items(call.positional(1)).get("prefix"))
             if prefix:
-                found[plugin.id] = prefix
+                found[plugin] = prefix
     return found
+
+
+def _plugin_name(module: model.ModuleModel, plugin: model.Expr | None) -> str | None:
+    """The function `register` mounts: `register(routes, ...)`, or one written inline
+    (`register(async (instance) => { ... }, { prefix })`), known by its span."""
+    if isinstance(plugin, model.Name):
+        return plugin.id
+    if isinstance(plugin, model.Opaque) and plugin.kind == "function":
+        return next((f.name for f in module.functions.values() if f.span == plugin.span), None)
+    return None
 
 
 def join(prefix: str | None, path: str) -> str:
