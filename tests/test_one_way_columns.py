@@ -33,6 +33,7 @@ def test_the_fixture_project_has_one_way_and_two_way_columns() -> None:
     assert writers.one_way_value("Ticket", "status") == "CLOSED"  # `close()` only; the default is creation
     assert writers.one_way_value("Membership", "is_active") == "False"  # `join` sets True on a new row
     assert writers.one_way_value("Gift", "used") == "True"  # one-way, yet its branch sends the gift
+    assert writers.one_way_value("Seat", "is_active") == "False"  # `vacate` also inserts a note
     assert writers.one_way_value("Lamp", "lit") is None  # switched on and off
     assert writers.one_way_value("Team", "is_active") is None  # archived and restored
     assert writers.one_way_value("Badge", "revoked") is None  # the admin edits every column
