@@ -158,7 +158,7 @@ def test_forms_serializers_and_admin_edit_columns() -> None:
         "    pass\n"
         "admin.site.register([Visit])\n"
     )
-    assert sorted(edited_columns(tree)) == sorted(
+    assert sorted(edited_columns(tree.body)) == sorted(
         [("Ticket", "subject"), ("Ticket", "status"), ("Lamp", ANY), ("Badge", ANY), ("Visit", ANY)]
     )
 

@@ -31,7 +31,15 @@ import ast
 import re
 from collections.abc import Callable, Iterator
 
-__all__ = ["ANY", "ColumnWrite", "column_writes", "edited_columns", "returned_model", "value_text"]
+__all__ = [
+    "ANY",
+    "WRITE_CALLS",
+    "ColumnWrite",
+    "column_writes",
+    "edited_columns",
+    "returned_model",
+    "value_text",
+]
 
 ANY = "*"
 # (receiver, column, value): a bare model name, "=<dotted callee>" (the model its return
@@ -39,6 +47,8 @@ ANY = "*"
 ColumnWrite = tuple[str, str, str]
 Qualify = Callable[[str], str]  # a name as the module imports it (`helpers.find` -> `app.helpers.find`)
 
+# Source text of a call that may write columns: the rest of a function is read for assignments only.
+WRITE_CALLS = re.compile(rb"setattr\(|\.(?:update|values|bulk_update|update_or_create)\(")
 _CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*")
 _CLASS = re.compile(r"_?[A-Z]\w*[a-z]\w*")
 _MANAGERS = frozenset({"objects", "_default_manager", "_base_manager", "query"})
@@ -90,9 +100,10 @@ def returned_model(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
 
 
 def column_writes(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, owner: str | None, qualify: Qualify
+    node: ast.FunctionDef | ast.AsyncFunctionDef, owner: str | None, qualify: Qualify, *, calls: bool = True
 ) -> list[ColumnWrite]:
-    """Every column write of the function with its value (nested functions included)."""
+    """Every column write of the function with its value (nested functions included). `calls`:
+    its source may write by a call (`WRITE_CALLS` matched it); without, only assignments count."""
     types: dict[str, str] = {}
     arguments = node.args
     for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs):
@@ -102,30 +113,33 @@ def column_writes(
         types["self"] = _NEW if node.name == "__init__" else owner
     found: list[ColumnWrite] = []
     for statement in node.body:
-        found.extend(_statement(statement, types, qualify))
+        found.extend(_statement(statement, types, qualify, calls))
     return [write for write in found if write[0] != _NEW]
 
 
-def edited_columns(tree: ast.Module) -> list[tuple[str, str]]:
-    """(model, column or ANY) that Django forms, serializers and admin pages edit with any value:
-    a class whose `Meta` (or body) names `model = M` with `fields` (ANY for `__all__` or
-    `exclude`), an inline admin (`model = M`), `admin.site.register(M, ..)`, `@admin.register(M)`."""
+def edited_columns(statements: list[ast.stmt]) -> list[tuple[str, str]]:
+    """(model, column or ANY) that Django forms, serializers and admin pages edit with any value,
+    from a module's top-level statements: a class whose `Meta` (or body) names `model = M` with
+    `fields` (ANY for `__all__` or `exclude`), an inline admin (`model = M`),
+    `admin.site.register(M, ..)`, `@admin.register(M)`."""
     found: list[tuple[str, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name != "Meta":  # read with its class
+    for node in statements:
+        if isinstance(node, ast.ClassDef):
             found.extend(_class_edits(node))
-        elif isinstance(node, ast.Call):  # a call, or a class's decorator
-            found.extend(_registered(node))
+            for decorator in node.decorator_list:
+                found.extend(_registered(decorator))
+        elif isinstance(node, ast.Expr):
+            found.extend(_registered(node.value))
     return found
 
 
 # -- statements -----------------------------------------------------------------------------------
 
 
-def _statement(node: ast.stmt, types: dict[str, str], qualify: Qualify) -> Iterator[ColumnWrite]:
+def _statement(node: ast.stmt, types: dict[str, str], qualify: Qualify, calls: bool) -> Iterator[ColumnWrite]:
     """Writes of one statement, in source order, binding locals' models as it goes."""
     if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-        yield from _calls(node.value, types, qualify)
+        yield from _calls(node.value, types, qualify, calls)
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         model = _row_model(node.value, types, qualify) if node.value is not None else None
         if isinstance(node, ast.AnnAssign):
@@ -138,12 +152,12 @@ def _statement(node: ast.stmt, types: dict[str, str], qualify: Qualify) -> Itera
                 yield (_receiver(target.value, types, qualify), target.attr, value)
         return
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        yield from _calls(node.iter, types, qualify)
+        yield from _calls(node.iter, types, qualify, calls)
         if isinstance(node.target, ast.Name):
             _bind(types, node.target.id, _row_model(node.iter, types, qualify))
     elif isinstance(node, (ast.With, ast.AsyncWith)):
         for item in node.items:
-            yield from _calls(item.context_expr, types, qualify)
+            yield from _calls(item.context_expr, types, qualify, calls)
             if isinstance(item.optional_vars, ast.Name):
                 _bind(types, item.optional_vars.id, None)
     elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -151,13 +165,13 @@ def _statement(node: ast.stmt, types: dict[str, str], qualify: Qualify) -> Itera
     else:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
-                yield from _calls(child, types, qualify)
+                yield from _calls(child, types, qualify, calls)
     for child in ast.iter_child_nodes(node):
         if isinstance(child, ast.stmt):
-            yield from _statement(child, types, qualify)
+            yield from _statement(child, types, qualify, calls)
         elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
             for statement in child.body:
-                yield from _statement(statement, types, qualify)
+                yield from _statement(statement, types, qualify, calls)
 
 
 def _bind(types: dict[str, str], name: str, model: str | None) -> None:
@@ -167,9 +181,11 @@ def _bind(types: dict[str, str], name: str, model: str | None) -> None:
         types.pop(name, None)
 
 
-def _calls(node: ast.expr | None, types: dict[str, str], qualify: Qualify) -> Iterator[ColumnWrite]:
-    """Column writes made by calls inside an expression."""
-    if node is None:
+def _calls(
+    node: ast.expr | None, types: dict[str, str], qualify: Qualify, calls: bool
+) -> Iterator[ColumnWrite]:
+    """Column writes made by calls inside an expression (when the function may make any: `calls`)."""
+    if node is None or not calls:
         return
     for call in ast.walk(node):
         if isinstance(call, ast.Call):

@@ -13,7 +13,7 @@ from importlib.util import decode_source
 
 from .._limits import parse_python
 from . import _declarations as decl
-from ._columns import column_writes, edited_columns, returned_model
+from ._columns import WRITE_CALLS, column_writes, edited_columns, returned_model
 from ._draws import return_draws
 from ._facts import ClassFacts, FileFacts, FunctionFacts
 from ._sql import sql_unique_keys
@@ -41,7 +41,9 @@ def extract_python(data: bytes, module: str, is_package: bool) -> FileFacts:
         facts.broken = True
         return facts
     try:
-        _Extractor(facts, module, is_package, wants_sql=b"unique" in data.lower()).run(tree)
+        extractor = _Extractor(facts, module, is_package, wants_sql=b"unique" in data.lower())
+        extractor.source_lines = data.split(b"\n")
+        extractor.run(tree)
     except RecursionError:
         return FileFacts(module=module, broken=True)
     return facts
@@ -67,6 +69,7 @@ class _Extractor:
         self.package = module if is_package else module.rpartition(".")[0]
         self.wants_sql = wants_sql
         self.references: set[str] = set()
+        self.source_lines: list[bytes] = []  # the file's lines: which functions may write by a call
 
     # -- the module -------------------------------------------------------------------------------
 
@@ -82,7 +85,7 @@ class _Extractor:
             else:
                 self._scan(node, _Scope(None))
         self.facts.references = sorted(self.references)
-        self.facts.edits = edited_columns(tree)
+        self.facts.edits = edited_columns(top)
 
     def _bind(self, node: ast.stmt) -> None:
         """Top-level names: imports, definitions, assignments (a lock, a declarative base)."""
@@ -177,7 +180,13 @@ class _Extractor:
         for statement in node.body:
             self._scan(statement, scope)
         facts.draws = return_draws(node, self.qualify)
-        facts.column_values = column_writes(node, owner, lambda name: self.qualify(name) or name)
+        source = b"\n".join(self.source_lines[node.lineno - 1 : facts.end])
+        writing = WRITE_CALLS.search(source) is not None
+
+        def qualified(name: str) -> str:
+            return self.qualify(name) or name
+
+        facts.column_values = column_writes(node, owner, qualified, calls=writing)
         facts.returns_model = returned_model(node)
         self.facts.functions[local] = facts
 
