@@ -53,9 +53,12 @@ MONEY_WORDS = re.compile(
 )
 # "Transfer" moves money or moves ownership (a check to another project, an alias to another
 # user): only a handler whose code names an amount moves money (healthchecks, simplelogin review).
-_AMBIGUOUS_MONEY = re.compile(r"transfer", re.IGNORECASE)
+# "Subscribe" starts a paid plan or puts an address on a mailing list (outline's share
+# subscriptions, issue 12 review): the same test.
+_AMBIGUOUS_MONEY = re.compile(r"transfer|subscribe", re.IGNORECASE)
 _AMOUNT_WORDS = re.compile(
-    r"amount|\bamt\b|balance|quantit|price|total|fund|credit|debit|cents|currency|money|payment",
+    r"amount|\bamt\b|balance|quantit|price|total|fund|credit|debit|cents|currency|money|payment|"
+    r"billing|invoice",
     re.IGNORECASE,
 )
 KEY_WORDS = r"idempot|request[_-]?id|client[_-]?token|dedup|nonce"
@@ -179,8 +182,8 @@ def idempotency_direct(
 
 
 def moves_ownership(label: str, code: str) -> bool:
-    """The route's only money word is "transfer" and the handler names no amount: a thing changes
-    hands, no funds move."""
+    """The route's only money words are "transfer" or "subscribe" and the handler names no amount:
+    a thing changes hands, an address joins a list, no funds move."""
     words = {match.group(0).lower() for match in MONEY_WORDS.finditer(label)}
     ambiguous = all(_AMBIGUOUS_MONEY.fullmatch(word) for word in words)
     return ambiguous and _AMOUNT_WORDS.search(code) is None

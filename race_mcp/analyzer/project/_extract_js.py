@@ -27,6 +27,7 @@ import re
 from typing import Any
 
 from ._facts import FileFacts, merge_keys
+from ._sequelize import sequelize_facts
 
 __all__ = ["extract_javascript", "extract_prisma"]
 
@@ -67,7 +68,11 @@ def _extract(data: bytes, module: str, suffix: str) -> FileFacts:
         from ._js_routes import routing_facts
 
         extra.update(routing_facts(source, label, tree, imports))
-    return FileFacts(module, kind="js", broken=tree.root_node.has_error, extra=extra)
+    # Sequelize models' tables and unique keys, and migrations' unique indexes (`_sequelize.py`).
+    tables, model_tables = sequelize_facts(source)
+    if model_tables:
+        extra["model_tables"] = model_tables
+    return FileFacts(module, kind="js", broken=tree.root_node.has_error, extra=extra, tables=tables)
 
 
 # -- imports and exports, read off the top of the tree ----------------------------------------------

@@ -20,6 +20,7 @@ the files the index walked (inside the allowed roots, symlinks resolved) is ever
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ LANGUAGE_KINDS = frozenset({"js", "rs"})
 _JS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 # Bumped when an extractor's facts change shape or meaning: the kind is part of each file's cache
 # key, so facts cached by an older extractor are not read back.
-EXTRACTOR_VERSION = 7
+EXTRACTOR_VERSION = 8
 # The job kind says which extractor and, for JavaScript, which dialect (the suffix) parses it.
 SUFFIX_KINDS: dict[str, str] = {
     **{suffix: f"js@{EXTRACTOR_VERSION}:{suffix}" for suffix in _JS},
@@ -102,6 +103,7 @@ class CrossFile:
         self._crates: dict[tuple[str, str], str] | None = None
         self._exports: dict[tuple[str, str], Target | None] = {}
         self._calls: ForeignCalls | None = None
+        self._model_tables: dict[str, set[str]] | None = None
 
     # -- what the analysis of one file asks --------------------------------------------------------
     def entry_points(self, path: str) -> list[model.EntryPoint]:
@@ -124,6 +126,22 @@ class CrossFile:
             if key.startswith("prisma:") and name[:1].lower() + name[1:] == delegate:
                 found.update(column for columns in keys for column in columns)
         return found
+
+    def sequelize_unique(self, model_name: str) -> set[frozenset[str]]:
+        """Unique column sets of the Sequelize model `model_name`: what its declaration says
+        (`unique: true`, `@Unique`), and the unique indexes migrations put on its table (its
+        `tableName`, else the names Sequelize would give it: `ShareSubscription` ->
+        `ShareSubscriptions`, `share_subscriptions`)."""
+        if self._model_tables is None:
+            self._model_tables = {}
+            for facts in self.files.values():
+                for name, table in facts.extra.get("model_tables", {}).items():
+                    self._model_tables.setdefault(name, set()).add(table)
+        names = self._model_tables.get(model_name) or _default_tables(model_name)
+        keys = {frozenset(columns) for columns in self.tables.get(f"sequelize:{model_name}", ())}
+        for table in names:
+            keys.update(frozenset(columns) for columns in self.tables.get(f"sql:{table}", ()))
+        return keys
 
     @property
     def calls(self) -> ForeignCalls:
@@ -440,6 +458,9 @@ class LanguageFacts:
     def prisma_unique(self, delegate: str) -> set[str]:
         return self.cross.prisma_unique(delegate)
 
+    def sequelize_unique(self, model_name: str) -> set[frozenset[str]]:
+        return self.cross.sequelize_unique(model_name)
+
     def resolver(self) -> Resolver:
         """The interpreter's resolver of calls into other JavaScript files of the project."""
         calls, home = self.cross.calls, self.path
@@ -452,6 +473,22 @@ class LanguageFacts:
     def helper_text(self) -> str:
         """The text of the project files this one imports (which stores its calls may reach)."""
         return self.cross.calls.helper_text(self.path)
+
+
+def _default_tables(model_name: str) -> set[str]:
+    """The table Sequelize names a model without a `tableName`: the plural of its name, as is or
+    in snake case (`underscored`), lower-cased as the index keys are."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", model_name).lower()
+    names = {snake, model_name.lower()}
+    return names | {_plural(name) for name in names}
+
+
+def _plural(name: str) -> str:
+    if name.endswith(("s", "x", "ch", "sh")):
+        return f"{name}es"
+    if name.endswith("y") and name[-2:-1] not in "aeiou":
+        return f"{name[:-1]}ies"
+    return f"{name}s"
 
 
 def _same_route(local: model.EntryPoint, mounted: model.EntryPoint) -> bool:

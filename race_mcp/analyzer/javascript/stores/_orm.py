@@ -16,6 +16,7 @@ import re
 from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
 from ..callbacks import serializable_callback
+from ._row_checks import copies_checked_rows, same_value_check
 
 __all__ = [
     "COMPARISONS",
@@ -107,14 +108,25 @@ def _operators(value: model.Expr) -> set[str]:
     return set(items(value))
 
 
-class Filter:
-    """A `where` object: the fields it names, and those it compares (`balance: { gte: n }`)."""
+# Keys of a filter whose value is more filters (Prisma `OR: [{ email }, { teamId }]`, Sequelize
+# `[Op.or]: [...]`): their branches' fields are looked up too. `NOT` looks for the rows that differ.
+_BRANCHES = frozenset({"AND", "OR", "and", "or"})
 
-    def __init__(self, where: model.Expr | None) -> None:
+
+class Filter:
+    """A `where` object: the fields it names, and those it compares (`balance: { gte: n }`). The
+    fields of `OR`/`AND` branches count: `findFirst({ where: { OR: [{ email }, { teamId }] } })`
+    looks up both, and an insert after it is refused by a unique key on either."""
+
+    def __init__(self, where: model.Expr | None, depth: int = 0) -> None:
         self.fields: set[str] = set()
         self.compared: set[str] = set()
         for name, value in items(where).items():
-            if name in ("AND", "OR", "and", "or"):
+            if name in _BRANCHES:
+                for branch in _branches(value) if depth < 4 else ():
+                    inner = Filter(branch, depth + 1)
+                    self.fields |= inner.fields
+                    self.compared |= inner.compared
                 continue
             self.fields.add(name)
             if _operators(value) & COMPARISONS:
@@ -123,6 +135,13 @@ class Filter:
     def guards(self, written: set[str]) -> bool:
         """The filter re-checks what the write changes (or a version): a compare-and-set."""
         return bool(self.fields & (written | VERSION_FIELDS))
+
+
+def _branches(value: model.Expr) -> list[model.Expr]:
+    """`[{ a }, { b }]` or `{ a, b }`: the filter objects of a branch key."""
+    if isinstance(value, model.Collection) and value.kind in ("list", "tuple"):
+        return list(value.elements)
+    return [value]
 
 
 def bare_fields(expr: model.Expr | None) -> set[str]:
@@ -199,6 +218,11 @@ def update(
 ) -> list[Effect]:
     """An UPDATE by filter: what flows into the write is the data's reads only (the filter's say
     which row); a filter that re-checks the written columns guards it when its outcome is seen."""
+    check = ctx.state.checks.get(key)
+    if check is not None and data is not None and same_value_check(check, data, ctx):
+        # `if (row.name === name) return;` then `name` written: the check only says whether the
+        # write changes anything, and a stale answer sets the same value (`_row_checks.py`).
+        del ctx.state.checks[key]
     ctx.args.clear()
     if data is not None:
         ctx.args.extend(ctx.evaluate(data))
@@ -207,10 +231,25 @@ def update(
     return [Effect("write", key, "RC301", guard, columns=frozenset(written), compares=compares)]
 
 
-def insert(key: str, unique: set[str], ctx: CallContext, *, ignores_duplicates: bool = False) -> list[Effect]:
+def insert(
+    key: str,
+    unique: set[str],
+    ctx: CallContext,
+    *,
+    ignores_duplicates: bool = False,
+    data: model.Expr | None = None,
+) -> list[Effect]:
     """A create: racy after an absence check on fields no unique constraint covers (the check's
-    own detail says which fields it looked at; the interpreter compares them with `unique`)."""
+    own detail says which fields it looked at; the interpreter compares them with `unique`).
+
+    An insert whose values (`data`) are taken from the rows the check read (a template copied into
+    a new document, the template's attachments onto it) was decided on rows that exist: it fills no
+    absence, so it duplicates nothing the lookup looked for (issue 12 review: documenso's copies;
+    Python's inserts after a check of a row handed in are the same rule)."""
     guard = ALL if ignores_duplicates or ctx.catching(INTEGRITY_ERRORS) else frozenset(unique)
+    check = ctx.state.checks.get(key)
+    if guard != ALL and check is not None and copies_checked_rows(check, key, ctx, data):
+        guard = guard | check.detail | {"<copied row>"}
     return [Effect("write", key, "RC303", guard, needs_check=True)]
 
 

@@ -87,7 +87,8 @@ def prisma_effects(
         skip = args.get("skipDuplicates")
         ignores = isinstance(skip, model.Literal) and skip.value is True
         declared = schema_unique(table) if schema_unique is not None else set()
-        return insert(key, looked_up_unique.get(table, unique) | declared, ctx, ignores_duplicates=ignores)
+        unique_here = looked_up_unique.get(table, unique) | declared
+        return insert(key, unique_here, ctx, ignores_duplicates=ignores, data=args.get("data"))
     if method in ("upsert", "delete"):
         return [Effect("write", key, "RC301", ALL)]
     if method == "deleteMany":

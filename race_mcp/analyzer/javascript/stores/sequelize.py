@@ -7,8 +7,10 @@
 - `Model.update(values, { where })`, `Model.increment/decrement(..., { where })`: guarded when the
   `where` re-checks a column written (`balance: { [Op.gte]: n }`) and the affected count is read.
 - `create` / `bulkCreate` after an absence check: RC303 unless the fields are declared unique in
-  the module, `UniqueConstraintError` is caught or `ignoreDuplicates` is set; `findOrCreate` on
-  fields with no unique constraint is RC303 by itself.
+  the module or, in a project, by the model's definition or a migration's unique index on its
+  table (`project/_sequelize.py`), `UniqueConstraintError` is caught or `ignoreDuplicates` is
+  set; `findOrCreate` on fields with no unique constraint is RC303 by itself. In a create hook, a
+  lookup on the new row's id decides nothing another request can change.
 - `sequelize.transaction(async (t) => ...)` (managed) runs the callback in one transaction;
   `const t = await sequelize.transaction()` begins one, `t.commit()` ends it.
 """
@@ -76,9 +78,45 @@ def sequelize_effects(
     key = f"orm:{name}"
     options = _options(call)
     if method in _READS:
+        if method != "findByPk" and _keyed_by_new_row(options.get("where"), ctx.function()):
+            return []
         fields = {"id"} if method == "findByPk" else Filter(options.get("where")).fields
         return read(key, fields, ctx, locked=_locks(options))
-    return _static_write(method, key, call, options, ctx, unique_of(name))
+    return _static_write(method, key, call, options, ctx, unique_of(name) | _project_unique(name, ctx))
+
+
+# sequelize-typescript's hooks given the row being created (`@AfterCreate static f(model, options)`).
+_CREATE_HOOKS = frozenset({"AfterCreate", "BeforeCreate"})
+
+
+def _keyed_by_new_row(where: model.Expr | None, function: model.Function) -> bool:
+    """In a create hook, a lookup on the new row's id (`{ collectionId: model.id }`): only this
+    request knows that row yet (it is not committed before the hook's transaction is), so what the
+    lookup finds, or does not, no other request changes (issue 12 review: outline's creator
+    membership made right after its collection)."""
+    hooks = {dotted(d.func if isinstance(d, model.Call) else d) for d in function.decorators}
+    if not hooks & _CREATE_HOOKS or not function.params:
+        return False
+    created = function.params[0]
+    return any(
+        isinstance(value, model.Attribute)
+        and value.attr == "id"
+        and isinstance(value.value, model.Name)
+        and value.value.id == created
+        for value in items(where).values()
+    )
+
+
+def _project_unique(name: str, ctx: CallContext) -> set[str]:
+    """The columns of the unique keys other files declare for the model (its definition, the
+    migrations' unique indexes on its table) that the decision's lookup covers whole: a lookup on
+    (shareId, documentId, emailFingerprint) under a unique index on the three finds the one row a
+    second insert would duplicate; one on documentId alone does not."""
+    declared = getattr(ctx.facts(), "sequelize_unique", None)
+    check = ctx.state.checks.get(f"orm:{name}")
+    if declared is None or check is None:
+        return set()
+    return {column for key in declared(name) if key <= check.detail for column in key}
 
 
 def _row(method: str, key: str, call: model.Call, ctx: CallContext) -> list[Effect]:
@@ -119,11 +157,14 @@ def _static_write(
         ignores = (
             any(k in options for k in ("ignoreDuplicates", "updateOnDuplicate")) and method == "bulkCreate"
         )
-        return insert(key, unique, ctx, ignores_duplicates=ignores)
+        return insert(key, unique, ctx, ignores_duplicates=ignores, data=call.positional(0))
     if method == "findOrCreate":
         looked_up = where.fields
         effects = read(key, looked_up, ctx)
-        if not (looked_up and looked_up <= unique) and not ctx.catching(("IntegrityError",)):
+        declared = getattr(ctx.facts(), "sequelize_unique", None)
+        keys = declared(key.removeprefix("orm:")) if declared is not None else set()
+        covered = looked_up and (looked_up <= unique or any(k <= looked_up for k in keys))
+        if not covered and not ctx.catching(("IntegrityError",)):
             effects.append(Effect("direct", key, "RC303"))
         return effects
     if method == "upsert":

@@ -22,7 +22,10 @@ __all__ = ["SqlStatement", "parse_sql", "unique_columns"]
 # analyzer, whose patterns these are).
 _COMMENT = re.compile(r"--[^\n]*+|/\*(?:.*?\*/|.*+)", re.DOTALL)  # an unclosed /* runs to the end
 _IDENT = r'[\w."`\[\]]++'
-_FROM_TABLES = re.compile(rf"\b(?:from|join)\s+({_IDENT})")
+# A name followed by `(` is a set-returning function (`FROM unnest(...)`, `generate_series(..)`),
+# not a table: the possessive name cannot shrink to let the look-ahead pass.
+_FROM_TABLES = re.compile(rf"\b(?:from|join)\s+({_IDENT})(?!\s*+\()")
+_CTE_NAMES = re.compile(r"(?:^with|,)\s++(?:recursive\s++)?(\w++)\s++as\s*+\(")
 _UPDATE = re.compile(
     rf"^update\s+(?:only\s+)?({_IDENT})\s+(?:as\s+\w+\s+|\w+\s+)?set\s+(.*?)(?:\s+where\s+(.*?))?(?:\s+returning\s+.*)?$"
 )
@@ -124,7 +127,9 @@ def parse_sql(text: str) -> SqlStatement | None:
     locking = bool(_LOCKING.search(sql))
     if first == "with":
         main = next((k for k in ("update", "insert", "delete") if f" {k} " in f" {sql} "), "select")
-        tables = tuple(_name(t) for t in _FROM_TABLES.findall(sql))
+        # The WITH clause's own names (`WITH batch AS (...)`) are no tables of the database.
+        named = {_name(name) for name in _CTE_NAMES.findall(sql)}
+        tables = tuple(t for t in (_name(t) for t in _FROM_TABLES.findall(sql)) if t not in named)
         return SqlStatement(main, tables, locking=locking, for_update=bool(_FOR_UPDATE.search(sql)))
     if first == "select":
         tables = tuple(dict.fromkeys(_name(t) for t in _FROM_TABLES.findall(sql)))
