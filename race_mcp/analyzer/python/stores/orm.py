@@ -45,7 +45,9 @@ from ._orm_new_rows import (
     saved_as_new,
     validation_read,
 )
+from ._orm_own_rows import OWN_ROW, inserted_row, own_row_lookup, transaction_unit
 from ._orm_rows import LOADED, LoadedRow, loaded_rows
+from ._orm_updates import spread_columns, update_values
 from ._sqlalchemy import INTEGRITY_ERRORS, SESSION_NAME, SqlAlchemyMixin, row_lock
 
 __all__ = ["OrmRecognizer"]
@@ -334,6 +336,8 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
     def built_row(self, call: model.Call, facts: OrmFacts, ctx: CallContext) -> list[Effect] | None:
         """`account = Account(email=e)`: a row built in memory, bound to its own key (`_orm_new_rows`)."""
         func = call.func  # the last name first: most calls are no capitalised constructor
+        if call.method == "__class__":
+            return self.copied_row(call, ctx)
         if isinstance(func, model.Attribute):
             if not func.attr[:1].isupper():
                 return None
@@ -351,7 +355,20 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             ctx.notes.setdefault("orm-built-from", {})[call] = parents
         # Inserts only: a helper handing the built row back returns that row, not its arguments
         # (`slip = slip_of(parcel)`), and its save is no unit of work of an existing row.
-        return [Effect("read", f"orm:{found}{NEW_ROW}", detail=drawn_fields(call), inserts_only=True)]
+        detail = drawn_fields(call) | transaction_unit(ctx)  # a reload after its save: `_orm_own_rows`
+        return [Effect("read", f"orm:{found}{NEW_ROW}", detail=detail, inserts_only=True)]
+
+    @staticmethod
+    def copied_row(call: model.Call, ctx: CallContext) -> list[Effect] | None:
+        """`copy = source.__class__(**fields)`: a new instance of a loaded row's model (a copy
+        helper's), a row built in memory as `Model(**fields)` is; its save is an INSERT, never the
+        write-back of the source row it was filled from (wagtail's task state copies, issue 11)."""
+        source = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
+        if source is None or not ctx.result_used(call):
+            return None
+        name = source.key.removesuffix(NEW_ROW)
+        copied = frozenset({f"{_COPIED}{source.steps[0].order}"}) if source.steps else frozenset()
+        return [Effect("read", f"{name}{NEW_ROW}", detail=copied, inserts_only=True)]
 
     def save_built(self, built: Access, ctx: CallContext) -> list[Effect]:
         """`account.save()` of a row built in memory: an INSERT, as `Account.objects.create()` is.
@@ -367,7 +384,15 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         }
         ctx.args.extend(parents.values())
         decided = [Effect("write", parent, "RC301", needs_check=True) for parent in parents]
-        return [*decided, *self.insert(key, guard, ctx)]
+        # A copy's source row was found, not looked for: a test of it (`if source.approved:`, the
+        # fields the copy helper picks) decided nothing about a missing row the copy could duplicate.
+        check = ctx.state.checks.get(key)
+        of_copied = (
+            check is not None and bool(check.steps) and f"{_COPIED}{check.steps[0].order}" in built.detail
+        )
+        if of_copied and check is not None and guard != ALL:
+            guard = guard | check.detail | frozenset({"<row copied>"})
+        return [*decided, *self.insert(key, guard, ctx, handled=of_copied)]
 
     def related_probe(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         """`hasattr(order, "invoice_settings")` before `InvoiceSettings.objects.create(order=order)`
@@ -426,7 +451,7 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         if isinstance(args[0], model.Name) and args[0].id in self.facts(ctx).classes:
             return [Effect("read", f"orm:{args[0].id}", detail=detail)]
         querysets = self._querysets(ctx)
-        origin = next((a for a in ctx.args if a.steps and a.steps[0].node in querysets), None)
+        origin = next((a for a in ctx.args if _holds_queryset(a) and a.steps[0].node in querysets), None)
         if origin is None:
             return None
         found, locking, _ = querysets[origin.steps[0].node]
@@ -442,13 +467,16 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         return querysets
 
     def _queryset_alias(self, base: model.Expr, calls: Calls, ctx: CallContext) -> Queryset | None:
-        """`locked.get()` on a local that holds a queryset built earlier."""
+        """`locked.get()` on a local that holds a queryset built earlier. Not on a value read
+        from its rows: `doc.title`, or a dict built from it (`fmt = {"t": doc.title}`), carries
+        the queryset's read as its first step too, and `fmt.update({...})` or `fmt.get(k)` is a
+        dict's method, no UPDATE of the model (`_holds_queryset`)."""
         if not calls or not isinstance(base, model.Name) or not ctx.receiver:
             return None
         if not all(m in _DJANGO_LAZY or m in _DJANGO_EVALUATING or m in _DJANGO_WRITES for m, _ in calls):
             return None
         origin = ctx.receiver[0]
-        return self._querysets(ctx).get(origin.steps[0].node) if origin.steps else None
+        return self._querysets(ctx).get(origin.steps[0].node) if _holds_queryset(origin) else None
 
     def row_lock(
         self, name: str, locking: model.Node | None, ctx: CallContext, *, evaluated: bool
@@ -488,7 +516,7 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             # `filter(id=p.id, next_date=p.next_date).update(next_date=...)`: a filter on a column the
             # UPDATE sets is a compare-and-set (an optimistic lock), here or on the queryset's local.
             guard = ALL if set(keywords(terminal_call)) & pinned else frozenset()
-            ctx.args.extend(a for arg in terminal_call.args for a in ctx.evaluate(arg.value))
+            ctx.args.extend(update_values(terminal_call, key, ctx))
             if queryset is not None:
                 # `qs = X.objects.filter(...); qs.update(n=F("n") + 1)` is one UPDATE, as the chained
                 # form: the lazy queryset only names the rows written, it read none of their values.
@@ -496,7 +524,8 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             # A compare-and-set to a new state (`filter(status="requested").update(status="sent")`):
             # a retry fails the transition instead of repeating what follows it (RC601).
             claim = bool(guard) and not any(_computed(v) for v in keywords(terminal_call).values())
-            columns = frozenset(keywords(terminal_call))
+            spread = spread_columns(terminal_call, ctx.function().body) or frozenset()
+            columns = frozenset(keywords(terminal_call)) | spread
             write = Effect(
                 "write",
                 key,
@@ -514,7 +543,9 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             deduplicated = ignoring or ctx.catching(INTEGRITY_ERRORS)
             guard = ALL if deduplicated else frozenset(self.unique_of(name, ctx))
             lost = [] if ignoring else increment_lost(key, ctx)
-            return [*effects, *lost, *self.insert(key, guard, ctx)]
+            # `doc = X.objects.create(...)` in a transaction: the value is the new row, its own.
+            own = inserted_row(name, ctx) if terminal == "create" and ctx.result_used(terminal_call) else []
+            return [*effects, *lost, *self.insert(key, guard, ctx), *own]
         if terminal in ("get_or_create", "update_or_create"):
             # `get_or_create(**{field: value})`: which field is looked up is not in the code.
             unknown = any(arg.star == "**" for arg in terminal_call.args)
@@ -529,6 +560,10 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             # `if qs.exists(): qs.update(...)`: that rows match decides nothing the UPDATE, which
             # applies the same filter again, does not re-check.
             detail |= EXISTENCE
+        if not lazy and own_row_lookup(name, calls, ctx, NEW_ROW):
+            # A row this run inserted in the transaction still open, reloaded by its key.
+            reload = Effect("read", f"{key}{OWN_ROW}", detail=transaction_unit(ctx), inserts_only=True)
+            return [*effects, reload]
         if lazy or terminal in _DJANGO_EVALUATING or "get" in methods:
             return [*effects, Effect("read", key, detail=detail)]
         return effects
@@ -600,6 +635,17 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             ctx.args.append(stale)
             return [Effect("write", key, "RC301", overwrites=written)]
         return [Effect("write", key, "RC301", needs_check=not derived, overwrites=written, same_value=same)]
+
+
+# The detail marker of a row built as a copy of another (`source.__class__(**fields)`): the step
+# order of the source row's read.
+_COPIED = "<copy of read>:"
+
+
+def _holds_queryset(value: Access) -> bool:
+    """The value is a queryset itself (its one read the lazy query, tested perhaps), not a value
+    read from its rows: reading `doc.created` off a row of `docs` adds a read step to the access."""
+    return bool(value.steps) and all(step.role == "check" for step in value.steps[1:])
 
 
 def _same_values(call: model.Call, ctx: CallContext, key: str) -> bool:
