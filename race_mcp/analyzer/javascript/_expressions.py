@@ -64,6 +64,9 @@ def _indirect_callee(node: Any | None) -> Any | None:
     return node
 
 
+_PROMISE_COMBINATORS = frozenset({"Promise.all", "Promise.allSettled", "Promise.any", "Promise.race"})
+
+
 def _awaited_callee(node: Any | None) -> Any | None:
     """The callee of a mis-parsed `await (0, f)(x)`: `f`."""
     if node is None or node.type != "call_expression":
@@ -199,7 +202,14 @@ class ExpressionLowering:
 
     def _await_expression(self, node: Any) -> model.Expr:
         inner = node.named_children[0] if node.named_children else None
-        return model.Await(self.expr(inner), span=span(node), origin=node)
+        value = self.expr(inner)
+        if isinstance(value, model.Call) and value.name in _PROMISE_COMBINATORS:
+            # `await Promise.all(items.map(async (item) => ...))` waits for every promise the map
+            # made: the map's callbacks finish before the await returns, as if each were awaited.
+            for arg in value.args:
+                if isinstance(arg.value, model.Call):
+                    arg.value = model.Await(arg.value, span=arg.value.span, origin=arg.value.origin)
+        return model.Await(value, span=span(node), origin=node)
 
     # -- operators --------------------------------------------------------------------------------
     def _binary_expression(self, node: Any) -> model.Expr:

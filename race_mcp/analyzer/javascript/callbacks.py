@@ -1,4 +1,5 @@
-"""Callbacks a call runs before it returns: the body of an interactive transaction.
+"""Callbacks a call runs before it returns: the body of an interactive transaction, and the
+callback an array method runs per element (`items.map(async (item) => {...})`, `forEach`).
 
 `await prisma.$transaction(async (tx) => {...})`, `knex.transaction(async (trx) => ...)`,
 `sequelize.transaction(async (t) => ...)`, `dataSource.transaction(async (manager) => ...)`,
@@ -6,7 +7,9 @@
 callback's reads and writes happen inside the call, in one transaction. The memory profile runs
 the callback as the call's callee (so its effects are the caller's, on the caller's path) and the
 store recognizers declare such a callback transactional (the interpreter opens a transaction at its
-start and commits at its end).
+start and commits at its end). An array method's async callback runs once in the model (one
+element stands for all): `await Promise.all(event.Records.map(async (record) => ...))` is read as
+its loop.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ..core import model
 __all__ = [
     "TRANSACTION_METHODS",
     "immediate_callback",
+    "iteration_callback",
     "serializable_callback",
     "takes_transaction",
     "transaction_callback",
@@ -43,6 +47,22 @@ def immediate_callback(call: model.Call) -> model.Opaque | None:
         if isinstance(value, model.Opaque) and value.kind == "function":
             return value
     return None
+
+
+# Array methods that call their function argument for each element before they return (map's
+# promises are awaited by the Promise.all around it, or not at all: their writes happen either way).
+_ITERATION_METHODS = frozenset({"map", "forEach", "flatMap", "filter", "some", "every", "find", "reduce"})
+
+
+def iteration_callback(call: model.Call) -> model.Opaque | model.Name | None:
+    """The function `items.map(async (item) => {...})` (or `records.map(handleRecord)`) runs per
+    element, if `call` is such a call: the inline function, or the name it passes."""
+    if call.method not in _ITERATION_METHODS or call.receiver is None or not call.args:
+        return None
+    value = call.args[0].value
+    if isinstance(value, model.Opaque) and value.kind == "function":
+        return value
+    return value if isinstance(value, model.Name) else None
 
 
 def _transaction_call(function: model.Function) -> Any:

@@ -14,7 +14,7 @@ from ..core.profile import Callee
 from ..core.state import Frame
 from ..python.memory import PythonMemory, is_mutable
 from ._settled import settled_state
-from .callbacks import immediate_callback
+from .callbacks import immediate_callback, iteration_callback
 
 __all__ = ["JavaScriptMemory", "may_share_state"]
 
@@ -82,12 +82,18 @@ class JavaScriptMemory(PythonMemory):
 
     def resolve_callee(self, call: model.Call, frame: Frame) -> Callee | None:
         """Besides the module's functions and methods: the callback a transaction or a mutex runs
-        before the call returns (`prisma.$transaction(async (tx) => {...})`), run in the caller's
-        `this`."""
-        callback = immediate_callback(call)
+        before the call returns (`prisma.$transaction(async (tx) => {...})`), or an array method
+        runs per element (`items.map(async (item) => {...})`), run in the caller's `this`."""
+        transaction = immediate_callback(call)
+        callback = transaction or iteration_callback(call)
         if callback is not None:
-            function = self._by_span.get(callback.span)
-            if function is not None:
+            if isinstance(callback, model.Name):
+                function = self.module.functions.get(callback.id)
+            else:
+                function = self._by_span.get(callback.span)
+            # Only an async per-element callback is run: it is where store calls await. A sync one
+            # (`rows.filter((r) => r.open)`) computes from the array, which the call's value keeps.
+            if function is not None and (transaction is not None or function.is_async):
                 return function, self.frame(function, self_class=frame.self_class)
         return super().resolve_callee(call, frame)
 
