@@ -28,12 +28,24 @@ from typing import Any
 
 from .._limits import check_deadline
 from . import model
+from .compared import compares_stored_and_written
 from .effects import Effect, Recognizer
 from .fresh import pins_fresh_value
 from .idempotent import Branch, one_way, pure_call, refreshes, same_for_every_racer
 from .profile import Callee, Context, LanguageProfile, Resolver
 from .specialize import BINDER, binds_class
-from .state import EXISTENCE, OWN_METHOD, Access, Frame, Mode, State, Step, is_memory_key, join
+from .state import (
+    ATTRIBUTE_METHOD,
+    EXISTENCE,
+    OWN_METHOD,
+    Access,
+    Frame,
+    Mode,
+    State,
+    Step,
+    is_memory_key,
+    join,
+)
 from .stores import spec, store_of
 from .walk import existence_subjects, looked_at
 from .writes import Writes
@@ -66,6 +78,8 @@ class Interpreter(Writes):
         self.resolver = resolver
         self.visited: set[str] = set()
         self.existence_tests: set[model.Node] = set()
+        # Each `if` test run, with the step orders it was evaluated between (`compared_before`).
+        self.test_spans: list[tuple[int, int, model.Expr]] = []
         self._chain_owners = [r for r in recognizers if hasattr(r, "owns_chain")]
         self._transactional = [r for r in recognizers if hasattr(r, "transactional")]
         self._enterers = [r for r in recognizers if hasattr(r, "enter")]
@@ -159,6 +173,16 @@ class Interpreter(Writes):
                 self.eval(child, state)
         return state
 
+    def compared_before(self, key: str, target: model.Expr, value: model.Expr, state: State) -> bool:
+        """The check of the row asked whether `value` differs from what `target` holds
+        (`core/compared.py`): the write ends as an unconditional overwrite would."""
+        check = state.checks.get(key)
+        if check is None:
+            return False
+        made = check.steps[-1].order
+        tests = [test for start, end, test in self.test_spans if start <= made <= end]
+        return compares_stored_and_written(target, value, tests)
+
     def exec_if(self, node: model.If, state: State) -> State | None:
         decided = self.decided_test(node.test)
         if decided is not None:
@@ -167,6 +191,7 @@ class Interpreter(Writes):
         tested_from = next(self._order)
         self.eval(node.test, state, test=True)
         tested_to = next(self._order)
+        self.test_spans.append((tested_from, tested_to, node.test))
         self.existence_tests = set()
         self.tests.append((len(self.frames), node.test))
         try:
@@ -337,7 +362,15 @@ class Interpreter(Writes):
         if isinstance(target, model.Collection):
             if values and values[0].selected:
                 values = [replace(values[0], column_value=True), *values[1:]]  # a SQL row's columns
-            for element in target.elements:
+            elements = target.elements
+            if _counts_positions(value) and len(elements) == 2:
+                # `for i, row in enumerate(rows)`: `i` is where the row came in the sequence, no value
+                # of the row (`row.order = i` renumbers the rows blindly, nothing of theirs is lost);
+                # it still says how many rows came first (`if i >= limit:` decides on the rows).
+                counted = [replace(a, steps=(self.step(value, "read"),)) for a in values]
+                self.assign(elements[0], value, counted, state)
+                elements = elements[1:]
+            for element in elements:
                 self.assign(element, value, values, state)
             return
         if isinstance(target, model.Opaque):  # `*rest` in an unpacking
@@ -371,6 +404,7 @@ class Interpreter(Writes):
                 same_for_every_racer(value, lambda name: self.bound_once(name, body))
                 or refreshes(target, value, [t for depth, t in self.tests if depth == len(self.frames)])
                 or (isinstance(target, model.Attribute) and one_way(self.facts, key, target.attr, value))
+                or self.compared_before(key, target, value, state)
             )
             self.mark_dirty(key, alias, target, state, derived=derived, atomic=atomic, same_value=same)
 
@@ -645,6 +679,9 @@ class Interpreter(Writes):
         """`if board.is_open():` tested the row through its own method: which attributes it read is
         not known here, so the check may be on what the path writes (not an unrelated check)."""
         receiver = call.receiver
+        if isinstance(receiver, model.Attribute | model.Subscript) and call.method:
+            self.attribute_method_test(receiver, state)
+            return
         if not (isinstance(receiver, model.Name) and call.method and self.is_local(receiver.id)):
             return
         alias = state.aliases.get(receiver.id)
@@ -653,6 +690,18 @@ class Interpreter(Writes):
         check = state.checks.get(alias.key)
         if check is not None and check.steps[0].order == alias.steps[0].order:
             state.checks[alias.key] = replace(check, checked=check.checked | {OWN_METHOD})
+
+    def attribute_method_test(self, receiver: model.Attribute | model.Subscript, state: State) -> None:
+        """`if form.instance.describe():` asked a method of an attribute of a value read earlier;
+        noted on the check that attribute made (`ATTRIBUTE_METHOD`), so the attribute is not taken
+        for all the test looked at (`python/stores/_orm_members.py`)."""
+        base = _chain_base(receiver)
+        if not (isinstance(base, model.Name) and self.is_local(base.id)):
+            return
+        alias = state.aliases.get(base.id)
+        check = state.checks.get(alias.key) if alias is not None else None
+        if check is not None and check.steps[-1].node is receiver:
+            state.checks[check.key] = replace(check, checked=check.checked | {ATTRIBUTE_METHOD})
 
     def decide_on(self, access: Access, call: model.Call, state: State) -> Access:
         """`if Alias.get_by(email=e):` / `if not find_order(pk):`: the caller's test decides on
@@ -921,6 +970,11 @@ def _computed_from(value: Access, row: Access | None, target: model.Expr) -> boo
         return row is None
     looked = value.detail - row.detail
     return not looked or bool(looked & looked_at(target))
+
+
+def _counts_positions(value: model.Expr) -> bool:
+    """`enumerate(rows)`: pairs of a counter and an item, the counter no value of the items."""
+    return isinstance(value, model.Call) and value.name == "enumerate"
 
 
 def _chain_base(expr: model.Expr) -> model.Expr:

@@ -40,6 +40,9 @@ EXISTENCE = frozenset({"<exists>"})
 # What a check looked at when it called a method of the row (`if board.is_open():`): attributes
 # this path cannot name, so it may be the state the write changes (see `Access.checked`).
 OWN_METHOD = "<own method>"
+# A check whose tested attribute's value was then asked a method (`if form.instance.describe():`):
+# the object it names (the row itself, a related row) decides in ways this path cannot see.
+ATTRIBUTE_METHOD = "<attribute's method>"
 # The columns of a raw SQL row that `SELECT *` or an expression returned: any may be the one written.
 ANY_COLUMN = "<any column>"
 

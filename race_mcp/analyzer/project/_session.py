@@ -44,6 +44,9 @@ _MAX_ENTRY_HOPS = 3  # callers followed up from a helper to find the handler tha
 _MAX_LOWERED = 256  # other modules kept lowered at once (each holds its source and model)
 _MAX_TEXTS = 200_000  # callee texts remembered (each keeps its small expression alive)
 _PRIMARY_KEYS = frozenset({"id", "pk"})
+# Model bases outside the project whose attributes are the ORM's own, never a column's.
+_PLAIN_MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
+
 
 
 class _SqlUnique(Mapping[str, set[str]]):
@@ -145,6 +148,28 @@ class ModuleFacts:
         if lowered is None:
             return None
         return lowered.classes.get(f"{qualname.rpartition('.')[2]}.{nested}")
+
+    def model_members(self, name: str) -> frozenset[str] | None:
+        """The attributes the model `name` and its ancestors declare in their class bodies (fields,
+        methods, properties, constants), read off their modules lowered once for the run; None
+        when it is no model of the project or an ancestor other than Django's `Model` is outside
+        the project (a library base declares attributes the analysis cannot list)."""
+        qualname = self.model_of(name) if self._session is not None else None
+        if qualname is None or self._session is None:
+            return None
+        members: set[str] = set()
+        for klass in (self.index.canonical(qualname), *self.index.class_bases(qualname)):
+            found = self.index.classes.get(klass)
+            if found is None:
+                if klass in _PLAIN_MODEL_BASES:
+                    continue
+                return None
+            lowered = self._session.lowered_path(found[0])
+            declared = lowered.classes.get(klass.rpartition(".")[2]) if lowered is not None else None
+            if declared is None:
+                return None
+            members |= declared.attributes.keys() | declared.methods.keys()
+        return frozenset(members)
 
     def unique_fields(self, name: str) -> set[str] | None:
         """Unique columns of a model (`Customer`) or a table (`sql:accounts`); None if unknown."""

@@ -35,6 +35,7 @@ from ._common import (
 from ._drf_serializers import serializer_save
 from ._orm_counts import increment_lost, update_count
 from ._orm_facts import OrmFacts, field_names
+from ._orm_members import tests_another_object
 from ._orm_new_rows import (
     NEW_ROW,
     VALIDATIONS,
@@ -608,6 +609,9 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         `save(update_fields=[...])` writes those columns only (`_update_fields`)."""
         alias = receiver.id if isinstance(receiver, model.Name) else None
         state = ctx.state
+        check = state.checks.get(key)
+        if check is not None and tests_another_object(check, key[4:], self.facts(ctx), ctx.facts()):
+            del state.checks[key]  # `if form.is_bound: form.save()`: the form was tested, no column
         change = state.dirty.pop(key, None)
         fields = _update_fields(call, ctx)
         if change is not None and fields is not None and change.written and not change.written & fields:
