@@ -12,6 +12,7 @@ from __future__ import annotations
 from ...core import model
 from ...core.effects import CallContext, Effect
 from ...core.stores import add_recognizer
+from ...python.stores._common import keywords
 from ...python.stores.dynamodb import DynamoRecognizer
 from ._calls import JsModuleFacts, as_keywords, local_value, rewritten
 
@@ -71,6 +72,17 @@ def _command(expr: model.Expr | None) -> tuple[str, model.Expr | None] | None:
 class JsDynamoRecognizer(DynamoRecognizer):
     facts_type = JsModuleFacts
     markers = ("dynamodb", "DynamoDB", "aws-sdk")
+
+    def table_key(self, call: model.Call, ctx: CallContext) -> str:
+        """The table the params name. A client is no table (boto3's `Table("t")` receiver is): when
+        the params come from elsewhere (`const getItem = (params) => client.send(new
+        GetItemCommand(params))`), the call is keyed by its own place, so a wrapper's read and
+        another wrapper's write are not taken for one table's (they pair up whatever tables their
+        callers name)."""
+        name = ctx.string(keywords(call).get("TableName"))
+        if name:
+            return f"dynamodb:{name}"
+        return f"dynamodb:<the table passed at line {call.span.line}>"
 
     def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         translated = self.translate(call, ctx)
