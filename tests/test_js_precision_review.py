@@ -16,6 +16,8 @@ import pytest
 
 import race_mcp.analyzer.core.idempotency as idempotency
 import race_mcp.analyzer.javascript.stores._orm as js_orm
+import race_mcp.analyzer.javascript.stores.mongodb as js_mongodb
+import race_mcp.analyzer.javascript.stores.orm as js_orm_recognizer
 import race_mcp.analyzer.javascript.stores.sequelize as js_sequelize
 import race_mcp.analyzer.python.stores._sql_text as sql_text
 from race_mcp.analyzer import analyze_paths, analyze_source
@@ -108,7 +110,19 @@ def test_sequelize_safe_shapes_were_reported_before(monkeypatch: pytest.MonkeyPa
         ("reading.ts", "Pseudonym.findOne"),
         ("reading.ts", "FeedSubscription.findOne"),
         ("Shelf.ts", "ShelfMember.findOne"),
+        ("library.ts", "Bookmark.findOne"),
     }
+
+
+def test_models_of_sequelize_files_were_mongodb_collections_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A route file naming no ORM, its models imported from Sequelize model files."""
+    monkeypatch.setattr(js_orm_recognizer, "imported_text", lambda ctx, memo: "")
+    monkeypatch.setattr(js_mongodb, "imported_text", lambda ctx, memo: "")
+    library = SEQUELIZE / "routes" / "library.ts"
+    flagged = {
+        f.rule_id for f in _in_safe_spans(library, _project_findings(monkeypatch).get(library.resolve(), []))
+    }
+    assert flagged == {"RC802"}
 
 
 def test_set_functions_and_mailing_lists_were_reported_before(monkeypatch: pytest.MonkeyPatch) -> None:

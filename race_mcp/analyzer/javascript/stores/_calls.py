@@ -11,7 +11,24 @@ from ...core.effects import CallContext
 from ...core.walk import statements
 from ...python.stores._common import ModuleFacts, SourceText
 
-__all__ = ["JsModuleFacts", "SpanText", "as_keywords", "local_value", "rewritten", "snake_case"]
+__all__ = [
+    "JsModuleFacts",
+    "SpanText",
+    "as_keywords",
+    "imported_text",
+    "local_value",
+    "rewritten",
+    "snake_case",
+]
+
+
+def imported_text(ctx: CallContext, memo: dict[str, str]) -> str:
+    """The lower-cased text of the project files the analysed file imports (its models, its
+    repositories), once per file: which ORM a model imported from `../models` belongs to."""
+    if "" not in memo:
+        helper_text = getattr(ctx.facts(), "helper_text", None)
+        memo[""] = helper_text().lower() if callable(helper_text) else ""
+    return memo[""]
 
 
 def local_value(expr: model.Expr | None, ctx: CallContext, depth: int = 3) -> model.Expr | None:

@@ -18,7 +18,7 @@ from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
 from ...core.stores import add_recognizer
 from ...python.stores.mongodb import MongoFacts, MongoRecognizer
-from ._calls import SpanText, as_keywords, local_value, rewritten
+from ._calls import SpanText, as_keywords, imported_text, local_value, rewritten
 
 __all__ = ["JsMongoRecognizer"]
 
@@ -107,6 +107,10 @@ class JsMongoRecognizer(MongoRecognizer):
     facts_type = _JsMongoFacts
     markers = ("mongoose", "mongodb", "findOne", "collection(")
 
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._imported: dict[str, str] = {}
+
     def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         if call.method == "save" and not call.args:
             return self.document_save(call, ctx)
@@ -120,7 +124,7 @@ class JsMongoRecognizer(MongoRecognizer):
         bound = local_value(receiver, ctx)  # `const seats = db.collection("seats")`
         if isinstance(bound, model.Call) and bound.method == "collection":
             receiver = rewritten(bound, bound.receiver or bound.func, "get_collection", bound.args)
-        elif not _is_model(receiver, ctx.module()):
+        elif not _is_model(receiver, ctx.module()) or self._sql_model(ctx):
             return None
         args = call.args
         if call.method in ("findById", "findByIdAndUpdate") and args:  # an id, not a filter
@@ -130,6 +134,16 @@ class JsMongoRecognizer(MongoRecognizer):
         options = args[2].value if len(args) > 2 else None
         extra = tuple(arg for arg in as_keywords(options) if arg.keyword == "upsert")
         return super().effects(rewritten(call, receiver, method, (*args[:2], *extra)), ctx)
+
+    def _sql_model(self, ctx: CallContext) -> bool:
+        """A capitalised name imported from the project is a mongoose model only when mongoose is
+        somewhere: the files it comes from define Sequelize or TypeORM models and none mentions
+        MongoDB (a Koa route file importing `../models/Bookmark`)."""
+        source = ctx.module().source.lower()
+        if "mongo" in source:
+            return False
+        imported = imported_text(ctx, self._imported)
+        return "mongo" not in imported and ("sequelize" in imported or "typeorm" in imported)
 
     def transactional(self, function: model.Function) -> bool:
         """The callback of `session.withTransaction(async () => ...)` runs whole in the transaction."""

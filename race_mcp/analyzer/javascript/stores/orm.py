@@ -13,7 +13,7 @@ from ...core.effects import CallContext, Effect
 from ...core.stores import add_recognizer
 from ...python.stores._common import StoreRecognizer
 from ..callbacks import takes_transaction, transaction_callback
-from ._calls import JsModuleFacts
+from ._calls import JsModuleFacts, imported_text
 from ._orm import model_unique, serializable, unique_fields
 from .prisma import prisma_effects
 from .sequelize import sequelize_effects
@@ -52,6 +52,10 @@ class JsOrmRecognizer(StoreRecognizer):
     facts_type = _OrmFacts
     markers = ("prisma", "Prisma", "sequelize", "Sequelize", "typeorm", "getRepository", "Repository<")
 
+    def __init__(self, context: object) -> None:
+        super().__init__(context)
+        self._imported: dict[str, str] = {}
+
     def orm_facts(self, ctx: CallContext) -> _OrmFacts:
         facts = self.facts(ctx)
         assert isinstance(facts, _OrmFacts)
@@ -71,7 +75,8 @@ class JsOrmRecognizer(StoreRecognizer):
             return found
         if facts.typeorm and (found := typeorm_effects(call, ctx, facts.unique_of)) is not None:
             return found
-        if facts.sequelize:
+        # A route file may name no ORM and use the models other files define with Sequelize.
+        if facts.sequelize or "sequelize" in imported_text(ctx, self._imported):
             return sequelize_effects(call, ctx, facts.unique_of)
         return None
 
