@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import fields
 
 from ...core import model
 from ...core.effects import CallContext
 from ...core.state import Access
+from ...core.walk import statements
 
 __all__ = ["copies_checked_rows", "same_value_check"]
 
@@ -84,7 +84,7 @@ def _test_of(check: Access, ctx: CallContext) -> model.Expr | None:
     if step is None:
         return None
     for function in dict.fromkeys((ctx.function(), ctx.root())):
-        for statement in _statements(function.body):
+        for statement in statements(function.body):
             if isinstance(statement, model.If) and _contains(statement.test, step.node):
                 return statement.test
     return None
@@ -192,7 +192,7 @@ def _holders(read: model.Call, body: model.Block, *, built: bool) -> set[str]:
     Promise.all([read, ...])` binds both), or to one of them (`const template = a ?? b`), in the
     order the statements come; `built`: also those holding a value built from them."""
     holders: set[str] = set()
-    for statement in _statements(body):
+    for statement in statements(body):
         if not isinstance(statement, model.Assign) or statement.value is None:
             continue
         value = statement.value
@@ -214,26 +214,11 @@ def _assigned(name: str, body: model.Block) -> model.Expr | None:
     """The value a local is bound to, when it is bound once."""
     values = [
         statement.value
-        for statement in _statements(body)
+        for statement in statements(body)
         if isinstance(statement, model.Assign)
         and any(isinstance(t, model.Name) and t.id == name for t in statement.targets)
     ]
     return values[0] if len(values) == 1 else None
-
-
-def _statements(body: model.Block) -> Iterator[model.Statement]:
-    """Every statement of a block, nested blocks included (not those of nested functions)."""
-    for statement in body:
-        yield statement
-        for field in fields(statement):
-            value = getattr(statement, field.name)
-            if isinstance(value, tuple) and value and all(isinstance(v, model.Statement) for v in value):
-                yield from _statements(value)
-            elif isinstance(value, tuple):
-                for item in value:  # a `try`'s handlers, a `switch`'s arms
-                    inner = getattr(item, "body", None)
-                    if isinstance(inner, tuple):
-                        yield from _statements(inner)
 
 
 def _target_names(target: model.Expr) -> set[str]:
