@@ -3,7 +3,8 @@
 A column every live writer of the project sets to one value (a status only ever closed, an
 `is_active` only ever cleared after creation) settles a check-then-write of that value: two
 requests both store it and nothing is lost. The markers of `tests/fixtures/projects/one_way_columns/`
-are checked end to end by `test_analyzer_projects.py`; here the facts behind them and their limits.
+are checked end to end by `test_analyzer_projects.py`; here the facts behind them, their limits, and
+what counts as acting under the check (which keeps a one-way write racy).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from race_mcp.analyzer.core import model
-from race_mcp.analyzer.core.idempotent import stored_value_text
+from race_mcp.analyzer.core.idempotent import pure_call, stored_value_text
 from race_mcp.analyzer.project import ProjectIndex
 from race_mcp.analyzer.project._columns import ANY, column_writes, edited_columns, value_text
 from tests._project_files import write_project
@@ -260,3 +261,28 @@ def test_a_helper_s_return_annotation_types_the_row(tmp_path: Path) -> None:
     writers = ProjectIndex.for_path(root, memo=False).model_writers()
     assert writers.one_way_value("Grant", "is_active") == "False"
     assert writers.one_way_value("Account", "is_active") == "True"
+
+
+def _method_call(receiver: str, method: str, *args: model.Expr, **named: model.Expr) -> model.Call:
+    arguments = (*(model.Arg(a) for a in args), *(model.Arg(v, keyword=k) for k, v in named.items()))
+    return model.Call(model.Attribute(model.Name(receiver), method), arguments)
+
+
+@pytest.mark.parametrize(
+    ("call", "pure"),
+    [
+        (_method_call("text", "replace", model.Literal("\n"), model.Literal(" ")), True),
+        (_method_call("expires_at", "replace", tzinfo=model.Name("utc")), True),
+        (_method_call("os", "replace", model.Name("src"), model.Name("dst")), False),  # a file moved
+        (_method_call("path", "replace", model.Name("target")), False),
+        (_method_call("db", "refresh", model.Name("row")), True),  # the row read again
+        (_method_call("token", "refresh"), False),  # a new token asked for
+        (_method_call("Member", "is_", model.Literal(None)), True),  # a query built
+        (_method_call("result", "scalar_one_or_none"), True),
+        (_method_call("PATTERN", "sub", model.Literal(""), model.Name("text")), True),
+        (_method_call("mailer", "send", model.Name("message")), False),
+    ],
+)
+def test_what_acts_under_a_check(call: model.Call, pure: bool) -> None:
+    """A settled write stays settled only when nothing under its check acts (`pure_call`)."""
+    assert pure_call(call) is pure
