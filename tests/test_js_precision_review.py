@@ -32,6 +32,7 @@ SAME_VALUE = FIXTURES / "RC3xx_same_value.ts"
 SET_FUNCTIONS = FIXTURES / "RC2xx_set_functions.js"
 SUBSCRIPTIONS = FIXTURES / "RC6xx_subscriptions.js"
 SEQUELIZE = Path(__file__).parent / "fixtures" / "projects" / "sequelize_unique"
+TYPEORM = Path(__file__).parent / "fixtures" / "projects" / "typeorm_unique"
 
 
 def _analyse(path: Path) -> list[Finding]:
@@ -69,17 +70,19 @@ def test_same_value_checks_were_reported_before(monkeypatch: pytest.MonkeyPatch)
     assert flagged == {"Board", "Wallet", "Card"}
 
 
-def _project_findings(monkeypatch: pytest.MonkeyPatch) -> dict[Path, list[Finding]]:
+def _project_findings(
+    monkeypatch: pytest.MonkeyPatch, project: Path = SEQUELIZE
+) -> dict[Path, list[Finding]]:
     monkeypatch.setenv("RACE_MCP_CACHE_DIR", "off")
-    report = analyze_paths([SEQUELIZE], settings=Settings(jobs=1))
+    report = analyze_paths([project], settings=Settings(jobs=1))
     found: dict[Path, list[Finding]] = {}
     for finding in report.findings:
         found.setdefault(Path(finding.path).resolve(), []).append(finding)
     return found
 
 
-def _marked_files() -> list[Path]:
-    sources = (p for p in SEQUELIZE.rglob("*") if p.suffix in (".ts", ".js"))
+def _marked_files(project: Path = SEQUELIZE) -> list[Path]:
+    sources = (p for p in project.rglob("*") if p.suffix in (".ts", ".js"))
     return sorted(p for p in sources if "// racy" in p.read_text() or "// safe" in p.read_text())
 
 
@@ -138,3 +141,15 @@ def test_with_clause_names_were_tables_before(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(sql_text, "_CTE_NAMES", re.compile(r"(?!)"))
     tables = {f.message.split("`")[1] for f in _in_safe_spans(SET_FUNCTIONS, _analyse(SET_FUNCTIONS))}
     assert tables == {"days"}
+
+
+def test_typeorm_entities_declare_uniqueness_for_their_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`@Unique([...])` and `@Column({ unique: true })` in the entity's file, a service elsewhere."""
+    found = _project_findings(monkeypatch, TYPEORM)
+    service = TYPEORM / "src" / "members" / "members.service.ts"
+    findings = found.get(service.resolve(), [])
+    assert read_expectations(service.read_text()).racy == {(f.rule_id, f.line) for f in findings}
+    assert not _in_safe_spans(service, findings)
+    monkeypatch.setattr(LanguageFacts, "typeorm_unique", lambda self, entity: set())
+    before = _in_safe_spans(service, _project_findings(monkeypatch, TYPEORM).get(service.resolve(), []))
+    assert {f.function for f in before} == {"MembersService.join", "MembersService.claimBadge"}

@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from ._facts import FileFacts, merge_keys
-from ._sequelize import sequelize_facts
+from ._js_models import model_facts
 
 __all__ = ["extract_javascript", "extract_prisma"]
 
@@ -68,8 +68,9 @@ def _extract(data: bytes, module: str, suffix: str) -> FileFacts:
         from ._js_routes import routing_facts
 
         extra.update(routing_facts(source, label, tree, imports))
-    # Sequelize models' tables and unique keys, and migrations' unique indexes (`_sequelize.py`).
-    tables, model_tables = sequelize_facts(source)
+    # Sequelize models and TypeORM entities: their tables and unique keys, and migrations' unique
+    # indexes (`_js_models.py`).
+    tables, model_tables = model_facts(source)
     if model_tables:
         extra["model_tables"] = model_tables
     return FileFacts(module, kind="js", broken=tree.root_node.has_error, extra=extra, tables=tables)

@@ -1,14 +1,17 @@
-"""Sequelize uniqueness declared in one file, for models used in others.
+"""Uniqueness that JavaScript/TypeScript ORM models declare in one file, for the files that use them.
 
 Read from the text (no lowering: migrations and model files hold no routes):
 
-- migrations: `queryInterface.addIndex("share_subscriptions", ["shareId", "email"], { unique: true })`
-  (or `{ fields: [...], unique: true }`), `addConstraint("t", { fields: [...], type: "unique" })`,
-  and `createTable("t", { email: { unique: true }, id: { primaryKey: true } })`, in the migration's
-  `up` only (its `down` puts back what `up` removed): `sql:<table>` keys;
-- models: a sequelize-typescript class under `@Table({ tableName })`, `Model.init({...}, {
-  tableName })` and `sequelize.define("Model", {...}, { tableName })`: the model's table name, and
-  the columns its attributes declare unique (`sequelize:<Model>` keys).
+- Sequelize migrations: `queryInterface.addIndex("share_subscriptions", ["shareId", "email"], {
+  unique: true })` (or `{ fields: [...], unique: true }`), `addConstraint("t", { fields: [...],
+  type: "unique" })`, and `createTable("t", { email: { unique: true }, id: { primaryKey: true } })`,
+  in the migration's `up` only (its `down` puts back what `up` removed): `sql:<table>` keys;
+- Sequelize models: a sequelize-typescript class under `@Table({ tableName })`, `Model.init({...},
+  { tableName })` and `sequelize.define("Model", {...}, { tableName })`: the model's table name,
+  and the columns its attributes declare unique (`sequelize:<Model>` keys);
+- TypeORM entities (`@Entity("table")` classes): primary columns, `@Column({ unique: true })` and
+  `@Index({ unique: true })` properties, and the class's `@Unique([...])` / `@Index([...], { unique:
+  true })` column sets (`typeorm:<Entity>` keys), and the entity's table name.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 
 from ._facts import merge_keys
 
-__all__ = ["sequelize_facts"]
+__all__ = ["model_facts"]
 
 _QUOTED = r"""['"`]([\w.]+)['"`]"""
 _ADD_INDEX = re.compile(r"\baddIndex\(\s*" + _QUOTED + r"\s*,\s*")
@@ -38,18 +41,37 @@ _KEY_ATTRIBUTE = re.compile(r"\b(?:unique|primaryKey)\s*:\s*(?:true|['\"`])")
 # Where a migration's `down` starts: `async down(`, `down: async (`, `down(queryInterface)`.
 _DOWN = re.compile(r"\bdown\s*(?::\s*(?:async\s*)?(?:function\s*)?\(|\()")
 _UP = re.compile(r"\bup\s*(?::\s*(?:async\s*)?(?:function\s*)?\(|\()")
-_MARKERS = ("addIndex", "addConstraint", "createTable", "@Table", ".init(", ".define(")
+_MARKERS = ("addIndex", "addConstraint", "createTable", "@Table", ".init(", ".define(", "@Entity")
+# TypeORM: `@Entity()`, `@Entity("accounts")`, `@Entity({ name: "accounts" })`, then the class.
+_ENTITY = re.compile(r"@Entity\(\s*(?:" + _QUOTED + r"|(\{[^{}]*\}))?[^)]*\)[\s\S]{0,400}?\bclass\s+(\w+)")
+_ENTITY_NAME = re.compile(r"\bname\s*:\s*" + _QUOTED)
+# Property decorators that make the property's column unique, then the property's name.
+_UNIQUE_PROPERTY = re.compile(
+    r"@(?:PrimaryGeneratedColumn|PrimaryColumn|ObjectIdColumn)\([^()]*(?:\([^()]*\)[^()]*)*\)"
+    r"|@(?:Column|Index)\(\s*(?:['\"`]\w+['\"`]\s*,\s*)?\{[^{}]*\bunique\s*:\s*true[^{}]*\}\s*\)"
+)
+_PROPERTY_NAME = re.compile(
+    r"(?:\s*@\w+(?:\([^()]*(?:\([^()]*\)[^()]*)*\))?)*"  # the property's other decorators
+    r"\s*(?:(?:public|private|readonly|declare)\s+)*(\w+)\s*[!?]?\s*:"
+)
+# Class decorators naming a unique column set: `@Unique(["a", "b"])`, `@Unique("name", ["a"])`,
+# `@Index(["a", "b"], { unique: true })`.
+_CLASS_UNIQUE = re.compile(r"@Unique\(\s*(?:['\"`][^'\"`]*['\"`]\s*,\s*)?\[([^\]]*)\]")
+_CLASS_INDEX = re.compile(
+    r"@Index\(\s*(?:['\"`][^'\"`]*['\"`]\s*,\s*)?\[([^\]]*)\]\s*,\s*\{[^{}]*\bunique\s*:\s*true"
+)
 _MAX_SPAN = 20_000  # an attributes object longer than this is not read
 
 
-def sequelize_facts(source: str) -> tuple[dict[str, list[list[str]]], dict[str, str]]:
-    """(`sql:<table>` and `sequelize:<Model>` unique keys, model name -> table name)."""
+def model_facts(source: str) -> tuple[dict[str, list[list[str]]], dict[str, str]]:
+    """(`sql:<table>`, `sequelize:<Model>` and `typeorm:<Entity>` unique keys, model name -> table)."""
     tables: dict[str, list[list[str]]] = {}
     model_tables: dict[str, str] = {}
     if not any(marker in source for marker in _MARKERS):
         return tables, model_tables
     _migrations(_up_part(source), tables)
     _models(source, tables, model_tables)
+    _entities(source, tables, model_tables)
     return tables, model_tables
 
 
@@ -116,6 +138,25 @@ def _models(source: str, tables: dict[str, list[list[str]]], model_tables: dict[
             named = _TABLE_NAME.search(options)
             if named is not None:
                 model_tables[name] = _table(named.group(1))
+
+
+def _entities(source: str, tables: dict[str, list[list[str]]], model_tables: dict[str, str]) -> None:
+    for match in _ENTITY.finditer(source):
+        table, options, name = match.group(1), match.group(2), match.group(3)
+        named = _ENTITY_NAME.search(options or "")
+        given = table or (named.group(1) if named is not None else "")
+        if given:
+            model_tables[name] = _table(given)
+        key = f"typeorm:{name}"
+        # Class decorators stand between `@Entity(...)` and `class`; properties in the body.
+        for found in (_CLASS_UNIQUE, _CLASS_INDEX):
+            for columns in found.findall(match.group(0)):
+                merge_keys(tables, key, _STRING.findall(columns))
+        body = _balanced(source, source.find("{", match.end()))
+        for decorator in _UNIQUE_PROPERTY.finditer(body):
+            prop = _PROPERTY_NAME.match(body, decorator.end())
+            if prop is not None:
+                merge_keys(tables, key, [prop.group(1)])
 
 
 def _key_attributes(attributes: str) -> list[str]:

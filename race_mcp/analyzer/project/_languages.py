@@ -143,6 +143,10 @@ class CrossFile:
             keys.update(frozenset(columns) for columns in self.tables.get(f"sql:{table}", ()))
         return keys
 
+    def typeorm_unique(self, entity: str) -> set[frozenset[str]]:
+        """Unique column sets of the TypeORM entity `entity`, as its class declares them."""
+        return {frozenset(columns) for columns in self.tables.get(f"typeorm:{entity}", ())}
+
     @property
     def calls(self) -> ForeignCalls:
         """Calls into other JavaScript files, for the interpreter (`_js_calls.py`)."""
@@ -460,6 +464,9 @@ class LanguageFacts:
 
     def sequelize_unique(self, model_name: str) -> set[frozenset[str]]:
         return self.cross.sequelize_unique(model_name)
+
+    def typeorm_unique(self, entity: str) -> set[frozenset[str]]:
+        return self.cross.typeorm_unique(entity)
 
     def resolver(self) -> Resolver:
         """The interpreter's resolver of calls into other JavaScript files of the project."""

@@ -24,6 +24,7 @@ __all__ = [
     "VERSION_FIELDS",
     "Filter",
     "bare_fields",
+    "declared_unique",
     "insert",
     "items",
     "key_text",
@@ -229,6 +230,18 @@ def update(
     guard = ALL if checked and where.guards(written) else frozenset()
     compares = frozenset(where.fields & written)
     return [Effect("write", key, "RC301", guard, columns=frozenset(written), compares=compares)]
+
+
+def declared_unique(kind: str, name: str, ctx: CallContext) -> set[str]:
+    """The columns of the unique keys other files of the project declare for the model (`kind`:
+    `sequelize`, `typeorm`; `project/_js_models.py`) that the decision's lookup covers whole: a
+    lookup on (readerId, articleId) under a unique key on the two finds the one row a second
+    insert would duplicate; one on articleId alone does not."""
+    declared = getattr(ctx.facts(), f"{kind}_unique", None)
+    check = ctx.state.checks.get(f"orm:{name}")
+    if declared is None or check is None:
+        return set()
+    return {column for key in declared(name) if key <= check.detail for column in key}
 
 
 def insert(

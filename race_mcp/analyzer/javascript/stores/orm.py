@@ -7,6 +7,7 @@ recognizer that asks the libraries the module uses (`prisma`, `sequelize`, `type
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ...core import model
 from ...core.effects import CallContext, Effect
@@ -14,7 +15,7 @@ from ...core.stores import add_recognizer
 from ...python.stores._common import StoreRecognizer
 from ..callbacks import takes_transaction, transaction_callback
 from ._calls import JsModuleFacts, imported_text
-from ._orm import model_unique, serializable, unique_fields
+from ._orm import declared_unique, model_unique, serializable, unique_fields
 from .prisma import prisma_effects
 from .sequelize import sequelize_effects
 from .typeorm import typeorm_effects
@@ -73,7 +74,7 @@ class JsOrmRecognizer(StoreRecognizer):
             and (found := prisma_effects(call, ctx, facts.prisma_unique, facts.unique, schema)) is not None
         ):
             return found
-        if facts.typeorm and (found := typeorm_effects(call, ctx, facts.unique_of)) is not None:
+        if facts.typeorm and (found := typeorm_effects(call, ctx, _with_declared(facts, ctx))) is not None:
             return found
         # A route file may name no ORM and use the models other files define with Sequelize.
         if facts.sequelize or "sequelize" in imported_text(ctx, self._imported):
@@ -83,6 +84,11 @@ class JsOrmRecognizer(StoreRecognizer):
     def transactional(self, function: model.Function) -> bool:
         """An interactive transaction's callback runs whole inside the transaction."""
         return transaction_callback(function) or takes_transaction(function)
+
+
+def _with_declared(facts: _OrmFacts, ctx: CallContext) -> Callable[[str], set[str]]:
+    """An entity's unique fields: its module's declarations and its entity file's."""
+    return lambda entity: facts.unique_of(entity) | declared_unique("typeorm", entity, ctx)
 
 
 add_recognizer("orm", "javascript", JsOrmRecognizer)

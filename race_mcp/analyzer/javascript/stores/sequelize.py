@@ -8,7 +8,7 @@
   `where` re-checks a column written (`balance: { [Op.gte]: n }`) and the affected count is read.
 - `create` / `bulkCreate` after an absence check: RC303 unless the fields are declared unique in
   the module or, in a project, by the model's definition or a migration's unique index on its
-  table (`project/_sequelize.py`), `UniqueConstraintError` is caught or `ignoreDuplicates` is
+  table (`project/_js_models.py`), `UniqueConstraintError` is caught or `ignoreDuplicates` is
   set; `findOrCreate` on fields with no unique constraint is RC303 by itself. In a create hook, a
   lookup on the new row's id decides nothing another request can change.
 - `sequelize.transaction(async (t) => ...)` (managed) runs the callback in one transaction;
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ...python.stores._common import dotted, literal_string
-from ._orm import Filter, bare_fields, insert, items, read, row_save, update
+from ._orm import Filter, bare_fields, declared_unique, insert, items, read, row_save, update
 
 __all__ = ["sequelize_effects"]
 
@@ -82,7 +82,8 @@ def sequelize_effects(
             return []
         fields = {"id"} if method == "findByPk" else Filter(options.get("where")).fields
         return read(key, fields, ctx, locked=_locks(options))
-    return _static_write(method, key, call, options, ctx, unique_of(name) | _project_unique(name, ctx))
+    unique = unique_of(name) | declared_unique("sequelize", name, ctx)
+    return _static_write(method, key, call, options, ctx, unique)
 
 
 # sequelize-typescript's hooks given the row being created (`@AfterCreate static f(model, options)`).
@@ -105,18 +106,6 @@ def _keyed_by_new_row(where: model.Expr | None, function: model.Function) -> boo
         and value.value.id == created
         for value in items(where).values()
     )
-
-
-def _project_unique(name: str, ctx: CallContext) -> set[str]:
-    """The columns of the unique keys other files declare for the model (its definition, the
-    migrations' unique indexes on its table) that the decision's lookup covers whole: a lookup on
-    (shareId, documentId, emailFingerprint) under a unique index on the three finds the one row a
-    second insert would duplicate; one on documentId alone does not."""
-    declared = getattr(ctx.facts(), "sequelize_unique", None)
-    check = ctx.state.checks.get(f"orm:{name}")
-    if declared is None or check is None:
-        return set()
-    return {column for key in declared(name) if key <= check.detail for column in key}
 
 
 def _row(method: str, key: str, call: model.Call, ctx: CallContext) -> list[Effect]:
