@@ -16,7 +16,7 @@ from ...python.stores._common import keywords
 from ...python.stores.dynamodb import DynamoRecognizer
 from ._calls import JsModuleFacts, as_keywords, local_value, rewritten
 
-__all__ = ["JsDynamoRecognizer"]
+__all__ = ["JsDynamoRecognizer", "passed_in"]
 
 _COMMANDS = {
     "GetItem": "get_item",
@@ -74,14 +74,17 @@ class JsDynamoRecognizer(DynamoRecognizer):
     markers = ("dynamodb", "DynamoDB", "aws-sdk")
 
     def table_key(self, call: model.Call, ctx: CallContext) -> str:
-        """The table the params name. A client is no table (boto3's `Table("t")` receiver is): when
-        the params come from elsewhere (`const getItem = (params) => client.send(new
-        GetItemCommand(params))`), the call is keyed by its own place, so a wrapper's read and
-        another wrapper's write are not taken for one table's (they pair up whatever tables their
-        callers name)."""
-        name = ctx.string(keywords(call).get("TableName"))
+        """The table the params name: its string, else the expression's text (`process.env.TABLE`,
+        `TABLE`: one table wherever it is written). A client is no table (boto3's `Table("t")`
+        receiver is): when the params, or their TableName, come from a helper's parameter (`const
+        getItem = (params) => client.send(new GetItemCommand(params))`), the call is keyed by its
+        own place, so one wrapper's read and another's write are not taken for one table's."""
+        table = keywords(call).get("TableName")
+        name = ctx.string(table) if table is not None else None
         if name:
             return f"dynamodb:{name}"
+        if table is not None and not passed_in(table, ctx):
+            return "dynamodb:" + " ".join(self.facts(ctx).code(table).split())
         return f"dynamodb:<the table passed at line {call.span.line}>"
 
     def effects(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
@@ -107,6 +110,12 @@ class JsDynamoRecognizer(DynamoRecognizer):
         ):
             return None  # `cache.get(key)` is no v2 DocumentClient call: its params name a table
         return rewritten(call, receiver, method, keywords)
+
+
+def passed_in(expr: model.Expr, ctx: CallContext) -> bool:
+    """`expr` is a parameter of a helper the handler called: its value is each caller's."""
+    function = ctx.function()
+    return isinstance(expr, model.Name) and expr.id in function.params and function is not ctx.root()
 
 
 add_recognizer("dynamodb", "javascript", JsDynamoRecognizer)

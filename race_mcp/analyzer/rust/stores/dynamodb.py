@@ -77,8 +77,12 @@ class RustDynamoRecognizer:
         name = ctx.string(argument) if argument is not None else None
         if name:
             return f"dynamodb:{name}"
-        if argument is not None:
+        if argument is not None and not _passed_in(argument, ctx):
             return "dynamodb:" + _code(argument, ctx)
+        if argument is not None:
+            # A helper's `table: &str` parameter: each caller's table. Keyed by this call's place,
+            # so a `get(client, "users")` helper and a `put(client, "orders")` one are no pair.
+            return f"dynamodb:<the table passed at line {argument.span.line}>"
         return "dynamodb:?"
 
     @staticmethod
@@ -112,6 +116,12 @@ class RustDynamoRecognizer:
         if text is None:
             return set()
         return {names.get(target, target) for target, source in _DECREMENT.findall(text) if target == source}
+
+
+def _passed_in(expr: model.Expr, ctx: CallContext) -> bool:
+    """`expr` is a parameter of a helper the handler called: its value is each caller's."""
+    function = ctx.function()
+    return isinstance(expr, model.Name) and expr.id in function.params and function is not ctx.root()
 
 
 def _code(expr: model.Expr, ctx: CallContext) -> str:
