@@ -35,6 +35,7 @@ from ._fixers import FIXERS, TEXT_FIXERS, Fixed, Fixer, Guidance, TextFixer
 from ._models import Patch, PatchReport, Unpatched
 from ._slice import def_lines, module_names, slice_for, splice
 from ._write import source_sha256
+from .javascript._examples import with_example
 
 __all__ = ["find_fixer", "propose_patches"]
 
@@ -149,7 +150,9 @@ def _identifiers(text: str) -> set[str]:
 
 def _guidance(finding: Finding, reason: str) -> str:
     fix = finding.fix or get_rule(finding.rule_id).title
-    return f"{reason}. Fix by hand: {fix}"
+    text = f"{reason}. Fix by hand: {fix}"
+    # A JavaScript reader gets the fix as JavaScript code too, as the front-end's guidance shows it.
+    return with_example(text, finding.rule_id) if language_for(finding.path).name == "javascript" else text
 
 
 class _Run:
