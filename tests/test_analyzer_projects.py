@@ -113,6 +113,7 @@ def test_every_fixture_project_has_markers_of_both_kinds() -> None:
         "drf_allocation",
         "fastapi_inventory",
         "flask_blog",
+        "flask_mailroom",
         "flask_mixin_crud",
         "one_way_columns",
         "raw_sql_ledger",

@@ -88,6 +88,9 @@ class Effect:
     refused: bool = False
     # For `write`: every value it stores is one every request stores (`core/idempotent.py`).
     same_value: bool = False
+    # For an insert: columns the store fills with a value drawn for the new row alone (a unique
+    # field's `default=uuid4` the insert does not set): as unique to the request as `core/fresh.py`'s.
+    drawn: frozenset[str] = frozenset()
 
 
 class CallContext(Protocol):

@@ -194,11 +194,19 @@ class Interpreter(Writes):
         self.test_spans.append((tested_from, tested_to, node.test))
         self.existence_tests = set()
         self.tests.append((len(self.frames), node.test))
+        self.conditions.append((id(node), True))
         try:
             taken = self.exec_block(node.body, state.copy())
         finally:
             self.tests.pop()
-        other = self.exec_block(node.orelse, state.copy()) if node.orelse else state
+            self.conditions.pop()
+        other: State | None = state
+        if node.orelse:
+            self.conditions.append((id(node), False))
+            try:
+                other = self.exec_block(node.orelse, state.copy())
+            finally:
+                self.conditions.pop()
         exits = taken is None or other is None
         self.branches.append(Branch(tested_from, tested_to, next(self._order), exits))
         return join([taken, other])

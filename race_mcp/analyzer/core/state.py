@@ -45,6 +45,8 @@ OWN_METHOD = "<own method>"
 ATTRIBUTE_METHOD = "<attribute's method>"
 # The columns of a raw SQL row that `SELECT *` or an expression returned: any may be the one written.
 ANY_COLUMN = "<any column>"
+# What a DELETE statement writes (`Effect.columns`): the rows themselves, not some of their columns.
+ROWS_DELETED = "<rows deleted>"
 
 
 def is_memory_key(key: str) -> bool:

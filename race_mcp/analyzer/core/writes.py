@@ -25,6 +25,7 @@ from .state import (
     EXISTENCE,
     MEMORY_RULES,
     OWN_METHOD,
+    ROWS_DELETED,
     Access,
     Direct,
     Frame,
@@ -79,6 +80,11 @@ class Writes:
         self._assignments: dict[int, dict[str, model.Expr | None]] = {}  # see `bound_once`
         # The tests of the `if` bodies being run (with the call depth they run at), innermost last.
         self.tests: list[tuple[int, model.Expr]] = []
+        # The branches being run, at any call depth: (the `if` statement's id, body or else), and
+        # those each loose write ran under, by step order (`split_units`).
+        self.conditions: list[tuple[int, bool]] = []
+        self.write_conditions: dict[int, frozenset[tuple[int, bool]]] = {}
+        self.commit_conditions: list[tuple[int, frozenset[tuple[int, bool]]]] = []
         # The call of this module that led into a function of another module, while it runs, and
         # the orders of the steps taken there.
         self.away: model.Call | None = None
@@ -175,9 +181,38 @@ class Writes:
                 per_store.setdefault(store, []).extend(writes)
         for store, found in per_store.items():
             rule = spec(store).multi_write_rule
-            if rule is not None and len({unit for _, unit in found}) >= 2:
+            if rule is not None and self.split_units(found):
                 ordered = sorted(found, key=lambda write: write[0].order)
                 self.directs.append(Direct(rule, store, tuple(step for step, _ in ordered)))
+
+    def split_units(self, found: list[tuple[Step, int]]) -> bool:
+        """Two writes that belong together are in different units of work. Writes that each ran
+        under a branch the other did not (`if "email" in data: request_change()` and `if "cancel"
+        in data: cancel_change()`, the `if` and `else` of one test) are independent actions, not
+        parts of one change: a failure between them leaves what a request taking only the first
+        branch leaves. A write under no branch the other lacks (`create_order()` then `if coupon:
+        mark_used(coupon)`) is done whenever the other is: the two belong together. So does a later
+        write whose own branch committed before it (a helper deleting files and committing, then
+        the rows deleted: that branch's work is split, whatever the writes it committed were)."""
+        if len({unit for _, unit in found}) < 2:
+            return False
+        if len(found) > _MAX_PAIRED_WRITES:
+            return True  # too many to pair up: any two units count, as before branches were told apart
+        for at, (first, unit) in enumerate(found):
+            for second, other_unit in found[at + 1 :]:
+                if unit != other_unit and not self.independent(first, second):
+                    return True
+        return False
+
+    def independent(self, first: Step, second: Step) -> bool:
+        ran = self.write_conditions.get(first.order, frozenset())
+        other = self.write_conditions.get(second.order, frozenset())
+        own = other - ran  # the branches the second write took and the first did not
+        if not own or not ran - other:
+            return False
+        return not any(
+            first.order < at < second.order and own <= conditions for at, conditions in self.commit_conditions
+        )
 
     def bound_once(self, name: str, body: model.Block) -> model.Expr | None:
         """The only value local `name` is given in `body` (one walk of each body per root)."""
@@ -269,6 +304,7 @@ class Writes:
         compares: frozenset[str] = frozenset(),
         refused: bool = False,
         same_value: bool = False,
+        drawn: frozenset[str] = frozenset(),
     ) -> None:
         memory = is_memory_key(key)
         # An insert the store deduplicates (ON CONFLICT, a unique key whose error is handled) is
@@ -312,6 +348,7 @@ class Writes:
             # A row looked up by a value unique to this request, or a new row whose looked-up column
             # gets such a value, is no row another request looks for or inserts (`core/fresh.py`).
             given, fresh = self.inserted_columns(node, state)
+            fresh |= drawn
             candidates = [a for a in candidates if not a.fresh and not fresh & _lookup_columns(a)]
         unprotected = [a for a in candidates if self.unprotected(a, state, absent=absent)]
         racy = [a for a in unprotected if not _guarded(a, guard)]
@@ -450,12 +487,14 @@ class Writes:
                     compares=effect.compares,
                     refused=effect.refused,
                     same_value=effect.same_value,
+                    drawn=effect.drawn,
                 )
             elif kind == "store_write":
                 # A mixin's create/delete committing by itself is not one of the caller's units of
                 # work (the class is reported for inserts only: see `Access.inserts_only`).
                 if state.in_transaction == 0 and not any(f.bound_class for f in self.frames):
                     step = self.step(node, "write")
+                    self.write_conditions[step.order] = frozenset(self.conditions)
                     unit = -step.order if effect.autocommit else state.unit
                     state.loose_writes[effect.key] = (*state.loose_writes.get(effect.key, ()), (step, unit))
             elif kind == "lock":
@@ -512,6 +551,7 @@ class Writes:
         state.locks = state.locks - self.transaction_regions()
         state.in_transaction = max(0, state.in_transaction - 1)
         state.unit += 1
+        self.commit_conditions.append((next(self._order), frozenset(self.conditions)))
 
     def transaction_regions(self) -> set[int]:
         """The transaction's lock and its row locks (`transaction:<key>`): a commit releases them all."""
@@ -523,6 +563,8 @@ class Writes:
         return regions | {self.region(TRANSACTION_LOCK)}
 
 
+# Loose writes of one store in one root beyond which `split_units` no longer compares every pair.
+_MAX_PAIRED_WRITES = 64
 # Guard entries that name no column a unique key covers (see `insert` in python/stores/orm.py).
 _NOT_A_KEY = frozenset({"<row handed in>"})
 # The default name of a model's generated primary key (`pk` may stand for a key of another name,
@@ -587,6 +629,12 @@ def _unrelated(
     `if job is None: return`, then `update_one({"_id": .., "owner": None}, ..)` is every worker
     taking the first waiting job). A check of a raw SQL value looked at the columns its SELECT
     returned (`Access.selected`); of a `SELECT *` row, at any column (ANY_COLUMN)."""
+    if ROWS_DELETED in columns:
+        # Deleting rows a check only found (or looked at by their keys alone): a concurrent delete
+        # leaves this one nothing to do. A check of their columns (`if draft.state == "draft":`)
+        # or of how many there are (`if count > limit:`) may have gone stale.
+        found = check.detail >= EXISTENCE or check.detail <= _IDENTITY
+        return found and check.checked <= _IDENTITY
     if columns and check.detail >= EXISTENCE:
         if unverified & columns and _lookup_columns(check) - _IDENTITY:
             return False

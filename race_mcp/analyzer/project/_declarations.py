@@ -11,11 +11,16 @@
   `op.add_column`, keyed `sql:<table>`.
 - MongoDB: `collection.create_index(keys, unique=True)`, `create_indexes([IndexModel(..., unique=True)])`,
   keyed `mongo:<collection>`.
+
+A unique field's `default=` callable is kept by its qualified name (`code = UUIDField(default=uuid4,
+unique=True)`): a new row that does not set the field gets a value drawn for it alone
+(`ProjectIndex.drawn_defaults`).
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 from ._facts import MAX_KEYS_PER_TABLE, ClassFacts, ModelField, merge_keys
 
@@ -81,7 +86,7 @@ def _names(node: ast.expr | None) -> list[str]:
     return []
 
 
-def _field(call: ast.Call) -> ModelField | None:
+def _field(call: ast.Call, qualify: Callable[[str], str | None] | None = None) -> ModelField | None:
     kind = _last(call.func)
     if kind not in _FIELD_KINDS and not kind.endswith("Field"):
         return None
@@ -89,13 +94,32 @@ def _field(call: ast.Call) -> ModelField | None:
     unique = pk or _true(call, "unique") or kind == "OneToOneField"
     if not (unique or kind in _RELATIONS):
         return None
-    return ModelField(kind, unique=unique, pk=pk)
+    default = _default_function(_keyword(call, "default"))
+    qualified = qualify(default) if default and qualify is not None and unique else None
+    return ModelField(kind, unique=unique, pk=pk, default=qualified or "")
+
+
+def _default_function(value: ast.expr | None) -> str | None:
+    """The function a `default=` calls for each new row: `uuid.uuid4`, or the callee of a lambda
+    (`lambda: secrets.token_urlsafe(16)`). A value (`default=0`) or a call made once at import
+    (`default=uuid4()`: one value for every row) is none."""
+    if isinstance(value, ast.Lambda) and isinstance(value.body, ast.Call):
+        value = value.body.func
+    parts: list[str] = []
+    while isinstance(value, ast.Attribute):
+        parts.append(value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name):
+        return None
+    return ".".join([value.id, *reversed(parts)])
 
 
 # -- class bodies ---------------------------------------------------------------------------------
 
 
-def read_class_statement(statement: ast.stmt, facts: ClassFacts) -> None:
+def read_class_statement(
+    statement: ast.stmt, facts: ClassFacts, qualify: Callable[[str], str | None] | None = None
+) -> None:
     if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
         target, value = statement.targets[0], statement.value
     elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
@@ -110,7 +134,7 @@ def read_class_statement(statement: ast.stmt, facts: ClassFacts) -> None:
         for element in value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]:
             if isinstance(element, ast.Call) and (key := _constraint_key(element)):
                 _add_together(facts, key)
-    elif isinstance(value, ast.Call) and (field := _field(value)) is not None:
+    elif isinstance(value, ast.Call) and (field := _field(value, qualify)) is not None:
         facts.fields[target.id] = field
 
 

@@ -163,7 +163,7 @@ class _Extractor:
             elif isinstance(statement, ast.ClassDef) and statement.name == "Meta":
                 decl.read_meta(statement, facts)
             else:
-                decl.read_class_statement(statement, facts)
+                decl.read_class_statement(statement, facts, self.qualify)
                 self._scan(statement, scope)
         self.facts.classes[node.name] = facts
 

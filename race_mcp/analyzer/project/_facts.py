@@ -85,11 +85,13 @@ class FunctionFacts:
 
 @dataclass(frozen=True)
 class ModelField:
-    """A model attribute that matters for uniqueness: its constructor's last name, `unique`, `pk`."""
+    """A model attribute that matters for uniqueness: its constructor's last name, `unique`, `pk`,
+    and the function its `default=` names (qualified: `uuid.uuid4`), called for each new row."""
 
     kind: str
     unique: bool = False
     pk: bool = False
+    default: str = ""
 
 
 @dataclass
@@ -106,7 +108,7 @@ class ClassFacts:
     table: str | None = None
 
     def dump(self) -> list[Any]:
-        fields = {name: [f.kind, f.unique, f.pk] for name, f in self.fields.items()}
+        fields = {name: [f.kind, f.unique, f.pk, f.default] for name, f in self.fields.items()}
         return [
             self.line, self.bases, self.methods, fields, self.unique_together,
             self.abstract, self.meta, self.table,
@@ -119,12 +121,17 @@ class ClassFacts:
             int(line),
             list(bases),
             {str(name): int(at) for name, at in methods.items()},
-            {str(name): ModelField(str(k), bool(u), bool(p)) for name, (k, u, p) in fields.items()},
+            {str(name): _model_field(declared) for name, declared in fields.items()},
             [list(key) for key in together],
             bool(abstract),
             str(meta),
             table,
         )
+
+
+def _model_field(data: list[Any]) -> ModelField:
+    kind, unique, pk, *default = data
+    return ModelField(str(kind), bool(unique), bool(pk), str(default[0]) if default else "")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...roots import AllowedRoots
+from ..python.randomness import is_random_name
 from ._cache import FactsCache, facts_key
 from ._discover import LANGUAGE_SUFFIXES, find_project_root, module_names, project_files
 from ._draws import DIRECT_DRAW
@@ -72,6 +73,7 @@ class ProjectIndex(Uniqueness):
         self._cross_file: CrossFile | None = None
         self._model_writers: ModelWriters | None = None
         self._draws: dict[str, bool] = {}
+        self._methods_by_name: dict[str, list[str]] | None = None
 
     @property
     def cross_file(self) -> CrossFile:
@@ -277,6 +279,36 @@ class ProjectIndex(Uniqueness):
             result = all(self.returns_draw(helper, depth + 1) for helper in helpers)
         self._draws[qualname] = result
         return result
+
+    def method_draws(self, name: str) -> bool:
+        """A call `x.name()` on a value of unknown class draws at random: the project has methods
+        of that name and every one returns a draw (`user.random_suffix()`, a model method that
+        picks words or letters by the user's preference, run on a row passed in)."""
+        if self._methods_by_name is None:
+            self._methods_by_name = {}
+            for qualname, (_, facts) in self.functions.items():
+                if facts.owner:
+                    self._methods_by_name.setdefault(qualname.rpartition(".")[2], []).append(qualname)
+        found = self._methods_by_name.get(name, [])
+        return bool(found) and all(self.returns_draw(qualname) for qualname in found)
+
+    def drawn_defaults(self, qualname: str) -> frozenset[str]:
+        """Unique fields of the model `qualname` (its ancestors' too) whose `default=` draws a value
+        at random for each new row (`UUIDField(default=uuid.uuid4, unique=True)`, a project helper
+        returning a draw): a row inserted without them holds values no other request holds."""
+        name = self.canonical(qualname)
+        drawn: set[str] = set()
+        seen: set[str] = set()  # a subclass's declaration of a field replaces its base's
+        for klass in (name, *self.class_bases(name)):
+            found = self.classes.get(klass)
+            for field_name, declared in found[1].fields.items() if found else ():
+                default = declared.default
+                if field_name in seen:
+                    continue
+                seen.add(field_name)
+                if default and (is_random_name(default) or self.returns_draw(self.canonical(default))):
+                    drawn.add(field_name)
+        return frozenset(drawn)
 
 
 def _signature(files: list[Path]) -> tuple[tuple[str, int, int], ...] | None:

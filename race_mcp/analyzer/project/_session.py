@@ -122,7 +122,14 @@ class ModuleFacts:
             if len(self._draws) >= _MAX_TEXTS:
                 self._draws.clear()
             qualname = self.index.resolve(key[0], text)
-            known = self._draws[key] = qualname in self.index.functions and self.index.returns_draw(qualname)
+            if qualname in self.index.functions:
+                known = self.index.returns_draw(qualname)
+            else:
+                # `member.random_suffix()`: a method of a value whose class is not known here.
+                owner, _, method = qualname.rpartition(".")
+                named = owner in self.index.modules or owner in self.index.classes
+                known = "." in text and not named and self.index.method_draws(method)
+            self._draws[key] = known
         return known
 
     def model_of(self, name: str, module: str | None = None) -> str | None:
@@ -178,6 +185,11 @@ class ModuleFacts:
             return {column for key in keys for column in key} if keys else None
         qualname = self.model_of(name)
         return self.index.unique_fields(qualname) if qualname else None
+
+    def drawn_defaults(self, name: str) -> frozenset[str]:
+        """Unique fields of the model `name` a new row gets a random value for by default."""
+        qualname = None if name.startswith("sql:") else self.model_of(name)
+        return self.index.drawn_defaults(qualname) if qualname else frozenset()
 
     def written_by_requests(self, key: str) -> bool | None:
         """Whether code other than one-process jobs (commands, seeders, tests, migrations) writes

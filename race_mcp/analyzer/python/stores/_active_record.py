@@ -23,6 +23,7 @@ from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ._common import keywords, positional
 from ._orm_facts import OrmFacts, field_names
+from ._orm_new_rows import set_columns
 
 __all__ = ["ActiveRecordMixin"]
 
@@ -43,7 +44,14 @@ class ActiveRecordMixin:
     """Part of the ORM recognizer (`OrmRecognizer` supplies `insert`, `unique_of`)."""
 
     def insert(
-        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303", handled: bool = False
+        self,
+        key: str,
+        guard: frozenset[str],
+        ctx: CallContext,
+        *,
+        rule: str = "RC303",
+        handled: bool = False,
+        given: frozenset[str] | None = None,
     ) -> list[Effect]:
         raise NotImplementedError
 
@@ -72,7 +80,7 @@ class ActiveRecordMixin:
         key = f"orm:{name}"
         if method in _INSERTS:
             guard = ALL if ctx.catching(_INTEGRITY) else frozenset(self.unique_of(name, ctx))
-            return self.insert(key, guard, ctx)
+            return self.insert(key, guard, ctx, given=set_columns(call))
         return [Effect("read", key, detail=self._looked_up(call, ctx))]
 
     def _looked_up(self, call: model.Call, ctx: CallContext) -> frozenset[str]:

@@ -24,17 +24,21 @@ from ...core import model
 from ...core.effects import CallContext, Effect
 from ...core.state import EXISTENCE, Access
 from ...core.walk import expressions, statements
-from ._common import dotted, literal_string, positional
-from ._orm_facts import OrmFacts
+from ..randomness import is_random_name
+from ._common import dotted, keywords, literal_string, positional
+from ._orm_facts import OrmFacts, field_names
 
 __all__ = [
     "NEW_ROW",
     "VALIDATIONS",
     "built_row_model",
     "cast_row_model",
+    "drawn_defaults",
     "drawn_fields",
+    "drawn_unset",
     "model_known",
     "saved_as_new",
+    "set_columns",
     "validation_read",
 ]
 
@@ -99,6 +103,53 @@ def _drawn(value: model.Expr) -> bool:
         value = value.value
     name = value.name if isinstance(value, model.Call) else None
     return name is not None and (name in _RANDOM_CALLS or name.startswith("secrets."))
+
+
+def drawn_defaults(name: str, facts: OrmFacts, ctx: CallContext) -> frozenset[str]:
+    """Unique fields of the model `name` whose `default=` draws a value for each new row
+    (`code = UUIDField(default=uuid.uuid4, unique=True)`), declared in this module or, through the
+    project index, in another: an insert that does not set them fills them with values no other
+    request's row holds (`core/fresh.py`)."""
+    info = facts.classes.get(name)
+    drawn: set[str] = set()
+    for field, value in info.attributes.items() if info is not None else ():
+        if field in facts.unique.get(name, ()) and isinstance(value, model.Call):
+            default = _default_function(keywords(value).get("default"))
+            if default is not None and is_random_name(_qualified(default, facts)):
+                drawn.add(field)
+    project = ctx.facts()
+    lookup = getattr(project, "drawn_defaults", None) if project is not None else None
+    return frozenset(drawn) | (lookup(name) if callable(lookup) else frozenset())
+
+
+def drawn_unset(built: Access, facts: OrmFacts, ctx: CallContext) -> frozenset[str]:
+    """The unique fields with a random default (`drawn_defaults`) that a row built in memory does
+    not set, by its constructor's keywords or an attribute assigned since: its validation
+    (`full_clean()`) finds no row holding their values, whichever other field it does find."""
+    built_by = built.steps[0].node if built.steps else None
+    given = set_columns(built_by) if isinstance(built_by, model.Call) else None
+    if given is None:
+        return frozenset()
+    change = ctx.state.dirty.get(built.key)
+    if change is not None:
+        given |= change.written
+    return drawn_defaults(built.key[4 : -len(NEW_ROW)], facts, ctx) - given
+
+
+def set_columns(call: model.Call) -> frozenset[str] | None:
+    """The columns `Model(a=.., b=..)` or `create(a=.., b=..)` sets; None for `**fields`."""
+    if any(arg.star for arg in call.args):
+        return None
+    return frozenset(field for keyword in keywords(call) for field in field_names(keyword))
+
+
+def _default_function(value: model.Expr | None) -> str | None:
+    """`uuid.uuid4`, or the function a lambda calls (`lambda: token_urlsafe(16)`); a value or a
+    call made once when the class is defined (`default=uuid4()`) draws nothing per row."""
+    if isinstance(value, model.Opaque) and value.kind == "lambda" and value.children:
+        body = value.children[-1]
+        value = body.func if isinstance(body, model.Call) else None
+    return dotted(value)
 
 
 def validation_read(origin: Access, unique: set[str], known: bool) -> list[Effect]:

@@ -9,8 +9,10 @@ from typing import Any
 
 from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
+from ...core.state import ROWS_DELETED
 from ._common import DUPLICATE_HANDLERS, is_true, keywords, positional, walk
 from ._orm_facts import OrmFacts
+from ._orm_new_rows import set_columns
 
 __all__ = ["INTEGRITY_ERRORS", "SqlAlchemyMixin", "row_lock"]
 
@@ -91,7 +93,14 @@ class SqlAlchemyMixin:
         raise NotImplementedError
 
     def insert(
-        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303", handled: bool = False
+        self,
+        key: str,
+        guard: frozenset[str],
+        ctx: CallContext,
+        *,
+        rule: str = "RC303",
+        handled: bool = False,
+        given: frozenset[str] | None = None,
     ) -> list[Effect]:
         raise NotImplementedError
 
@@ -148,7 +157,9 @@ class SqlAlchemyMixin:
         key = name if core else f"orm:{name}"
         if verb in ("select", "query"):
             terminal = calls[-1][0] if calls else ""
-            if verb == "query" and terminal in ("update", "delete"):
+            if verb == "query" and terminal == "delete":
+                return self.sqlalchemy_delete(key)
+            if verb == "query" and terminal == "update":
                 return self.sqlalchemy_update(key, calls, calls[-1][1], ctx)
             self._flush_on_commit(key, name, ctx)
             effects = [row_lock(name)] if any(method == "with_for_update" for method, _ in calls) else []
@@ -204,6 +215,14 @@ class SqlAlchemyMixin:
         guard = ALL if set_names & self._where(calls, facts) else frozenset()
         return [Effect("write", key, rule, guard), Effect("store_write", "sql")]
 
+    @staticmethod
+    def sqlalchemy_delete(key: str) -> list[Effect]:
+        """`query(M).filter_by(...).delete()`: the rows go, whatever their columns held. Its filter
+        is applied again at the write, so a check that only found the row (`if solution:`) cannot
+        go stale: a row another request deleted first is not deleted twice (`_unrelated`)."""
+        deleted = frozenset({ROWS_DELETED})
+        return [Effect("write", key, "RC304", columns=deleted), Effect("store_write", "sql")]
+
     def session_call(self, method: str, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         args = positional(call)
         if method == "get" and args and isinstance(args[0], model.Name) and args[0].id[:1].isupper():
@@ -217,7 +236,8 @@ class SqlAlchemyMixin:
             if created is None:
                 return []
             guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(created, ctx))
-            return self.insert(f"orm:{created}", guard, ctx, handled=_flush_handled(ctx))
+            given = set_columns(args[0]) if isinstance(args[0], model.Call) else None
+            return self.insert(f"orm:{created}", guard, ctx, handled=_flush_handled(ctx), given=given)
         if method == "flush":
             return self.flush(ctx)
         if method in _SESSION_EXECUTE:

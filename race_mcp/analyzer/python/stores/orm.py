@@ -41,9 +41,12 @@ from ._orm_new_rows import (
     VALIDATIONS,
     built_row_model,
     cast_row_model,
+    drawn_defaults,
     drawn_fields,
+    drawn_unset,
     model_known,
     saved_as_new,
+    set_columns,
     validation_read,
 )
 from ._orm_own_rows import OWN_ROW, inserted_row, own_row_lookup, transaction_unit
@@ -314,7 +317,8 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             if origin is not None:
                 name = origin.key[4 : -len(NEW_ROW)]
                 known = model_known(name, facts, ctx.facts())
-                return validation_read(origin, self.unique_of(name, ctx), known)
+                unique = self.unique_of(name, ctx) - drawn_unset(origin, self.facts(ctx), ctx)
+                return validation_read(origin, unique, known)
         if call.method in _REFRESH and ctx.receiver and isinstance(receiver, model.Name):
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
             if origin is not None:
@@ -377,7 +381,7 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         row may have counted (`if project.num_checks() >= limit:`): the insert races such a
         decision as a write of the parent would."""
         origin = built.key
-        ctx.state.dirty.pop(origin, None)  # its attributes are written by the insert itself
+        change = ctx.state.dirty.pop(origin, None)  # its attributes are written by the insert itself
         key = origin[: -len(NEW_ROW)]
         guard = ALL if ctx.catching(INTEGRITY_ERRORS) else frozenset(self.unique_of(key[4:], ctx))
         parents = {
@@ -393,7 +397,11 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         )
         if of_copied and check is not None and guard != ALL:
             guard = guard | check.detail | frozenset({"<row copied>"})
-        return [*decided, *self.insert(key, guard, ctx, handled=of_copied)]
+        built_by = built.steps[0].node
+        given = set_columns(built_by) if isinstance(built_by, model.Call) else None
+        if given is not None and change is not None:
+            given |= change.written  # `row.code = ...` before the save
+        return [*decided, *self.insert(key, guard, ctx, handled=of_copied, given=given)]
 
     def related_probe(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
         """`hasattr(order, "invoice_settings")` before `InvoiceSettings.objects.create(order=order)`
@@ -546,7 +554,8 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             lost = [] if ignoring else increment_lost(key, ctx)
             # `doc = X.objects.create(...)` in a transaction: the value is the new row, its own.
             own = inserted_row(name, ctx) if terminal == "create" and ctx.result_used(terminal_call) else []
-            return [*effects, *lost, *self.insert(key, guard, ctx), *own]
+            given = set_columns(terminal_call) if terminal == "create" else None
+            return [*effects, *lost, *self.insert(key, guard, ctx, given=given), *own]
         if terminal in ("get_or_create", "update_or_create"):
             # `get_or_create(**{field: value})`: which field is looked up is not in the code.
             unknown = any(arg.star == "**" for arg in terminal_call.args)
@@ -570,18 +579,30 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         return effects
 
     def insert(
-        self, key: str, guard: frozenset[str], ctx: CallContext, *, rule: str = "RC303", handled: bool = False
+        self,
+        key: str,
+        guard: frozenset[str],
+        ctx: CallContext,
+        *,
+        rule: str = "RC303",
+        handled: bool = False,
+        given: frozenset[str] | None = None,
     ) -> list[Effect]:
         """A create after a check: a row lock taken by the check cannot cover the row that is missing.
         A check on a row handed in already loaded (`if parent.credits >= cost:`) looked for no
-        absence: the new row duplicates nothing it decided on (its change races as RC301/RC304)."""
+        absence: the new row duplicates nothing it decided on (its change races as RC301/RC304).
+        `given`: the columns the insert sets, when the code spells them out; the model's unique
+        fields it leaves to a random `default=` are drawn for this row alone (`drawn_defaults`)."""
         # A unique key with nothing catching its violation: reported, at low severity.
         refused = guard != ALL and not handled and not ctx.catching(DUPLICATE_HANDLERS)
         check = ctx.state.checks.get(key)
         if check is not None and check.steps and check.steps[0].role == LOADED and guard != ALL:
             guard = guard | check.detail | frozenset({"<row handed in>"})
             refused = False
-        write = Effect("write", key, rule, guard, needs_check=True, refused=refused)
+        drawn: frozenset[str] = frozenset()
+        if given is not None and check is not None and key.startswith("orm:"):
+            drawn = drawn_defaults(key[4:], self.facts(ctx), ctx) - given
+        write = Effect("write", key, rule, guard, needs_check=True, refused=refused, drawn=drawn)
         region = f"{TRANSACTION_LOCK}:{key}"
         if ctx.region_held(region):
             return [Effect("unlock", region=region), write, Effect("lock", region=region)]
