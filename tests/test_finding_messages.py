@@ -69,3 +69,27 @@ def test_a_refused_duplicate_does_not_say_nothing_refuses_it() -> None:
     text = message(_STEPS, "orm:things", "sequential", None, True, {}, "RC303", refused=True)
     assert store.refused_outcome is not None and store.refused_outcome in text
     assert "nothing that refuses" not in text, text
+
+
+def test_a_decided_row_write_says_the_check_is_passed_twice_not_only_limits() -> None:
+    # A status transition is as much "decided" as a balance limit: the outcome names both.
+    source = """
+from flask import Flask
+from .db import db, Order
+
+app = Flask(__name__)
+
+
+@app.route("/orders/<int:order_id>/ship", methods=["POST"])
+def ship(order_id):
+    order = Order.query.get(order_id)
+    if order.status != "paid":
+        return "not paid", 409
+    order.status = "shipped"
+    db.session.commit()
+    send_parcel(order)
+    return "ok"
+"""
+    findings = [f for f in analyze_source(source, "orders.py") if f.rule_id in ("RC301", "RC304")]
+    assert findings, "the unlocked transition is no longer found"
+    assert "pass the check before any" in findings[0].message and "more than once" in findings[0].message

@@ -778,7 +778,10 @@ register(
             "F(",
         ),
         label=lambda name: f"`{name}` rows",
-        outcome="concurrent requests all load the same row and all save, so limits are overrun",
+        outcome=(
+            "concurrent requests all load the same row and pass the check before any saves, "
+            "so what it allows happens more than once"
+        ),
         insert_outcome=INSERT_OUTCOME,
         refused_outcome=REFUSED_OUTCOME,
         insert_rules=frozenset({"RC303"}),

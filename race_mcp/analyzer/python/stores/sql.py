@@ -319,7 +319,10 @@ register(
             "conn",
         ),
         label=lambda name: f"table `{name}`",
-        outcome="concurrent requests all see the old value and all write, so limits are overrun",
+        outcome=(
+            "concurrent requests all see the old value and pass the check before any writes, "
+            "so what it allows happens more than once"
+        ),
         insert_outcome=INSERT_OUTCOME,
         refused_outcome=REFUSED_OUTCOME,
         insert_rules=frozenset({"RC203"}),
