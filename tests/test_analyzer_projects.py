@@ -108,6 +108,7 @@ def test_every_fixture_project_has_markers_of_both_kinds() -> None:
         "django_jobs",
         "django_monitor",
         "django_new_rows",
+        "django_pools",
         "django_random_helpers",
         "django_shop",
         "drf_allocation",

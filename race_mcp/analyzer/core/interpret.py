@@ -47,7 +47,7 @@ from .state import (
     join,
 )
 from .stores import spec, store_of
-from .walk import existence_subjects, looked_at
+from .walk import existence_subjects, looked_at, own_attributes_read
 from .writes import Writes
 
 __all__ = ["MAX_CALL_DEPTH", "Interpreter"]
@@ -685,7 +685,10 @@ class Interpreter(Writes):
 
     def own_method_test(self, call: model.Call, state: State) -> None:
         """`if board.is_open():` tested the row through its own method: which attributes it read is
-        not known here, so the check may be on what the path writes (not an unrelated check)."""
+        not known here, so the check may be on what the path writes (not an unrelated check). A
+        model method whose body is at hand and that only reads columns the lookup matched the row
+        on (`get_object_or_404(Channel, code=code)`, then `make_token()` of `self.code`) tested no
+        more than the lookup did (`walk.own_attributes_read`)."""
         receiver = call.receiver
         if isinstance(receiver, model.Attribute | model.Subscript) and call.method:
             self.attribute_method_test(receiver, state)
@@ -697,7 +700,11 @@ class Interpreter(Writes):
             return
         check = state.checks.get(alias.key)
         if check is not None and check.steps[0].order == alias.steps[0].order:
-            state.checks[alias.key] = replace(check, checked=check.checked | {OWN_METHOD})
+            row = self.row_method(call, state)
+            tested = own_attributes_read(row[0][0]) if row is not None else None
+            if tested is None or not tested <= alias.detail - alias.checked - EXISTENCE:
+                tested = frozenset({OWN_METHOD})
+            state.checks[alias.key] = replace(check, checked=check.checked | tested)
 
     def attribute_method_test(self, receiver: model.Attribute | model.Subscript, state: State) -> None:
         """`if form.instance.describe():` asked a method of an attribute of a value read earlier;

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from . import model
 
-__all__ = ["existence_subjects", "expressions", "looked_at", "statements"]
+__all__ = ["existence_subjects", "expressions", "looked_at", "own_attributes_read", "statements"]
 
 
 def existence_subjects(test: model.Expr) -> set[model.Node]:
@@ -40,6 +40,44 @@ def looked_at(expr: model.Expr) -> set[str]:
             names.add(expr.key)
         expr = expr.value
     return names
+
+
+def own_attributes_read(method: model.Function) -> frozenset[str] | None:
+    """The attributes a method reads off its own object (`self.code` in `make_token`), when reading
+    them is all it does with the object: None when it calls a method on the object or on one of its
+    attributes (`self.count()`, `self.check_set.count()`: a query, perhaps of rows the caller
+    changes), hands the object on (`helper(self)`, `return self`), sets an attribute of it, or
+    reads none. The object is the method's first parameter named `self` (only Python binds row
+    methods today: a JavaScript method's `this` is no parameter)."""
+    if not method.params or method.params[0] != "self":
+        return None
+    me = method.params[0]
+    read: set[str] = set()
+    mentions = 0
+    for statement in statements(method.body):
+        if isinstance(statement, model.Assign) and any(_starts_at(t, me) for t in statement.targets):
+            return None
+        for node in expressions(statement):
+            if isinstance(node, model.Call) and isinstance(node.func, model.Attribute):
+                if _starts_at(node.func, me):
+                    return None
+            elif isinstance(node, model.Name) and node.id == me:
+                mentions += 1
+            elif (
+                isinstance(node, model.Attribute)
+                and isinstance(node.value, model.Name)
+                and node.value.id == me
+            ):
+                mentions -= 1  # the name below it is counted next: a use through an attribute
+                read.add(node.attr)
+    return frozenset(read) if read and mentions == 0 else None
+
+
+def _starts_at(expr: model.Expr, name: str) -> bool:
+    """`self.a.b` or `self["k"]` starts at `self`."""
+    while isinstance(expr, model.Attribute | model.Subscript):
+        expr = expr.value
+    return isinstance(expr, model.Name) and expr.id == name
 
 
 def same_reference(a: model.Expr, b: model.Expr) -> bool:

@@ -33,6 +33,7 @@ __all__ = [
     "VALIDATIONS",
     "built_row_model",
     "cast_row_model",
+    "django_model",
     "drawn_defaults",
     "drawn_fields",
     "drawn_unset",
@@ -57,17 +58,17 @@ _PRIMARY_KEYS = frozenset({"pk", "id"})
 
 def built_row_model(call: model.Call, facts: OrmFacts, ctx: CallContext) -> str | None:
     """`Account(email=e)` / `models.Account()`: the Django model a constructor call builds an
-    instance of (`_django_model`)."""
+    instance of (`django_model`)."""
     text = dotted(call.func)
     if text is None:
         return None
     name = text.rpartition(".")[2]
     if not name[:1].isupper() or positional(call):
         return None  # Django models are built with keywords only
-    return _django_model(text, facts, ctx)
+    return django_model(text, facts, ctx)
 
 
-def _django_model(text: str, facts: OrmFacts, ctx: CallContext) -> str | None:
+def django_model(text: str, facts: OrmFacts, ctx: CallContext) -> str | None:
     """The model `text` (`Account`, `models.Account`) names, if a Django model of the module or
     the project: one with a Django ancestor (a SQLAlchemy model built for `session.add()` is that
     store's business)."""
@@ -184,7 +185,7 @@ def cast_row_model(call: model.Call, facts: OrmFacts, ctx: CallContext) -> str |
         return None
     target = call.args[0].value
     text = literal_string(target) or dotted(target)
-    found = _django_model(text, facts, ctx) if text is not None else None
+    found = django_model(text, facts, ctx) if text is not None else None
     if found is None or any(a.key == f"orm:{found}" for a in ctx.args):
         return None
     if ctx.function() is ctx.root() and _base_name(call.args[1].value) in ctx.root().params:

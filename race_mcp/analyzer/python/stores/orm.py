@@ -41,6 +41,7 @@ from ._orm_new_rows import (
     VALIDATIONS,
     built_row_model,
     cast_row_model,
+    django_model,
     drawn_defaults,
     drawn_fields,
     drawn_unset,
@@ -118,6 +119,9 @@ _FILTERING = ("get", "filter", "exclude", "get_or_create", "update_or_create", "
 _RELATED_CREATES = frozenset({"create", "get_or_create", "update_or_create"})
 _GET_OBJECT = ("get_object_or_404", "get_list_or_404", "aget_object_or_404")
 _REFRESH = ("refresh_from_db", "arefresh_from_db")
+# What a row built from a loaded parent (`Check(project=project)`) writes of that parent: its set
+# of children, a column no attribute test names (`core/writes.py` `_unrelated`).
+_CHILDREN = frozenset({"<children>"})
 
 Calls = list[tuple[str, model.Call]]
 # The model, the `select_for_update()` call if any, and the fields its filters pin (compared, or
@@ -379,7 +383,10 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         """`account.save()` of a row built in memory: an INSERT, as `Account.objects.create()` is.
         A row built from a loaded one (`Check(project=project)`) adds to what a decision on that
         row may have counted (`if project.num_checks() >= limit:`): the insert races such a
-        decision as a write of the parent would."""
+        decision as a write of the parent's children would. A decision that counted them (a
+        related manager's count in the test, `board.pin_set.count()`, is a check of this model) or
+        may have (the parent's own method) races it; one on the parent's plain columns
+        (`if project.owner_id != user.id:`) does not: a new child changes none of them."""
         origin = built.key
         change = ctx.state.dirty.pop(origin, None)  # its attributes are written by the insert itself
         key = origin[: -len(NEW_ROW)]
@@ -388,7 +395,10 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             a.key: a for a in ctx.notes.get("orm-built-from", {}).get(built.steps[0].node, ()) if a.key != key
         }
         ctx.args.extend(parents.values())
-        decided = [Effect("write", parent, "RC301", needs_check=True) for parent in parents]
+        children = frozenset() if key in ctx.state.checks else _CHILDREN
+        decided = [
+            Effect("write", parent, "RC301", needs_check=True, overwrites=children) for parent in parents
+        ]
         # A copy's source row was found, not looked for: a test of it (`if source.approved:`, the
         # fields the copy helper picks) decided nothing about a missing row the copy could duplicate.
         check = ctx.state.checks.get(key)
@@ -452,12 +462,17 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         return None
 
     def get_object_or_404(self, call: model.Call, ctx: CallContext) -> list[Effect] | None:
-        """`get_object_or_404(Model, ...)` or `get_object_or_404(queryset, ...)`: evaluates the query."""
+        """`get_object_or_404(Model, ...)` or `get_object_or_404(queryset, ...)`: evaluates the query.
+        A model of another module counts when the project declares it a Django model (netbox's
+        `get_object_or_404(Prefix, pk=pk)`: the row whose methods the view then calls)."""
         args = positional(call)
         if not args:
             return None
         detail = frozenset(name for key in keywords(call) for name in field_names(key))
-        if isinstance(args[0], model.Name) and args[0].id in self.facts(ctx).classes:
+        facts = self.facts(ctx)
+        if isinstance(args[0], model.Name) and (
+            args[0].id in facts.classes or django_model(args[0].id, facts, ctx) is not None
+        ):
             return [Effect("read", f"orm:{args[0].id}", detail=detail)]
         querysets = self._querysets(ctx)
         origin = next((a for a in ctx.args if _holds_queryset(a) and a.steps[0].node in querysets), None)
