@@ -32,6 +32,7 @@ from .compared import compares_stored_and_written
 from .effects import Effect, Recognizer
 from .fresh import pins_fresh_value
 from .idempotent import Branch, one_way, pure_call, refreshes, same_for_every_racer
+from .inline_memo import MAX_CALL_DEPTH, InlineMemo
 from .profile import Callee, Context, LanguageProfile, Resolver
 from .specialize import BINDER, binds_class
 from .state import (
@@ -57,8 +58,6 @@ _COLLECTION_METHODS = frozenset(
     {"append", "extend", "add", "update", "setdefault", "insert", "pop", "remove", "discard", "clear", "sort"}
 )
 
-MAX_CALL_DEPTH = 5
-
 
 class Interpreter(Writes):
     """Interprets one root function and collects its racy sequences and direct findings."""
@@ -72,6 +71,7 @@ class Interpreter(Writes):
         module: model.ModuleModel,
         facts: Any = None,
         resolver: Resolver | None = None,
+        memo_store: dict[Any, Any] | None = None,
     ) -> None:
         super().__init__(profile, mode, module, facts)
         self.recognizers = recognizers
@@ -83,6 +83,8 @@ class Interpreter(Writes):
         self._chain_owners = [r for r in recognizers if hasattr(r, "owns_chain")]
         self._transactional = [r for r in recognizers if hasattr(r, "transactional")]
         self._enterers = [r for r in recognizers if hasattr(r, "enter")]
+        # Helper runs that left no trace, shared by the roots of a module (`inline_memo.py`).
+        self.memo = InlineMemo(self, memo_store)
 
     def resolve(self, call: model.Call) -> Callee | None:
         """The project function `call` runs: the module's own first, then the project's resolver."""
@@ -780,7 +782,11 @@ class Interpreter(Writes):
         receiver: Access | None = None,
     ) -> list[Access]:
         function, frame = callee
-        if len(self.frames) >= MAX_CALL_DEPTH or any(f.function is function for f in self.frames):
+        self.memo.deepened(len(self.frames))
+        if len(self.frames) >= MAX_CALL_DEPTH:
+            return []
+        self.memo.probed(function)
+        if any(f.function is function for f in self.frames):
             return []
         bound = self.class_of_call(call, function, frame)
         forwarded = BINDER.forwarded(function, call)
@@ -790,10 +796,10 @@ class Interpreter(Writes):
         qualname = self.profile.qualname(function, frame.self_class)
         foreign = frame.module is not None and frame.module is not self.module
         # A function of another module is not one of this module's roots, whatever its name.
-        self.visited.add(f"{frame.module.path}:{qualname}" if foreign and frame.module else qualname)
+        self.memo.reach(f"{frame.module.path}:{qualname}" if foreign and frame.module else qualname)
         if not foreign:
             # A base class's method run for a subclass (`self.helper()`) is reached under its own name too.
-            self.visited.add(function.qualname)
+            self.memo.reach(function.qualname)
         entry = state.copy()
         entry.aliases = {}
         entry.last_await = None
@@ -811,18 +817,13 @@ class Interpreter(Writes):
             frame.fresh_columns = frozenset(fresh) | (caller.fresh_columns if caller else frozenset())
         if receiver is not None:
             entry.aliases["self"] = receiver
-        self.call_sites.append(call)
-        away = self.away
-        if foreign and away is None:
-            self.away = call
-        try:
-            end = self.run(frame, entry)
-        finally:
-            self.call_sites.pop()
-            self.away = away
+        replayed, mark = self.memo.replayed(frame, entry)
+        end = entry if replayed else self.run_inlined(call, frame, entry, foreign=foreign)
         if end is None:
             # Every path of the callee raised: nothing flows on from here in the caller.
             end = entry
+        if mark is not None:
+            self.memo.record(mark, frame, end)
         if frame.returns_fresh:
             self.fresh_calls.add(call)
         state.adopt(end)
@@ -832,6 +833,17 @@ class Interpreter(Writes):
         if frame.bound_class is not None:
             return [replace(a, inserts_only=True) for a in frame.returned]
         return frame.returned
+
+    def run_inlined(self, call: model.Call, frame: Frame, entry: State, *, foreign: bool) -> State | None:
+        self.call_sites.append(call)
+        away = self.away
+        if foreign and away is None:
+            self.away = call
+        try:
+            return self.run(frame, entry)
+        finally:
+            self.call_sites.pop()
+            self.away = away
 
     def class_of_call(self, call: model.Call, function: model.Function, callee: Frame) -> str | None:
         """The class an inherited class method is called on: `Alias.get_by(...)` (a class name, not

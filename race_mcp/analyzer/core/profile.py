@@ -114,6 +114,7 @@ class Context:
         return self._interpreter.frame.function
 
     def root(self) -> model.Function:
+        self._interpreter.memo.read_root()
         return self._interpreter.frames[0].function
 
     def module(self) -> model.ModuleModel:
@@ -141,4 +142,5 @@ class Context:
     def returned(self) -> list[Access]:
         """What the functions on the call stack returned so far (cache-aside: the read value was
         handed back on the hit path)."""
+        self._interpreter.memo.read_returned()
         return [access for frame in self._interpreter.frames for access in frame.returned]

@@ -123,12 +123,19 @@ class _Run:
         self.server = _server(facts)
         self.reporter = Reporter(module, path, _FRAMEWORK_NAMES, server=self.server)
         self.findings: list[Finding] = []
+        self.memo_store: dict[Any, Any] = {}  # helper runs remembered for every root (`inline_memo.py`)
 
     def interpret(
         self, function: model.Function, owner: str | None, mode: Mode, *, entry: bool = False
     ) -> Interpreter:
         interpreter = Interpreter(
-            self.profile, self.recognizers, mode, module=self.module, facts=self.facts, resolver=self.resolver
+            self.profile,
+            self.recognizers,
+            mode,
+            module=self.module,
+            facts=self.facts,
+            resolver=self.resolver,
+            memo_store=self.memo_store,
         )
         # A model's method or a service handed a row starts with that row loaded (by its caller).
         state = bind_loaded_rows(interpreter, self.recognizers, function, owner, forwarded=entry)
