@@ -17,8 +17,10 @@ from race_mcp.analyzer.python.strings import string_value
 class FakeState:
     checks: dict[str, Any] = field(default_factory=dict)
     dirty: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, Any] = field(default_factory=dict)
     atomic_aliases: frozenset[str] = frozenset()
     in_transaction: int = 0
+    unit: int = 0  # the unit of work open now (core/state.py), read by the own-rows marker
 
 
 @dataclass(frozen=True)
