@@ -96,6 +96,11 @@ class ModuleFacts:
             return None
         return self._session.known_shape(label, self.path, source)
 
+    def lowered_module(self, path: str) -> model.ModuleModel | None:
+        """The project module at `path` lowered once for the run (a caller's, read for the checks it
+        made before calling a helper of this module: `_orm_caller_checks.py`)."""
+        return self._session.lowered_path(path) if self._session is not None else None
+
     def helper_text(self) -> str:
         """Lines of other modules' helpers this module calls that reach a store (see the session's)."""
         if self._session is None or not self.module:

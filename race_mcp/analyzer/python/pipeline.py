@@ -29,6 +29,7 @@ from .lower import lower_module
 from .memory import PythonMemory, may_share_state
 from .patterns import idempotency_finding, stream_consumers
 from .reach import entry_confidence, unreached_confidence
+from .stores._orm_caller_checks import bind_caller_checks, name_caller_checks
 from .stores._orm_rows import LOADED, bind_loaded_rows
 
 __all__ = ["analyze_python", "check_module", "might_race", "suppressed"]
@@ -139,6 +140,9 @@ class _Run:
         )
         # A model's method or a service handed a row starts with that row loaded (by its caller).
         state = bind_loaded_rows(interpreter, self.recognizers, function, owner, forwarded=entry)
+        if not entry and self.recognizers:
+            # A helper inserting a key its callers found missing starts with their check.
+            bind_caller_checks(interpreter, function, owner, getattr(self.facts, "module", None), state)
         interpreter.finish(interpreter.run(self.profile.frame(function, self_class=owner), state))
         return interpreter
 
@@ -226,7 +230,9 @@ class _Run:
             confidence = entry_confidence(caller) if caller else unreached
             if (caller.kind == "command") if caller else (unreached == "low" or self._offline(function)):
                 self.drop_unraced(interpreter)  # a command's or a seeder's: one process at a time
-            findings = self.reporter.findings_of(interpreter, caller, confidence, name)
+            findings = name_caller_checks(
+                self.reporter.findings_of(interpreter, caller, confidence, name), interpreter
+            )
             # A row handed to code nothing is seen to reach (a model's method called on instances)
             # is loaded by callers unknown: low (issue 11).
             self.findings.extend(
