@@ -102,4 +102,6 @@ def test_rc801_replaced_document_is_guidance() -> None:
         '{ $set: { state: "published", publishedBy: editor } }', '{ ...post, state: "published" }'
     )
     message = guidance_for(source, "posts.mjs", "RC801", "publish")
-    assert "findOneAndUpdate(" in message and "$inc" in message
+    # The file uses the driver, not mongoose: the example is a collection's guarded updateOne.
+    assert 'db.collection("coupons").updateOne(' in message and "$inc" in message
+    assert "matchedCount === 0" in message and "Coupon.findOneAndUpdate(" not in message

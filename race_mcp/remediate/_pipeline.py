@@ -36,6 +36,7 @@ from ._models import Patch, PatchReport, Unpatched
 from ._slice import def_lines, module_names, slice_for, splice
 from ._write import source_sha256
 from .javascript._examples import with_example
+from .javascript._libraries import library_of
 
 __all__ = ["find_fixer", "propose_patches"]
 
@@ -148,11 +149,14 @@ def _identifiers(text: str) -> set[str]:
     return set(_IDENTIFIER.findall(text))
 
 
-def _guidance(finding: Finding, reason: str) -> str:
+def _guidance(finding: Finding, reason: str, source: str = "") -> str:
     fix = finding.fix or get_rule(finding.rule_id).title
     text = f"{reason}. Fix by hand: {fix}"
-    # A JavaScript reader gets the fix as JavaScript code too, as the front-end's guidance shows it.
-    return with_example(text, finding.rule_id) if language_for(finding.path).name == "javascript" else text
+    # A JavaScript reader gets the fix as JavaScript code too, as the front-end's guidance shows it,
+    # written with the file's own library (`source`: the module's text).
+    if language_for(finding.path).name != "javascript":
+        return text
+    return with_example(text, finding.rule_id, library_of(source, finding))
 
 
 class _Run:
@@ -207,7 +211,7 @@ class _Run:
         else:
             target = _refind(original, self.findings, self._anchors(original))
         if target is not None:
-            self._decline(original, _guidance(target, f"No mechanical patch for {target.rule_id}"))
+            self._decline(original, self._by_hand(target, f"No mechanical patch for {target.rule_id}"))
 
     def _anchors(self, original: Finding) -> tuple[int, int]:
         """The `def` line of the finding's function in the original text and in the current one."""
@@ -240,7 +244,7 @@ class _Run:
             return False  # a name the fixer chose as free (a lock's) is taken outside the slice
         reason, _ = _rejection(before, target, patched, self.analyze)
         if reason is not None:
-            self._decline(original, _guidance(target, f"The generated patch was dropped: {reason}"))
+            self._decline(original, self._by_hand(target, f"The generated patch was dropped: {reason}"))
             return True
         new_source = splice(self.source, part, patched)
         if new_source is None:
@@ -260,7 +264,7 @@ class _Run:
         new_source = outcome.code
         reason, after = _rejection(self.findings, target, new_source, self.analyze)
         if reason is not None:
-            self._decline(original, _guidance(target, f"The generated patch was dropped: {reason}"))
+            self._decline(original, self._by_hand(target, f"The generated patch was dropped: {reason}"))
             return
         self._accept(original, target, outcome, new_source, findings=after)
 
@@ -276,7 +280,11 @@ class _Run:
             where = f"{self.path}:{original.line}"
             message = f"{where}: {target.rule_id} fixer failed: {type(exc).__name__}: {exc}"
             self.report.errors.append(FileError(path=self.path, message=message, code="fixer-failed"))
-            return Guidance(_guidance(target, f"No patch generated ({type(exc).__name__} in the fixer)"))
+            return Guidance(self._by_hand(target, f"No patch generated ({type(exc).__name__} in the fixer)"))
+
+    def _by_hand(self, finding: Finding, reason: str) -> str:
+        """Guidance for a finding left to a person, its example in the file's own library."""
+        return _guidance(finding, reason, self.source)
 
     def _decline(self, original: Finding, guidance: str) -> None:
         self.report.unpatched.append(
@@ -285,7 +293,8 @@ class _Run:
 
     def _out_of_time(self, original: Finding) -> None:
         seconds = f"{self.settings.max_patch_seconds:g} s"
-        self._decline(original, _guidance(original, f"Not attempted: the request's {seconds} budget ran out"))
+        reason = f"Not attempted: the request's {seconds} budget ran out"
+        self._decline(original, self._by_hand(original, reason))
         if not self.out_of_time:
             self.out_of_time = True
             message = f"{self.path}: patching stopped after {seconds} (max_patch_seconds); rest: guidance"

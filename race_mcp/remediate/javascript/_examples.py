@@ -1,6 +1,8 @@
 """Short JavaScript examples of each fix, for the guidance of findings no rewrite is sound for.
 
-Each is what a Node developer would write, in the shapes the analyzer accepts as safe.
+Each is what a Node developer would write, in the shapes the analyzer accepts as safe. A rule's
+example may have a version per database library (`"RC3:prisma"`): the guidance of a file that uses
+that library shows it (`_libraries.library_of`), others the rule's default.
 """
 
 from __future__ import annotations
@@ -58,6 +60,60 @@ const [count] = await Order.update(
   { where: { id, status: "pending" } },
 );
 if (count === 0) return res.status(409).send({ error: "already paid" });""",
+    "RC3:prisma": """\
+// Let the database decide: the check in the filter, the count checked.
+const { count } = await prisma.order.updateMany({
+  where: { id, status: "pending" },
+  data: { status: "paid" },
+});
+if (count === 0) return res.status(409).send({ error: "already paid" });
+// a counter: where: { id, stock: { gte: qty } }, data: { stock: { decrement: qty } }""",
+    "RC3:typeorm": """\
+// Let the database decide: the check in the criteria, the affected count checked.
+const result = await orders.update({ id, status: "pending" }, { status: "paid" });
+if (result.affected === 0) return res.status(409).send({ error: "already paid" });
+// a counter: orders.createQueryBuilder().update().set({ stock: () => "stock - :qty" })
+//   .where("id = :id AND stock >= :qty", { id, qty }).execute()""",
+    "RC303": """\
+// Declare the field unique (User.init({ email: { type: DataTypes.STRING, unique: true } })) and create:
+try {
+  await User.create({ email, name });
+} catch (error) {
+  if (error instanceof UniqueConstraintError) return res.status(409).send({ error: "email taken" });
+  throw error;
+}""",
+    "RC303:prisma": """\
+// schema.prisma: email String @unique
+try {
+  await prisma.user.create({ data: { email, name } });
+} catch (error) {
+  if (error.code === "P2002") return res.status(409).send({ error: "email taken" });
+  throw error;
+}""",
+    "RC303:typeorm": """\
+// @Column({ unique: true }) email: string;
+try {
+  await users.insert({ email, name });
+} catch (error) {
+  if (error instanceof QueryFailedError && error.driverError.code === "23505") {
+    return res.status(409).send({ error: "email taken" });
+  }
+  throw error;
+}""",
+    "RC201:knex": """\
+const updated = await knex("accounts")
+  .where({ id })
+  .andWhere("balance", ">=", amount)
+  .decrement("balance", amount);
+if (updated === 0) return res.status(409).send({ error: "insufficient funds" });""",
+    "RC202:knex": """\
+await knex.transaction(async (trx) => {
+  // ...the writes that belong together, all on `trx`: await trx("orders").insert(...);
+});  // a throw inside rolls every one of them back""",
+    "RC203:knex": """\
+// CREATE UNIQUE INDEX users_email ON users (email);
+const inserted = await knex("users").insert({ email }).onConflict("email").ignore().returning("id");
+if (inserted.length === 0) return res.status(409).send({ error: "email taken" });""",
     "RC401": """\
 await client.send(new UpdateItemCommand({
   TableName: "Accounts",
@@ -132,6 +188,20 @@ const updated = await Coupon.findOneAndUpdate(
   { new: true },
 );
 if (!updated) return res.status(409).send({ error: "coupon used up" });""",
+    "RC801:mongodb": """\
+const result = await db.collection("coupons").updateOne(
+  { code, used: { $lt: max } },  // the check, in the filter
+  { $inc: { used: 1 } },
+);
+if (result.matchedCount === 0) return res.status(409).send({ error: "coupon used up" });""",
+    "RC802:mongodb": """\
+// await db.collection("users").createIndex({ email: 1 }, { unique: true });
+try {
+  await db.collection("users").insertOne({ email, name });
+} catch (error) {
+  if (error.code === 11000) return res.status(409).send({ error: "email taken" });
+  throw error;
+}""",
     "RC802": """\
 // userSchema.path("email").index({ unique: true });  or  createIndex({ email: 1 }, { unique: true })
 try {
@@ -143,16 +213,19 @@ try {
 }
 
 
-def example_for(rule_id: str) -> str | None:
+def example_for(rule_id: str, library: str | None = None) -> str | None:
+    """The rule's example (else its family's), in `library`'s code where it has a version of it."""
     for key in (rule_id, rule_id[:3], rule_id[:2]):
+        if library is not None and f"{key}:{library}" in EXAMPLES:
+            return EXAMPLES[f"{key}:{library}"]
         if key in EXAMPLES:
             return EXAMPLES[key]
     return None
 
 
-def with_example(message: str, rule_id: str) -> str:
-    """The message, then the rule's JavaScript example indented as a code block."""
-    example = example_for(rule_id)
+def with_example(message: str, rule_id: str, library: str | None = None) -> str:
+    """The message, then the rule's JavaScript example (in `library`'s code) indented as a code block."""
+    example = example_for(rule_id, library)
     if example is None:
         return message
     block = "\n".join(f"    {line}" if line else "" for line in example.splitlines())

@@ -1,5 +1,6 @@
 """Guidance for the JavaScript findings no rewrite is sound for (in-process state, ORMs, missing
-idempotency keys, files...): the finding's fix in words, then a short JavaScript example."""
+idempotency keys, files...): the finding's fix in words, then a short JavaScript example, written
+with the file's own ORM where the example has a version for it (Prisma, TypeORM, Sequelize)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from ...findings import Finding
 from ...rules import get_rule
 from .._fixers import Fixed, Guidance, register_text
 from ._examples import READ_MODIFY_WRITE_FILE, with_example
+from ._libraries import library_of
 
 __all__ = ["guidance_with_example"]
 
@@ -25,4 +27,4 @@ def guidance_with_example(text: str, finding: Finding) -> Fixed | Guidance:
     example = finding.rule_id
     if example.startswith("RC7") and not any(step.role == "check" for step in finding.evidence):
         example = READ_MODIFY_WRITE_FILE  # read and written back: an exclusive create is no answer
-    return Guidance(with_example(message, example))
+    return Guidance(with_example(message, example, library_of(text, finding)))

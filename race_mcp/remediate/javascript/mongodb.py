@@ -19,6 +19,7 @@ from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
 from ._common import add_properties, check_exits, conjuncts, free_name, losing_answer
 from ._examples import with_example
+from ._libraries import library_of
 from ._source import JsSource, Node, descendants
 
 __all__ = ["fix_find_then_update", "guidance_only"]
@@ -244,7 +245,7 @@ def _checks(source: JsSource, plan: Plan, function: Node, doc: str, read_end: in
 @register_text("javascript", "RC801")
 def fix_find_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     """RC801: the decision in the write's filter, the outcome checked (module docstring)."""
-    guidance = Guidance(with_example(_GUIDANCE, "RC801"))
+    guidance = Guidance(with_example(_GUIDANCE, "RC801", library_of(text, finding)))
     source = JsSource(text, finding.path)
     function = source.function_for(finding)
     reads = [s.line for s in finding.evidence if s.role == "read"]
@@ -323,5 +324,5 @@ def guidance_only(text: str, finding: Finding) -> Fixed | Guidance:
             "Declare the looked-up field unique and insert directly, answering the duplicate-key "
             "error (code 11000) with 409, instead of checking with findOne first:"
         )
-        return Guidance(with_example(message, "RC802"))
-    return Guidance(with_example(finding.fix or _GUIDANCE, "RC801"))
+        return Guidance(with_example(message, "RC802", library_of(text, finding)))
+    return Guidance(with_example(finding.fix or _GUIDANCE, "RC801", library_of(text, finding)))

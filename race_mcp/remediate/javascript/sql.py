@@ -23,6 +23,7 @@ from ...findings import Finding
 from .._fixers import Fixed, Guidance, register_text
 from ._common import Rejection, check_exits, conjuncts, free_name, is_typescript, losing_answer
 from ._examples import with_example
+from ._libraries import library_of
 from ._source import Edit, JsSource, Node, descendants, unquote
 from ._sql_rows import column_of, derived_locals, reads_row, row_expressions
 
@@ -37,7 +38,7 @@ _SET_ONE = re.compile(r"^\s*(?P<col>\w+)\s*=\s*(?P<value>.+?)\s*$", re.DOTALL)
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "===": "===", "==": "==", "!==": "!==", "!=": "!="}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "===": "<>", "==": "<>", "!==": "=", "!=": "="}
 _SQL_OP = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "===": "=", "==": "=", "!==": "<>", "!=": "<>"}
-_RC201_GUIDANCE = with_example("Move the decision into the UPDATE and check the row count:", "RC201")
+_RC201_MESSAGE = "Move the decision into the UPDATE and check the row count:"
 
 
 @dataclass
@@ -243,29 +244,31 @@ def _count_check(source: JsSource, update: Update, function: Node, answer: str) 
 @register_text("javascript", "RC201")
 def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     """RC201: the decision in the UPDATE's WHERE, the row count checked (module docstring)."""
+    # In the file's query builder where it has one (knex), else as a pg query.
+    guidance = with_example(_RC201_MESSAGE, "RC201", library_of(text, finding))
     source = JsSource(text, finding.path)
     function = source.function_for(finding)
     reads = [s.line for s in finding.evidence if s.role == "read"]
     writes = [s.line for s in finding.evidence if s.role == "write"]
     if function is None or not reads or not writes:
-        return Guidance(_RC201_GUIDANCE)
+        return Guidance(guidance)
     read_statement = source.statement_at(function, reads[0])
     write_statement = source.statement_at(function, writes[-1])
     update = _update_call(source, write_statement) if write_statement is not None else None
     rows = row_expressions(source, read_statement, function) if read_statement is not None else set()
     if update is None or not rows or read_statement is None:
         return Guidance(
-            "The read and the UPDATE are not plain query calls with literal SQL. " + _RC201_GUIDANCE
+            "The read and the UPDATE are not plain query calls with literal SQL. " + guidance
         )
     builder = _Builder(source, update, rows)
     rejections = check_exits(source, function, reads[0], writes[-1])
     # The SET first: a parameter it makes relative (`$1` now carries `amount`) is reused by the checks.
     relative = _relative_set(builder, derived_locals(source, function, rows))
     if relative is None:
-        return Guidance(_RC201_GUIDANCE)
+        return Guidance(guidance)
     _add_checks(source, builder, function, read_statement, update, rejections)
     if not builder.guard.parts:
-        return Guidance(_RC201_GUIDANCE)
+        return Guidance(guidance)
     set_clause, param_edits = relative
     answer, outcome = losing_answer(
         source,
@@ -277,7 +280,7 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     edits = _write_edits(source, update, set_clause, param_edits, builder.guard)
     counted = _count_check(source, update, function, answer)
     if counted is None:
-        return Guidance(_RC201_GUIDANCE)
+        return Guidance(guidance)
     inner = source.text_with(update.statement, edits)
     whole = counted.text.replace(source.code(update.statement), inner, 1)
     return Fixed(
@@ -352,4 +355,4 @@ _MESSAGES = {
 def sql_guidance(text: str, finding: Finding) -> Fixed | Guidance:
     """Other SQL rules: which writes belong together, or which column is unique, needs a person."""
     message = _MESSAGES.get(finding.rule_id) or finding.fix or "Make the check and the write one statement."
-    return Guidance(with_example(message, finding.rule_id))
+    return Guidance(with_example(message, finding.rule_id, library_of(text, finding)))
