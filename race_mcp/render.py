@@ -123,7 +123,9 @@ def _text_context(finding: Finding) -> str:
     if finding.function:
         parts.append(f"in {finding.function}")
     if finding.route:
-        parts.append(f"route {finding.route}")
+        # A JavaScript handler is named by its route ("in POST /orders handler"): said once.
+        if not (finding.function or "").startswith(finding.route + " "):
+            parts.append(f"route {finding.route}")
     elif finding.reached_by:
         parts.append(f"reached by {finding.reached_by}")
     if finding.operation:

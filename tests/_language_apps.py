@@ -237,12 +237,16 @@ paths:
 # operation -> (handler, code rule, the route as the front-end spelled it): what linking must find.
 JS_LINKS = {
     "POST /wallets/{walletId}/withdraw": (
-        "<anonymous:8>",
+        "POST /wallets/:walletId(\\\\d+)/withdraw handler",
         "RC201",
         "POST /wallets/:walletId(\\\\d+)/withdraw",
     ),
-    "POST /coupons/{code}/redeem": ("<anonymous:17>", "RC101", "POST /coupons/:code/redeem"),
-    "PUT /items/{sku}": ("<anonymous:7>", "RC501", "PUT /items/:sku"),
+    "POST /coupons/{code}/redeem": (
+        "POST /coupons/:code/redeem handler",
+        "RC101",
+        "POST /coupons/:code/redeem",
+    ),
+    "PUT /items/{sku}": ("PUT /items/:sku handler", "RC501", "PUT /items/:sku"),
     "PATCH /carts/{cartId}": ("handler", "RC801", "/api/carts/[cartId]"),
     "POST /orders/{orderId}": ("POST", "RC201", "POST /(shop)/api/orders/[orderId]"),
 }

@@ -75,7 +75,8 @@ def test_racy_handlers_confirm_the_missing_preconditions(shop: tuple[Path, Path]
     withdraw = by_operation["POST /wallets/{walletId}/withdraw"]
     (ra111,) = [f for f in withdraw.spec_findings if f.rule_id == "RA111"]
     assert (ra111.severity, ra111.confidence) == ("high", "high")
-    assert "Its handler `<anonymous:8>` (" in ra111.message and "shop.js:9) has RC201" in ra111.message
+    assert "Its handler `POST /wallets/:walletId(\\\\d+)/withdraw handler` (" in ra111.message
+    assert "shop.js:9) has RC201" in ra111.message
     cart = by_operation["PATCH /carts/{cartId}"]
     (ra101,) = [f for f in cart.spec_findings if f.rule_id == "RA101"]
     assert "`handler`" in ra101.message and "has RC801" in ra101.message

@@ -131,7 +131,7 @@ def test_handler_after_transaction_middleware_was_outside_before(monkeypatch: py
     """outline's `router.post(name, auth(), transaction(), handler)`: the row lock holds."""
     monkeypatch.setattr(js_callbacks, "_after_transaction_middleware", lambda function: False)
     before = _in_safe_spans(KOA, _analyse(KOA))
-    assert [(f.rule_id, f.function) for f in before] == [("RC301", "<anonymous:26>")]
+    assert [(f.rule_id, f.function) for f in before] == [("RC301", "POST reviewers.remind handler")]
 
 
 def test_row_lock_no_longer_covers_an_absent_row(monkeypatch: pytest.MonkeyPatch) -> None:

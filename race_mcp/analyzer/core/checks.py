@@ -7,7 +7,7 @@ Language-neutral: positions come from model spans, text from the module's source
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Sequence as Lines
 from typing import TYPE_CHECKING
 
@@ -23,16 +23,28 @@ if TYPE_CHECKING:
 __all__ = ["Reporter", "label", "suppressed", "suppression_comment", "unique_findings"]
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
-# How an entry point's kind reads in `Finding.reached_by` ("Flask route POST /x").
+# What an entry point of each kind is, in `Finding.reached_by` ("Flask route POST /x", "celery task
+# tasks.charge"); a front-end names its own where the kind says too little (`Reporter.entry_noun`:
+# a Django view, an AWS Lambda handler, a DynamoDB Streams consumer).
 _ENTRY_KINDS = {
     "http": "route",
     "task": "task",
     "signal": "signal receiver",
-    "command": "management command",
+    "command": "command",
     "middleware": "middleware",
     "consumer": "consumer",
     "graphql": "GraphQL resolver",
 }
+# An HTTP entry point whose route is declared elsewhere (a URLconf, an API Gateway, a descriptor).
+_UNROUTED_HTTP = "HTTP handler"
+# Who runs an entry point's code at once, for the outcomes that say "concurrent requests": a stream or
+# queue consumer handles messages, a task runs for each of its calls.
+_CONCURRENT = {
+    "consumer": "concurrent messages",
+    "task": "concurrent task runs",
+    "command": "concurrent runs",
+}
+_REQUESTS = "concurrent requests"
 _MEMORY_OUTCOME = "concurrent requests can all pass the check before any of them writes"
 
 
@@ -54,8 +66,15 @@ class Reporter:
         framework_names: Mapping[str, str] | None = None,
         *,
         server: str | None = None,
+        entry_noun: Callable[[model.EntryPoint], str | None] | None = None,
+        function_names: Mapping[str, str] | None = None,
     ) -> None:
         self.module = module
+        # The front-end's word for an entry point the kind names too vaguely ("view", "handler").
+        self.entry_noun = entry_noun
+        # The front-end's readable names of functions (a JavaScript callback: "POST /orders handler
+        # (map callback)"); a function it names may own a finding even when nested in another.
+        self.function_names = function_names or {}
         # The project's declaration of a threaded server ("contrib/gunicorn.py: threads = 3").
         self.server = server
         self.path = path
@@ -68,7 +87,7 @@ class Reporter:
         self.owners = sorted(
             (function.span.line, function.span.end_line, name)
             for name, function in module.functions.items()
-            if "<locals>" not in name
+            if "<locals>" not in name or name in self.function_names
         )
 
     def owner(self, lines: list[int], root: str | None) -> str | None:
@@ -79,20 +98,24 @@ class Reporter:
             return None
         first, last = min(lines), max(lines)
         inside = [name for start, end, name in self.owners if start <= first and last <= end]
-        return inside[-1] if inside else root
+        return self.name_of(inside[-1] if inside else root)
+
+    def name_of(self, function: str | None) -> str | None:
+        """How the report names a function: the front-end's readable name, else its qualified name."""
+        return self.function_names.get(function, function) if function is not None else None
 
     def reached_by(self, entry: model.EntryPoint | None) -> str | None:
-        """Why requests reach the finding's code, for the report: "Flask route POST /x",
-        "celery task tasks.charge" (the entry point's qualified name when it has no route)."""
+        """Why requests reach the finding's code, for the report: "Flask route POST /x", "celery task
+        tasks.charge", "AWS Lambda handler" (the entry point's qualified name when it has no route,
+        left out where the noun already ends with it: no "handler handler")."""
         if entry is None:
             return None
         framework = self.framework_names.get(entry.framework, entry.framework)
-        # A handler routed elsewhere (a Django URLconf) is a view, named by its function.
-        kind = (
-            "view" if entry.kind == "http" and not entry.route else _ENTRY_KINDS.get(entry.kind, entry.kind)
-        )
-        where = entry.route if entry.route else entry.qualname
-        return " ".join(part for part in (framework, kind, where) if part)
+        noun = (self.entry_noun(entry) if self.entry_noun else None) or _noun(entry)
+        where = entry.route or entry.qualname
+        if not entry.route and noun.split()[-1] == where:
+            where = ""
+        return " ".join(part for part in (framework, noun, where) if part)
 
     def code_at(self, line: int) -> str:
         return self.lines[line - 1].strip() if 1 <= line <= len(self.lines) else ""
@@ -189,7 +212,7 @@ class Reporter:
             line=lines[0],
             end_line=max(lines),
             column=self.column_of(direct.steps[0].node),
-            function=function,
+            function=self.name_of(function),
             route=entry.route if entry else None,
             reached_by=self.reached_by(entry),
             message=direct.detail or f"{rule.title} (line {lines[0]}).",
@@ -197,6 +220,20 @@ class Reporter:
             fix=_fix(direct.rule_id, self.module.language),
             cwe=rule.cwe,
         )
+
+
+def _noun(entry: model.EntryPoint) -> str:
+    if entry.kind == "http" and not entry.route:
+        return _UNROUTED_HTTP
+    return _ENTRY_KINDS.get(entry.kind, entry.kind)
+
+
+def _by_whom(outcome: str, entry: model.EntryPoint | None) -> str:
+    """The outcome as the entry point's runs race: "concurrent messages ..." for a consumer."""
+    actors = _CONCURRENT.get(entry.kind) if entry is not None else None
+    if actors and outcome.startswith(_REQUESTS):
+        return actors + outcome[len(_REQUESTS) :]
+    return outcome
 
 
 # The insert rules' titles say "no unique constraint": a refused duplicate has one, unhandled.
@@ -238,6 +275,7 @@ def message(
             if mode == "async" or store_spec
             else "concurrent updates are lost"
         )
+    outcome = _by_whom(outcome, entry)
     subject = label(key)
     if store_spec:
         # Labels such as "`Account` rows" are plural: the verb and pronoun agree with them.

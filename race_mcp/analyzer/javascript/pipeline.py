@@ -28,6 +28,7 @@ from .fixes import in_javascript
 from .idempotency import key_facts
 from .lower import lower_module
 from .memory import JavaScriptMemory, may_share_state
+from .naming import entry_noun, function_names
 from .parse import parse, syntax_errors
 from .patterns import stream_consumers
 
@@ -88,7 +89,14 @@ def _roots(module: model.ModuleModel) -> Iterator[tuple[str, model.Function]]:
 
 
 class _Run:
-    def __init__(self, module: model.ModuleModel, path: str, facts: Any, helpers: str = "") -> None:
+    def __init__(
+        self,
+        module: model.ModuleModel,
+        path: str,
+        facts: Any,
+        helpers: str = "",
+        names: dict[str, str] | None = None,
+    ) -> None:
         self.module = module
         self.facts = facts
         self.profile = JavaScriptMemory(module)
@@ -96,7 +104,7 @@ class _Run:
         # Calls into other files of the project (a repository module, an injected service).
         resolver = getattr(facts, "resolver", None)
         self.resolver = resolver() if callable(resolver) else None
-        self.reporter = Reporter(module, path, _FRAMEWORK_NAMES)
+        self.reporter = _reporter(module, path, names)
         self.findings: list[Finding] = []
 
     def interpret(self, function: model.Function) -> Interpreter:
@@ -154,9 +162,17 @@ class _Run:
         return unique_findings(self.findings)
 
 
+def _reporter(module: model.ModuleModel, path: str, names: dict[str, str] | None) -> Reporter:
+    """Findings that name functions as people do (`POST /orders handler (map callback)`, not
+    `<anonymous:7>`) and Lambda entry points by what invokes them (`naming`)."""
+    if names is None:
+        names = function_names(module, entry_points(module))
+    return Reporter(module, path, _FRAMEWORK_NAMES, entry_noun=entry_noun(module), function_names=names)
+
+
 def _unclaimed(module: model.ModuleModel, path: str) -> list[Finding]:
     """RC602 alone: a claim tested before a handler in one place, skipped in a loop elsewhere."""
-    reporter = Reporter(module, path, _FRAMEWORK_NAMES)
+    reporter = _reporter(module, path, None)
     confidence: Confidence = "low" if _DEV_PATH.search(module.path.replace("\\", "/")) else "medium"
     return unique_findings(
         [reporter.direct_finding(direct, None, confidence, None) for direct in unclaimed_handlers(module)]
@@ -167,6 +183,13 @@ def check_module(
     source: str, path: str, tree: Any = None, facts: Any = None, module: model.ModuleModel | None = None
 ) -> list[Finding]:
     """Every finding of one module, one per (rule, line), before settings and suppressions."""
+    return _check(source, path, tree, facts, module)[0]
+
+
+def _check(
+    source: str, path: str, tree: Any, facts: Any, module: model.ModuleModel | None
+) -> tuple[list[Finding], dict[str, str]]:
+    """The module's findings, and the readable names of its functions they carry (by qualname)."""
     module = module or lower_module(source, path, tree)
     helper_text = getattr(facts, "helper_text", None)
     helpers = helper_text() if callable(helper_text) else ""  # the project files it imports
@@ -174,12 +197,31 @@ def check_module(
     markers = (*_store_markers(), "Records", *PROVIDER_MARKERS)
     has_stores = any(marker in source or marker in helpers for marker in markers)
     if not has_stores and not may_share_state(module):
-        return _unclaimed(module, path)  # RC602 needs neither a store nor shared state
+        return _unclaimed(module, path), {}  # RC602 needs neither a store nor shared state
     entries = entry_points(module)
     project_routes = getattr(facts, "with_project_routes", None)
     if callable(project_routes):  # routes other files of the project declare for this one's functions
         entries = project_routes(entries)
-    return _Run(module, path, facts, helpers).run(entries)
+    names = function_names(module, entries)
+    return _Run(module, path, facts, helpers, names).run(entries), names
+
+
+def _by_qualname(finding: Finding, module: model.ModuleModel, names: dict[str, str]) -> Finding:
+    """The finding naming its function as the module does (`<anonymous:7>`, whose line a suppression
+    comment may stand on): the innermost function around its line among those with its readable
+    name (two `map` callbacks of one handler share one)."""
+    if finding.function is None or finding.function in module.functions:
+        return finding
+    around = [
+        qualname
+        for qualname, name in names.items()
+        if name == finding.function
+        and (span := module.functions[qualname].span).line <= finding.line <= span.end_line
+    ]
+    if not around:
+        return finding
+    innermost = max(around, key=lambda qualname: module.functions[qualname].span.line)
+    return finding.model_copy(update={"function": innermost})
 
 
 def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = None) -> list[Finding]:
@@ -199,11 +241,14 @@ def analyze_javascript(source: str, path: str, settings: Settings, facts: Any = 
         )
     lines = _LINE_END.split(source)
     module = lower_module(source, path, tree)
-    # Given the module, a suppression comment on the handler's own line counts too, as in Python.
+    # Given the module, a suppression comment on the handler's own line counts too, as in Python
+    # (found by its qualified name: the finding carries its readable one).
+    found, names = _check(source, path, tree, facts, module)
     findings = [
         in_javascript(finding)
-        for finding in check_module(source, path, tree, facts, module)
-        if settings.rule_enabled(finding.rule_id) and not suppressed(finding, lines, _SUPPRESS, module)
+        for finding in found
+        if settings.rule_enabled(finding.rule_id)
+        and not suppressed(_by_qualname(finding, module, names), lines, _SUPPRESS, module)
     ]
     errors = syntax_errors(tree.root_node)
     if errors:

@@ -47,6 +47,16 @@ _FRAMEWORK_NAMES = {
     "quart": "Quart",
     "dramatiq": "Dramatiq",
 }
+
+
+def _entry_noun(entry: model.EntryPoint) -> str | None:
+    """A Python handler routed elsewhere (a Django URLconf, a MethodView registered apart) is a view;
+    a Django `BaseCommand` is a management command."""
+    if entry.kind == "http" and not entry.route:
+        return "view"
+    return "management command" if entry.kind == "command" and entry.framework == "django" else None
+
+
 # Entry points whose calls are requests a server's threads serve.
 _REQUEST_KINDS = frozenset({"http", "middleware", "graphql"})
 _FRAMEWORK_MARKERS = ("async def", "fastapi", "flask", "starlette", "aiohttp", "Records", "threading")
@@ -122,7 +132,7 @@ class _Run:
         self.has_stores = any(marker in text for marker in _store_markers())
         self.recognizers = _recognizers(module, text) if self.has_stores else []
         self.server = _server(facts)
-        self.reporter = Reporter(module, path, _FRAMEWORK_NAMES, server=self.server)
+        self.reporter = Reporter(module, path, _FRAMEWORK_NAMES, server=self.server, entry_noun=_entry_noun)
         self.findings: list[Finding] = []
         self.memo_store: dict[Any, Any] = {}  # helper runs remembered for every root (`inline_memo.py`)
 
