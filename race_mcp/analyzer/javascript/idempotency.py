@@ -15,12 +15,13 @@ only the front-end can read:
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from ..core import model
 from ..core.idempotency import KeyFacts, mentions_key, names_a_key
 from .routes import registrations
 
-__all__ = ["key_facts"]
+__all__ = ["KeySources"]
 
 # `@Headers("idempotency-key") key` / `@Body("requestId") requestId`: the decorator's string and the
 # parameter it binds. Bounded runs, so the scan stays linear on hostile signatures.
@@ -30,38 +31,64 @@ _PARAM_DECORATOR = re.compile(
 _APP_HOOKS = frozenset({"use", "addHook", "register"})
 
 
-def key_facts(module: model.ModuleModel, function: model.Function) -> KeyFacts:
-    return KeyFacts(params=_decorated_params(module, function), enforced=_enforced(module, function))
+class KeySources:
+    """Where the handlers of one module may get an idempotency key. The module's route registrations
+    and app hooks are read once, when the first handler is asked about: walking every function of
+    the module again for each handler made a file with many routes quadratic (fastify's test files
+    register hundreds: it was about 40% of the CPU time on the JS/TS throughput corpus)."""
 
+    def __init__(self, module: model.ModuleModel) -> None:
+        self.module = module
 
-def _decorated_params(module: model.ModuleModel, function: model.Function) -> frozenset[str]:
-    lines = module.source.splitlines()
-    start = function.span.line
-    signature = "\n".join(lines[start - 1 : start + 8])  # decorated parameters span a few lines
-    return frozenset(
-        match.group(3)
-        for match in _PARAM_DECORATOR.finditer(signature)
-        if match.group(3) in function.params and names_a_key(match.group(2))
-    )
+    def facts(self, function: model.Function) -> KeyFacts:
+        return KeyFacts(params=self._decorated_params(function), enforced=self._enforced(function))
 
+    @cached_property
+    def _lines(self) -> list[str]:
+        return self.module.source.splitlines()
 
-def _enforced(module: model.ModuleModel, function: model.Function) -> bool:
-    """Middleware on the route or the app, or a NestJS interceptor/guard, names a key."""
-    if any(mentions_key(d) for d in function.decorators):
-        return True
-    owner = module.classes.get(function.owner_class) if function.owner_class else None
-    if owner is not None and any(mentions_key(d) for d in owner.decorators):
-        return True
-    if any(
-        call.method in _APP_HOOKS and any(mentions_key(a.value) for a in call.args) for call in module.calls
-    ):
-        return True
-    for call, _ in registrations(module):
-        if any(_is_handler(arg.value, function) for arg in call.args):
-            others = [arg.value for arg in call.args if not _is_handler(arg.value, function)]
-            if any(mentions_key(other) for other in others):
-                return True
-    return False
+    def _decorated_params(self, function: model.Function) -> frozenset[str]:
+        start = function.span.line
+        signature = "\n".join(self._lines[start - 1 : start + 8])  # decorated parameters span a few lines
+        return frozenset(
+            match.group(3)
+            for match in _PARAM_DECORATOR.finditer(signature)
+            if match.group(3) in function.params and names_a_key(match.group(2))
+        )
+
+    @cached_property
+    def _app_hooked(self) -> bool:
+        """`app.use(idempotency())`, `fastify.addHook("preHandler", dedupe)`: every route."""
+        return any(
+            call.method in _APP_HOOKS and any(mentions_key(a.value) for a in call.args)
+            for call in self.module.calls
+        )
+
+    @cached_property
+    def _keyed_registrations(self) -> list[model.Call]:
+        """Registrations with an argument that names a key (`requireIdempotencyKey`): only these can
+        enforce one on the handler they register."""
+        return [
+            call
+            for call, _ in registrations(self.module)
+            if any(mentions_key(arg.value) for arg in call.args)
+        ]
+
+    def _enforced(self, function: model.Function) -> bool:
+        """Middleware on the route or the app, or a NestJS interceptor/guard, names a key."""
+        if any(mentions_key(d) for d in function.decorators):
+            return True
+        owner = self.module.classes.get(function.owner_class) if function.owner_class else None
+        if owner is not None and any(mentions_key(d) for d in owner.decorators):
+            return True
+        if self._app_hooked:
+            return True
+        for call in self._keyed_registrations:
+            if any(_is_handler(arg.value, function) for arg in call.args):
+                others = [arg.value for arg in call.args if not _is_handler(arg.value, function)]
+                if any(mentions_key(other) for other in others):
+                    return True
+        return False
 
 
 def _is_handler(expr: model.Expr, function: model.Function) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 from ...config import Settings
@@ -25,7 +26,7 @@ from ..core.stores import stores
 from . import stores as _registered  # noqa: F401  (registers the JavaScript recognizers)
 from .entrypoints import entry_points
 from .fixes import in_javascript
-from .idempotency import key_facts
+from .idempotency import KeySources
 from .lower import lower_module
 from .memory import JavaScriptMemory, may_share_state
 from .naming import entry_noun, function_names
@@ -126,11 +127,15 @@ class _Run:
     ) -> None:
         self.findings.extend(self.reporter.findings_of(interpreter, entry, confidence, name))
 
+    @cached_property
+    def key_sources(self) -> KeySources:
+        return KeySources(self.module)  # one per module: every handler is checked against it
+
     def idempotency(
         self, interpreter: Interpreter, entry: model.EntryPoint, function: model.Function
     ) -> None:
         """RC601: a money handler that neither takes a client's key nor fails a retry."""
-        keys = key_facts(self.module, function)
+        keys = self.key_sources.facts(function)
         finding = idempotency_finding(self.reporter, interpreter, entry, function, keys)
         if finding is not None:
             self.findings.append(finding)
