@@ -177,11 +177,12 @@ def _reporter(module: model.ModuleModel, path: str, names: dict[str, str] | None
 
 def _unclaimed(module: model.ModuleModel, path: str) -> list[Finding]:
     """RC602 alone: a claim tested before a handler in one place, skipped in a loop elsewhere."""
+    directs = unclaimed_handlers(module)
+    if not directs:  # most modules: no reporter, so their functions' names are not worked out
+        return []
     reporter = _reporter(module, path, None)
     confidence: Confidence = "low" if _DEV_PATH.search(module.path.replace("\\", "/")) else "medium"
-    return unique_findings(
-        [reporter.direct_finding(direct, None, confidence, None) for direct in unclaimed_handlers(module)]
-    )
+    return unique_findings([reporter.direct_finding(direct, None, confidence, None) for direct in directs])
 
 
 def check_module(
