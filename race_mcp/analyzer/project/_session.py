@@ -48,7 +48,6 @@ _PRIMARY_KEYS = frozenset({"id", "pk"})
 _PLAIN_MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
 
 
-
 class _SqlUnique(Mapping[str, set[str]]):
     """`table -> unique columns` (flat), the shape the SQL recognizer reads with `.get(table)`."""
 
