@@ -147,6 +147,7 @@ def test_p2002_handled_clears_a_create_on_a_field_the_schema_does_not_make_uniqu
 
 # -- Express: routers in other files, handlers in controllers, services ----------------------------
 
+
 def _handler(route: str) -> str:
     """How a finding names an inline route handler: by its route."""
     return f"{route} handler"

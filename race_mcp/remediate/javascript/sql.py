@@ -257,9 +257,7 @@ def fix_select_then_update(text: str, finding: Finding) -> Fixed | Guidance:
     update = _update_call(source, write_statement) if write_statement is not None else None
     rows = row_expressions(source, read_statement, function) if read_statement is not None else set()
     if update is None or not rows or read_statement is None:
-        return Guidance(
-            "The read and the UPDATE are not plain query calls with literal SQL. " + guidance
-        )
+        return Guidance("The read and the UPDATE are not plain query calls with literal SQL. " + guidance)
     builder = _Builder(source, update, rows)
     rejections = check_exits(source, function, reads[0], writes[-1])
     # The SET first: a parameter it makes relative (`$1` now carries `amount`) is reused by the checks.
