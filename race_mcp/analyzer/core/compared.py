@@ -11,17 +11,26 @@ the guarded branch does something a serial second run would not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 
 from . import model
 from .walk import same_reference
 
-__all__ = ["compares_stored_and_written"]
+__all__ = ["compares_stored_and_written", "comparisons"]
 
 
 def compares_stored_and_written(target: model.Expr, value: model.Expr, tests: Iterable[model.Expr]) -> bool:
     """One of `tests` compares (`==`, `!=`) the attribute `target` with the value written to it,
     the same attribute path read off each (`a.fk.x != b.x` for `a.fk = b`; `a.n != n` for `a.n = n`)."""
+    return any(
+        _same_path_off(left, target, right, value) or _same_path_off(right, target, left, value)
+        for left, right in comparisons(tests, ("==", "!="))
+    )
+
+
+def comparisons(tests: Iterable[model.Expr], ops: Collection[str]) -> Iterator[tuple[model.Expr, model.Expr]]:
+    """The two sides of every comparison by one of `ops` that `tests` make, through `and`, `or`
+    and `not` (what a branch's tests say about two values, whichever way it was taken)."""
     for test in tests:
         stack = [test]
         while stack:
@@ -30,11 +39,8 @@ def compares_stored_and_written(target: model.Expr, value: model.Expr, tests: It
                 continue
             if node.op in ("and", "or", "not"):
                 stack.extend(node.operands)
-            elif node.op in ("==", "!=") and len(node.operands) == 2:
-                left, right = node.operands
-                if _same_path_off(left, target, right, value) or _same_path_off(right, target, left, value):
-                    return True
-    return False
+            elif node.op in ops and len(node.operands) == 2:
+                yield node.operands[0], node.operands[1]
 
 
 def _same_path_off(stored: model.Expr, target: model.Expr, written: model.Expr, value: model.Expr) -> bool:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import model
+from .compared import comparisons
 from .walk import same_reference, statements
 
 __all__ = [
@@ -145,20 +146,11 @@ def stored_value_text(value: model.Expr | None) -> str:
 def refreshes(target: model.Expr, value: model.Expr, tests: Iterable[model.Expr]) -> bool:
     """`if rel.order != order: rel.order = order`: an enclosing test compares the attribute set
     with the very value stored (the write only skips storing what is already there)."""
-    for test in tests:
-        stack = [test]
-        while stack:
-            node = stack.pop()
-            if not isinstance(node, model.Operation):
-                continue
-            if node.op in ("and", "or", "not"):
-                stack.extend(node.operands)
-            elif node.op == "!=" and len(node.operands) == 2:
-                left, right = node.operands
-                pairs = ((left, right), (right, left))
-                if any(same_reference(a, target) and same_reference(b, value) for a, b in pairs):
-                    return True
-    return False
+    return any(
+        same_reference(a, target) and same_reference(b, value)
+        for left, right in comparisons(tests, ("!=",))
+        for a, b in ((left, right), (right, left))
+    )
 
 
 def bound_once(name: str, body: model.Block) -> model.Expr | None:
