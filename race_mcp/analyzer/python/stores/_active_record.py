@@ -22,7 +22,7 @@ import re
 from ...core import model
 from ...core.effects import ALL, CallContext, Effect
 from ._common import keywords, positional
-from ._orm_facts import OrmFacts, field_names
+from ._orm_facts import OrmRecognizerParts, field_names
 from ._orm_new_rows import set_columns
 
 __all__ = ["ActiveRecordMixin"]
@@ -40,26 +40,8 @@ _INTEGRITY = ("IntegrityError", "UniqueViolation", "UniqueViolationError")
 _FIELD_FACTORY = re.compile(r"(Field|Column|mapped_column|ForeignKey|relationship)$")
 
 
-class ActiveRecordMixin:
+class ActiveRecordMixin(OrmRecognizerParts):
     """Part of the ORM recognizer (`OrmRecognizer` supplies `insert`, `unique_of`)."""
-
-    def insert(
-        self,
-        key: str,
-        guard: frozenset[str],
-        ctx: CallContext,
-        *,
-        rule: str = "RC303",
-        handled: bool = False,
-        given: frozenset[str] | None = None,
-    ) -> list[Effect]:
-        raise NotImplementedError
-
-    def unique_of(self, name: str, ctx: CallContext) -> set[str]:
-        raise NotImplementedError
-
-    def facts(self, ctx: CallContext | None) -> OrmFacts:
-        raise NotImplementedError
 
     def active_record(
         self, call: model.Call, base: model.Expr, calls: list[tuple[str, model.Call]], ctx: CallContext

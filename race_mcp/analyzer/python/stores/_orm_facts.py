@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 
 from ...core import model
+from ...core.effects import CallContext, Effect
 from ._common import ModuleFacts, chain, is_true, keywords, literal_string, positional, walk
 
-__all__ = ["MANAGERS", "OrmFacts", "field_names"]
+__all__ = ["MANAGERS", "OrmFacts", "OrmRecognizerParts", "field_names"]
 
 MANAGERS = ("objects", "_default_manager", "_base_manager")
 _FIELD_FACTORY = re.compile(r"(Field|Column|mapped_column|ForeignKey|relationship)$")
@@ -258,3 +259,26 @@ class OrmFacts(ModuleFacts):
         while isinstance(expr, model.Attribute):
             expr = expr.value
         return self.core_tables.get(expr.id) if isinstance(expr, model.Name) else None
+
+
+class OrmRecognizerParts:
+    """What the ORM recognizer's halves (`SqlAlchemyMixin`, `ActiveRecordMixin`) call on the whole
+    recognizer; `OrmRecognizer` supplies each of them."""
+
+    def facts(self, ctx: CallContext | None) -> OrmFacts:
+        raise NotImplementedError
+
+    def insert(
+        self,
+        key: str,
+        guard: frozenset[str],
+        ctx: CallContext,
+        *,
+        rule: str = "RC303",
+        handled: bool = False,
+        given: frozenset[str] | None = None,
+    ) -> list[Effect]:
+        raise NotImplementedError
+
+    def unique_of(self, name: str, ctx: CallContext) -> set[str]:
+        raise NotImplementedError

@@ -11,7 +11,7 @@ from ...core import model
 from ...core.effects import ALL, TRANSACTION_LOCK, CallContext, Effect
 from ...core.state import ROWS_DELETED
 from ._common import DUPLICATE_HANDLERS, is_true, keywords, positional, walk
-from ._orm_facts import OrmFacts
+from ._orm_facts import OrmFacts, OrmRecognizerParts
 from ._orm_new_rows import set_columns
 
 __all__ = ["INTEGRITY_ERRORS", "SqlAlchemyMixin", "row_lock"]
@@ -86,26 +86,8 @@ def _flask_query(base: model.Expr) -> bool:
     )
 
 
-class SqlAlchemyMixin:
+class SqlAlchemyMixin(OrmRecognizerParts):
     """The SQLAlchemy half of the ORM recognizer (`OrmRecognizer` supplies `facts` and `insert`)."""
-
-    def facts(self, ctx: CallContext | None) -> OrmFacts:
-        raise NotImplementedError
-
-    def insert(
-        self,
-        key: str,
-        guard: frozenset[str],
-        ctx: CallContext,
-        *,
-        rule: str = "RC303",
-        handled: bool = False,
-        given: frozenset[str] | None = None,
-    ) -> list[Effect]:
-        raise NotImplementedError
-
-    def unique_of(self, name: str, ctx: CallContext) -> set[str]:
-        raise NotImplementedError
 
     def sqlalchemy_base(
         self, base: model.Expr, calls: Calls, facts: OrmFacts
