@@ -88,6 +88,15 @@ class ModuleFacts:
             return lower_module(source, label, tree=tree)
         return self._session.module_for(label, self.path, source, tree)
 
+    def keep_for_readers(self, source: str, label: str, tree: ast.Module | None) -> None:
+        """A module that cannot race itself but that others read lowered (a models module whose
+        classes `model_members` lists): lowered now from the tree its own analysis parsed, so a
+        later reader needs no second parse. Nothing is lowered for a module nobody reads."""
+        session = self._session
+        if session is None or self.path is None or tree is None or not session.read_by_others(self.path):
+            return
+        session.module_for(label, self.path, source, tree)
+
     def known_shape(self, source: str, label: str) -> Shape | None:
         """The shape of the analysed file, measured when a call from another file lowered it
         (same text, same name), or None: the caller parses and measures it then."""
@@ -341,15 +350,21 @@ class ProjectSession:
                 self._store(path, lowered)
         return lowered
 
+    def read_by_others(self, path: str) -> bool:
+        return path in self._called_paths()
+
     def _called_paths(self) -> frozenset[str]:
-        """Files with a function that another module of the project calls."""
+        """Files another module of the project reads lowered: one with a function another module
+        calls, or one declaring a model (`model_members` reads its class)."""
         if self._callee_paths is None:
             index = self.index
-            self._callee_paths = frozenset(
+            called = (
                 index.functions[name][0]
                 for name in index.call_graph()
                 if any(site.path != index.functions[name][0] for site in index.callers(name))
             )
+            models = (found[0] for name, found in index.classes.items() if index.is_model(name))
+            self._callee_paths = frozenset((*called, *models))
         return self._callee_paths
 
     def resolver_for(self, path: str) -> Resolver:

@@ -309,6 +309,8 @@ def analyze_python(
     `tree` is CPython's tree when the caller has parsed (and measured) it already; `facts` and
     `resolver` come from the whole-project index when there is one."""
     if not might_race(store_text(source, facts)) and _server(facts) is None:
+        if facts is not None and hasattr(facts, "keep_for_readers"):
+            facts.keep_for_readers(source, path, tree)
         return []  # no coroutine, web framework, store or threaded server: nothing can race here
     findings, module = check_module(source, path, tree=tree, facts=facts, resolver=resolver)
     if not findings or module is None:
