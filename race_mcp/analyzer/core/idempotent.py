@@ -41,8 +41,11 @@ from .compared import comparisons
 from .walk import same_reference, statements
 
 __all__ = [
+    "ANY_VALUE",
     "Branch",
+    "attribute_value_text",
     "bound_once",
+    "name_value_text",
     "one_way",
     "pure_call",
     "refreshes",
@@ -85,10 +88,11 @@ _TEXT = frozenset(
     }
 )  # fmt: skip
 _SESSION = re.compile(r"(?:session|sess|db)$", re.IGNORECASE)
-# How `project/_columns.value_text` spells values: a constant's name, a class's attribute.
+# How a stored value is spelt, here and by the index (`project/_columns.value_text`): a
+# constant's name, a class's attribute, else ANY_VALUE.
 _CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*")
 _CLASS = re.compile(r"_?[A-Z]\w*[a-z]\w*")
-_ANY = "*"
+ANY_VALUE = "*"
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ def one_way(facts: Any, key: str, column: str, value: model.Expr | None) -> bool
     if not callable(ask) or not key.startswith("orm:"):
         return False
     text = stored_value_text(value)
-    return text != _ANY and ask(key[4:].partition("#")[0], column) == text
+    return text != ANY_VALUE and ask(key[4:].partition("#")[0], column) == text
 
 
 def stored_value_text(value: model.Expr | None) -> str:
@@ -131,16 +135,25 @@ def stored_value_text(value: model.Expr | None) -> str:
     if isinstance(value, model.Literal):
         return repr(value.value)
     if isinstance(value, model.Name):
-        return value.id if _CONSTANT.fullmatch(value.id) else _ANY
+        return name_value_text(value.id)
     if isinstance(value, model.Attribute):
         head: model.Expr = value
         while isinstance(head, model.Attribute):
             head = head.value
-        if isinstance(head, model.Name) and (
-            _CONSTANT.fullmatch(value.attr) or (_CLASS.fullmatch(head.id) and head.id != value.attr)
-        ):
-            return value.attr
-    return _ANY
+        if isinstance(head, model.Name):
+            return attribute_value_text(head.id, value.attr)
+    return ANY_VALUE
+
+
+def name_value_text(name: str) -> str:
+    """A bare name stored: its text when it is a constant's (`CLOSED`), else ANY_VALUE."""
+    return name if _CONSTANT.fullmatch(name) else ANY_VALUE
+
+
+def attribute_value_text(head: str, attr: str) -> str:
+    """`head. ... .attr` stored: `attr` when it is a constant's name (`self.CLOSED`) or a class's
+    attribute (`Status.closed`), else ANY_VALUE."""
+    return attr if _CONSTANT.fullmatch(attr) or (_CLASS.fullmatch(head) and head != attr) else ANY_VALUE
 
 
 def refreshes(target: model.Expr, value: model.Expr, tests: Iterable[model.Expr]) -> bool:

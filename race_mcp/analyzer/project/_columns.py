@@ -31,6 +31,8 @@ import ast
 import re
 from collections.abc import Callable, Iterator
 
+from ..core.idempotent import ANY_VALUE, attribute_value_text, name_value_text
+
 __all__ = [
     "ANY",
     "WRITE_CALLS",
@@ -41,7 +43,7 @@ __all__ = [
     "value_text",
 ]
 
-ANY = "*"
+ANY = ANY_VALUE  # a column or value not known as text
 # (receiver, column, value): a bare model name, "=<dotted callee>" (the model its return
 # annotation names), "?<name>" or "?" (not known); a column or ANY; a value text or ANY.
 ColumnWrite = tuple[str, str, str]
@@ -49,7 +51,6 @@ Qualify = Callable[[str], str]  # a name as the module imports it (`helpers.find
 
 # Source text of a call that may write columns: the rest of a function is read for assignments only.
 WRITE_CALLS = re.compile(rb"setattr\(|\.(?:update|values|bulk_update|update_or_create)\(")
-_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*")
 _CLASS = re.compile(r"_?[A-Z]\w*[a-z]\w*")
 _MANAGERS = frozenset({"objects", "_default_manager", "_base_manager", "query"})
 # Calls that find rows of the model named by their first argument.
@@ -78,19 +79,18 @@ _NEW = "+"  # a row built here: its writes are its creation
 
 
 def value_text(node: ast.expr | None) -> str:
-    """A stored value as text every writer of the column can be compared by (see the module)."""
+    """A stored value as text every writer of the column can be compared by (see the module), spelt
+    as the interpreter spells it (`core/idempotent.stored_value_text`)."""
     if isinstance(node, ast.Constant):
         return repr(node.value)
     if isinstance(node, ast.Name):
-        return node.id if _CONSTANT.fullmatch(node.id) else ANY
+        return name_value_text(node.id)
     if isinstance(node, ast.Attribute):
         head: ast.expr = node
         while isinstance(head, ast.Attribute):
             head = head.value
-        if isinstance(head, ast.Name) and (
-            _CONSTANT.fullmatch(node.attr) or (_CLASS.fullmatch(head.id) and head.id != node.attr)
-        ):
-            return node.attr
+        if isinstance(head, ast.Name):
+            return attribute_value_text(head.id, node.attr)
     return ANY
 
 
