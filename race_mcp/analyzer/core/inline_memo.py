@@ -33,6 +33,7 @@ raises `AssertionError` where the run differs from what was remembered (for test
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass, fields
 from itertools import count
 from typing import TYPE_CHECKING, Any
@@ -110,7 +111,9 @@ class InlineMemo:
     """The memo of one root's interpreter (`Interpreter.memo`), over a store its module's roots share."""
 
     def __init__(self, interpreter: Interpreter, store: dict[Any, list[_Trace]] | None = None) -> None:
-        self._interpreter = interpreter
+        # A weak reference: the interpreter holds its memo, and a cycle between the two would keep
+        # the interpreter's module model alive until the next cyclic collection.
+        self._owner = weakref.ref(interpreter)
         mode = os.environ.get(_ENV, "").strip().lower()
         self.enabled = mode not in ("off", "0", "false")
         self.checking = mode == "check"
@@ -120,6 +123,12 @@ class InlineMemo:
         self.stack_log: list[Any] = []
         self.depths: list[int] = []  # the call depths `inline` was asked to go to
         self.reached: list[str] = []
+
+    @property
+    def _interpreter(self) -> Interpreter:
+        interpreter = self._owner()
+        assert interpreter is not None, "the memo outlived its interpreter"
+        return interpreter
 
     def replayed(self, frame: Frame, entry: State) -> tuple[bool, Mark | None]:
         """Replay a remembered run of `frame` from `entry` (True), or the mark to take before

@@ -10,7 +10,8 @@ lowering (`Lowering.function_expression`) and stand here as an `Opaque("function
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import TYPE_CHECKING, Any, cast
 
 from ..core import model
 
@@ -79,7 +80,9 @@ def _awaited_callee(node: Any | None) -> Any | None:
 
 class ExpressionLowering:
     def __init__(self, owner: Lowering) -> None:
-        self.owner = owner
+        # A proxy: the owner holds this object, and a cycle would keep the whole lowered module
+        # alive until the next cyclic collection.
+        self.owner: Lowering = cast("Lowering", weakref.proxy(owner))
 
     def expr(self, node: Any | None) -> model.Expr:
         if node is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
 from ..core import model
@@ -81,15 +82,17 @@ def function_names(module: model.ModuleModel, entries: list[model.EntryPoint]) -
     """Every function's readable name, by qualified name (named top-level ones keep theirs)."""
     routes = {entry.qualname: entry.route for entry in entries if entry.kind == "http" and entry.route}
     names: dict[str, str] = {}
-
-    def name_of(qualname: str) -> str:
-        if qualname not in names:
-            names[qualname] = _readable(module, qualname, routes, name_of)
-        return names[qualname]
-
     for qualname in module.functions:
-        name_of(qualname)
+        _name_of(names, module, routes, qualname)
     return names
+
+
+def _name_of(names: dict[str, str], module: model.ModuleModel, routes: dict[str, str], qualname: str) -> str:
+    """`qualname`'s readable name, remembered in `names` (a partial, not a closure naming itself:
+    that is a reference cycle, freed only by the cyclic collector)."""
+    if qualname not in names:
+        names[qualname] = _readable(module, qualname, routes, partial(_name_of, names, module, routes))
+    return names[qualname]
 
 
 def _readable(

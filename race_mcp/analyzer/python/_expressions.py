@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core.model import (
     Arg,
@@ -33,7 +33,15 @@ from ..core.model import (
     Walrus,
 )
 
-__all__ = ["BINARY", "ExpressionLowerer", "Scope", "annotation_text", "dotted", "parameters"]
+__all__ = [
+    "BINARY",
+    "ExpressionLowerer",
+    "Scope",
+    "annotation_text",
+    "dotted",
+    "methods_by_kind",
+    "parameters",
+]
 
 # A container literal of this many constants is data (a lookup table); no rule reads inside it.
 _BULKY = 1000
@@ -73,6 +81,13 @@ _COMPARE = {
 _NONE_COMPARE = {"==": "is", "!=": "is-not", "is": "is", "is-not": "is-not"}
 _LITERAL_TYPES = (str, bytes, int, float, bool, type(None))
 _COLLECTIONS = {ast.Tuple: "tuple", ast.List: "list", ast.Set: "set"}
+
+
+def methods_by_kind(
+    cls: type, names: dict[type[ast.AST], str]
+) -> dict[type[ast.AST], Callable[[Any, Any], Any]]:
+    """A dispatch table of `cls`'s own functions (overrides included), called as `f(lowerer, node)`."""
+    return {kind: getattr(cls, name) for kind, name in names.items()}
 
 
 def dotted(node: ast.expr) -> str | None:
@@ -117,7 +132,46 @@ class Scope:
         self.imports: dict[str, str] = {}
 
 
+# The method that lowers each expression kind, by name: each class's table (`expr_kinds`) holds
+# its own functions, called with the lowerer (bound methods kept on the instance made a reference
+# cycle that held every lowered model until the next cyclic collection).
+_EXPRESSION_METHODS: dict[type[ast.AST], str] = {
+    ast.Name: "name",
+    ast.Constant: "constant",
+    ast.Attribute: "attribute",
+    ast.Subscript: "subscript",
+    ast.Call: "call",
+    ast.Await: "await_",
+    ast.BinOp: "binary",
+    ast.BoolOp: "boolean",
+    ast.UnaryOp: "unary",
+    ast.Compare: "compare",
+    ast.IfExp: "conditional",
+    ast.JoinedStr: "template",
+    ast.Tuple: "collection",
+    ast.List: "collection",
+    ast.Set: "collection",
+    ast.Dict: "dictionary",
+    ast.ListComp: "comprehension",
+    ast.SetComp: "comprehension",
+    ast.GeneratorExp: "comprehension",
+    ast.DictComp: "comprehension",
+    ast.NamedExpr: "walrus",
+    ast.Lambda: "lambda_",
+    ast.Starred: "starred",
+    ast.Yield: "yield_",
+    ast.YieldFrom: "yield_",
+    ast.Slice: "slice",
+}
+
+
 class ExpressionLowerer:
+    expr_kinds: ClassVar[dict[type[ast.AST], Callable[[Any, Any], Expr]]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.expr_kinds = methods_by_kind(cls, _EXPRESSION_METHODS)
+
     def __init__(self, module: ModuleModel, source: str) -> None:
         self.module = module
         self.scopes = [Scope("module", "")]
@@ -125,34 +179,6 @@ class ExpressionLowerer:
         # Columns in the model count characters; `ast` counts UTF-8 bytes. Only lines with
         # non-ASCII text differ, and most files have none.
         self.lines: list[str] | None = None if source.isascii() else _LINE_END.split(source)
-        self.expr_kinds: dict[type[ast.AST], Callable[[Any], Expr]] = {
-            ast.Name: self.name,
-            ast.Constant: self.constant,
-            ast.Attribute: self.attribute,
-            ast.Subscript: self.subscript,
-            ast.Call: self.call,
-            ast.Await: self.await_,
-            ast.BinOp: self.binary,
-            ast.BoolOp: self.boolean,
-            ast.UnaryOp: self.unary,
-            ast.Compare: self.compare,
-            ast.IfExp: self.conditional,
-            ast.JoinedStr: self.template,
-            ast.Tuple: self.collection,
-            ast.List: self.collection,
-            ast.Set: self.collection,
-            ast.Dict: self.dictionary,
-            ast.ListComp: self.comprehension,
-            ast.SetComp: self.comprehension,
-            ast.GeneratorExp: self.comprehension,
-            ast.DictComp: self.comprehension,
-            ast.NamedExpr: self.walrus,
-            ast.Lambda: self.lambda_,
-            ast.Starred: self.starred,
-            ast.Yield: self.yield_,
-            ast.YieldFrom: self.yield_,
-            ast.Slice: self.slice,
-        }
 
     # -- positions ----------------------------------------------------------------------------
     def span(self, node: Any) -> Span:
@@ -193,7 +219,7 @@ class ExpressionLowerer:
 
     def expr(self, node: ast.expr) -> Expr:
         kind = self.expr_kinds.get(type(node))
-        return self.unknown_expr(node) if kind is None else kind(node)
+        return self.unknown_expr(node) if kind is None else kind(self, node)
 
     def optional(self, node: ast.expr | None) -> Expr | None:
         return None if node is None else self.expr(node)
@@ -395,6 +421,9 @@ class ExpressionLowerer:
         return tuple(
             [self.expr(child) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]
         )
+
+
+ExpressionLowerer.expr_kinds = methods_by_kind(ExpressionLowerer, _EXPRESSION_METHODS)
 
 
 def parameters(arguments: ast.arguments) -> tuple[tuple[str, ...], dict[str, str]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from .._limits import MAX_NESTING, check_deadline, parse_python, paused_collection
 from ..core.model import (
@@ -50,7 +50,15 @@ from ..core.model import (
     With,
     WithItem,
 )
-from ._expressions import BINARY, ExpressionLowerer, Scope, annotation_text, dotted, parameters
+from ._expressions import (
+    BINARY,
+    ExpressionLowerer,
+    Scope,
+    annotation_text,
+    dotted,
+    methods_by_kind,
+    parameters,
+)
 
 __all__ = ["annotation_text", "dotted", "lower_module", "lower_tree", "module_imports"]
 
@@ -141,44 +149,46 @@ def _handler_types(node: ast.expr | None) -> tuple[str, ...]:
     return tuple(names) or ("Exception",)
 
 
+# The method that lowers each statement kind (a class-level table: see `_EXPRESSION_METHODS`).
+_STATEMENT_METHODS: dict[type[ast.AST], str] = {
+    ast.Expr: "eval",
+    ast.Assign: "assign",
+    ast.AugAssign: "aug_assign",
+    ast.AnnAssign: "ann_assign",
+    ast.Return: "return_",
+    ast.If: "if_",
+    ast.For: "for_",
+    ast.AsyncFor: "for_",
+    ast.While: "while_",
+    ast.With: "with_",
+    ast.AsyncWith: "with_",
+    ast.Try: "try_",
+    ast.TryStar: "try_",
+    ast.Raise: "raise_",
+    ast.Assert: "assert_",
+    ast.Delete: "delete",
+    ast.Pass: "simple",
+    ast.Break: "simple",
+    ast.Continue: "simple",
+    ast.Global: "declare",
+    ast.Nonlocal: "declare",
+    ast.Import: "import_",
+    ast.ImportFrom: "import_",
+    ast.FunctionDef: "function",
+    ast.AsyncFunctionDef: "function",
+    ast.ClassDef: "class_",
+    ast.Match: "match",
+}
+
+
 class _Lowerer(ExpressionLowerer):
-    def __init__(self, module: ModuleModel, source: str) -> None:
-        super().__init__(module, source)
-        self.statement_kinds: dict[type[ast.AST], Callable[[Any], Statement]] = {
-            ast.Expr: self.eval,
-            ast.Assign: self.assign,
-            ast.AugAssign: self.aug_assign,
-            ast.AnnAssign: self.ann_assign,
-            ast.Return: self.return_,
-            ast.If: self.if_,
-            ast.For: self.for_,
-            ast.AsyncFor: self.for_,
-            ast.While: self.while_,
-            ast.With: self.with_,
-            ast.AsyncWith: self.with_,
-            ast.Try: self.try_,
-            ast.TryStar: self.try_,
-            ast.Raise: self.raise_,
-            ast.Assert: self.assert_,
-            ast.Delete: self.delete,
-            ast.Pass: self.simple,
-            ast.Break: self.simple,
-            ast.Continue: self.simple,
-            ast.Global: self.declare,
-            ast.Nonlocal: self.declare,
-            ast.Import: self.import_,
-            ast.ImportFrom: self.import_,
-            ast.FunctionDef: self.function,
-            ast.AsyncFunctionDef: self.function,
-            ast.ClassDef: self.class_,
-            ast.Match: self.match,
-        }
+    statement_kinds: ClassVar[dict[type[ast.AST], Callable[[Any, Any], Statement]]]
 
     # -- blocks and statements ----------------------------------------------------------------
     def block(self, body: list[ast.stmt]) -> Block:
         kinds = self.statement_kinds
-        unknown = self.unknown_statement
-        return tuple([kinds.get(type(node), unknown)(node) for node in body])
+        unknown = _Lowerer.unknown_statement
+        return tuple([kinds.get(type(node), unknown)(self, node) for node in body])
 
     def eval(self, node: ast.Expr) -> Statement:
         return Eval(self.expr(node.value), span=self.span(node), origin=node)
@@ -432,3 +442,6 @@ class _Lowerer(ExpressionLowerer):
             self.classes.pop()
         children = (*decorators, *bases, *keywords)
         return OpaqueStatement("class", children, qualname, span=self.span(node), origin=node)
+
+
+_Lowerer.statement_kinds = methods_by_kind(_Lowerer, _STATEMENT_METHODS)
