@@ -374,6 +374,25 @@ def test_closed_stdout_exits_quietly(racy_project: Path) -> None:
     assert stderr == ""
 
 
+def test_analyze_flushes_all_its_output_before_its_hard_exit(racy_project: Path) -> None:
+    # `race-mcp analyze` leaves without the interpreter's teardown (cli.run): more JSON than a
+    # pipe buffers must still arrive whole, with the exit code of the findings.
+    for number in range(120):
+        (racy_project / f"copy_{number}.py").write_text(RACY_HANDLER)
+    done = subprocess.run(
+        [str(RACE_MCP), "analyze", ".", "--format", "json"],
+        cwd=racy_project,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert len(done.stdout) > 65536
+    report = json.loads(done.stdout)
+    assert report["summary"]["files_analyzed"] == 122  # app.py, util.py and the copies
+
+
 # -------------------------------------------------------------------------------------------- demo
 
 
