@@ -8,6 +8,7 @@ linear pattern needs milliseconds, the old ones took minutes. Ceilings are gener
 
 from __future__ import annotations
 
+import ast
 import gc
 import json
 import re
@@ -23,7 +24,7 @@ import libcst as cst
 import pytest
 
 from race_mcp import InputError, analyze_paths, analyze_source
-from race_mcp.analyzer._limits import parse_python
+from race_mcp.analyzer._limits import _is_bulky_constant, measure, parse_python
 from race_mcp.analyzer.python.patterns import _KEY_STRING, _PROVIDER_CALL, _STATUS_CHECK
 from race_mcp.config import Settings
 from race_mcp.remediate import _fix_dynamodb as fix_dynamodb
@@ -277,6 +278,48 @@ def test_a_huge_constant_literal_costs_little_and_hides_nothing() -> None:
     assert findings[0].line == source.splitlines().index("    if stock['pen'] > 0:") + 1
     assert elapsed < 20.0
     assert peak < 150_000_000  # CPython's own tree of the list is most of it
+
+
+def _reference_shape(node: ast.AST, depth: int = 1, formatted: bool = False) -> tuple[int, int, int]:
+    """`measure`'s definition, recursively: (deepest level, nodes, bulky literals)."""
+    containers = (ast.List, ast.Tuple, ast.Set, ast.Dict)
+    if not formatted and isinstance(node, containers) and _is_bulky_constant(node):
+        return 0, 0, 1
+    below = depth + (len(node.values) if isinstance(node, ast.BoolOp) else 1)
+    inner = formatted or isinstance(node, ast.JoinedStr)
+    deepest, nodes, literals = depth, 1, 0
+    for child in ast.iter_child_nodes(node):
+        child_depth, child_nodes, child_literals = _reference_shape(child, below, inner)
+        deepest, nodes, literals = max(deepest, child_depth), nodes + child_nodes, literals + child_literals
+    return deepest, nodes, literals
+
+
+_SHAPES = {
+    "bool chains": "x = a and b and (c or d or e) and not f\n",
+    "f-strings": 'y = f"{a and b and c!r:>{width}} {[1, 2] if p or q else {**m}}"\n',
+    "dict unpacking": "z = {**base, 'k': [v for v in values if v], **other}\n",
+    "match": (
+        "match p:\n    case {'a': [x, *rest], **kw} if x or y:\n        pass\n"
+        "    case Point(x=0) | None:\n        pass\n"
+    ),
+    "definitions": (
+        "@d(1)\nasync def f(a, /, b: int = 2, *c, d, **e) -> T:\n"
+        "    global g\n    async with x as (y, z):\n        yield from w\n"
+    ),
+    "bulky literals": "T = ["
+    + ", ".join(str(i) for i in range(1200))
+    + "]\nU = {'k': ("
+    + ", ".join(str(-i) for i in range(1200))
+    + ")}\n",
+    "bulky inside an f-string": 's = f"{[' + ", ".join(str(i) for i in range(1200)) + ']}"\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SHAPES))
+def test_measure_walks_level_by_level_as_a_recursive_walk_defines_it(name: str) -> None:
+    tree = ast.parse(_SHAPES[name])
+    shape = measure(tree)
+    assert (shape.depth, shape.nodes, len(shape.literals)) == _reference_shape(tree)
 
 
 # -- CPython's ast from many threads ----------------------------------------------------------------
