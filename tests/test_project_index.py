@@ -60,6 +60,27 @@ def test_project_root_is_the_nearest_marker_below_the_boundary(tmp_path: Path) -
     )
 
 
+def test_project_roots_remembered_per_folder_are_the_roots_found_one_by_one(tmp_path: Path) -> None:
+    files = {
+        "outer/.git/HEAD": "",
+        "outer/app/setup.cfg": "",
+        "outer/app/pkg/a.py": "",
+        "outer/app/pkg/b.py": "",
+        "outer/lib/c.py": "",
+        "outer/lib/d.py": "",
+        "loose/e.py": "",
+    }
+    write_project(tmp_path, files)
+    named = [tmp_path / name for name in files if name.endswith(".py")] + [tmp_path / "outer/app"]
+    everywhere = AllowedRoots([tmp_path])
+    memo: dict[Path, Path] = {}
+    remembered = [find_project_root(path, everywhere, memo=memo) for path in named]
+    assert remembered == [find_project_root(path, everywhere) for path in named]
+    assert remembered[0] == (tmp_path / "outer/app").resolve()
+    assert remembered[2] == (tmp_path / "outer").resolve()
+    assert len(memo) == 4  # pkg, lib, loose and app: one look per folder
+
+
 def test_module_names_follow_packages_and_src_layout(tmp_path: Path) -> None:
     root = write_project(
         tmp_path,

@@ -56,13 +56,15 @@ def start_run(
     `languages`: those of the run's files (`core.languages` names)."""
     boundary = roots if roots is not None else _cli_boundary(paths)
     specs: dict[str, ProjectSpec] = {}
+    roots_by_folder: dict[Path, Path] = {}
+    marked: dict[Path, bool] = {}
     for given in paths:
         path = Path(given)
         try:
             if not path.exists() or not boundary.contains(path):
                 continue
-            found = find_project_root(path, boundary)
-            if _loose_file(path, found):
+            found = find_project_root(path, boundary, memo=roots_by_folder)
+            if _loose_file(path, found, marked):
                 continue
             root = str(found)
         except OSError:
@@ -174,9 +176,12 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _loose_file(path: Path, root: Path) -> bool:
+def _loose_file(path: Path, root: Path, marked: dict[Path, bool]) -> bool:
     """A file named on its own, outside any project and any package (`/tmp/snippet.py`): its folder
-    is not a project, and indexing it would walk whatever else lies there (all of `/tmp`)."""
-    if path.is_dir() or any(os.path.lexists(root / marker) for marker in PROJECT_MARKERS):
+    is not a project, and indexing it would walk whatever else lies there (all of `/tmp`).
+    `marked`: whether each root seen so far holds a project marker."""
+    if path.is_dir():
         return False
-    return not (path.parent / "__init__.py").is_file()
+    if root not in marked:
+        marked[root] = any(os.path.lexists(root / marker) for marker in PROJECT_MARKERS)
+    return not marked[root] and not (path.parent / "__init__.py").is_file()
