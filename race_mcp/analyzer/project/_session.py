@@ -709,20 +709,16 @@ def _store_markers() -> tuple[str, ...]:
 
 def context_text(expr: model.Expr) -> str | None:
     """`pkg.f()` for a call of a dotted name, `a.b` for the name itself (the index's spelling)."""
-    from ..core import model as m
-
-    if isinstance(expr, m.Call):
+    if isinstance(expr, model.Call):
         head = _dotted(expr.func)
         return f"{head}()" if head is not None else None
     return _dotted(expr)
 
 
 def _dotted(expr: model.Expr) -> str | None:
-    from ..core import model as m
-
-    if isinstance(expr, m.Name):
+    if isinstance(expr, model.Name):
         return expr.id
-    if isinstance(expr, m.Attribute):
+    if isinstance(expr, model.Attribute):
         head = _dotted(expr.value)
         return f"{head}.{expr.attr}" if head is not None else None
     return None

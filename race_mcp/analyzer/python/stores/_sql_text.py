@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ...core.effects import ALL, Effect
 
@@ -118,8 +119,10 @@ class SqlStatement:
         return bool(self.where_columns & (self.set_columns | _VERSION_COLUMNS))
 
 
+@lru_cache(maxsize=4096)
 def parse_sql(text: str) -> SqlStatement | None:
-    """Just enough of a SQL statement to reason about races; None if it is not SQL."""
+    """Just enough of a SQL statement to reason about races; None if it is not SQL. Remembered:
+    the SQL recognizer asks about the text of each call's first arguments on every path."""
     sql = _normalise(text)
     if not sql:
         return None
