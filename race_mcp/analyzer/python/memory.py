@@ -69,6 +69,15 @@ LOCK_FACTORIES = frozenset(
 )
 # Locks that only threads contend for: code that makes one says it runs on several threads.
 THREAD_LOCK_FACTORIES = frozenset(name for name in LOCK_FACTORIES if name.startswith("threading."))
+
+
+def _last_names(factories: frozenset[str]) -> frozenset[str]:
+    """What a module's text holds wherever it calls one of `factories`, however it imported it."""
+    return frozenset(name.rsplit(".", 1)[-1] for name in factories)
+
+
+_LOCK_NAMES = _last_names(LOCK_FACTORIES)
+_THREAD_LOCK_NAMES = _last_names(THREAD_LOCK_FACTORIES)
 MUTATING_METHODS = frozenset(
     {
         "append",
@@ -217,9 +226,14 @@ class PythonMemory:
         }
         declared = {name for function in module.functions.values() for name in function.globals}
         self.rebound_globals = declared & set(assignments)
-        self.lock_attributes = {
-            attr for attr, value in self._attribute_values() if self._is_lock_factory(value)
-        } | {
+        # A module whose text names no lock factory makes no lock: its statements are not walked.
+        source = module.source or ""
+        self._makes_locks = any(name in source for name in _LOCK_NAMES)
+        self._makes_thread_locks = any(name in source for name in _THREAD_LOCK_NAMES)
+        self.lock_attributes = self._lock_attributes() if self._makes_locks else set()
+
+    def _lock_attributes(self) -> set[str]:
+        return {attr for attr, value in self._attribute_values() if self._is_lock_factory(value)} | {
             attr
             for info in self.classes.values()
             for attr, value in info.attributes.items()
@@ -256,6 +270,8 @@ class PythonMemory:
         code guards in one method it often leaves unguarded in another (fishtest's run cache,
         served by waitress's threads). Without that evidence it runs one call at a time: a helper
         of a Django view is served by worker processes as often as by threads."""
+        if not self._makes_thread_locks:
+            return False
         if class_name in self._threaded:
             return self._threaded[class_name]
         self._threaded[class_name] = found = self._makes_thread_lock(class_name)
