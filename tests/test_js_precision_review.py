@@ -10,6 +10,7 @@ the fix switched off, so they keep testing the fix and not an accident of the lo
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,15 @@ def test_models_of_sequelize_files_were_mongodb_collections_before(monkeypatch: 
     assert flagged == {"RC802"}
 
 
+@pytest.fixture
+def fresh_sql_parses() -> Iterator[None]:
+    """parse_sql remembers answers per text: a test patching its patterns must not see or leave stale ones."""
+    sql_text.parse_sql.cache_clear()
+    yield
+    sql_text.parse_sql.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_sql_parses")
 def test_set_functions_and_mailing_lists_were_reported_before(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sql_text, "_FROM_TABLES", re.compile(rf"\b(?:from|join)\s+({sql_text._IDENT})"))
     monkeypatch.setattr(idempotency, "_AMBIGUOUS_MONEY", re.compile("transfer", re.IGNORECASE))
@@ -137,6 +147,7 @@ def test_set_functions_and_mailing_lists_were_reported_before(monkeypatch: pytes
     assert len(routes) == 2
 
 
+@pytest.mark.usefixtures("fresh_sql_parses")
 def test_with_clause_names_were_tables_before(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sql_text, "_CTE_NAMES", re.compile(r"(?!)"))
     tables = {f.message.split("`")[1] for f in _in_safe_spans(SET_FUNCTIONS, _analyse(SET_FUNCTIONS))}
