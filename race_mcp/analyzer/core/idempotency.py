@@ -19,6 +19,7 @@ with a key, so only HTTP and GraphQL handlers are judged.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ __all__ = [
     "mentions_key",
     "moves_ownership",
     "names_a_key",
+    "names_a_thing_it_did_not_create",
     "route_verbs",
 ]
 
@@ -56,6 +58,15 @@ MONEY_WORDS = re.compile(
 # "Subscribe" starts a paid plan or puts an address on a mailing list (outline's share
 # subscriptions, issue 12 review): the same test.
 _AMBIGUOUS_MONEY = re.compile(r"transfer|subscribe", re.IGNORECASE)
+# Money words that name a thing rather than an act. A handler named only after one
+# (`OrderDeny.post`, `EventOrderViewSet.mark_canceled`, `/orders/{id}/invoice`) acts on an order
+# that exists, which a retry finds in the state the first attempt left it in, unless it creates
+# one (pretix review: cancel, deny, reactivate, reissue an invoice; 13 of its 19 high RC601 false).
+_THING_WORDS = re.compile(r"order|booking|gift", re.IGNORECASE)
+# The words of a model or table name (`OrderPayment`, `gift_cards`), and the head words of rows
+# that hold money without a money verb in their name.
+_NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
+_MONEY_HEADS = re.compile(r"transaction|card|voucher|ledger|reservation|subscription|coupon", re.IGNORECASE)
 _AMOUNT_WORDS = re.compile(
     r"amount|\bamt\b|balance|quantit|price|total|fund|credit|debit|cents|currency|money|payment|"
     r"billing|invoice",
@@ -139,6 +150,7 @@ def idempotency_finding(
         persisted_writes=interpreter.persisted_writes,
         claims=interpreter.claims,
         keys=keys,
+        inserted=interpreter.inserted,
     )
     return None if direct is None else reporter.direct_finding(direct, entry, "high", entry.qualname)
 
@@ -151,6 +163,7 @@ def idempotency_direct(
     persisted_writes: int,
     claims: int,
     keys: KeyFacts,
+    inserted: Collection[str],
 ) -> Direct | None:
     """RC601 for a routed handler, given what the interpreter counted on its paths."""
     if entry.kind not in ("http", "graphql"):
@@ -161,7 +174,10 @@ def idempotency_direct(
     code = _function_text(module, function)
     if moves_ownership(label, code):
         return None
-    if persisted_writes == 0 and not PROVIDER_CALL.search(code) and not _calls_provider(function):
+    provider = PROVIDER_CALL.search(code) is not None or _calls_provider(function)
+    if persisted_writes == 0 and not provider:
+        return None
+    if not provider and names_a_thing_it_did_not_create(label, inserted):
         return None
     if claims:
         return None  # a guarded state transition makes a retry fail instead of repeating the effect
@@ -187,6 +203,23 @@ def moves_ownership(label: str, code: str) -> bool:
     words = {match.group(0).lower() for match in MONEY_WORDS.finditer(label)}
     ambiguous = all(_AMBIGUOUS_MONEY.fullmatch(word) for word in words)
     return ambiguous and _AMOUNT_WORDS.search(code) is None
+
+
+def names_a_thing_it_did_not_create(label: str, inserted: Iterable[str]) -> bool:
+    """The label's only money words name things (an order, a booking, a gift card) and the handler
+    inserted no row whose model or table is named by a money word (`orm:Order`, `sql:payments`)."""
+    words = {match.group(0).lower() for match in MONEY_WORDS.finditer(label)}
+    if not words or not all(_THING_WORDS.fullmatch(word) for word in words):
+        return False
+    return not any(_money_row(key) for key in inserted)
+
+
+def _money_row(key: str) -> bool:
+    """A row that is money by its model's or table's head word, the last (`Order`, `OrderPayment`,
+    `gift_cards`; not `OrderNote`, `PrintLog`, `invoices`)."""
+    name = key.partition(":")[2].partition("#")[0]
+    head = (_NAME_WORDS.findall(name) or [""])[-1]
+    return bool(head) and bool(MONEY_WORDS.match(head) or _MONEY_HEADS.match(head))
 
 
 def _calls_provider(function: model.Function) -> bool:

@@ -79,6 +79,7 @@ class _Trace:
     visited: frozenset[str]
     fresh_calls: frozenset[Any]
     counters: tuple[int, int, int, int]  # unguarded, persisted, claims, atomic values
+    inserted: frozenset[str]  # the stores' keys its persisted writes inserted into
     existence_tests: Any  # the set it left, or _UNSET when it set none
     discarded: Any  # the node it left, or _UNSET
     returned: tuple[Access, ...]
@@ -101,6 +102,7 @@ class Mark:
     reached: int
     fresh_calls: frozenset[Any]
     counters: tuple[int, int, int, int]
+    inserted: frozenset[str]
     existence_tests: Any
     discarded: Any
     records: tuple[int, int]  # sequences and direct findings recorded
@@ -253,6 +255,7 @@ class InlineMemo:
             len(self.reached),
             frozenset(it.fresh_calls),
             _counters(it),
+            frozenset(it.inserted),
             it.existence_tests,
             it.discarded,
             (len(it.sequences), len(it.directs)),
@@ -297,6 +300,7 @@ class InlineMemo:
                 counters[2] - mark.counters[2],
                 counters[3] - mark.counters[3],
             ),
+            inserted=frozenset(it.inserted) - mark.inserted,
             existence_tests=left[0],
             discarded=left[1],
             returned=returned,
@@ -315,6 +319,7 @@ class InlineMemo:
             and (trace.returned, trace.returns_fresh) == (expected.returned, expected.returns_fresh)
             and it.visited == mark.visited | expected.visited
             and it.fresh_calls == mark.fresh_calls | expected.fresh_calls
+            and it.inserted == mark.inserted | expected.inserted
             and set(it.existence_tests) == set(tests)
             and it.discarded is discarded
         )
@@ -343,6 +348,7 @@ class InlineMemo:
         it.persisted_writes += trace.counters[1]
         it.claims += trace.counters[2]
         it.atomic_values += trace.counters[3]
+        it.inserted |= trace.inserted
         if trace.existence_tests is not _UNSET:
             it.existence_tests = set(trace.existence_tests)
         if trace.discarded is not _UNSET:

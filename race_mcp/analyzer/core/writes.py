@@ -59,6 +59,9 @@ class Writes:
         self.catchers: list[tuple[model.Handler, ...]] = []
         self.unguarded_writes = 0
         self.persisted_writes = 0  # unguarded writes to stores (not in-process state)
+        # The stores' keys those writes inserted into (`orm:Order`, `sql:payments`; any write of a
+        # store without inserts): RC601 asks whether a handler named after an order created one.
+        self.inserted: set[str] = set()
         # Guarded state transitions (`SET redeemed_by = ? WHERE redeemed_by IS NULL`): a retry of the
         # request fails the transition instead of repeating its effects.
         self.claims = 0
@@ -314,10 +317,16 @@ class Writes:
         # Inside a mixin's class method, or saving a row a mixin lookup loaded: counted neither as
         # the caller's persisted effect (RC601) nor as a unit of work (see `Access.inserts_only`).
         mixin = any(frame.bound_class for frame in self.frames) or any(a.inserts_only for a in values)
+        insert_rules = None if memory else spec(store_of(key)).insert_rules
+        inserting = insert_rules is not None and (rule or "") in insert_rules
         if not memory and not (guard >= ALL and needs_check) and not mixin:
             # Persisted side effects for the idempotency rule: a guarded UPDATE still applies once per
             # request, only an insert the store deduplicates (ON CONFLICT, unique key) does not.
             self.persisted_writes += 1
+            if inserting or insert_rules == frozenset():
+                # A store that tells no insert from an update (a DynamoDB put, a Redis SET) may
+                # have created what it wrote.
+                self.inserted.add(key)
         if guard >= ALL:
             # The store re-checked the condition atomically (and the caller reads the rowcount): what
             # follows depends on that compare-and-set, not on the earlier, stale check.
@@ -332,7 +341,6 @@ class Writes:
             # Re-checked under the lock the write holds (compute outside, validate and write inside):
             # the values computed before are accepted by that check (fishtest's update_nps_gpm).
             candidates = []
-        inserting = not memory and (rule or "") in spec(store_of(key)).insert_rules
         unverified = compares - guard  # re-checked by the write, its outcome never read
         if check is not None and not _unrelated(check, columns, overwrites, compares, unverified):
             # A check of the row's identity alone cannot go stale (inserts keep it: `_identity_check`).
@@ -340,9 +348,9 @@ class Writes:
             candidates += [check] if stale else []
         if needs_check:
             candidates = [a for a in candidates if a.decision]
-        if not memory and (rule or "") not in spec(store_of(key)).insert_rules:
+        if not memory and not inserting:
             candidates = [a for a in candidates if not a.inserts_only]
-        absent = not memory and needs_check and (rule or "") in spec(store_of(key)).insert_rules
+        absent = needs_check and inserting
         given: frozenset[str] = frozenset()
         if absent:
             # A row looked up by a value unique to this request, or a new row whose looked-up column

@@ -16,7 +16,14 @@ from collections.abc import Iterable
 
 from ..core import model
 from ..core.claims import CLAIMS, unclaimed_handlers
-from ..core.idempotency import IDEMPOTENCY_WORDS, KEY_WORDS, MONEY_WORDS, PROVIDER_CALL, moves_ownership
+from ..core.idempotency import (
+    IDEMPOTENCY_WORDS,
+    KEY_WORDS,
+    MONEY_WORDS,
+    PROVIDER_CALL,
+    moves_ownership,
+    names_a_thing_it_did_not_create,
+)
 from ..core.interpret import Interpreter
 from ..core.state import Direct, Step
 from ..core.walk import statements
@@ -123,7 +130,10 @@ def idempotency_finding(
     code = text.function(function)
     if moves_ownership(label, code):
         return None
-    if interpreter.persisted_writes == 0 and not _PROVIDER_CALL.search(code):
+    provider = _PROVIDER_CALL.search(code) is not None
+    if interpreter.persisted_writes == 0 and not provider:
+        return None
+    if not provider and names_a_thing_it_did_not_create(label, interpreter.inserted):
         return None
     if interpreter.claims:
         return None  # a guarded state transition makes a retry fail instead of repeating the effect
