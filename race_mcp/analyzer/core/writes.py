@@ -538,7 +538,12 @@ class Writes:
     def commit(self, node: model.Node, state: State, rule: str) -> None:
         """The end of a transaction: pending changes the store flushes on commit are written, row
         locks released. `notes["flush-on-commit"]` (set by a recognizer) maps each such key to the
-        rule its lost update is reported as (a set: the commit's own rule)."""
+        rule its lost update is reported as (a set: the commit's own rule). A block nested in
+        another transaction (`atomic()` in `atomic()`, a helper decorated with one) ends in a
+        savepoint: the outer transaction keeps its locks and pending changes until it commits."""
+        if state.in_transaction > 1:
+            state.in_transaction -= 1
+            return
         flushed = self.notes.get("flush-on-commit", ())
         for key, change in list(state.dirty.items()):
             if key in flushed:
