@@ -94,9 +94,13 @@ def _uses_what_it_tested(
     refusal, `if holder and holder != user: raise`) stays racy."""
     given = positional(call)
     value = given[1] if len(given) > 1 else keywords(call).get("value")
-    if value is None or isinstance(value, model.Literal) or any(a.key == key for a in ctx.args):
+    if value is None or isinstance(value, model.Literal):
         return False
     tested = [step for step in check.steps if step.role == "check" and isinstance(step.node, model.Name)]
+    if any(a.key == key for a in ctx.args) and not _on_miss_path(
+        {step.node.id for step in tested}, call, ctx.function()
+    ):
+        return False  # the stored value carries the cached one: a read-modify-write
     skip = {step.line for step in check.steps} | {call.span.line}
     for code, first in codes:
         lines = code.splitlines()
@@ -151,8 +155,11 @@ def _on_miss_path(names: set[str], call: model.Call, function: model.Function) -
 
 
 def _tests_missing(test: model.Expr, names: set[str]) -> bool:
+    """`not x`, `x is None`, or an `and` with one of them (`if not had_cache and listed:`)."""
     if not isinstance(test, model.Operation) or not test.operands:
         return False
+    if test.op == "and":
+        return any(_tests_missing(operand, names) for operand in test.operands)
     subject = test.operands[0]
     if not (isinstance(subject, model.Name) and subject.id in names):
         return False
