@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 from . import model
 
-__all__ = ["existence_subjects", "expressions", "looked_at", "own_attributes_read", "statements"]
+__all__ = [
+    "existence_subjects",
+    "expressions",
+    "looked_at",
+    "nested_blocks",
+    "own_attributes_read",
+    "statements",
+]
 
 
 def existence_subjects(test: model.Expr) -> set[model.Node]:
@@ -95,18 +102,21 @@ def statements(block: model.Block) -> Iterator[model.Statement]:
     while stack:
         statement = stack.pop()
         yield statement
-        nested: list[model.Block] = []
-        if isinstance(statement, model.If | model.Loop):
-            nested = [statement.body, statement.orelse]
-        elif isinstance(statement, model.Branch):
-            nested = list(statement.arms)
-        elif isinstance(statement, model.With):
-            nested = [statement.body]
-        elif isinstance(statement, model.Try):
-            handlers = [h.body for h in statement.handlers]
-            nested = [statement.body, *handlers, statement.orelse, statement.final]
-        for inner in reversed(nested):
+        for inner in reversed(nested_blocks(statement)):
             stack.extend(reversed(inner))
+
+
+def nested_blocks(statement: model.Statement) -> list[model.Block]:
+    """The blocks directly inside a statement (an `if`'s two branches, a `try`'s handlers...)."""
+    if isinstance(statement, model.If | model.Loop):
+        return [statement.body, statement.orelse]
+    if isinstance(statement, model.Branch):
+        return list(statement.arms)
+    if isinstance(statement, model.With):
+        return [statement.body]
+    if isinstance(statement, model.Try):
+        return [statement.body, *(h.body for h in statement.handlers), statement.orelse, statement.final]
+    return []
 
 
 def expressions(node: model.Node) -> Iterator[model.Expr]:

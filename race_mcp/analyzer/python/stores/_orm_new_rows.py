@@ -23,7 +23,7 @@ from typing import Any
 from ...core import model
 from ...core.effects import CallContext, Effect
 from ...core.state import EXISTENCE, Access
-from ...core.walk import expressions, statements
+from ...core.walk import expressions, nested_blocks, statements
 from ..randomness import is_random_name
 from ._common import dotted, keywords, literal_string, positional
 from ._orm_facts import OrmFacts, field_names
@@ -38,6 +38,7 @@ __all__ = [
     "drawn_fields",
     "drawn_unset",
     "model_known",
+    "saved_as_copy",
     "saved_as_new",
     "set_columns",
     "validation_read",
@@ -45,6 +46,8 @@ __all__ = [
 
 # The key suffix of a row built in memory and not yet saved.
 NEW_ROW = "#new"
+# The attributes that name a Django row's primary key: cleared, the next save inserts a copy.
+_PRIMARY_KEY_NAMES = frozenset({"pk", "id"})
 # Model methods that query for rows colliding with the instance's unique fields.
 VALIDATIONS = frozenset({"full_clean", "validate_unique"})
 # `typing.cast` (and `cast` imported from it): the value is declared to be of the given type.
@@ -216,6 +219,53 @@ def saved_as_new(call: model.Call, ctx: CallContext) -> bool:
             for node in _calls_on(statement.body, _adding_receiver(statement.test))
         )
     return id(call) in found[function]
+
+
+def saved_as_copy(call: model.Call, ctx: CallContext) -> bool:
+    """`row.pk = None; row.event = target; row.save()`: Django's way to copy a loaded row. Without
+    a primary key the save is an INSERT of a new row, never the write-back of the source, so what
+    the function tested on the source (the fields it copies or remaps) decided nothing a
+    concurrent request could change (pretix's event cloning). Only a clearing on every path to
+    the save counts (earlier in its block or an enclosing one): under an `if` it may not run."""
+    function = ctx.function()
+    found: dict[Any, frozenset[int]] = ctx.notes.setdefault("orm-saved-as-copy", {})
+    if function not in found:
+        saves: set[int] = set()
+        _copies_saved(function.body, frozenset(), saves)
+        found[function] = frozenset(saves)
+    return id(call) in found[function]
+
+
+def _copies_saved(block: model.Block, cleared: frozenset[str], saves: set[int]) -> None:
+    """Adds to `saves` the `x.save()` calls of `block` whose `x` had its primary key set to None
+    before them on every path (`cleared`: such locals on entry)."""
+    for statement in block:
+        for node in expressions(statement):
+            if (
+                isinstance(node, model.Call)
+                and node.method == "save"
+                and isinstance(node.receiver, model.Name)
+                and node.receiver.id in cleared
+            ):
+                saves.add(id(node))
+        cleared = cleared | _key_cleared(statement)
+        for inner in nested_blocks(statement):
+            _copies_saved(inner, cleared, saves)
+
+
+def _key_cleared(statement: model.Statement) -> frozenset[str]:
+    """`row.pk = None` / `row.id = None` -> {"row"}."""
+    if not isinstance(statement, model.Assign) or statement.op is not None:
+        return frozenset()
+    if not (isinstance(statement.value, model.Literal) and statement.value.value is None):
+        return frozenset()
+    return frozenset(
+        target.value.id
+        for target in statement.targets
+        if isinstance(target, model.Attribute)
+        and target.attr in _PRIMARY_KEY_NAMES
+        and isinstance(target.value, model.Name)
+    )
 
 
 def _adding_receiver(test: model.Expr) -> str | None:

@@ -46,6 +46,7 @@ from ._orm_new_rows import (
     drawn_fields,
     drawn_unset,
     model_known,
+    saved_as_copy,
     saved_as_new,
     set_columns,
     validation_read,
@@ -311,8 +312,9 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             built = next((a for a in ctx.receiver if a.key.endswith(NEW_ROW)), None)
             if built is not None:  # on some path a row built here: that path inserts
                 return self.save_built(built, ctx)
-            if saved_as_new(call, ctx):
-                return []  # under `row._state.adding`: never runs for a row loaded from the database
+            if saved_as_new(call, ctx) or saved_as_copy(call, ctx) or _keyword_is(call, "force_insert", True):
+                # under `row._state.adding`, after `row.pk = None`, or forced: an INSERT, no write-back
+                return []
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
             if origin is not None:
                 return self.django_save(origin.key, receiver, ctx, call)
