@@ -13,7 +13,7 @@ from ...core import model
 from ._common import positional, walk
 from ._sqlalchemy import SESSION_NAME
 
-__all__ = ["Usage", "is_param", "usage_of"]
+__all__ = ["STATE_COMPARISONS", "Usage", "is_param", "state_constant", "usage_of"]
 
 _DJANGO_PERSIST = frozenset({"save", "asave", "refresh_from_db", "arefresh_from_db"})
 _SESSION_PERSIST = frozenset({"add", "merge", "refresh"})
@@ -41,7 +41,7 @@ def usage_of(function: model.Function, names: Iterable[str], *, changes_only: bo
     if changes_only and not usage.changed and not assigned:
         return usage  # nothing changed, and no assignment a state test below could make a change
     for node in walk(function.body):
-        if isinstance(node, model.Operation) and node.op in _STATE_COMPARISONS:
+        if isinstance(node, model.Operation) and node.op in STATE_COMPARISONS:
             tested |= _compared_with_constant(node, wanted)
         elif isinstance(node, model.Call) and isinstance(node.func, model.Attribute):
             method, receiver = node.func.attr, node.func.value
@@ -57,12 +57,12 @@ def usage_of(function: model.Function, names: Iterable[str], *, changes_only: bo
     # (`if not u.verified: u.verified = True`, idempotent), a value set when it is missing or
     # differs from a recomputed one (`if o.total != total: o.total = total`, a refresh).
     for param, attr, value in assigned:
-        if (param, attr) in tested and _state_constant(value) and not _flag_value(value):
+        if (param, attr) in tested and state_constant(value) and not _flag_value(value):
             usage.changed.add(param)
     return usage
 
 
-_STATE_COMPARISONS = frozenset({"==", "!=", "in", "not-in"})
+STATE_COMPARISONS = frozenset({"==", "!=", "in", "not-in"})
 
 
 def _compared_with_constant(test: model.Operation, wanted: set[str]) -> set[tuple[str, str]]:
@@ -74,18 +74,18 @@ def _compared_with_constant(test: model.Operation, wanted: set[str]) -> set[tupl
     found = set()
     for one, other in ((left, right), (right, left)):
         pair = _row_attribute(one, wanted) if isinstance(one, model.Attribute) else None
-        if pair is not None and _state_constant(other):
+        if pair is not None and state_constant(other):
             found.add(pair)
     return found
 
 
-def _state_constant(expr: model.Expr | None) -> bool:
+def state_constant(expr: model.Expr | None) -> bool:
     """A literal, a constant's name (`PAID`, `OrderStatus.PAID`, `self.FROZEN`), or a collection
     of them."""
     if isinstance(expr, model.Literal):
         return True
     if isinstance(expr, model.Collection):
-        return bool(expr.elements) and all(_state_constant(e) for e in expr.elements)
+        return bool(expr.elements) and all(state_constant(e) for e in expr.elements)
     if isinstance(expr, model.Name | model.Attribute):
         last = expr.id if isinstance(expr, model.Name) else expr.attr
         return last.isupper() and len(last) > 1
@@ -193,7 +193,7 @@ def _acting_transition(node: model.If, wanted: set[str]) -> set[str]:
     compared = {
         pair
         for test in walk((node.test,))
-        if isinstance(test, model.Operation) and test.op in _STATE_COMPARISONS
+        if isinstance(test, model.Operation) and test.op in STATE_COMPARISONS
         for operand in test.operands
         if (pair := _row_attribute(operand, wanted)) is not None and isinstance(operand, model.Attribute)
     }

@@ -33,6 +33,7 @@ from ._common import (
     positional,
 )
 from ._drf_serializers import serializer_save
+from ._orm_claims import claimed_row
 from ._orm_counts import increment_lost, update_count
 from ._orm_facts import OrmFacts, field_names
 from ._orm_members import tests_another_object
@@ -651,6 +652,13 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
         if check is not None and tests_another_object(check, key[4:], self.facts(ctx), ctx.facts()):
             del state.checks[key]  # `if form.is_bound: form.save()`: the form was tested, no column
         change = state.dirty.pop(key, None)
+        claimed = claimed_row(key, alias, change, ctx)
+        return [*self._saved(key, alias, change, ctx, call), *claimed]
+
+    def _saved(
+        self, key: str, alias: str | None, change: Access | None, ctx: CallContext, call: model.Call | None
+    ) -> list[Effect]:
+        state = ctx.state
         fields = _update_fields(call, ctx)
         if change is not None and fields is not None and change.written and not change.written & fields:
             state.dirty[key] = change  # none of the changed attributes is saved: still pending
