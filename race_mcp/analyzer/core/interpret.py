@@ -112,9 +112,12 @@ class Interpreter(Writes):
             if isinstance(d, model.Call) and self.profile.is_lock(d)
         }
         state.locks = state.locks | held
+        entry_locks = state.locks
         try:
             end = self.exec_block(function.body, state)
             final = join([*frame.returns, end])
+            if final is not None:
+                final.locks = final.locks | _taken_past_guards(frame, end, entry_locks)
             if final is not None and held:
                 final.locks = final.locks - held
             if transactional and final is not None:
@@ -151,6 +154,8 @@ class Interpreter(Writes):
             fresh = node.value is not None and self.fresh_value(node.value, state)
             self.frame.returns_fresh = fresh and self.frame.returns_fresh is not False
             self.frame.returns.append(state)
+            if node.value is None or (isinstance(node.value, model.Literal) and node.value.value is None):
+                self.frame.bare_returns.append(state)
             return None
         elif isinstance(node, model.Raise):
             if node.value is not None:
@@ -234,6 +239,10 @@ class Interpreter(Writes):
                 self.assign(node.target, node.iterable, values, state)
         looped = self.exec_block(node.body, state.copy())
         joined = join([state, looped])
+        if joined is not None and looped is not None and node.iterable is not None:
+            # `for key in keys: lock(key)`: a loop taking locks takes them on the elements it was
+            # given, and the code after it relies on them; the zero-iteration path had none to take.
+            joined.locks = joined.locks | (looped.locks - state.locks)
         if node.orelse and joined is not None:
             return self.exec_block(node.orelse, joined)
         return joined
@@ -1016,3 +1025,19 @@ def _checked_before(state: State, check: Access) -> frozenset[str]:
     if previous is None or previous.steps[0].order != check.steps[0].order:
         return frozenset()
     return previous.checked
+
+
+def _taken_past_guards(frame: Frame, end: State | None, entry_locks: frozenset[int]) -> frozenset[int]:
+    """The locks a helper takes on every path that does its work, when its other paths are guard
+    clauses that took none and return nothing (`if not objects: return`, then a lock per object):
+    the caller that handed it something to lock holds them."""
+    bare = [state for state in frame.bare_returns if state.locks == entry_locks]
+    if not bare:
+        return frozenset()
+    working = [
+        state for state in [*frame.returns, end] if state is not None and not any(state is b for b in bare)
+    ]
+    if not working:
+        return frozenset()
+    taken = frozenset.intersection(*(frozenset(state.locks) - entry_locks for state in working))
+    return taken

@@ -226,6 +226,8 @@ class Frame:
     self_instance: str | None = None
     module: model.ModuleModel | None = None
     returns: list[State] = field(default_factory=list)
+    # How many of `returns` were bare (`return`, `return None`): a guard clause's way out.
+    bare_returns: list[State] = field(default_factory=list)
     returned: list[Access] = field(default_factory=list)
     strings: dict[str, str] = field(default_factory=dict)
     # Parameters the call site gave a literal (`lookup(pk, for_update=True)`): a test on one of
