@@ -61,8 +61,10 @@ _AMBIGUOUS_MONEY = re.compile(r"transfer|subscribe", re.IGNORECASE)
 # Money words that name a thing rather than an act. A handler named only after one
 # (`OrderDeny.post`, `EventOrderViewSet.mark_canceled`, `/orders/{id}/invoice`) acts on an order
 # that exists, which a retry finds in the state the first attempt left it in, unless it creates
-# one (pretix review: cancel, deny, reactivate, reissue an invoice; 13 of its 19 high RC601 false).
-_THING_WORDS = re.compile(r"order|booking|gift", re.IGNORECASE)
+# one (pretix review: cancel, deny, reactivate, reissue an invoice; 13 of its 19 high RC601 false;
+# lnbits: a payment's labels, settling or cancelling a hold invoice by its hash). "pay" is a verb,
+# "payment" a thing: the words are read whole.
+_THING_WORDS = re.compile(r"(?:order|booking|gift|payment)s?", re.IGNORECASE)
 # The words of a model or table name (`OrderPayment`, `gift_cards`), and the head words of rows
 # that hold money without a money verb in their name.
 _NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
@@ -208,8 +210,10 @@ def moves_ownership(label: str, code: str) -> bool:
 def names_a_thing_it_did_not_create(label: str, inserted: Iterable[str]) -> bool:
     """The label's only money words name things (an order, a booking, a gift card) and the handler
     inserted no row whose model or table is named by a money word (`orm:Order`, `sql:payments`)."""
-    words = {match.group(0).lower() for match in MONEY_WORDS.finditer(label)}
-    if not words or not all(_THING_WORDS.fullmatch(word) for word in words):
+    things = [word.span() for word in _NAME_WORDS.finditer(label) if _THING_WORDS.fullmatch(word.group(0))]
+    money = [match.span() for match in MONEY_WORDS.finditer(label)]
+    within = all(any(start <= at and end <= until for start, until in things) for at, end in money)
+    if not money or not within:
         return False
     return not any(_money_row(key) for key in inserted)
 
