@@ -179,7 +179,7 @@ def idempotency_direct(
     provider = PROVIDER_CALL.search(code) is not None or _calls_provider(function)
     if persisted_writes == 0 and not provider:
         return None
-    if not provider and names_a_thing_it_did_not_create(label, inserted):
+    if not provider and names_a_thing_it_did_not_create(label, inserted, entry.route):
         return None
     if claims:
         return None  # a guarded state transition makes a retry fail instead of repeating the effect
@@ -207,9 +207,14 @@ def moves_ownership(label: str, code: str) -> bool:
     return ambiguous and _AMOUNT_WORDS.search(code) is None
 
 
-def names_a_thing_it_did_not_create(label: str, inserted: Iterable[str]) -> bool:
-    """The label's only money words name things (an order, a booking, a gift card) and the handler
+def names_a_thing_it_did_not_create(label: str, inserted: Iterable[str], route: str | None) -> bool:
+    """The label's only money words name things (an order, a booking, a gift card), the route is
+    no POST to their collection (`POST /orders` creates one, whatever it writes), and the handler
     inserted no row whose model or table is named by a money word (`orm:Order`, `sql:payments`)."""
+    last = (route or "").partition(" ")[2].rstrip("/").rpartition("/")[2]
+    member = last[:1] in ("{", "<", ":")  # `/payments/{hash}`: one that exists
+    if not member and _THING_WORDS.fullmatch((_NAME_WORDS.findall(last) or [""])[0]):
+        return False  # `/orders`, `/orders-express`; not `/orders/{id}/cancel`
     things = [word.span() for word in _NAME_WORDS.finditer(label) if _THING_WORDS.fullmatch(word.group(0))]
     money = [match.span() for match in MONEY_WORDS.finditer(label)]
     within = all(any(start <= at and end <= until for start, until in things) for at, end in money)

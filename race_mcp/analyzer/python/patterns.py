@@ -133,7 +133,9 @@ def idempotency_finding(
     provider = _PROVIDER_CALL.search(code) is not None
     if interpreter.persisted_writes == 0 and not provider:
         return None
-    if not provider and names_a_thing_it_did_not_create(label, interpreter.inserted):
+    if not provider and names_a_thing_it_did_not_create(
+        label, interpreter.inserted, entry.route if entry is not None else None
+    ):
         return None
     if interpreter.claims:
         return None  # a guarded state transition makes a retry fail instead of repeating the effect
