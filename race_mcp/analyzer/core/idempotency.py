@@ -65,6 +65,11 @@ _AMBIGUOUS_MONEY = re.compile(r"transfer|subscribe", re.IGNORECASE)
 # lnbits: a payment's labels, settling or cancelling a hold invoice by its hash). "pay" is a verb,
 # "payment" a thing: the words are read whole.
 _THING_WORDS = re.compile(r"(?:order|booking|gift|payment)s?", re.IGNORECASE)
+# A call named for creating one (`place_order`, `handle_place_order_submission`, `createPayment`).
+_CREATES_A_THING = re.compile(
+    r"(?:place|create|make|submit|execute)_?(?:an?_)?(?:order|booking|payment)s?(?-i:(?![a-z]))",
+    re.IGNORECASE,
+)
 # The words of a model or table name (`OrderPayment`, `gift_cards`), and the head words of rows
 # that hold money without a money verb in their name.
 _NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
@@ -179,7 +184,7 @@ def idempotency_direct(
     provider = PROVIDER_CALL.search(code) is not None or _calls_provider(function)
     if persisted_writes == 0 and not provider:
         return None
-    if not provider and names_a_thing_it_did_not_create(label, inserted, entry.route):
+    if not provider and names_a_thing_it_did_not_create(label, code, inserted, entry.route):
         return None
     if claims:
         return None  # a guarded state transition makes a retry fail instead of repeating the effect
@@ -207,10 +212,16 @@ def moves_ownership(label: str, code: str) -> bool:
     return ambiguous and _AMOUNT_WORDS.search(code) is None
 
 
-def names_a_thing_it_did_not_create(label: str, inserted: Iterable[str], route: str | None) -> bool:
+def names_a_thing_it_did_not_create(
+    label: str, code: str, inserted: Iterable[str], route: str | None
+) -> bool:
     """The label's only money words name things (an order, a booking, a gift card), the route is
-    no POST to their collection (`POST /orders` creates one, whatever it writes), and the handler
-    inserted no row whose model or table is named by a money word (`orm:Order`, `sql:payments`)."""
+    no POST to their collection (`POST /orders` creates one, whatever it writes), the code calls
+    nothing named for creating one (`place_order`, `createPayment`: where the analysis could not
+    follow), and the handler inserted no row whose model or table is named by a money word
+    (`orm:Order`, `sql:payments`)."""
+    if _CREATES_A_THING.search(code):
+        return False
     last = (route or "").partition(" ")[2].rstrip("/").rpartition("/")[2]
     member = last[:1] in ("{", "<", ":")  # `/payments/{hash}`: one that exists
     if not member and _THING_WORDS.fullmatch((_NAME_WORDS.findall(last) or [""])[0]):

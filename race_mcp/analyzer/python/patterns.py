@@ -134,7 +134,7 @@ def idempotency_finding(
     if interpreter.persisted_writes == 0 and not provider:
         return None
     if not provider and names_a_thing_it_did_not_create(
-        label, interpreter.inserted, entry.route if entry is not None else None
+        label, code, interpreter.inserted, entry.route if entry is not None else None
     ):
         return None
     if interpreter.claims:
