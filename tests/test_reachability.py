@@ -71,6 +71,17 @@ def test_a_development_seeder_is_low_confidence_and_reached_by_nothing() -> None
         assert {f.reached_by for f in findings} == {None}, path
 
 
+def test_a_migration_is_low_confidence() -> None:
+    # Run once per deploy, before the application serves: nobody races it.
+    migrations = ("core/migrations.py", "app/migrations/0004_backfill.py", "alembic/versions/ab12_fill.py")
+    for path in migrations:
+        findings = analyze_source(_SEEDER, path)
+        assert findings and {f.confidence for f in findings} == {"low"}, path
+    # A feature named after versions is no migration.
+    findings = analyze_source(_SEEDER, "documents/versions/service.py")
+    assert findings and {f.confidence for f in findings} == {"medium"}
+
+
 def test_a_main_guard_alone_says_nothing() -> None:
     # Long-running servers have one too (an SMTP handler started from its own module).
     findings = analyze_source(_SCRIPT, "mail/handler.py")

@@ -7,7 +7,7 @@ does not follow (Django URLconfs, signal wiring, model methods called by views o
 The review measured it: unreached findings were no less often true than reached ones (0.24 true,
 0.58 true + plausible over 55, against 0.18 and 0.63 over 38 reached by a request or task), so
 they are not lowered. Development tooling is the exception: a data seeder or a one-off script
-runs once, by hand, with nobody racing it, so its findings are low.
+runs once, by hand, with nobody racing it, so its findings are low; so does a migration.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ __all__ = ["entry_confidence", "unreached_confidence"]
 
 # Modules named as development data or scripts: `populate.py`, `fake_data.py`, `random_data.py`,
 # `seed_db.py`, `scripts/…`, `seeders/…`, factories for tests and demos, code generators
-# (`scaffold.py`: netbox's writes new plugin files once, by hand).
+# (`scaffold.py`: netbox's writes new plugin files once, by hand), and schema or data migrations
+# (`migrations.py` of functions `m001_…`, `migrations/`, `alembic/versions/`: run once per deploy,
+# before the application serves; lnbits).
 _DEV_PATH = re.compile(
-    r"(?:^|/)(?:scripts?|seeds?|seeders?|factories)/"
+    r"(?:^|/)(?:scripts?|seeds?|seeders?|factories|migrations|alembic/versions)/"
     r"|(?:^|/)(?:populate|seed|seeds|seeder|fake_?data|random_?data|dev_?data|demo_?data|sample_?data"
-    r"|factories|generate_?data|scaffold)\w*\.py$",
+    r"|factories|generate_?data|scaffold|migrations?|migrate)\w*\.py$",
     re.IGNORECASE,
 )
 

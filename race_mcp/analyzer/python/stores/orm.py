@@ -313,10 +313,16 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             built = next((a for a in ctx.receiver if a.key.endswith(NEW_ROW)), None)
             if built is not None:  # on some path a row built here: that path inserts
                 return self.save_built(built, ctx)
-            if saved_as_new(call, ctx) or saved_as_copy(call, ctx) or _keyword_is(call, "force_insert", True):
-                # under `row._state.adding`, after `row.pk = None`, or forced: an INSERT, no write-back
-                return []
+            if saved_as_new(call, ctx):
+                return []  # under `row._state.adding`: never runs for a row loaded from the database
             origin = next((a for a in ctx.receiver if a.key.startswith("orm:")), None)
+            if origin is not None and (saved_as_copy(call, ctx) or _keyword_is(call, "force_insert", True)):
+                # After `row.pk = None`, or forced: an INSERT of a new row, no write-back of the
+                # source. The local is the new row from then on, this run's own (`_orm_own_rows`).
+                own = f"{origin.key.partition('#')[0]}{OWN_ROW}"
+                return [
+                    Effect("read", own, detail=transaction_unit(ctx), inserts_only=True, bind_receiver=True)
+                ]
             if origin is not None:
                 return self.django_save(origin.key, receiver, ctx, call)
         if call.method in VALIDATIONS and ctx.receiver:
