@@ -7,6 +7,8 @@ import json
 from pathlib import Path, PurePath
 
 from race_mcp import analyze_paths, analyze_source
+from race_mcp.analyzer.python.entrypoints import entry_points
+from race_mcp.analyzer.python.lower import lower_module
 from race_mcp.findings import AnalysisReport
 from race_mcp.render import render_json, render_sarif, render_text
 
@@ -80,6 +82,104 @@ def test_a_migration_is_low_confidence() -> None:
     # A feature named after versions is no migration.
     findings = analyze_source(_SEEDER, "documents/versions/service.py")
     assert findings and {f.confidence for f in findings} == {"medium"}
+
+
+_STARTUP = """
+from contextlib import asynccontextmanager
+
+from django.apps import AppConfig
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from .db import engine
+
+
+async def register_defaults():
+    async with engine.begin() as conn:
+        row = (await conn.execute(text("SELECT value FROM settings WHERE key = 'fee'"))).first()
+        if row is None:
+            await conn.execute(text("INSERT INTO settings (key, value) VALUES ('fee', 1)"))
+
+
+@asynccontextmanager
+async def lifespan(app):
+    await register_defaults()
+    yield
+
+
+def create_app():
+    return FastAPI(lifespan=lifespan)
+
+
+class ShopConfig(AppConfig):
+    name = "shop"
+
+    def ready(self):
+        from .models import Flag
+
+        if not Flag.objects.filter(name="seeded").exists():
+            Flag.objects.create(name="seeded")
+"""
+
+
+def test_startup_hooks_and_what_only_they_reach_are_low_confidence() -> None:
+    # Each worker process runs them once, before it serves: only a sibling worker races them.
+    findings = analyze_source(_STARTUP, "shop/app.py")
+    assert {f.rule_id for f in findings} == {"RC203", "RC303"}
+    assert {f.confidence for f in findings} == {"low"}
+    assert {f.reached_by for f in findings} == {"startup hook lifespan", "startup hook ShopConfig.ready"}
+
+
+_EVENT_HOOKS = """
+from aiohttp import web
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from .db import engine
+
+api = FastAPI()
+site = web.Application()
+
+
+async def _ensure(key):
+    async with engine.begin() as conn:
+        row = (await conn.execute(text("SELECT value FROM settings WHERE key = :k"), {"k": key})).first()
+        if row is None:
+            await conn.execute(text("INSERT INTO settings (key, value) VALUES (:k, 1)"), {"k": key})
+
+
+@api.on_event("startup")
+async def warm_up():
+    await _ensure("warm")
+
+
+async def on_boot(app):
+    await _ensure("boot")
+
+
+async def on_stop():
+    await _ensure("stop")
+
+
+site.on_startup.append(on_boot)
+api.add_event_handler("shutdown", on_stop)
+
+
+@api.post("/settings/{key}")
+async def ensure_setting(key: str):
+    await _ensure(key)
+"""
+
+
+def test_event_hooks_are_startup_hooks_and_routes_stay_high() -> None:
+    module = lower_module(_EVENT_HOOKS, "shop/app.py")
+    kinds = {entry.qualname: entry.kind for entry in entry_points(module)}
+    hooks = {"warm_up": "startup", "on_boot": "startup", "on_stop": "startup"}
+    assert kinds == {**hooks, "ensure_setting": "http"}
+    # The helper both reach is reported once, through the route, at the route's confidence.
+    findings = analyze_source(_EVENT_HOOKS, "shop/app.py")
+    reported = {(f.reached_by, f.confidence) for f in findings}
+    assert reported == {("FastAPI route POST /settings/{key}", "high")}
 
 
 def test_a_main_guard_alone_says_nothing() -> None:

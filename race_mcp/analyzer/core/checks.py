@@ -34,6 +34,7 @@ _ENTRY_KINDS = {
     "middleware": "middleware",
     "consumer": "consumer",
     "graphql": "GraphQL resolver",
+    "startup": "startup hook",
 }
 # An HTTP entry point whose route is declared elsewhere (a URLconf, an API Gateway, a descriptor).
 _UNROUTED_HTTP = "HTTP handler"
@@ -43,6 +44,7 @@ _CONCURRENT = {
     "consumer": "concurrent messages",
     "task": "concurrent task runs",
     "command": "concurrent runs",
+    "startup": "worker processes starting at once",
 }
 _REQUESTS = "concurrent requests"
 _MEMORY_OUTCOME = "concurrent requests can all pass the check before any of them writes"

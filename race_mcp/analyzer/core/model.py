@@ -376,7 +376,7 @@ class ClassModel(Node):
 
 
 Runtime = TypingLiteral["event-loop", "thread-pool", "processes", "sequential"]
-EntryKind = TypingLiteral["http", "task", "signal", "command", "middleware", "consumer", "graphql"]
+EntryKind = TypingLiteral["http", "task", "signal", "command", "middleware", "consumer", "graphql", "startup"]
 
 
 @dataclass(frozen=True)

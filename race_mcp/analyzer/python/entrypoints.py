@@ -23,6 +23,7 @@ import ast
 from ..core.model import Call, ClassModel, EntryPoint, Expr, Function, ModuleModel
 from ..core.model import Runtime as RuntimeName
 from ._entry_common import Entries, callee, dotted_text, qualified
+from ._lifecycle import lifecycle_hooks
 from ._routes import find_routes
 
 __all__ = ["entry_points"]
@@ -84,6 +85,7 @@ def entry_points(module: ModuleModel) -> list[EntryPoint]:
             _class_entries(info, module, entries)
             _middleware(info, module, entries)
     _dependencies(module, entries)
+    lifecycle_hooks(module, entries)
     module.entry_points = list(entries.found.values())
     return module.entry_points
 

@@ -28,7 +28,7 @@ from .entrypoints import entry_points
 from .lower import lower_module
 from .memory import PythonMemory, may_share_state
 from .patterns import idempotency_finding, stream_consumers
-from .reach import entry_confidence, unreached_confidence
+from .reach import ONE_PROCESS_KINDS, entry_confidence, unreached_confidence
 from .stores._orm_caller_checks import bind_caller_checks, name_caller_checks
 from .stores._orm_rows import LOADED, bind_loaded_rows
 
@@ -216,7 +216,7 @@ class _Run:
                 mode = "threaded"  # the project serves its sync views from threads
             interpreter = self.interpret(function, owner, mode, entry=True)
             reached |= interpreter.visited
-            if entry.kind == "command":
+            if entry.kind in ONE_PROCESS_KINDS:
                 self.drop_unraced(interpreter)
             self.report(interpreter, entry, entry_confidence(entry), entry.qualname)
             if self.has_stores:
@@ -238,7 +238,11 @@ class _Run:
             found = interpreter.sequences or interpreter.directs  # asked only when there is something
             caller = reaching(function, self.module) if callable(reaching) and found else None
             confidence = entry_confidence(caller) if caller else unreached
-            if (caller.kind == "command") if caller else (unreached == "low" or self._offline(function)):
+            if (
+                (caller.kind in ONE_PROCESS_KINDS)
+                if caller
+                else (unreached == "low" or self._offline(function))
+            ):
                 self.drop_unraced(interpreter)  # a command's or a seeder's: one process at a time
             findings = name_caller_checks(
                 self.reporter.findings_of(interpreter, caller, confidence, name), interpreter

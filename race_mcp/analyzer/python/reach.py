@@ -17,7 +17,11 @@ import re
 from ...findings import Confidence
 from ..core import model
 
-__all__ = ["entry_confidence", "unreached_confidence"]
+__all__ = ["ONE_PROCESS_KINDS", "entry_confidence", "unreached_confidence"]
+
+# Entry points one process runs at a time, by hand or at boot: a management command, a startup or
+# shutdown hook (each worker runs it once, before it serves).
+ONE_PROCESS_KINDS = frozenset({"command", "startup"})
 
 # Modules named as development data or scripts: `populate.py`, `fake_data.py`, `random_data.py`,
 # `seed_db.py`, `scripts/…`, `seeders/…`, factories for tests and demos, code generators
@@ -43,5 +47,6 @@ def entry_confidence(entry: model.EntryPoint) -> Confidence:
     a helper only a command reaches: it is run by hand or by one cron process, so its race needs a
     second writer nothing here shows. In the issue 11 review (six applications) none of the nine
     findings commands reached was a true race and one was plausible (a sync command racing a
-    queued job of the same sync): as medium they were a fifth of the medium findings' errors."""
-    return "low" if entry.kind == "command" else "high"
+    queued job of the same sync): as medium they were a fifth of the medium findings' errors.
+    Startup and shutdown hooks likewise (lnbits' extension registry, reviewed false)."""
+    return "low" if entry.kind in ONE_PROCESS_KINDS else "high"
