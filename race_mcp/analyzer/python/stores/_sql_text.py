@@ -226,12 +226,15 @@ def unique_columns(texts: list[str]) -> dict[str, set[str]]:
     return unique
 
 
-def row_writes(statement: SqlStatement, result_checked: bool) -> list[Effect]:
+def row_writes(statement: SqlStatement, result_checked: bool, *, settles: bool = False) -> list[Effect]:
     """The RC201 write of each table an UPDATE or DELETE touches. A DELETE claims rows (of two
     concurrent deletes only one removes the row) and a guarded UPDATE claims those its WHERE still
     matches; either claim holds only if the caller looks at the row count. A guarded transition to
     a new state (`SET used = true WHERE .. AND used = false`) whose count is read is a claim a retry
-    fails instead of repeating what follows (RC601)."""
+    fails instead of repeating what follows (RC601). `settles`: the root answers its framework, not
+    a caller (an entry point): every racer's DELETE leaves the rows gone, so with nothing else done
+    on the strength of the check (`core/idempotent.settled`) deleting twice is deleting once. A
+    helper's `return True` after its DELETE lets each caller act on it (an invite used twice)."""
     claims = statement.guarded or statement.kind == "delete"
     guard = ALL if claims and result_checked else frozenset()
     return [
@@ -243,6 +246,7 @@ def row_writes(statement: SqlStatement, result_checked: bool) -> list[Effect]:
             columns=statement.set_columns,
             claim=statement.claim and guard >= ALL,
             compares=statement.compared,
+            same_value=statement.kind == "delete" and settles,
         )
         for table in statement.tables
     ]

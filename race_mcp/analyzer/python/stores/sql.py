@@ -236,7 +236,9 @@ class SqlRecognizer(StoreRecognizer):
 
     def update(self, statement: SqlStatement, call: model.Call, ctx: CallContext) -> list[Effect]:
         effects: list[Effect] = []
-        for write in row_writes(statement, self.checks_result(call, ctx)):
+        root = ctx.root()
+        settles = any(entry.qualname == root.qualname for entry in ctx.module().entry_points)
+        for write in row_writes(statement, self.checks_result(call, ctx), settles=settles):
             effects += [write, Effect("store_write", "sql", autocommit=self.autocommit(call, ctx))]
         return effects
 
