@@ -140,6 +140,10 @@ class CallContext(Protocol):
     def root(self) -> model.Function:
         """The function the interpretation started from (the handler)."""
 
+    def root_is_entry(self) -> bool:
+        """The root is an entry point of its module: a framework calls it, so what it returns
+        answers a client or a queue, not a caller that acts on it."""
+
     def module(self) -> model.ModuleModel:
         """The module of the function being interpreted."""
 

@@ -117,6 +117,12 @@ class Context:
         self._interpreter.memo.read_root()
         return self._interpreter.frames[0].function
 
+    def root_is_entry(self) -> bool:
+        root = self.root()
+        interpreter = self._interpreter
+        home = interpreter.frames[0].module or interpreter.module
+        return any(entry.qualname == root.qualname for entry in home.entry_points)
+
     def module(self) -> model.ModuleModel:
         interpreter = self._interpreter
         frame_module = interpreter.frame.module if interpreter.frames else None

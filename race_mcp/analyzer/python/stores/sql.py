@@ -236,8 +236,7 @@ class SqlRecognizer(StoreRecognizer):
 
     def update(self, statement: SqlStatement, call: model.Call, ctx: CallContext) -> list[Effect]:
         effects: list[Effect] = []
-        root = ctx.root()
-        settles = any(entry.qualname == root.qualname for entry in ctx.module().entry_points)
+        settles = ctx.root_is_entry()
         for write in row_writes(statement, self.checks_result(call, ctx), settles=settles):
             effects += [write, Effect("store_write", "sql", autocommit=self.autocommit(call, ctx))]
         return effects
