@@ -13,6 +13,7 @@ file it hands the Python pipeline two things:
 from __future__ import annotations
 
 import ast
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from ..python.memory import PythonMemory
 
 __all__ = ["ModuleFacts", "ProjectSession"]
+
+# Imports that make a module-level object a client of a shared store (see `own_object`).
+_CACHE_CLIENTS = re.compile(r"redis|valkey|cache|memcache|aiocache|diskcache|pylibmc", re.IGNORECASE)
 
 _MAX_SOURCE_BYTES = 2_000_000
 _MAX_REACH_DEPTH = 4
@@ -190,6 +194,18 @@ class ModuleFacts:
                 return None
             members |= declared.attributes.keys() | declared.methods.keys()
         return frozenset(members)
+
+    def own_object(self, name: str) -> bool:
+        """`name` (as written in the module) is a module-level object another module of the
+        project builds, and that module imports no cache or Redis client: an in-process object
+        of the project's own (lnbits' `cache`, a dict with expiries), not a store."""
+        index = self.index
+        qualname = index.resolve(self.module, name)
+        home, _, last = qualname.rpartition(".")
+        facts = index.modules.get(home)
+        if facts is None or home == self.module or facts.defs.get(last) != "var":
+            return False
+        return not any(_CACHE_CLIENTS.search(imported) for imported in facts.imports.values())
 
     def unique_fields(self, name: str) -> set[str] | None:
         """Unique columns of a model (`Customer`) or a table (`sql:accounts`); None if unknown."""

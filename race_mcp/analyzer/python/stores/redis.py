@@ -175,7 +175,7 @@ class RedisRecognizer(StoreRecognizer):
         function = ctx.function()
         if head in function.params and "redis" in function.annotations.get(head, "").lower():
             return True
-        return bool(_NAMED_LIKE_REDIS.search(text.split("(")[0]))
+        return bool(_NAMED_LIKE_REDIS.search(text.split("(")[0])) and not _own_object(head, ctx)
 
     def key(self, call: model.Call, ctx: CallContext) -> str:
         args = positional(call)
@@ -375,3 +375,11 @@ register(
         default_rule="RC501",
     )
 )
+
+
+def _own_object(name: str, ctx: CallContext) -> bool:
+    """A name like a cache's that another module of the project builds without any cache or Redis
+    client (lnbits' `cache`, a dict with expiries): in-process state, not a store."""
+    project = ctx.facts()
+    lookup = getattr(project, "own_object", None) if project is not None else None
+    return bool(lookup(name)) if callable(lookup) else False
