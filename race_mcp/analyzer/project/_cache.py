@@ -29,7 +29,7 @@ from ._facts import FileFacts
 
 __all__ = ["FORMAT_VERSION", "FactsCache", "cache_directory", "facts_key"]
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 _ENV = "RACE_MCP_CACHE_DIR"
 _OFF = frozenset({"", "0", "off", "none", "false"})
 _BATCH = 500

@@ -102,6 +102,11 @@ class _Extractor:
                     self.facts.defs.setdefault(target.id, "var")
                     if isinstance(node.value, ast.Call) and _last(dotted(node.value.func)) in _LOCK_TYPES:
                         self.facts.locks.append(target.id)
+                    elif (
+                        isinstance(node.value, ast.Call)
+                        and _last(klass := dotted(node.value.func))[:1].isupper()
+                    ):
+                        self.facts.instances[target.id] = klass or ""
 
     def _import(self, node: ast.Import | ast.ImportFrom, *, override: bool) -> None:
         """Record an import; one inside a function (Django's way round import cycles) only binds a

@@ -161,6 +161,9 @@ class FileFacts:
     # Columns that model forms, serializers and admin pages edit with any value: (model, column
     # or "*") (`_columns.edited_columns`).
     edits: list[tuple[str, str]] = field(default_factory=list)
+    # Module-level names bound to an instance of a class, by the class as written (`db =
+    # Database("main")` -> "Database"): `db.connect()` is then that class's method.
+    instances: dict[str, str] = field(default_factory=dict)
 
     def dump(self) -> list[Any]:
         return [
@@ -177,12 +180,14 @@ class FileFacts:
             self.broken,
             self.extra,
             self.edits,
+            self.instances,
         ]
 
     @classmethod
     def load(cls, data: list[Any]) -> FileFacts:
         extra = data[11] if len(data) > 11 else {}
         edits = data[12] if len(data) > 12 else []
+        instances = data[13] if len(data) > 13 else {}
         module, kind, imports, stars, defs, classes, functions, tables, refs, locks, broken = data[:11]
         return cls(
             str(module),
@@ -198,6 +203,7 @@ class FileFacts:
             bool(broken),
             dict(extra),
             [(str(model), str(column)) for model, column in edits],
+            {str(name): str(klass) for name, klass in instances.items()},
         )
 
 

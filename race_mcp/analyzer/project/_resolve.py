@@ -219,6 +219,9 @@ class Resolver:
         name = self.resolve(module, bare) if module else self.canonical(bare)
         if name in self.functions:
             return self._is_wrapper(name, what)
+        method = self.instance_method(name) if called else None
+        if method is not None:
+            return self._is_wrapper(method, what)
         if called and name in self.classes and self._is_wrapper(name, what):
             return True  # a class-based context manager: its `__enter__` opens it
         last = name.rpartition(".")[2]
@@ -227,6 +230,18 @@ class Resolver:
         if called:
             return last in _LOCK_CALLS
         return name in self._locks or "lock" in last.lower()
+
+    def instance_method(self, name: str) -> str | None:
+        """`pkg.db.db.connect` -> `pkg.db.Database.connect` when `db` is a module-level instance of
+        a project class (`db = Database("main")`) that has the method (its own or inherited)."""
+        owner, _, method = name.rpartition(".")
+        home, _, variable = owner.rpartition(".")
+        facts = self.modules.get(home)
+        klass = facts.instances.get(variable) if facts is not None else None
+        if not klass:
+            return None
+        qualname = self.resolve(home, klass)
+        return self.lookup_method(qualname, method) if qualname in self.classes else None
 
     def _is_wrapper(self, qualname: str, what: str) -> bool:
         key = (qualname, what)

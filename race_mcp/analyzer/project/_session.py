@@ -267,14 +267,18 @@ class ModuleFacts:
         return text is not None and self.is_transaction_context(text, module)
 
     def opens_lock(self, context: model.Expr, module: model.ModuleModel | None = None) -> bool:
-        """A `with` item of the model is a project wrapper that holds a lock, a function or a class
-        whose `__enter__` acquires one (the lock primitives themselves are the profile's business)."""
+        """A `with` item of the model is a project wrapper that holds a lock, a function, a method of
+        a module-level instance, or a class whose `__enter__` acquires one (the lock primitives
+        themselves are the profile's business)."""
         text = context_text(context)
         if text is None or not text.endswith("()"):
             return False
         qualname = self.index.resolve(self._module_name(module), text[:-2])
-        known = qualname in self.index.functions or qualname in self.index.classes
-        return known and self.index.is_lock_wrapper(qualname)
+        if qualname not in self.index.functions and qualname not in self.index.classes:
+            # `db.connect()` on a module-level `db = Database(...)`: that class's method
+            method = self.index.instance_method(qualname)
+            return method is not None and self.index.is_lock_wrapper(method)
+        return self.index.is_lock_wrapper(qualname)
 
     def is_lock_context(self, text: str, module: model.ModuleModel | None = None) -> bool:
         return self.index.is_lock_context(text, self._module_name(module))
