@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..core import model
-from ..core.walk import expressions, same_reference
+from ..core.walk import expressions, nested_blocks, same_reference
 
 __all__ = ["settled_state"]
 
@@ -68,18 +68,6 @@ def _subject(expr: model.Expr, function: model.Function, module: model.ModuleMod
     return None
 
 
-def _blocks(statement: model.Statement) -> list[model.Block]:
-    if isinstance(statement, model.If | model.Loop):
-        return [statement.body, statement.orelse]
-    if isinstance(statement, model.Branch):
-        return list(statement.arms)
-    if isinstance(statement, model.With):
-        return [statement.body]
-    if isinstance(statement, model.Try):
-        return [statement.body, *(h.body for h in statement.handlers), statement.orelse, statement.final]
-    return []
-
-
 # A statement with what the code before it decided: the tests of the `if`s around it and the
 # early-exit `if`s before it in its blocks, and the statement right before it (for claims).
 _Place = tuple[model.Statement, tuple[model.Expr, ...], model.Statement | None]
@@ -90,7 +78,7 @@ def _places(block: model.Block, guards: tuple[model.Expr, ...] = ()) -> Iterator
     for statement in block:
         yield statement, guards, previous
         inner = (*guards, statement.test) if isinstance(statement, model.If) else guards
-        for nested in _blocks(statement):
+        for nested in nested_blocks(statement):
             first = nested[0] if nested else None
             for place in _places(nested, inner):
                 # the first statement of a `try` right after an early exit follows that exit
