@@ -1034,10 +1034,8 @@ def _taken_past_guards(frame: Frame, end: State | None, entry_locks: frozenset[i
     bare = [state for state in frame.bare_returns if state.locks == entry_locks]
     if not bare:
         return frozenset()
-    working = [
-        state for state in [*frame.returns, end] if state is not None and not any(state is b for b in bare)
-    ]
+    guards = {id(state) for state in bare}
+    working = [state for state in [*frame.returns, end] if state is not None and id(state) not in guards]
     if not working:
         return frozenset()
-    taken = frozenset.intersection(*(frozenset(state.locks) - entry_locks for state in working))
-    return taken
+    return frozenset.intersection(*(state.locks - entry_locks for state in working))

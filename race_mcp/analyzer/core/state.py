@@ -226,7 +226,7 @@ class Frame:
     self_instance: str | None = None
     module: model.ModuleModel | None = None
     returns: list[State] = field(default_factory=list)
-    # How many of `returns` were bare (`return`, `return None`): a guard clause's way out.
+    # Those of `returns` that left by a bare `return` (or `return None`): a guard clause's way out.
     bare_returns: list[State] = field(default_factory=list)
     returned: list[Access] = field(default_factory=list)
     strings: dict[str, str] = field(default_factory=dict)

@@ -69,9 +69,7 @@ def _registered(call: Call) -> list[str]:
     handler: Expr | None = None
     if call.method == "add_event_handler" and _literal(call, 0) in _EVENTS:
         handler = call.positional(1)
-    elif (
-        call.method == "append" and (dotted_text(call.receiver) or "").rpartition(".")[2] in _AIOHTTP_SIGNALS
-    ):
+    elif call.method == "append" and _last(dotted_text(call.receiver)) in _AIOHTTP_SIGNALS:
         handler = call.positional(0)
     name = dotted_text(handler)
     return [name] if name else []
