@@ -77,6 +77,9 @@ class FakeContext:
     def root(self) -> model.Function:
         return self.current
 
+    def fresh(self, expr: model.Expr) -> bool:
+        return False
+
     def root_is_entry(self) -> bool:
         return any(entry.qualname == self.current.qualname for entry in self.lowered.entry_points)
 

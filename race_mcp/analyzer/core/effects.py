@@ -45,7 +45,11 @@ __all__ = [
 ALL: frozenset[str] = frozenset({"*"})
 TRANSACTION_LOCK = "transaction"
 
-Kind = Literal["read", "write", "lock", "unlock", "begin", "commit", "direct", "store_write", "atomic"]
+# `fresh`: the call's value is unique to this request (a row the call inserted: its primary key,
+# which the database drew, no other request holds yet), as `core/fresh.py`'s random draws are.
+Kind = Literal[
+    "read", "write", "lock", "unlock", "begin", "commit", "direct", "store_write", "atomic", "fresh"
+]
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,9 @@ class CallContext(Protocol):
 
     def root(self) -> model.Function:
         """The function the interpretation started from (the handler)."""
+
+    def fresh(self, expr: model.Expr) -> bool:
+        """`expr`'s value is unique to this request (a random draw, a row it inserted)."""
 
     def root_is_entry(self) -> bool:
         """The root is an entry point of its module: a framework calls it, so what it returns

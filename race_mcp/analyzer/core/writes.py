@@ -519,6 +519,8 @@ class Writes:
                 self.directs.append(Direct(effect.rule, effect.key, (step,), effect.message))
             elif kind == "atomic":
                 self.atomic_values += 1
+            elif kind == "fresh":
+                self.fresh_calls.add(call)
         return results
 
     def executing(self, node: model.Node) -> model.Node:

@@ -119,6 +119,8 @@ _LOOKUP_GUARDS = ("gte", "gt", "lte", "lt", "exact", "isnull", "in")
 _FILTERING = ("get", "filter", "exclude", "get_or_create", "update_or_create", "first", "filter_by")
 # Creates keyed on a related object a `hasattr` probe looked for (`related_probe`).
 _RELATED_CREATES = frozenset({"create", "get_or_create", "update_or_create"})
+# Manager methods of Django's auth models that insert a user.
+_USER_CREATES = frozenset({"create_user", "create_superuser"})
 _GET_OBJECT = ("get_object_or_404", "get_list_or_404", "aget_object_or_404")
 _REFRESH = ("refresh_from_db", "arefresh_from_db")
 # What a row built from a loaded parent (`Check(project=project)`) writes of that parent: its set
@@ -569,6 +571,8 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
                 same_value=_same_values(terminal_call, ctx, key),
             )
             return [*effects, write, *update_count(key, detail | pinned, terminal_call, guard, ctx)]
+        if terminal in _USER_CREATES:
+            terminal = "create"  # `User.objects.create_user(email=...)`: Django's auth managers insert
         if terminal in ("create", "bulk_create"):
             # `bulk_create(..., ignore_conflicts=True)` is INSERT .. ON CONFLICT DO NOTHING: the
             # statement names the unique key it relies on, as catching IntegrityError does.
@@ -577,15 +581,24 @@ class OrmRecognizer(SqlAlchemyMixin, ActiveRecordMixin, StoreRecognizer):
             guard = ALL if deduplicated else frozenset(self.unique_of(name, ctx))
             lost = [] if ignoring else increment_lost(key, ctx)
             # `doc = X.objects.create(...)` in a transaction: the value is the new row, its own.
-            own = inserted_row(name, ctx) if terminal == "create" and ctx.result_used(terminal_call) else []
+            kept = terminal == "create" and ctx.result_used(terminal_call)
+            own = inserted_row(name, ctx) if kept else []
+            # The new row's key is the database's draw: a lookup or insert keyed by it is this
+            # request's alone (a profile created for a user inserted a line before).
+            drawn = [Effect("fresh")] if kept else []
             given = set_columns(terminal_call) if terminal == "create" else None
-            return [*effects, *lost, *self.insert(key, guard, ctx, given=given), *own]
+            return [*effects, *lost, *self.insert(key, guard, ctx, given=given), *own, *drawn]
         if terminal in ("get_or_create", "update_or_create"):
             # `get_or_create(**{field: value})`: which field is looked up is not in the code.
             unknown = any(arg.star == "**" for arg in terminal_call.args)
+            # Keyed by a value no other request holds (a row inserted a line before, a random draw).
+            fresh = any(
+                arg.keyword not in (None, "defaults") and ctx.fresh(arg.value) for arg in terminal_call.args
+            )
             if (
                 not (detail & self.unique_of(name, ctx))
                 and not unknown
+                and not fresh
                 and not ctx.catching(INTEGRITY_ERRORS)
             ):
                 effects.append(Effect("direct", key, "RC303"))
