@@ -13,7 +13,7 @@ from ...core import model
 from ._common import positional, walk
 from ._sqlalchemy import SESSION_NAME
 
-__all__ = ["STATE_COMPARISONS", "Usage", "is_param", "state_constant", "usage_of"]
+__all__ = ["STATE_COMPARISONS", "Usage", "compared_with_constant", "is_param", "state_constant", "usage_of"]
 
 _DJANGO_PERSIST = frozenset({"save", "asave", "refresh_from_db", "arefresh_from_db"})
 _SESSION_PERSIST = frozenset({"add", "merge", "refresh"})
@@ -42,7 +42,7 @@ def usage_of(function: model.Function, names: Iterable[str], *, changes_only: bo
         return usage  # nothing changed, and no assignment a state test below could make a change
     for node in walk(function.body):
         if isinstance(node, model.Operation) and node.op in STATE_COMPARISONS:
-            tested |= _compared_with_constant(node, wanted)
+            tested |= compared_with_constant(node, wanted)
         elif isinstance(node, model.Call) and isinstance(node.func, model.Attribute):
             method, receiver = node.func.attr, node.func.value
             if method in _DJANGO_PERSIST and is_param(receiver, wanted) and not positional(node):
@@ -65,7 +65,7 @@ def usage_of(function: model.Function, names: Iterable[str], *, changes_only: bo
 STATE_COMPARISONS = frozenset({"==", "!=", "in", "not-in"})
 
 
-def _compared_with_constant(test: model.Operation, wanted: set[str]) -> set[tuple[str, str]]:
+def compared_with_constant(test: model.Operation, wanted: set[str]) -> set[tuple[str, str]]:
     """`p.status == Status.PAID`, `p.state in ("new", "held")`: (p, status) when the other side
     is a state constant."""
     if len(test.operands) != 2:

@@ -19,7 +19,7 @@ from ...core import model
 from ...core.effects import TRANSACTION_LOCK, CallContext, Effect
 from ...core.state import Access
 from ...core.walk import expressions, statements
-from ._orm_changes import STATE_COMPARISONS, state_constant
+from ._orm_changes import STATE_COMPARISONS, compared_with_constant, state_constant
 from ._orm_own_rows import OWN_ROW
 
 __all__ = ["claimed_row"]
@@ -50,12 +50,8 @@ def _state_moves(function: model.Function, alias: str) -> set[str]:
         if isinstance(statement, model.If):
             compared |= _flags_tested(statement.test, alias)
         for node in expressions(statement):
-            if isinstance(node, model.Operation) and node.op in STATE_COMPARISONS and len(node.operands) == 2:
-                left, right = node.operands
-                for one, other in ((left, right), (right, left)):
-                    attr = _attribute_of(one, alias)
-                    if attr and state_constant(other):
-                        compared.add(attr)
+            if isinstance(node, model.Operation) and node.op in STATE_COMPARISONS:
+                compared |= {attr for _, attr in compared_with_constant(node, {alias})}
     return compared & assigned
 
 
